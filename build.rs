@@ -1,0 +1,86 @@
+//! Embeds `lua-lib/` into the module and exports LuaJIT's C API from the
+//! cdylib so Lua C modules (`cjson.so`, ...) loaded at run time link to it.
+use std::env;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn collect(dir: &Path, base: &Path, out: &mut Vec<(String, PathBuf)>) {
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .expect("read lua-lib")
+        .map(|e| e.expect("dir entry").path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            collect(&path, base, out);
+        } else if path.extension().is_some_and(|e| e == "lua") {
+            let rel = path.strip_prefix(base).expect("under lua-lib");
+            let name = rel
+                .with_extension("")
+                .to_string_lossy()
+                .replace(std::path::MAIN_SEPARATOR, ".");
+            out.push((name, path.clone()));
+        }
+    }
+}
+
+fn main() {
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+    let lib = root.join("lua-lib");
+    println!("cargo:rerun-if-changed={}", lib.display());
+
+    let mut modules = Vec::new();
+    collect(&lib, &lib, &mut modules);
+    let mut src = String::from("pub static EMBEDDED: &[(&str, &[u8])] = &[\n");
+    for (name, path) in &modules {
+        println!("cargo:rerun-if-changed={}", path.display());
+        writeln!(
+            src,
+            "    ({name:?}, include_bytes!({:?})),",
+            path.display().to_string()
+        )
+        .unwrap();
+    }
+    src.push_str("];\n");
+    fs::write(out_dir.join("lua_lib.rs"), src).unwrap();
+
+    // rustc's own version script hides every symbol it did not export;
+    // GNU ld merges a second script, which re-exports LuaJIT's API.
+    let script = out_dir.join("exports.map");
+    fs::write(
+        &script,
+        "{\n  global:\n    lua_*;\n    luaL_*;\n    luaJIT_*;\n    luaopen_*;\n};\n",
+    )
+    .unwrap();
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        println!(
+            "cargo:rustc-cdylib-link-arg=-Wl,--version-script={}",
+            script.display()
+        );
+    }
+
+    // nginx version cfgs, so API differences are decided at build time.
+    println!("cargo::rustc-check-cfg=cfg(ngx_lua_nginx_ge_1_25)");
+    if let Ok(v) = env::var("DEP_NGINX_VERSION_NUMBER") {
+        if v.trim().parse::<u64>().unwrap_or(0) >= 1_025_000 {
+            println!("cargo:rustc-cfg=ngx_lua_nginx_ge_1_25");
+        }
+    }
+    println!("cargo::rustc-check-cfg=cfg(ngx_lua_debug)");
+    let mut configure = String::new();
+    if let Ok(dir) = env::var("DEP_NGINX_BUILD_DIR") {
+        println!("cargo:rustc-env=NGX_LUA_NGINX_BUILD_DIR={dir}");
+        let header = Path::new(&dir).join("ngx_auto_config.h");
+        println!("cargo:rerun-if-changed={}", header.display());
+        for line in fs::read_to_string(&header).unwrap_or_default().lines() {
+            if let Some(v) = line.strip_prefix("#define NGX_CONFIGURE ") {
+                configure = v.trim().trim_matches('"').trim().to_string();
+            } else if line.starts_with("#define NGX_DEBUG ") && line.trim_end().ends_with('1') {
+                println!("cargo:rustc-cfg=ngx_lua_debug");
+            }
+        }
+    }
+    println!("cargo:rustc-env=NGX_LUA_CONFIGURE={configure}");
+}

@@ -1,0 +1,20 @@
+-- Loads every ngx.* API module. `require "resty.core"` in user code is a
+-- no-op after the module has built ngx.* at VM start.
+require "resty.core.base"
+require "resty.core.consts"
+require "resty.core.output"
+require "resty.core.exit"
+require "resty.core.phase"
+require "resty.core.ctx"
+require "resty.core.misc"
+require "resty.core.log"
+require "resty.core.time"
+require "resty.core.worker"
+require "resty.core.config"
+require "resty.core.param"
+require "resty.core.coroutine"
+require "resty.core.globals"
+
+return {
+    version = require("resty.core.base").version,
+}

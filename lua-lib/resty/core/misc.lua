@@ -1,0 +1,54 @@
+-- ngx.status, ngx.is_subrequest, ngx.headers_sent.
+local ffi = require "ffi"
+local base = require "resty.core.base"
+local C = ffi.C
+local ffi_str = ffi.string
+local get_errbuf = base.get_errbuf
+local tonumber, type, error = tonumber, type, error
+local FFI_NO_REQ_CTX, FFI_DECLINED = base.FFI_NO_REQ_CTX, base.FFI_DECLINED
+
+ffi.cdef [[
+    int ngx_lua_ffi_get_status(u_char *err, size_t *errlen);
+    int ngx_lua_ffi_set_status(int status, u_char *err, size_t *errlen);
+    int ngx_lua_ffi_is_subrequest(void);
+    int ngx_lua_ffi_headers_sent(void);
+]]
+
+base.ngx_getters.status = function()
+    local err, errlen = get_errbuf()
+    local rc = C.ngx_lua_ffi_get_status(err, errlen)
+    if rc == FFI_NO_REQ_CTX or rc == FFI_DECLINED then
+        error(ffi_str(err, errlen[0]), 3)
+    end
+    return rc
+end
+
+base.ngx_setters.status = function(status)
+    local n = tonumber(status)
+    if not n then
+        error("attempt to set ngx.status to a " .. type(status) .. " value", 3)
+    end
+    local err, errlen = get_errbuf()
+    local rc = C.ngx_lua_ffi_set_status(n, err, errlen)
+    if rc ~= base.FFI_OK then
+        error(ffi_str(err, errlen[0]), 3)
+    end
+end
+
+base.ngx_getters.is_subrequest = function()
+    local rc = C.ngx_lua_ffi_is_subrequest()
+    if rc == FFI_NO_REQ_CTX then
+        error("no request found", 3)
+    end
+    return rc == 1
+end
+
+base.ngx_getters.headers_sent = function()
+    local rc = C.ngx_lua_ffi_headers_sent()
+    if rc == FFI_NO_REQ_CTX then
+        error("no request found", 3)
+    end
+    return rc == 1
+end
+
+return { version = base.version }

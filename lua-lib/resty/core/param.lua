@@ -1,0 +1,70 @@
+-- ngx.arg in body_filter_by_lua*: [1] the chunk, [2] the eof flag.
+local ffi = require "ffi"
+local base = require "resty.core.base"
+local C = ffi.C
+local ffi_str = ffi.string
+local type, tostring, error, concat = type, tostring, error, table.concat
+
+ffi.cdef [[
+    int ngx_lua_ffi_body_arg_get(const u_char **data, size_t *len);
+    int ngx_lua_ffi_body_arg_set(int which, const char *data, size_t len, int eof);
+]]
+
+local data = ffi.new("const u_char *[1]")
+local len = ffi.new("size_t[1]")
+
+local function flatten(v, out)
+    local t = type(v)
+    if t == "string" or t == "number" then
+        out[#out + 1] = tostring(v)
+    elseif t == "table" then
+        for i = 1, #v do
+            flatten(v[i], out)
+        end
+    elseif t == "boolean" then
+        out[#out + 1] = tostring(v)
+    elseif v == nil then
+        return
+    else
+        error("bad argument #1 (string, number, nil, boolean, or array table expected, got " .. t .. ")", 3)
+    end
+end
+
+local arg = setmetatable({}, {
+    __index = function(_, i)
+        local eof = C.ngx_lua_ffi_body_arg_get(data, len)
+        if eof < 0 then
+            return nil
+        end
+        if i == 1 then
+            return ffi_str(data[0], len[0])
+        elseif i == 2 then
+            return eof == 1
+        end
+    end,
+    __newindex = function(_, i, v)
+        if i == 1 then
+            local s
+            if type(v) == "string" then
+                s = v
+            else
+                local out = {}
+                flatten(v, out)
+                s = concat(out)
+            end
+            if C.ngx_lua_ffi_body_arg_set(1, s, #s, 0) ~= 0 then
+                error("API disabled in the current context", 2)
+            end
+        elseif i == 2 then
+            if C.ngx_lua_ffi_body_arg_set(2, nil, 0, v and 1 or 0) ~= 0 then
+                error("API disabled in the current context", 2)
+            end
+        else
+            error("bad index: " .. tostring(i), 2)
+        end
+    end,
+})
+
+ngx.arg = arg
+
+return { version = base.version }

@@ -1,0 +1,19 @@
+-- ngx.get_phase.
+local ffi = require "ffi"
+local C = ffi.C
+
+ffi.cdef [[
+    int ngx_lua_ffi_get_phase(void);
+]]
+
+local names = {
+    [1] = "init", [2] = "init_worker", [3] = "set", [4] = "rewrite",
+    [5] = "access", [6] = "content", [7] = "log", [8] = "header_filter",
+    [9] = "body_filter", [10] = "timer", [11] = "exit_worker",
+}
+
+function ngx.get_phase()
+    return names[C.ngx_lua_ffi_get_phase()]
+end
+
+return { version = require("resty.core.base").version }

@@ -1,0 +1,427 @@
+//! The commands table and one setter per directive.
+use std::ffi::CString;
+use std::rc::Rc;
+
+use core::ffi::{c_char, c_void};
+use core::mem::offset_of;
+use core::ptr;
+
+use nginx_sys::*;
+
+use super::block::{BlockLexer, Scan};
+use super::{LocConf, MainConf};
+use crate::lua::handler::{FilePath, Handler, Source};
+use crate::nginx::log::conf_log;
+use crate::phase::Phase;
+
+const MAIN: u32 = offset_of!(ngx_http_conf_ctx_t, main_conf) as u32;
+const LOC: u32 = offset_of!(ngx_http_conf_ctx_t, loc_conf) as u32;
+
+const ANY_LOC: u32 = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LIF_CONF;
+const IN_LOC: u32 = NGX_HTTP_LOC_CONF | NGX_HTTP_LIF_CONF;
+
+const CONF_OK: *mut c_char = ptr::null_mut();
+
+fn conf_err() -> *mut c_char {
+    // NGX_CONF_ERROR is (char *) -1.
+    usize::MAX as *mut c_char
+}
+
+type Setter = unsafe extern "C" fn(*mut ngx_conf_t, *mut ngx_command_t, *mut c_void) -> *mut c_char;
+
+const fn cmd(name: &'static [u8], type_: u32, set: Setter, conf: u32) -> ngx_command_t {
+    ngx_command_t {
+        name: ngx_str_t {
+            len: name.len() - 1,
+            data: name.as_ptr() as *mut u8,
+        },
+        type_: type_ as ngx_uint_t,
+        set: Some(set),
+        conf: conf as ngx_uint_t,
+        offset: 0,
+        post: ptr::null_mut(),
+    }
+}
+
+/// How a handler directive takes its code.
+#[derive(Clone, Copy)]
+enum Form {
+    Block,
+    Inline,
+    File,
+}
+
+macro_rules! handler_directives {
+    ($( $fn_block:ident, $fn_inline:ident, $fn_file:ident => $phase:expr, $ctx:expr, $offset:expr,
+        $block:literal, $inline:literal, $file:literal; )*) => {
+        $(
+            unsafe extern "C" fn $fn_block(cf: *mut ngx_conf_t, c: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+                // SAFETY: nginx calls setters with a valid cf and our conf struct.
+                unsafe { set_handler(cf, c, conf, $phase, Form::Block) }
+            }
+            unsafe extern "C" fn $fn_inline(cf: *mut ngx_conf_t, c: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+                // SAFETY: as above.
+                unsafe { set_handler(cf, c, conf, $phase, Form::Inline) }
+            }
+            unsafe extern "C" fn $fn_file(cf: *mut ngx_conf_t, c: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+                // SAFETY: as above.
+                unsafe { set_handler(cf, c, conf, $phase, Form::File) }
+            }
+        )*
+        pub static mut COMMANDS: [ngx_command_t; 5 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
+            cmd(b"lua_package_path\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_path, MAIN),
+            cmd(b"lua_package_cpath\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_cpath, MAIN),
+            cmd(b"lua_code_cache\0", ANY_LOC | NGX_CONF_FLAG, set_code_cache, LOC),
+            cmd(b"lua_load_resty_core\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_load_resty_core, MAIN),
+            cmd(b"lua_transform_underscores_in_response_headers\0", ANY_LOC | NGX_CONF_FLAG, set_ignored_flag, LOC),
+            $(
+                cmd($block, $ctx | NGX_CONF_BLOCK | NGX_CONF_NOARGS, $fn_block, $offset),
+                cmd($inline, $ctx | NGX_CONF_TAKE1, $fn_inline, $offset),
+                cmd($file, $ctx | NGX_CONF_TAKE1, $fn_file, $offset),
+            )*
+            ngx_command_t::empty(),
+        ];
+    };
+}
+
+handler_directives! {
+    init_block, init_inline, init_file => Phase::Init, NGX_HTTP_MAIN_CONF, MAIN,
+        b"init_by_lua_block\0", b"init_by_lua\0", b"init_by_lua_file\0";
+    initw_block, initw_inline, initw_file => Phase::InitWorker, NGX_HTTP_MAIN_CONF, MAIN,
+        b"init_worker_by_lua_block\0", b"init_worker_by_lua\0", b"init_worker_by_lua_file\0";
+    exitw_block, exitw_inline, exitw_file => Phase::ExitWorker, NGX_HTTP_MAIN_CONF, MAIN,
+        b"exit_worker_by_lua_block\0", b"exit_worker_by_lua\0", b"exit_worker_by_lua_file\0";
+    rewrite_block, rewrite_inline, rewrite_file => Phase::Rewrite, ANY_LOC, LOC,
+        b"rewrite_by_lua_block\0", b"rewrite_by_lua\0", b"rewrite_by_lua_file\0";
+    access_block, access_inline, access_file => Phase::Access, ANY_LOC, LOC,
+        b"access_by_lua_block\0", b"access_by_lua\0", b"access_by_lua_file\0";
+    content_block, content_inline, content_file => Phase::Content, IN_LOC, LOC,
+        b"content_by_lua_block\0", b"content_by_lua\0", b"content_by_lua_file\0";
+    log_block, log_inline, log_file => Phase::Log, ANY_LOC, LOC,
+        b"log_by_lua_block\0", b"log_by_lua\0", b"log_by_lua_file\0";
+    hf_block, hf_inline, hf_file => Phase::HeaderFilter, ANY_LOC, LOC,
+        b"header_filter_by_lua_block\0", b"header_filter_by_lua\0", b"header_filter_by_lua_file\0";
+    bf_block, bf_inline, bf_file => Phase::BodyFilter, ANY_LOC, LOC,
+        b"body_filter_by_lua_block\0", b"body_filter_by_lua\0", b"body_filter_by_lua_file\0";
+}
+
+/// The directive's arguments.
+///
+/// # Safety
+/// `cf` must be a conf whose `args` holds the current directive.
+unsafe fn args<'a>(cf: *mut ngx_conf_t) -> &'a [ngx_str_t] {
+    // SAFETY: nginx fills cf->args with the directive name and values.
+    unsafe {
+        let a = (*cf).args;
+        core::slice::from_raw_parts((*a).elts as *const ngx_str_t, (*a).nelts)
+    }
+}
+
+fn bytes(s: &ngx_str_t) -> &[u8] {
+    if s.len == 0 {
+        &[]
+    } else {
+        // SAFETY: nginx strings point at len valid bytes.
+        unsafe { core::slice::from_raw_parts(s.data, s.len) }
+    }
+}
+
+unsafe extern "C" fn set_package_path(
+    cf: *mut ngx_conf_t,
+    _: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: MAIN offset: conf is our MainConf.
+    let mcf = unsafe { &mut *(conf as *mut MainConf) };
+    if mcf.package_path.is_some() {
+        return c"is duplicate".as_ptr() as *mut c_char;
+    }
+    // SAFETY: valid cf during parsing.
+    mcf.package_path = Some(unsafe { bytes(&args(cf)[1]).to_vec() });
+    CONF_OK
+}
+
+unsafe extern "C" fn set_package_cpath(
+    cf: *mut ngx_conf_t,
+    _: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: MAIN offset: conf is our MainConf.
+    let mcf = unsafe { &mut *(conf as *mut MainConf) };
+    if mcf.package_cpath.is_some() {
+        return c"is duplicate".as_ptr() as *mut c_char;
+    }
+    // SAFETY: valid cf during parsing.
+    mcf.package_cpath = Some(unsafe { bytes(&args(cf)[1]).to_vec() });
+    CONF_OK
+}
+
+fn parse_flag(cf: *mut ngx_conf_t, v: &[u8]) -> Option<bool> {
+    if v.eq_ignore_ascii_case(b"on") {
+        Some(true)
+    } else if v.eq_ignore_ascii_case(b"off") {
+        Some(false)
+    } else {
+        conf_log(
+            cf,
+            NGX_LOG_EMERG,
+            &format!(
+                "invalid value \"{}\", it must be \"on\" or \"off\"",
+                String::from_utf8_lossy(v)
+            ),
+        );
+        None
+    }
+}
+
+unsafe extern "C" fn set_code_cache(
+    cf: *mut ngx_conf_t,
+    _: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: LOC offset: conf is our LocConf.
+    let lcf = unsafe { &mut *(conf as *mut LocConf) };
+    if lcf.code_cache.is_some() {
+        return c"is duplicate".as_ptr() as *mut c_char;
+    }
+    // SAFETY: valid cf during parsing.
+    let Some(on) = parse_flag(cf, unsafe { bytes(&args(cf)[1]) }) else {
+        return conf_err();
+    };
+    lcf.code_cache = Some(on);
+    if !on {
+        conf_log(
+            cf,
+            NGX_LOG_ALERT,
+            "lua_code_cache is off; this will hurt performance",
+        );
+    }
+    CONF_OK
+}
+
+unsafe extern "C" fn set_load_resty_core(
+    cf: *mut ngx_conf_t,
+    _: *mut ngx_command_t,
+    _: *mut c_void,
+) -> *mut c_char {
+    conf_log(
+        cf,
+        NGX_LOG_WARN,
+        "lua_load_resty_core is deprecated (the lua-resty-core library is required since ngx_lua v0.10.16)",
+    );
+    CONF_OK
+}
+
+unsafe extern "C" fn set_ignored_flag(
+    cf: *mut ngx_conf_t,
+    _: *mut ngx_command_t,
+    _: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: valid cf during parsing.
+    match parse_flag(cf, unsafe { bytes(&args(cf)[1]) }) {
+        Some(_) => CONF_OK,
+        None => conf_err(),
+    }
+}
+
+/// Chunk name as upstream builds it: `=tag(nginx.conf:LINE)`, with the conf
+/// file's path relative to the conf prefix (or its base name for
+/// `nginx.conf`).
+unsafe fn chunk_name(cf: *mut ngx_conf_t, tag: &str, line: usize) -> Vec<u8> {
+    // SAFETY: conf_file and cycle are valid while parsing.
+    let (file, prefix) = unsafe {
+        (
+            bytes(&(*(*cf).conf_file).file.name),
+            bytes(&(*(*cf).cycle).conf_prefix),
+        )
+    };
+    let shown: &[u8] = if file.ends_with(b"/nginx.conf") {
+        b"nginx.conf"
+    } else if file.len() > prefix.len() && file.starts_with(prefix) {
+        &file[prefix.len()..]
+    } else {
+        file
+    };
+    let mut name = format!("={tag}(").into_bytes();
+    name.extend_from_slice(shown);
+    name.extend_from_slice(format!(":{line})").as_bytes());
+    name
+}
+
+/// Reads the raw Lua code of a `*_by_lua_block { ... }` straight from the
+/// conf file buffer, leaving nginx's parser right after the closing `}`.
+unsafe fn read_block(cf: *mut ngx_conf_t) -> Result<Vec<u8>, ()> {
+    // SAFETY: while nginx parses a file, conf_file, its buffer and file
+    // descriptor are valid; the buffer holds [start, end) with unread bytes
+    // in [pos, last). We refill it the way ngx_conf_read_token does.
+    unsafe {
+        let cfile = (*cf).conf_file;
+        if (*cfile).file.fd == NGX_INVALID_FILE {
+            conf_log(
+                cf,
+                NGX_LOG_EMERG,
+                "block directives are not supported in -g option",
+            );
+            return Err(());
+        }
+        let b = (*cfile).buffer;
+        let start_line = (*cfile).line;
+        let size = (*cfile).file.info.st_size;
+        let mut code: Vec<u8> = Vec::new();
+        let mut lx = BlockLexer::new();
+        loop {
+            let base = code.len();
+            let avail = (*b).last.offset_from((*b).pos) as usize;
+            code.extend_from_slice(core::slice::from_raw_parts((*b).pos, avail));
+            let eof = (*cfile).file.offset >= size;
+            match lx.scan(&code, eof) {
+                Scan::Done(i) => {
+                    (*b).pos = (*b).pos.add(i + 1 - base);
+                    code.truncate(i);
+                    let nl = code.iter().filter(|&&c| c == b'\n').count();
+                    (*cfile).line += nl;
+                    return Ok(code);
+                }
+                Scan::NeedMore if eof => {
+                    (*cfile).line = start_line;
+                    conf_log(
+                        cf,
+                        NGX_LOG_EMERG,
+                        "unexpected end of file, expecting terminating characters for lua code block",
+                    );
+                    return Err(());
+                }
+                Scan::NeedMore => {}
+            }
+            let room = (*b).end.offset_from((*b).start) as i64;
+            let want = (size - (*cfile).file.offset).min(room) as usize;
+            let n = ngx_read_file(&mut (*cfile).file, (*b).start, want, (*cfile).file.offset);
+            if n == NGX_ERROR as isize {
+                return Err(());
+            }
+            if n as usize != want {
+                conf_log(cf, NGX_LOG_EMERG, "short read of the configuration file");
+                return Err(());
+            }
+            (*b).pos = (*b).start;
+            (*b).last = (*b).start.add(n as usize);
+            let dump = (*cfile).dump;
+            if !dump.is_null() {
+                ptr::copy_nonoverlapping((*b).pos, (*dump).last, n as usize);
+                (*dump).last = (*dump).last.add(n as usize);
+            }
+        }
+    }
+}
+
+fn tag_of(phase: Phase) -> &'static str {
+    phase.directive_tag()
+}
+
+/// Shared setter of every `*_by_lua*` directive.
+unsafe fn set_handler(
+    cf: *mut ngx_conf_t,
+    cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+    phase: Phase,
+    form: Form,
+) -> *mut c_char {
+    // SAFETY: nginx passes a valid cf; the directive was parsed inside http{}.
+    let Some(mcf) = (unsafe { super::main_conf_from_cf(cf) }) else {
+        return conf_err();
+    };
+    // SAFETY: valid cf; the line is the directive's (nginx has read up to
+    // the `{` or the terminating `;`).
+    let line = unsafe { (*(*cf).conf_file).line };
+    let source = match form {
+        Form::Block => match unsafe { read_block(cf) } {
+            Ok(code) => Source::Inline(code),
+            Err(()) => return conf_err(),
+        },
+        Form::Inline => {
+            // SAFETY: TAKE1 directive: args[1] exists.
+            let code = unsafe { bytes(&args(cf)[1]).to_vec() };
+            if code.is_empty() {
+                // SAFETY: valid cf.
+                let name = unsafe { String::from_utf8_lossy(bytes(&args(cf)[0])).into_owned() };
+                conf_log(
+                    cf,
+                    NGX_LOG_EMERG,
+                    &format!("invalid location config: no runnable Lua code in \"{name}\""),
+                );
+                return conf_err();
+            }
+            Source::Inline(code)
+        }
+        Form::File => {
+            // SAFETY: TAKE1 directive: args[1] exists.
+            let arg = unsafe { &args(cf)[1] };
+            if arg.len == 0 {
+                return c"invalid empty file path".as_ptr() as *mut c_char;
+            }
+            // SAFETY: valid cf and argument.
+            match unsafe { FilePath::compile(cf, arg, phase.request_phase()) } {
+                Some(p) => Source::File(p),
+                None => return conf_err(),
+            }
+        }
+    };
+    let chunkname = match &source {
+        // SAFETY: valid cf.
+        Source::Inline(_) => unsafe { chunk_name(cf, tag_of(phase), line) },
+        Source::File(_) => Vec::new(),
+    };
+    let id = mcf.next_handler_id;
+    mcf.next_handler_id += 1;
+    let handler = Rc::new(Handler {
+        phase,
+        source,
+        chunkname: CString::new(chunkname).unwrap_or_default(),
+        id,
+    });
+
+    let slot: &mut Option<Rc<Handler>> = match phase {
+        Phase::Init => &mut mcf.init,
+        Phase::InitWorker => &mut mcf.init_worker,
+        Phase::ExitWorker => &mut mcf.exit_worker,
+        _ => {
+            // SAFETY: LOC offset: conf is our LocConf.
+            let lcf = unsafe { &mut *(conf as *mut LocConf) };
+            match phase {
+                Phase::Rewrite => {
+                    mcf.uses_rewrite = true;
+                    &mut lcf.rewrite
+                }
+                Phase::Access => {
+                    mcf.uses_access = true;
+                    &mut lcf.access
+                }
+                Phase::Content => {
+                    // SAFETY: a location-level conf ctx carries the core
+                    // module's loc conf; setting its handler is how content
+                    // handlers are installed.
+                    unsafe {
+                        let ctx = (*cf).ctx as *mut ngx_http_conf_ctx_t;
+                        let clcf = *(*ctx).loc_conf.add(ngx_http_core_module.ctx_index)
+                            as *mut ngx_http_core_loc_conf_t;
+                        (*clcf).handler = Some(crate::phase::content::handler);
+                    }
+                    &mut lcf.content
+                }
+                Phase::Log => {
+                    mcf.uses_log = true;
+                    &mut lcf.log
+                }
+                Phase::HeaderFilter => &mut lcf.header_filter,
+                Phase::BodyFilter => &mut lcf.body_filter,
+                _ => return conf_err(),
+            }
+        }
+    };
+    if slot.is_some() {
+        let _ = cmd;
+        return c"is duplicate".as_ptr() as *mut c_char;
+    }
+    *slot = Some(handler);
+    CONF_OK
+}

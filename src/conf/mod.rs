@@ -1,0 +1,164 @@
+//! Directives, configuration structs and their merge.
+pub mod block;
+mod directives;
+
+use std::rc::Rc;
+
+use core::ffi::{c_char, c_void};
+use core::ptr;
+
+use nginx_sys::*;
+use ngx::core::Pool;
+
+use crate::lua::handler::Handler;
+use crate::lua::vm::Vm;
+
+pub use directives::COMMANDS;
+
+/// `http {}`-wide configuration.
+pub struct MainConf {
+    /// The per-cycle VM, created in postconfiguration.
+    pub vm: Option<Vm>,
+    pub package_path: Option<Vec<u8>>,
+    pub package_cpath: Option<Vec<u8>>,
+    pub init: Option<Rc<Handler>>,
+    pub init_worker: Option<Rc<Handler>>,
+    pub exit_worker: Option<Rc<Handler>>,
+    /// Some location uses a handler of this phase, so its nginx hook is
+    /// installed (as upstream, unused phases cost nothing).
+    pub uses_rewrite: bool,
+    pub uses_access: bool,
+    pub uses_log: bool,
+    /// Inline handlers get consecutive ids: their code cache slots.
+    pub next_handler_id: i32,
+}
+
+impl Default for MainConf {
+    fn default() -> Self {
+        MainConf {
+            vm: None,
+            package_path: None,
+            package_cpath: None,
+            init: None,
+            init_worker: None,
+            exit_worker: None,
+            uses_rewrite: false,
+            uses_access: false,
+            uses_log: false,
+            next_handler_id: 1,
+        }
+    }
+}
+
+/// Per-location configuration (also used at server and http level, merged
+/// down).
+#[derive(Default)]
+pub struct LocConf {
+    pub rewrite: Option<Rc<Handler>>,
+    pub access: Option<Rc<Handler>>,
+    pub content: Option<Rc<Handler>>,
+    pub log: Option<Rc<Handler>>,
+    pub header_filter: Option<Rc<Handler>>,
+    pub body_filter: Option<Rc<Handler>>,
+    /// `lua_code_cache`; `None` until set or merged.
+    pub code_cache: Option<bool>,
+}
+
+impl LocConf {
+    pub fn code_cache(&self) -> bool {
+        self.code_cache.unwrap_or(true)
+    }
+}
+
+pub unsafe extern "C" fn create_main_conf(cf: *mut ngx_conf_t) -> *mut c_void {
+    // SAFETY: nginx passes a valid conf whose pool lives as long as the
+    // cycle; Pool::allocate registers a cleanup that drops the value.
+    let pool = unsafe { Pool::from_ngx_pool((*cf).pool) };
+    pool.allocate(MainConf::default()) as *mut c_void
+}
+
+pub unsafe extern "C" fn init_main_conf(_cf: *mut ngx_conf_t, _conf: *mut c_void) -> *mut c_char {
+    ptr::null_mut()
+}
+
+pub unsafe extern "C" fn create_loc_conf(cf: *mut ngx_conf_t) -> *mut c_void {
+    // SAFETY: as in create_main_conf.
+    let pool = unsafe { Pool::from_ngx_pool((*cf).pool) };
+    pool.allocate(LocConf::default()) as *mut c_void
+}
+
+pub unsafe extern "C" fn merge_loc_conf(
+    _cf: *mut ngx_conf_t,
+    prev: *mut c_void,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: nginx passes the two LocConf we allocated in create_loc_conf.
+    let (prev, conf) = unsafe { (&*(prev as *const LocConf), &mut *(conf as *mut LocConf)) };
+    fn inherit(slot: &mut Option<Rc<Handler>>, prev: &Option<Rc<Handler>>) {
+        if slot.is_none() {
+            slot.clone_from(prev);
+        }
+    }
+    inherit(&mut conf.rewrite, &prev.rewrite);
+    inherit(&mut conf.access, &prev.access);
+    inherit(&mut conf.content, &prev.content);
+    inherit(&mut conf.log, &prev.log);
+    inherit(&mut conf.header_filter, &prev.header_filter);
+    inherit(&mut conf.body_filter, &prev.body_filter);
+    if conf.code_cache.is_none() {
+        conf.code_cache = Some(prev.code_cache());
+    }
+    ptr::null_mut()
+}
+
+/// The module's main conf from a configuration context.
+///
+/// # Safety
+/// `cf` must be a valid conf inside (or after) the `http {}` block.
+pub unsafe fn main_conf_from_cf(cf: *mut ngx_conf_t) -> Option<&'static mut MainConf> {
+    // SAFETY: ctx of an http-level conf is an ngx_http_conf_ctx_t whose
+    // main_conf array is indexed by ctx_index.
+    unsafe {
+        let ctx = (*cf).ctx as *mut ngx_http_conf_ctx_t;
+        if ctx.is_null() || (*ctx).main_conf.is_null() {
+            return None;
+        }
+        let p = *(*ctx).main_conf.add(crate::module().ctx_index);
+        (p as *mut MainConf).as_mut()
+    }
+}
+
+/// The module's main conf of the running cycle (None outside `http {}`).
+pub fn main_conf_from_cycle(cycle: *mut ngx_cycle_t) -> Option<&'static mut MainConf> {
+    // SAFETY: conf_ctx is indexed by module index; the http module's entry
+    // points at an ngx_http_conf_ctx_t once an http block was parsed.
+    unsafe {
+        if cycle.is_null() || (*cycle).conf_ctx.is_null() {
+            return None;
+        }
+        let http = *(*cycle).conf_ctx.add(ngx_http_module.index) as *mut ngx_http_conf_ctx_t;
+        if http.is_null() {
+            return None;
+        }
+        let p = *(*http).main_conf.add(crate::module().ctx_index);
+        (p as *mut MainConf).as_mut()
+    }
+}
+
+/// The module's main conf for a request.
+///
+/// # Safety
+/// `r` must be a live request.
+pub unsafe fn main_conf(r: *mut ngx_http_request_t) -> &'static mut MainConf {
+    // SAFETY: every http request carries its main_conf array.
+    unsafe { &mut *(*(*r).main_conf.add(crate::module().ctx_index) as *mut MainConf) }
+}
+
+/// The module's location conf for a request.
+///
+/// # Safety
+/// `r` must be a live request.
+pub unsafe fn loc_conf(r: *mut ngx_http_request_t) -> &'static LocConf {
+    // SAFETY: every http request carries its loc_conf array.
+    unsafe { &*(*(*r).loc_conf.add(crate::module().ctx_index) as *const LocConf) }
+}

@@ -1,0 +1,264 @@
+//! ngx.get_phase, ngx.status, ngx.ctx, ngx.log, ngx.worker.*, ngx.config.*,
+//! ngx.arg (body filter).
+use core::ffi::{c_int, c_uint};
+
+use nginx_sys::*;
+
+use super::*;
+use crate::nginx::log;
+
+#[no_mangle]
+pub extern "C" fn ngx_lua_ffi_get_phase() -> c_int {
+    current().phase as c_int
+}
+
+#[no_mangle]
+pub extern "C" fn ngx_lua_ffi_get_status(err: *mut u8, errlen: *mut usize) -> c_int {
+    guard(FFI_ERROR, || {
+        let ctx = match request_in(REQUEST_PHASES, err, errlen) {
+            Ok(c) => c,
+            Err(rc) => return rc,
+        };
+        // SAFETY: live request.
+        unsafe {
+            let r = ctx.r;
+            if (*r).err_status != 0 {
+                (*r).err_status as c_int
+            } else {
+                (*r).headers_out.status as c_int
+            }
+        }
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn ngx_lua_ffi_set_status(status: c_int, err: *mut u8, errlen: *mut usize) -> c_int {
+    guard(FFI_ERROR, || {
+        let ctx = match request_in(REQUEST_PHASES & !Phase::Log.bit(), err, errlen) {
+            Ok(c) => c,
+            Err(rc) => return rc,
+        };
+        let r = ctx.r;
+        // SAFETY: live request.
+        unsafe {
+            if (*r).header_sent() != 0 {
+                log::log_error(
+                    NGX_LOG_ERR,
+                    (*(*r).connection).log,
+                    b"attempt to set ngx.status after sending out response headers",
+                );
+                return FFI_OK;
+            }
+            if !(100..=999).contains(&status) {
+                set_err(err, errlen, b"invalid HTTP status code");
+                return FFI_ERROR;
+            }
+            (*r).headers_out.status = status as ngx_uint_t;
+            (*r).headers_out.status_line.len = 0;
+        }
+        FFI_OK
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn ngx_lua_ffi_is_subrequest() -> c_int {
+    // SAFETY: CURRENT holds a live ctx while Lua runs for it.
+    match unsafe { current().ctx.as_ref() } {
+        None => FFI_NO_REQ,
+        Some(ctx) => unsafe { ((*ctx.r).main != ctx.r) as c_int },
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn ngx_lua_ffi_headers_sent() -> c_int {
+    // SAFETY: as above.
+    match unsafe { current().ctx.as_ref() } {
+        None => FFI_NO_REQ,
+        Some(ctx) => unsafe { ((*ctx.r).header_sent() != 0) as c_int },
+    }
+}
+
+/// The request's `ngx.ctx` slot; `*is_new` tells Lua to create the table.
+#[no_mangle]
+pub extern "C" fn ngx_lua_ffi_ctx_ref(is_new: *mut c_int) -> c_int {
+    guard(FFI_ERROR, || {
+        // SAFETY: as above.
+        let Some(ctx) = (unsafe { current().ctx.as_mut() }) else {
+            return FFI_NO_REQ;
+        };
+        let mut fresh = 0;
+        if ctx.ctx_ref <= 0 {
+            ctx.ctx_ref = ctx.vm().ctx_ref_new();
+            fresh = 1;
+        }
+        if !is_new.is_null() {
+            // SAFETY: caller's out parameter.
+            unsafe { *is_new = fresh };
+        }
+        ctx.ctx_ref
+    })
+}
+
+/// The log that messages of the running code go to.
+fn current_log() -> *mut ngx_log_t {
+    // SAFETY: as above.
+    match unsafe { current().ctx.as_ref() } {
+        Some(ctx) => unsafe { (*(*ctx.r).connection).log },
+        None => log::cycle_log(),
+    }
+}
+
+/// The most verbose level the current log accepts (so Lua skips
+/// formatting messages nobody will see).
+#[no_mangle]
+pub extern "C" fn ngx_lua_ffi_log_level() -> c_int {
+    let l = current_log();
+    if l.is_null() {
+        return NGX_LOG_DEBUG as c_int;
+    }
+    // SAFETY: a live log; debug levels are bit masks above NGX_LOG_DEBUG.
+    let lvl = unsafe { (*l).log_level };
+    if lvl > NGX_LOG_DEBUG as ngx_uint_t {
+        NGX_LOG_DEBUG as c_int
+    } else {
+        lvl as c_int
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn ngx_lua_ffi_log(level: c_int, msg: *const u8, len: usize) -> c_int {
+    guard(FFI_ERROR, || {
+        if !(0..=NGX_LOG_DEBUG as c_int).contains(&level) {
+            return FFI_ERROR;
+        }
+        let l = current_log();
+        // SAFETY: the Lua string outlives the call.
+        let bytes = unsafe { core::slice::from_raw_parts(msg, len) };
+        let lvl = if level == 0 {
+            NGX_LOG_STDERR
+        } else {
+            level as u32
+        };
+        log::log_error(lvl, l, bytes);
+        FFI_OK
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn ngx_lua_ffi_worker_pid() -> c_int {
+    // SAFETY: ngx_pid is set at process start.
+    unsafe { ngx_pid as c_int }
+}
+
+#[no_mangle]
+pub extern "C" fn ngx_lua_ffi_worker_id() -> c_int {
+    // SAFETY: process globals, written before any Lua code runs.
+    unsafe {
+        if ngx_process as u32 != NGX_PROCESS_WORKER && ngx_process as u32 != NGX_PROCESS_SINGLE {
+            return -1;
+        }
+        ngx_worker as c_int
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn ngx_lua_ffi_worker_count() -> c_int {
+    // SAFETY: the core module's conf of the running cycle.
+    unsafe {
+        let ccf = *(*ngx_cycle).conf_ctx.add(ngx_core_module.index) as *mut ngx_core_conf_t;
+        if ccf.is_null() {
+            return 1;
+        }
+        (*ccf).worker_processes as c_int
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn ngx_lua_ffi_worker_exiting() -> c_int {
+    // SAFETY: process global.
+    unsafe { (ngx_exiting != 0 || ngx_quit != 0 || ngx_terminate != 0) as c_int }
+}
+
+#[no_mangle]
+pub extern "C" fn ngx_lua_ffi_config_prefix(len: *mut usize) -> *const u8 {
+    // SAFETY: the cycle's prefix string lives as long as the cycle.
+    unsafe {
+        let p = &(*ngx_cycle).prefix;
+        *len = p.len;
+        p.data
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn ngx_lua_ffi_nginx_version() -> c_uint {
+    nginx_version as c_uint
+}
+
+#[no_mangle]
+pub extern "C" fn ngx_lua_ffi_config_debug() -> c_int {
+    cfg!(ngx_lua_debug) as c_int
+}
+
+const CONFIGURE: &str = env!("NGX_LUA_CONFIGURE");
+
+#[no_mangle]
+pub extern "C" fn ngx_lua_ffi_nginx_configure(len: *mut usize) -> *const u8 {
+    // SAFETY: caller's out parameter.
+    unsafe { *len = CONFIGURE.len() };
+    CONFIGURE.as_ptr()
+}
+
+/// `ngx.arg[1]` / `ngx.arg[2]` of the running body filter; returns the eof
+/// flag or an error status.
+#[no_mangle]
+pub extern "C" fn ngx_lua_ffi_body_arg_get(data: *mut *const u8, len: *mut usize) -> c_int {
+    guard(FFI_ERROR, || {
+        let ctx = match request_in(
+            Phase::BodyFilter.bit(),
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+        ) {
+            Ok(c) => c,
+            Err(rc) => return rc,
+        };
+        // SAFETY: caller's out parameters; the chunk lives in the ctx.
+        unsafe {
+            *data = ctx.body.chunk.as_ptr();
+            *len = ctx.body.chunk.len();
+        }
+        ctx.body.eof as c_int
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn ngx_lua_ffi_body_arg_set(
+    which: c_int,
+    data: *const u8,
+    len: usize,
+    eof: c_int,
+) -> c_int {
+    guard(FFI_ERROR, || {
+        let ctx = match request_in(
+            Phase::BodyFilter.bit(),
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+        ) {
+            Ok(c) => c,
+            Err(rc) => return rc,
+        };
+        if which == 1 {
+            ctx.body.chunk.clear();
+            if len > 0 {
+                // SAFETY: the Lua string outlives the call.
+                ctx.body
+                    .chunk
+                    .extend_from_slice(unsafe { core::slice::from_raw_parts(data, len) });
+            }
+            ctx.body.chunk_set = true;
+        } else {
+            ctx.body.eof = eof != 0;
+            ctx.body.eof_set = true;
+        }
+        FFI_OK
+    })
+}

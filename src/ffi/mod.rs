@@ -1,0 +1,88 @@
+//! Functions exported to lua-lib through LuaJIT FFI (`ngx_lua_ffi_*`).
+//!
+//! Contract (lua-resty-core's shape): plain C types in and out, an integer
+//! status, a caller-owned error buffer, no Lua stack access, no yield, no
+//! unwinding. The few functions that must run Lua filters (output) are
+//! classic `lua_CFunction`s instead, in `output.rs`.
+pub mod control;
+pub mod misc;
+pub mod output;
+pub mod time;
+
+use core::ffi::c_int;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::lua::ctx::RequestCtx;
+use crate::lua::sched::current;
+use crate::nginx::log::log_error;
+use crate::phase::Phase;
+
+pub const FFI_OK: c_int = 0;
+pub const FFI_ERROR: c_int = -1;
+pub const FFI_AGAIN: c_int = -2;
+pub const FFI_BUSY: c_int = -3;
+pub const FFI_DONE: c_int = -4;
+pub const FFI_DECLINED: c_int = -5;
+pub const FFI_NO_REQ: c_int = -100;
+
+/// Runs `f`, turning a Rust panic (a bug) into an error log line and
+/// `fallback` instead of unwinding into LuaJIT.
+pub fn guard<T>(fallback: T, f: impl FnOnce() -> T) -> T {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(v) => v,
+        Err(_) => {
+            log_error(
+                nginx_sys::NGX_LOG_ALERT,
+                crate::nginx::log::cycle_log(),
+                b"ngx_lua: internal error (panic) in an FFI call",
+            );
+            fallback
+        }
+    }
+}
+
+/// Copies `msg` into the caller's error buffer (`*errlen` is its size on
+/// entry and the message length on return).
+pub fn set_err(err: *mut u8, errlen: *mut usize, msg: &[u8]) {
+    if err.is_null() || errlen.is_null() {
+        return;
+    }
+    // SAFETY: the Lua side passes a buffer of *errlen bytes.
+    unsafe {
+        let n = msg.len().min(*errlen);
+        core::ptr::copy_nonoverlapping(msg.as_ptr(), err, n);
+        *errlen = n;
+    }
+}
+
+/// The running request in one of the `allowed` phases, or the status to
+/// return (with the upstream error text in `err`).
+pub fn request_in(
+    allowed: u32,
+    err: *mut u8,
+    errlen: *mut usize,
+) -> Result<&'static mut RequestCtx, c_int> {
+    let cur = current();
+    // SAFETY: CURRENT only holds a ctx while Lua runs for that request.
+    let Some(ctx) = (unsafe { cur.ctx.as_mut() }) else {
+        set_err(err, errlen, b"no request found");
+        return Err(FFI_NO_REQ);
+    };
+    if allowed & cur.phase.bit() == 0 {
+        set_err(err, errlen, disabled(cur.phase).as_bytes());
+        return Err(FFI_DECLINED);
+    }
+    Ok(ctx)
+}
+
+pub fn disabled(phase: Phase) -> String {
+    format!("API disabled in the context of {}", phase.context_name())
+}
+
+pub const REQUEST_PHASES: u32 = Phase::Set.bit()
+    | Phase::Rewrite.bit()
+    | Phase::Access.bit()
+    | Phase::Content.bit()
+    | Phase::Log.bit()
+    | Phase::HeaderFilter.bit()
+    | Phase::BodyFilter.bit();

@@ -1,0 +1,50 @@
+//! ngx-lua-rs: OpenResty's `ngx_http_lua_module`, in Rust.
+//!
+//! This file holds only the nginx module statics; see `docs/design.md` for
+//! the layering (nginx glue -> runtime -> FFI API -> lua-lib).
+#![deny(unsafe_op_in_unsafe_fn)]
+#![allow(non_upper_case_globals)]
+// `L` for a lua_State is the universal Lua C API convention.
+#![allow(non_snake_case)]
+
+pub mod conf;
+pub mod ffi;
+pub mod lua;
+pub mod nginx;
+pub mod phase;
+
+use core::ptr;
+use nginx_sys::{ngx_http_module_t, ngx_module_t, NGX_HTTP_MODULE};
+
+static mut ngx_http_lua_module_ctx: ngx_http_module_t = ngx_http_module_t {
+    preconfiguration: None,
+    postconfiguration: Some(phase::postconfiguration),
+    create_main_conf: Some(conf::create_main_conf),
+    init_main_conf: Some(conf::init_main_conf),
+    create_srv_conf: None,
+    merge_srv_conf: None,
+    create_loc_conf: Some(conf::create_loc_conf),
+    merge_loc_conf: Some(conf::merge_loc_conf),
+};
+
+#[no_mangle]
+pub static mut ngx_http_lua_module: ngx_module_t = ngx_module_t {
+    ctx: ptr::addr_of!(ngx_http_lua_module_ctx) as _,
+    commands: unsafe { ptr::addr_of_mut!(conf::COMMANDS[0]) },
+    type_: NGX_HTTP_MODULE as _,
+    init_master: None,
+    init_module: Some(phase::init_module),
+    init_process: Some(phase::init_worker::init_process),
+    exit_process: Some(phase::exit_worker::exit_process),
+    ..ngx_module_t::default()
+};
+
+#[cfg(not(test))]
+ngx::ngx_modules!(ngx_http_lua_module);
+
+/// The module object, for code that needs its context index.
+pub fn module() -> &'static ngx_module_t {
+    // SAFETY: nginx writes the indices once while loading the module, before
+    // any handler runs; afterwards the static is only read.
+    unsafe { &*ptr::addr_of!(ngx_http_lua_module) }
+}

@@ -1,0 +1,147 @@
+//! Per-request state, owned by the request pool.
+use core::ffi::{c_int, c_void};
+use core::ptr;
+
+use nginx_sys::*;
+
+use super::raw::*;
+use super::vm::Vm;
+use crate::phase::Phase;
+
+/// How a rewrite/access handler that finished after a yield hands its
+/// result back to nginx's phase engine (which re-enters the handler).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PhaseState {
+    Idle,
+    Running,
+    Done(isize),
+}
+
+/// `ngx.arg` of the running body filter.
+#[derive(Default)]
+pub struct BodyArg {
+    pub chunk: Vec<u8>,
+    pub eof: bool,
+    pub chunk_set: bool,
+    pub eof_set: bool,
+}
+
+pub struct RequestCtx {
+    pub r: *mut ngx_http_request_t,
+    pub vm: *mut Vm,
+    /// Phase of the entry coroutine (or of the synchronous handler).
+    pub phase: Phase,
+    /// The entry coroutine and its registry anchor.
+    pub co: *mut lua_State,
+    pub co_ref: c_int,
+    pub exit_code: Option<isize>,
+    /// The entry coroutine waits for an nginx event (timer, I/O).
+    pub waiting: bool,
+    pub eof_sent: bool,
+    pub rewrite: PhaseState,
+    pub access: PhaseState,
+    pub content_started: bool,
+    pub sleep_ev: ngx_event_t,
+    pub ctx_ref: c_int,
+    pub body: BodyArg,
+    /// A body filter saw `ngx.arg[2] = true`: later data is dropped.
+    pub body_done: bool,
+}
+
+unsafe extern "C" fn cleanup(data: *mut c_void) {
+    // SAFETY: data is the Box we leaked in get_or_create; the pool runs
+    // each cleanup exactly once.
+    drop(unsafe { Box::from_raw(data as *mut RequestCtx) });
+}
+
+impl Drop for RequestCtx {
+    fn drop(&mut self) {
+        // SAFETY: the event, the VM and the request pool are still alive
+        // while the pool's cleanups run; removing a pending timer here is
+        // what keeps nginx from firing into freed memory.
+        unsafe {
+            if self.sleep_ev.timer_set() != 0 {
+                ngx_del_timer(&mut self.sleep_ev);
+            }
+            if self.sleep_ev.posted() != 0 {
+                ngx_delete_posted_event(&mut self.sleep_ev);
+            }
+            if let Some(vm) = self.vm.as_mut() {
+                self.release_co();
+                if self.ctx_ref > 0 {
+                    vm.ctx_ref_free(self.ctx_ref);
+                }
+            }
+        }
+    }
+}
+
+impl RequestCtx {
+    /// The request's context, if one was created.
+    ///
+    /// # Safety
+    /// `r` must be a live request.
+    pub unsafe fn get(r: *mut ngx_http_request_t) -> Option<&'static mut RequestCtx> {
+        // SAFETY: r->ctx has a slot per http module.
+        unsafe { (*(*r).ctx.add(crate::module().ctx_index) as *mut RequestCtx).as_mut() }
+    }
+
+    /// The request's context, created on first use with a pool cleanup
+    /// that frees it (and all it armed) when the request ends.
+    ///
+    /// # Safety
+    /// `r` must be a live request of a cycle whose VM exists.
+    pub unsafe fn get_or_create(r: *mut ngx_http_request_t) -> Option<&'static mut RequestCtx> {
+        // SAFETY: see get; the cleanup owns the Box.
+        unsafe {
+            if let Some(ctx) = Self::get(r) {
+                return Some(ctx);
+            }
+            let mcf = crate::conf::main_conf(r);
+            let vm: *mut Vm = match mcf.vm.as_mut() {
+                Some(vm) => vm,
+                None => return None,
+            };
+            let cln = ngx_pool_cleanup_add((*r).pool, 0);
+            if cln.is_null() {
+                return None;
+            }
+            let ctx = Box::into_raw(Box::new(RequestCtx {
+                r,
+                vm,
+                phase: Phase::Rewrite,
+                co: ptr::null_mut(),
+                co_ref: LUA_NOREF,
+                exit_code: None,
+                waiting: false,
+                eof_sent: false,
+                rewrite: PhaseState::Idle,
+                access: PhaseState::Idle,
+                content_started: false,
+                sleep_ev: core::mem::zeroed(),
+                ctx_ref: 0,
+                body: BodyArg::default(),
+                body_done: false,
+            }));
+            (*cln).handler = Some(cleanup);
+            (*cln).data = ctx as *mut c_void;
+            *(*r).ctx.add(crate::module().ctx_index) = ctx as *mut c_void;
+            Some(&mut *ctx)
+        }
+    }
+
+    pub fn vm(&mut self) -> &mut Vm {
+        // SAFETY: the VM lives in the main conf, which outlives requests.
+        unsafe { &mut *self.vm }
+    }
+
+    /// Drops the entry coroutine's anchor so Lua can collect it.
+    pub fn release_co(&mut self) {
+        if self.co_ref != LUA_NOREF {
+            // SAFETY: the ref was made in the VM's registry.
+            unsafe { luaL_unref((*self.vm).state(), LUA_REGISTRYINDEX, self.co_ref) };
+            self.co_ref = LUA_NOREF;
+            self.co = ptr::null_mut();
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! The per-cycle LuaJIT VM.
+use core::ffi::{c_char, c_int};
+use core::ptr;
+
+use super::raw::*;
+
+include!(concat!(env!("OUT_DIR"), "/lua_lib.rs"));
+
+/// Registry field holding the `ngx.ctx` tables, indexed by request ref.
+pub const CTX_TABLES: &core::ffi::CStr = c"ngx_lua_ctx_tables";
+/// Registry field holding compiled handler chunks.
+pub const CODE_CACHE: &core::ffi::CStr = c"ngx_lua_code_cache";
+
+pub struct Vm {
+    state: *mut lua_State,
+    ctx_free: Vec<c_int>,
+    ctx_next: c_int,
+}
+
+/// `package.loaders` entry serving `lua-lib/` from the module binary, so
+/// `require "resty.core.base"` finds ours before any file on disk.
+unsafe extern "C-unwind" fn embedded_searcher(L: *mut lua_State) -> c_int {
+    // SAFETY: called by `require` with the module name as argument 1.
+    unsafe {
+        let Some(name) = to_bytes(L, 1) else {
+            return 0;
+        };
+        let found = EMBEDDED.iter().find(|(n, _)| n.as_bytes() == name);
+        match found {
+            Some((n, src)) => {
+                let mut chunk = b"@".to_vec();
+                chunk.extend_from_slice(n.replace('.', "/").as_bytes());
+                chunk.extend_from_slice(b".lua\0");
+                if luaL_loadbuffer(
+                    L,
+                    src.as_ptr() as *const c_char,
+                    src.len(),
+                    chunk.as_ptr() as *const c_char,
+                ) != 0
+                {
+                    drop(chunk);
+                    lua_error(L);
+                }
+                1
+            }
+            None => {
+                lua_pushstring(L, c"\n\tno module embedded in ngx_http_lua_module".as_ptr());
+                1
+            }
+        }
+    }
+}
+
+/// Replaces `;;` with the default path and `$prefix`/`${prefix}` with the
+/// server prefix, as upstream's `lua_package_path` does.
+pub fn expand_path(spec: &[u8], default: &[u8], prefix: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(spec.len() + default.len());
+    let mut i = 0;
+    while i < spec.len() {
+        if spec[i..].starts_with(b";;") {
+            out.push(b';');
+            out.extend_from_slice(default);
+            out.push(b';');
+            i += 2;
+        } else if spec[i..].starts_with(b"${prefix}") {
+            out.extend_from_slice(prefix);
+            i += 9;
+        } else if spec[i..].starts_with(b"$prefix") {
+            out.extend_from_slice(prefix);
+            i += 7;
+        } else {
+            out.push(spec[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+impl Vm {
+    /// Creates the VM, loads `resty.core` (which builds `ngx.*`).
+    pub fn new(path: Option<&[u8]>, cpath: Option<&[u8]>, prefix: &[u8]) -> Result<Vm, String> {
+        // SAFETY: a fresh state owned by the returned Vm; every stack
+        // operation below is balanced and checked.
+        unsafe {
+            let L = luaL_newstate();
+            if L.is_null() {
+                return Err("failed to create the Lua VM".into());
+            }
+            let vm = Vm {
+                state: L,
+                ctx_free: Vec::new(),
+                ctx_next: 1,
+            };
+            luaL_openlibs(L);
+
+            lua_getglobal(L, c"package".as_ptr());
+            for (field, spec) in [(c"path", path), (c"cpath", cpath)] {
+                if let Some(spec) = spec {
+                    lua_getfield(L, -1, field.as_ptr());
+                    let default = to_bytes(L, -1).unwrap_or_default().to_vec();
+                    lua_pop(L, 1);
+                    push_bytes(L, &expand_path(spec, &default, prefix));
+                    lua_setfield(L, -2, field.as_ptr());
+                }
+            }
+            // table.insert(package.loaders, 2, embedded_searcher)
+            lua_getfield(L, -1, c"loaders".as_ptr());
+            let n = lua_objlen(L, -1) as c_int;
+            let mut i = n;
+            while i >= 2 {
+                lua_rawgeti(L, -1, i as _);
+                lua_rawseti(L, -2, (i + 1) as _);
+                i -= 1;
+            }
+            lua_pushcfunction(L, embedded_searcher);
+            lua_rawseti(L, -2, 2);
+            lua_pop(L, 2);
+
+            lua_newtable(L);
+            lua_setfield(L, LUA_REGISTRYINDEX, CODE_CACHE.as_ptr());
+            lua_newtable(L);
+            lua_setfield(L, LUA_REGISTRYINDEX, CTX_TABLES.as_ptr());
+
+            // `ngx` itself, with the one value Lua code cannot make:
+            // ngx.null, a NULL light userdata (what cjson.null is too).
+            lua_createtable(L, 0, 128);
+            lua_pushlightuserdata(L, ptr::null_mut());
+            lua_setfield(L, -2, c"null".as_ptr());
+            lua_setglobal(L, c"ngx".as_ptr());
+
+            // The output functions lua-lib wraps (see ffi/output.rs).
+            lua_getglobal(L, c"package".as_ptr());
+            lua_getfield(L, -1, c"loaded".as_ptr());
+            lua_createtable(L, 0, crate::ffi::output::CFUNCS.len() as c_int);
+            for (name, f) in crate::ffi::output::CFUNCS {
+                lua_pushcfunction(L, *f);
+                lua_setfield(L, -2, name.as_ptr());
+            }
+            lua_setfield(L, -2, c"ngx_lua.output".as_ptr());
+            lua_getglobal(L, c"ngx".as_ptr());
+            lua_setfield(L, -2, c"ngx".as_ptr());
+            lua_pop(L, 2);
+
+            vm.run_string(b"require('resty.core')", c"=ngx_lua_init")?;
+            Ok(vm)
+        }
+    }
+
+    pub fn state(&self) -> *mut lua_State {
+        self.state
+    }
+
+    /// Loads and runs a chunk in the main thread with a traceback handler.
+    pub fn run_string(&self, code: &[u8], name: &core::ffi::CStr) -> Result<(), String> {
+        // SAFETY: valid state; stack restored on every path.
+        unsafe {
+            let L = self.state;
+            let top = lua_gettop(L);
+            if luaL_loadbuffer(L, code.as_ptr() as *const c_char, code.len(), name.as_ptr()) != 0 {
+                let e = String::from_utf8_lossy(to_bytes(L, -1).unwrap_or(b"unknown reason"))
+                    .into_owned();
+                lua_settop(L, top);
+                return Err(e);
+            }
+            let r = super::sched::pcall(L, 0);
+            lua_settop(L, top);
+            r
+        }
+    }
+
+    /// A fresh `ngx.ctx` slot index (the Lua side stores the table).
+    pub fn ctx_ref_new(&mut self) -> c_int {
+        self.ctx_free.pop().unwrap_or_else(|| {
+            self.ctx_next += 1;
+            self.ctx_next - 1
+        })
+    }
+
+    /// Drops the `ngx.ctx` table of a finished request.
+    pub fn ctx_ref_free(&mut self, r: c_int) {
+        // SAFETY: valid state; balanced stack.
+        unsafe {
+            let L = self.state;
+            lua_getfield(L, LUA_REGISTRYINDEX, CTX_TABLES.as_ptr());
+            lua_pushnil(L);
+            lua_rawseti(L, -2, r as _);
+            lua_pop(L, 1);
+        }
+        self.ctx_free.push(r);
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        // SAFETY: we own the state; no coroutine of it outlives the cycle.
+        unsafe { lua_close(self.state) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand_path;
+
+    #[test]
+    fn package_path_expansion() {
+        assert_eq!(
+            expand_path(b"/a/?.lua;;", b"./?.lua", b"/p/"),
+            b"/a/?.lua;./?.lua;".to_vec()
+        );
+        assert_eq!(
+            expand_path(b"$prefix/lib/?.lua", b"", b"/srv"),
+            b"/srv/lib/?.lua".to_vec()
+        );
+        assert_eq!(
+            expand_path(b"${prefix}x;;", b"d", b"/s/"),
+            b"/s/x;d;".to_vec()
+        );
+    }
+}

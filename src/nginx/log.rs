@@ -1,0 +1,59 @@
+//! nginx error-log output.
+use nginx_sys::*;
+
+/// Writes `msg` to `log` at `level` if the log is that verbose; nginx's
+/// log handler appends the request's client/server/request fields.
+pub fn log_error(level: u32, log: *mut ngx_log_t, msg: &[u8]) {
+    if log.is_null() {
+        return;
+    }
+    // SAFETY: log points at a live ngx_log_t (a request's connection log or
+    // the cycle log); "%*s" reads exactly len bytes from the pointer.
+    unsafe {
+        if (*log).log_level < level as ngx_uint_t {
+            return;
+        }
+        ngx_log_error_core(
+            level as ngx_uint_t,
+            log,
+            0,
+            c"%*s".as_ptr(),
+            msg.len(),
+            msg.as_ptr(),
+        );
+    }
+}
+
+/// Whether `level` messages reach `log`.
+pub fn enabled(level: u32, log: *mut ngx_log_t) -> bool {
+    // SAFETY: see log_error.
+    !log.is_null() && unsafe { (*log).log_level >= level as ngx_uint_t }
+}
+
+/// The cycle's log, for messages outside any request.
+pub fn cycle_log() -> *mut ngx_log_t {
+    // SAFETY: ngx_cycle is set for the whole life of the process.
+    unsafe {
+        let cycle = ngx_cycle;
+        if cycle.is_null() {
+            core::ptr::null_mut()
+        } else {
+            (*cycle).log
+        }
+    }
+}
+
+/// `ngx_conf_log_error`: a message with the conf file and line.
+pub fn conf_log(cf: *mut ngx_conf_t, level: u32, msg: &str) {
+    // SAFETY: cf is the conf being parsed; "%*s" reads len bytes.
+    unsafe {
+        ngx_conf_log_error(
+            level as ngx_uint_t,
+            cf,
+            0,
+            c"%*s".as_ptr(),
+            msg.len(),
+            msg.as_ptr(),
+        );
+    }
+}

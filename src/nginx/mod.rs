@@ -1,0 +1,4 @@
+//! Safe wrappers over the nginx objects the runtime touches. All raw
+//! pointer work on nginx structures outside `conf/` and `phase/` lives here.
+pub mod log;
+pub mod time;

@@ -1,0 +1,50 @@
+//! `content_by_lua*`.
+use nginx_sys::*;
+
+use crate::conf::loc_conf;
+use crate::lua::ctx::RequestCtx;
+use crate::lua::sched::{self, Outcome};
+
+pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
+    // SAFETY: nginx calls the content handler with a live request.
+    unsafe {
+        let lcf = loc_conf(r);
+        let Some(h) = lcf.content.clone() else {
+            return NGX_DECLINED as ngx_int_t;
+        };
+        let Some(ctx) = RequestCtx::get_or_create(r) else {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+        };
+        if ctx.content_started {
+            // Re-entered while suspended: the running coroutine owns it.
+            return NGX_DONE as ngx_int_t;
+        }
+        ctx.content_started = true;
+        let outcome = sched::start(ctx, &h, lcf.code_cache());
+        match super::finish_rc(ctx, outcome) {
+            Some(rc) => rc,
+            None => {
+                suspend(r);
+                NGX_DONE as ngx_int_t
+            }
+        }
+    }
+}
+
+/// Keeps the request alive while the coroutine waits.
+unsafe fn suspend(r: *mut ngx_http_request_t) {
+    // SAFETY: live request; the extra reference is dropped by the
+    // finalize call in after_resume (or the phase engine's NGX_DONE).
+    unsafe {
+        (*(*r).main).set_count((*(*r).main).count() + 1);
+        (*r).write_event_handler = Some(ngx_http_request_empty_handler);
+    }
+}
+
+pub fn after_resume(ctx: &mut RequestCtx, outcome: Outcome) {
+    if let Some(rc) = super::finish_rc(ctx, outcome) {
+        // SAFETY: live request; this consumes the reference taken at the
+        // first suspension.
+        unsafe { ngx_http_finalize_request(ctx.r, rc) };
+    }
+}

@@ -1,0 +1,245 @@
+//! nginx phase hooks: one file per phase.
+pub mod access;
+pub mod body_filter;
+pub mod content;
+pub mod exit_worker;
+pub mod header_filter;
+pub mod init_worker;
+pub mod log;
+pub mod output;
+pub mod rewrite;
+
+use nginx_sys::*;
+
+use crate::conf::{self, main_conf_from_cf};
+use crate::lua::ctx::RequestCtx;
+use crate::lua::sched::{self, Outcome};
+use crate::lua::vm::Vm;
+use crate::nginx::log::{conf_log, log_error};
+
+/// Where Lua code runs; the numbers are what `ngx.get_phase` maps to names.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(C)]
+pub enum Phase {
+    Init = 1,
+    InitWorker = 2,
+    Set = 3,
+    Rewrite = 4,
+    Access = 5,
+    Content = 6,
+    Log = 7,
+    HeaderFilter = 8,
+    BodyFilter = 9,
+    Timer = 10,
+    ExitWorker = 11,
+}
+
+impl Phase {
+    /// The tag of inline chunk names: `=content_by_lua(nginx.conf:12)`.
+    pub fn directive_tag(self) -> &'static str {
+        match self {
+            Phase::Init => "init_by_lua",
+            Phase::InitWorker => "init_worker_by_lua",
+            Phase::Set => "set_by_lua",
+            Phase::Rewrite => "rewrite_by_lua",
+            Phase::Access => "access_by_lua",
+            Phase::Content => "content_by_lua",
+            Phase::Log => "log_by_lua",
+            Phase::HeaderFilter => "header_filter_by_lua",
+            Phase::BodyFilter => "body_filter_by_lua",
+            Phase::Timer => "ngx.timer",
+            Phase::ExitWorker => "exit_worker_by_lua",
+        }
+    }
+
+    /// As in upstream's "API disabled in the context of ..." errors.
+    pub fn context_name(self) -> &'static str {
+        match self {
+            Phase::Init => "init_by_lua*",
+            Phase::InitWorker => "init_worker_by_lua*",
+            Phase::Set => "set_by_lua*",
+            Phase::Rewrite => "rewrite_by_lua*",
+            Phase::Access => "access_by_lua*",
+            Phase::Content => "content_by_lua*",
+            Phase::Log => "log_by_lua*",
+            Phase::HeaderFilter => "header_filter_by_lua*",
+            Phase::BodyFilter => "body_filter_by_lua*",
+            Phase::Timer => "ngx.timer",
+            Phase::ExitWorker => "exit_worker_by_lua*",
+        }
+    }
+
+    /// Phases that run for a request (and may use request variables).
+    pub fn request_phase(self) -> bool {
+        matches!(self, Phase::Rewrite | Phase::Access | Phase::Content)
+    }
+
+    pub const fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+}
+
+/// Phases where the entry coroutine may yield.
+pub const YIELDABLE: u32 =
+    Phase::Rewrite.bit() | Phase::Access.bit() | Phase::Content.bit() | Phase::Timer.bit();
+
+/// Creates the cycle's VM and runs `init_by_lua*` (in the master, before
+/// the workers fork), then installs the phase hooks in use.
+pub unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
+    // SAFETY: nginx calls this once per http block with a valid cf.
+    unsafe {
+        let Some(mcf) = main_conf_from_cf(cf) else {
+            return NGX_ERROR as ngx_int_t;
+        };
+        let prefix = {
+            let s = &(*(*cf).cycle).prefix;
+            core::slice::from_raw_parts(s.data, s.len).to_vec()
+        };
+        let vm = match Vm::new(
+            mcf.package_path.as_deref(),
+            mcf.package_cpath.as_deref(),
+            &prefix,
+        ) {
+            Ok(vm) => vm,
+            Err(e) => {
+                conf_log(
+                    cf,
+                    NGX_LOG_EMERG,
+                    &format!("failed to initialize Lua VM: {e}"),
+                );
+                return NGX_ERROR as ngx_int_t;
+            }
+        };
+        if let Some(init) = mcf.init.clone() {
+            if let Err(e) = sched::run_sync(core::ptr::null_mut(), vm.state(), &init, true) {
+                log_error(
+                    NGX_LOG_ERR,
+                    (*cf).log,
+                    format!("init_by_lua error: {e}").as_bytes(),
+                );
+                return NGX_ERROR as ngx_int_t;
+            }
+        }
+        mcf.vm = Some(vm);
+
+        header_filter::install();
+        body_filter::install();
+
+        let cmcf = *(*((*cf).ctx as *mut ngx_http_conf_ctx_t))
+            .main_conf
+            .add(ngx_http_core_module.ctx_index)
+            as *mut ngx_http_core_main_conf_t;
+        let hooks: [(bool, usize, ngx_http_handler_pt); 3] = [
+            (
+                mcf.uses_rewrite,
+                ngx_http_phases_NGX_HTTP_REWRITE_PHASE as usize,
+                Some(rewrite::handler),
+            ),
+            (
+                mcf.uses_access,
+                ngx_http_phases_NGX_HTTP_ACCESS_PHASE as usize,
+                Some(access::handler),
+            ),
+            (
+                mcf.uses_log,
+                ngx_http_phases_NGX_HTTP_LOG_PHASE as usize,
+                Some(log::handler),
+            ),
+        ];
+        for (used, phase, h) in hooks {
+            if !used {
+                continue;
+            }
+            let arr = &mut (*cmcf).phases[phase].handlers;
+            let slot = ngx_array_push(arr) as *mut ngx_http_handler_pt;
+            if slot.is_null() {
+                return NGX_ERROR as ngx_int_t;
+            }
+            *slot = h;
+        }
+        NGX_OK as ngx_int_t
+    }
+}
+
+/// Moves our rewrite/access handlers to the end of their phase, so they run
+/// after nginx's own rewrite and access modules as upstream's do.
+pub unsafe extern "C" fn init_module(cycle: *mut ngx_cycle_t) -> ngx_int_t {
+    // SAFETY: the phase engine is built by the time init_module runs; the
+    // entries of one phase share checker and `next`, so rotating their
+    // handler fields keeps the engine consistent.
+    unsafe {
+        if conf::main_conf_from_cycle(cycle).is_none() {
+            return NGX_OK as ngx_int_t;
+        }
+        let http = *(*cycle).conf_ctx.add(ngx_http_module.index) as *mut ngx_http_conf_ctx_t;
+        let cmcf = *(*http).main_conf.add(ngx_http_core_module.ctx_index)
+            as *mut ngx_http_core_main_conf_t;
+        let ph = (*cmcf).phase_engine.handlers;
+        if ph.is_null() {
+            return NGX_OK as ngx_int_t;
+        }
+        let mut n = 0usize;
+        while (*ph.add(n)).checker.is_some() {
+            n += 1;
+        }
+        let ours: [ngx_http_handler_pt; 2] = [Some(rewrite::handler), Some(access::handler)];
+        for h in ours {
+            let addr = |f: ngx_http_handler_pt| f.map(|f| f as usize);
+            let Some(i) = (0..n).find(|&i| addr((*ph.add(i)).handler) == addr(h)) else {
+                continue;
+            };
+            let caddr = |p: *const ngx_http_phase_handler_t| (*p).checker.map(|f| f as usize);
+            let checker = caddr(ph.add(i));
+            let mut j = i;
+            while j + 1 < n && caddr(ph.add(j + 1)) == checker {
+                j += 1;
+            }
+            for k in i..j {
+                (*ph.add(k)).handler = (*ph.add(k + 1)).handler;
+            }
+            (*ph.add(j)).handler = h;
+        }
+        NGX_OK as ngx_int_t
+    }
+}
+
+/// Continues whatever phase an event resumed.
+pub fn resume_entry(ctx: &mut RequestCtx) {
+    // SAFETY: ctx is live (the caller got it from an armed event).
+    let outcome = unsafe { sched::resume(ctx, 0) };
+    match ctx.phase {
+        Phase::Content => content::after_resume(ctx, outcome),
+        Phase::Rewrite | Phase::Access => rewrite::after_resume(ctx, outcome),
+        _ => {}
+    }
+}
+
+/// The status a finished rewrite/access/content handler ends the request
+/// with, sending what is still owed (header, last buffer).
+pub fn finish_rc(ctx: &mut RequestCtx, outcome: Outcome) -> Option<isize> {
+    let r = ctx.r;
+    // SAFETY: live request.
+    let header_sent = unsafe { (*r).header_sent() != 0 };
+    match outcome {
+        Outcome::Yielded => None,
+        Outcome::Error => Some(if header_sent { NGX_ERROR as isize } else { 500 }),
+        Outcome::Done => Some(output::send_eof(ctx)),
+        Outcome::Exit(code) => {
+            if code == NGX_ERROR as isize {
+                return Some(NGX_ERROR as isize);
+            }
+            if code >= 300 && !header_sent {
+                return Some(code);
+            }
+            if code >= 200 && !header_sent {
+                // SAFETY: live request, header not yet sent.
+                unsafe {
+                    if (*r).headers_out.status == 0 {
+                        (*r).headers_out.status = code as ngx_uint_t;
+                    }
+                }
+            }
+            Some(output::send_eof(ctx))
+        }
+    }
+}

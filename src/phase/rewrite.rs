@@ -1,0 +1,107 @@
+//! `rewrite_by_lua*` (and the resume path shared with `access_by_lua*`).
+use nginx_sys::*;
+
+use crate::conf::loc_conf;
+use crate::lua::ctx::{PhaseState, RequestCtx};
+use crate::lua::sched::{self, Outcome};
+use crate::phase::Phase;
+
+pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
+    // SAFETY: phase handlers get a live request.
+    unsafe { run(r, Phase::Rewrite) }
+}
+
+/// The phase result of a finished handler: continue (`NGX_DECLINED`), let
+/// the access phase grant (`NGX_OK`), or end the request with a status.
+fn phase_rc(ctx: &mut RequestCtx, phase: Phase, outcome: Outcome) -> Option<isize> {
+    match outcome {
+        Outcome::Yielded => None,
+        Outcome::Done => Some(NGX_DECLINED as isize),
+        Outcome::Exit(0) => Some(if phase == Phase::Access {
+            NGX_OK as isize
+        } else {
+            NGX_DECLINED as isize
+        }),
+        Outcome::Exit(_) | Outcome::Error => {
+            let rc = super::finish_rc(ctx, outcome)?;
+            // A finished response must not look like "granted" to the
+            // access checker, which treats NGX_OK as "go on".
+            if rc == NGX_OK as isize {
+                return Some(if phase == Phase::Access {
+                    NGX_HTTP_OK as isize
+                } else {
+                    NGX_OK as isize
+                });
+            }
+            Some(rc)
+        }
+    }
+}
+
+/// Shared body of the rewrite and access handlers.
+///
+/// # Safety
+/// `r` is a live request in `phase`.
+pub unsafe fn run(r: *mut ngx_http_request_t, phase: Phase) -> ngx_int_t {
+    // SAFETY: live request.
+    unsafe {
+        let lcf = loc_conf(r);
+        let h = match phase {
+            Phase::Rewrite => lcf.rewrite.clone(),
+            _ => lcf.access.clone(),
+        };
+        let Some(h) = h else {
+            return NGX_DECLINED as ngx_int_t;
+        };
+        let Some(ctx) = RequestCtx::get_or_create(r) else {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+        };
+        let state = match phase {
+            Phase::Rewrite => ctx.rewrite,
+            _ => ctx.access,
+        };
+        match state {
+            PhaseState::Done(rc) => return rc,
+            PhaseState::Running => return NGX_DONE as ngx_int_t,
+            PhaseState::Idle => {}
+        }
+        let outcome = sched::start(ctx, &h, lcf.code_cache());
+        match phase_rc(ctx, phase, outcome) {
+            Some(rc) => {
+                set_state(ctx, phase, PhaseState::Done(rc));
+                rc
+            }
+            None => {
+                set_state(ctx, phase, PhaseState::Running);
+                (*(*r).main).set_count((*(*r).main).count() + 1);
+                (*r).write_event_handler = Some(ngx_http_request_empty_handler);
+                NGX_DONE as ngx_int_t
+            }
+        }
+    }
+}
+
+fn set_state(ctx: &mut RequestCtx, phase: Phase, s: PhaseState) {
+    match phase {
+        Phase::Rewrite => ctx.rewrite = s,
+        _ => ctx.access = s,
+    }
+}
+
+/// A rewrite/access coroutine resumed by an event has finished: hand its
+/// result to the phase engine by re-entering the handler.
+pub fn after_resume(ctx: &mut RequestCtx, outcome: Outcome) {
+    let phase = ctx.phase;
+    let Some(rc) = phase_rc(ctx, phase, outcome) else {
+        return;
+    };
+    set_state(ctx, phase, PhaseState::Done(rc));
+    let r = ctx.r;
+    // SAFETY: live request holding the extra reference taken in run();
+    // finalize(NGX_DONE) drops it after the phases moved on.
+    unsafe {
+        (*r).write_event_handler = Some(ngx_http_core_run_phases);
+        ngx_http_core_run_phases(r);
+        ngx_http_finalize_request(r, NGX_DONE as ngx_int_t);
+    }
+}
