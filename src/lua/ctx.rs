@@ -35,6 +35,8 @@ pub struct RequestCtx {
     pub co: *mut lua_State,
     pub co_ref: c_int,
     pub exit_code: Option<isize>,
+    /// Status of the last `ngx.exit` in the header filter.
+    pub header_filter_exit: Option<isize>,
     /// The entry coroutine waits for an nginx event (timer, I/O).
     pub waiting: bool,
     pub eof_sent: bool,
@@ -113,6 +115,7 @@ impl RequestCtx {
                 co: ptr::null_mut(),
                 co_ref: LUA_NOREF,
                 exit_code: None,
+                header_filter_exit: None,
                 waiting: false,
                 eof_sent: false,
                 rewrite: PhaseState::Idle,

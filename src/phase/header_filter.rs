@@ -30,6 +30,16 @@ unsafe extern "C" fn filter(r: *mut ngx_http_request_t) -> ngx_int_t {
     // SAFETY: filters get a live request.
     unsafe {
         let lcf = loc_conf(r);
+        if lcf.body_filter.is_some() {
+            // The body filter may change the body: its length is unknown,
+            // and it must see buffers in memory.
+            (*r).set_filter_need_in_memory(1);
+            (*r).headers_out.content_length_n = -1;
+            if !(*r).headers_out.content_length.is_null() {
+                (*(*r).headers_out.content_length).hash = 0;
+                (*r).headers_out.content_length = core::ptr::null_mut();
+            }
+        }
         let Some(h) = lcf.header_filter.clone() else {
             return next(r);
         };
@@ -48,7 +58,10 @@ unsafe extern "C" fn filter(r: *mut ngx_http_request_t) -> ngx_int_t {
             );
             return NGX_ERROR as ngx_int_t;
         }
-        if let Some(code) = exit {
+        // The special response of a header-filter ngx.exit passes through
+        // this filter again; the same exit then lets it through.
+        if let Some(code) = exit.filter(|&c| Some(c) != ctx.header_filter_exit) {
+            ctx.header_filter_exit = Some(code);
             if code == NGX_ERROR as isize {
                 return NGX_ERROR as ngx_int_t;
             }

@@ -1,0 +1,94 @@
+# *_by_lua_file: paths relative to the prefix, nginx variables, errors.
+use Test::Nginx::Socket::Lua;
+
+plan 'no_plan';
+run_tests();
+
+__DATA__
+
+=== TEST 1: content_by_lua_file with a path relative to the prefix
+--- config
+    location = /t {
+        content_by_lua_file html/hello.lua;
+    }
+--- user_files
+>>> hello.lua
+ngx.say("hello from a file")
+--- request
+GET /t
+--- response_body
+hello from a file
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: file path with nginx variables (evaluated per request)
+--- config
+    location ~ ^/app/(\w+)$ {
+        content_by_lua_file html/$1.lua;
+    }
+--- user_files
+>>> a.lua
+ngx.say("a")
+>>> b.lua
+ngx.say("b")
+--- request eval
+["GET /app/a", "GET /app/b"]
+--- response_body eval
+["a\n", "b\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: missing file gives 500 and upstream's load error
+--- config
+    location = /t {
+        content_by_lua_file html/nope.lua;
+    }
+--- request
+GET /t
+--- error_code: 500
+--- error_log
+failed to load external Lua file
+
+
+
+=== TEST 4: rewrite, access and log handlers from files, with error lines
+--- config
+    location = /t {
+        rewrite_by_lua_file html/rw.lua;
+        access_by_lua_file html/acc.lua;
+        content_by_lua_block { ngx.say(ngx.ctx.trail) }
+        log_by_lua_file html/log.lua;
+    }
+--- user_files
+>>> rw.lua
+ngx.ctx.trail = "rewrite"
+>>> acc.lua
+ngx.ctx.trail = ngx.ctx.trail .. ",access"
+>>> log.lua
+ngx.log(ngx.WARN, "logged: ", ngx.ctx.trail)
+--- request
+GET /t
+--- response_body
+rewrite,access
+--- error_log eval
+qr/\[warn\] .*log\.lua:1: logged: rewrite,access/
+
+
+
+=== TEST 5: syntax error in a file
+--- config
+    location = /t {
+        content_by_lua_file html/bad.lua;
+    }
+--- user_files
+>>> bad.lua
+ngx.say("x"
+--- request
+GET /t
+--- error_code: 500
+--- error_log eval
+qr/failed to load external Lua file ".*bad\.lua": .*bad\.lua:2: '\)' expected/

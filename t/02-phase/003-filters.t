@@ -1,0 +1,195 @@
+# header_filter_by_lua*, body_filter_by_lua*, log_by_lua*.
+use Test::Nginx::Socket::Lua;
+
+plan 'no_plan';
+run_tests();
+
+__DATA__
+
+=== TEST 1: header filter changes the status of a Lua response
+--- config
+    location = /t {
+        content_by_lua_block { ngx.say("body") }
+        header_filter_by_lua_block { ngx.status = 201 }
+    }
+--- request
+GET /t
+--- error_code: 201
+--- response_body
+body
+
+
+
+=== TEST 2: header filter on a static file response
+--- config
+    location = /t {
+        return 200 "static\n";
+        header_filter_by_lua_block { ngx.status = 202 }
+    }
+--- request
+GET /t
+--- error_code: 202
+--- response_body
+static
+
+
+
+=== TEST 3: output API is disabled in the header filter
+--- config
+    location = /t {
+        return 200 "x\n";
+        header_filter_by_lua_block { ngx.say("no") }
+    }
+--- request
+GET /t
+--- ignore_response
+--- error_log
+failed to run header_filter_by_lua*: API disabled in the context of header_filter_by_lua*
+
+
+
+=== TEST 4: ngx.exit in the header filter replaces the response
+--- config
+    location = /t {
+        return 200 "x\n";
+        header_filter_by_lua_block { ngx.exit(403) }
+    }
+--- request
+GET /t
+--- error_code: 403
+
+
+
+=== TEST 5: body filter rewrites chunks
+--- config
+    location = /t {
+        content_by_lua_block { ngx.say("hello") ngx.say("world") }
+        body_filter_by_lua_block { ngx.arg[1] = string.upper(ngx.arg[1]) }
+    }
+--- request
+GET /t
+--- response_body
+HELLO
+WORLD
+
+
+
+=== TEST 6: body filter sees eof on the last call only
+--- config
+    location = /t {
+        content_by_lua_block { ngx.print("a") ngx.print("b") }
+        body_filter_by_lua_block {
+            local eof = ngx.arg[2]
+            ngx.arg[1] = ngx.arg[1] .. (eof and "[eof]" or "|")
+        }
+    }
+--- request
+GET /t
+--- response_body chomp
+a|b|[eof]
+
+
+
+=== TEST 7: ngx.arg[2] = true truncates the response
+--- config
+    location = /t {
+        content_by_lua_block {
+            for i = 1, 5 do ngx.say(i) ngx.flush() end
+        }
+        body_filter_by_lua_block {
+            if ngx.arg[1]:find("3") then ngx.arg[2] = true end
+        }
+    }
+--- request
+GET /t
+--- response_body
+1
+2
+3
+
+
+
+=== TEST 8: body filter drops data with ngx.arg[1] = nil
+--- config
+    location = /t {
+        content_by_lua_block { ngx.say("secret") }
+        body_filter_by_lua_block {
+            if not ngx.arg[2] then ngx.arg[1] = nil end
+        }
+    }
+--- request
+GET /t
+--- response_body
+
+
+
+=== TEST 9: body filter on a static response, table value
+--- config
+    location = /t {
+        return 200 "abc";
+        body_filter_by_lua_block {
+            if ngx.arg[1] ~= "" then ngx.arg[1] = { "<", ngx.arg[1], ">" } end
+        }
+    }
+--- request
+GET /t
+--- response_body chomp
+<abc>
+
+
+
+=== TEST 10: error in body filter is logged
+--- config
+    location = /t {
+        content_by_lua_block { ngx.say("x") }
+        body_filter_by_lua_block { error("bf boom") }
+    }
+--- request
+GET /t
+--- ignore_response
+--- error_log eval
+qr/failed to run body_filter_by_lua\*: body_filter_by_lua\(nginx\.conf:\d+\):1: bf boom/
+
+
+
+=== TEST 11: log_by_lua sees the final status and ngx.ctx
+--- config
+    location = /t {
+        content_by_lua_block { ngx.ctx.who = "content" ngx.exit(202) }
+        log_by_lua_block { ngx.log(ngx.WARN, "log phase: ", ngx.status, " ", ngx.ctx.who, " ", ngx.get_phase()) }
+    }
+--- request
+GET /t
+--- error_code: 202
+--- error_log
+log phase: 202 content log
+
+
+
+=== TEST 12: log_by_lua errors are logged, response unaffected
+--- config
+    location = /t {
+        return 200 "fine\n";
+        log_by_lua_block { error("log boom") }
+    }
+--- request
+GET /t
+--- response_body
+fine
+--- error_log
+failed to run log_by_lua*: log_by_lua(nginx.conf:
+
+
+
+=== TEST 13: ngx.sleep is disabled in filters and log
+--- config
+    location = /t {
+        return 200 "x\n";
+        log_by_lua_block { ngx.sleep(1) }
+    }
+--- request
+GET /t
+--- response_body
+x
+--- error_log
+API disabled in the context of log_by_lua*
