@@ -1,0 +1,97 @@
+# ngx.ctx.
+use Test::Nginx::Socket::Lua;
+
+plan 'no_plan';
+run_tests();
+
+__DATA__
+
+=== TEST 1: ngx.ctx is per request
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.ctx.n = (ngx.ctx.n or 0) + 1
+            ngx.say(ngx.ctx.n)
+        }
+    }
+--- request eval
+["GET /t", "GET /t", "GET /t"]
+--- response_body eval
+["1\n", "1\n", "1\n"]
+
+
+
+=== TEST 2: the same table across phases, filters and log
+--- config
+    location = /t {
+        rewrite_by_lua_block { ngx.ctx.trail = { "rewrite" } }
+        content_by_lua_block { table.insert(ngx.ctx.trail, "content") ngx.say(table.concat(ngx.ctx.trail, ",")) }
+        header_filter_by_lua_block { table.insert(ngx.ctx.trail, "header") }
+        body_filter_by_lua_block { if ngx.arg[2] then table.insert(ngx.ctx.trail, "body") end }
+        log_by_lua_block { table.insert(ngx.ctx.trail, "log") ngx.log(ngx.WARN, "trail: ", table.concat(ngx.ctx.trail, ",")) }
+    }
+--- request
+GET /t
+--- response_body
+rewrite,content
+--- error_log
+trail: rewrite,content,header,body,log
+
+
+
+=== TEST 3: assigning a new table
+--- config
+    location = /t {
+        rewrite_by_lua_block { ngx.ctx = { replaced = true } }
+        content_by_lua_block { ngx.say(ngx.ctx.replaced) }
+    }
+--- request
+GET /t
+--- response_body
+true
+
+
+
+=== TEST 4: assigning a non-table is an error
+--- config
+    location = /t {
+        content_by_lua_block {
+            local ok, err = pcall(function() ngx.ctx = 1 end)
+            ngx.say(err)
+        }
+    }
+--- request
+GET /t
+--- response_body_like
+ctx should be a table while getting a number value
+
+
+
+=== TEST 5: ngx.ctx survives a yield and is fresh for the next request
+--- config
+    location = /t {
+        content_by_lua_block {
+            local seen = ngx.ctx.mark
+            ngx.ctx.mark = "set"
+            ngx.sleep(0.001)
+            ngx.say(seen, " ", ngx.ctx.mark)
+        }
+    }
+--- request eval
+["GET /t", "GET /t"]
+--- response_body eval
+["nil set\n", "nil set\n"]
+
+
+
+=== TEST 6: ngx.ctx outside a request
+--- http_config
+    init_by_lua_block { local ok, err = pcall(function() return ngx.ctx end) init_ctx_err = err }
+--- config
+    location = /t {
+        content_by_lua_block { ngx.say(init_ctx_err) }
+    }
+--- request
+GET /t
+--- response_body_like
+no request found

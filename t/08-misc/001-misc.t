@@ -1,0 +1,231 @@
+# ngx.status, ngx.get_phase, constants, ngx.config, ngx.worker, time.
+use Test::Nginx::Socket::Lua;
+
+plan 'no_plan';
+run_tests();
+
+__DATA__
+
+=== TEST 1: ngx.status read and write
+--- config
+    location = /t {
+        content_by_lua_block {
+            local before = ngx.status
+            ngx.status = 404
+            ngx.say(before, " ", ngx.status)
+        }
+    }
+--- request
+GET /t
+--- error_code: 404
+--- response_body
+0 404
+
+
+
+=== TEST 2: setting ngx.status after the header went out logs an error
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say("sent")
+            ngx.status = 500
+            ngx.say(ngx.status)
+        }
+    }
+--- request
+GET /t
+--- response_body
+sent
+200
+--- error_log
+attempt to set ngx.status after sending out response headers
+
+
+
+=== TEST 3: bad ngx.status values
+--- config
+    location = /t {
+        content_by_lua_block {
+            local ok, e1 = pcall(function() ngx.status = "abc" end)
+            local ok2, e2 = pcall(function() ngx.status = 9999 end)
+            ngx.say(e1) ngx.say(e2)
+        }
+    }
+--- request
+GET /t
+--- response_body_like
+attempt to set ngx.status to a string value
+.*invalid HTTP status code
+
+
+
+=== TEST 4: constants
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say(ngx.OK, " ", ngx.ERROR, " ", ngx.AGAIN, " ", ngx.DONE, " ", ngx.DECLINED)
+            ngx.say(ngx.HTTP_GET, " ", ngx.HTTP_POST, " ", ngx.HTTP_OK, " ", ngx.HTTP_NOT_FOUND, " ", ngx.HTTP_INTERNAL_SERVER_ERROR)
+            ngx.say(ngx.STDERR, ngx.EMERG, ngx.ALERT, ngx.CRIT, ngx.ERR, ngx.WARN, ngx.NOTICE, ngx.INFO, ngx.DEBUG)
+            ngx.say(ngx.null == nil, " ", type(ngx.null))
+        }
+    }
+--- request
+GET /t
+--- response_body
+0 -1 -2 -4 -5
+2 8 200 404 500
+012345678
+false userdata
+
+
+
+=== TEST 5: ngx.config
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say(ngx.config.subsystem, " ", ngx.config.ngx_lua_version >= 10000,
+                    " ", type(ngx.config.debug), " ", ngx.config.nginx_version > 1000000)
+            ngx.say(ngx.config.prefix() == "$TEST_NGINX_SERVROOT/" or ngx.config.prefix())
+            ngx.say(type(ngx.config.nginx_configure()))
+        }
+    }
+--- request
+GET /t
+--- response_body
+http true boolean true
+true
+string
+
+
+
+=== TEST 6: ngx.worker
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say(ngx.worker.pid() > 0, " ", ngx.worker.id(), " ", ngx.worker.count(), " ", ngx.worker.exiting())
+        }
+    }
+--- request
+GET /t
+--- response_body
+true 0 1 false
+
+
+
+=== TEST 7: time functions agree with each other
+--- config
+    location = /t {
+        content_by_lua_block {
+            local t, n = ngx.time(), ngx.now()
+            ngx.say(math.abs(n - t) < 1, " ", math.abs(t - os.time()) < 2)
+            ngx.say(ngx.today() == os.date("%Y-%m-%d", t))
+            ngx.say(ngx.localtime() == os.date("%Y-%m-%d %H:%M:%S", t))
+            ngx.say(ngx.utctime() == os.date("!%Y-%m-%d %H:%M:%S", t))
+            ngx.update_time()
+            ngx.say(ngx.now() >= n)
+        }
+    }
+--- request
+GET /t
+--- response_body
+true true
+true
+true
+true
+true
+
+
+
+=== TEST 8: ngx.get_phase in every request phase
+--- config
+    location = /t {
+        rewrite_by_lua_block { ngx.ctx.p = { ngx.get_phase() } }
+        access_by_lua_block { table.insert(ngx.ctx.p, ngx.get_phase()) }
+        content_by_lua_block { table.insert(ngx.ctx.p, ngx.get_phase()) ngx.say("x") }
+        header_filter_by_lua_block { table.insert(ngx.ctx.p, ngx.get_phase()) }
+        body_filter_by_lua_block { if ngx.arg[2] then table.insert(ngx.ctx.p, ngx.get_phase()) end }
+        log_by_lua_block { table.insert(ngx.ctx.p, ngx.get_phase()) ngx.log(ngx.WARN, "phases: ", table.concat(ngx.ctx.p, " ")) }
+    }
+--- request
+GET /t
+--- response_body
+x
+--- error_log
+phases: rewrite access content header_filter body_filter log
+
+
+
+=== TEST 9: ngx.is_subrequest is false for a main request
+--- config
+    location = /t {
+        content_by_lua_block { ngx.say(ngx.is_subrequest) }
+    }
+--- request
+GET /t
+--- response_body
+false
+
+
+
+=== TEST 10: require "ngx" gives the ngx table
+--- config
+    location = /t {
+        content_by_lua_block { ngx.say(require("ngx") == ngx) }
+    }
+--- request
+GET /t
+--- response_body
+true
+
+
+
+=== TEST 11: a Lua C module from the distribution (lua-cjson) loads
+--- http_config
+    lua_package_cpath "/usr/lib/x86_64-linux-gnu/lua/5.1/?.so;;";
+--- config
+    location = /t {
+        content_by_lua_block {
+            local cjson = require "cjson"
+            ngx.say(cjson.encode({ a = { 1, 2 } }), " ", cjson.null == ngx.null)
+        }
+    }
+--- request
+GET /t
+--- response_body
+{"a":[1,2]} true
+
+
+
+=== TEST 12: lua_package_path with ;; and $prefix
+--- http_config
+    lua_package_path "$prefix/html/?.lua;;";
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say(require("mymodule").hi(), " ", package.path:find(";;", 1, true) == nil)
+        }
+    }
+--- user_files
+>>> mymodule.lua
+return { hi = function() return "module loaded" end }
+--- request
+GET /t
+--- response_body
+module loaded true
+
+
+
+=== TEST 13: LuaJIT extras used by lua-resty libraries
+--- config
+    location = /t {
+        content_by_lua_block {
+            local buffer = require "string.buffer"
+            local new_tab = require "table.new"
+            local t = setmetatable({}, { __len = function() return 7 end })
+            ngx.say(type(buffer.new), " ", type(new_tab), " ", #t, " ", jit ~= nil)
+        }
+    }
+--- request
+GET /t
+--- response_body
+function function 7 true
