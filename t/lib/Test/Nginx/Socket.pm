@@ -1200,7 +1200,8 @@ sub start_tcp_server {
     my $reply = sec($block, 'tcp_reply');
     my $req_len = sec($block, 'tcp_query_len');
     $req_len =~ s/\s+//g if defined $req_len;
-    if (!defined $req_len && defined(my $q = sec($block, 'tcp_query'))) {
+    my $q = sec($block, 'tcp_query');
+    if (!defined $req_len && defined $q && !ref $q) {
         $req_len = length $q;
     }
     my $reply_delay = parse_time(sec($block, 'tcp_reply_delay'));
@@ -1484,6 +1485,7 @@ sub run_test {
         stop_fake_servers();
     }
 
+    my $tail = log_tail(30);
     if (!$NoNginxManager && !$UseHup) {
         stop_nginx();
     }
@@ -1491,7 +1493,7 @@ sub run_test {
 
     my $failed_after = grep { !$_ } $tb->summary;
     if ($failed_after > $failed_before && !$start_err) {
-        Test::More::diag("$name - last lines of $ErrLogFile:\n" . log_tail(30));
+        Test::More::diag("$name - last lines of $ErrLogFile (before nginx was stopped):\n$tail");
     }
 }
 
