@@ -624,14 +624,36 @@ sub http_get_simple {
 sub reload_nginx {
     my $pid = $NginxPid;
     return (0, "no running nginx") if !$pid || !pid_alive($pid);
+    my @old_workers = child_pids($pid);
     kill 'HUP', $pid;
     my $deadline = Time::HiRes::time() + 10;
     while (Time::HiRes::time() < $deadline) {
         my $v = http_get_simple('harness-config-version', '/harness-config-version', 1);
-        return (1) if defined $v && $v eq $ConfigVersion;
+        if (defined $v && $v eq $ConfigVersion) {
+            # let the old workers stop accepting connections
+            my $d2 = Time::HiRes::time() + 3;
+            while (grep { pid_alive($_) } @old_workers) {
+                last if Time::HiRes::time() > $d2;
+                Time::HiRes::sleep(0.01);
+            }
+            return (1);
+        }
         Time::HiRes::sleep(0.05);
     }
     return (0, "nginx did not load the new configuration (HUP reload) within 10s");
+}
+
+sub child_pids {
+    my $ppid = shift;
+    my @kids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $in, '<', $stat or next;
+        my $l = <$in>;
+        close $in;
+        next if !defined $l;
+        push @kids, $1 if $l =~ /^(\d+) \(.*\) \S+ (\d+)/s && $2 == $ppid;
+    }
+    return @kids;
 }
 
 # ---------------------------------------------------------------- error log
