@@ -51,7 +51,7 @@ our @CleanupHandlers;
 our $NoRootLocation    = 0;
 our $ServerName        = 'localhost';
 our $ServerAddr        = '127.0.0.1';
-our $Timeout           = 3;
+our $Timeout           = $ENV{TEST_NGINX_USE_VALGRIND} ? 10 : 3;
 our $ConfigPreamble    = '';
 our $HttpConfigFilter;
 our $NoNginxManager    = 0;
@@ -1543,7 +1543,7 @@ sub cleanup_all {
         eval { $h->() };
     }
     @CleanupHandlers = ();
-    if (!$NoClean && !$NoNginxManager) {
+    if (!$NoNginxManager) {
         stop_nginx() if $NginxUp || ($Started && get_pid_from_pidfile());
     }
 }
