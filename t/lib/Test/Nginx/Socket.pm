@@ -109,14 +109,16 @@ $ENV{TEST_NGINX_MEMCACHED_PORT} ||= 11211;
 $ENV{TEST_NGINX_RESOLVER}     ||= '8.8.8.8';
 $ENV{TEST_NGINX_BINARY_PATH}  ||= $NginxBinary;
 
+our $NginxVersion = nginx_version();
+our $PcreVersion = pcre_version();
+
 # run-time state
 our $NginxPid;          # pid of the running nginx (master or single process)
 our $NginxChild;        # our own child when nginx runs in the foreground
 our $NginxUp = 0;
 our $ErrLogPos = 0;
 our $ConfigVersion = 0;
-our @FakeServers;       # [pid, kind]
-our $NginxVersion;
+our @FakeServers;       # pids
 our $Started = 0;
 
 $SIG{PIPE} = 'IGNORE';
@@ -355,6 +357,31 @@ sub nginx_version {
     $NginxVersion = $out =~ m{nginx/(\d+)\.(\d+)\.(\d+)}
         ? sprintf('%d.%03d%03d', $1, $2, $3) : '0';
     return $NginxVersion;
+}
+
+sub pcre_version {
+    my $v = `$NginxBinary -V 2>&1` // '';
+    return 2 if $v =~ /pcre2/i;
+    my $ldd = `ldd $NginxBinary 2>/dev/null` // '';
+    return 2 if $ldd =~ /libpcre2/;
+    return 1 if $ldd =~ /libpcre\.so/;
+    return 2;
+}
+
+sub is_tcp_port_used {
+    my $port = shift;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 1);
+    if ($s) { close $s; return 1 }
+    return 0;
+}
+
+sub is_udp_port_used {
+    my $port = shift;
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
+                                  Proto => 'udp');
+    if ($s) { close $s; return 0 }
+    return 1;
 }
 
 sub canon_version {
@@ -731,7 +758,8 @@ sub check_error_log {
 
     if (defined $error_log) {
         my @found = (0) x @$pats;
-        my $deadline = Time::HiRes::time() + 1;
+        # log-phase lines may land a little after the response
+        my $deadline = Time::HiRes::time() + ($NginxUp ? 1 : 0);
         while (1) {
             for my $i (0 .. $#$pats) {
                 next if $found[$i];
@@ -1496,6 +1524,9 @@ sub run_test {
             }
         }
         Time::HiRes::sleep($wait) if $wait;
+        if ($block->{stap}) {
+            SKIP: { Test::More::skip("$name - stap_out - tests skipped due to systemtap not being supported", 1) }
+        }
         check_error_log($block, $rep);
 
         if (defined $tcp_q) {
