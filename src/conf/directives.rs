@@ -162,14 +162,17 @@ fn parse_flag(cf: *mut ngx_conf_t, v: &[u8]) -> Option<bool> {
     } else if v.eq_ignore_ascii_case(b"off") {
         Some(false)
     } else {
-        conf_log(
-            cf,
-            NGX_LOG_EMERG,
-            &format!(
-                "invalid value \"{}\", it must be \"on\" or \"off\"",
-                String::from_utf8_lossy(v)
-            ),
-        );
+        // SAFETY: cf is the configuration being parsed.
+        unsafe {
+            conf_log(
+                cf,
+                NGX_LOG_EMERG,
+                &format!(
+                    "invalid value \"{}\", it must be \"on\" or \"off\"",
+                    String::from_utf8_lossy(v)
+                ),
+            )
+        };
         None
     }
 }
@@ -190,11 +193,14 @@ unsafe extern "C" fn set_code_cache(
     };
     lcf.code_cache = Some(on);
     if !on {
-        conf_log(
-            cf,
-            NGX_LOG_ALERT,
-            "lua_code_cache is off; this will hurt performance",
-        );
+        // SAFETY: cf is the configuration being parsed.
+        unsafe {
+            conf_log(
+                cf,
+                NGX_LOG_ALERT,
+                "lua_code_cache is off; this will hurt performance",
+            )
+        };
     }
     CONF_OK
 }
@@ -204,11 +210,14 @@ unsafe extern "C" fn set_load_resty_core(
     _: *mut ngx_command_t,
     _: *mut c_void,
 ) -> *mut c_char {
-    conf_log(
+    // SAFETY: cf is the configuration being parsed.
+    unsafe {
+        conf_log(
         cf,
         NGX_LOG_WARN,
         "lua_load_resty_core is deprecated (the lua-resty-core library is required since ngx_lua v0.10.16)",
-    );
+    )
+    };
     CONF_OK
 }
 
@@ -344,11 +353,14 @@ unsafe fn set_handler(
             if code.is_empty() {
                 // SAFETY: valid cf.
                 let name = unsafe { String::from_utf8_lossy(bytes(&args(cf)[0])).into_owned() };
-                conf_log(
-                    cf,
-                    NGX_LOG_EMERG,
-                    &format!("invalid location config: no runnable Lua code in \"{name}\""),
-                );
+                // SAFETY: cf is the configuration being parsed.
+                unsafe {
+                    conf_log(
+                        cf,
+                        NGX_LOG_EMERG,
+                        &format!("invalid location config: no runnable Lua code in \"{name}\""),
+                    )
+                };
                 return conf_err();
             }
             Source::Inline(code)

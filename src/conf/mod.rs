@@ -129,7 +129,10 @@ pub unsafe fn main_conf_from_cf(cf: *mut ngx_conf_t) -> Option<&'static mut Main
 }
 
 /// The module's main conf of the running cycle (None outside `http {}`).
-pub fn main_conf_from_cycle(cycle: *mut ngx_cycle_t) -> Option<&'static mut MainConf> {
+///
+/// # Safety
+/// `cycle` must be null or a cycle whose configuration is complete.
+pub unsafe fn main_conf_from_cycle(cycle: *mut ngx_cycle_t) -> Option<&'static mut MainConf> {
     // SAFETY: conf_ctx is indexed by module index; the http module's entry
     // points at an ngx_http_conf_ctx_t once an http block was parsed.
     unsafe {

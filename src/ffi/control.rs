@@ -13,9 +13,13 @@ const EXIT_PHASES: u32 = Phase::Rewrite.bit()
 /// Records `ngx.exit(status)`. `FFI_OK`: the Lua side must yield so the
 /// scheduler ends the handler; `FFI_DONE`: return normally (filters).
 #[no_mangle]
-pub extern "C" fn ngx_lua_ffi_exit(status: c_int, err: *mut u8, errlen: *mut usize) -> c_int {
+pub unsafe extern "C" fn ngx_lua_ffi_exit(
+    status: c_int,
+    err: *mut u8,
+    errlen: *mut usize,
+) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match request_in(EXIT_PHASES, err, errlen) {
+        let ctx = match unsafe { request_in(EXIT_PHASES, err, errlen) } {
             Ok(c) => c,
             Err(rc) => return rc,
         };
@@ -34,18 +38,21 @@ const SLEEP_PHASES: u32 =
 
 /// Arms the wake-up timer; the Lua side yields on `FFI_AGAIN`.
 #[no_mangle]
-pub extern "C" fn ngx_lua_ffi_sleep(ms: c_long, err: *mut u8, errlen: *mut usize) -> c_int {
+pub unsafe extern "C" fn ngx_lua_ffi_sleep(ms: c_long, err: *mut u8, errlen: *mut usize) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match request_in(SLEEP_PHASES, err, errlen) {
+        let ctx = match unsafe { request_in(SLEEP_PHASES, err, errlen) } {
             Ok(c) => c,
             Err(rc) => return rc,
         };
         if ms < 0 {
-            set_err(
-                err,
-                errlen,
-                format!("invalid sleep duration \"{ms}\"").as_bytes(),
-            );
+            // SAFETY: the caller's error buffer.
+            unsafe {
+                set_err(
+                    err,
+                    errlen,
+                    format!("invalid sleep duration \"{ms}\"").as_bytes(),
+                )
+            };
             return FFI_ERROR;
         }
         arm_sleep(ctx, ms as nginx_sys::ngx_msec_t);

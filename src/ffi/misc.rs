@@ -8,14 +8,14 @@ use super::*;
 use crate::nginx::log;
 
 #[no_mangle]
-pub extern "C" fn ngx_lua_ffi_get_phase() -> c_int {
+pub unsafe extern "C" fn ngx_lua_ffi_get_phase() -> c_int {
     current().phase as c_int
 }
 
 #[no_mangle]
-pub extern "C" fn ngx_lua_ffi_get_status(err: *mut u8, errlen: *mut usize) -> c_int {
+pub unsafe extern "C" fn ngx_lua_ffi_get_status(err: *mut u8, errlen: *mut usize) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match request_in(REQUEST_PHASES, err, errlen) {
+        let ctx = match unsafe { request_in(REQUEST_PHASES, err, errlen) } {
             Ok(c) => c,
             Err(rc) => return rc,
         };
@@ -32,9 +32,13 @@ pub extern "C" fn ngx_lua_ffi_get_status(err: *mut u8, errlen: *mut usize) -> c_
 }
 
 #[no_mangle]
-pub extern "C" fn ngx_lua_ffi_set_status(status: c_int, err: *mut u8, errlen: *mut usize) -> c_int {
+pub unsafe extern "C" fn ngx_lua_ffi_set_status(
+    status: c_int,
+    err: *mut u8,
+    errlen: *mut usize,
+) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match request_in(REQUEST_PHASES & !Phase::Log.bit(), err, errlen) {
+        let ctx = match unsafe { request_in(REQUEST_PHASES & !Phase::Log.bit(), err, errlen) } {
             Ok(c) => c,
             Err(rc) => return rc,
         };
@@ -61,7 +65,7 @@ pub extern "C" fn ngx_lua_ffi_set_status(status: c_int, err: *mut u8, errlen: *m
 }
 
 #[no_mangle]
-pub extern "C" fn ngx_lua_ffi_is_subrequest() -> c_int {
+pub unsafe extern "C" fn ngx_lua_ffi_is_subrequest() -> c_int {
     // SAFETY: CURRENT holds a live ctx while Lua runs for it.
     match unsafe { current().ctx.as_ref() } {
         None => FFI_NO_REQ,
@@ -70,7 +74,7 @@ pub extern "C" fn ngx_lua_ffi_is_subrequest() -> c_int {
 }
 
 #[no_mangle]
-pub extern "C" fn ngx_lua_ffi_headers_sent() -> c_int {
+pub unsafe extern "C" fn ngx_lua_ffi_headers_sent() -> c_int {
     // SAFETY: as above.
     match unsafe { current().ctx.as_ref() } {
         None => FFI_NO_REQ,
@@ -80,7 +84,7 @@ pub extern "C" fn ngx_lua_ffi_headers_sent() -> c_int {
 
 /// The request's `ngx.ctx` slot; `*is_new` tells Lua to create the table.
 #[no_mangle]
-pub extern "C" fn ngx_lua_ffi_ctx_ref(is_new: *mut c_int) -> c_int {
+pub unsafe extern "C" fn ngx_lua_ffi_ctx_ref(is_new: *mut c_int) -> c_int {
     guard(FFI_ERROR, || {
         // SAFETY: as above.
         let Some(ctx) = (unsafe { current().ctx.as_mut() }) else {
@@ -111,7 +115,7 @@ fn current_log() -> *mut ngx_log_t {
 /// The most verbose level the current log accepts (so Lua skips
 /// formatting messages nobody will see).
 #[no_mangle]
-pub extern "C" fn ngx_lua_ffi_log_level() -> c_int {
+pub unsafe extern "C" fn ngx_lua_ffi_log_level() -> c_int {
     let l = current_log();
     if l.is_null() {
         return NGX_LOG_DEBUG as c_int;
@@ -126,7 +130,7 @@ pub extern "C" fn ngx_lua_ffi_log_level() -> c_int {
 }
 
 #[no_mangle]
-pub extern "C" fn ngx_lua_ffi_log(level: c_int, msg: *const u8, len: usize) -> c_int {
+pub unsafe extern "C" fn ngx_lua_ffi_log(level: c_int, msg: *const u8, len: usize) -> c_int {
     guard(FFI_ERROR, || {
         if !(0..=NGX_LOG_DEBUG as c_int).contains(&level) {
             return FFI_ERROR;
@@ -139,19 +143,20 @@ pub extern "C" fn ngx_lua_ffi_log(level: c_int, msg: *const u8, len: usize) -> c
         } else {
             level as u32
         };
-        log::log_error(lvl, l, bytes);
+        // SAFETY: the current request's or the cycle's log.
+        unsafe { log::log_error(lvl, l, bytes) };
         FFI_OK
     })
 }
 
 #[no_mangle]
-pub extern "C" fn ngx_lua_ffi_worker_pid() -> c_int {
+pub unsafe extern "C" fn ngx_lua_ffi_worker_pid() -> c_int {
     // SAFETY: ngx_pid is set at process start.
     unsafe { ngx_pid as c_int }
 }
 
 #[no_mangle]
-pub extern "C" fn ngx_lua_ffi_worker_id() -> c_int {
+pub unsafe extern "C" fn ngx_lua_ffi_worker_id() -> c_int {
     // SAFETY: process globals, written before any Lua code runs.
     unsafe {
         if ngx_process as u32 != NGX_PROCESS_WORKER && ngx_process as u32 != NGX_PROCESS_SINGLE {
@@ -162,7 +167,7 @@ pub extern "C" fn ngx_lua_ffi_worker_id() -> c_int {
 }
 
 #[no_mangle]
-pub extern "C" fn ngx_lua_ffi_worker_count() -> c_int {
+pub unsafe extern "C" fn ngx_lua_ffi_worker_count() -> c_int {
     // SAFETY: the core module's conf of the running cycle.
     unsafe {
         let ccf = *(*ngx_cycle).conf_ctx.add(ngx_core_module.index) as *mut ngx_core_conf_t;
@@ -174,13 +179,13 @@ pub extern "C" fn ngx_lua_ffi_worker_count() -> c_int {
 }
 
 #[no_mangle]
-pub extern "C" fn ngx_lua_ffi_worker_exiting() -> c_int {
+pub unsafe extern "C" fn ngx_lua_ffi_worker_exiting() -> c_int {
     // SAFETY: process global.
     unsafe { (ngx_exiting != 0 || ngx_quit != 0 || ngx_terminate != 0) as c_int }
 }
 
 #[no_mangle]
-pub extern "C" fn ngx_lua_ffi_config_prefix(len: *mut usize) -> *const u8 {
+pub unsafe extern "C" fn ngx_lua_ffi_config_prefix(len: *mut usize) -> *const u8 {
     // SAFETY: the cycle's prefix string lives as long as the cycle.
     unsafe {
         let p = &(*ngx_cycle).prefix;
@@ -190,19 +195,19 @@ pub extern "C" fn ngx_lua_ffi_config_prefix(len: *mut usize) -> *const u8 {
 }
 
 #[no_mangle]
-pub extern "C" fn ngx_lua_ffi_nginx_version() -> c_uint {
+pub unsafe extern "C" fn ngx_lua_ffi_nginx_version() -> c_uint {
     nginx_version as c_uint
 }
 
 #[no_mangle]
-pub extern "C" fn ngx_lua_ffi_config_debug() -> c_int {
+pub unsafe extern "C" fn ngx_lua_ffi_config_debug() -> c_int {
     cfg!(ngx_lua_debug) as c_int
 }
 
 const CONFIGURE: &str = env!("NGX_LUA_CONFIGURE");
 
 #[no_mangle]
-pub extern "C" fn ngx_lua_ffi_nginx_configure(len: *mut usize) -> *const u8 {
+pub unsafe extern "C" fn ngx_lua_ffi_nginx_configure(len: *mut usize) -> *const u8 {
     // SAFETY: caller's out parameter.
     unsafe { *len = CONFIGURE.len() };
     CONFIGURE.as_ptr()
@@ -211,13 +216,15 @@ pub extern "C" fn ngx_lua_ffi_nginx_configure(len: *mut usize) -> *const u8 {
 /// `ngx.arg[1]` / `ngx.arg[2]` of the running body filter; returns the eof
 /// flag or an error status.
 #[no_mangle]
-pub extern "C" fn ngx_lua_ffi_body_arg_get(data: *mut *const u8, len: *mut usize) -> c_int {
+pub unsafe extern "C" fn ngx_lua_ffi_body_arg_get(data: *mut *const u8, len: *mut usize) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match request_in(
-            Phase::BodyFilter.bit(),
-            core::ptr::null_mut(),
-            core::ptr::null_mut(),
-        ) {
+        let ctx = match unsafe {
+            request_in(
+                Phase::BodyFilter.bit(),
+                core::ptr::null_mut(),
+                core::ptr::null_mut(),
+            )
+        } {
             Ok(c) => c,
             Err(rc) => return rc,
         };
@@ -231,18 +238,20 @@ pub extern "C" fn ngx_lua_ffi_body_arg_get(data: *mut *const u8, len: *mut usize
 }
 
 #[no_mangle]
-pub extern "C" fn ngx_lua_ffi_body_arg_set(
+pub unsafe extern "C" fn ngx_lua_ffi_body_arg_set(
     which: c_int,
     data: *const u8,
     len: usize,
     eof: c_int,
 ) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match request_in(
-            Phase::BodyFilter.bit(),
-            core::ptr::null_mut(),
-            core::ptr::null_mut(),
-        ) {
+        let ctx = match unsafe {
+            request_in(
+                Phase::BodyFilter.bit(),
+                core::ptr::null_mut(),
+                core::ptr::null_mut(),
+            )
+        } {
             Ok(c) => c,
             Err(rc) => return rc,
         };

@@ -5,9 +5,11 @@
 //! unwinding. The few functions that must run Lua filters (output) are
 //! classic `lua_CFunction`s instead, in `output.rs`.
 pub mod control;
+pub mod header;
 pub mod misc;
 pub mod output;
 pub mod time;
+pub mod var;
 
 use core::ffi::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -31,11 +33,14 @@ pub fn guard<T>(fallback: T, f: impl FnOnce() -> T) -> T {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(v) => v,
         Err(_) => {
-            log_error(
-                nginx_sys::NGX_LOG_ALERT,
-                crate::nginx::log::cycle_log(),
-                b"ngx_lua: internal error (panic) in an FFI call",
-            );
+            // SAFETY: the caller's error buffer / the cycle log.
+            unsafe {
+                log_error(
+                    nginx_sys::NGX_LOG_ALERT,
+                    crate::nginx::log::cycle_log(),
+                    b"ngx_lua: internal error (panic) in an FFI call",
+                )
+            };
             fallback
         }
     }
@@ -43,7 +48,10 @@ pub fn guard<T>(fallback: T, f: impl FnOnce() -> T) -> T {
 
 /// Copies `msg` into the caller's error buffer (`*errlen` is its size on
 /// entry and the message length on return).
-pub fn set_err(err: *mut u8, errlen: *mut usize, msg: &[u8]) {
+///
+/// # Safety
+/// `err`/`errlen` are null or the Lua side's buffer and its size.
+pub unsafe fn set_err(err: *mut u8, errlen: *mut usize, msg: &[u8]) {
     if err.is_null() || errlen.is_null() {
         return;
     }
@@ -57,7 +65,10 @@ pub fn set_err(err: *mut u8, errlen: *mut usize, msg: &[u8]) {
 
 /// The running request in one of the `allowed` phases, or the status to
 /// return (with the upstream error text in `err`).
-pub fn request_in(
+///
+/// # Safety
+/// `err`/`errlen` are null or the FFI caller's error buffer and its size.
+pub unsafe fn request_in(
     allowed: u32,
     err: *mut u8,
     errlen: *mut usize,
@@ -65,11 +76,13 @@ pub fn request_in(
     let cur = current();
     // SAFETY: CURRENT only holds a ctx while Lua runs for that request.
     let Some(ctx) = (unsafe { cur.ctx.as_mut() }) else {
-        set_err(err, errlen, b"no request found");
+        // SAFETY: the caller's error buffer / the cycle log.
+        unsafe { set_err(err, errlen, b"no request found") };
         return Err(FFI_NO_REQ);
     };
     if allowed & cur.phase.bit() == 0 {
-        set_err(err, errlen, disabled(cur.phase).as_bytes());
+        // SAFETY: the caller's error buffer / the cycle log.
+        unsafe { set_err(err, errlen, disabled(cur.phase).as_bytes()) };
         return Err(FFI_DECLINED);
     }
     Ok(ctx)

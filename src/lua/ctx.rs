@@ -100,10 +100,7 @@ impl RequestCtx {
                 return Some(ctx);
             }
             let mcf = crate::conf::main_conf(r);
-            let vm: *mut Vm = match mcf.vm.as_mut() {
-                Some(vm) => vm,
-                None => return None,
-            };
+            let vm: *mut Vm = mcf.vm.as_mut()?;
             let cln = ngx_pool_cleanup_add((*r).pool, 0);
             if cln.is_null() {
                 return None;

@@ -3,7 +3,10 @@ use nginx_sys::*;
 
 /// Writes `msg` to `log` at `level` if the log is that verbose; nginx's
 /// log handler appends the request's client/server/request fields.
-pub fn log_error(level: u32, log: *mut ngx_log_t, msg: &[u8]) {
+///
+/// # Safety
+/// `log` must be null or point at a live `ngx_log_t`.
+pub unsafe fn log_error(level: u32, log: *mut ngx_log_t, msg: &[u8]) {
     if log.is_null() {
         return;
     }
@@ -25,7 +28,10 @@ pub fn log_error(level: u32, log: *mut ngx_log_t, msg: &[u8]) {
 }
 
 /// Whether `level` messages reach `log`.
-pub fn enabled(level: u32, log: *mut ngx_log_t) -> bool {
+///
+/// # Safety
+/// As for [`log_error`].
+pub unsafe fn enabled(level: u32, log: *mut ngx_log_t) -> bool {
     // SAFETY: see log_error.
     !log.is_null() && unsafe { (*log).log_level >= level as ngx_uint_t }
 }
@@ -44,7 +50,10 @@ pub fn cycle_log() -> *mut ngx_log_t {
 }
 
 /// `ngx_conf_log_error`: a message with the conf file and line.
-pub fn conf_log(cf: *mut ngx_conf_t, level: u32, msg: &str) {
+///
+/// # Safety
+/// `cf` must be the configuration being parsed.
+pub unsafe fn conf_log(cf: *mut ngx_conf_t, level: u32, msg: &str) {
     // SAFETY: cf is the conf being parsed; "%*s" reads len bytes.
     unsafe {
         ngx_conf_log_error(

@@ -7,7 +7,7 @@ pub fn cached() -> (i64, u64) {
     // swaps the pointer atomically when it updates the time.
     unsafe {
         let tp = ngx_cached_time;
-        ((*tp).sec as i64, (*tp).msec as u64)
+        ((*tp).sec, (*tp).msec as u64)
     }
 }
 

@@ -6,7 +6,8 @@ use crate::lua::sched;
 use crate::nginx::log::log_error;
 
 pub unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
-    let Some(mcf) = main_conf_from_cycle(cycle) else {
+    // SAFETY: nginx passes the running cycle.
+    let Some(mcf) = (unsafe { main_conf_from_cycle(cycle) }) else {
         return NGX_OK as ngx_int_t;
     };
     let (Some(vm), Some(h)) = (mcf.vm.as_ref(), mcf.init_worker.clone()) else {
@@ -16,11 +17,14 @@ pub unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
     if let Err(e) = unsafe { sched::run_sync(core::ptr::null_mut(), vm.state(), &h, true) } {
         // SAFETY: the cycle's log is valid in the worker.
         let log = unsafe { (*cycle).log };
-        log_error(
-            NGX_LOG_ERR,
-            log,
-            format!("init_worker_by_lua error: {e}").as_bytes(),
-        );
+        // SAFETY: the cycle's log.
+        unsafe {
+            log_error(
+                NGX_LOG_ERR,
+                log,
+                format!("init_worker_by_lua error: {e}").as_bytes(),
+            )
+        };
     }
     NGX_OK as ngx_int_t
 }

@@ -23,7 +23,10 @@ pub fn send_header_if_needed(ctx: &mut RequestCtx) -> isize {
 }
 
 /// Passes a chain down the output filters, sending the header first.
-pub fn send_chain(ctx: &mut RequestCtx, cl: *mut ngx_chain_t) -> isize {
+///
+/// # Safety
+/// `cl` must be a valid chain allocated from the request's pool.
+pub unsafe fn send_chain(ctx: &mut RequestCtx, cl: *mut ngx_chain_t) -> isize {
     let rc = send_header_if_needed(ctx);
     // SAFETY: live request.
     unsafe {

@@ -1,0 +1,93 @@
+# ngx.var (reading, writing, captures). More of the request API: issue 4.
+use Test::Nginx::Socket::Lua;
+
+plan 'no_plan';
+run_tests();
+
+__DATA__
+
+=== TEST 1: var: built-in variables
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say(ngx.var.uri, " ", ngx.var.arg_a, " ", ngx.var.request_method, " ", ngx.var.ARG_A)
+        }
+    }
+--- request
+GET /t?a=1
+--- response_body
+/t 1 GET 1
+
+
+
+=== TEST 2: var: undefined variable gives nil
+--- config
+    location = /t {
+        content_by_lua_block { ngx.say(ngx.var.no_such_var, " ", ngx.var.arg_missing) }
+    }
+--- request
+GET /t
+--- response_body
+nil nil
+
+
+
+=== TEST 3: var: write a variable declared with set, read it back in nginx
+--- config
+    location = /t {
+        set $target "";
+        add_header X-Target $target;
+        rewrite_by_lua_block { ngx.var.target = "from lua" }
+        content_by_lua_block { ngx.say("ok") }
+    }
+--- request
+GET /t
+--- response_headers
+X-Target: from lua
+
+
+
+=== TEST 4: var: writing an unknown or unchangeable variable fails with upstream's text
+--- config
+    location = /t {
+        content_by_lua_block {
+            local ok, e1 = pcall(function() ngx.var.nope = 1 end)
+            local ok2, e2 = pcall(function() ngx.var.uri = "/x" end)
+            ngx.say(e1) ngx.say(e2)
+        }
+    }
+--- request
+GET /t
+--- response_body_like
+variable "nope" not found for writing; maybe it is a built-in variable that is not changeable or you forgot to use "set \$nope '';" in the config file to define it first
+.*variable "uri" not changeable
+
+
+
+=== TEST 5: var: regex captures by number
+--- config
+    location ~ ^/cap/(\w+)/(\d+)$ {
+        content_by_lua_block { ngx.say(ngx.var[1], " ", ngx.var[2], " ", ngx.var[3]) }
+    }
+--- request
+GET /cap/abc/42
+--- response_body
+abc 42 nil
+
+
+
+=== TEST 6: var: setting nil unsets, numbers are stored as strings
+--- config
+    location = /t {
+        set $v "x";
+        content_by_lua_block {
+            ngx.var.v = 42
+            local a = ngx.var.v
+            ngx.var.v = nil
+            ngx.say(a, " ", type(a), " ", ngx.var.v)
+        }
+    }
+--- request
+GET /t
+--- response_body
+42 string nil
