@@ -1462,8 +1462,10 @@ sub run_test {
     if (!$NoNginxManager) {
         my ($ok, $err);
         if ($hup) {
-            ($ok, $err) = reload_nginx();
+            # What the reload itself logs (config warnings) belongs to this
+            # block, as with a fresh start.
             $ErrLogPos = -s $ErrLogFile || 0;
+            ($ok, $err) = reload_nginx();
         } else {
             $ErrLogPos = 0;
             ($ok, $err) = start_nginx($name);
