@@ -226,11 +226,13 @@ pub unsafe extern "C-unwind" fn print_(L: *mut lua_State) -> c_int {
     unsafe { print(L, false) }
 }
 
-/// Returns 1 (ok), or nil + error; the Lua wrapper handles `wait`.
+/// `flush(wait)`: returns 1 (done), -2 (wait armed: the Lua wrapper
+/// yields until the send buffer drained), or nil + error.
 pub unsafe extern "C-unwind" fn flush(L: *mut lua_State) -> c_int {
     // SAFETY: a lua_CFunction.
     unsafe {
         let ctx = output_ctx(L);
+        let wait = lua_toboolean(L, 1) != 0;
         if ctx.eof_sent {
             return push_fail(L, c"seen eof");
         }
@@ -241,8 +243,27 @@ pub unsafe extern "C-unwind" fn flush(L: *mut lua_State) -> c_int {
         if rc == NGX_ERROR as isize {
             return push_fail(L, c"nginx output filter error");
         }
+        if wait && crate::phase::flush::arm_wait(ctx) {
+            lua_pushinteger(L, -2);
+            return 1;
+        }
         lua_pushinteger(L, 1);
         1
+    }
+}
+
+/// Result of the last waiting flush: 1, or nil + error.
+pub unsafe extern "C-unwind" fn flush_result(L: *mut lua_State) -> c_int {
+    // SAFETY: a lua_CFunction.
+    unsafe {
+        let ctx = output_ctx(L);
+        match ctx.flush_error.take() {
+            None => {
+                lua_pushinteger(L, 1);
+                1
+            }
+            Some(e) => push_fail(L, e),
+        }
     }
 }
 
@@ -286,6 +307,7 @@ pub const CFUNCS: &[(&core::ffi::CStr, lua_CFunction)] = &[
     (c"say", say),
     (c"print", print_),
     (c"flush", flush),
+    (c"flush_result", flush_result),
     (c"eof", eof),
     (c"send_headers", send_headers),
 ];

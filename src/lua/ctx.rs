@@ -40,6 +40,8 @@ pub struct RequestCtx {
     /// The entry coroutine waits for an nginx event (timer, I/O).
     pub waiting: bool,
     pub eof_sent: bool,
+    /// Error of a `ngx.flush(true)` that waited.
+    pub flush_error: Option<&'static core::ffi::CStr>,
     pub rewrite: PhaseState,
     pub access: PhaseState,
     pub content_started: bool,
@@ -115,6 +117,7 @@ impl RequestCtx {
                 header_filter_exit: None,
                 waiting: false,
                 eof_sent: false,
+                flush_error: None,
                 rewrite: PhaseState::Idle,
                 access: PhaseState::Idle,
                 content_started: false,

@@ -20,6 +20,9 @@ pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
             return NGX_DONE as ngx_int_t;
         }
         ctx.content_started = true;
+        // While Lua runs or waits, write events belong to whatever it
+        // waits on (ngx.flush(true) installs its own handler).
+        (*r).write_event_handler = Some(ngx_http_request_empty_handler);
         let outcome = sched::start(ctx, &h, lcf.code_cache());
         match super::finish_rc(ctx, outcome) {
             Some(rc) => rc,
@@ -37,7 +40,6 @@ unsafe fn suspend(r: *mut ngx_http_request_t) {
     // finalize call in after_resume (or the phase engine's NGX_DONE).
     unsafe {
         (*(*r).main).set_count((*(*r).main).count() + 1);
-        (*r).write_event_handler = Some(ngx_http_request_empty_handler);
     }
 }
 

@@ -3,6 +3,7 @@ pub mod access;
 pub mod body_filter;
 pub mod content;
 pub mod exit_worker;
+pub mod flush;
 pub mod header_filter;
 pub mod init_worker;
 pub mod log;

@@ -65,16 +65,19 @@ pub unsafe fn run(r: *mut ngx_http_request_t, phase: Phase) -> ngx_int_t {
             PhaseState::Running => return NGX_DONE as ngx_int_t,
             PhaseState::Idle => {}
         }
+        // While Lua runs or waits, write events belong to whatever it
+        // waits on; the phase engine gets them back when it is done.
+        (*r).write_event_handler = Some(ngx_http_request_empty_handler);
         let outcome = sched::start(ctx, &h, lcf.code_cache());
         match phase_rc(ctx, phase, outcome) {
             Some(rc) => {
                 set_state(ctx, phase, PhaseState::Done(rc));
+                (*r).write_event_handler = Some(ngx_http_core_run_phases);
                 rc
             }
             None => {
                 set_state(ctx, phase, PhaseState::Running);
                 (*(*r).main).set_count((*(*r).main).count() + 1);
-                (*r).write_event_handler = Some(ngx_http_request_empty_handler);
                 NGX_DONE as ngx_int_t
             }
         }

@@ -163,3 +163,23 @@ GET /t
 --- error_code: 500
 --- error_log
 no argument is expected
+
+
+
+=== TEST 11: flush(true) waits until a large body has been sent
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.print(string.rep("a", 8 * 1024 * 1024))
+            local ok, err = ngx.flush(true)
+            ngx.say(ok, err)
+        }
+    }
+--- request
+GET /t
+--- response_body eval
+"a" x (8 * 1024 * 1024) . "1nil\n"
+--- error_log
+lua flush: waiting for the send buffer to drain
+--- no_error_log
+[error]

@@ -2,19 +2,25 @@
 -- Output runs nginx's filters (and so header/body filter Lua code), which
 -- LuaJIT does not allow from inside an FFI call: these are C functions.
 local c = require "ngx_lua.output"
+local base = require "resty.core.base"
 local ngx = ngx
-local c_flush = c.flush
+local c_flush, c_flush_result = c.flush, c.flush_result
+local yield_to_scheduler = base.yield_to_scheduler
 
 ngx.say = c.say
 ngx.print = c.print
 ngx.eof = c.eof
 ngx.send_headers = c.send_headers
 
+-- ngx.flush(true) suspends the handler until the client took everything
+-- buffered so far (or send_timeout expired).
 function ngx.flush(wait)
-    -- nginx writes as much as the socket takes at once; `wait` is accepted
-    -- for compatibility and the rest is written as the socket drains.
-    local _ = wait
-    return c_flush()
+    local ok, err = c_flush(wait)
+    if ok == -2 then
+        yield_to_scheduler()
+        return c_flush_result()
+    end
+    return ok, err
 end
 
 return { version = require("resty.core.base").version }
