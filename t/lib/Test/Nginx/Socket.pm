@@ -103,6 +103,7 @@ $ENV{TEST_NGINX_SERVER_PORT}    = $ServerPort;
 $ENV{TEST_NGINX_CLIENT_PORT}  ||= $ServerPortForClient;
 $ENV{TEST_NGINX_HTML_DIR}     ||= $HtmlDir;
 $ENV{TEST_NGINX_SERVROOT}       = $ServRoot;
+$ENV{TEST_NGINX_SERVER_ROOT}    = $ServRoot;
 $ENV{TEST_NGINX_SERVER_ADDR}  ||= $ServerAddr;
 $ENV{TEST_NGINX_REDIS_PORT}   ||= 6379;
 $ENV{TEST_NGINX_MEMCACHED_PORT} ||= 11211;
@@ -382,6 +383,12 @@ sub is_udp_port_used {
                                   Proto => 'udp');
     if ($s) { close $s; return 0 }
     return 1;
+}
+
+sub openssl_version {
+    my $v = `$NginxBinary -V 2>&1` // '';
+    return undef if $v !~ /built with OpenSSL (\d+)\.(\d+)\.(\d+)([a-z])?/;
+    return sprintf('%d.%03d%03d%03d', $1, $2, $3, $4 ? ord($4) - 96 : 0);
 }
 
 sub canon_version {
@@ -1378,13 +1385,26 @@ sub skip_count {
     my ($block) = @_;
     my $name = $block->name;
     if (defined(my $s = sec($block, 'skip_nginx'))) {
-        if ($s =~ /^\s*(\d+)\s*:\s*([<>]=?|==|!=)\s*(\d+(?:\.\d+)*)\s*$/) {
-            my ($n, $op, $v) = ($1, $2, canon_version($3));
+        if ($s =~ /^\s*(\d+)\s*:\s*([<>]=?|==|!=)\s*(\d+(?:\.\d+)*)\s*(?::\s*(.*?))?\s*$/s) {
+            my ($n, $op, $v, $why) = ($1, $2, canon_version($3), $4);
             my $cur = nginx_version();
             my $cond = eval "$cur $op $v";
-            return ($n, "nginx version $op $3") if $cond;
+            return ($n, $why || "nginx version $op $3") if $cond;
         } else {
             bail_out("$name - bad --- skip_nginx: $s");
+        }
+    }
+    if (defined(my $s = sec($block, 'skip_openssl'))) {
+        if ($s =~ /^\s*(\d+)\s*:\s*([<>]=?)\s*(\d+)\.(\d+)\.(\d+)([a-z])?\s*(?::\s*(.*?))?\s*$/s) {
+            my ($n, $op, $why) = ($1, $2, $7);
+            my $want = sprintf('%d.%03d%03d%03d', $3, $4, $5, $6 ? ord($6) - 96 : 0);
+            my $cur = openssl_version();
+            if (!defined $cur) {
+                return ($n, $why || 'not built with OpenSSL');
+            }
+            return ($n, $why || "OpenSSL version $op $3.$4.$5" . ($6 // '')) if eval "$cur $op $want";
+        } else {
+            bail_out("$name - bad --- skip_openssl: $s");
         }
     }
     if (defined(my $s = sec($block, 'skip_eval'))) {
@@ -1405,17 +1425,15 @@ sub run_test {
     my $name = $block->name;
 
     if (my ($n, $why) = skip_count($block)) {
-        SKIP: { Test::More::skip("$name - tests skipped due to $why", $n) }
+        # like Test::Nginx: the count is skipped once per repeat
+        for (1 .. $RepeatEach) {
+            SKIP: { Test::More::skip("$name - $why", $n) }
+        }
         return;
     }
 
     my $tb = Test::More->builder;
     my $failed_before = grep { !$_ } $tb->summary;
-
-    if (defined(my $init = sec($block, 'init'))) {
-        eval $init;
-        bail_out("$name - init failed: $@") if $@;
-    }
 
     my $must_die = sec($block, 'must_die');
     my $hup = $UseHup && !defined $must_die && $NginxUp && !$NoNginxManager;
@@ -1479,6 +1497,11 @@ sub run_test {
     } else {
         $NginxUp = 1;
         $ErrLogPos = -s $ErrLogFile || 0;
+    }
+
+    if (defined(my $init = sec($block, 'init'))) {
+        eval $init;
+        bail_out("$name - init failed: $@") if $@;
     }
 
     my $timeout = parse_time(sec($block, 'timeout'));
@@ -1595,5 +1618,8 @@ END {
         $? = $status;
     }
 }
+
+# files read $Test::Nginx::Util::ServerPort and friends without loading it
+require Test::Nginx::Util;
 
 1;
