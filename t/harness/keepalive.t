@@ -2,7 +2,7 @@
 # even when nginx keeps the connection open (keep-alive), for
 # Content-Length and chunked bodies.
 use Test::Nginx::Socket;
-plan tests => 6;
+plan tests => 8;
 run_tests();
 __DATA__
 
@@ -49,3 +49,13 @@ abcdef
 --- timeout: 2
 --- response_body
 len=6
+
+
+
+=== TEST 4: a request sent as packets with delays
+--- config
+    location = /t { return 200 "got=$content_length\n"; }
+--- request eval
+[["POST /t\nhello", {value => " world", delay_before => 0.2}]]
+--- response_body
+got=11

@@ -490,8 +490,15 @@ sub write_config {
         $temps .= "    ${t}_temp_path $ServRoot/${t}_temp;\n";
     }
 
+    my $event_type = $ENV{TEST_NGINX_EVENT_TYPE};
     $out .= "events {\n    accept_mutex off;\n"
-          . "    worker_connections $WorkerConnections;\n}\n\n";
+          . "    worker_connections $WorkerConnections;\n"
+          . ($event_type ? "    use $event_type;\n" : '')
+          . "}\n\n";
+    my $postpone = $ENV{TEST_NGINX_POSTPONE_OUTPUT};
+    if (defined $postpone && $postpone =~ /^\d+$/ && $http_config !~ /\bpostpone_output\b/) {
+        $temps .= "    postpone_output $postpone;\n";
+    }
     $out .= "http {\n"
           . "    access_log $AccLogFile;\n"
           . $temps
@@ -892,6 +899,46 @@ sub build_request {
     return { packets => [$head . $content], head => ($meth eq 'HEAD' ? 1 : 0), n => 1 };
 }
 
+# a request given as a list of packets (strings, or hashes with "value" and
+# an optional "delay_before"): the request is built from their concatenation,
+# then cut again at the same places of the original text, so that each piece
+# is written separately (after its delay).
+sub build_packet_request {
+    my ($name, $packets, $more) = @_;
+    my @vals = map { expand_env(ref $_ eq 'HASH' ? $_->{value} : $_, $name) } @$packets;
+    my @delays = map { ref $_ eq 'HASH' ? $_->{delay_before} : undef } @$packets;
+    my $orig = join '', @vals;
+    my $r = build_request($name, $orig, $more, 'close');
+    my $built = $r->{packets}[0];
+    my $orig_head = index($orig, "\n") + 1;
+    $orig_head = length $orig if $orig_head <= 0;
+    (my $orig_body = substr($orig, $orig_head)) =~ s/^\s+//;
+    my $skipped = length(substr($orig, $orig_head)) - length($orig_body);
+    my $built_head = index($built, "\r\n\r\n") + 4;
+    my (@out, @d);
+    my ($pos, $cum) = (0, 0);
+    for my $i (0 .. $#vals) {
+        $cum += length $vals[$i];
+        my $cut;
+        if ($i == $#vals) {
+            $cut = length $built;
+        } elsif ($cum <= $orig_head) {
+            $cut = $built_head;
+        } else {
+            $cut = $built_head + $cum - $orig_head - $skipped;
+            $cut = $built_head if $cut < $built_head;
+            $cut = length $built if $cut > length $built;
+        }
+        $cut = $pos if $cut < $pos;
+        push @out, substr($built, $pos, $cut - $pos);
+        push @d, $delays[$i];
+        $pos = $cut;
+    }
+    $r->{packets} = \@out;
+    $r->{delays} = \@d;
+    return $r;
+}
+
 sub pick_more_headers {
     my ($name, $more, $i) = @_;
     return $more if !ref $more;
@@ -941,9 +988,7 @@ sub get_requests {
         for my $one (@$request) {
             my $m = pick_more_headers($name, $more, $i);
             if (ref $one eq 'ARRAY') {
-                # a request given as a list of packets: sent as a whole
-                my $txt = join '', map { ref $_ eq 'HASH' ? $_->{value} : $_ } @$one;
-                push @reqs, build_request($name, expand_env($txt, $name), $m, 'close');
+                push @reqs, build_packet_request($name, $one, $m);
             } else {
                 push @reqs, build_request($name, expand_env($one, $name), $m, 'close');
             }
@@ -983,7 +1028,9 @@ sub send_request {
   PACKET:
     for my $pi (0 .. $#packets) {
         my $data = $packets[$pi];
-        if ($pi > 0 && $delay) { Time::HiRes::sleep($delay) }
+        my $pd = $req->{delays} ? $req->{delays}[$pi] : undef;
+        if (defined $pd) { Time::HiRes::sleep(parse_time($pd)) }
+        elsif ($pi > 0 && $delay) { Time::HiRes::sleep($delay) }
         while (length $data) {
             my $left = $deadline - Time::HiRes::time();
             if ($left <= 0) { $timed_out = 1; last PACKET }
