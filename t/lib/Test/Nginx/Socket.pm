@@ -666,9 +666,20 @@ sub reload_nginx {
     my $pid = $NginxPid;
     return (0, "no running nginx") if !$pid || !pid_alive($pid);
     my @old_workers = child_pids($pid);
+    my $log_size = -s $ErrLogFile || 0;
     kill 'HUP', $pid;
     my $deadline = Time::HiRes::time() + 10;
     while (Time::HiRes::time() < $deadline) {
+        if ((-s $ErrLogFile || 0) > $log_size && open my $in, '<', $ErrLogFile) {
+            seek $in, $log_size, 0;
+            while (my $l = <$in>) {
+                if ($l =~ /\[emerg\]/) {
+                    chomp $l;
+                    return (0, "nginx refused the new configuration on HUP: $l");
+                }
+            }
+            close $in;
+        }
         my $v = http_get_simple('harness-config-version', '/harness-config-version', 1);
         if (defined $v && $v eq $ConfigVersion) {
             # let the old workers stop accepting connections
