@@ -352,16 +352,22 @@ sub pid_alive {
     return 1;
 }
 
+our $NginxV;
+sub nginx_V {
+    $NginxV = `$NginxBinary -V 2>&1` // '' if !defined $NginxV;
+    return $NginxV;
+}
+
 sub nginx_version {
     return $NginxVersion if defined $NginxVersion;
-    my $out = `$NginxBinary -V 2>&1`;
+    my $out = nginx_V();
     $NginxVersion = $out =~ m{nginx/(\d+)\.(\d+)\.(\d+)}
         ? sprintf('%d.%03d%03d', $1, $2, $3) : '0';
     return $NginxVersion;
 }
 
 sub pcre_version {
-    my $v = `$NginxBinary -V 2>&1` // '';
+    my $v = nginx_V();
     return 2 if $v =~ /pcre2/i;
     my $ldd = `ldd $NginxBinary 2>/dev/null` // '';
     return 2 if $ldd =~ /libpcre2/;
@@ -386,7 +392,7 @@ sub is_udp_port_used {
 }
 
 sub openssl_version {
-    my $v = `$NginxBinary -V 2>&1` // '';
+    my $v = nginx_V();
     return undef if $v !~ /built with OpenSSL (\d+)\.(\d+)\.(\d+)([a-z])?/;
     return sprintf('%d.%03d%03d%03d', $1, $2, $3, $4 ? ord($4) - 96 : 0);
 }
@@ -487,6 +493,7 @@ sub write_config {
     my $temps = '';
     for my $t (qw(client_body proxy fastcgi uwsgi scgi)) {
         next if $http_config =~ /\b${t}_temp_path\b/;
+        next if $t ne 'client_body' && nginx_V() =~ /--without-http_${t}_module\b/;
         $temps .= "    ${t}_temp_path $ServRoot/${t}_temp;\n";
     }
 
