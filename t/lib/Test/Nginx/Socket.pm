@@ -1030,10 +1030,18 @@ sub send_request {
                                       Proto => 'tcp', Timeout => $timeout);
         last if $sock;
         last if Time::HiRes::time() > $deadline;
+        last if $NginxPid && !$NginxChild && !pid_alive($NginxPid);
         Time::HiRes::sleep(0.05);
     }
     if (!$sock) {
-        Test::More::diag("$name - cannot connect to $ServerAddr:$ServerPortForClient: $!");
+        my $err = "$!";
+        my $why = '';
+        if ($NginxPid && !pid_alive($NginxPid)) {
+            $why = " (nginx process $NginxPid is gone - crashed?)";
+            $NginxUp = 0;
+        }
+        Test::More::diag("$name - cannot connect to $ServerAddr:$ServerPortForClient: $err$why\n"
+                         . "error.log tail:\n" . log_tail(15));
         return ('', 0);
     }
     $sock->blocking(0);
