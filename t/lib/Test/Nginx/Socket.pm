@@ -840,6 +840,34 @@ sub check_error_log {
     }
 }
 
+sub check_access_log {
+    my ($block, $rep) = @_;
+    my $name = $block->name;
+    my $want = sec($block, 'access_log');
+    my $nwant = sec($block, 'no_access_log');
+    return if !defined $want && !defined $nwant;
+    Time::HiRes::sleep(0.03);
+    my $data = read_file_data($AccLogFile) // '';
+    my @lines = split /^/, $data;
+    for my $pat (@{ to_pattern_list($want) }) {
+        my $p = fmt_str($pat);
+        if (grep { line_matches($_, $pat) } @lines) {
+            Test::More::pass("$name - pattern \"$p\" matches a line in access.log (req $rep)");
+        } else {
+            Test::More::fail("$name - pattern \"$p\" should match a line in access.log (req $rep)");
+        }
+    }
+    for my $pat (@{ to_pattern_list($nwant) }) {
+        my $p = fmt_str($pat);
+        my ($hit) = grep { line_matches($_, $pat) } @lines;
+        if (defined $hit) {
+            Test::More::fail("$name - pattern \"$p\" should not match any line in access.log but matches line \"" . fmt_str($hit) . "\" (req $rep)");
+        } else {
+            Test::More::pass("$name - pattern \"$p\" does not match a line in access.log (req $rep)");
+        }
+    }
+}
+
 sub check_shutdown_error_log {
     my ($block) = @_;
     my $name = $block->name;
@@ -1304,6 +1332,12 @@ sub check_response {
         }
     }
     if (has_sec($block, 'response_body') || has_sec($block, 'response_body_eval')) {
+        if (has_sec($block, 'response_body_json_sort') && defined $content) {
+            require JSON::PP;
+            my $js = JSON::PP->new->canonical(1)->allow_nonref(1);
+            my $obj = eval { $js->loose(1)->decode($content) };
+            $content = $js->encode($obj) . "\n" if !$@;
+        }
         my $expected;
         if (has_sec($block, 'response_body_eval')) {
             $expected = eval indexed($name, sec($block, 'response_body_eval'), $idx, $need_array);
@@ -1668,6 +1702,7 @@ sub run_test {
                 if (!$last) {
                     Time::HiRes::sleep($wait) if $wait;
                     check_error_log($block, $rep);
+                    check_access_log($block, $rep) if !$ignore_response;
                 }
                 $idx++;
             }
@@ -1677,6 +1712,7 @@ sub run_test {
             SKIP: { Test::More::skip("$name - stap_out - tests skipped due to systemtap not being supported", 1) }
         }
         check_error_log($block, $rep);
+        check_access_log($block, $rep) if !$ignore_response;
 
         if (defined $tcp_q) {
             check_fake_query($block, 'tcp', $tcp_q);
