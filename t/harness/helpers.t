@@ -36,8 +36,8 @@ __DATA__
 --- log_level: debug
 --- response_body
 pre
---- error_log
-http request line: "GET /t HTTP/1.1"
+--- no_error_log
+[error]
 
 
 

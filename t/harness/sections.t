@@ -5,7 +5,7 @@ our $Greeting = "howdy";
 
 repeat_each(1);
 
-plan tests => repeat_each() * 41;
+plan tests => repeat_each() * 45;
 
 no_shuffle();
 run_tests();
@@ -199,3 +199,21 @@ bye
 GET /t
 --- response_body
 never
+
+
+
+=== TEST 16: access_log / no_access_log, response_body_json_sort
+--- config
+    location = /t {
+        default_type application/json;
+        return 200 '{"b": 2, "a": 1}';
+    }
+--- request
+GET /t?x=marker
+--- response_body_json_sort
+--- response_body
+{"a":1,"b":2}
+--- access_log
+GET /t?x=marker
+--- no_access_log
+GET /nothing

@@ -103,6 +103,7 @@ $ENV{TEST_NGINX_SERVER_PORT}    = $ServerPort;
 $ENV{TEST_NGINX_CLIENT_PORT}  ||= $ServerPortForClient;
 $ENV{TEST_NGINX_HTML_DIR}     ||= $HtmlDir;
 $ENV{TEST_NGINX_SERVROOT}       = $ServRoot;
+$ENV{TEST_NGINX_SERVER_ROOT}    = $ServRoot;
 $ENV{TEST_NGINX_SERVER_ADDR}  ||= $ServerAddr;
 $ENV{TEST_NGINX_REDIS_PORT}   ||= 6379;
 $ENV{TEST_NGINX_MEMCACHED_PORT} ||= 11211;
@@ -351,16 +352,22 @@ sub pid_alive {
     return 1;
 }
 
+our $NginxV;
+sub nginx_V {
+    $NginxV = `$NginxBinary -V 2>&1` // '' if !defined $NginxV;
+    return $NginxV;
+}
+
 sub nginx_version {
     return $NginxVersion if defined $NginxVersion;
-    my $out = `$NginxBinary -V 2>&1`;
+    my $out = nginx_V();
     $NginxVersion = $out =~ m{nginx/(\d+)\.(\d+)\.(\d+)}
         ? sprintf('%d.%03d%03d', $1, $2, $3) : '0';
     return $NginxVersion;
 }
 
 sub pcre_version {
-    my $v = `$NginxBinary -V 2>&1` // '';
+    my $v = nginx_V();
     return 2 if $v =~ /pcre2/i;
     my $ldd = `ldd $NginxBinary 2>/dev/null` // '';
     return 2 if $ldd =~ /libpcre2/;
@@ -382,6 +389,12 @@ sub is_udp_port_used {
                                   Proto => 'udp');
     if ($s) { close $s; return 0 }
     return 1;
+}
+
+sub openssl_version {
+    my $v = nginx_V();
+    return undef if $v !~ /built with OpenSSL (\d+)\.(\d+)\.(\d+)([a-z])?/;
+    return sprintf('%d.%03d%03d%03d', $1, $2, $3, $4 ? ord($4) - 96 : 0);
 }
 
 sub canon_version {
@@ -480,11 +493,19 @@ sub write_config {
     my $temps = '';
     for my $t (qw(client_body proxy fastcgi uwsgi scgi)) {
         next if $http_config =~ /\b${t}_temp_path\b/;
+        next if $t ne 'client_body' && nginx_V() =~ /--without-http_${t}_module\b/;
         $temps .= "    ${t}_temp_path $ServRoot/${t}_temp;\n";
     }
 
+    my $event_type = $ENV{TEST_NGINX_EVENT_TYPE};
     $out .= "events {\n    accept_mutex off;\n"
-          . "    worker_connections $WorkerConnections;\n}\n\n";
+          . "    worker_connections $WorkerConnections;\n"
+          . ($event_type ? "    use $event_type;\n" : '')
+          . "}\n\n";
+    my $postpone = $ENV{TEST_NGINX_POSTPONE_OUTPUT};
+    if (defined $postpone && $postpone =~ /^\d+$/ && $http_config !~ /\bpostpone_output\b/) {
+        $temps .= "    postpone_output $postpone;\n";
+    }
     $out .= "http {\n"
           . "    access_log $AccLogFile;\n"
           . $temps
@@ -652,9 +673,20 @@ sub reload_nginx {
     my $pid = $NginxPid;
     return (0, "no running nginx") if !$pid || !pid_alive($pid);
     my @old_workers = child_pids($pid);
+    my $log_size = -s $ErrLogFile || 0;
     kill 'HUP', $pid;
     my $deadline = Time::HiRes::time() + 10;
     while (Time::HiRes::time() < $deadline) {
+        if ((-s $ErrLogFile || 0) > $log_size && open my $in, '<', $ErrLogFile) {
+            seek $in, $log_size, 0;
+            while (my $l = <$in>) {
+                if ($l =~ /\[emerg\]/) {
+                    chomp $l;
+                    return (0, "nginx refused the new configuration on HUP: $l");
+                }
+            }
+            close $in;
+        }
         my $v = http_get_simple('harness-config-version', '/harness-config-version', 1);
         if (defined $v && $v eq $ConfigVersion) {
             # let the old workers stop accepting connections
@@ -808,6 +840,34 @@ sub check_error_log {
     }
 }
 
+sub check_access_log {
+    my ($block, $rep) = @_;
+    my $name = $block->name;
+    my $want = sec($block, 'access_log');
+    my $nwant = sec($block, 'no_access_log');
+    return if !defined $want && !defined $nwant;
+    Time::HiRes::sleep(0.03);
+    my $data = read_file_data($AccLogFile) // '';
+    my @lines = split /^/, $data;
+    for my $pat (@{ to_pattern_list($want) }) {
+        my $p = fmt_str($pat);
+        if (grep { line_matches($_, $pat) } @lines) {
+            Test::More::pass("$name - pattern \"$p\" matches a line in access.log (req $rep)");
+        } else {
+            Test::More::fail("$name - pattern \"$p\" should match a line in access.log (req $rep)");
+        }
+    }
+    for my $pat (@{ to_pattern_list($nwant) }) {
+        my $p = fmt_str($pat);
+        my ($hit) = grep { line_matches($_, $pat) } @lines;
+        if (defined $hit) {
+            Test::More::fail("$name - pattern \"$p\" should not match any line in access.log but matches line \"" . fmt_str($hit) . "\" (req $rep)");
+        } else {
+            Test::More::pass("$name - pattern \"$p\" does not match a line in access.log (req $rep)");
+        }
+    }
+}
+
 sub check_shutdown_error_log {
     my ($block) = @_;
     my $name = $block->name;
@@ -885,6 +945,46 @@ sub build_request {
     return { packets => [$head . $content], head => ($meth eq 'HEAD' ? 1 : 0), n => 1 };
 }
 
+# a request given as a list of packets (strings, or hashes with "value" and
+# an optional "delay_before"): the request is built from their concatenation,
+# then cut again at the same places of the original text, so that each piece
+# is written separately (after its delay).
+sub build_packet_request {
+    my ($name, $packets, $more) = @_;
+    my @vals = map { expand_env(ref $_ eq 'HASH' ? $_->{value} : $_, $name) } @$packets;
+    my @delays = map { ref $_ eq 'HASH' ? $_->{delay_before} : undef } @$packets;
+    my $orig = join '', @vals;
+    my $r = build_request($name, $orig, $more, 'close');
+    my $built = $r->{packets}[0];
+    my $orig_head = index($orig, "\n") + 1;
+    $orig_head = length $orig if $orig_head <= 0;
+    (my $orig_body = substr($orig, $orig_head)) =~ s/^\s+//;
+    my $skipped = length(substr($orig, $orig_head)) - length($orig_body);
+    my $built_head = index($built, "\r\n\r\n") + 4;
+    my (@out, @d);
+    my ($pos, $cum) = (0, 0);
+    for my $i (0 .. $#vals) {
+        $cum += length $vals[$i];
+        my $cut;
+        if ($i == $#vals) {
+            $cut = length $built;
+        } elsif ($cum <= $orig_head) {
+            $cut = $built_head;
+        } else {
+            $cut = $built_head + $cum - $orig_head - $skipped;
+            $cut = $built_head if $cut < $built_head;
+            $cut = length $built if $cut > length $built;
+        }
+        $cut = $pos if $cut < $pos;
+        push @out, substr($built, $pos, $cut - $pos);
+        push @d, $delays[$i];
+        $pos = $cut;
+    }
+    $r->{packets} = \@out;
+    $r->{delays} = \@d;
+    return $r;
+}
+
 sub pick_more_headers {
     my ($name, $more, $i) = @_;
     return $more if !ref $more;
@@ -934,9 +1034,7 @@ sub get_requests {
         for my $one (@$request) {
             my $m = pick_more_headers($name, $more, $i);
             if (ref $one eq 'ARRAY') {
-                # a request given as a list of packets: sent as a whole
-                my $txt = join '', map { ref $_ eq 'HASH' ? $_->{value} : $_ } @$one;
-                push @reqs, build_request($name, expand_env($txt, $name), $m, 'close');
+                push @reqs, build_packet_request($name, $one, $m);
             } else {
                 push @reqs, build_request($name, expand_env($one, $name), $m, 'close');
             }
@@ -960,10 +1058,18 @@ sub send_request {
                                       Proto => 'tcp', Timeout => $timeout);
         last if $sock;
         last if Time::HiRes::time() > $deadline;
+        last if $NginxPid && !$NginxChild && !pid_alive($NginxPid);
         Time::HiRes::sleep(0.05);
     }
     if (!$sock) {
-        Test::More::diag("$name - cannot connect to $ServerAddr:$ServerPortForClient: $!");
+        my $err = "$!";
+        my $why = '';
+        if ($NginxPid && !pid_alive($NginxPid)) {
+            $why = " (nginx process $NginxPid is gone - crashed?)";
+            $NginxUp = 0;
+        }
+        Test::More::diag("$name - cannot connect to $ServerAddr:$ServerPortForClient: $err$why\n"
+                         . "error.log tail:\n" . log_tail(15));
         return ('', 0);
     }
     $sock->blocking(0);
@@ -976,7 +1082,9 @@ sub send_request {
   PACKET:
     for my $pi (0 .. $#packets) {
         my $data = $packets[$pi];
-        if ($pi > 0 && $delay) { Time::HiRes::sleep($delay) }
+        my $pd = $req->{delays} ? $req->{delays}[$pi] : undef;
+        if (defined $pd) { Time::HiRes::sleep(parse_time($pd)) }
+        elsif ($pi > 0 && $delay) { Time::HiRes::sleep($delay) }
         while (length $data) {
             my $left = $deadline - Time::HiRes::time();
             if ($left <= 0) { $timed_out = 1; last PACKET }
@@ -1005,6 +1113,9 @@ sub send_request {
         }
         last if $n == 0;
         $resp .= $chunk;
+        # stop early once every expected response is complete (the server
+        # may keep the connection open, e.g. keep-alive)
+        last if complete_responses($resp, $req) >= $req->{n};
     }
     close $sock;
     if ($timed_out && !has_sec($block, 'abort')) {
@@ -1013,6 +1124,51 @@ sub send_request {
                          . length($resp) . " bytes");
     }
     return ($resp, $timed_out);
+}
+
+# how many complete responses (with a known length) are in $buf
+sub complete_responses {
+    my ($buf, $req) = @_;
+    my $count = 0;
+    while ($count < $req->{n}) {
+        my $head = $req->{heads} ? $req->{heads}[$count] : $req->{head};
+        return $count if $buf !~ /\A(.*?\r?\n)\r?\n/s;
+        my $hdr = $1;
+        my $rest = substr($buf, length($&));
+        if ($hdr =~ m{\AHTTP/\d\.\d\s+1\d\d\b} && $hdr !~ m{\AHTTP/\d\.\d\s+101\b}) {
+            $buf = $rest;
+            next;
+        }
+        my ($code) = $hdr =~ m{\AHTTP/\d\.\d\s+(\d+)};
+        return $count if !defined $code;
+        if ($head || $code =~ /^(?:204|304)$/) {
+            $buf = $rest;
+        } elsif ($hdr =~ /^Transfer-Encoding:\s*chunked/mi) {
+            my $pos = 0;
+            while (1) {
+                my $tail = substr($rest, $pos);
+                return $count if $tail !~ /\A([0-9a-fA-F]+)[^\r\n]*\r?\n/;
+                my $len = hex($1);
+                my $hl = length($&);
+                if ($len == 0) {
+                    return $count if $tail !~ /\A[^\r\n]*\r?\n((?:[^\r\n]+\r?\n)*)\r?\n/;
+                    $pos += length($&);
+                    last;
+                }
+                return $count if length($tail) < $hl + $len + 2;
+                $pos += $hl + $len;
+                $pos += substr($rest, $pos, 2) eq "\r\n" ? 2 : 1;
+            }
+            $buf = substr($rest, $pos);
+        } elsif ($hdr =~ /^Content-Length:\s*(\d+)/mi) {
+            return $count if length($rest) < $1;
+            $buf = substr($rest, $1);
+        } else {
+            return $count;   # length known only at EOF
+        }
+        $count++;
+    }
+    return $count;
 }
 
 # parse one response from the front of $buf: returns (res, raw headers, rest)
@@ -1176,6 +1332,12 @@ sub check_response {
         }
     }
     if (has_sec($block, 'response_body') || has_sec($block, 'response_body_eval')) {
+        if (has_sec($block, 'response_body_json_sort') && defined $content) {
+            require JSON::PP;
+            my $js = JSON::PP->new->canonical(1)->allow_nonref(1);
+            my $obj = eval { $js->loose(1)->decode($content) };
+            $content = $js->encode($obj) . "\n" if !$@;
+        }
         my $expected;
         if (has_sec($block, 'response_body_eval')) {
             $expected = eval indexed($name, sec($block, 'response_body_eval'), $idx, $need_array);
@@ -1378,13 +1540,26 @@ sub skip_count {
     my ($block) = @_;
     my $name = $block->name;
     if (defined(my $s = sec($block, 'skip_nginx'))) {
-        if ($s =~ /^\s*(\d+)\s*:\s*([<>]=?|==|!=)\s*(\d+(?:\.\d+)*)\s*$/) {
-            my ($n, $op, $v) = ($1, $2, canon_version($3));
+        if ($s =~ /^\s*(\d+)\s*:\s*([<>]=?|==|!=)\s*(\d+(?:\.\d+)*)\s*(?::\s*(.*?))?\s*$/s) {
+            my ($n, $op, $v, $why) = ($1, $2, canon_version($3), $4);
             my $cur = nginx_version();
             my $cond = eval "$cur $op $v";
-            return ($n, "nginx version $op $3") if $cond;
+            return ($n, $why || "nginx version $op $3") if $cond;
         } else {
             bail_out("$name - bad --- skip_nginx: $s");
+        }
+    }
+    if (defined(my $s = sec($block, 'skip_openssl'))) {
+        if ($s =~ /^\s*(\d+)\s*:\s*([<>]=?)\s*(\d+)\.(\d+)\.(\d+)([a-z])?\s*(?::\s*(.*?))?\s*$/s) {
+            my ($n, $op, $why) = ($1, $2, $7);
+            my $want = sprintf('%d.%03d%03d%03d', $3, $4, $5, $6 ? ord($6) - 96 : 0);
+            my $cur = openssl_version();
+            if (!defined $cur) {
+                return ($n, $why || 'not built with OpenSSL');
+            }
+            return ($n, $why || "OpenSSL version $op $3.$4.$5" . ($6 // '')) if eval "$cur $op $want";
+        } else {
+            bail_out("$name - bad --- skip_openssl: $s");
         }
     }
     if (defined(my $s = sec($block, 'skip_eval'))) {
@@ -1405,17 +1580,15 @@ sub run_test {
     my $name = $block->name;
 
     if (my ($n, $why) = skip_count($block)) {
-        SKIP: { Test::More::skip("$name - tests skipped due to $why", $n) }
+        # like Test::Nginx: the count is skipped once per repeat
+        for (1 .. $RepeatEach) {
+            SKIP: { Test::More::skip("$name - $why", $n) }
+        }
         return;
     }
 
     my $tb = Test::More->builder;
     my $failed_before = grep { !$_ } $tb->summary;
-
-    if (defined(my $init = sec($block, 'init'))) {
-        eval $init;
-        bail_out("$name - init failed: $@") if $@;
-    }
 
     my $must_die = sec($block, 'must_die');
     my $hup = $UseHup && !defined $must_die && $NginxUp && !$NoNginxManager;
@@ -1483,6 +1656,11 @@ sub run_test {
         $ErrLogPos = -s $ErrLogFile || 0;
     }
 
+    if (defined(my $init = sec($block, 'init'))) {
+        eval $init;
+        bail_out("$name - init failed: $@") if $@;
+    }
+
     my $timeout = parse_time(sec($block, 'timeout'));
     $timeout = $Timeout if !defined $timeout;
     my $wait = parse_time(sec($block, 'wait'));
@@ -1512,7 +1690,12 @@ sub run_test {
             my $left = $raw;
             for my $k (1 .. $req->{n}) {
                 my $head = $req->{heads} ? $req->{heads}[$k - 1] : $req->{head};
-                my ($res, $raw_headers, $rest) = parse_response($name, $left, $head);
+                my ($res, $raw_headers, $rest);
+                if (has_sec($block, 'http09')) {
+                    ($res, $raw_headers, $rest) = ({ code => 200, headers => [], body => $left }, '', '');
+                } else {
+                    ($res, $raw_headers, $rest) = parse_response($name, $left, $head);
+                }
                 $left = $rest;
                 if (!$ignore_response) {
                     check_response($block, $res, $raw_headers // '', $idx, $rep, $need_array);
@@ -1521,6 +1704,7 @@ sub run_test {
                 if (!$last) {
                     Time::HiRes::sleep($wait) if $wait;
                     check_error_log($block, $rep);
+                    check_access_log($block, $rep) if !$ignore_response;
                 }
                 $idx++;
             }
@@ -1530,6 +1714,7 @@ sub run_test {
             SKIP: { Test::More::skip("$name - stap_out - tests skipped due to systemtap not being supported", 1) }
         }
         check_error_log($block, $rep);
+        check_access_log($block, $rep) if !$ignore_response;
 
         if (defined $tcp_q) {
             check_fake_query($block, 'tcp', $tcp_q);
@@ -1554,7 +1739,8 @@ sub run_test {
 
 sub run_tests {
     my @blocks = Test::Base::blocks();
-    if ($CheckLeak && !Test::More->builder->has_plan) {
+    if (!Test::More->builder->has_plan) {
+        # no plan given: count as we go (Test::Base also needs to see a plan)
         plan('no_plan');
     }
     for my $block (@blocks) {
@@ -1564,9 +1750,6 @@ sub run_tests {
         run_test($block);
     }
     cleanup_all();
-    if (!Test::More->builder->has_plan) {
-        Test::More::done_testing();
-    }
 }
 
 sub cleanup_all {
@@ -1597,5 +1780,8 @@ END {
         $? = $status;
     }
 }
+
+# files read $Test::Nginx::Util::ServerPort and friends without loading it
+require Test::Nginx::Util;
 
 1;
