@@ -5,6 +5,13 @@ use nginx_sys::*;
 use crate::lua::ctx::RequestCtx;
 use crate::nginx::log;
 
+/// `send_lowat` is `size_t` or `ssize_t` depending on the nginx version.
+#[allow(clippy::unnecessary_cast)]
+fn send_lowat(clcf: *mut ngx_http_core_loc_conf_t) -> usize {
+    // SAFETY: a live location conf.
+    unsafe { (*clcf).send_lowat as usize }
+}
+
 fn clcf(r: *mut ngx_http_request_t) -> *mut ngx_http_core_loc_conf_t {
     // SAFETY: every request carries the core module's loc conf.
     unsafe { *(*r).loc_conf.add(ngx_http_core_module.ctx_index) as *mut ngx_http_core_loc_conf_t }
@@ -27,10 +34,14 @@ pub fn arm_wait(ctx: &mut RequestCtx) -> bool {
         if (*wev).ready() == 0 && (*wev).timer_set() == 0 {
             ngx_add_timer(wev, (*clcf).send_timeout);
         }
-        if ngx_handle_write_event(wev, (*clcf).send_lowat as usize) != NGX_OK as isize {
+        if ngx_handle_write_event(wev, send_lowat(clcf)) != NGX_OK as isize {
             return false;
         }
-        log::log_error(NGX_LOG_DEBUG, (*c).log, b"lua flush: waiting for the send buffer to drain");
+        log::log_error(
+            NGX_LOG_DEBUG,
+            (*c).log,
+            b"lua flush: waiting for the send buffer to drain",
+        );
         (*r).write_event_handler = Some(write_handler);
         ctx.flush_error = None;
         ctx.waiting = true;
@@ -63,7 +74,7 @@ unsafe extern "C" fn write_handler(r: *mut ngx_http_request_t) {
                 if (*wev).ready() == 0 && (*wev).timer_set() == 0 {
                     ngx_add_timer(wev, (*clcf).send_timeout);
                 }
-                if ngx_handle_write_event(wev, (*clcf).send_lowat as usize) != NGX_OK as isize {
+                if ngx_handle_write_event(wev, send_lowat(clcf)) != NGX_OK as isize {
                     ctx.flush_error = Some(c"nginx output filter error");
                 } else {
                     return;

@@ -34,19 +34,3 @@ one
 GET /t
 --- response_body
 two true
-
-
-
-=== TEST 3: lua_code_cache off alerts at (re)load time
---- http_config
-    lua_code_cache off;
---- config
-    location = /t {
-        content_by_lua_block { ngx.say("reloaded") }
-    }
---- request
-GET /t
---- response_body
-reloaded
---- error_log
-lua_code_cache is off; this will hurt performance

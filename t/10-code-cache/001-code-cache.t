@@ -76,3 +76,15 @@ ngx.ctx.v = "v1"
 ["GET /run", "GET /change", "GET /run"]
 --- response_body eval
 ["v1\n", "changed\n", "v2\n"]
+
+
+
+=== TEST 4: lua_code_cache off alerts while the configuration is read
+--- http_config
+    lua_code_cache off;
+    no_such_directive_to_stop_here;
+--- config
+--- must_die
+--- error_log
+lua_code_cache is off; this will hurt performance
+unknown directive "no_such_directive_to_stop_here"

@@ -1635,10 +1635,8 @@ sub run_test {
     if (!$NoNginxManager) {
         my ($ok, $err);
         if ($hup) {
-            # What the reload itself logs (config warnings) belongs to this
-            # block, as with a fresh start.
-            $ErrLogPos = -s $ErrLogFile || 0;
             ($ok, $err) = reload_nginx();
+            $ErrLogPos = -s $ErrLogFile || 0;
         } else {
             $ErrLogPos = 0;
             ($ok, $err) = start_nginx($name);
