@@ -55,7 +55,14 @@ pub unsafe extern "C" fn ngx_lua_ffi_sleep(ms: c_long, err: *mut u8, errlen: *mu
             };
             return FFI_ERROR;
         }
-        arm_sleep(ctx, ms as nginx_sys::ngx_msec_t);
+        let _ = ctx;
+        // SAFETY: CURRENT.co is the running scheduled thread (null in
+        // synchronous handlers, which SLEEP_PHASES excludes).
+        let Some(t) = (unsafe { current().co.as_mut() }) else {
+            unsafe { set_err(err, errlen, b"no co ctx found") };
+            return FFI_ERROR;
+        };
+        arm_sleep(t, ms as nginx_sys::ngx_msec_t);
         FFI_AGAIN
     })
 }

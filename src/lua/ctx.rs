@@ -4,6 +4,7 @@ use core::ptr;
 
 use nginx_sys::*;
 
+use super::coctx::{CoCtx, CoState};
 use super::raw::*;
 use super::vm::Vm;
 use crate::phase::Phase;
@@ -31,13 +32,18 @@ pub struct RequestCtx {
     pub vm: *mut Vm,
     /// Phase of the entry coroutine (or of the synchronous handler).
     pub phase: Phase,
-    /// The entry coroutine and its registry anchor.
-    pub co: *mut lua_State,
-    pub co_ref: c_int,
+    /// The scheduled threads of the running phase handler: the entry
+    /// thread and light threads. Boxed, so their addresses are stable.
+    pub threads: Vec<Box<CoCtx>>,
+    pub entry: *mut CoCtx,
+    /// The thread suspended on a request-level event (body read, flush).
+    pub event_waiter: *mut CoCtx,
+    pub entry_failed: bool,
     pub exit_code: Option<isize>,
     /// Status of the last `ngx.exit` in the header filter.
     pub header_filter_exit: Option<isize>,
-    /// The entry coroutine waits for an nginx event (timer, I/O).
+    /// Set by an API that armed a request-level event for the running
+    /// thread; the scheduler moves it to that thread when it yields.
     pub waiting: bool,
     pub eof_sent: bool,
     /// Error of a `ngx.flush(true)` that waited.
@@ -45,7 +51,6 @@ pub struct RequestCtx {
     pub rewrite: PhaseState,
     pub access: PhaseState,
     pub content_started: bool,
-    pub sleep_ev: ngx_event_t,
     pub ctx_ref: c_int,
     pub body: BodyArg,
     /// A body filter saw `ngx.arg[2] = true`: later data is dropped.
@@ -64,14 +69,8 @@ impl Drop for RequestCtx {
         // while the pool's cleanups run; removing a pending timer here is
         // what keeps nginx from firing into freed memory.
         unsafe {
-            if self.sleep_ev.timer_set() != 0 {
-                ngx_del_timer(&mut self.sleep_ev);
-            }
-            if self.sleep_ev.posted() != 0 {
-                ngx_delete_posted_event(&mut self.sleep_ev);
-            }
+            self.release_threads();
             if let Some(vm) = self.vm.as_mut() {
-                self.release_co();
                 if self.ctx_ref > 0 {
                     vm.ctx_ref_free(self.ctx_ref);
                 }
@@ -111,8 +110,10 @@ impl RequestCtx {
                 r,
                 vm,
                 phase: Phase::Rewrite,
-                co: ptr::null_mut(),
-                co_ref: LUA_NOREF,
+                threads: Vec::new(),
+                entry: ptr::null_mut(),
+                event_waiter: ptr::null_mut(),
+                entry_failed: false,
                 exit_code: None,
                 header_filter_exit: None,
                 waiting: false,
@@ -121,7 +122,6 @@ impl RequestCtx {
                 rewrite: PhaseState::Idle,
                 access: PhaseState::Idle,
                 content_started: false,
-                sleep_ev: core::mem::zeroed(),
                 ctx_ref: 0,
                 body: BodyArg::default(),
                 body_done: false,
@@ -138,13 +138,27 @@ impl RequestCtx {
         unsafe { &mut *self.vm }
     }
 
-    /// Drops the entry coroutine's anchor so Lua can collect it.
-    pub fn release_co(&mut self) {
-        if self.co_ref != LUA_NOREF {
-            // SAFETY: the ref was made in the VM's registry.
-            unsafe { luaL_unref((*self.vm).state(), LUA_REGISTRYINDEX, self.co_ref) };
-            self.co_ref = LUA_NOREF;
-            self.co = ptr::null_mut();
+    /// Cancels and unanchors every thread of the previous (or finished)
+    /// handler.
+    pub fn release_threads(&mut self) {
+        // SAFETY: the VM outlives requests.
+        let L = unsafe { (*self.vm).state() };
+        for t in self.threads.iter_mut() {
+            t.cancel_events();
+            t.release(L);
+            t.state = CoState::Dead;
         }
+        self.threads.clear();
+        self.entry = ptr::null_mut();
+        self.event_waiter = ptr::null_mut();
+        self.entry_failed = false;
+    }
+
+    /// The thread owning a Lua coroutine, if it is one of ours.
+    pub fn thread_of(&mut self, co: *mut lua_State) -> Option<&mut CoCtx> {
+        self.threads
+            .iter_mut()
+            .find(|t| t.co == co && t.state != CoState::Dead)
+            .map(|b| &mut **b)
     }
 }

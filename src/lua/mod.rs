@@ -1,4 +1,5 @@
 //! The runtime: per-cycle VM, handler code, request context and scheduler.
+pub mod coctx;
 pub mod ctx;
 pub mod handler;
 pub mod raw;

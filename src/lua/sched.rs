@@ -5,6 +5,7 @@ use core::ptr;
 
 use nginx_sys::*;
 
+use super::coctx::{CoCtx, CoState};
 use super::ctx::RequestCtx;
 use super::handler::Handler;
 use super::raw::*;
@@ -18,11 +19,14 @@ use crate::phase::Phase;
 pub struct Current {
     pub ctx: *mut RequestCtx,
     pub phase: Phase,
+    /// The scheduled thread running (null in synchronous handlers).
+    pub co: *mut CoCtx,
 }
 
 static CURRENT: Global<Current> = Global::new(Current {
     ctx: ptr::null_mut(),
     phase: Phase::Init,
+    co: ptr::null_mut(),
 });
 
 pub fn current() -> Current {
@@ -35,8 +39,12 @@ pub struct Enter(Current);
 
 impl Enter {
     pub fn new(ctx: *mut RequestCtx, phase: Phase) -> Enter {
+        Self::with_co(ctx, phase, ptr::null_mut())
+    }
+
+    pub fn with_co(ctx: *mut RequestCtx, phase: Phase, co: *mut CoCtx) -> Enter {
         let prev = CURRENT.get();
-        CURRENT.set(Current { ctx, phase });
+        CURRENT.set(Current { ctx, phase, co });
         Enter(prev)
     }
 }
@@ -105,13 +113,13 @@ pub unsafe fn run_sync(
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// The coroutine returned.
+    /// The entry thread and every light thread are done.
     Done,
-    /// `ngx.exit` ended it.
+    /// `ngx.exit` ended the handler (other threads were aborted).
     Exit(isize),
-    /// Suspended until an nginx event resumes it.
+    /// Something is still suspended, waiting for an event.
     Yielded,
-    /// A Lua error (already logged); `code` is the HTTP status to end with.
+    /// The entry thread died of a Lua error (already logged).
     Error,
 }
 
@@ -125,104 +133,222 @@ fn err_kind(rc: c_int) -> &'static str {
     }
 }
 
-/// Creates the entry coroutine for `h` and runs it.
+/// Creates the entry thread for `h` and runs it.
 ///
 /// # Safety
 /// `ctx` is the live request context.
 pub unsafe fn start(ctx: &mut RequestCtx, h: &Handler, cache: bool) -> Outcome {
-    // SAFETY: new thread anchored in the registry until released.
+    // SAFETY: a new coroutine anchored in the registry until released.
     unsafe {
         let L = ctx.vm().state();
-        ctx.release_co();
+        ctx.release_threads();
         ctx.exit_code = None;
         ctx.waiting = false;
         ctx.phase = h.phase;
         let co = lua_newthread(L);
-        ctx.co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        ctx.co = co;
+        let co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
         if let Err(e) = h.push(co, ctx.r, cache) {
+            luaL_unref(L, LUA_REGISTRYINDEX, co_ref);
             log_error(NGX_LOG_ERR, (*(*ctx.r).connection).log, e.as_bytes());
-            ctx.release_co();
             return Outcome::Error;
         }
-        resume(ctx, 0)
+        let mut t = CoCtx::new(co, co_ref, ctx, ptr::null_mut());
+        let entry: *mut CoCtx = &mut *t;
+        ctx.threads.push(t);
+        ctx.entry = entry;
+        run_one(entry, 0);
+        overall(&mut *(ctx as *mut RequestCtx))
     }
 }
 
-/// Resumes the entry coroutine with `nargs` values already on its stack.
+/// Resumes a suspended thread with `nargs` values already on its stack,
+/// then tells how the handler as a whole stands.
 ///
 /// # Safety
-/// `ctx` is the live request context with a suspended coroutine.
-pub unsafe fn resume(ctx: &mut RequestCtx, nargs: c_int) -> Outcome {
-    let co = ctx.co;
-    let rc = {
-        let _cur = Enter::new(ctx, ctx.phase);
-        // SAFETY: co is a suspended (or fresh) coroutine of our VM.
-        unsafe { lua_resume_(co, nargs) }
-    };
-    // SAFETY: co stays anchored until release_co below.
+/// `t` is a live, suspended thread of `t.ctx`.
+pub unsafe fn resume(t: *mut CoCtx, nargs: c_int) -> Outcome {
+    // SAFETY: t is suspended; its ctx outlives it.
     unsafe {
+        let ctx = (*t).ctx;
+        (*t).waiting = false;
+        run_one(t, nargs);
+        overall(&mut *ctx)
+    }
+}
+
+/// The handler's state after a thread ran: `ngx.exit` anywhere or an
+/// entry-thread error ends everything; otherwise it is done when no thread
+/// is left running or suspended.
+pub fn overall(ctx: &mut RequestCtx) -> Outcome {
+    if let Some(code) = ctx.exit_code {
+        ctx.release_threads();
+        return Outcome::Exit(code);
+    }
+    if ctx.entry_failed {
+        ctx.release_threads();
+        return Outcome::Error;
+    }
+    if ctx.threads.iter().any(|t| t.alive()) {
+        return Outcome::Yielded;
+    }
+    ctx.release_threads();
+    Outcome::Done
+}
+
+/// Logs the error at the top of `co` as upstream does.
+unsafe fn log_thread_error(ctx: &mut RequestCtx, co: *mut lua_State, rc: c_int, entry: bool) {
+    // SAFETY: co holds its error value on top; L is the main state.
+    unsafe {
+        let L = ctx.vm().state();
+        let msg: &[u8] = match lua_type(co, -1) {
+            LUA_TSTRING | LUA_TNUMBER => to_bytes(co, -1).unwrap_or(b""),
+            _ => b"unknown reason",
+        };
+        let who = if entry { "entry" } else { "user" };
+        let mut line = format!("lua {who} thread aborted: {}: ", err_kind(rc)).into_bytes();
+        line.extend_from_slice(msg);
+        luaL_traceback_(L, co, ptr::null(), 0);
+        line.push(b'\n');
+        line.extend_from_slice(to_bytes(L, -1).unwrap_or(b""));
+        lua_pop(L, 1);
+        log_error(NGX_LOG_ERR, (*(*ctx.r).connection).log, &line);
+    }
+}
+
+/// Runs one thread until it yields, returns or fails, and does the
+/// bookkeeping: suspension, zombie results, waking a waiting parent.
+///
+/// Takes a raw pointer: while the coroutine runs, Lua code (spawn, wait,
+/// kill) reaches the same thread and context through CURRENT, so no Rust
+/// reference to them is held across `lua_resume`.
+///
+/// # Safety
+/// `tp` is a live thread of its ctx, not currently running.
+pub unsafe fn run_one(tp: *mut CoCtx, nargs: c_int) {
+    // SAFETY: see each step; the ctx outlives its threads.
+    unsafe {
+        let (co, ctxp) = ((*tp).co, (*tp).ctx);
+        (*tp).state = CoState::Running;
+        let rc = {
+            let _cur = Enter::with_co(ctxp, (*ctxp).phase, tp);
+            lua_resume_(co, nargs)
+        };
+        let t = &mut *tp;
+        let ctx = &mut *ctxp;
         match rc {
-            0 => {
-                ctx.release_co();
-                match ctx.exit_code {
-                    Some(c) => Outcome::Exit(c),
-                    None => Outcome::Done,
-                }
-            }
             LUA_YIELD => {
                 lua_settop(co, 0);
-                if let Some(c) = ctx.exit_code {
-                    ctx.release_co();
-                    return Outcome::Exit(c);
+                t.state = CoState::Suspended;
+                if ctx.exit_code.is_some() {
+                    return;
                 }
-                if !ctx.waiting {
-                    // A plain coroutine.yield() in the entry thread: give
-                    // other events a turn and continue on the next loop.
-                    arm_sleep(ctx, 0);
+                if ctx.waiting {
+                    ctx.waiting = false;
+                    t.waiting = true;
+                    ctx.event_waiter = t;
                 }
-                Outcome::Yielded
+                if !t.waiting && !t.in_wait {
+                    // A plain coroutine.yield(): give other events a turn
+                    // and continue on the next loop iteration.
+                    arm_sleep(t, 0);
+                }
+            }
+            0 => {
+                if t.is_entry() {
+                    t.state = CoState::Dead;
+                    t.release(ctx.vm().state());
+                } else {
+                    // Results for ngx.thread.wait: true, ...
+                    lua_pushboolean(co, 1);
+                    lua_insert(co, 1);
+                    finish_light(tp);
+                }
             }
             _ => {
-                let L = ctx.vm().state();
-                let msg: &[u8] = match lua_type(co, -1) {
-                    LUA_TSTRING | LUA_TNUMBER => to_bytes(co, -1).unwrap_or(b""),
-                    _ => b"unknown reason",
-                };
-                let mut line = format!("lua entry thread aborted: {}: ", err_kind(rc)).into_bytes();
-                line.extend_from_slice(msg);
-                luaL_traceback_(L, co, ptr::null(), 0);
-                line.push(b'\n');
-                line.extend_from_slice(to_bytes(L, -1).unwrap_or(b""));
-                lua_pop(L, 1);
-                log_error(NGX_LOG_ERR, (*(*ctx.r).connection).log, &line);
-                ctx.release_co();
-                Outcome::Error
+                log_thread_error(ctx, co, rc, t.is_entry());
+                if t.is_entry() {
+                    ctx.entry_failed = true;
+                    t.state = CoState::Dead;
+                    t.release(ctx.vm().state());
+                } else {
+                    // Results for ngx.thread.wait: false, err
+                    let top = lua_gettop(co);
+                    lua_pushboolean(co, 0);
+                    lua_pushvalue(co, top);
+                    for _ in 0..top {
+                        lua_remove(co, 1);
+                    }
+                    finish_light(tp);
+                }
             }
         }
+    }
+}
+
+/// A light thread returned: hand its results to a waiting parent, or keep
+/// it as a zombie until the parent waits or the handler ends.
+unsafe fn finish_light(tp: *mut CoCtx) {
+    // SAFETY: tp and the waiter are live threads of the same ctx; the
+    // waiter is suspended in ngx.thread.wait.
+    unsafe {
+        let t = &mut *tp;
+        t.state = CoState::Zombie;
+        t.cancel_events();
+        let waiter = t.waited_by;
+        if waiter.is_null() {
+            return;
+        }
+        let ctx = &mut *t.ctx;
+        for other in ctx.threads.iter_mut() {
+            if other.waited_by == waiter {
+                other.waited_by = ptr::null_mut();
+            }
+        }
+        (*waiter).in_wait = false;
+        let n = take_results(t, (*waiter).co);
+        if ctx.exit_code.is_none() && !ctx.entry_failed {
+            run_one(waiter, n);
+        }
+    }
+}
+
+/// Moves a zombie's results onto `to`'s stack and marks it collected.
+///
+/// # Safety
+/// `t` is a zombie; `to` a valid state with room for its values.
+pub unsafe fn take_results(t: &mut CoCtx, to: *mut lua_State) -> c_int {
+    // SAFETY: both states belong to the same VM.
+    unsafe {
+        let n = lua_gettop(t.co);
+        if n > 0 {
+            lua_xmove(t.co, to, n);
+        }
+        t.state = CoState::Dead;
+        let L = (*t.ctx).vm().state();
+        t.release(L);
+        n
     }
 }
 
 unsafe extern "C" fn sleep_handler(ev: *mut ngx_event_t) {
-    // SAFETY: data is the RequestCtx that armed the event; its cleanup
-    // deletes the timer, so the ctx is alive whenever this fires.
+    // SAFETY: data is the CoCtx that armed the event; the ctx cleanup (or
+    // killing the thread) deletes the timer, so both are alive here.
     unsafe {
-        let ctx = &mut *((*ev).data as *mut RequestCtx);
-        let c = (*ctx.r).connection;
-        ctx.waiting = false;
-        crate::phase::resume_entry(ctx);
+        let t = (*ev).data as *mut CoCtx;
+        let c = (*(*(*t).ctx).r).connection;
+        crate::phase::resume_thread(t, 0);
         ngx_http_run_posted_requests(c);
     }
 }
 
-/// Arms the request's wake-up timer (`ngx.sleep`, yields).
-pub fn arm_sleep(ctx: &mut RequestCtx, ms: ngx_msec_t) {
-    // SAFETY: the event is embedded in the ctx, which outlives it (the
-    // ctx cleanup deletes the timer).
+/// Arms the thread's wake-up timer (`ngx.sleep`, plain yields).
+pub fn arm_sleep(t: &mut CoCtx, ms: ngx_msec_t) {
+    // SAFETY: the event is embedded in the boxed CoCtx, which outlives it
+    // (cancel_events runs before the box is dropped).
     unsafe {
-        let data = ctx as *mut RequestCtx as *mut core::ffi::c_void;
-        let log = (*(*ctx.r).connection).log;
-        let ev = &mut ctx.sleep_ev;
+        let data = t as *mut CoCtx as *mut core::ffi::c_void;
+        let log = (*(*(*t.ctx).r).connection).log;
+        let ev = &mut t.sleep_ev;
         if ev.timer_set() != 0 {
             ngx_del_timer(ev);
         }
@@ -231,5 +357,5 @@ pub fn arm_sleep(ctx: &mut RequestCtx, ms: ngx_msec_t) {
         ev.log = log;
         ngx_add_timer(ev, ms);
     }
-    ctx.waiting = true;
+    t.waiting = true;
 }

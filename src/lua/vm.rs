@@ -137,6 +137,12 @@ impl Vm {
                 lua_setfield(L, -2, name.as_ptr());
             }
             lua_setfield(L, -2, c"ngx_lua.output".as_ptr());
+            lua_createtable(L, 0, crate::ffi::thread::CFUNCS.len() as c_int);
+            for (name, f) in crate::ffi::thread::CFUNCS {
+                lua_pushcfunction(L, *f);
+                lua_setfield(L, -2, name.as_ptr());
+            }
+            lua_setfield(L, -2, c"ngx_lua.thread".as_ptr());
             lua_getglobal(L, c"ngx".as_ptr());
             lua_setfield(L, -2, c"ngx".as_ptr());
             lua_pop(L, 2);

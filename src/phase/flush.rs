@@ -56,7 +56,7 @@ unsafe extern "C" fn write_handler(r: *mut ngx_http_request_t) {
         let Some(ctx) = RequestCtx::get(r) else {
             return;
         };
-        if !ctx.waiting {
+        if ctx.event_waiter.is_null() {
             return;
         }
         let c = (*r).connection;
@@ -85,7 +85,6 @@ unsafe extern "C" fn write_handler(r: *mut ngx_http_request_t) {
             ngx_del_timer(wev);
         }
         (*r).write_event_handler = Some(ngx_http_request_empty_handler);
-        ctx.waiting = false;
         super::resume_entry(ctx);
     }
 }

@@ -13,6 +13,7 @@ pub mod rewrite;
 use nginx_sys::*;
 
 use crate::conf::{self, main_conf_from_cf};
+use crate::lua::coctx::CoCtx;
 use crate::lua::ctx::RequestCtx;
 use crate::lua::sched::{self, Outcome};
 use crate::lua::vm::Vm;
@@ -204,10 +205,28 @@ pub unsafe extern "C" fn init_module(cycle: *mut ngx_cycle_t) -> ngx_int_t {
     }
 }
 
-/// Continues whatever phase an event resumed.
+/// Resumes the thread that waits on a request-level event (body read,
+/// flush) and continues the phase.
 pub fn resume_entry(ctx: &mut RequestCtx) {
-    // SAFETY: ctx is live (the caller got it from an armed event).
-    let outcome = unsafe { sched::resume(ctx, 0) };
+    let t = if ctx.event_waiter.is_null() {
+        ctx.entry
+    } else {
+        ctx.event_waiter
+    };
+    ctx.event_waiter = core::ptr::null_mut();
+    // SAFETY: the waiter is a live thread of ctx (release_threads clears
+    // event_waiter before threads go away).
+    if !t.is_null() {
+        resume_thread(t, 0);
+    }
+}
+
+/// Resumes a suspended thread and lets its phase act on the result.
+pub fn resume_thread(t: *mut CoCtx, nargs: core::ffi::c_int) {
+    // SAFETY: t's ctx outlives it; t is suspended (the caller got it from
+    // an armed event).
+    let outcome = unsafe { sched::resume(t, nargs) };
+    let ctx = unsafe { &mut *(*t).ctx };
     match ctx.phase {
         Phase::Content => content::after_resume(ctx, outcome),
         Phase::Rewrite | Phase::Access => rewrite::after_resume(ctx, outcome),

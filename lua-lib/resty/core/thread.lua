@@ -1,0 +1,38 @@
+-- ngx.thread: light threads scheduled with the handler's entry thread.
+local c = require "ngx_lua.thread"
+local base = require "resty.core.base"
+local c_spawn, c_wait, c_status = c.spawn, c.wait, c.status
+local yield_to_scheduler = base.yield_to_scheduler
+local co_status = coroutine.status
+local select, unpack = select, unpack
+
+local function pack(...)
+    return { n = select("#", ...), ... }
+end
+
+local function spawn(...)
+    local t, ended = c_spawn(...)
+    if ended then
+        -- ngx.exit (or an error) in the new thread ended the handler.
+        yield_to_scheduler()
+    end
+    return t
+end
+
+local function wait(...)
+    local r = pack(c_wait(...))
+    if r[1] == -2 then
+        return yield_to_scheduler()
+    end
+    return unpack(r, 1, r.n)
+end
+
+ngx.thread = { spawn = spawn, wait = wait, kill = c.kill }
+
+-- A light thread that finished but was not waited for is a "zombie"; a
+-- killed one is "dead".
+function coroutine.status(co)
+    return c_status(co) or co_status(co)
+end
+
+return { version = base.version }

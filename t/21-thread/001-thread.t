@@ -1,0 +1,304 @@
+# ngx.thread.spawn / wait / kill: light threads.
+use Test::Nginx::Socket::Lua;
+
+plan 'no_plan';
+run_tests();
+
+__DATA__
+
+=== TEST 1: thread: spawn runs the thread at once, until it yields
+--- config
+    location = /t {
+        content_by_lua_block {
+            local t = ngx.thread.spawn(function(a, b)
+                ngx.say("in thread ", a + b)
+                ngx.sleep(0.01)
+                ngx.say("thread done")
+            end, 1, 2)
+            ngx.say("after spawn ", type(t))
+        }
+    }
+--- request
+GET /t
+--- response_body
+in thread 3
+after spawn thread
+thread done
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: thread: wait returns the thread's results
+--- config
+    location = /t {
+        content_by_lua_block {
+            local t = ngx.thread.spawn(function() ngx.sleep(0.01) return "x", 42 end)
+            local ok, a, b = ngx.thread.wait(t)
+            ngx.say(ok, " ", a, " ", b)
+            local ok2, err = ngx.thread.wait(t)
+            ngx.say(ok2, " ", err)
+        }
+    }
+--- request
+GET /t
+--- response_body
+true x 42
+nil already waited or killed
+
+
+
+=== TEST 3: thread: wait on a thread that already finished (zombie)
+--- config
+    location = /t {
+        content_by_lua_block {
+            local t = ngx.thread.spawn(function() return "early" end)
+            ngx.say(coroutine.status(t))
+            ngx.say(ngx.thread.wait(t))
+        }
+    }
+--- request
+GET /t
+--- response_body
+zombie
+trueearly
+
+
+
+=== TEST 4: thread: wait for any of several, the fastest first
+--- config
+    location = /t {
+        content_by_lua_block {
+            local slow = ngx.thread.spawn(function() ngx.sleep(0.2) return "slow" end)
+            local fast = ngx.thread.spawn(function() ngx.sleep(0.01) return "fast" end)
+            local ok, res = ngx.thread.wait(slow, fast)
+            ngx.say(res)
+            ok, res = ngx.thread.wait(slow)
+            ngx.say(res)
+        }
+    }
+--- request
+GET /t
+--- response_body
+fast
+slow
+
+
+
+=== TEST 5: thread: an error is logged with its traceback and returned to wait, siblings go on
+--- config
+    location = /t {
+        content_by_lua_block {
+            local bad = ngx.thread.spawn(function() ngx.sleep(0.001) error("thread boom") end)
+            local good = ngx.thread.spawn(function() ngx.sleep(0.01) return "fine" end)
+            local ok, err = ngx.thread.wait(bad)
+            ngx.say(ok, " ", err)
+            ngx.say(select(2, ngx.thread.wait(good)))
+        }
+    }
+--- request
+GET /t
+--- response_body_like chomp
+^false content_by_lua\(nginx\.conf:\d+\):2: thread boom
+fine$
+--- error_log eval
+[
+qr/lua user thread aborted: runtime error: content_by_lua\(nginx\.conf:\d+\):2: thread boom/,
+qr/^stack traceback:/,
+]
+
+
+
+=== TEST 6: thread: the request ends only when every thread is done
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.thread.spawn(function()
+                ngx.sleep(0.05)
+                ngx.say("late thread")
+            end)
+            ngx.say("entry done")
+        }
+    }
+--- request
+GET /t
+--- response_body
+entry done
+late thread
+
+
+
+=== TEST 7: thread: ngx.exit in a light thread aborts the others
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.thread.spawn(function()
+                ngx.sleep(0.5)
+                ngx.say("never")
+            end)
+            ngx.thread.spawn(function()
+                ngx.sleep(0.01)
+                ngx.say("exiting")
+                ngx.exit(200)
+            end)
+            ngx.sleep(1)
+            ngx.say("never either")
+        }
+    }
+--- request
+GET /t
+--- response_body
+exiting
+--- no_error_log
+[error]
+
+
+
+=== TEST 8: thread: kill a sleeping thread
+--- config
+    location = /t {
+        content_by_lua_block {
+            local t = ngx.thread.spawn(function() ngx.sleep(0.2) ngx.say("not killed?") end)
+            ngx.say(ngx.thread.kill(t))
+            ngx.say(ngx.thread.kill(t))
+            ngx.say(ngx.thread.wait(t))
+        }
+    }
+--- request
+GET /t
+--- response_body
+1
+nilalready waited or killed
+nilalready waited or killed
+
+
+
+=== TEST 9: thread: kill rules
+--- config
+    location = /t {
+        content_by_lua_block {
+            local done = ngx.thread.spawn(function() return 1 end)
+            ngx.say(ngx.thread.kill(done))
+            local t = ngx.thread.spawn(function()
+                ngx.sleep(0.01)
+            end)
+            local t2 = ngx.thread.spawn(function()
+                ngx.say(ngx.thread.kill(t))
+            end)
+            ngx.say(ngx.thread.kill(coroutine.running()))
+        }
+    }
+--- request
+GET /t
+--- response_body
+nilalready terminated
+nilkiller not parent
+nilnot user thread
+
+
+
+=== TEST 10: thread: 100 threads each sleeping and writing
+--- config
+    location = /t {
+        content_by_lua_block {
+            local threads = {}
+            for i = 1, 100 do
+                threads[i] = ngx.thread.spawn(function()
+                    ngx.sleep(0.001 * (i % 7))
+                    return i
+                end)
+            end
+            local sum = 0
+            for i = 1, 100 do
+                local ok, v = ngx.thread.wait(threads[i])
+                sum = sum + v
+            end
+            ngx.say("sum ", sum)
+        }
+    }
+--- request
+GET /t
+--- response_body
+sum 5050
+--- no_error_log
+[error]
+
+
+
+=== TEST 11: thread: wait argument errors
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say(select(2, pcall(ngx.thread.wait)))
+            ngx.say(select(2, pcall(ngx.thread.wait, coroutine.create(function() end))))
+            local t = ngx.thread.spawn(function()
+                ngx.sleep(0.01)
+            end)
+            local ok, err
+            ngx.thread.spawn(function()
+                ok, err = pcall(ngx.thread.wait, t)
+            end)
+            ngx.say(err)
+            ngx.thread.wait(t)
+        }
+    }
+--- request
+GET /t
+--- response_body_like chomp
+at least one coroutine should be specified
+.*attempt to wait on a coroutine that is not a user thread
+.*only the parent coroutine can wait on the thread
+
+
+
+=== TEST 12: thread: disabled outside yieldable phases
+--- config
+    location = /t {
+        return 200 "x\n";
+        log_by_lua_block {
+            local ok, err = pcall(ngx.thread.spawn, function() end)
+            ngx.log(ngx.WARN, "spawn in log: ", err)
+        }
+    }
+--- request
+GET /t
+--- response_body
+x
+--- error_log
+spawn in log: API disabled in the context of log_by_lua*
+
+
+
+=== TEST 13: thread: light threads in rewrite and access phases
+--- config
+    location = /t {
+        rewrite_by_lua_block {
+            local t = ngx.thread.spawn(function() ngx.sleep(0.01) return "rw" end)
+            ngx.ctx.r = select(2, ngx.thread.wait(t))
+        }
+        access_by_lua_block {
+            ngx.thread.spawn(function() ngx.sleep(0.01) ngx.ctx.a = "acc" end)
+        }
+        content_by_lua_block { ngx.say(ngx.ctx.r, " ", ngx.ctx.a) }
+    }
+--- request
+GET /t
+--- response_body
+rw acc
+
+
+
+=== TEST 14: thread: pending threads are killed when the client goes away
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.thread.spawn(function() ngx.sleep(0.5) ngx.log(ngx.ERR, "should not run") end)
+            ngx.exit(ngx.ERROR)
+        }
+    }
+--- request
+GET /t
+--- ignore_response
+--- wait: 0.7
+--- no_error_log
+should not run
