@@ -149,11 +149,10 @@ pub unsafe extern "C-unwind" fn kill(L: *mut lua_State) -> c_int {
         if (*t).parent != cur {
             return fail(L, c"killer not parent");
         }
-        let main = ctx.vm().state();
         match (*t).state {
             CoState::Zombie => {
                 (*t).state = CoState::Dead;
-                (*t).release(main);
+                (*t).release();
                 fail(L, c"already terminated")
             }
             CoState::Dead => fail(L, c"already waited or killed"),
@@ -168,7 +167,7 @@ pub unsafe extern "C-unwind" fn kill(L: *mut lua_State) -> c_int {
                     }
                 }
                 (*t).state = CoState::Dead;
-                (*t).release(main);
+                (*t).release();
                 lua_pushinteger(L, 1);
                 1
             }

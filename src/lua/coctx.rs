@@ -83,10 +83,11 @@ impl CoCtx {
     }
 
     /// Drops the registry anchor so Lua can collect the coroutine.
-    pub fn release(&mut self, L: *mut lua_State) {
+    pub fn release(&mut self) {
         if self.co_ref != LUA_NOREF {
-            // SAFETY: the ref was made in this VM's registry.
-            unsafe { luaL_unref(L, LUA_REGISTRYINDEX, self.co_ref) };
+            // SAFETY: the ref was made in the registry of the VM of our
+            // ctx, which outlives its threads.
+            unsafe { luaL_unref((*(*self.ctx).vm).state(), LUA_REGISTRYINDEX, self.co_ref) };
             self.co_ref = LUA_NOREF;
         }
     }

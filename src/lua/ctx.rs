@@ -141,11 +141,9 @@ impl RequestCtx {
     /// Cancels and unanchors every thread of the previous (or finished)
     /// handler.
     pub fn release_threads(&mut self) {
-        // SAFETY: the VM outlives requests.
-        let L = unsafe { (*self.vm).state() };
         for t in self.threads.iter_mut() {
             t.cancel_events();
-            t.release(L);
+            t.release();
             t.state = CoState::Dead;
         }
         self.threads.clear();

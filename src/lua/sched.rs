@@ -256,7 +256,7 @@ pub unsafe fn run_one(tp: *mut CoCtx, nargs: c_int) {
             0 => {
                 if t.is_entry() {
                     t.state = CoState::Dead;
-                    t.release(ctx.vm().state());
+                    t.release();
                 } else {
                     // Results for ngx.thread.wait: true, ...
                     lua_pushboolean(co, 1);
@@ -269,7 +269,7 @@ pub unsafe fn run_one(tp: *mut CoCtx, nargs: c_int) {
                 if t.is_entry() {
                     ctx.entry_failed = true;
                     t.state = CoState::Dead;
-                    t.release(ctx.vm().state());
+                    t.release();
                 } else {
                     // Results for ngx.thread.wait: false, err
                     let top = lua_gettop(co);
@@ -324,8 +324,7 @@ pub unsafe fn take_results(t: &mut CoCtx, to: *mut lua_State) -> c_int {
             lua_xmove(t.co, to, n);
         }
         t.state = CoState::Dead;
-        let L = (*t.ctx).vm().state();
-        t.release(L);
+        t.release();
         n
     }
 }

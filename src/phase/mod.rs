@@ -217,12 +217,16 @@ pub fn resume_entry(ctx: &mut RequestCtx) {
     // SAFETY: the waiter is a live thread of ctx (release_threads clears
     // event_waiter before threads go away).
     if !t.is_null() {
-        resume_thread(t, 0);
+        // SAFETY: see above.
+        unsafe { resume_thread(t, 0) };
     }
 }
 
 /// Resumes a suspended thread and lets its phase act on the result.
-pub fn resume_thread(t: *mut CoCtx, nargs: core::ffi::c_int) {
+///
+/// # Safety
+/// `t` is a suspended thread of a live request context.
+pub unsafe fn resume_thread(t: *mut CoCtx, nargs: core::ffi::c_int) {
     // SAFETY: t's ctx outlives it; t is suspended (the caller got it from
     // an armed event).
     let outcome = unsafe { sched::resume(t, nargs) };
