@@ -16,6 +16,7 @@ require "resty.core.config"
 require "resty.core.param"
 require "resty.core.coroutine"
 require "resty.core.thread"
+require "resty.core.timer"
 require "resty.core.globals"
 
 return {

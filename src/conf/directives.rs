@@ -68,12 +68,14 @@ macro_rules! handler_directives {
                 unsafe { set_handler(cf, c, conf, $phase, Form::File) }
             }
         )*
-        pub static mut COMMANDS: [ngx_command_t; 5 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
+        pub static mut COMMANDS: [ngx_command_t; 7 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
             cmd(b"lua_package_path\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_path, MAIN),
             cmd(b"lua_package_cpath\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_cpath, MAIN),
             cmd(b"lua_code_cache\0", ANY_LOC | NGX_CONF_FLAG, set_code_cache, LOC),
             cmd(b"lua_load_resty_core\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_load_resty_core, MAIN),
             cmd(b"lua_transform_underscores_in_response_headers\0", ANY_LOC | NGX_CONF_FLAG, set_ignored_flag, LOC),
+            cmd(b"lua_max_pending_timers\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_max_pending_timers, MAIN),
+            cmd(b"lua_max_running_timers\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_max_running_timers, MAIN),
             $(
                 cmd($block, $ctx | NGX_CONF_BLOCK | NGX_CONF_NOARGS, $fn_block, $offset),
                 cmd($inline, $ctx | NGX_CONF_TAKE1, $fn_inline, $offset),
@@ -230,6 +232,60 @@ unsafe extern "C" fn set_ignored_flag(
     match parse_flag(cf, unsafe { bytes(&args(cf)[1]) }) {
         Some(_) => CONF_OK,
         None => conf_err(),
+    }
+}
+
+/// A non-negative integer argument, with nginx's wording on bad input.
+unsafe fn number_arg(cf: *mut ngx_conf_t) -> Option<usize> {
+    // SAFETY: TAKE1 directive: args[1] exists.
+    let v = unsafe { bytes(&args(cf)[1]) };
+    let n = core::str::from_utf8(v)
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok());
+    if n.is_none() {
+        // SAFETY: valid cf.
+        unsafe {
+            conf_log(
+                cf,
+                NGX_LOG_EMERG,
+                &format!("invalid number \"{}\"", String::from_utf8_lossy(v)),
+            )
+        };
+    }
+    n
+}
+
+unsafe extern "C" fn set_max_pending_timers(
+    cf: *mut ngx_conf_t,
+    _: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: MAIN offset: conf is our MainConf; valid cf.
+    unsafe {
+        match number_arg(cf) {
+            Some(n) => {
+                (*(conf as *mut MainConf)).max_pending_timers = n;
+                CONF_OK
+            }
+            None => conf_err(),
+        }
+    }
+}
+
+unsafe extern "C" fn set_max_running_timers(
+    cf: *mut ngx_conf_t,
+    _: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: MAIN offset: conf is our MainConf; valid cf.
+    unsafe {
+        match number_arg(cf) {
+            Some(n) => {
+                (*(conf as *mut MainConf)).max_running_timers = n;
+                CONF_OK
+            }
+            None => conf_err(),
+        }
     }
 }
 

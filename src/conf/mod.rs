@@ -31,6 +31,9 @@ pub struct MainConf {
     pub uses_log: bool,
     /// Inline handlers get consecutive ids: their code cache slots.
     pub next_handler_id: i32,
+    /// `lua_max_pending_timers` / `lua_max_running_timers`.
+    pub max_pending_timers: usize,
+    pub max_running_timers: usize,
 }
 
 impl Default for MainConf {
@@ -46,6 +49,8 @@ impl Default for MainConf {
             uses_access: false,
             uses_log: false,
             next_handler_id: 1,
+            max_pending_timers: 1024,
+            max_running_timers: 256,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod misc;
 pub mod output;
 pub mod thread;
 pub mod time;
+pub mod timer;
 pub mod var;
 
 use core::ffi::c_int;

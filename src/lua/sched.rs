@@ -138,25 +138,43 @@ fn err_kind(rc: c_int) -> &'static str {
 /// # Safety
 /// `ctx` is the live request context.
 pub unsafe fn start(ctx: &mut RequestCtx, h: &Handler, cache: bool) -> Outcome {
+    let r = ctx.r;
+    // SAFETY: pushes onto the fresh coroutine.
+    unsafe { start_with(ctx, h.phase, |co| h.push(co, r, cache).map(|()| 0)) }
+}
+
+/// Creates an entry thread, lets `push` put its function and arguments on
+/// the coroutine's stack (returning the argument count), and runs it.
+///
+/// # Safety
+/// `ctx` is the live request context.
+pub unsafe fn start_with(
+    ctx: &mut RequestCtx,
+    phase: Phase,
+    push: impl FnOnce(*mut lua_State) -> Result<c_int, String>,
+) -> Outcome {
     // SAFETY: a new coroutine anchored in the registry until released.
     unsafe {
         let L = ctx.vm().state();
         ctx.release_threads();
         ctx.exit_code = None;
         ctx.waiting = false;
-        ctx.phase = h.phase;
+        ctx.phase = phase;
         let co = lua_newthread(L);
         let co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        if let Err(e) = h.push(co, ctx.r, cache) {
-            luaL_unref(L, LUA_REGISTRYINDEX, co_ref);
-            log_error(NGX_LOG_ERR, (*(*ctx.r).connection).log, e.as_bytes());
-            return Outcome::Error;
-        }
+        let nargs = match push(co) {
+            Ok(n) => n,
+            Err(e) => {
+                luaL_unref(L, LUA_REGISTRYINDEX, co_ref);
+                log_error(NGX_LOG_ERR, (*(*ctx.r).connection).log, e.as_bytes());
+                return Outcome::Error;
+            }
+        };
         let mut t = CoCtx::new(co, co_ref, ctx, ptr::null_mut());
         let entry: *mut CoCtx = &mut *t;
         ctx.threads.push(t);
         ctx.entry = entry;
-        run_one(entry, 0);
+        run_one(entry, nargs);
         overall(&mut *(ctx as *mut RequestCtx))
     }
 }
@@ -334,9 +352,14 @@ unsafe extern "C" fn sleep_handler(ev: *mut ngx_event_t) {
     // killing the thread) deletes the timer, so both are alive here.
     unsafe {
         let t = (*ev).data as *mut CoCtx;
-        let c = (*(*(*t).ctx).r).connection;
+        let ctx = (*t).ctx;
+        let c = (*(*ctx).r).connection;
+        // A timer's fake request may be freed by the resumption.
+        let timer = (*ctx).phase == Phase::Timer;
         crate::phase::resume_thread(t, 0);
-        ngx_http_run_posted_requests(c);
+        if !timer {
+            ngx_http_run_posted_requests(c);
+        }
     }
 }
 

@@ -234,6 +234,7 @@ pub unsafe fn resume_thread(t: *mut CoCtx, nargs: core::ffi::c_int) {
     match ctx.phase {
         Phase::Content => content::after_resume(ctx, outcome),
         Phase::Rewrite | Phase::Access => rewrite::after_resume(ctx, outcome),
+        Phase::Timer => crate::lua::timer::after_resume(ctx, outcome),
         _ => {}
     }
 }

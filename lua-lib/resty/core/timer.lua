@@ -1,0 +1,75 @@
+-- ngx.timer: callbacks kept here by id; the module arms nginx timers and
+-- runs `run(id, premature, every)` in a fresh entry thread when one fires.
+local ffi = require "ffi"
+local base = require "resty.core.base"
+local C = ffi.C
+local ffi_str = ffi.string
+local get_errbuf = base.get_errbuf
+local FFI_OK, FFI_NO_REQ_CTX = base.FFI_OK, base.FFI_NO_REQ_CTX
+local type, select, error, tonumber, unpack = type, select, error, tonumber, unpack
+
+ffi.cdef [[
+    int ngx_lua_ffi_timer_add(double id, double delay_ms, double every_ms,
+        u_char *err, size_t *errlen);
+    int ngx_lua_ffi_timer_count(int running);
+]]
+
+local registry = debug.getregistry()
+local callbacks = {}
+registry.ngx_lua_timers = callbacks
+local next_id = 0
+
+registry.ngx_lua_timer_run = function(id, premature, every)
+    local cb = callbacks[id]
+    if not cb then
+        return
+    end
+    if not every or premature then
+        callbacks[id] = nil
+    end
+    return cb[1](premature, unpack(cb, 2, cb.n))
+end
+
+local function add(every, name, ...)
+    local n = select("#", ...)
+    if n < 2 then
+        error("expecting at least 2 arguments but got " .. n, 0)
+    end
+    local delay, fn = ...
+    local d = tonumber(delay)
+    if not d then
+        error("bad argument #1 to '" .. name .. "' (number expected, got " .. type(delay) .. ")", 0)
+    end
+    if d < 0 then
+        error("bad argument #1 to '" .. name .. "' (delay must not be negative)", 0)
+    end
+    local ms = d * 1000
+    if every and ms < 1 then
+        error("delay cannot be zero", 0)
+    end
+    if type(fn) ~= "function" then
+        error("bad argument #2 to '" .. name .. "' (Lua function expected)", 0)
+    end
+    next_id = next_id + 1
+    local id = next_id
+    callbacks[id] = { n = n - 1, select(2, ...) }
+    local err, errlen = get_errbuf()
+    local rc = C.ngx_lua_ffi_timer_add(id, ms, every and ms or 0, err, errlen)
+    if rc == FFI_OK then
+        return true
+    end
+    callbacks[id] = nil
+    if rc == FFI_NO_REQ_CTX then
+        error(ffi_str(err, errlen[0]), 0)
+    end
+    return nil, ffi_str(err, errlen[0])
+end
+
+ngx.timer = {
+    at = function(...) return add(false, "at", ...) end,
+    every = function(...) return add(true, "every", ...) end,
+    running_count = function() return C.ngx_lua_ffi_timer_count(1) end,
+    pending_count = function() return C.ngx_lua_ffi_timer_count(0) end,
+}
+
+return { version = base.version }

@@ -1,0 +1,272 @@
+# ngx.timer.at / ngx.timer.every.
+use Test::Nginx::Socket::Lua;
+
+plan 'no_plan';
+run_tests();
+
+__DATA__
+
+=== TEST 1: timer: fires after the request that created it ended, with its arguments
+--- config
+    location = /t {
+        content_by_lua_block {
+            local ok, err = ngx.timer.at(0.05, function(premature, a, b)
+                ngx.log(ngx.WARN, "timer fired: ", premature, " ", a, " ", b, " phase ", ngx.get_phase())
+            end, "x", 42)
+            ngx.say(ok, " ", err)
+        }
+    }
+--- request
+GET /t
+--- response_body
+true nil
+--- wait: 0.2
+--- error_log eval
+qr/\[warn\] .*timer fired: false x 42 phase timer, context: ngx\.timer/
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: timer: every runs repeatedly until the worker exits
+--- config
+    location = /t {
+        content_by_lua_block {
+            local n = 0
+            ngx.timer.every(0.02, function(premature)
+                n = n + 1
+                if n <= 3 then ngx.log(ngx.WARN, "tick ", n) end
+            end)
+            ngx.say("ok")
+        }
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- wait: 0.2
+--- error_log
+tick 1
+tick 2
+tick 3
+
+
+
+=== TEST 3: timer: ngx.sleep, ngx.ctx and nested timers inside a callback
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.timer.at(0, function()
+                ngx.ctx.v = "ctx works"
+                ngx.sleep(0.01)
+                ngx.timer.at(0, function()
+                    ngx.log(ngx.WARN, "nested timer ran")
+                end)
+                ngx.log(ngx.WARN, "after sleep: ", ngx.ctx.v)
+            end)
+            ngx.say("ok")
+        }
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- wait: 0.1
+--- error_log
+after sleep: ctx works
+nested timer ran
+
+
+
+=== TEST 4: timer: request-only APIs are disabled inside callbacks
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.timer.at(0, function()
+                local ok, e1 = pcall(ngx.say, "x")
+                local ok2, e2 = pcall(function() return ngx.var.uri end)
+                local ok3, e3 = pcall(function() ngx.header.foo = 1 end)
+                ngx.log(ngx.WARN, "say: ", e1)
+                ngx.log(ngx.WARN, "var: ", e2)
+                ngx.log(ngx.WARN, "header: ", e3)
+            end)
+            ngx.say("ok")
+        }
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- wait: 0.1
+--- error_log
+say: API disabled in the context of ngx.timer
+var: content_by_lua
+API disabled in the context of ngx.timer
+
+
+
+=== TEST 5: timer: an error in a callback is logged with context
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.timer.at(0, function() error("timer boom") end)
+            ngx.say("ok")
+        }
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- wait: 0.1
+--- error_log eval
+qr/lua entry thread aborted: runtime error: content_by_lua\(nginx\.conf:\d+\):2: timer boom/
+
+
+
+=== TEST 6: timer: lua_max_pending_timers
+--- http_config
+    lua_max_pending_timers 2;
+--- config
+    location = /t {
+        content_by_lua_block {
+            local f = function() end
+            ngx.say(ngx.timer.at(10, f))
+            ngx.say(ngx.timer.at(10, f))
+            ngx.say(ngx.timer.at(10, f))
+            ngx.say(ngx.timer.pending_count(), " ", ngx.timer.running_count())
+        }
+    }
+--- request
+GET /t
+--- response_body
+true
+true
+niltoo many pending timers
+2 0
+
+
+
+=== TEST 7: timer: lua_max_running_timers
+--- http_config
+    lua_max_running_timers 1;
+--- config
+    location = /t {
+        content_by_lua_block {
+            local f = function() ngx.sleep(0.05) end
+            ngx.timer.at(0, f)
+            ngx.timer.at(0.01, f)
+            ngx.say("ok")
+        }
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- wait: 0.15
+--- error_log
+1 lua_max_running_timers are not enough
+
+
+
+=== TEST 8: timer: bad arguments
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say(select(2, pcall(ngx.timer.at, 1)))
+            ngx.say(select(2, pcall(ngx.timer.at, "x", print)))
+            ngx.say(select(2, pcall(ngx.timer.at, -1, print)))
+            ngx.say(select(2, pcall(ngx.timer.at, 1, "nope")))
+            ngx.say(select(2, pcall(ngx.timer.every, 0, function() end)))
+        }
+    }
+--- request
+GET /t
+--- response_body
+expecting at least 2 arguments but got 1
+bad argument #1 to 'at' (number expected, got string)
+bad argument #1 to 'at' (delay must not be negative)
+bad argument #2 to 'at' (Lua function expected)
+delay cannot be zero
+
+
+
+=== TEST 9: timer: created in init_worker_by_lua
+--- http_config
+    init_worker_by_lua_block {
+        ngx.timer.at(0, function(premature)
+            ngx.log(ngx.WARN, "init worker timer ran, premature: ", premature)
+        end)
+    }
+--- config
+    location = /t {
+        content_by_lua_block { ngx.say("ok") }
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- error_log
+init worker timer ran, premature: false
+
+
+
+=== TEST 10: timer: refused in init_by_lua (no event loop in the master)
+--- http_config
+    init_by_lua_block {
+        local ok, err = pcall(ngx.timer.at, 0, function() end)
+        init_timer_err = err
+    }
+--- config
+    location = /t {
+        content_by_lua_block { ngx.say(init_timer_err) }
+    }
+--- request
+GET /t
+--- response_body
+no request
+
+
+
+=== TEST 12: timer: ngx.exit ends the callback
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.timer.at(0, function()
+                ngx.log(ngx.WARN, "before exit")
+                ngx.exit(0)
+                ngx.log(ngx.WARN, "after exit")
+            end)
+            ngx.say("ok")
+        }
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- wait: 0.1
+--- error_log
+before exit
+--- no_error_log
+after exit
+
+
+
+=== TEST 13: timer: light threads inside a callback
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.timer.at(0, function()
+                local t = ngx.thread.spawn(function() ngx.sleep(0.01) return "from thread" end)
+                local ok, v = ngx.thread.wait(t)
+                ngx.log(ngx.WARN, "timer got: ", v)
+            end)
+            ngx.say("ok")
+        }
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- wait: 0.1
+--- error_log
+timer got: from thread
