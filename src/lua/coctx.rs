@@ -36,6 +36,9 @@ pub struct CoCtx {
     pub waited_by: *mut CoCtx,
     /// The thread itself called ngx.thread.wait.
     pub in_wait: bool,
+    /// The semaphore this thread waits on, and whether it got it.
+    pub sema: *mut crate::lua::sema::Sema,
+    pub sema_ok: bool,
 }
 
 impl CoCtx {
@@ -56,6 +59,8 @@ impl CoCtx {
             sleep_ev: unsafe { core::mem::zeroed() },
             waited_by: ptr::null_mut(),
             in_wait: false,
+            sema: ptr::null_mut(),
+            sema_ok: false,
         })
     }
 
@@ -78,7 +83,11 @@ impl CoCtx {
             if self.sleep_ev.posted() != 0 {
                 ngx_delete_posted_event(&mut self.sleep_ev);
             }
+            if let Some(s) = self.sema.as_mut() {
+                s.forget(self);
+            }
         }
+        self.sema = ptr::null_mut();
         self.waiting = false;
     }
 

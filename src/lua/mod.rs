@@ -4,6 +4,7 @@ pub mod ctx;
 pub mod handler;
 pub mod raw;
 pub mod sched;
+pub mod sema;
 pub mod timer;
 pub mod vm;
 

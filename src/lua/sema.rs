@@ -1,0 +1,103 @@
+//! ngx.semaphore: a counter with a FIFO of threads waiting on it, shared by
+//! every request and timer of the worker.
+use std::collections::VecDeque;
+
+use nginx_sys::*;
+
+use super::coctx::CoCtx;
+use super::sched::arm_sleep;
+
+pub struct Sema {
+    /// Available resources.
+    count: i64,
+    waiters: VecDeque<*mut CoCtx>,
+}
+
+impl Sema {
+    pub fn new(n: i64) -> Sema {
+        Sema { count: n, waiters: VecDeque::new() }
+    }
+
+    /// Resources, or minus the number of waiters when there are some.
+    pub fn count(&self) -> i64 {
+        if self.waiters.is_empty() {
+            self.count
+        } else {
+            -(self.waiters.len() as i64)
+        }
+    }
+
+    /// Takes a resource if one is free and nobody waits ahead of us.
+    pub fn try_take(&mut self) -> bool {
+        if self.count > 0 && self.waiters.is_empty() {
+            self.count -= 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Queues `t` until a post or `ms` pass.
+    pub fn enqueue(&mut self, t: &mut CoCtx, ms: ngx_msec_t) {
+        t.sema = self;
+        t.sema_ok = false;
+        self.waiters.push_back(t);
+        arm_sleep(t, ms);
+        t.sleep_ev.handler = Some(timeout_handler);
+    }
+
+    /// Adds `n` resources and hands them to waiters in arrival order; they
+    /// resume on the next event-loop turn, not inside this call.
+    pub fn post(&mut self, n: i64) {
+        self.count += n;
+        while self.count > 0 {
+            let Some(t) = self.waiters.pop_front() else {
+                break;
+            };
+            self.count -= 1;
+            // SAFETY: queued threads are live: cancel_events removes a
+            // thread from the queue before it goes away.
+            unsafe {
+                (*t).sema = core::ptr::null_mut();
+                (*t).sema_ok = true;
+                arm_sleep(&mut *t, 0);
+            }
+        }
+    }
+
+    /// Drops a thread that stops waiting (killed, request gone).
+    pub fn forget(&mut self, t: *const CoCtx) {
+        self.waiters.retain(|&w| !core::ptr::eq(w, t));
+    }
+}
+
+impl Drop for Sema {
+    fn drop(&mut self) {
+        for &t in &self.waiters {
+            // SAFETY: see post(); the threads just lose their semaphore and
+            // time out as if nobody posted.
+            unsafe { (*t).sema = core::ptr::null_mut() };
+        }
+    }
+}
+
+unsafe extern "C" fn timeout_handler(ev: *mut ngx_event_t) {
+    // SAFETY: data is the waiting CoCtx (see arm_sleep); it is alive while
+    // its timer is armed.
+    unsafe {
+        let t = (*ev).data as *mut CoCtx;
+        if let Some(s) = (*t).sema.as_mut() {
+            s.forget(t);
+        }
+        (*t).sema = core::ptr::null_mut();
+        (*t).sema_ok = false;
+        (*ev).handler = None;
+        let ctx = (*t).ctx;
+        let c = (*(*ctx).r).connection;
+        let timer = (*ctx).phase == crate::phase::Phase::Timer;
+        crate::phase::resume_thread(t, 0);
+        if !timer {
+            ngx_http_run_posted_requests(c);
+        }
+    }
+}

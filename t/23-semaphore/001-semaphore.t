@@ -1,0 +1,180 @@
+# ngx.semaphore.
+use Test::Nginx::Socket::Lua;
+
+plan 'no_plan';
+run_tests();
+
+__DATA__
+
+=== TEST 1: semaphore: post wakes a waiting light thread
+--- config
+    location = /t {
+        content_by_lua_block {
+            local semaphore = require "ngx.semaphore"
+            local sem = semaphore.new()
+            local t = ngx.thread.spawn(function()
+                local ok, err = sem:wait(1)
+                ngx.say("waiter: ", ok, " ", err)
+            end)
+            ngx.say("count: ", sem:count())
+            sem:post()
+            ngx.thread.wait(t)
+            ngx.say("count after: ", sem:count())
+        }
+    }
+--- request
+GET /t
+--- response_body
+count: -1
+waiter: true nil
+count after: 0
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: semaphore: wait times out
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sem = require("ngx.semaphore").new(0)
+            ngx.update_time()
+            local t0 = ngx.now()
+            local ok, err = sem:wait(0.05)
+            ngx.update_time()
+            ngx.say(ok, " ", err, " ", ngx.now() - t0 >= 0.04)
+            ngx.say(sem:wait(0))
+        }
+    }
+--- request
+GET /t
+--- response_body
+nil timeout true
+niltimeout
+
+
+
+=== TEST 3: semaphore: resources are taken without waiting
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sem = require("ngx.semaphore").new(2)
+            ngx.say(sem:wait(0), " ", sem:wait(0), " ", select(2, sem:wait(0)), " ", sem:count())
+            sem:post(3)
+            ngx.say(sem:count())
+        }
+    }
+--- request
+GET /t
+--- response_body
+true true timeout 0
+3
+
+
+
+=== TEST 4: semaphore: waiters wake in arrival order
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sem = require("ngx.semaphore").new()
+            local order = {}
+            local threads = {}
+            for i = 1, 4 do
+                threads[i] = ngx.thread.spawn(function()
+                    local ok = sem:wait(1)
+                    order[#order + 1] = i
+                end)
+            end
+            sem:post(4)
+            for i = 1, 4 do ngx.thread.wait(threads[i]) end
+            ngx.say(table.concat(order, " "))
+        }
+    }
+--- request
+GET /t
+--- response_body
+1 2 3 4
+
+
+
+=== TEST 5: semaphore: shared across requests and timers in one worker
+--- http_config
+    init_worker_by_lua_block {
+        shared_sem = require("ngx.semaphore").new()
+    }
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.timer.at(0.05, function() shared_sem:post() end)
+            local ok, err = shared_sem:wait(1)
+            ngx.say("request got it from a timer: ", ok, " ", err)
+        }
+    }
+--- request
+GET /t
+--- response_body
+request got it from a timer: true nil
+
+
+
+=== TEST 6: semaphore: bad arguments
+--- config
+    location = /t {
+        content_by_lua_block {
+            local semaphore = require "ngx.semaphore"
+            ngx.say(select(2, pcall(semaphore.new, -1)))
+            local sem = semaphore.new()
+            ngx.say(select(2, pcall(sem.wait, sem, -1)))
+            ngx.say(select(2, pcall(sem.post, sem, 0)))
+            ngx.say(select(2, pcall(semaphore.wait, {}, 1)))
+        }
+    }
+--- request
+GET /t
+--- response_body_like chomp
+no negative number
+.*no negative number
+.*positive number required
+.*not a semaphore instance
+
+
+
+=== TEST 7: semaphore: wait is disabled where threads cannot yield
+--- config
+    location = /t {
+        return 200 "x\n";
+        log_by_lua_block {
+            local sem = require("ngx.semaphore").new()
+            local ok, err = sem:wait(1)
+            ngx.log(ngx.WARN, "wait in log: ", ok, " ", err)
+        }
+    }
+--- request
+GET /t
+--- response_body
+x
+--- error_log
+wait in log: nil API disabled in the context of log_by_lua*
+
+
+
+=== TEST 8: semaphore: a killed waiter leaves the queue
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sem = require("ngx.semaphore").new()
+            local t = ngx.thread.spawn(function() sem:wait(1) ngx.say("killed thread ran") end)
+            local t2 = ngx.thread.spawn(function() ngx.say("second: ", sem:wait(1)) end)
+            ngx.say(sem:count())
+            ngx.thread.kill(t)
+            ngx.say(sem:count())
+            sem:post()
+            ngx.thread.wait(t2)
+        }
+    }
+--- request
+GET /t
+--- response_body
+-2
+-1
+second: true
