@@ -6,7 +6,9 @@ use crate::lua::sema::Sema;
 
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_sema_new(n: c_int) -> *mut Sema {
-    guard(core::ptr::null_mut(), || Box::into_raw(Box::new(Sema::new(n as i64))))
+    guard(core::ptr::null_mut(), || {
+        Box::into_raw(Box::new(Sema::new(n as i64)))
+    })
 }
 
 #[no_mangle]
@@ -36,7 +38,12 @@ pub unsafe extern "C" fn ngx_lua_ffi_sema_post(s: *mut Sema, n: c_int) -> c_int 
 /// `FFI_OK` got it, `FFI_DECLINED` timed out at once, `FFI_AGAIN` queued
 /// (yield, then ask ngx_lua_ffi_sema_result).
 #[no_mangle]
-pub unsafe extern "C" fn ngx_lua_ffi_sema_wait(s: *mut Sema, ms: c_int, err: *mut u8, errlen: *mut usize) -> c_int {
+pub unsafe extern "C" fn ngx_lua_ffi_sema_wait(
+    s: *mut Sema,
+    ms: c_int,
+    err: *mut u8,
+    errlen: *mut usize,
+) -> c_int {
     guard(FFI_ERROR, || {
         // SAFETY: a live semaphore owned by its Lua object; the error buffer
         // is the caller's.

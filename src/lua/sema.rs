@@ -15,7 +15,10 @@ pub struct Sema {
 
 impl Sema {
     pub fn new(n: i64) -> Sema {
-        Sema { count: n, waiters: VecDeque::new() }
+        Sema {
+            count: n,
+            waiters: VecDeque::new(),
+        }
     }
 
     /// Resources, or minus the number of waiters when there are some.
