@@ -68,12 +68,13 @@ macro_rules! handler_directives {
                 unsafe { set_handler(cf, c, conf, $phase, Form::File) }
             }
         )*
-        pub static mut COMMANDS: [ngx_command_t; 7 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
+        pub static mut COMMANDS: [ngx_command_t; 8 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
             cmd(b"lua_package_path\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_path, MAIN),
             cmd(b"lua_package_cpath\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_cpath, MAIN),
             cmd(b"lua_code_cache\0", ANY_LOC | NGX_CONF_FLAG, set_code_cache, LOC),
             cmd(b"lua_load_resty_core\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_load_resty_core, MAIN),
             cmd(b"lua_transform_underscores_in_response_headers\0", ANY_LOC | NGX_CONF_FLAG, set_ignored_flag, LOC),
+            cmd(b"lua_check_client_abort\0", ANY_LOC | NGX_CONF_FLAG, set_check_client_abort, LOC),
             cmd(b"lua_max_pending_timers\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_max_pending_timers, MAIN),
             cmd(b"lua_max_running_timers\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_max_running_timers, MAIN),
             $(
@@ -205,6 +206,25 @@ unsafe extern "C" fn set_code_cache(
         };
     }
     CONF_OK
+}
+
+unsafe extern "C" fn set_check_client_abort(
+    cf: *mut ngx_conf_t,
+    _: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: LOC offset: conf is our LocConf; valid cf.
+    let lcf = unsafe { &mut *(conf as *mut LocConf) };
+    if lcf.check_client_abort.is_some() {
+        return c"is duplicate".as_ptr() as *mut c_char;
+    }
+    match parse_flag(cf, unsafe { bytes(&args(cf)[1]) }) {
+        Some(on) => {
+            lcf.check_client_abort = Some(on);
+            CONF_OK
+        }
+        None => conf_err(),
+    }
 }
 
 unsafe extern "C" fn set_load_resty_core(

@@ -67,6 +67,8 @@ pub struct LocConf {
     pub body_filter: Option<Rc<Handler>>,
     /// `lua_code_cache`; `None` until set or merged.
     pub code_cache: Option<bool>,
+    /// `lua_check_client_abort`.
+    pub check_client_abort: Option<bool>,
 }
 
 impl LocConf {
@@ -112,6 +114,9 @@ pub unsafe extern "C" fn merge_loc_conf(
     inherit(&mut conf.body_filter, &prev.body_filter);
     if conf.code_cache.is_none() {
         conf.code_cache = Some(prev.code_cache());
+    }
+    if conf.check_client_abort.is_none() {
+        conf.check_client_abort = Some(prev.check_client_abort.unwrap_or(false));
     }
     ptr::null_mut()
 }

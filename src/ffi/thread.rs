@@ -7,7 +7,7 @@ use crate::lua::coctx::{CoCtx, CoState};
 use crate::lua::ctx::RequestCtx;
 use crate::lua::raw::*;
 use crate::lua::sched::{current, run_one, take_results};
-use crate::phase::YIELDABLE;
+use crate::phase::{Phase, YIELDABLE};
 
 /// The running request and thread, or a raised Lua error.
 unsafe fn thread_ctx(L: *mut lua_State) -> (&'static mut RequestCtx, *mut CoCtx) {
@@ -203,9 +203,45 @@ pub unsafe extern "C-unwind" fn status(L: *mut lua_State) -> c_int {
     }
 }
 
+/// `ngx.on_abort(f)`: registers `f` to run as a light thread if the client
+/// closes the connection while the handler runs.
+pub unsafe extern "C-unwind" fn on_abort(L: *mut lua_State) -> c_int {
+    // SAFETY: a lua_CFunction; the new record belongs to ctx.
+    unsafe {
+        let (ctx, parent) = thread_ctx(L);
+        let cur = current();
+        if !matches!(cur.phase, Phase::Rewrite | Phase::Access | Phase::Content) {
+            push_bytes(L, b"API disabled in the context of ");
+            push_bytes(L, cur.phase.context_name().as_bytes());
+            lua_concat(L, 2);
+            lua_error(L);
+        }
+        luaL_checktype(L, 1, LUA_TFUNCTION);
+        if ctx.threads.iter().any(|t| t.state == CoState::Unstarted) {
+            return fail(L, c"duplicate call");
+        }
+        if !crate::conf::loc_conf(ctx.r)
+            .check_client_abort
+            .unwrap_or(false)
+        {
+            return fail(L, c"lua_check_client_abort is off");
+        }
+        let co = lua_newthread(L);
+        let co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        lua_pushvalue(L, 1);
+        lua_xmove(L, co, 1);
+        let mut t = CoCtx::new(co, co_ref, ctx, parent);
+        t.state = CoState::Unstarted;
+        ctx.threads.push(t);
+        lua_pushinteger(L, 1);
+        1
+    }
+}
+
 pub const CFUNCS: &[(&core::ffi::CStr, lua_CFunction)] = &[
     (c"spawn", spawn),
     (c"wait", wait),
     (c"kill", kill),
     (c"status", status),
+    (c"on_abort", on_abort),
 ];

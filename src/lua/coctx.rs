@@ -10,6 +10,9 @@ use super::raw::*;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum CoState {
+    /// The `ngx.on_abort` thread: created, started only if the client
+    /// aborts; it does not keep the handler alive.
+    Unstarted,
     /// Created or running right now.
     Running,
     /// Yielded to the scheduler; an event (or a waited-on thread) resumes it.

@@ -23,6 +23,7 @@ pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
         // While Lua runs or waits, write events belong to whatever it
         // waits on (ngx.flush(true) installs its own handler).
         (*r).write_event_handler = Some(ngx_http_request_empty_handler);
+        super::abort::watch(r);
         let outcome = sched::start(ctx, &h, lcf.code_cache());
         match super::finish_rc(ctx, outcome) {
             Some(rc) => rc,
@@ -47,6 +48,9 @@ pub fn after_resume(ctx: &mut RequestCtx, outcome: Outcome) {
     if let Some(rc) = super::finish_rc(ctx, outcome) {
         // SAFETY: live request; this consumes the reference taken at the
         // first suspension.
-        unsafe { ngx_http_finalize_request(ctx.r, rc) };
+        unsafe {
+            (*ctx.r).read_event_handler = Some(ngx_http_block_reading);
+            ngx_http_finalize_request(ctx.r, rc)
+        };
     }
 }

@@ -1,4 +1,5 @@
 //! nginx phase hooks: one file per phase.
+pub mod abort;
 pub mod access;
 pub mod body_filter;
 pub mod content;
@@ -231,6 +232,11 @@ pub unsafe fn resume_thread(t: *mut CoCtx, nargs: core::ffi::c_int) {
     // an armed event).
     let outcome = unsafe { sched::resume(t, nargs) };
     let ctx = unsafe { &mut *(*t).ctx };
+    after_phase(ctx, outcome);
+}
+
+/// Lets the phase whose threads ran act on the handler's state.
+pub fn after_phase(ctx: &mut RequestCtx, outcome: Outcome) {
     match ctx.phase {
         Phase::Content => content::after_resume(ctx, outcome),
         Phase::Rewrite | Phase::Access => rewrite::after_resume(ctx, outcome),
@@ -250,8 +256,8 @@ pub fn finish_rc(ctx: &mut RequestCtx, outcome: Outcome) -> Option<isize> {
         Outcome::Error => Some(if header_sent { NGX_ERROR as isize } else { 500 }),
         Outcome::Done => Some(output::send_eof(ctx)),
         Outcome::Exit(code) => {
-            if code == NGX_ERROR as isize {
-                return Some(NGX_ERROR as isize);
+            if code == NGX_ERROR as isize || code == NGX_HTTP_CLIENT_CLOSED_REQUEST as isize {
+                return Some(code);
             }
             if code >= 300 && !header_sent {
                 return Some(code);

@@ -68,11 +68,13 @@ pub unsafe fn run(r: *mut ngx_http_request_t, phase: Phase) -> ngx_int_t {
         // While Lua runs or waits, write events belong to whatever it
         // waits on; the phase engine gets them back when it is done.
         (*r).write_event_handler = Some(ngx_http_request_empty_handler);
+        super::abort::watch(r);
         let outcome = sched::start(ctx, &h, lcf.code_cache());
         match phase_rc(ctx, phase, outcome) {
             Some(rc) => {
                 set_state(ctx, phase, PhaseState::Done(rc));
                 (*r).write_event_handler = Some(ngx_http_core_run_phases);
+                (*r).read_event_handler = Some(ngx_http_block_reading);
                 rc
             }
             None => {
@@ -104,6 +106,7 @@ pub fn after_resume(ctx: &mut RequestCtx, outcome: Outcome) {
     // finalize(NGX_DONE) drops it after the phases moved on.
     unsafe {
         (*r).write_event_handler = Some(ngx_http_core_run_phases);
+        (*r).read_event_handler = Some(ngx_http_block_reading);
         ngx_http_core_run_phases(r);
         ngx_http_finalize_request(r, NGX_DONE as ngx_int_t);
     }

@@ -28,6 +28,7 @@ local function wait(...)
 end
 
 ngx.thread = { spawn = spawn, wait = wait, kill = c.kill }
+ngx.on_abort = c.on_abort
 
 -- A light thread that finished but was not waited for is a "zombie"; a
 -- killed one is "dead".
