@@ -230,8 +230,9 @@ pub fn resume_entry(ctx: &mut RequestCtx) {
 pub unsafe fn resume_thread(t: *mut CoCtx, nargs: core::ffi::c_int) {
     // SAFETY: t's ctx outlives it; t is suspended (the caller got it from
     // an armed event).
-    let outcome = unsafe { sched::resume(t, nargs) };
+    // Read the owner first: finishing the handler frees the thread records.
     let ctx = unsafe { &mut *(*t).ctx };
+    let outcome = unsafe { sched::resume(t, nargs) };
     after_phase(ctx, outcome);
 }
 
