@@ -73,8 +73,9 @@ hidden notice
         content_by_lua_block {
             local ok, e1 = pcall(ngx.log, "x", "msg")
             local ok2, e2 = pcall(ngx.log, 99, "msg")
-            local ok3, e3 = pcall(ngx.log, ngx.ERR, "a", {})
-            ngx.say(e1) ngx.say(e2) ngx.say(e3)
+            local ok3, e3 = pcall(ngx.log, ngx.ERR, "a", print)
+            local ok4, e4 = pcall(ngx.log, ngx.ERR, {})
+            ngx.say(e1) ngx.say(e2) ngx.say(e3) ngx.say(e4)
         }
     }
 --- request
@@ -82,7 +83,8 @@ GET /t
 --- response_body
 bad argument #1 to 'log' (number expected, got string)
 bad log level: 99
-bad argument #3 to 'log' (string, number, boolean, or nil expected, got table)
+bad argument #2 to 'log' (string, number, boolean, or nil expected, got function)
+bad argument #1 to 'log' (expected table to have __tostring metamethod)
 
 
 
@@ -101,3 +103,24 @@ GET /t
 ok
 --- error_log
 v: null I am t
+
+
+
+=== TEST 6: file handlers log the base name of the file
+--- config
+    location = /t {
+        content_by_lua_file html/logging.lua;
+    }
+--- user_files
+>>> logging.lua
+local function helper()
+    ngx.log(ngx.ERR, "from a file")
+end
+helper()
+ngx.say("ok")
+--- request
+GET /t
+--- response_body
+ok
+--- error_log eval
+qr/\[error\] .*\[lua\] logging\.lua:2: helper\(\): from a file/

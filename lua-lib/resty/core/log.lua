@@ -20,8 +20,12 @@ local function log_at(is_print, level, ...)
     local info = getinfo(depth, "Sln")
     local i0 = 1
     if info then
-        local head = "[lua] " .. info.short_src .. ":" .. info.currentline .. ": "
-        if info.namewhat ~= "" and info.name then
+        -- upstream logs the base name of the source and the function name
+        -- of Lua functions only
+        local src = info.short_src
+        local base = src:match("[^/\\]*$") or src
+        local head = "[lua] " .. base .. ":" .. info.currentline .. ": "
+        if info.namewhat ~= "" and info.what == "Lua" and info.name then
             head = head .. info.name .. "(): "
         end
         parts[1] = head
@@ -36,12 +40,17 @@ local function log_at(is_print, level, ...)
             parts[i0 + i - 1] = tostring(v)
         elseif t == "userdata" and v == ngx.null then
             parts[i0 + i - 1] = "null"
-        elseif t == "table" and getmetatable(v) and getmetatable(v).__tostring then
+        elseif t == "table" then
+            local mt = getmetatable(v)
+            if not (mt and mt.__tostring) then
+                for j = 1, i0 + n - 1 do parts[j] = nil end
+                error("bad argument #" .. i .. " to '" .. (is_print and "print" or "log")
+                      .. "' (expected table to have __tostring metamethod)", depth)
+            end
             parts[i0 + i - 1] = tostring(v)
         else
             for j = 1, i0 + n - 1 do parts[j] = nil end
-            error("bad argument #" .. (is_print and i or i + 1)
-                  .. " to '" .. (is_print and "print" or "log")
+            error("bad argument #" .. i .. " to '" .. (is_print and "print" or "log")
                   .. "' (string, number, boolean, or nil expected, got "
                   .. t .. ")", depth)
         end
