@@ -8,6 +8,7 @@
 #![allow(non_snake_case)]
 
 pub mod conf;
+pub mod cosocket;
 pub mod ffi;
 pub mod lua;
 pub mod nginx;

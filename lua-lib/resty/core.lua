@@ -17,6 +17,7 @@ require "resty.core.param"
 require "resty.core.coroutine"
 require "resty.core.thread"
 require "resty.core.timer"
+require "resty.core.socket"
 require "resty.core.require"
 require "resty.core.globals"
 

@@ -68,12 +68,20 @@ macro_rules! handler_directives {
                 unsafe { set_handler(cf, c, conf, $phase, Form::File) }
             }
         )*
-        pub static mut COMMANDS: [ngx_command_t; 8 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
+        pub static mut COMMANDS: [ngx_command_t; 16 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
             cmd(b"lua_package_path\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_path, MAIN),
             cmd(b"lua_package_cpath\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_cpath, MAIN),
             cmd(b"lua_code_cache\0", ANY_LOC | NGX_CONF_FLAG, set_code_cache, LOC),
             cmd(b"lua_load_resty_core\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_load_resty_core, MAIN),
             cmd(b"lua_transform_underscores_in_response_headers\0", ANY_LOC | NGX_CONF_FLAG, set_ignored_flag, LOC),
+            cmd(b"lua_socket_connect_timeout\0", ANY_LOC | NGX_CONF_TAKE1, set_socket_connect_timeout, LOC),
+            cmd(b"lua_socket_send_timeout\0", ANY_LOC | NGX_CONF_TAKE1, set_socket_send_timeout, LOC),
+            cmd(b"lua_socket_read_timeout\0", ANY_LOC | NGX_CONF_TAKE1, set_socket_read_timeout, LOC),
+            cmd(b"lua_socket_keepalive_timeout\0", ANY_LOC | NGX_CONF_TAKE1, set_socket_keepalive_timeout, LOC),
+            cmd(b"lua_socket_pool_size\0", ANY_LOC | NGX_CONF_TAKE1, set_socket_pool_size, LOC),
+            cmd(b"lua_socket_buffer_size\0", ANY_LOC | NGX_CONF_TAKE1, set_socket_buffer_size, LOC),
+            cmd(b"lua_socket_send_lowat\0", ANY_LOC | NGX_CONF_TAKE1, set_socket_buffer_size_ignored, LOC),
+            cmd(b"lua_socket_log_errors\0", ANY_LOC | NGX_CONF_FLAG, set_socket_log_errors, LOC),
             cmd(b"lua_check_client_abort\0", ANY_LOC | NGX_CONF_FLAG, set_check_client_abort, LOC),
             cmd(b"lua_max_pending_timers\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_max_pending_timers, MAIN),
             cmd(b"lua_max_running_timers\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_max_running_timers, MAIN),
@@ -206,6 +214,113 @@ unsafe extern "C" fn set_code_cache(
         };
     }
     CONF_OK
+}
+
+/// An nginx time value (`60s`, `500ms`, bare numbers are seconds) in ms.
+unsafe fn msec_arg(cf: *mut ngx_conf_t) -> Option<ngx_msec_t> {
+    // SAFETY: TAKE1 directive: args[1] exists.
+    unsafe {
+        let a = (*(*cf).args).elts as *mut ngx_str_t;
+        let rc = ngx_parse_time(a.add(1), 0);
+        if rc == NGX_ERROR as isize {
+            conf_log(
+                cf,
+                NGX_LOG_EMERG,
+                &format!(
+                    "invalid value \"{}\"",
+                    String::from_utf8_lossy(bytes(&*a.add(1)))
+                ),
+            );
+            return None;
+        }
+        Some(rc as ngx_msec_t)
+    }
+}
+
+/// A size value (`4k`, `1m`).
+unsafe fn size_arg(cf: *mut ngx_conf_t) -> Option<usize> {
+    // SAFETY: TAKE1 directive: args[1] exists.
+    unsafe {
+        let a = (*(*cf).args).elts as *mut ngx_str_t;
+        let rc = ngx_parse_size(a.add(1));
+        if rc == NGX_ERROR as isize {
+            conf_log(
+                cf,
+                NGX_LOG_EMERG,
+                &format!(
+                    "invalid value \"{}\"",
+                    String::from_utf8_lossy(bytes(&*a.add(1)))
+                ),
+            );
+            return None;
+        }
+        Some(rc as usize)
+    }
+}
+
+macro_rules! loc_setter {
+    ($name:ident, $field:ident, $parse:ident) => {
+        unsafe extern "C" fn $name(
+            cf: *mut ngx_conf_t,
+            _: *mut ngx_command_t,
+            conf: *mut c_void,
+        ) -> *mut c_char {
+            // SAFETY: LOC offset: conf is our LocConf; valid cf.
+            unsafe {
+                let lcf = &mut *(conf as *mut LocConf);
+                if lcf.$field.is_some() {
+                    return c"is duplicate".as_ptr() as *mut c_char;
+                }
+                match $parse(cf) {
+                    Some(v) => {
+                        lcf.$field = Some(v as _);
+                        CONF_OK
+                    }
+                    None => conf_err(),
+                }
+            }
+        }
+    };
+}
+
+loc_setter!(set_socket_connect_timeout, socket_connect_timeout, msec_arg);
+loc_setter!(set_socket_send_timeout, socket_send_timeout, msec_arg);
+loc_setter!(set_socket_read_timeout, socket_read_timeout, msec_arg);
+loc_setter!(
+    set_socket_keepalive_timeout,
+    socket_keepalive_timeout,
+    msec_arg
+);
+loc_setter!(set_socket_pool_size, socket_pool_size, number_arg);
+loc_setter!(set_socket_buffer_size, socket_buffer_size, size_arg);
+
+/// Accepted for compatibility; nginx's own send buffering applies.
+unsafe extern "C" fn set_socket_buffer_size_ignored(
+    cf: *mut ngx_conf_t,
+    _: *mut ngx_command_t,
+    _: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: valid cf.
+    match unsafe { size_arg(cf) } {
+        Some(_) => CONF_OK,
+        None => conf_err(),
+    }
+}
+
+unsafe extern "C" fn set_socket_log_errors(
+    cf: *mut ngx_conf_t,
+    _: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: LOC offset: conf is our LocConf; valid cf.
+    let lcf = unsafe { &mut *(conf as *mut LocConf) };
+    match parse_flag(cf, unsafe { bytes(&args(cf)[1]) }) {
+        Some(on) => {
+            lcf.socket_log_errors = Some(on);
+            CONF_OK
+        }
+        None => conf_err(),
+    }
 }
 
 unsafe extern "C" fn set_check_client_abort(

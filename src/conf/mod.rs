@@ -69,11 +69,37 @@ pub struct LocConf {
     pub code_cache: Option<bool>,
     /// `lua_check_client_abort`.
     pub check_client_abort: Option<bool>,
+    /// `lua_socket_*`.
+    pub socket_connect_timeout: Option<ngx_msec_t>,
+    pub socket_send_timeout: Option<ngx_msec_t>,
+    pub socket_read_timeout: Option<ngx_msec_t>,
+    pub socket_keepalive_timeout: Option<ngx_msec_t>,
+    pub socket_pool_size: Option<usize>,
+    pub socket_buffer_size: Option<usize>,
+    pub socket_log_errors: Option<bool>,
 }
 
 impl LocConf {
     pub fn code_cache(&self) -> bool {
         self.code_cache.unwrap_or(true)
+    }
+    pub fn socket_connect_timeout(&self) -> ngx_msec_t {
+        self.socket_connect_timeout.unwrap_or(60_000)
+    }
+    pub fn socket_send_timeout(&self) -> ngx_msec_t {
+        self.socket_send_timeout.unwrap_or(60_000)
+    }
+    pub fn socket_read_timeout(&self) -> ngx_msec_t {
+        self.socket_read_timeout.unwrap_or(60_000)
+    }
+    pub fn socket_keepalive_timeout(&self) -> ngx_msec_t {
+        self.socket_keepalive_timeout.unwrap_or(60_000)
+    }
+    pub fn socket_pool_size(&self) -> usize {
+        self.socket_pool_size.unwrap_or(30)
+    }
+    pub fn socket_log_errors(&self) -> bool {
+        self.socket_log_errors.unwrap_or(true)
     }
 }
 
@@ -115,6 +141,18 @@ pub unsafe extern "C" fn merge_loc_conf(
     if conf.code_cache.is_none() {
         conf.code_cache = Some(prev.code_cache());
     }
+    macro_rules! inherit_opt {
+        ($($f:ident),*) => { $( if conf.$f.is_none() { conf.$f = prev.$f; } )* };
+    }
+    inherit_opt!(
+        socket_connect_timeout,
+        socket_send_timeout,
+        socket_read_timeout,
+        socket_keepalive_timeout,
+        socket_pool_size,
+        socket_buffer_size,
+        socket_log_errors
+    );
     if conf.check_client_abort.is_none() {
         conf.check_client_abort = Some(prev.check_client_abort.unwrap_or(false));
     }

@@ -9,6 +9,7 @@ pub mod header;
 pub mod misc;
 pub mod output;
 pub mod sema;
+pub mod socket;
 pub mod thread;
 pub mod time;
 pub mod timer;

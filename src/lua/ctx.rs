@@ -39,6 +39,8 @@ pub struct RequestCtx {
     /// The thread suspended on a request-level event (body read, flush).
     pub event_waiter: *mut CoCtx,
     pub entry_failed: bool,
+    /// Cosockets of this request, closed when it ends.
+    pub sockets: Vec<*mut crate::cosocket::tcp::Tcp>,
     pub exit_code: Option<isize>,
     /// Status of the last `ngx.exit` in the header filter.
     pub header_filter_exit: Option<isize>,
@@ -69,6 +71,9 @@ impl Drop for RequestCtx {
         // while the pool's cleanups run; removing a pending timer here is
         // what keeps nginx from firing into freed memory.
         unsafe {
+            for s in core::mem::take(&mut self.sockets) {
+                (*s).orphan();
+            }
             self.release_threads();
             if let Some(vm) = self.vm.as_mut() {
                 if self.ctx_ref > 0 {
@@ -114,6 +119,7 @@ impl RequestCtx {
                 entry: ptr::null_mut(),
                 event_waiter: ptr::null_mut(),
                 entry_failed: false,
+                sockets: Vec::new(),
                 exit_code: None,
                 header_filter_exit: None,
                 waiting: false,

@@ -1,0 +1,240 @@
+-- ngx.socket.tcp (and the ngx.socket.stream alias, ngx.socket.connect).
+local ffi = require "ffi"
+local base = require "resty.core.base"
+local C = ffi.C
+local ffi_gc, ffi_str, ffi_new = ffi.gc, ffi.string, ffi.new
+local get_errbuf = base.get_errbuf
+local yield_to_scheduler = base.yield_to_scheduler
+local FFI_OK, FFI_AGAIN, FFI_NO_REQ_CTX, FFI_DECLINED, FFI_BUSY =
+    base.FFI_OK, base.FFI_AGAIN, base.FFI_NO_REQ_CTX, base.FFI_DECLINED, base.FFI_BUSY
+local type, tostring, tonumber, error, setmetatable, concat =
+    type, tostring, tonumber, error, setmetatable, table.concat
+
+ffi.cdef [[
+    typedef struct ngx_lua_tcp_s ngx_lua_tcp_t;
+    ngx_lua_tcp_t *ngx_lua_ffi_socket_tcp_new(u_char *err, size_t *errlen);
+    void ngx_lua_ffi_socket_tcp_gc(ngx_lua_tcp_t *s);
+    int ngx_lua_ffi_socket_tcp_connect(ngx_lua_tcp_t *s, const char *host,
+        size_t host_len, int port, const char *pool, size_t pool_len,
+        u_char *err, size_t *errlen);
+    int ngx_lua_ffi_socket_tcp_send(ngx_lua_tcp_t *s, const char *data,
+        size_t len, u_char *err, size_t *errlen);
+    int ngx_lua_ffi_socket_tcp_receive(ngx_lua_tcp_t *s, int mode, size_t n,
+        u_char *err, size_t *errlen);
+    int ngx_lua_ffi_socket_tcp_result(ngx_lua_tcp_t *s, const u_char **data,
+        size_t *len, size_t *sent, u_char *err, size_t *errlen);
+    int ngx_lua_ffi_socket_tcp_close(ngx_lua_tcp_t *s);
+    void ngx_lua_ffi_socket_tcp_settimeouts(ngx_lua_tcp_t *s, double connect,
+        double send, double read);
+    int ngx_lua_ffi_socket_tcp_setkeepalive(ngx_lua_tcp_t *s, double timeout,
+        int size, u_char *err, size_t *errlen);
+    int ngx_lua_ffi_socket_tcp_getreusedtimes(ngx_lua_tcp_t *s);
+]]
+
+local data_ptr = ffi_new("const u_char *[1]")
+local data_len = ffi_new("size_t[1]")
+local sent_len = ffi_new("size_t[1]")
+
+local tcp = {}
+local mt = { __index = tcp }
+
+local function sock_of(self)
+    if type(self) ~= "table" or type(self[1]) ~= "cdata" then
+        error("bad argument #1 (cosocket object expected)", 3)
+    end
+    return self[1]
+end
+
+-- Runs an operation; after a wait, collects its outcome.
+local function finish(s, rc, err, errlen)
+    if rc == FFI_AGAIN then
+        yield_to_scheduler()
+        err, errlen = get_errbuf()
+        rc = C.ngx_lua_ffi_socket_tcp_result(s, data_ptr, data_len, sent_len, err, errlen)
+    elseif rc == FFI_OK then
+        rc = C.ngx_lua_ffi_socket_tcp_result(s, data_ptr, data_len, sent_len, err, errlen)
+    end
+    return rc, err, errlen
+end
+
+function tcp.connect(self, host, port, opts)
+    local s = sock_of(self)
+    if type(host) ~= "string" then
+        error("bad argument #1 to 'connect' (string expected, got " .. type(host) .. ")", 2)
+    end
+    local pool
+    if type(port) == "table" then
+        opts, port = port, nil
+    end
+    if opts then
+        pool = opts.pool
+    end
+    local p = -1
+    if host:sub(1, 5) ~= "unix:" then
+        p = tonumber(port)
+        if not p then
+            error("bad argument #2 to 'connect' (number expected, got " .. type(port) .. ")", 2)
+        end
+        if p < 0 or p > 65535 then
+            return nil, "bad port number: " .. p
+        end
+    end
+    local err, errlen = get_errbuf()
+    local rc = C.ngx_lua_ffi_socket_tcp_connect(s, host, #host, p, pool, pool and #pool or 0, err, errlen)
+    if rc == FFI_NO_REQ_CTX or rc == FFI_DECLINED then
+        error(ffi_str(err, errlen[0]), 2)
+    end
+    rc, err, errlen = finish(s, rc, err, errlen)
+    if rc == FFI_OK then
+        return 1
+    end
+    return nil, ffi_str(err, errlen[0])
+end
+
+local function flatten(v, out)
+    local t = type(v)
+    if t == "string" then
+        out[#out + 1] = v
+    elseif t == "number" then
+        out[#out + 1] = tostring(v)
+    elseif t == "table" then
+        for i = 1, #v do
+            flatten(v[i], out)
+        end
+    elseif t == "boolean" then
+        out[#out + 1] = tostring(v)
+    elseif v == nil then
+        out[#out + 1] = "nil"
+    else
+        error("bad argument #1 to 'send' (string, number, boolean, nil, or array table expected, got " .. t .. ")", 4)
+    end
+end
+
+function tcp.send(self, data)
+    local s = sock_of(self)
+    if type(data) ~= "string" then
+        local out = {}
+        flatten(data, out)
+        data = concat(out)
+    end
+    local err, errlen = get_errbuf()
+    local rc = C.ngx_lua_ffi_socket_tcp_send(s, data, #data, err, errlen)
+    if rc == FFI_NO_REQ_CTX or rc == FFI_DECLINED then
+        error(ffi_str(err, errlen[0]), 2)
+    end
+    rc, err, errlen = finish(s, rc, err, errlen)
+    if rc == FFI_OK then
+        return tonumber(sent_len[0])
+    end
+    return nil, ffi_str(err, errlen[0])
+end
+
+local function receive(self, mode, n)
+    local s = sock_of(self)
+    data_len[0] = 0
+    local err, errlen = get_errbuf()
+    local rc = C.ngx_lua_ffi_socket_tcp_receive(s, mode, n, err, errlen)
+    if rc == FFI_NO_REQ_CTX or rc == FFI_DECLINED then
+        error(ffi_str(err, errlen[0]), 3)
+    end
+    rc, err, errlen = finish(s, rc, err, errlen)
+    if rc == FFI_OK then
+        return ffi_str(data_ptr[0], data_len[0])
+    end
+    local e = ffi_str(err, errlen[0])
+    if data_len[0] > 0 or e == "timeout" or e == "closed" then
+        return nil, e, ffi_str(data_ptr[0], data_len[0])
+    end
+    return nil, e
+end
+
+function tcp.receive(self, pat)
+    if pat == nil or pat == "*l" then
+        return receive(self, 0, 0)
+    end
+    if pat == "*a" then
+        return receive(self, 1, 0)
+    end
+    local n = tonumber(pat)
+    if type(pat) == "number" or n then
+        if not n or n < 0 then
+            error("bad argument #1 to 'receive' (bad number of bytes)", 2)
+        end
+        return receive(self, 2, n)
+    end
+    error("bad argument #1 to 'receive' (bad pattern argument: " .. tostring(pat) .. ")", 2)
+end
+
+function tcp.receiveany(self, max)
+    local n = tonumber(max)
+    if not n or n <= 0 then
+        error("bad argument #1 to 'receiveany' (bad max argument)", 2)
+    end
+    return receive(self, 3, n)
+end
+
+function tcp.close(self)
+    local rc = C.ngx_lua_ffi_socket_tcp_close(sock_of(self))
+    if rc == FFI_OK then
+        return 1
+    end
+    if rc == FFI_BUSY then
+        return nil, "socket busy"
+    end
+    return nil, "closed"
+end
+
+function tcp.settimeout(self, ms)
+    local t = tonumber(ms) or 0
+    C.ngx_lua_ffi_socket_tcp_settimeouts(sock_of(self), t, t, t)
+end
+
+function tcp.settimeouts(self, connect, send, read)
+    C.ngx_lua_ffi_socket_tcp_settimeouts(sock_of(self), tonumber(connect) or -1,
+                                          tonumber(send) or -1, tonumber(read) or -1)
+end
+
+function tcp.setkeepalive(self, timeout, size)
+    local err, errlen = get_errbuf()
+    local rc = C.ngx_lua_ffi_socket_tcp_setkeepalive(sock_of(self), tonumber(timeout) or -1,
+                                                      tonumber(size) or -1, err, errlen)
+    if rc == FFI_OK then
+        return 1
+    end
+    return nil, ffi_str(err, errlen[0])
+end
+
+function tcp.getreusedtimes(self)
+    local n = C.ngx_lua_ffi_socket_tcp_getreusedtimes(sock_of(self))
+    if n < 0 then
+        return nil, "closed"
+    end
+    return n
+end
+
+function tcp.setoption()
+    return true
+end
+
+local function new_tcp()
+    local err, errlen = get_errbuf()
+    local s = C.ngx_lua_ffi_socket_tcp_new(err, errlen)
+    if s == nil then
+        error(ffi_str(err, errlen[0]), 2)
+    end
+    return setmetatable({ ffi_gc(s, C.ngx_lua_ffi_socket_tcp_gc) }, mt)
+end
+
+ngx.socket = ngx.socket or {}
+ngx.socket.tcp = new_tcp
+ngx.socket.stream = new_tcp
+ngx.socket.connect = function(host, port, opts)
+    local sock = new_tcp()
+    local ok, err = sock:connect(host, port, opts)
+    if not ok then
+        return nil, err
+    end
+    return sock
+end
+
+return { version = base.version }

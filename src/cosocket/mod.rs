@@ -1,0 +1,5 @@
+//! Cosockets: non-blocking sockets on nginx's event loop that suspend the
+//! calling Lua thread until the operation completes.
+pub mod addr;
+pub mod pool;
+pub mod tcp;

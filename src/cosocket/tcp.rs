@@ -1,0 +1,720 @@
+//! ngx.socket.tcp: connect, send, receive, close, keepalive.
+use core::ffi::c_void;
+use core::ptr;
+
+use nginx_sys::*;
+
+use super::addr::{self, Peer};
+use super::pool;
+use crate::lua::coctx::CoCtx;
+use crate::lua::ctx::RequestCtx;
+use crate::nginx::log;
+use crate::phase::Phase;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum RecvMode {
+    Line,
+    All,
+    Size(usize),
+    Any(usize),
+}
+
+#[derive(PartialEq, Eq)]
+enum Pending {
+    None,
+    Connect,
+    Send,
+    Recv(RecvMode),
+}
+
+/// Outcome of an operation, read by the Lua side (`ngx_lua_ffi_socket_tcp_result`).
+pub struct Done {
+    pub ok: bool,
+    pub err: String,
+    /// Received data, or the partial data of a failed receive.
+    pub data: Vec<u8>,
+    pub sent: usize,
+}
+
+pub struct Tcp {
+    pub c: *mut ngx_connection_t,
+    pub ctx: *mut RequestCtx,
+    pub connect_timeout: ngx_msec_t,
+    pub send_timeout: ngx_msec_t,
+    pub read_timeout: ngx_msec_t,
+    pub log_errors: bool,
+    pub pool_size: usize,
+    pub keepalive_timeout: ngx_msec_t,
+    buf: Vec<u8>,
+    pos: usize,
+    send_buf: Vec<u8>,
+    send_off: usize,
+    reader: *mut CoCtx,
+    writer: *mut CoCtx,
+    pending: Pending,
+    pub done: Done,
+    pub key: Vec<u8>,
+    pub reused: u32,
+    peer_name: Vec<u8>,
+    sockaddr: Vec<u8>,
+    name: ngx_str_t,
+    pc: ngx_peer_connection_t,
+}
+
+/// What a call did: finished now, or the caller must yield.
+pub enum Step {
+    Now,
+    Wait,
+}
+
+fn errno_str(err: i32) -> String {
+    // SAFETY: strerror returns a static (thread-local) C string.
+    let s = unsafe { core::ffi::CStr::from_ptr(libc::strerror(err)) };
+    // LuaSocket style, as upstream: "connection refused".
+    s.to_string_lossy().to_lowercase()
+}
+
+fn errno() -> i32 {
+    // SAFETY: reading the thread's errno.
+    unsafe { *libc::__errno_location() }
+}
+
+impl Tcp {
+    pub fn new(ctx: &mut RequestCtx) -> Box<Tcp> {
+        // SAFETY: ctx is the creating request's live context; its location
+        // conf carries the socket defaults.
+        let lcf = unsafe { crate::conf::loc_conf(ctx.r) };
+        Box::new(Tcp {
+            c: ptr::null_mut(),
+            ctx,
+            connect_timeout: lcf.socket_connect_timeout(),
+            send_timeout: lcf.socket_send_timeout(),
+            read_timeout: lcf.socket_read_timeout(),
+            log_errors: lcf.socket_log_errors(),
+            pool_size: lcf.socket_pool_size(),
+            keepalive_timeout: lcf.socket_keepalive_timeout(),
+            buf: Vec::new(),
+            pos: 0,
+            send_buf: Vec::new(),
+            send_off: 0,
+            reader: ptr::null_mut(),
+            writer: ptr::null_mut(),
+            pending: Pending::None,
+            done: Done {
+                ok: true,
+                err: String::new(),
+                data: Vec::new(),
+                sent: 0,
+            },
+            key: Vec::new(),
+            reused: 0,
+            peer_name: Vec::new(),
+            sockaddr: Vec::new(),
+            name: ngx_str_t {
+                len: 0,
+                data: ptr::null_mut(),
+            },
+            // SAFETY: an all-zero peer connection is its initial state.
+            pc: unsafe { core::mem::zeroed() },
+        })
+    }
+
+    pub fn connected(&self) -> bool {
+        !self.c.is_null()
+    }
+
+    pub fn busy_reading(&self) -> bool {
+        !self.reader.is_null()
+    }
+
+    pub fn busy_writing(&self) -> bool {
+        !self.writer.is_null()
+    }
+
+    fn request_log(&self) -> *mut ngx_log_t {
+        // SAFETY: ctx (when set) is the live owner request.
+        unsafe {
+            match self.ctx.as_ref() {
+                Some(ctx) => (*(*ctx.r).connection).log,
+                None => log::cycle_log(),
+            }
+        }
+    }
+
+    fn fail(&mut self, err: impl Into<String>, partial: Vec<u8>) {
+        self.done = Done {
+            ok: false,
+            err: err.into(),
+            data: partial,
+            sent: 0,
+        };
+    }
+
+    /// Registers this socket with its request so the request's end closes it.
+    fn attach(&mut self) {
+        // SAFETY: ctx is the live owner request.
+        if let Some(ctx) = unsafe { self.ctx.as_mut() } {
+            let me: *mut Tcp = self;
+            if !ctx.sockets.contains(&me) {
+                ctx.sockets.push(me);
+            }
+        }
+    }
+
+    fn detach(&mut self) {
+        // SAFETY: as in attach.
+        if let Some(ctx) = unsafe { self.ctx.as_mut() } {
+            let me: *mut Tcp = self;
+            ctx.sockets.retain(|&s| s != me);
+        }
+    }
+
+    /// Closes the connection (not pooled). A thread waiting on it stays
+    /// recorded, so the handler that noticed the failure can wake it.
+    fn close_conn(&mut self) {
+        if !self.c.is_null() {
+            // SAFETY: our connection; nginx removes its events and timers.
+            unsafe { ngx_close_connection(self.c) };
+            self.c = ptr::null_mut();
+        }
+        self.buf.clear();
+        self.pos = 0;
+    }
+
+    /// `close()` from Lua, or the request's end: nobody waits any more.
+    pub fn close(&mut self) {
+        self.close_conn();
+        self.reader = ptr::null_mut();
+        self.writer = ptr::null_mut();
+        self.pending = Pending::None;
+    }
+
+    /// The request ended: close and forget it.
+    pub fn orphan(&mut self) {
+        self.close();
+        self.ctx = ptr::null_mut();
+    }
+
+    /// Starts connecting to `host` (`port` for IP hosts). `pool` overrides
+    /// the keepalive pool name.
+    pub fn connect(
+        &mut self,
+        host: &[u8],
+        port: Option<u16>,
+        pool: Option<&[u8]>,
+        me: *mut CoCtx,
+    ) -> Step {
+        self.close();
+        let peer = match addr::parse(host, port) {
+            Ok(p) => p,
+            Err(true) => {
+                self.fail(
+                    format!(
+                        "no resolver defined to resolve \"{}\"",
+                        String::from_utf8_lossy(host)
+                    ),
+                    Vec::new(),
+                );
+                return Step::Now;
+            }
+            Err(false) => {
+                self.fail("bad address", Vec::new());
+                return Step::Now;
+            }
+        };
+        self.peer_name = match (&peer, port) {
+            (Peer::Inet(a), _) => a.to_string().into_bytes(),
+            (Peer::Unix(_), _) => host.to_vec(),
+        };
+        self.key = match pool {
+            Some(p) => p.to_vec(),
+            None => match &peer {
+                Peer::Inet(a) => format!("{}:{}", a.ip(), a.port()).into_bytes(),
+                Peer::Unix(_) => host.to_vec(),
+            },
+        };
+        if let Some((c, reused)) = pool::take(&self.key) {
+            self.c = c;
+            self.reused = reused + 1;
+            self.adopt();
+            self.attach();
+            self.done = Done {
+                ok: true,
+                err: String::new(),
+                data: Vec::new(),
+                sent: 0,
+            };
+            return Step::Now;
+        }
+        self.reused = 0;
+        let (sa, len) = addr::sockaddr(&peer);
+        self.sockaddr = sa;
+        self.name = ngx_str_t {
+            len: self.peer_name.len(),
+            data: self.peer_name.as_mut_ptr(),
+        };
+        // SAFETY: the peer connection points at our own buffers, which live
+        // as long as the Tcp; ngx_event_connect_peer takes a socket and a
+        // connection slot.
+        unsafe {
+            self.pc = core::mem::zeroed();
+            self.pc.sockaddr = self.sockaddr.as_mut_ptr() as *mut sockaddr;
+            self.pc.socklen = len;
+            self.pc.name = &mut self.name;
+            self.pc.get = Some(ngx_event_get_peer);
+            self.pc.log = self.request_log();
+            self.pc
+                .set_log_error(ngx_connection_log_error_e_NGX_ERROR_ERR as _);
+            let rc = ngx_event_connect_peer(&mut self.pc);
+            if rc == NGX_ERROR as isize || rc == NGX_BUSY as isize || rc == NGX_DECLINED as isize {
+                let e = errno();
+                if !self.pc.connection.is_null() {
+                    ngx_close_connection(self.pc.connection);
+                }
+                self.fail(
+                    if e != 0 {
+                        errno_str(e)
+                    } else {
+                        "failed to connect".into()
+                    },
+                    Vec::new(),
+                );
+                return Step::Now;
+            }
+            self.c = self.pc.connection;
+            self.adopt();
+            self.attach();
+            if rc == NGX_OK as isize {
+                self.done = Done {
+                    ok: true,
+                    err: String::new(),
+                    data: Vec::new(),
+                    sent: 0,
+                };
+                return Step::Now;
+            }
+            // NGX_AGAIN: the write event tells when the connect finished.
+            ngx_add_timer((*self.c).write, self.connect_timeout);
+        }
+        self.pending = Pending::Connect;
+        self.writer = me;
+        Step::Wait
+    }
+
+    /// Points the connection's events at this socket.
+    fn adopt(&mut self) {
+        // SAFETY: our live connection.
+        unsafe {
+            let c = self.c;
+            (*c).data = self as *mut Tcp as *mut c_void;
+            (*(*c).read).handler = Some(read_handler);
+            (*(*c).write).handler = Some(write_handler);
+            let log = self.request_log();
+            (*c).log = log;
+            (*(*c).read).log = log;
+            (*(*c).write).log = log;
+        }
+    }
+
+    fn connect_finished(&mut self) {
+        // SAFETY: our live connection, its socket just became writable.
+        unsafe {
+            let c = self.c;
+            let wev = (*c).write;
+            if (*wev).timedout() != 0 {
+                if self.log_errors {
+                    log::log_error(
+                        NGX_LOG_ERR,
+                        (*c).log,
+                        format!(
+                            "lua tcp socket connect timed out, when connecting to {}",
+                            String::from_utf8_lossy(&self.peer_name)
+                        )
+                        .as_bytes(),
+                    );
+                }
+                self.close_conn();
+                self.fail("timeout", Vec::new());
+                return;
+            }
+            if (*wev).timer_set() != 0 {
+                ngx_del_timer(wev);
+            }
+            let mut err: libc::c_int = 0;
+            let mut len = core::mem::size_of::<libc::c_int>() as libc::socklen_t;
+            if libc::getsockopt(
+                (*c).fd,
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                &mut err as *mut _ as *mut c_void,
+                &mut len,
+            ) == -1
+            {
+                err = errno();
+            }
+            if err != 0 {
+                if self.log_errors {
+                    log::log_error(
+                        NGX_LOG_ERR,
+                        (*c).log,
+                        format!(
+                            "lua tcp socket connect() failed ({}), when connecting to {}",
+                            errno_str(err),
+                            String::from_utf8_lossy(&self.peer_name)
+                        )
+                        .as_bytes(),
+                    );
+                }
+                self.close_conn();
+                self.fail(errno_str(err), Vec::new());
+                return;
+            }
+        }
+        self.done = Done {
+            ok: true,
+            err: String::new(),
+            data: Vec::new(),
+            sent: 0,
+        };
+    }
+
+    /// Sends `data`, waiting if the socket buffer is full.
+    pub fn send(&mut self, data: &[u8], me: *mut CoCtx) -> Step {
+        self.send_buf.clear();
+        self.send_buf.extend_from_slice(data);
+        self.send_off = 0;
+        match self.try_send() {
+            Some(()) => Step::Now,
+            None => {
+                self.pending = Pending::Send;
+                self.writer = me;
+                // SAFETY: our live connection.
+                unsafe {
+                    let wev = (*self.c).write;
+                    if (*wev).timer_set() == 0 {
+                        ngx_add_timer(wev, self.send_timeout);
+                    }
+                    if ngx_handle_write_event(wev, 0) != NGX_OK as isize {
+                        self.writer = ptr::null_mut();
+                        self.pending = Pending::None;
+                        self.close_conn();
+                        self.fail("failed to arm the write event", Vec::new());
+                        return Step::Now;
+                    }
+                }
+                Step::Wait
+            }
+        }
+    }
+
+    /// Writes what is left; `Some` when done (ok or failed), `None` to wait.
+    fn try_send(&mut self) -> Option<()> {
+        // SAFETY: our live connection; send() writes at most len bytes.
+        unsafe {
+            let c = self.c;
+            while self.send_off < self.send_buf.len() {
+                let rest = &self.send_buf[self.send_off..];
+                let Some(send) = (*c).send else {
+                    break;
+                };
+                let n = send(c, rest.as_ptr() as *mut u8, rest.len());
+                if n > 0 {
+                    self.send_off += n as usize;
+                    continue;
+                }
+                if n == NGX_AGAIN as isize {
+                    return None;
+                }
+                let e = errno();
+                self.close_conn();
+                self.fail(
+                    if e != 0 {
+                        errno_str(e)
+                    } else {
+                        "closed".into()
+                    },
+                    Vec::new(),
+                );
+                return Some(());
+            }
+        }
+        self.done = Done {
+            ok: true,
+            err: String::new(),
+            data: Vec::new(),
+            sent: self.send_buf.len(),
+        };
+        Some(())
+    }
+
+    /// Receives per `mode`, waiting if not enough data arrived yet.
+    pub fn receive(&mut self, mode: RecvMode, me: *mut CoCtx) -> Step {
+        match self.try_recv(mode) {
+            Some(()) => Step::Now,
+            None => {
+                self.pending = Pending::Recv(mode);
+                self.reader = me;
+                // SAFETY: our live connection.
+                unsafe {
+                    let rev = (*self.c).read;
+                    if (*rev).timer_set() != 0 {
+                        ngx_del_timer(rev);
+                    }
+                    ngx_add_timer(rev, self.read_timeout);
+                    if ngx_handle_read_event(rev, 0) != NGX_OK as isize {
+                        self.reader = ptr::null_mut();
+                        self.pending = Pending::None;
+                        self.close_conn();
+                        self.fail("failed to arm the read event", Vec::new());
+                        return Step::Now;
+                    }
+                }
+                Step::Wait
+            }
+        }
+    }
+
+    fn take(&mut self, n: usize, skip: usize) -> Vec<u8> {
+        let out = self.buf[self.pos..self.pos + n].to_vec();
+        self.pos += n + skip;
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
+        out
+    }
+
+    /// Answers from the buffer if it can.
+    fn answer_from_buffer(&mut self, mode: RecvMode, eof: bool) -> Option<Vec<u8>> {
+        let n_avail = self.buf.len() - self.pos;
+        match mode {
+            RecvMode::Line => {
+                let i = self.buf[self.pos..].iter().position(|&b| b == b'\n')?;
+                let mut line = self.take(i, 1);
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                Some(line)
+            }
+            RecvMode::Size(n) => (n_avail >= n).then(|| self.take(n, 0)),
+            RecvMode::Any(max) => (n_avail > 0).then(|| self.take(n_avail.min(max), 0)),
+            RecvMode::All => eof.then(|| self.take(n_avail, 0)),
+        }
+    }
+
+    /// Reads until `mode` is satisfied; `Some` when done, `None` to wait.
+    fn try_recv(&mut self, mode: RecvMode) -> Option<()> {
+        if let RecvMode::Size(0) = mode {
+            self.done = Done {
+                ok: true,
+                err: String::new(),
+                data: Vec::new(),
+                sent: 0,
+            };
+            return Some(());
+        }
+        loop {
+            if let Some(data) = self.answer_from_buffer(mode, false) {
+                self.done = Done {
+                    ok: true,
+                    err: String::new(),
+                    data,
+                    sent: 0,
+                };
+                return Some(());
+            }
+            if self.pos > 0 && self.pos * 2 > self.buf.len() {
+                self.buf.drain(..self.pos);
+                self.pos = 0;
+            }
+            let want = match mode {
+                RecvMode::Size(n) => (n - (self.buf.len() - self.pos)).clamp(1, 1 << 16),
+                _ => 4096,
+            };
+            self.buf.reserve(want);
+            let len = self.buf.len();
+            // SAFETY: recv writes at most `want` bytes into reserved space.
+            let n = unsafe {
+                let c = self.c;
+                let Some(recv) = (*c).recv else {
+                    return Some(());
+                };
+                recv(c, self.buf.as_mut_ptr().add(len), want)
+            };
+            if n > 0 {
+                // SAFETY: recv initialised n bytes past len.
+                unsafe { self.buf.set_len(len + n as usize) };
+                continue;
+            }
+            if n == NGX_AGAIN as isize {
+                return None;
+            }
+            if n == 0 {
+                if mode == RecvMode::All {
+                    let data = self.answer_from_buffer(mode, true).unwrap_or_default();
+                    self.done = Done {
+                        ok: true,
+                        err: String::new(),
+                        data,
+                        sent: 0,
+                    };
+                    self.close_conn();
+                    return Some(());
+                }
+                let partial = self.take(self.buf.len() - self.pos, 0);
+                self.close_conn();
+                self.fail("closed", partial);
+                return Some(());
+            }
+            let e = errno();
+            let partial = self.take(self.buf.len() - self.pos, 0);
+            self.close_conn();
+            self.fail(
+                if e != 0 {
+                    errno_str(e)
+                } else {
+                    "closed".into()
+                },
+                partial,
+            );
+            return Some(());
+        }
+    }
+
+    /// Puts the connection into the keepalive pool.
+    pub fn set_keepalive(
+        &mut self,
+        timeout: Option<ngx_msec_t>,
+        size: Option<usize>,
+    ) -> Result<(), &'static str> {
+        if self.c.is_null() {
+            return Err("closed");
+        }
+        if self.busy_reading() {
+            return Err("socket busy reading");
+        }
+        if self.busy_writing() {
+            return Err("socket busy writing");
+        }
+        if self.pos < self.buf.len() {
+            return Err("unread data in buffer");
+        }
+        let c = self.c;
+        self.c = ptr::null_mut();
+        self.detach();
+        // SAFETY: the connection is ours and we just let go of it.
+        unsafe {
+            pool::put(
+                self.key.clone(),
+                c,
+                self.reused,
+                timeout.unwrap_or(self.keepalive_timeout),
+                size.unwrap_or(self.pool_size),
+            )
+        };
+        Ok(())
+    }
+
+    /// Resumes the thread waiting in `slot` (reader or writer).
+    fn wake(&mut self, reader: bool) {
+        let t = if reader {
+            core::mem::replace(&mut self.reader, ptr::null_mut())
+        } else {
+            core::mem::replace(&mut self.writer, ptr::null_mut())
+        };
+        self.pending = Pending::None;
+        if t.is_null() {
+            return;
+        }
+        // SAFETY: the waiting thread is live (its request's end orphans this
+        // socket first, clearing reader/writer).
+        unsafe {
+            let ctx = (*t).ctx;
+            let rc = (*(*ctx).r).connection;
+            let timer = (*ctx).phase == Phase::Timer;
+            crate::phase::resume_thread(t, 0);
+            if !timer {
+                ngx_http_run_posted_requests(rc);
+            }
+        }
+    }
+}
+
+impl Drop for Tcp {
+    fn drop(&mut self) {
+        self.detach();
+        self.close();
+    }
+}
+
+unsafe extern "C" fn read_handler(rev: *mut ngx_event_t) {
+    // SAFETY: the connection's data is the Tcp that adopted it.
+    unsafe {
+        let c = (*rev).data as *mut ngx_connection_t;
+        let s = &mut *((*c).data as *mut Tcp);
+        let Pending::Recv(mode) = s.pending else {
+            return;
+        };
+        if (*rev).timedout() != 0 {
+            (*rev).set_timedout(0);
+            if s.log_errors {
+                log::log_error(NGX_LOG_ERR, (*c).log, b"lua tcp socket read timed out");
+            }
+            let partial = s.take(s.buf.len() - s.pos, 0);
+            s.fail("timeout", partial);
+            s.wake(true);
+            return;
+        }
+        if s.try_recv(mode).is_none() {
+            if ngx_handle_read_event(rev, 0) != NGX_OK as isize {
+                s.close_conn();
+                s.fail("failed to arm the read event", Vec::new());
+                s.wake(true);
+            }
+            return;
+        }
+        if !s.c.is_null() && (*rev).timer_set() != 0 {
+            ngx_del_timer(rev);
+        }
+        s.wake(true);
+    }
+}
+
+unsafe extern "C" fn write_handler(wev: *mut ngx_event_t) {
+    // SAFETY: the connection's data is the Tcp that adopted it.
+    unsafe {
+        let c = (*wev).data as *mut ngx_connection_t;
+        let s = &mut *((*c).data as *mut Tcp);
+        match s.pending {
+            Pending::Connect => {
+                s.connect_finished();
+                s.wake(false);
+            }
+            Pending::Send => {
+                if (*wev).timedout() != 0 {
+                    (*wev).set_timedout(0);
+                    if s.log_errors {
+                        log::log_error(NGX_LOG_ERR, (*c).log, b"lua tcp socket write timed out");
+                    }
+                    s.close_conn();
+                    s.fail("timeout", Vec::new());
+                    s.wake(false);
+                    return;
+                }
+                if s.try_send().is_none() {
+                    if ngx_handle_write_event(wev, 0) != NGX_OK as isize {
+                        s.close_conn();
+                        s.fail("failed to arm the write event", Vec::new());
+                        s.wake(false);
+                    }
+                    return;
+                }
+                if !s.c.is_null() && (*wev).timer_set() != 0 {
+                    ngx_del_timer(wev);
+                }
+                s.wake(false);
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! ngx.socket.tcp through FFI. Operations that must wait return FFI_AGAIN;
+//! the Lua side yields and then reads the outcome with `..._result`.
+use core::ffi::c_int;
+
+use super::*;
+use crate::cosocket::tcp::{RecvMode, Step, Tcp};
+use crate::lua::coctx::CoCtx;
+
+const SOCKET_PHASES: u32 = crate::phase::YIELDABLE;
+
+/// The running thread, if `s` belongs to the running request.
+unsafe fn owner(
+    s: *mut Tcp,
+    err: *mut u8,
+    errlen: *mut usize,
+) -> Result<(&'static mut Tcp, *mut CoCtx), c_int> {
+    // SAFETY: s is a live socket owned by its Lua object; CURRENT holds the
+    // running request and thread.
+    unsafe {
+        let ctx = request_in(SOCKET_PHASES, err, errlen)?;
+        let s = &mut *s;
+        if !core::ptr::eq(s.ctx, ctx) && !s.ctx.is_null() {
+            set_err(err, errlen, b"bad request");
+            return Err(FFI_ERROR);
+        }
+        if s.ctx.is_null() {
+            s.ctx = ctx;
+        }
+        Ok((s, current().co))
+    }
+}
+
+fn step(s: &mut Tcp, st: Step, err: *mut u8, errlen: *mut usize) -> c_int {
+    match st {
+        Step::Wait => FFI_AGAIN,
+        Step::Now if s.done.ok => FFI_OK,
+        Step::Now => {
+            // SAFETY: the caller's error buffer.
+            unsafe { set_err(err, errlen, s.done.err.as_bytes()) };
+            FFI_ERROR
+        }
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_new(err: *mut u8, errlen: *mut usize) -> *mut Tcp {
+    guard(core::ptr::null_mut(), || {
+        // SAFETY: the caller's error buffer.
+        match unsafe { request_in(SOCKET_PHASES, err, errlen) } {
+            Ok(ctx) => Box::into_raw(Tcp::new(ctx)),
+            Err(_) => core::ptr::null_mut(),
+        }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_gc(s: *mut Tcp) {
+    if !s.is_null() {
+        // SAFETY: from ngx_lua_ffi_socket_tcp_new; ffi.gc calls this once.
+        guard((), || drop(unsafe { Box::from_raw(s) }));
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_connect(
+    s: *mut Tcp,
+    host: *const u8,
+    host_len: usize,
+    port: c_int,
+    pool: *const u8,
+    pool_len: usize,
+    err: *mut u8,
+    errlen: *mut usize,
+) -> c_int {
+    guard(FFI_ERROR, || {
+        // SAFETY: see owner(); host/pool are Lua strings.
+        unsafe {
+            let (s, me) = match owner(s, err, errlen) {
+                Ok(v) => v,
+                Err(rc) => return rc,
+            };
+            if s.busy_reading() || s.busy_writing() {
+                set_err(
+                    err,
+                    errlen,
+                    if s.busy_reading() {
+                        b"socket busy reading"
+                    } else {
+                        b"socket busy writing"
+                    },
+                );
+                return FFI_ERROR;
+            }
+            let host = core::slice::from_raw_parts(host, host_len);
+            let pool = (!pool.is_null()).then(|| core::slice::from_raw_parts(pool, pool_len));
+            let port = (0..=65535).contains(&port).then_some(port as u16);
+            let st = s.connect(host, port, pool, me);
+            if matches!(st, Step::Wait) {
+                // The scheduler keeps this thread suspended until the
+                // socket's event handler resumes it.
+                (*me).waiting = true;
+            }
+            step(s, st, err, errlen)
+        }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_send(
+    s: *mut Tcp,
+    data: *const u8,
+    len: usize,
+    err: *mut u8,
+    errlen: *mut usize,
+) -> c_int {
+    guard(FFI_ERROR, || {
+        // SAFETY: see owner(); data is a Lua string.
+        unsafe {
+            let (s, me) = match owner(s, err, errlen) {
+                Ok(v) => v,
+                Err(rc) => return rc,
+            };
+            if !s.connected() {
+                set_err(err, errlen, b"closed");
+                return FFI_ERROR;
+            }
+            if s.busy_writing() {
+                set_err(err, errlen, b"socket busy writing");
+                return FFI_ERROR;
+            }
+            let data = if len == 0 {
+                &[][..]
+            } else {
+                core::slice::from_raw_parts(data, len)
+            };
+            let st = s.send(data, me);
+            if matches!(st, Step::Wait) {
+                // The scheduler keeps this thread suspended until the
+                // socket's event handler resumes it.
+                (*me).waiting = true;
+            }
+            step(s, st, err, errlen)
+        }
+    })
+}
+
+/// `mode`: 0 line, 1 all, 2 exactly `n` bytes, 3 at most `n` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_receive(
+    s: *mut Tcp,
+    mode: c_int,
+    n: usize,
+    err: *mut u8,
+    errlen: *mut usize,
+) -> c_int {
+    guard(FFI_ERROR, || {
+        // SAFETY: see owner().
+        unsafe {
+            let (s, me) = match owner(s, err, errlen) {
+                Ok(v) => v,
+                Err(rc) => return rc,
+            };
+            if !s.connected() {
+                set_err(err, errlen, b"closed");
+                return FFI_ERROR;
+            }
+            if s.busy_reading() {
+                set_err(err, errlen, b"socket busy reading");
+                return FFI_ERROR;
+            }
+            let mode = match mode {
+                0 => RecvMode::Line,
+                1 => RecvMode::All,
+                2 => RecvMode::Size(n),
+                _ => RecvMode::Any(n),
+            };
+            let st = s.receive(mode, me);
+            if matches!(st, Step::Wait) {
+                // The scheduler keeps this thread suspended until the
+                // socket's event handler resumes it.
+                (*me).waiting = true;
+            }
+            step(s, st, err, errlen)
+        }
+    })
+}
+
+/// The outcome of the last operation: FFI_OK with data (received bytes)
+/// and `sent`, or FFI_ERROR with the error text and partial data.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_result(
+    s: *mut Tcp,
+    data: *mut *const u8,
+    len: *mut usize,
+    sent: *mut usize,
+    err: *mut u8,
+    errlen: *mut usize,
+) -> c_int {
+    // SAFETY: a live socket; out parameters from the Lua side; the data
+    // stays in the socket until its next operation.
+    unsafe {
+        let s = &mut *s;
+        *data = s.done.data.as_ptr();
+        *len = s.done.data.len();
+        *sent = s.done.sent;
+        if s.done.ok {
+            FFI_OK
+        } else {
+            set_err(err, errlen, s.done.err.as_bytes());
+            FFI_ERROR
+        }
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_close(s: *mut Tcp) -> c_int {
+    // SAFETY: a live socket.
+    unsafe {
+        let s = &mut *s;
+        if !s.connected() {
+            return FFI_ERROR;
+        }
+        if s.busy_reading() || s.busy_writing() {
+            return FFI_BUSY;
+        }
+        s.close();
+        FFI_OK
+    }
+}
+
+/// Negative values keep the current timeout.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_settimeouts(
+    s: *mut Tcp,
+    connect: f64,
+    send: f64,
+    read: f64,
+) {
+    // SAFETY: a live socket.
+    let s = unsafe { &mut *s };
+    if connect >= 0.0 {
+        s.connect_timeout = connect as nginx_sys::ngx_msec_t;
+    }
+    if send >= 0.0 {
+        s.send_timeout = send as nginx_sys::ngx_msec_t;
+    }
+    if read >= 0.0 {
+        s.read_timeout = read as nginx_sys::ngx_msec_t;
+    }
+}
+
+/// Negative arguments use the configured defaults.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_setkeepalive(
+    s: *mut Tcp,
+    timeout: f64,
+    size: c_int,
+    err: *mut u8,
+    errlen: *mut usize,
+) -> c_int {
+    guard(FFI_ERROR, || {
+        // SAFETY: a live socket; the caller's error buffer.
+        unsafe {
+            let s = &mut *s;
+            let t = (timeout >= 0.0).then_some(timeout as nginx_sys::ngx_msec_t);
+            let n = (size >= 0).then_some(size as usize);
+            match s.set_keepalive(t, n) {
+                Ok(()) => FFI_OK,
+                Err(e) => {
+                    set_err(err, errlen, e.as_bytes());
+                    FFI_ERROR
+                }
+            }
+        }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_getreusedtimes(s: *mut Tcp) -> c_int {
+    // SAFETY: a live socket.
+    let s = unsafe { &*s };
+    if s.connected() {
+        s.reused as c_int
+    } else {
+        -1
+    }
+}

@@ -1,0 +1,262 @@
+# ngx.socket.tcp against test TCP servers and a real Redis.
+use Test::Nginx::Socket::Lua;
+
+$ENV{TEST_NGINX_REDIS_PORT} ||= 6379;
+
+plan 'no_plan';
+run_tests();
+
+__DATA__
+
+=== TEST 1: tcp: connect, send, receive a line
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            local ok, err = sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1)
+            ngx.say("connect: ", ok, " ", err)
+            ngx.say("sent: ", sock:send({ "hello", " ", "world\r\n" }))
+            local line, err = sock:receive()
+            ngx.say("line: ", line, " ", err)
+            ngx.say("close: ", sock:close())
+            ngx.say("close again: ", sock:close())
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_query eval
+"hello world\r\n"
+--- tcp_reply eval
+"reply line\r\n"
+
+--- request
+GET /t
+--- response_body
+connect: 1 nil
+sent: 13
+line: reply line nil
+close: 1
+close again: nilclosed
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: tcp: connection refused
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            local ok, err = sock:connect("127.0.0.1", 1)
+            ngx.say(ok, " ", err)
+            ngx.say(sock:send("x"))
+        }
+    }
+--- request
+GET /t
+--- response_body
+nil connection refused
+nilclosed
+
+
+
+=== TEST 3: tcp: read timeout keeps the socket, partial data is returned
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            sock:settimeout(100)
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:send("hi\r\n"))
+            local line, err, partial = sock:receive()
+            ngx.say(line, " ", err, " [", partial, "]")
+            local data, err2, partial2 = sock:receive(100)
+            ngx.say(data, " ", err2, " [", partial2, "]")
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_query_len: 4
+--- tcp_reply: no newline
+--- tcp_no_close
+--- request
+GET /t
+--- response_body
+nil timeout [no newline]
+nil timeout []
+--- error_log
+lua tcp socket read timed out
+
+
+
+=== TEST 4: tcp: receive sizes and *a until the peer closes
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:send("go\r\n"))
+            ngx.say(sock:receive(3))
+            ngx.say(sock:receive("*l"))
+            ngx.say(sock:receive("*a"))
+            ngx.say(sock:receive("*a"))
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_query_len: 4
+--- tcp_reply eval
+"abcdef\r\nrest of\nthe data"
+--- request
+GET /t
+--- response_body
+abc
+def
+rest of
+the data
+nilclosed
+
+
+
+=== TEST 5: tcp: a fixed size read cut short by close returns the partial data
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:send("go\r\n"))
+            local data, err, partial = sock:receive(100)
+            ngx.say(data, " ", err, " ", partial)
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_query_len: 4
+--- tcp_reply: short
+--- request
+GET /t
+--- response_body
+nil closed short
+
+
+
+=== TEST 6: tcp: host names need a resolver
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            ngx.say(sock:connect("no-such-host.example", 80))
+        }
+    }
+--- request
+GET /t
+--- response_body
+nilno resolver defined to resolve "no-such-host.example"
+
+
+
+=== TEST 7: tcp: Redis round trips through a keepalive pool
+--- config
+    location = /t {
+        content_by_lua_block {
+            local function cmd(...)
+                local sock = ngx.socket.tcp()
+                assert(sock:connect("127.0.0.1", $TEST_NGINX_REDIS_PORT))
+                local reused = sock:getreusedtimes()
+                local args = { ... }
+                local req = { "*", #args, "\r\n" }
+                for _, a in ipairs(args) do
+                    req[#req + 1] = "$" .. #a .. "\r\n" .. a .. "\r\n"
+                end
+                assert(sock:send(req))
+                local line = assert(sock:receive())
+                local res = line
+                if line:sub(1, 1) == "$" then
+                    res = assert(sock:receive(tonumber(line:sub(2)) + 2)):sub(1, -3)
+                end
+                assert(sock:setkeepalive(10000, 10))
+                return res, reused
+            end
+            local key = "ngx_lua_rs_test_" .. ngx.worker.pid()
+            ngx.say(cmd("SET", key, "some value"))
+            ngx.say(cmd("GET", key))
+            ngx.say(cmd("DEL", key))
+        }
+    }
+--- request
+GET /t
+--- response_body
++OK0
+some value1
+:12
+--- no_error_log
+[error]
+
+
+
+=== TEST 8: tcp: sockets work in timers and light threads; killing a blocked reader
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.timer.at(0, function()
+                local sock = ngx.socket.tcp()
+                local ok, err = sock:connect("127.0.0.1", $TEST_NGINX_REDIS_PORT)
+                sock:send("PING\r\n")
+                ngx.log(ngx.WARN, "timer socket: ", ok, " ", sock:receive())
+                sock:close()
+            end)
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            local t = ngx.thread.spawn(function()
+                return sock:receive()
+            end)
+            ngx.sleep(0.05)
+            ngx.say("kill: ", ngx.thread.kill(t))
+            ngx.say("done")
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_no_close
+--- request
+GET /t
+--- response_body
+kill: 1
+done
+--- wait: 0.1
+--- error_log
+timer socket: 1 +PONG
+
+
+
+=== TEST 9: tcp: API disabled in header filters and outside requests
+--- config
+    location = /t {
+        return 200 "x\n";
+        header_filter_by_lua_block {
+            local ok, err = pcall(ngx.socket.tcp)
+            ngx.log(ngx.WARN, "tcp in header filter: ", err)
+        }
+    }
+--- request
+GET /t
+--- response_body
+x
+--- error_log
+tcp in header filter: API disabled in the context of header_filter_by_lua*
+
+
+
+=== TEST 10: tcp: bad arguments
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            ngx.say(select(2, pcall(sock.connect, sock, 1)))
+            ngx.say(sock:connect("127.0.0.1", 70000))
+            ngx.say(select(2, pcall(sock.receive, sock, "*x")))
+            ngx.say(sock:receive())
+        }
+    }
+--- request
+GET /t
+--- response_body_like chomp
+bad argument #1 to 'connect' \(string expected, got number\)
+nilbad port number: 70000
+.*bad pattern argument: \*x\)
+nilclosed
