@@ -17,6 +17,12 @@ pub enum RecvMode {
     All,
     Size(usize),
     Any(usize),
+    /// receiveuntil: data before `until_pat`, at most `size` bytes a call
+    /// when `size > 0`.
+    Until {
+        size: usize,
+        inclusive: bool,
+    },
 }
 
 #[derive(PartialEq, Eq)]
@@ -34,6 +40,8 @@ pub struct Done {
     /// Received data, or the partial data of a failed receive.
     pub data: Vec<u8>,
     pub sent: usize,
+    /// receiveuntil saw its pattern.
+    pub found: bool,
 }
 
 pub struct Tcp {
@@ -58,6 +66,8 @@ pub struct Tcp {
     peer_name: Vec<u8>,
     sockaddr: Vec<u8>,
     name: ngx_str_t,
+    pub until_pat: Vec<u8>,
+    until_found: bool,
     pc: ngx_peer_connection_t,
 }
 
@@ -105,6 +115,7 @@ impl Tcp {
                 err: String::new(),
                 data: Vec::new(),
                 sent: 0,
+                found: false,
             },
             key: Vec::new(),
             reused: 0,
@@ -114,6 +125,8 @@ impl Tcp {
                 len: 0,
                 data: ptr::null_mut(),
             },
+            until_pat: Vec::new(),
+            until_found: false,
             // SAFETY: an all-zero peer connection is its initial state.
             pc: unsafe { core::mem::zeroed() },
         })
@@ -147,6 +160,7 @@ impl Tcp {
             err: err.into(),
             data: partial,
             sent: 0,
+            found: false,
         };
     }
 
@@ -243,6 +257,7 @@ impl Tcp {
                 err: String::new(),
                 data: Vec::new(),
                 sent: 0,
+                found: false,
             };
             return Step::Now;
         }
@@ -290,6 +305,7 @@ impl Tcp {
                     err: String::new(),
                     data: Vec::new(),
                     sent: 0,
+                    found: false,
                 };
                 return Step::Now;
             }
@@ -375,6 +391,7 @@ impl Tcp {
             err: String::new(),
             data: Vec::new(),
             sent: 0,
+            found: false,
         };
     }
 
@@ -443,6 +460,7 @@ impl Tcp {
             err: String::new(),
             data: Vec::new(),
             sent: self.send_buf.len(),
+            found: false,
         };
         Some(())
     }
@@ -499,17 +517,45 @@ impl Tcp {
             RecvMode::Size(n) => (n_avail >= n).then(|| self.take(n, 0)),
             RecvMode::Any(max) => (n_avail > 0).then(|| self.take(n_avail.min(max), 0)),
             RecvMode::All => eof.then(|| self.take(n_avail, 0)),
+            RecvMode::Until { size, inclusive } => {
+                let avail = &self.buf[self.pos..];
+                let pat = &self.until_pat;
+                let plen = pat.len();
+                match find(avail, pat) {
+                    Some(i) if size == 0 || i <= size => {
+                        self.until_found = true;
+                        let out = if inclusive {
+                            self.take(i + plen, 0)
+                        } else {
+                            self.take(i, plen)
+                        };
+                        Some(out)
+                    }
+                    Some(_) => Some(self.take(size, 0)),
+                    None => {
+                        // Keep back a tail that could start the pattern.
+                        let keep = (1..plen.min(avail.len() + 1))
+                            .rev()
+                            .find(|&k| avail.ends_with(&pat[..k]))
+                            .unwrap_or(0);
+                        let safe = avail.len() - keep;
+                        (size > 0 && safe >= size).then(|| self.take(size, 0))
+                    }
+                }
+            }
         }
     }
 
     /// Reads until `mode` is satisfied; `Some` when done, `None` to wait.
     fn try_recv(&mut self, mode: RecvMode) -> Option<()> {
+        self.until_found = false;
         if let RecvMode::Size(0) = mode {
             self.done = Done {
                 ok: true,
                 err: String::new(),
                 data: Vec::new(),
                 sent: 0,
+                found: false,
             };
             return Some(());
         }
@@ -520,6 +566,7 @@ impl Tcp {
                     err: String::new(),
                     data,
                     sent: 0,
+                    found: self.until_found,
                 };
                 return Some(());
             }
@@ -557,6 +604,7 @@ impl Tcp {
                         err: String::new(),
                         data,
                         sent: 0,
+                        found: self.until_found,
                     };
                     self.close_conn();
                     return Some(());
@@ -638,6 +686,14 @@ impl Tcp {
             }
         }
     }
+}
+
+/// First index of `pat` in `hay`.
+fn find(hay: &[u8], pat: &[u8]) -> Option<usize> {
+    if pat.is_empty() || hay.len() < pat.len() {
+        return None;
+    }
+    hay.windows(pat.len()).position(|w| w == pat)
 }
 
 impl Drop for Tcp {

@@ -144,12 +144,17 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_send(
     })
 }
 
-/// `mode`: 0 line, 1 all, 2 exactly `n` bytes, 3 at most `n` bytes.
+/// `mode`: 0 line, 1 all, 2 exactly `n` bytes, 3 at most `n` bytes,
+/// 4 until `pat` (at most `n` bytes a call when n > 0; `inclusive`).
 #[no_mangle]
+#[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_receive(
     s: *mut Tcp,
     mode: c_int,
     n: usize,
+    pat: *const u8,
+    pat_len: usize,
+    inclusive: c_int,
     err: *mut u8,
     errlen: *mut usize,
 ) -> c_int {
@@ -172,7 +177,16 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_receive(
                 0 => RecvMode::Line,
                 1 => RecvMode::All,
                 2 => RecvMode::Size(n),
-                _ => RecvMode::Any(n),
+                3 => RecvMode::Any(n),
+                _ => {
+                    s.until_pat.clear();
+                    s.until_pat
+                        .extend_from_slice(core::slice::from_raw_parts(pat, pat_len));
+                    RecvMode::Until {
+                        size: n,
+                        inclusive: inclusive != 0,
+                    }
+                }
             };
             let st = s.receive(mode, me);
             if matches!(st, Step::Wait) {
@@ -188,11 +202,13 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_receive(
 /// The outcome of the last operation: FFI_OK with data (received bytes)
 /// and `sent`, or FFI_ERROR with the error text and partial data.
 #[no_mangle]
+#[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_result(
     s: *mut Tcp,
     data: *mut *const u8,
     len: *mut usize,
     sent: *mut usize,
+    found: *mut c_int,
     err: *mut u8,
     errlen: *mut usize,
 ) -> c_int {
@@ -203,6 +219,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_result(
         *data = s.done.data.as_ptr();
         *len = s.done.data.len();
         *sent = s.done.sent;
+        *found = s.done.found as c_int;
         if s.done.ok {
             FFI_OK
         } else {

@@ -260,3 +260,88 @@ bad argument #1 to 'connect' \(string expected, got number\)
 nilbad port number: 70000
 .*bad pattern argument: \*x\)
 nilclosed
+
+
+
+=== TEST 11: tcp: receiveuntil returns the data before the pattern
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:send("go\r\n"))
+            local reader = sock:receiveuntil("\r\n--abcedhb")
+            ngx.say("[", reader(), "]")
+            local incl = sock:receiveuntil("END", { inclusive = true })
+            ngx.say("[", incl(), "]")
+            ngx.say("[", sock:receive("*a"), "]")
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_query_len: 4
+--- tcp_reply eval
+"hello, world! -agentzh\r\n--abcedhb blah END tail"
+--- request
+GET /t
+--- response_body
+[hello, world! -agentzh]
+[ blah END]
+[ tail]
+
+
+
+=== TEST 12: tcp: receiveuntil with a size iterates in chunks, then nil
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:send("go\r\n"))
+            local reader = sock:receiveuntil("\r\n--abcedhb")
+            while true do
+                local data, err, partial = reader(4)
+                if not data then
+                    ngx.say(err and ("failed: " .. err) or "read done")
+                    break
+                end
+                ngx.say("read chunk: [", data, "]")
+            end
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_query_len: 4
+--- tcp_reply eval
+"hello, world! -agentzh\r\n--abcedhb blah blah"
+--- request
+GET /t
+--- response_body
+read chunk: [hell]
+read chunk: [o, w]
+read chunk: [orld]
+read chunk: [! -a]
+read chunk: [gent]
+read chunk: [zh]
+read done
+
+
+
+=== TEST 13: tcp: receiveuntil when the peer closes before the pattern
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:send("go\r\n"))
+            local reader = sock:receiveuntil("--never--")
+            ngx.say(reader())
+            ngx.say(sock:receiveuntil(""))
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_query_len: 4
+--- tcp_reply: some data
+--- request
+GET /t
+--- response_body
+nilclosedsome data
+nilpattern is empty

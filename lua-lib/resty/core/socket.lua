@@ -20,9 +20,10 @@ ffi.cdef [[
     int ngx_lua_ffi_socket_tcp_send(ngx_lua_tcp_t *s, const char *data,
         size_t len, u_char *err, size_t *errlen);
     int ngx_lua_ffi_socket_tcp_receive(ngx_lua_tcp_t *s, int mode, size_t n,
+        const char *pat, size_t pat_len, int inclusive,
         u_char *err, size_t *errlen);
     int ngx_lua_ffi_socket_tcp_result(ngx_lua_tcp_t *s, const u_char **data,
-        size_t *len, size_t *sent, u_char *err, size_t *errlen);
+        size_t *len, size_t *sent, int *found, u_char *err, size_t *errlen);
     int ngx_lua_ffi_socket_tcp_close(ngx_lua_tcp_t *s);
     void ngx_lua_ffi_socket_tcp_settimeouts(ngx_lua_tcp_t *s, double connect,
         double send, double read);
@@ -34,6 +35,7 @@ ffi.cdef [[
 local data_ptr = ffi_new("const u_char *[1]")
 local data_len = ffi_new("size_t[1]")
 local sent_len = ffi_new("size_t[1]")
+local found = ffi_new("int[1]")
 
 local tcp = {}
 local mt = { __index = tcp }
@@ -50,9 +52,9 @@ local function finish(s, rc, err, errlen)
     if rc == FFI_AGAIN then
         yield_to_scheduler()
         err, errlen = get_errbuf()
-        rc = C.ngx_lua_ffi_socket_tcp_result(s, data_ptr, data_len, sent_len, err, errlen)
+        rc = C.ngx_lua_ffi_socket_tcp_result(s, data_ptr, data_len, sent_len, found, err, errlen)
     elseif rc == FFI_OK then
-        rc = C.ngx_lua_ffi_socket_tcp_result(s, data_ptr, data_len, sent_len, err, errlen)
+        rc = C.ngx_lua_ffi_socket_tcp_result(s, data_ptr, data_len, sent_len, found, err, errlen)
     end
     return rc, err, errlen
 end
@@ -129,11 +131,13 @@ function tcp.send(self, data)
     return nil, ffi_str(err, errlen[0])
 end
 
-local function receive(self, mode, n)
+local function receive(self, mode, n, pat, inclusive)
     local s = sock_of(self)
     data_len[0] = 0
+    found[0] = 0
     local err, errlen = get_errbuf()
-    local rc = C.ngx_lua_ffi_socket_tcp_receive(s, mode, n, err, errlen)
+    local rc = C.ngx_lua_ffi_socket_tcp_receive(s, mode, n, pat, pat and #pat or 0,
+                                                inclusive and 1 or 0, err, errlen)
     if rc == FFI_NO_REQ_CTX or rc == FFI_DECLINED then
         error(ffi_str(err, errlen[0]), 3)
     end
@@ -163,6 +167,42 @@ function tcp.receive(self, pat)
         return receive(self, 2, n)
     end
     error("bad argument #1 to 'receive' (bad pattern argument: " .. tostring(pat) .. ")", 2)
+end
+
+-- receiveuntil(pattern, {inclusive = bool}): an iterator returning the
+-- data before the pattern; with a size argument, chunks of at most size
+-- bytes, then nil (and the iterator starts over).
+function tcp.receiveuntil(self, pat, opts)
+    sock_of(self)
+    if type(pat) ~= "string" then
+        error("bad argument #1 to 'receiveuntil' (string expected, got " .. type(pat) .. ")", 2)
+    end
+    if #pat == 0 then
+        return nil, "pattern is empty"
+    end
+    local inclusive = opts and opts.inclusive and true or false
+    local finished = false
+    return function(size)
+        if finished then
+            finished = false
+            return nil, nil
+        end
+        local n = 0
+        if size ~= nil then
+            n = tonumber(size)
+            if not n or n < 0 then
+                error("bad argument #1 to iterator (bad size)", 2)
+            end
+        end
+        local data, err, partial = receive(self, 4, n, pat, inclusive)
+        if data and n > 0 and found[0] == 1 then
+            if data == "" then
+                return nil, nil
+            end
+            finished = true
+        end
+        return data, err, partial
+    end
 end
 
 function tcp.receiveany(self, max)
