@@ -774,3 +774,34 @@ unsafe extern "C" fn write_handler(wev: *mut ngx_event_t) {
         }
     }
 }
+
+impl Tcp {
+    /// `setoption(name, value)` on the connected socket.
+    pub fn set_option(&mut self, name: &[u8], value: i32) -> Result<(), String> {
+        if self.c.is_null() {
+            return Err("closed".into());
+        }
+        let (level, opt) = match name {
+            b"keepalive" => (libc::SOL_SOCKET, libc::SO_KEEPALIVE),
+            b"reuseaddr" => (libc::SOL_SOCKET, libc::SO_REUSEADDR),
+            b"tcp-nodelay" => (libc::IPPROTO_TCP, libc::TCP_NODELAY),
+            b"sndbuf" => (libc::SOL_SOCKET, libc::SO_SNDBUF),
+            b"rcvbuf" => (libc::SOL_SOCKET, libc::SO_RCVBUF),
+            _ => return Err(format!("unsupported option {}", String::from_utf8_lossy(name))),
+        };
+        // SAFETY: a connected socket's fd; the option value is a C int.
+        let rc = unsafe {
+            libc::setsockopt(
+                (*self.c).fd,
+                level,
+                opt,
+                &value as *const i32 as *const c_void,
+                core::mem::size_of::<i32>() as libc::socklen_t,
+            )
+        };
+        if rc == -1 {
+            return Err(errno_str(errno()));
+        }
+        Ok(())
+    }
+}

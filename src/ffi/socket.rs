@@ -302,3 +302,27 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_getreusedtimes(s: *mut Tcp) -> c
         -1
     }
 }
+
+#[no_mangle]
+pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_setoption(
+    s: *mut Tcp,
+    name: *const u8,
+    name_len: usize,
+    value: c_int,
+    err: *mut u8,
+    errlen: *mut usize,
+) -> c_int {
+    guard(FFI_ERROR, || {
+        // SAFETY: a live socket; name is a Lua string; the caller's buffer.
+        unsafe {
+            let s = &mut *s;
+            match s.set_option(core::slice::from_raw_parts(name, name_len), value) {
+                Ok(()) => FFI_OK,
+                Err(e) => {
+                    set_err(err, errlen, e.as_bytes());
+                    FFI_ERROR
+                }
+            }
+        }
+    })
+}

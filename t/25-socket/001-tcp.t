@@ -345,3 +345,32 @@ GET /t
 --- response_body
 nilclosedsome data
 nilpattern is empty
+
+
+
+=== TEST 14: tcp: setoption
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            ngx.say(sock:setoption("keepalive", true))
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_REDIS_PORT))
+            ngx.say(sock:setoption("keepalive", true))
+            ngx.say(sock:setoption("tcp-nodelay", true))
+            ngx.say(sock:setoption("sndbuf", 8192))
+            ngx.say(sock:setoption("rcvbuf", 8192))
+            ngx.say(sock:setoption("reuseaddr", 1))
+            ngx.say(sock:setoption("nope", 1))
+            sock:close()
+        }
+    }
+--- request
+GET /t
+--- response_body
+nilclosed
+true
+true
+true
+true
+true
+nilunsupported option nope

@@ -30,6 +30,8 @@ ffi.cdef [[
     int ngx_lua_ffi_socket_tcp_setkeepalive(ngx_lua_tcp_t *s, double timeout,
         int size, u_char *err, size_t *errlen);
     int ngx_lua_ffi_socket_tcp_getreusedtimes(ngx_lua_tcp_t *s);
+    int ngx_lua_ffi_socket_tcp_setoption(ngx_lua_tcp_t *s, const char *name,
+        size_t name_len, int value, u_char *err, size_t *errlen);
 ]]
 
 local data_ptr = ffi_new("const u_char *[1]")
@@ -252,8 +254,25 @@ function tcp.getreusedtimes(self)
     return n
 end
 
-function tcp.setoption()
-    return true
+function tcp.setoption(self, name, value)
+    local s = sock_of(self)
+    if type(name) ~= "string" then
+        error("bad argument #1 to 'setoption' (string expected, got " .. type(name) .. ")", 2)
+    end
+    local v
+    if type(value) == "boolean" then
+        v = value and 1 or 0
+    else
+        v = tonumber(value)
+        if not v then
+            error("bad argument #2 to 'setoption' (number or boolean expected)", 2)
+        end
+    end
+    local err, errlen = get_errbuf()
+    if C.ngx_lua_ffi_socket_tcp_setoption(s, name, #name, v, err, errlen) == FFI_OK then
+        return true
+    end
+    return nil, ffi_str(err, errlen[0])
 end
 
 local function new_tcp()
