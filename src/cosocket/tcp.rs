@@ -68,6 +68,8 @@ pub struct Tcp {
     name: ngx_str_t,
     pub until_pat: Vec<u8>,
     until_found: bool,
+    /// A datagram socket (ngx.socket.udp): one receive is one datagram.
+    pub udp: bool,
     pc: ngx_peer_connection_t,
 }
 
@@ -127,6 +129,7 @@ impl Tcp {
             },
             until_pat: Vec::new(),
             until_found: false,
+            udp: false,
             // SAFETY: an all-zero peer connection is its initial state.
             pc: unsafe { core::mem::zeroed() },
         })
@@ -247,7 +250,7 @@ impl Tcp {
                 Peer::Unix(_) => host.to_vec(),
             },
         };
-        if let Some((c, reused)) = pool::take(&self.key) {
+        if let Some((c, reused)) = (!self.udp).then(|| pool::take(&self.key)).flatten() {
             self.c = c;
             self.reused = reused + 1;
             self.adopt();
@@ -277,6 +280,9 @@ impl Tcp {
             self.pc.socklen = len;
             self.pc.name = &mut self.name;
             self.pc.get = Some(ngx_event_get_peer);
+            if self.udp {
+                self.pc.type_ = libc::SOCK_DGRAM;
+            }
             self.pc.log = self.request_log();
             self.pc
                 .set_log_error(ngx_connection_log_error_e_NGX_ERROR_ERR as _);
@@ -549,6 +555,9 @@ impl Tcp {
     /// Reads until `mode` is satisfied; `Some` when done, `None` to wait.
     fn try_recv(&mut self, mode: RecvMode) -> Option<()> {
         self.until_found = false;
+        if self.udp {
+            return self.try_recv_datagram(mode);
+        }
         if let RecvMode::Size(0) = mode {
             self.done = Done {
                 ok: true,
@@ -688,6 +697,49 @@ impl Tcp {
     }
 }
 
+impl Tcp {
+    /// One datagram of at most `Any(size)` bytes.
+    fn try_recv_datagram(&mut self, mode: RecvMode) -> Option<()> {
+        let size = match mode {
+            RecvMode::Any(n) => n,
+            _ => 65536,
+        };
+        let mut data = vec![0u8; size];
+        // SAFETY: our connected datagram socket; recv writes at most size.
+        let n = unsafe {
+            let c = self.c;
+            let Some(recv) = (*c).recv else {
+                return Some(());
+            };
+            recv(c, data.as_mut_ptr(), size)
+        };
+        if n >= 0 {
+            data.truncate(n as usize);
+            self.done = Done {
+                ok: true,
+                err: String::new(),
+                data,
+                sent: 0,
+                found: false,
+            };
+            return Some(());
+        }
+        if n == NGX_AGAIN as isize {
+            return None;
+        }
+        let e = errno();
+        self.fail(
+            if e != 0 {
+                errno_str(e)
+            } else {
+                "closed".into()
+            },
+            Vec::new(),
+        );
+        Some(())
+    }
+}
+
 /// First index of `pat` in `hay`.
 fn find(hay: &[u8], pat: &[u8]) -> Option<usize> {
     if pat.is_empty() || hay.len() < pat.len() {
@@ -714,7 +766,12 @@ unsafe extern "C" fn read_handler(rev: *mut ngx_event_t) {
         if (*rev).timedout() != 0 {
             (*rev).set_timedout(0);
             if s.log_errors {
-                log::log_error(NGX_LOG_ERR, (*c).log, b"lua tcp socket read timed out");
+                let msg: &[u8] = if s.udp {
+                    b"lua udp socket read timed out"
+                } else {
+                    b"lua tcp socket read timed out"
+                };
+                log::log_error(NGX_LOG_ERR, (*c).log, msg);
             }
             let partial = s.take(s.buf.len() - s.pos, 0);
             s.fail("timeout", partial);
@@ -787,7 +844,12 @@ impl Tcp {
             b"tcp-nodelay" => (libc::IPPROTO_TCP, libc::TCP_NODELAY),
             b"sndbuf" => (libc::SOL_SOCKET, libc::SO_SNDBUF),
             b"rcvbuf" => (libc::SOL_SOCKET, libc::SO_RCVBUF),
-            _ => return Err(format!("unsupported option {}", String::from_utf8_lossy(name))),
+            _ => {
+                return Err(format!(
+                    "unsupported option {}",
+                    String::from_utf8_lossy(name)
+                ))
+            }
         };
         // SAFETY: a connected socket's fd; the option value is a C int.
         let rc = unsafe {

@@ -326,3 +326,10 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_setoption(
         }
     })
 }
+
+/// Makes a fresh socket a datagram socket (ngx.socket.udp).
+#[no_mangle]
+pub unsafe extern "C" fn ngx_lua_ffi_socket_set_udp(s: *mut Tcp) {
+    // SAFETY: a live socket, not yet connected.
+    unsafe { (*s).udp = true };
+}

@@ -30,6 +30,7 @@ ffi.cdef [[
     int ngx_lua_ffi_socket_tcp_setkeepalive(ngx_lua_tcp_t *s, double timeout,
         int size, u_char *err, size_t *errlen);
     int ngx_lua_ffi_socket_tcp_getreusedtimes(ngx_lua_tcp_t *s);
+    void ngx_lua_ffi_socket_set_udp(ngx_lua_tcp_t *s);
     int ngx_lua_ffi_socket_tcp_setoption(ngx_lua_tcp_t *s, const char *name,
         size_t name_len, int value, u_char *err, size_t *errlen);
 ]]
@@ -284,7 +285,52 @@ local function new_tcp()
     return setmetatable({ ffi_gc(s, C.ngx_lua_ffi_socket_tcp_gc) }, mt)
 end
 
+-- ngx.socket.udp: the same machinery over a datagram socket.
+local udp = {}
+local udp_mt = { __index = udp }
+
+function udp.setpeername(self, host, port)
+    return tcp.connect(self, host, port)
+end
+
+function udp.send(self, data)
+    local ok, err = tcp.send(self, data)
+    if ok then
+        return 1
+    end
+    return nil, err
+end
+
+function udp.receive(self, size)
+    local n = 65536
+    if size ~= nil then
+        n = tonumber(size)
+        if not n or n <= 0 then
+            error("bad argument #1 to 'receive' (bad size)", 2)
+        end
+    end
+    local data, err = receive(self, 3, n)
+    if data then
+        return data
+    end
+    return nil, err
+end
+
+udp.close = tcp.close
+udp.settimeout = tcp.settimeout
+
+local function new_udp()
+    local err, errlen = get_errbuf()
+    local s = C.ngx_lua_ffi_socket_tcp_new(err, errlen)
+    if s == nil then
+        error(ffi_str(err, errlen[0]), 2)
+    end
+    C.ngx_lua_ffi_socket_set_udp(s)
+    return setmetatable({ ffi_gc(s, C.ngx_lua_ffi_socket_tcp_gc) }, udp_mt)
+end
+
 ngx.socket = ngx.socket or {}
+ngx.socket.udp = new_udp
 ngx.socket.tcp = new_tcp
 ngx.socket.stream = new_tcp
 ngx.socket.connect = function(host, port, opts)

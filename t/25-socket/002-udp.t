@@ -1,0 +1,72 @@
+# ngx.socket.udp.
+use Test::Nginx::Socket::Lua;
+
+plan 'no_plan';
+run_tests();
+
+__DATA__
+
+=== TEST 1: udp: send a datagram and receive the reply
+--- config
+    location = /t {
+        content_by_lua_block {
+            local udp = ngx.socket.udp()
+            ngx.say("peer: ", udp:setpeername("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            ngx.say("send: ", udp:send("ping"))
+            ngx.say("receive: ", udp:receive())
+            ngx.say("close: ", udp:close())
+        }
+    }
+--- udp_listen: $TEST_NGINX_RAND_PORT_1
+--- udp_query: ping
+--- udp_reply: pong
+--- request
+GET /t
+--- response_body
+peer: 1
+send: 1
+receive: pong
+close: 1
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: udp: receive times out
+--- config
+    location = /t {
+        content_by_lua_block {
+            local udp = ngx.socket.udp()
+            udp:settimeout(100)
+            assert(udp:setpeername("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(udp:send("ping"))
+            ngx.say(udp:receive())
+        }
+    }
+--- udp_listen: $TEST_NGINX_RAND_PORT_1
+--- udp_query: ping
+--- request
+GET /t
+--- response_body
+niltimeout
+--- error_log
+lua udp socket read timed out
+
+
+
+=== TEST 3: udp: operations on an unconnected socket
+--- config
+    location = /t {
+        content_by_lua_block {
+            local udp = ngx.socket.udp()
+            ngx.say(udp:send("x"))
+            ngx.say(udp:receive())
+            ngx.say(udp:close())
+        }
+    }
+--- request
+GET /t
+--- response_body
+nilclosed
+nilclosed
+nilclosed
