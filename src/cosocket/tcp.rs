@@ -28,6 +28,7 @@ pub enum RecvMode {
 #[derive(PartialEq, Eq)]
 enum Pending {
     None,
+    Resolve,
     Connect,
     Send,
     Recv(RecvMode),
@@ -70,6 +71,9 @@ pub struct Tcp {
     until_found: bool,
     /// A datagram socket (ngx.socket.udp): one receive is one datagram.
     pub udp: bool,
+    resolve_name: Vec<u8>,
+    resolve_port: u16,
+    in_resolve_call: bool,
     pc: ngx_peer_connection_t,
 }
 
@@ -130,6 +134,9 @@ impl Tcp {
             until_pat: Vec::new(),
             until_found: false,
             udp: false,
+            resolve_name: Vec::new(),
+            resolve_port: 0,
+            in_resolve_call: false,
             // SAFETY: an all-zero peer connection is its initial state.
             pc: unsafe { core::mem::zeroed() },
         })
@@ -224,16 +231,7 @@ impl Tcp {
         self.close();
         let peer = match addr::parse(host, port) {
             Ok(p) => p,
-            Err(true) => {
-                self.fail(
-                    format!(
-                        "no resolver defined to resolve \"{}\"",
-                        String::from_utf8_lossy(host)
-                    ),
-                    Vec::new(),
-                );
-                return Step::Now;
-            }
+            Err(true) => return self.resolve(host, port.unwrap_or(0), pool, me),
             Err(false) => {
                 self.fail("bad address", Vec::new());
                 return Step::Now;
@@ -265,8 +263,14 @@ impl Tcp {
             return Step::Now;
         }
         self.reused = 0;
-        let (sa, len) = addr::sockaddr(&peer);
+        let (sa, _) = addr::sockaddr(&peer);
         self.sockaddr = sa;
+        self.connect_sockaddr(me)
+    }
+
+    /// Connects to `self.sockaddr` (the peer connection is set up here).
+    fn connect_sockaddr(&mut self, me: *mut CoCtx) -> Step {
+        let len = self.sockaddr.len() as u32;
         self.name = ngx_str_t {
             len: self.peer_name.len(),
             data: self.peer_name.as_mut_ptr(),
@@ -321,6 +325,89 @@ impl Tcp {
         self.pending = Pending::Connect;
         self.writer = me;
         Step::Wait
+    }
+
+    /// Resolves `host` with the location's `resolver`, then connects.
+    fn resolve(&mut self, host: &[u8], port: u16, pool: Option<&[u8]>, me: *mut CoCtx) -> Step {
+        self.resolve_name = host.to_vec();
+        self.resolve_port = port;
+        self.peer_name = format!("{}:{port}", String::from_utf8_lossy(host)).into_bytes();
+        self.key = match pool {
+            Some(p) => p.to_vec(),
+            None => self.peer_name.clone(),
+        };
+        if !self.udp {
+            if let Some((c, reused)) = pool::take(&self.key) {
+                self.c = c;
+                self.reused = reused + 1;
+                self.adopt();
+                self.attach();
+                self.done = Done {
+                    ok: true,
+                    err: String::new(),
+                    data: Vec::new(),
+                    sent: 0,
+                    found: false,
+                };
+                return Step::Now;
+            }
+        }
+        // SAFETY: the request's core loc conf holds the resolver; the
+        // resolver context's name points at our buffer, which outlives it.
+        unsafe {
+            let Some(ctx) = self.ctx.as_ref() else {
+                self.fail("no request", Vec::new());
+                return Step::Now;
+            };
+            let clcf = *(*ctx.r).loc_conf.add(ngx_http_core_module.ctx_index)
+                as *mut ngx_http_core_loc_conf_t;
+            let mut temp: ngx_resolver_ctx_t = core::mem::zeroed();
+            temp.name = ngx_str_t {
+                len: self.resolve_name.len(),
+                data: self.resolve_name.as_mut_ptr(),
+            };
+            let rctx = ngx_resolve_start((*clcf).resolver, &mut temp);
+            if rctx.is_null() {
+                self.fail("failed to start the resolver", Vec::new());
+                return Step::Now;
+            }
+            if rctx as isize == -1 {
+                self.fail(
+                    format!(
+                        "no resolver defined to resolve \"{}\"",
+                        String::from_utf8_lossy(host)
+                    ),
+                    Vec::new(),
+                );
+                return Step::Now;
+            }
+            (*rctx).name = ngx_str_t {
+                len: self.resolve_name.len(),
+                data: self.resolve_name.as_mut_ptr(),
+            };
+            (*rctx).handler = Some(resolved);
+            (*rctx).data = self as *mut Tcp as *mut c_void;
+            (*rctx).timeout = (*clcf).resolver_timeout;
+            self.pending = Pending::Resolve;
+            self.writer = me;
+            self.in_resolve_call = true;
+            let rc = ngx_resolve_name(rctx);
+            self.in_resolve_call = false;
+            if rc != NGX_OK as isize {
+                self.pending = Pending::None;
+                self.writer = ptr::null_mut();
+                self.fail("failed to resolve", Vec::new());
+                return Step::Now;
+            }
+        }
+        match self.pending {
+            // Resolved from the cache and connected (or failed) at once.
+            Pending::None => {
+                self.writer = ptr::null_mut();
+                Step::Now
+            }
+            _ => Step::Wait,
+        }
     }
 
     /// Points the connection's events at this socket.
@@ -737,6 +824,55 @@ impl Tcp {
             Vec::new(),
         );
         Some(())
+    }
+}
+
+unsafe extern "C" fn resolved(rctx: *mut ngx_resolver_ctx_t) {
+    // SAFETY: data is the Tcp that started the resolution; it waits for
+    // this handler (its owner request ending would have to drop the Lua
+    // object, which the waiting thread still references).
+    unsafe {
+        let s = &mut *((*rctx).data as *mut Tcp);
+        let me = s.writer;
+        let state = (*rctx).state;
+        if state != 0 {
+            let why = core::ffi::CStr::from_ptr(ngx_resolver_strerror(state))
+                .to_string_lossy()
+                .into_owned();
+            ngx_resolve_name_done(rctx);
+            s.fail(
+                format!(
+                    "{} could not be resolved ({state}: {why})",
+                    String::from_utf8_lossy(&s.resolve_name)
+                ),
+                Vec::new(),
+            );
+            s.pending = Pending::None;
+            if !s.in_resolve_call {
+                s.wake(false);
+            }
+            return;
+        }
+        let n = (*rctx).naddrs as usize;
+        let pick = if n > 1 {
+            (ngx_random() as usize) % n
+        } else {
+            0
+        };
+        let a = &*(*rctx).addrs.add(pick);
+        s.sockaddr =
+            core::slice::from_raw_parts(a.sockaddr as *const u8, a.socklen as usize).to_vec();
+        ngx_inet_set_port(s.sockaddr.as_mut_ptr() as *mut sockaddr, s.resolve_port);
+        ngx_resolve_name_done(rctx);
+        s.pending = Pending::None;
+        match s.connect_sockaddr(me) {
+            Step::Wait => {}
+            Step::Now => {
+                if !s.in_resolve_call {
+                    s.wake(false);
+                }
+            }
+        }
     }
 }
 

@@ -374,3 +374,57 @@ true
 true
 true
 nilunsupported option nope
+
+
+
+=== TEST 15: tcp: host names go through nginx's resolver (a silent DNS server times out)
+--- config
+    resolver 127.0.0.1:$TEST_NGINX_RAND_PORT_1 ipv6=off;
+    resolver_timeout 200ms;
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            ngx.say(sock:connect("some-host.test", 80))
+        }
+    }
+--- udp_listen: $TEST_NGINX_RAND_PORT_1
+--- udp_query eval
+qr/some-host/
+--- request
+GET /t
+--- response_body
+nilsome-host.test could not be resolved (110: Operation timed out)
+
+
+
+=== TEST 16: tcp: a host name resolved by a DNS server, then connected
+--- config
+    resolver 127.0.0.1:$TEST_NGINX_RAND_PORT_1 ipv6=off;
+    resolver_timeout 1s;
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            local ok, err = sock:connect("redis.test", $TEST_NGINX_REDIS_PORT)
+            ngx.say("connect: ", ok, " ", err)
+            sock:send("PING\r\n")
+            ngx.say(sock:receive())
+            sock:close()
+        }
+    }
+--- udp_listen: $TEST_NGINX_RAND_PORT_1
+--- udp_reply eval
+sub {
+    my $req = shift;
+    my $id = substr($req, 0, 2);
+    my $q = substr($req, 12);
+    my $qlen = index($q, "\0") + 1 + 4;
+    my $question = substr($q, 0, $qlen);
+    my $hdr = $id . pack("nnnnn", 0x8180, 1, 1, 0, 0);
+    my $answer = pack("n", 0xc00c) . pack("nnNn", 1, 1, 30, 4) . pack("C4", 127, 0, 0, 1);
+    return $hdr . $question . $answer;
+}
+--- request
+GET /t
+--- response_body
+connect: 1 nil
++PONG
