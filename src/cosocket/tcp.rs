@@ -853,7 +853,7 @@ unsafe extern "C" fn resolved(rctx: *mut ngx_resolver_ctx_t) {
             }
             return;
         }
-        let n = (*rctx).naddrs as usize;
+        let n = (*rctx).naddrs;
         let pick = if n > 1 {
             (ngx_random() as usize) % n
         } else {
