@@ -74,6 +74,9 @@ pub struct Tcp {
     resolve_name: Vec<u8>,
     resolve_port: u16,
     in_resolve_call: bool,
+    /// bind(): local address for the next connect.
+    local_sa: Vec<u8>,
+    local: ngx_addr_t,
     pc: ngx_peer_connection_t,
 }
 
@@ -137,6 +140,9 @@ impl Tcp {
             resolve_name: Vec::new(),
             resolve_port: 0,
             in_resolve_call: false,
+            local_sa: Vec::new(),
+            // SAFETY: an all-zero ngx_addr_t is "no address".
+            local: unsafe { core::mem::zeroed() },
             // SAFETY: an all-zero peer connection is its initial state.
             pc: unsafe { core::mem::zeroed() },
         })
@@ -286,6 +292,11 @@ impl Tcp {
             self.pc.get = Some(ngx_event_get_peer);
             if self.udp {
                 self.pc.type_ = libc::SOCK_DGRAM;
+            }
+            if !self.local_sa.is_empty() {
+                self.local.sockaddr = self.local_sa.as_mut_ptr() as *mut sockaddr;
+                self.local.socklen = self.local_sa.len() as socklen_t;
+                self.pc.local = &mut self.local;
             }
             self.pc.log = self.request_log();
             self.pc
@@ -969,6 +980,17 @@ unsafe extern "C" fn write_handler(wev: *mut ngx_event_t) {
 }
 
 impl Tcp {
+    /// `bind(address)`: the local IP address of the next connection.
+    pub fn bind(&mut self, address: &[u8]) -> Result<(), String> {
+        match addr::parse(address, Some(0)) {
+            Ok(peer @ Peer::Inet(_)) => {
+                self.local_sa = addr::sockaddr(&peer).0;
+                Ok(())
+            }
+            _ => Err("bad address".into()),
+        }
+    }
+
     /// `setoption(name, value)` on the connected socket.
     pub fn set_option(&mut self, name: &[u8], value: i32) -> Result<(), String> {
         if self.c.is_null() {

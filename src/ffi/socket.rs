@@ -333,3 +333,32 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_set_udp(s: *mut Tcp) {
     // SAFETY: a live socket, not yet connected.
     unsafe { (*s).udp = true };
 }
+
+#[no_mangle]
+pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_bind(
+    s: *mut Tcp,
+    addr: *const u8,
+    len: usize,
+    err: *mut u8,
+    errlen: *mut usize,
+) -> c_int {
+    guard(FFI_ERROR, || {
+        // SAFETY: a live socket; addr is a Lua string; the caller's buffer.
+        unsafe {
+            match (*s).bind(core::slice::from_raw_parts(addr, len)) {
+                Ok(()) => FFI_OK,
+                Err(e) => {
+                    set_err(err, errlen, e.as_bytes());
+                    FFI_ERROR
+                }
+            }
+        }
+    })
+}
+
+/// The `pool_size` connect option: the size of this socket's pool.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_set_pool_size(s: *mut Tcp, size: c_int) {
+    // SAFETY: a live socket.
+    unsafe { (*s).pool_size = size.max(0) as usize };
+}

@@ -428,3 +428,33 @@ GET /t
 --- response_body
 connect: 1 nil
 +PONG
+
+
+
+=== TEST 17: tcp: bind a local address, pool options
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            ngx.say(sock:bind("127.0.0.1"))
+            ngx.say(sock:bind("not-an-ip"))
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_REDIS_PORT, { pool = "mypool", pool_size = 2 }))
+            sock:send("PING\r\n")
+            ngx.say(sock:receive())
+            ngx.say(sock:setkeepalive())
+            local s2 = ngx.socket.tcp()
+            assert(s2:connect("127.0.0.1", $TEST_NGINX_REDIS_PORT, { pool = "mypool" }))
+            ngx.say("reused: ", s2:getreusedtimes())
+            s2:close()
+            ngx.say(select(2, pcall(sock.connect, sock, "127.0.0.1", 1, { pool_size = 0 })))
+        }
+    }
+--- request
+GET /t
+--- response_body
+1
+nilbad address
++PONG
+1
+reused: 1
+bad "pool_size" option value: 0

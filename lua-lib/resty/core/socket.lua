@@ -31,6 +31,9 @@ ffi.cdef [[
         int size, u_char *err, size_t *errlen);
     int ngx_lua_ffi_socket_tcp_getreusedtimes(ngx_lua_tcp_t *s);
     void ngx_lua_ffi_socket_set_udp(ngx_lua_tcp_t *s);
+    int ngx_lua_ffi_socket_tcp_bind(ngx_lua_tcp_t *s, const char *addr, size_t len,
+        u_char *err, size_t *errlen);
+    void ngx_lua_ffi_socket_tcp_set_pool_size(ngx_lua_tcp_t *s, int size);
     int ngx_lua_ffi_socket_tcp_setoption(ngx_lua_tcp_t *s, const char *name,
         size_t name_len, int value, u_char *err, size_t *errlen);
 ]]
@@ -72,7 +75,21 @@ function tcp.connect(self, host, port, opts)
         opts, port = port, nil
     end
     if opts then
+        if type(opts) ~= "table" then
+            error("bad argument #3 to 'connect' (table expected, got " .. type(opts) .. ")", 2)
+        end
         pool = opts.pool
+        if pool ~= nil and type(pool) ~= "string" then
+            error("bad \"pool\" option type: " .. type(pool), 2)
+        end
+        local size = opts.pool_size
+        if size ~= nil then
+            size = tonumber(size)
+            if not size or size <= 0 then
+                error("bad \"pool_size\" option value: " .. tostring(opts.pool_size), 2)
+            end
+            C.ngx_lua_ffi_socket_tcp_set_pool_size(s, size)
+        end
     end
     local p = -1
     if host:sub(1, 5) ~= "unix:" then
@@ -247,6 +264,18 @@ function tcp.setkeepalive(self, timeout, size)
     return nil, ffi_str(err, errlen[0])
 end
 
+function tcp.bind(self, address)
+    local s = sock_of(self)
+    if type(address) ~= "string" then
+        error("bad argument #1 to 'bind' (string expected, got " .. type(address) .. ")", 2)
+    end
+    local err, errlen = get_errbuf()
+    if C.ngx_lua_ffi_socket_tcp_bind(s, address, #address, err, errlen) == FFI_OK then
+        return 1
+    end
+    return nil, ffi_str(err, errlen[0])
+end
+
 function tcp.getreusedtimes(self)
     local n = C.ngx_lua_ffi_socket_tcp_getreusedtimes(sock_of(self))
     if n < 0 then
@@ -318,6 +347,7 @@ end
 
 udp.close = tcp.close
 udp.settimeout = tcp.settimeout
+udp.bind = tcp.bind
 
 local function new_udp()
     local err, errlen = get_errbuf()
