@@ -180,8 +180,10 @@ impl Tcp {
         };
     }
 
-    /// Registers this socket with its request so the request's end closes it.
-    fn attach(&mut self) {
+    /// Registers this socket with its request so the request's end closes
+    /// it and forgets the request (the socket itself lives as long as its
+    /// Lua object).
+    pub fn attach(&mut self) {
         // SAFETY: ctx is the live owner request.
         if let Some(ctx) = unsafe { self.ctx.as_mut() } {
             let me: *mut Tcp = self;
@@ -258,7 +260,6 @@ impl Tcp {
             self.c = c;
             self.reused = reused + 1;
             self.adopt();
-            self.attach();
             self.done = Done {
                 ok: true,
                 err: String::new(),
@@ -319,7 +320,6 @@ impl Tcp {
             }
             self.c = self.pc.connection;
             self.adopt();
-            self.attach();
             if rc == NGX_OK as isize {
                 self.done = Done {
                     ok: true,
@@ -352,7 +352,6 @@ impl Tcp {
                 self.c = c;
                 self.reused = reused + 1;
                 self.adopt();
-                self.attach();
                 self.done = Done {
                     ok: true,
                     err: String::new(),
@@ -756,7 +755,6 @@ impl Tcp {
         }
         let c = self.c;
         self.c = ptr::null_mut();
-        self.detach();
         // SAFETY: the connection is ours and we just let go of it.
         unsafe {
             pool::put(

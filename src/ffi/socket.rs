@@ -24,7 +24,9 @@ unsafe fn owner(
             return Err(FFI_ERROR);
         }
         if s.ctx.is_null() {
+            // A socket kept across requests (module-level) now serves this one.
             s.ctx = ctx;
+            s.attach();
         }
         Ok((s, current().co))
     }
@@ -47,7 +49,12 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_new(err: *mut u8, errlen: *mut u
     guard(core::ptr::null_mut(), || {
         // SAFETY: the caller's error buffer.
         match unsafe { request_in(SOCKET_PHASES, err, errlen) } {
-            Ok(ctx) => Box::into_raw(Tcp::new(ctx)),
+            Ok(ctx) => {
+                let s = Box::into_raw(Tcp::new(ctx));
+                // SAFETY: just allocated.
+                unsafe { (*s).attach() };
+                s
+            }
             Err(_) => core::ptr::null_mut(),
         }
     })
