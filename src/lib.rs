@@ -7,6 +7,7 @@
 // `L` for a lua_State is the universal Lua C API convention.
 #![allow(non_snake_case)]
 
+pub mod codec;
 pub mod conf;
 pub mod ffi;
 pub mod lua;
