@@ -51,8 +51,9 @@ local function check_string(v, i)
     return v
 end
 
-function ngx.hmac_sha1(key, s, ...)
-    local n = select("#", ...) + 2
+function ngx.hmac_sha1(...)
+    local n = select("#", ...)
+    local key, s = ...
     if n ~= 2 then
         error("expecting 2 arguments, but got " .. n, 2)
     end
