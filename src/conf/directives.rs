@@ -68,12 +68,14 @@ macro_rules! handler_directives {
                 unsafe { set_handler(cf, c, conf, $phase, Form::File) }
             }
         )*
-        pub static mut COMMANDS: [ngx_command_t; 5 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
+        pub static mut COMMANDS: [ngx_command_t; 7 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
             cmd(b"lua_package_path\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_path, MAIN),
             cmd(b"lua_package_cpath\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_cpath, MAIN),
             cmd(b"lua_code_cache\0", ANY_LOC | NGX_CONF_FLAG, set_code_cache, LOC),
             cmd(b"lua_load_resty_core\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_load_resty_core, MAIN),
             cmd(b"lua_transform_underscores_in_response_headers\0", ANY_LOC | NGX_CONF_FLAG, set_ignored_flag, LOC),
+            cmd(b"lua_regex_cache_max_entries\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_regex_cache_max, MAIN),
+            cmd(b"lua_regex_match_limit\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_regex_match_limit, MAIN),
             $(
                 cmd($block, $ctx | NGX_CONF_BLOCK | NGX_CONF_NOARGS, $fn_block, $offset),
                 cmd($inline, $ctx | NGX_CONF_TAKE1, $fn_inline, $offset),
@@ -219,6 +221,54 @@ unsafe extern "C" fn set_load_resty_core(
     )
     };
     CONF_OK
+}
+
+/// A non-negative decimal number, as nginx's `ngx_conf_set_num_slot`.
+fn parse_num(v: &[u8]) -> Option<u32> {
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    core::str::from_utf8(v).ok()?.parse().ok()
+}
+
+unsafe extern "C" fn set_regex_cache_max(
+    cf: *mut ngx_conf_t,
+    _: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: MAIN offset: conf is our MainConf.
+    let mcf = unsafe { &mut *(conf as *mut MainConf) };
+    if mcf.regex_cache_max.is_some() {
+        return c"is duplicate".as_ptr() as *mut c_char;
+    }
+    // SAFETY: valid cf during parsing.
+    match parse_num(unsafe { bytes(&args(cf)[1]) }) {
+        Some(n) => {
+            mcf.regex_cache_max = Some(n);
+            CONF_OK
+        }
+        None => c"invalid number".as_ptr() as *mut c_char,
+    }
+}
+
+unsafe extern "C" fn set_regex_match_limit(
+    cf: *mut ngx_conf_t,
+    _: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: MAIN offset: conf is our MainConf.
+    let mcf = unsafe { &mut *(conf as *mut MainConf) };
+    if mcf.regex_match_limit.is_some() {
+        return c"is duplicate".as_ptr() as *mut c_char;
+    }
+    // SAFETY: valid cf during parsing.
+    match parse_num(unsafe { bytes(&args(cf)[1]) }) {
+        Some(n) => {
+            mcf.regex_match_limit = Some(n);
+            CONF_OK
+        }
+        None => c"invalid number".as_ptr() as *mut c_char,
+    }
 }
 
 unsafe extern "C" fn set_ignored_flag(
