@@ -127,6 +127,23 @@ pub unsafe extern "C" fn ngx_lua_ffi_re_sub(
     })
 }
 
+/// `ngx.re.opt("jit_stack_size", size)`; 0, or -1 with the message.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_lua_ffi_re_jit_stack_size(
+    size: c_int,
+    err: *mut u8,
+    errlen: *mut usize,
+) -> c_int {
+    guard(-1, || match re::set_jit_stack_size(size.max(0) as usize) {
+        Ok(()) => 0,
+        Err(msg) => {
+            // SAFETY: the caller's error buffer.
+            unsafe { set_err(err, errlen, msg.as_bytes()) };
+            -1
+        }
+    })
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_re_cache_max() -> c_int {
     re::CACHE_MAX.load(Ordering::Relaxed) as c_int

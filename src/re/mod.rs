@@ -49,6 +49,33 @@ fn match_context() -> *mut pcre2::pcre2_match_context {
     ctx
 }
 
+static JIT_STACK: AtomicPtr<pcre2::pcre2_jit_stack> = AtomicPtr::new(ptr::null_mut());
+
+/// `ngx.re.opt("jit_stack_size", size)`: a JIT stack of up to `size`
+/// bytes (at least 32K) for every later match of this process.
+pub fn set_jit_stack_size(size: usize) -> Result<(), &'static str> {
+    const MIN: usize = 32 * 1024;
+    let size = size.max(MIN);
+    let ctx = match_context();
+    if ctx.is_null() {
+        return Err("no memory");
+    }
+    // SAFETY: plain allocation; the old stack is detached before it is
+    // freed, and matches never run concurrently within a worker.
+    unsafe {
+        let stack = pcre2::pcre2_jit_stack_create_8(MIN, size, ptr::null_mut());
+        if stack.is_null() {
+            return Err("pcre jit stack allocation failed");
+        }
+        pcre2::pcre2_jit_stack_assign_8(ctx, ptr::null_mut(), stack as *mut c_void);
+        let old = JIT_STACK.swap(stack, Ordering::Relaxed);
+        if !old.is_null() {
+            pcre2::pcre2_jit_stack_free_8(old);
+        }
+    }
+    Ok(())
+}
+
 /// A compiled regex. The head is read by lua-lib/resty/core/regex.lua:
 /// keep the two in sync.
 #[repr(C)]

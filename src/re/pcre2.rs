@@ -7,6 +7,7 @@ use core::ffi::{c_int, c_void};
 pub enum pcre2_code {}
 pub enum pcre2_match_data {}
 pub enum pcre2_match_context {}
+pub enum pcre2_jit_stack {}
 
 pub const ANCHORED: u32 = 0x8000_0000;
 pub const NO_UTF_CHECK: u32 = 0x4000_0000;
@@ -70,5 +71,16 @@ extern "C" {
     ) -> c_int;
     pub fn pcre2_match_context_create_8(gcontext: *mut c_void) -> *mut pcre2_match_context;
     pub fn pcre2_set_match_limit_8(mcontext: *mut pcre2_match_context, value: u32) -> c_int;
+    pub fn pcre2_jit_stack_create_8(
+        startsize: usize,
+        maxsize: usize,
+        gcontext: *mut c_void,
+    ) -> *mut pcre2_jit_stack;
+    pub fn pcre2_jit_stack_free_8(stack: *mut pcre2_jit_stack);
+    pub fn pcre2_jit_stack_assign_8(
+        mcontext: *mut pcre2_match_context,
+        callback: *mut c_void,
+        data: *mut c_void,
+    );
     pub fn pcre2_config_8(what: u32, where_: *mut c_void) -> c_int;
 }
