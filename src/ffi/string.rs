@@ -44,23 +44,21 @@ pub unsafe extern "C" fn ngx_lua_ffi_uri_escaped_length(
     })
 }
 
-/// `dst` holds `ngx_lua_ffi_uri_escaped_length` bytes.
+/// `dst` holds `dlen` bytes, the `ngx_lua_ffi_uri_escaped_length` of
+/// `src`; returns the length written.
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_escape_uri(
     src: *const u8,
     len: usize,
     dst: *mut u8,
+    dlen: usize,
     kind: c_int,
 ) -> usize {
     guard(0, || {
         let kind = (kind as usize).min(uri::ESCAPE_MAIL_AUTH);
-        // SAFETY: a Lua string; the caller sized dst with escaped_length.
-        let (s, d) = unsafe {
-            (
-                input(src, len),
-                output(dst, uri::escaped_len(input(src, len), kind)),
-            )
-        };
+        // SAFETY: a Lua string and the caller's buffer of dlen bytes (a
+        // short one makes `escape` panic, caught by the guard).
+        let (s, d) = unsafe { (input(src, len), output(dst, dlen)) };
         uri::escape(s, d, kind)
     })
 }

@@ -14,7 +14,8 @@ local floor = math.floor
 
 ffi.cdef [[
     size_t ngx_lua_ffi_uri_escaped_length(const u_char *src, size_t len, int type);
-    size_t ngx_lua_ffi_escape_uri(const u_char *src, size_t len, u_char *dst, int type);
+    size_t ngx_lua_ffi_escape_uri(const u_char *src, size_t len, u_char *dst,
+                                  size_t dlen, int type);
     size_t ngx_lua_ffi_unescape_uri(const u_char *src, size_t len, u_char *dst);
     size_t ngx_lua_ffi_args_max_pairs(const u_char *src, size_t len);
     int ngx_lua_ffi_decode_args(const u_char *src, size_t len, u_char *dst,
@@ -31,7 +32,7 @@ local function escape(s, kind)
         return s
     end
     local dst = get_string_buf(dlen)
-    C.ngx_lua_ffi_escape_uri(s, slen, dst, kind)
+    C.ngx_lua_ffi_escape_uri(s, slen, dst, dlen, kind)
     return ffi_str(dst, dlen)
 end
 
