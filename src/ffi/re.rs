@@ -3,6 +3,7 @@ use core::ffi::{c_char, c_int};
 use core::sync::atomic::Ordering;
 
 use super::{guard, set_err};
+use crate::nginx::log;
 use crate::re::{self, Exec, Regex};
 
 /// # Safety
@@ -30,7 +31,38 @@ pub unsafe extern "C" fn ngx_lua_ffi_re_compile(
     guard(core::ptr::null_mut(), || {
         // SAFETY: a Lua string.
         match Regex::compile(unsafe { input(pat, len) }, pcre_opts, flags) {
-            Ok(re) => Box::into_raw(re),
+            Ok(re) => {
+                // upstream's log lines for the JIT outcome
+                match re.jit_result {
+                    Some(0) => {
+                        // SAFETY: the cycle log.
+                        unsafe {
+                            log::log_error(
+                                nginx_sys::NGX_LOG_DEBUG,
+                                log::cycle_log(),
+                                b"pcre2 JIT compiled successfully",
+                            )
+                        }
+                    }
+                    Some(rc) => {
+                        // SAFETY (input): the pattern, a Lua string.
+                        let msg = format!(
+                            "pcre2_jit_compile() failed: {rc} in \"{}\", ignored",
+                            String::from_utf8_lossy(unsafe { input(pat, len) })
+                        );
+                        // SAFETY: the cycle log.
+                        unsafe {
+                            log::log_error(
+                                nginx_sys::NGX_LOG_INFO,
+                                log::cycle_log(),
+                                msg.as_bytes(),
+                            )
+                        };
+                    }
+                    None => {}
+                }
+                Box::into_raw(re)
+            }
             Err(msg) => {
                 // SAFETY: the caller's error buffer.
                 unsafe { set_err(err, errlen, msg.as_bytes()) };

@@ -91,6 +91,8 @@ pub struct Regex {
     caps: Vec<c_int>,
     utf: bool,
     template: Option<(Vec<u8>, Vec<Piece>)>,
+    /// `pcre2_jit_compile`'s result, when JIT was asked for.
+    pub jit_result: Option<c_int>,
 }
 
 impl Drop for Regex {
@@ -170,6 +172,7 @@ impl Regex {
             caps: Vec::new(),
             utf: options & pcre2::UTF != 0,
             template: None,
+            jit_result: None,
         });
         if re.name_count > 0 {
             re.name_entry_size = info(pcre2::INFO_NAMEENTRYSIZE) as c_int;
@@ -187,7 +190,8 @@ impl Regex {
         if flags & FLAG_JIT != 0 {
             // A failed JIT compile leaves the interpreter, as upstream.
             // SAFETY: a freshly compiled code.
-            unsafe { pcre2::pcre2_jit_compile_8(code, pcre2::JIT_COMPLETE) };
+            let rc = unsafe { pcre2::pcre2_jit_compile_8(code, pcre2::JIT_COMPLETE) };
+            re.jit_result = Some(rc);
         }
         if flags & FLAG_DFA != 0 {
             // DFA matching reports only the whole match.

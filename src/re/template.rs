@@ -45,6 +45,9 @@ pub fn parse(
         let braced = c == b'{';
         if braced {
             i += 1;
+            if i == tpl.len() {
+                return Err(bad());
+            }
         }
         let start = i;
         let numeric = tpl.get(i).is_some_and(u8::is_ascii_digit);
@@ -79,9 +82,11 @@ pub fn parse(
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(usize::MAX)
         } else {
+            // upstream's message (it refuses every name; only unknown
+            // names fail here)
             name_to_group(name).ok_or_else(|| {
                 format!(
-                    "unknown named capturing variable \"{}\"",
+                    "attempt to use named capturing variable \"{}\" (named captures not supported yet)",
                     String::from_utf8_lossy(name)
                 )
             })?
@@ -154,6 +159,7 @@ mod tests {
         assert!(run("${}").is_err());
         assert!(run("$ ").is_err());
         assert!(run("$nope").is_err());
+        assert!(run("${").is_err());
         assert!(run("${99999999999999999999999}").is_ok());
     }
 }

@@ -394,3 +394,22 @@ GET /t
 --- no_error_log
 [error]
 [warn]
+
+
+
+=== TEST 16: ngx.re.match: j logs the JIT outcome at debug level, as upstream
+--- log_level: debug
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say(ngx.re.match("hello, 1234", "([0-9]+)", "j")[0])
+        }
+    }
+--- request
+GET /t
+--- response_body
+1234
+--- error_log
+pcre2 JIT compiled successfully
+--- no_error_log
+[error]

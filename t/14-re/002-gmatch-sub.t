@@ -120,6 +120,7 @@ he7lo1
             ngx.say(ngx.re.sub("abc", "b", "${1"))
             ngx.say(ngx.re.gsub("abc", "b", "$ x"))
             ngx.say(ngx.re.gsub("abc", "b", "$nosuch", "o"))
+            ngx.say(ngx.re.gsub("abc", "b", "${"))
         }
     }
 --- request
@@ -129,10 +130,12 @@ nilnilfailed to compile the replacement template
 nilnilfailed to compile the replacement template
 nilnilfailed to compile the replacement template
 nilnilfailed to compile the replacement template
+nilnilfailed to compile the replacement template
 --- error_log
 invalid capturing variable name found in "$"
 the closing bracket in "1" variable is missing
-unknown named capturing variable "nosuch"
+invalid capturing variable name found in "${"
+attempt to use named capturing variable "nosuch" (named captures not supported yet)
 
 
 

@@ -44,10 +44,10 @@ function ngx.escape_uri(s, kind)
         kind = ESCAPE_URI_COMPONENT
     else
         if type(kind) ~= "number" then
-            error("\"type\" is not a number", 2)
+            error("\"type\" is not a number", 3)
         end
         if kind < 0 or kind > ESCAPE_MAIL_AUTH then
-            error("\"type\" " .. kind .. " out of range", 2)
+            error("\"type\" " .. kind .. " out of range", 3)
         end
     end
     return escape(s, kind)
