@@ -7,12 +7,14 @@
 // `L` for a lua_State is the universal Lua C API convention.
 #![allow(non_snake_case)]
 
+pub mod codec;
 pub mod conf;
 pub mod cosocket;
 pub mod ffi;
 pub mod lua;
 pub mod nginx;
 pub mod phase;
+pub mod re;
 
 use core::ptr;
 use nginx_sys::{ngx_http_module_t, ngx_module_t, NGX_HTTP_MODULE};

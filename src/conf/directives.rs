@@ -68,7 +68,7 @@ macro_rules! handler_directives {
                 unsafe { set_handler(cf, c, conf, $phase, Form::File) }
             }
         )*
-        pub static mut COMMANDS: [ngx_command_t; 16 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
+        pub static mut COMMANDS: [ngx_command_t; 18 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
             cmd(b"lua_package_path\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_path, MAIN),
             cmd(b"lua_package_cpath\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_cpath, MAIN),
             cmd(b"lua_code_cache\0", ANY_LOC | NGX_CONF_FLAG, set_code_cache, LOC),
@@ -85,6 +85,8 @@ macro_rules! handler_directives {
             cmd(b"lua_check_client_abort\0", ANY_LOC | NGX_CONF_FLAG, set_check_client_abort, LOC),
             cmd(b"lua_max_pending_timers\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_max_pending_timers, MAIN),
             cmd(b"lua_max_running_timers\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_max_running_timers, MAIN),
+            cmd(b"lua_regex_cache_max_entries\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_regex_cache_max, MAIN),
+            cmd(b"lua_regex_match_limit\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_regex_match_limit, MAIN),
             $(
                 cmd($block, $ctx | NGX_CONF_BLOCK | NGX_CONF_NOARGS, $fn_block, $offset),
                 cmd($inline, $ctx | NGX_CONF_TAKE1, $fn_inline, $offset),
@@ -356,6 +358,54 @@ unsafe extern "C" fn set_load_resty_core(
     )
     };
     CONF_OK
+}
+
+/// A non-negative decimal number, as nginx's `ngx_conf_set_num_slot`.
+fn parse_num(v: &[u8]) -> Option<u32> {
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    core::str::from_utf8(v).ok()?.parse().ok()
+}
+
+unsafe extern "C" fn set_regex_cache_max(
+    cf: *mut ngx_conf_t,
+    _: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: MAIN offset: conf is our MainConf.
+    let mcf = unsafe { &mut *(conf as *mut MainConf) };
+    if mcf.regex_cache_max.is_some() {
+        return c"is duplicate".as_ptr() as *mut c_char;
+    }
+    // SAFETY: valid cf during parsing.
+    match parse_num(unsafe { bytes(&args(cf)[1]) }) {
+        Some(n) => {
+            mcf.regex_cache_max = Some(n);
+            CONF_OK
+        }
+        None => c"invalid number".as_ptr() as *mut c_char,
+    }
+}
+
+unsafe extern "C" fn set_regex_match_limit(
+    cf: *mut ngx_conf_t,
+    _: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: MAIN offset: conf is our MainConf.
+    let mcf = unsafe { &mut *(conf as *mut MainConf) };
+    if mcf.regex_match_limit.is_some() {
+        return c"is duplicate".as_ptr() as *mut c_char;
+    }
+    // SAFETY: valid cf during parsing.
+    match parse_num(unsafe { bytes(&args(cf)[1]) }) {
+        Some(n) => {
+            mcf.regex_match_limit = Some(n);
+            CONF_OK
+        }
+        None => c"invalid number".as_ptr() as *mut c_char,
+    }
 }
 
 unsafe extern "C" fn set_ignored_flag(

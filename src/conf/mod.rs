@@ -34,6 +34,10 @@ pub struct MainConf {
     /// `lua_max_pending_timers` / `lua_max_running_timers`.
     pub max_pending_timers: usize,
     pub max_running_timers: usize,
+    /// `lua_regex_cache_max_entries` (default 1024).
+    pub regex_cache_max: Option<u32>,
+    /// `lua_regex_match_limit` (default 0: PCRE2's own limit).
+    pub regex_match_limit: Option<u32>,
 }
 
 impl Default for MainConf {
@@ -51,6 +55,8 @@ impl Default for MainConf {
             next_handler_id: 1,
             max_pending_timers: 1024,
             max_running_timers: 256,
+            regex_cache_max: None,
+            regex_match_limit: None,
         }
     }
 }
@@ -110,7 +116,14 @@ pub unsafe extern "C" fn create_main_conf(cf: *mut ngx_conf_t) -> *mut c_void {
     pool.allocate(MainConf::default()) as *mut c_void
 }
 
-pub unsafe extern "C" fn init_main_conf(_cf: *mut ngx_conf_t, _conf: *mut c_void) -> *mut c_char {
+pub unsafe extern "C" fn init_main_conf(_cf: *mut ngx_conf_t, conf: *mut c_void) -> *mut c_char {
+    // SAFETY: nginx passes the MainConf we allocated in create_main_conf.
+    let mcf = unsafe { &*(conf as *const MainConf) };
+    // The regex settings are process-wide (PCRE2's match context, the Lua
+    // side's compile cache); the VM of this cycle is built right after.
+    use core::sync::atomic::Ordering::Relaxed;
+    crate::re::CACHE_MAX.store(mcf.regex_cache_max.unwrap_or(1024), Relaxed);
+    crate::re::MATCH_LIMIT.store(mcf.regex_match_limit.unwrap_or(0), Relaxed);
     ptr::null_mut()
 }
 

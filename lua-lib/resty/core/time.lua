@@ -2,16 +2,18 @@
 local ffi = require "ffi"
 local C = ffi.C
 local ffi_str = ffi.string
-local tonumber = tonumber
+local tonumber, type, error = tonumber, type, error
 
 ffi.cdef [[
     int64_t ngx_lua_ffi_time(void);
     double ngx_lua_ffi_now(void);
     void ngx_lua_ffi_update_time(void);
     size_t ngx_lua_ffi_fmt_time(int kind, u_char *buf);
+    size_t ngx_lua_ffi_http_time(int64_t sec, int kind, u_char *buf);
+    int64_t ngx_lua_ffi_parse_http_time(const u_char *s, size_t len);
 ]]
 
-local buf = ffi.new("u_char[32]")
+local buf = ffi.new("u_char[64]")
 
 function ngx.time()
     return tonumber(C.ngx_lua_ffi_time())
@@ -35,6 +37,31 @@ end
 
 function ngx.utctime()
     return ffi_str(buf, C.ngx_lua_ffi_fmt_time(2, buf))
+end
+
+function ngx.http_time(sec)
+    if type(sec) ~= "number" then
+        error("number argument only", 2)
+    end
+    return ffi_str(buf, C.ngx_lua_ffi_http_time(sec, 0, buf))
+end
+
+function ngx.cookie_time(sec)
+    if type(sec) ~= "number" then
+        error("number argument only", 2)
+    end
+    return ffi_str(buf, C.ngx_lua_ffi_http_time(sec, 1, buf))
+end
+
+function ngx.parse_http_time(s)
+    if type(s) ~= "string" then
+        error("string argument only", 2)
+    end
+    local t = C.ngx_lua_ffi_parse_http_time(s, #s)
+    if t < 0 then
+        return nil
+    end
+    return tonumber(t)
 end
 
 return { version = require("resty.core.base").version }
