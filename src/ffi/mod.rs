@@ -5,9 +5,12 @@
 //! unwinding. The few functions that must run Lua filters (output) are
 //! classic `lua_CFunction`s instead, in `output.rs`.
 pub mod control;
+pub mod exec;
 pub mod header;
 pub mod misc;
 pub mod output;
+pub mod req;
+pub mod text;
 pub mod time;
 pub mod var;
 

@@ -2,6 +2,7 @@
 pub mod access;
 pub mod body_filter;
 pub mod content;
+pub mod exec;
 pub mod exit_worker;
 pub mod flush;
 pub mod header_filter;
