@@ -51,12 +51,10 @@ unsafe fn suspend(r: *mut ngx_http_request_t) {
 pub fn after_resume(ctx: &mut RequestCtx, outcome: Outcome) {
     let r = ctx.r;
     if super::exec::perform(ctx).is_some() {
-        // SAFETY: live request: drop the internal redirect's reference and
-        // the one taken at the first suspension.
-        unsafe {
-            ngx_http_finalize_request(r, NGX_DONE as ngx_int_t);
-            ngx_http_finalize_request(r, NGX_DONE as ngx_int_t);
-        }
+        // SAFETY: live request: drop the internal redirect's reference (the
+        // suspension's was consumed by the content checker's NGX_DONE; the
+        // request's own one now belongs to the new pass).
+        unsafe { ngx_http_finalize_request(r, NGX_DONE as ngx_int_t) };
         return;
     }
     if let Some(rc) = super::finish_rc(ctx, outcome) {
