@@ -4,6 +4,7 @@
 //! status, a caller-owned error buffer, no Lua stack access, no yield, no
 //! unwinding. The few functions that must run Lua filters (output) are
 //! classic `lua_CFunction`s instead, in `output.rs`.
+pub mod body;
 pub mod control;
 pub mod exec;
 pub mod header;

@@ -663,16 +663,28 @@ pub(crate) fn parse_into(
     max: c_int,
     truncated: *mut c_int,
 ) -> c_int {
-    // SAFETY: buf holds data.len() bytes and out max (or enough) entries:
-    // the Lua side sizes them from the same length.
+    if !data.is_empty() {
+        // SAFETY: the Lua side sized buf from the same length.
+        unsafe { ptr::copy_nonoverlapping(data.as_ptr(), buf, data.len()) };
+    }
+    parse_buf(buf, data.len(), out, max, truncated)
+}
+
+/// Parses the `len` bytes in `buf` in place into `out`.
+pub(crate) fn parse_buf(
+    buf: *mut u8,
+    len: usize,
+    out: *mut FfiKv,
+    max: c_int,
+    truncated: *mut c_int,
+) -> c_int {
+    // SAFETY: buf holds len bytes and out one entry per `&`-separated
+    // piece: the Lua side sizes both from the same length.
     unsafe {
-        if !data.is_empty() {
-            ptr::copy_nonoverlapping(data.as_ptr(), buf, data.len());
-        }
-        let b = if data.is_empty() {
+        let b = if len == 0 {
             &mut [][..]
         } else {
-            core::slice::from_raw_parts_mut(buf, data.len())
+            core::slice::from_raw_parts_mut(buf, len)
         };
         let base = buf as *const u8;
         let mut n = 0usize;

@@ -7,7 +7,8 @@ local ffi_str = ffi.string
 local get_errbuf, get_string_buf = base.get_errbuf, base.get_string_buf
 local new_tab, clear_tab = base.new_tab, base.clear_tab
 local yield_to_scheduler = base.yield_to_scheduler
-local FFI_OK, FFI_DONE = base.FFI_OK, base.FFI_DONE
+local FFI_OK, FFI_DONE, FFI_AGAIN, FFI_DECLINED =
+    base.FFI_OK, base.FFI_DONE, base.FFI_AGAIN, base.FFI_DECLINED
 local type, tostring, tonumber, error, pairs, ipairs, select =
     type, tostring, tonumber, error, pairs, ipairs, select
 local setmetatable, rawget = setmetatable, rawget
@@ -47,6 +48,19 @@ ffi.cdef [[
         u_char *err, size_t *errlen);
     int ngx_lua_ffi_req_set_uri(const char *uri, size_t len, int jump,
         int binary, u_char *err, size_t *errlen);
+    int ngx_lua_ffi_req_read_body(u_char *err, size_t *errlen);
+    int ngx_lua_ffi_req_discard_body(u_char *err, size_t *errlen);
+    int ngx_lua_ffi_req_get_body_len(u_char *err, size_t *errlen);
+    int ngx_lua_ffi_req_copy_body(u_char *buf, size_t size, u_char *err,
+        size_t *errlen);
+    int ngx_lua_ffi_req_get_body_file(const u_char **name, size_t *len,
+        u_char *err, size_t *errlen);
+    int ngx_lua_ffi_req_set_body_data(const char *data, size_t len,
+        u_char *err, size_t *errlen);
+    int ngx_lua_ffi_req_get_post_args_len(u_char *err, size_t *errlen);
+    int ngx_lua_ffi_req_get_post_args(u_char *buf, size_t size,
+        ngx_lua_ffi_kv_t *out, int max, int *truncated, u_char *err,
+        size_t *errlen);
 ]]
 
 local req = ngx.req or {}
@@ -407,6 +421,96 @@ function req.set_uri(...)
     if rc ~= FFI_OK then
         fail(err, errlen)
     end
+end
+
+-- Request body.
+
+function req.read_body()
+    local err, errlen = get_errbuf()
+    local rc = C.ngx_lua_ffi_req_read_body(err, errlen)
+    if rc == FFI_AGAIN or rc == FFI_DONE then
+        -- AGAIN: resumed once nginx has read the whole body;
+        -- DONE: reading failed with a status that ends the handler.
+        yield_to_scheduler()
+        return
+    end
+    if rc ~= FFI_OK then
+        fail(err, errlen)
+    end
+end
+
+function req.discard_body()
+    local err, errlen = get_errbuf()
+    if C.ngx_lua_ffi_req_discard_body(err, errlen) ~= FFI_OK then
+        fail(err, errlen)
+    end
+end
+
+function req.get_body_data()
+    local err, errlen = get_errbuf()
+    local n = C.ngx_lua_ffi_req_get_body_len(err, errlen)
+    if n == FFI_DECLINED then
+        return nil
+    end
+    if n < 0 then
+        fail(err, errlen)
+    end
+    local buf = get_string_buf(n)
+    n = C.ngx_lua_ffi_req_copy_body(buf, n, err, errlen)
+    if n < 0 then
+        fail(err, errlen)
+    end
+    return ffi_str(buf, n)
+end
+
+function req.get_body_file()
+    local err, errlen = get_errbuf()
+    local rc = C.ngx_lua_ffi_req_get_body_file(name_ptr, name_len, err, errlen)
+    if rc == FFI_DECLINED then
+        return nil
+    end
+    if rc ~= FFI_OK then
+        fail(err, errlen)
+    end
+    return ffi_str(name_ptr[0], name_len[0])
+end
+
+function req.set_body_data(data)
+    if type(data) ~= "string" then
+        if type(data) ~= "number" then
+            error("bad argument #1 to 'set_body_data' (string expected, got "
+                  .. type(data) .. ")", 2)
+        end
+        data = tostring(data)
+    end
+    local err, errlen = get_errbuf()
+    if C.ngx_lua_ffi_req_set_body_data(data, #data, err, errlen) ~= FFI_OK then
+        fail(err, errlen)
+    end
+end
+
+function req.get_post_args(max)
+    max = check_args_max(max, "get_post_args")
+    local err, errlen = get_errbuf()
+    local len = C.ngx_lua_ffi_req_get_post_args_len(err, errlen)
+    if len < 0 then
+        fail(err, errlen)
+    end
+    if len == 0 then
+        return {}
+    end
+    local buf = get_string_buf(len)
+    local out = kv_array(len + 1)
+    local n = C.ngx_lua_ffi_req_get_post_args(buf, len, out, max, truncated_buf,
+                                              err, errlen)
+    if n < 0 then
+        fail(err, errlen)
+    end
+    local t = args_table(out, n)
+    if truncated_buf[0] == 1 then
+        return t, "truncated"
+    end
+    return t
 end
 
 return { version = base.version }
