@@ -283,3 +283,67 @@ pub unsafe extern "C" fn ngx_lua_ffi_get_resp_header(
         }
     })
 }
+
+/// `ngx.resp.get_headers(max, raw)`: fills `out` (sized `count` by the
+/// caller, or 0 to only count) with Content-Type, Content-Length and the
+/// live list elements; returns how many exist. `buf` (32 bytes) receives
+/// the Content-Length digits.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_lua_ffi_resp_get_headers(
+    out: *mut super::req::FfiKv,
+    count: c_int,
+    raw: c_int,
+    buf: *mut u8,
+    err: *mut u8,
+    errlen: *mut usize,
+) -> c_int {
+    guard(FFI_ERROR, || {
+        let ctx = match unsafe { request_in(REQUEST_PHASES, err, errlen) } {
+            Ok(c) => c,
+            Err(rc) => return rc,
+        };
+        let r = ctx.r;
+        let mut n = 0usize;
+        // SAFETY: live request; out holds `count` entries, buf 32 bytes.
+        unsafe {
+            let mut push = |k: &'static [u8], kl: &'static [u8], v: *const u8, vl: usize| {
+                if n < count as usize {
+                    let key = if raw != 0 { k } else { kl };
+                    *out.add(n) = super::req::FfiKv {
+                        key: key.as_ptr(),
+                        key_len: key.len(),
+                        value: v,
+                        value_len: vl as isize,
+                    };
+                }
+                n += 1;
+            };
+            let ct = &(*r).headers_out.content_type;
+            if ct.len > 0 {
+                push(b"Content-Type", b"content-type", ct.data, ct.len);
+            }
+            if (*r).headers_out.content_length.is_null() && (*r).headers_out.content_length_n >= 0 {
+                let s = (*r).headers_out.content_length_n.to_string();
+                ptr::copy_nonoverlapping(s.as_ptr(), buf, s.len().min(32));
+                push(b"Content-Length", b"content-length", buf, s.len().min(32));
+            }
+            for_each_header(r, |e| {
+                if n < count as usize {
+                    let key = if raw != 0 || (*e).lowcase_key.is_null() {
+                        (*e).key.data
+                    } else {
+                        (*e).lowcase_key
+                    };
+                    *out.add(n) = super::req::FfiKv {
+                        key,
+                        key_len: (*e).key.len,
+                        value: (*e).value.data,
+                        value_len: (*e).value.len as isize,
+                    };
+                }
+                n += 1;
+            });
+        }
+        n as c_int
+    })
+}

@@ -4,14 +4,18 @@
 //! status, a caller-owned error buffer, no Lua stack access, no yield, no
 //! unwinding. The few functions that must run Lua filters (output) are
 //! classic `lua_CFunction`s instead, in `output.rs`.
+pub mod body;
 pub mod control;
+pub mod exec;
 pub mod header;
 pub mod misc;
 pub mod output;
 pub mod re;
+pub mod req;
 pub mod sema;
 pub mod socket;
 pub mod string;
+pub mod text;
 pub mod thread;
 pub mod time;
 pub mod timer;

@@ -57,6 +57,14 @@ pub struct RequestCtx {
     pub body: BodyArg,
     /// A body filter saw `ngx.arg[2] = true`: later data is dropped.
     pub body_done: bool,
+    /// `ngx.req.set_uri(uri, true)` ended the rewrite handler: the next
+    /// rewrite pass (after nginx found the new location) starts afresh.
+    pub uri_jump: bool,
+    /// `ngx.exec`/`ngx.redirect` recorded by the API (issue 4); the phase
+    /// code acts on it when the coroutine has ended.
+    pub exec: Option<crate::phase::exec::Exec>,
+    /// `ngx.req.read_body` waits for the client body.
+    pub reading_body: bool,
 }
 
 unsafe extern "C" fn cleanup(data: *mut c_void) {
@@ -131,6 +139,9 @@ impl RequestCtx {
                 ctx_ref: 0,
                 body: BodyArg::default(),
                 body_done: false,
+                uri_jump: false,
+                exec: None,
+                reading_body: false,
             }));
             (*cln).handler = Some(cleanup);
             (*cln).data = ctx as *mut c_void;

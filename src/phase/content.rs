@@ -25,6 +25,11 @@ pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
         (*r).write_event_handler = Some(ngx_http_request_empty_handler);
         super::abort::watch(r);
         let outcome = sched::start(ctx, &h, lcf.code_cache());
+        if let Some(rc) = super::exec::perform(ctx) {
+            // NGX_DONE: the content phase checker drops the reference the
+            // internal redirect took.
+            return rc;
+        }
         match super::finish_rc(ctx, outcome) {
             Some(rc) => rc,
             None => {
@@ -45,6 +50,14 @@ unsafe fn suspend(r: *mut ngx_http_request_t) {
 }
 
 pub fn after_resume(ctx: &mut RequestCtx, outcome: Outcome) {
+    let r = ctx.r;
+    if super::exec::perform(ctx).is_some() {
+        // SAFETY: live request: drop the internal redirect's reference (the
+        // suspension's was consumed by the content checker's NGX_DONE; the
+        // request's own one now belongs to the new pass).
+        unsafe { ngx_http_finalize_request(r, NGX_DONE as ngx_int_t) };
+        return;
+    }
     if let Some(rc) = super::finish_rc(ctx, outcome) {
         // SAFETY: live request; this consumes the reference taken at the
         // first suspension.

@@ -3,6 +3,7 @@ pub mod abort;
 pub mod access;
 pub mod body_filter;
 pub mod content;
+pub mod exec;
 pub mod exit_worker;
 pub mod flush;
 pub mod header_filter;

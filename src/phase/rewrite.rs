@@ -61,6 +61,13 @@ pub unsafe fn run(r: *mut ngx_http_request_t, phase: Phase) -> ngx_int_t {
             _ => ctx.access,
         };
         match state {
+            // After `ngx.req.set_uri(uri, true)` nginx found the new
+            // location (find_config cleared uri_changed): start afresh.
+            PhaseState::Done(_) if ctx.uri_jump && (*r).uri_changed() == 0 => {
+                ctx.uri_jump = false;
+                ctx.rewrite = PhaseState::Idle;
+                ctx.access = PhaseState::Idle;
+            }
             PhaseState::Done(rc) => return rc,
             PhaseState::Running => return NGX_DONE as ngx_int_t,
             PhaseState::Idle => {}
@@ -70,6 +77,12 @@ pub unsafe fn run(r: *mut ngx_http_request_t, phase: Phase) -> ngx_int_t {
         (*r).write_event_handler = Some(ngx_http_request_empty_handler);
         super::abort::watch(r);
         let outcome = sched::start(ctx, &h, lcf.code_cache());
+        if super::exec::perform(ctx).is_some() {
+            // Drop the reference the internal redirect took; the new pass
+            // owns the request now.
+            ngx_http_finalize_request(r, NGX_DONE as ngx_int_t);
+            return NGX_DONE as ngx_int_t;
+        }
         match phase_rc(ctx, phase, outcome) {
             Some(rc) => {
                 set_state(ctx, phase, PhaseState::Done(rc));
@@ -96,12 +109,21 @@ fn set_state(ctx: &mut RequestCtx, phase: Phase, s: PhaseState) {
 /// A rewrite/access coroutine resumed by an event has finished: hand its
 /// result to the phase engine by re-entering the handler.
 pub fn after_resume(ctx: &mut RequestCtx, outcome: Outcome) {
+    let r = ctx.r;
+    if super::exec::perform(ctx).is_some() {
+        // SAFETY: live request: drop the internal redirect's reference and
+        // the one taken when the handler first yielded.
+        unsafe {
+            ngx_http_finalize_request(r, NGX_DONE as ngx_int_t);
+            ngx_http_finalize_request(r, NGX_DONE as ngx_int_t);
+        }
+        return;
+    }
     let phase = ctx.phase;
     let Some(rc) = phase_rc(ctx, phase, outcome) else {
         return;
     };
     set_state(ctx, phase, PhaseState::Done(rc));
-    let r = ctx.r;
     // SAFETY: live request holding the extra reference taken in run();
     // finalize(NGX_DONE) drops it after the phases moved on.
     unsafe {

@@ -1,0 +1,200 @@
+//! Pure byte-level helpers of the request/response API: header escaping,
+//! URI checks and query-string parsing. No nginx types, so `cargo test`
+//! covers them.
+use std::borrow::Cow;
+
+/// Header names: controls, space, separators and non-ASCII are escaped.
+fn name_needs_escape(c: u8) -> bool {
+    c <= 0x20 || c >= 0x7f || b"\"(),/:;<=>?@[\\]{}".contains(&c)
+}
+
+/// Header values: controls other than horizontal tab, and DEL.
+fn value_needs_escape(c: u8) -> bool {
+    (c < 0x20 && c != b'\t') || c == 0x7f
+}
+
+/// Percent-escapes the bytes of a header name or value that could split
+/// or smuggle a header (CR, LF, other controls; separators in names), as
+/// upstream does instead of rejecting them.
+pub fn escape_header(s: &[u8], is_name: bool) -> Cow<'_, [u8]> {
+    let bad = |c: u8| {
+        if is_name {
+            name_needs_escape(c)
+        } else {
+            value_needs_escape(c)
+        }
+    };
+    if !s.iter().any(|&c| bad(c)) {
+        return Cow::Borrowed(s);
+    }
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = Vec::with_capacity(s.len() + 8);
+    for &c in s {
+        if bad(c) {
+            out.extend_from_slice(&[b'%', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]]);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The first byte that must not appear in a URI given to
+/// `ngx.req.set_uri` without `binary` (controls, space, DEL).
+pub fn unsafe_uri_byte(s: &[u8]) -> Option<u8> {
+    s.iter().copied().find(|&c| c <= 0x20 || c == 0x7f)
+}
+
+/// Escapes bytes for an error message: non-printables as `\xHH`.
+pub fn escape_log(s: &[u8]) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &c in s {
+        if (0x20..0x7f).contains(&c) && c != b'\\' && c != b'"' {
+            out.push(c as char);
+        } else {
+            out.push_str(&format!("\\x{c:02X}"));
+        }
+    }
+    out
+}
+
+fn hex(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decodes `%XX` and `+` (a space) in place; returns the new length.
+/// Malformed escapes are kept as they are.
+pub fn unescape_component(buf: &mut [u8]) -> usize {
+    let (mut i, mut o) = (0, 0);
+    while i < buf.len() {
+        let c = buf[i];
+        if c == b'%' && i + 2 < buf.len() {
+            if let (Some(h), Some(l)) = (hex(buf[i + 1]), hex(buf[i + 2])) {
+                buf[o] = h << 4 | l;
+                o += 1;
+                i += 3;
+                continue;
+            }
+        }
+        buf[o] = if c == b'+' { b' ' } else { c };
+        o += 1;
+        i += 1;
+    }
+    o
+}
+
+/// One parsed argument: key range, and value range (`None` for a bare key,
+/// which Lua sees as `true`). Ranges index the unescaped buffer.
+pub type Arg = ((usize, usize), Option<(usize, usize)>);
+
+/// Parses a query string (or form body) in place, unescaping keys and
+/// values, and calls `f` for each argument with a non-empty key. With
+/// `max > 0`, stops after `max` `&`-terminated pairs and returns true
+/// ("truncated"), the way upstream counts.
+pub fn parse_args(buf: &mut [u8], max: usize, mut f: impl FnMut(Arg)) -> bool {
+    let mut count = 0usize;
+    let mut start = 0usize;
+    let len = buf.len();
+    while start <= len {
+        let end = buf[start..]
+            .iter()
+            .position(|&c| c == b'&')
+            .map_or(len, |p| start + p);
+        let terminated = end < len;
+        let seg = start..end;
+        if terminated || !seg.is_empty() {
+            let eq = buf[seg.clone()].iter().position(|&c| c == b'=');
+            let (kr, vr) = match eq {
+                Some(p) => (start..start + p, Some(start + p + 1..end)),
+                None => (start..end, None),
+            };
+            let klen = unescape_component(&mut buf[kr.clone()]);
+            let v = vr.map(|vr| {
+                let vlen = unescape_component(&mut buf[vr.clone()]);
+                (vr.start, vlen)
+            });
+            if klen > 0 {
+                f(((kr.start, klen), v));
+            }
+        }
+        if !terminated {
+            break;
+        }
+        count += 1;
+        if max > 0 && count == max {
+            return true;
+        }
+        start = end + 1;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str, max: usize) -> (Vec<(String, Option<String>)>, bool) {
+        let mut buf = s.as_bytes().to_vec();
+        let mut spans = Vec::new();
+        let t = parse_args(&mut buf, max, |a| spans.push(a));
+        let get = |(a, n): (usize, usize)| String::from_utf8_lossy(&buf[a..a + n]).into_owned();
+        (
+            spans
+                .into_iter()
+                .map(|(k, v)| (get(k), v.map(get)))
+                .collect(),
+            t,
+        )
+    }
+
+    #[test]
+    fn args_basic() {
+        let (a, t) = parse("a=1&b&c=&a=%41+b&&=x", 0);
+        assert!(!t);
+        assert_eq!(
+            a,
+            vec![
+                ("a".into(), Some("1".into())),
+                ("b".into(), None),
+                ("c".into(), Some("".into())),
+                ("a".into(), Some("A b".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn args_truncated() {
+        let (a, t) = parse("a=1&b=2&c=3", 2);
+        assert!(t);
+        assert_eq!(a.len(), 2);
+        let (a, t) = parse("a=1&b=2", 2);
+        assert!(!t);
+        assert_eq!(a.len(), 2);
+    }
+
+    #[test]
+    fn unescape_malformed() {
+        let mut b = b"%4g%%41%".to_vec();
+        let n = unescape_component(&mut b);
+        assert_eq!(&b[..n], b"%4g%A%");
+    }
+
+    #[test]
+    fn header_escape() {
+        assert_eq!(&*escape_header(b"a\r\nb\tc", false), b"a%0D%0Ab\tc");
+        assert_eq!(&*escape_header(b"X Foo:", true), b"X%20Foo%3A");
+        assert!(matches!(escape_header(b"plain", false), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn uri_bytes() {
+        assert_eq!(unsafe_uri_byte(b"/a b"), Some(b' '));
+        assert_eq!(unsafe_uri_byte(b"/ab"), None);
+        assert_eq!(escape_log(b"/a\nb"), "/a\\x0Ab");
+    }
+}
