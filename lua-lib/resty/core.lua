@@ -15,6 +15,7 @@ require "resty.core.worker"
 require "resty.core.config"
 require "resty.core.param"
 require "resty.core.coroutine"
+require "resty.core.shdict"
 require "resty.core.globals"
 
 return {

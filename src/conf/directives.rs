@@ -68,12 +68,13 @@ macro_rules! handler_directives {
                 unsafe { set_handler(cf, c, conf, $phase, Form::File) }
             }
         )*
-        pub static mut COMMANDS: [ngx_command_t; 5 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
+        pub static mut COMMANDS: [ngx_command_t; 6 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
             cmd(b"lua_package_path\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_path, MAIN),
             cmd(b"lua_package_cpath\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_cpath, MAIN),
             cmd(b"lua_code_cache\0", ANY_LOC | NGX_CONF_FLAG, set_code_cache, LOC),
             cmd(b"lua_load_resty_core\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_load_resty_core, MAIN),
             cmd(b"lua_transform_underscores_in_response_headers\0", ANY_LOC | NGX_CONF_FLAG, set_ignored_flag, LOC),
+            cmd(b"lua_shared_dict\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE2, set_shared_dict, MAIN),
             $(
                 cmd($block, $ctx | NGX_CONF_BLOCK | NGX_CONF_NOARGS, $fn_block, $offset),
                 cmd($inline, $ctx | NGX_CONF_TAKE1, $fn_inline, $offset),
@@ -219,6 +220,23 @@ unsafe extern "C" fn set_load_resty_core(
     )
     };
     CONF_OK
+}
+
+unsafe extern "C" fn set_shared_dict(
+    cf: *mut ngx_conf_t,
+    _: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: MAIN offset: conf is our MainConf; TAKE2: args[1], args[2].
+    unsafe {
+        let mcf = &mut *(conf as *mut MainConf);
+        let a = args(cf);
+        if crate::shdict::zone::declare(cf, mcf, &a[1], &a[2]) {
+            CONF_OK
+        } else {
+            conf_err()
+        }
+    }
 }
 
 unsafe extern "C" fn set_ignored_flag(

@@ -31,6 +31,10 @@ pub struct MainConf {
     pub uses_log: bool,
     /// Inline handlers get consecutive ids: their code cache slots.
     pub next_handler_id: i32,
+    /// `lua_shared_dict` zones, in declaration order (cycle-pool objects).
+    pub shdicts: Vec<*mut crate::shdict::zone::Zone>,
+    /// How many of them nginx has initialised (init_by_lua waits for all).
+    pub shdicts_ready: usize,
 }
 
 impl Default for MainConf {
@@ -46,6 +50,8 @@ impl Default for MainConf {
             uses_access: false,
             uses_log: false,
             next_handler_id: 1,
+            shdicts: Vec::new(),
+            shdicts_ready: 0,
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod control;
 pub mod header;
 pub mod misc;
 pub mod output;
+pub mod shdict;
 pub mod time;
 pub mod var;
 
