@@ -64,13 +64,15 @@ local size_ptr_t = ffi.typeof("size_t *")
 
 local OP_ADD, OP_REPLACE, OP_SAFE = 0x1, 0x2, 0x4
 
-local function check_zone(zone)
+-- `lvl`: the error level of the method's caller (3 when called from the
+-- method itself).
+local function check_zone(zone, lvl)
     if type(zone) ~= "table" then
-        error("bad \"zone\" argument", 3)
+        error("bad \"zone\" argument", lvl or 3)
     end
     zone = zone[1]
     if type(zone) ~= "cdata" then
-        error("bad \"zone\" argument", 3)
+        error("bad \"zone\" argument", lvl or 3)
     end
     return zone
 end
@@ -98,7 +100,7 @@ local function store(zone, op, key, value, exptime, flags)
     if not exptime then
         exptime = 0
     elseif exptime < 0 then
-        error('bad "exptime" argument', 3)
+        error('bad "exptime" argument', 2)
     end
     if not flags then
         flags = 0
@@ -172,7 +174,7 @@ local function fetched(typ, buf)
 end
 
 local function get(zone, key, stale)
-    zone = check_zone(zone)
+    zone = check_zone(zone, 4)
     local err
     key, err = check_key(key)
     if not key then
@@ -198,7 +200,10 @@ end
 local function shdict_get(zone, key)
     local v, flags = get(zone, key, 0)
     if v == nil then
-        return nil, flags
+        if flags then
+            return nil, flags
+        end
+        return nil
     end
     if flags ~= 0 then
         return v, flags
@@ -209,7 +214,10 @@ end
 local function shdict_get_stale(zone, key)
     local v, flags = get(zone, key, 1)
     if v == nil then
-        return nil, flags
+        if flags then
+            return nil, flags
+        end
+        return nil
     end
     if flags == 0 then
         flags = nil
@@ -272,7 +280,7 @@ local function list_key(n, want, zone, key)
     if n ~= want then
         error("expecting " .. want .. " arguments, but only seen " .. n, 3)
     end
-    zone = check_zone(zone)
+    zone = check_zone(zone, 4)
     if key == nil then
         return nil, "nil key"
     end
