@@ -196,10 +196,11 @@ pub struct Got<'a> {
 }
 
 impl<A: Alloc> Dict<A> {
-    /// Allocates and initialises a fresh root; None when the memory is too
-    /// small for it.
-    pub fn create(mut a: A) -> Option<Dict<A>> {
-        let sh = a.alloc(size_of::<Shctx>()) as *mut Shctx;
+    /// Allocates and initialises a fresh root followed by `extra` bytes for
+    /// the caller ([`Dict::extra`]), in one block so a tiny zone keeps its
+    /// pages for entries; None when the memory is too small.
+    pub fn create(mut a: A, extra: usize) -> Option<Dict<A>> {
+        let sh = a.alloc(size_of::<Shctx>() + extra) as *mut Shctx;
         if sh.is_null() {
             return None;
         }
@@ -223,6 +224,12 @@ impl<A: Alloc> Dict<A> {
 
     pub fn root(&self) -> *mut Shctx {
         self.sh
+    }
+
+    /// The `extra` bytes reserved by `create`.
+    pub fn extra(&self) -> *mut u8 {
+        // SAFETY: one past the root, inside the block `create` allocated.
+        unsafe { (self.sh as *mut u8).add(size_of::<Shctx>()) }
     }
 
     // ---- node accessors -------------------------------------------------
@@ -960,7 +967,7 @@ mod tests {
     }
 
     fn dict(h: &mut Heap) -> Dict<&mut Heap> {
-        Dict::create(h).unwrap()
+        Dict::create(h, 0).unwrap()
     }
 
     fn get(d: &mut Dict<&mut Heap>, k: &str, now: u64) -> Option<(u8, Vec<u8>, u32)> {
@@ -1155,7 +1162,7 @@ mod tests {
         let mut h = Heap::new(1 << 22);
         let mut model: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
         {
-            let mut d = Dict::create(&mut h).unwrap();
+            let mut d = Dict::create(&mut h, 0).unwrap();
             let mut x: u64 = 88172645463325252;
             for _ in 0..50_000 {
                 x ^= x << 13;

@@ -220,19 +220,18 @@ unsafe extern "C" fn init_zone(shm_zone: *mut ngx_shm_zone_t, data: *mut c_void)
             } else if (*shm_zone).shm.exists != 0 {
                 z.sh = (*pool).data as *mut Shctx;
             } else {
-                let Some(d) = Dict::create(Slab(pool)) else {
-                    return NGX_ERROR as ngx_int_t;
-                };
-                z.sh = d.root();
-                (*pool).data = z.sh as *mut c_void;
+                // The slab logs this after "no memory" messages; it shares
+                // the root's block.
                 let ctx = format!(
                     " in lua_shared_dict zone \"{}\"\0",
                     String::from_utf8_lossy(&z.name)
                 );
-                let p = ngx_slab_alloc_locked(pool, ctx.len()) as *mut u8;
-                if p.is_null() {
+                let Some(d) = Dict::create(Slab(pool), ctx.len()) else {
                     return NGX_ERROR as ngx_int_t;
-                }
+                };
+                z.sh = d.root();
+                (*pool).data = z.sh as *mut c_void;
+                let p = d.extra();
                 ptr::copy_nonoverlapping(ctx.as_ptr(), p, ctx.len());
                 (*pool).log_ctx = p;
                 (*pool).set_log_nomem(0);
