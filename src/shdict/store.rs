@@ -966,6 +966,34 @@ mod tests {
         }
     }
 
+    /// Walks the tree: keys in order, priorities a max-heap, and as many
+    /// nodes as the LRU queue holds.
+    fn check_invariants<A: Alloc>(d: &Dict<A>) {
+        fn walk(n: *mut Node, out: &mut Vec<(u32, Vec<u8>)>) {
+            if n.is_null() {
+                return;
+            }
+            // SAFETY: live nodes of the tree under test.
+            unsafe {
+                for c in [(*n).left, (*n).right] {
+                    if !c.is_null() {
+                        assert!((*c).prio <= (*n).prio, "heap order");
+                    }
+                }
+                walk((*n).left, out);
+                out.push(((*n).hash, Dict::<&mut Heap>::key(n).to_vec()));
+                walk((*n).right, out);
+            }
+        }
+        let mut keys = Vec::new();
+        // SAFETY: the live root.
+        walk(unsafe { (*d.sh).root }, &mut keys);
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "search order");
+        let mut in_lru = 0;
+        d.keys(0, 0, |_| in_lru += 1);
+        assert_eq!(keys.len(), in_lru);
+    }
+
     fn dict(h: &mut Heap) -> Dict<&mut Heap> {
         Dict::create(h, 0).unwrap()
     }
@@ -1185,7 +1213,11 @@ mod tests {
                         assert_eq!(got.as_ref(), model.get(&k));
                     }
                 }
+                if x.is_multiple_of(97) {
+                    check_invariants(&d);
+                }
             }
+            check_invariants(&d);
             assert_eq!(d.keys(0, 0, |_| ()), model.len());
             d.flush_all(10);
             d.flush_expired(0, 10);
@@ -1196,5 +1228,58 @@ mod tests {
         }
         assert_eq!(h.used, 0);
         assert!(h.blocks.is_empty());
+    }
+
+    /// Churn in a budget far too small: eviction, lists and expiry mixed;
+    /// the structure stays consistent and a value read is never wrong.
+    #[test]
+    fn churn_under_pressure() {
+        let mut h = Heap::new(20_000);
+        {
+            let mut d = Dict::create(&mut h, 0).unwrap();
+            let mut model: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+            for now in 0..30_000u64 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let k = format!("k{}", x % 300).into_bytes();
+                let v = vec![(x >> 8) as u8; (x >> 20) as usize % 700];
+                match (x >> 40) % 6 {
+                    0 | 1 => {
+                        let ttl = if (x >> 50).is_multiple_of(3) { 5 } else { 0 };
+                        if d.store(0, &k, Value::Str(&v), ttl, 0, now).is_ok() {
+                            model.insert(k, v);
+                        } else {
+                            model.remove(&k);
+                        }
+                    }
+                    2 => {
+                        let item = Value::Str(&v[..v.len().min(50)]);
+                        if d.push(&k, x & 1 == 0, item, now) != Err((ERR_NOT_A_LIST, false)) {
+                            model.remove(&k);
+                        }
+                    }
+                    3 => {
+                        let _ = d.pop(&k, x & 1 == 0, now, |_, _| ());
+                    }
+                    _ => {
+                        if let Ok(Some(got)) = d.get(&k, false, now, |g| g.data.to_vec()) {
+                            assert_eq!(Some(&got), model.get(&k));
+                        }
+                    }
+                }
+                if x.is_multiple_of(31) {
+                    check_invariants(&d);
+                }
+            }
+            check_invariants(&d);
+            d.flush_all(u64::MAX / 2);
+            d.flush_expired(0, u64::MAX / 2);
+            let sh = d.root();
+            // SAFETY: allocated by the dictionary from this heap.
+            unsafe { d.a.free(sh as *mut u8) };
+        }
+        assert_eq!(h.used, 0);
     }
 }
