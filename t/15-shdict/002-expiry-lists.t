@@ -168,6 +168,7 @@ nil
             ngx.say(dogs:lpush("", 1))
             ngx.say(e(pcall(dogs.lpush, dogs, "list")))
             ngx.say(e(pcall(dogs.lpop, dogs)))
+            ngx.say(e(pcall(dogs.rpush, dogs, {}, 1)))
             -- set replaces a list; a list push replaces an expired value
             ngx.say(dogs:set("list", "now plain"), " ", dogs:get("list"))
             dogs:set("old", "v", 0.01)
@@ -192,6 +193,7 @@ nilnil key
 nilempty key
 falseexpecting 3 arguments, but only seen 2
 falseexpecting 2 arguments, but only seen 1
+falsebad argument #1 to 'rpush' (string expected, got table)
 true now plain
 1 item
 1 1

@@ -276,7 +276,7 @@ local function shdict_incr(zone, key, value, init, init_ttl)
     return tonumber(num_value[0]), nil, forcible[0] == 1
 end
 
-local function list_key(n, want, zone, key)
+local function list_key(name, n, want, zone, key)
     if n ~= want then
         error("expecting " .. want .. " arguments, but only seen " .. n, 3)
     end
@@ -288,7 +288,7 @@ local function list_key(n, want, zone, key)
     if typ == "number" then
         key = tostring(key)
     elseif typ ~= "string" then
-        error("bad argument #1 to '?' (string expected, got " .. typ .. ")", 3)
+        error("bad argument #1 to '" .. name .. "' (string expected, got " .. typ .. ")", 3)
     end
     if #key == 0 then
         return nil, "empty key"
@@ -300,7 +300,7 @@ local function list_key(n, want, zone, key)
 end
 
 local function push(left, n, zone, key, value)
-    local z, k = list_key(n, 3, zone, key)
+    local z, k = list_key(left == 1 and "lpush" or "rpush", n, 3, zone, key)
     if not z then
         return nil, k
     end
@@ -326,7 +326,7 @@ local function push(left, n, zone, key, value)
 end
 
 local function pop(left, n, zone, key)
-    local z, k = list_key(n, 2, zone, key)
+    local z, k = list_key(left == 1 and "lpop" or "rpop", n, 2, zone, key)
     if not z then
         return nil, k
     end
@@ -363,7 +363,7 @@ local function shdict_rpop(...)
 end
 
 local function shdict_llen(...)
-    local z, k = list_key(select("#", ...), 2, ...)
+    local z, k = list_key("llen", select("#", ...), 2, ...)
     if not z then
         return nil, k
     end
@@ -410,30 +410,30 @@ local function shdict_flush_all(zone)
     C.ngx_lua_ffi_shdict_flush_all(check_zone(zone))
 end
 
-local function max_arg(n, zone, max)
+local function max_arg(name, n, zone, max)
     if n ~= 1 and n ~= 2 then
         error("expecting 1 or 2 argument(s), but saw " .. n, 3)
     end
     if type(zone) ~= "table" then
-        error("bad argument #1 to '?' (table expected, got " .. type(zone) .. ")", 3)
+        error("bad argument #1 to '" .. name .. "' (table expected, got " .. type(zone) .. ")", 3)
     end
     if n == 2 then
         local m = tonumber(max)
         if not m then
-            error("bad argument #2 to '?' (number expected, got " .. type(max) .. ")", 3)
+            error("bad argument #2 to '" .. name .. "' (number expected, got " .. type(max) .. ")", 3)
         end
         return m
     end
 end
 
 local function shdict_flush_expired(...)
-    local max = max_arg(select("#", ...), ...)
+    local max = max_arg("flush_expired", select("#", ...), ...)
     local zone = check_zone((...))
     return C.ngx_lua_ffi_shdict_flush_expired(zone, max or 0)
 end
 
 local function shdict_get_keys(...)
-    local max = max_arg(select("#", ...), ...)
+    local max = max_arg("get_keys", select("#", ...), ...)
     local zone = check_zone((...))
     local n = C.ngx_lua_ffi_shdict_get_keys(zone, max or 1024, str_ptr)
     local keys = base.new_tab(n > 0 and n or 0, 0)
