@@ -15,6 +15,7 @@ pub mod lua;
 pub mod nginx;
 pub mod phase;
 pub mod re;
+pub mod shdict;
 
 use core::ptr;
 use nginx_sys::{ngx_http_module_t, ngx_module_t, NGX_HTTP_MODULE};

@@ -25,6 +25,7 @@ require "resty.core.coroutine"
 require "resty.core.thread"
 require "resty.core.timer"
 require "resty.core.socket"
+require "resty.core.shdict"
 require "resty.core.require"
 require "resty.core.globals"
 

@@ -68,7 +68,7 @@ macro_rules! handler_directives {
                 unsafe { set_handler(cf, c, conf, $phase, Form::File) }
             }
         )*
-        pub static mut COMMANDS: [ngx_command_t; 18 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
+        pub static mut COMMANDS: [ngx_command_t; 19 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
             cmd(b"lua_package_path\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_path, MAIN),
             cmd(b"lua_package_cpath\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_cpath, MAIN),
             cmd(b"lua_code_cache\0", ANY_LOC | NGX_CONF_FLAG, set_code_cache, LOC),
@@ -87,6 +87,7 @@ macro_rules! handler_directives {
             cmd(b"lua_max_running_timers\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_max_running_timers, MAIN),
             cmd(b"lua_regex_cache_max_entries\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_regex_cache_max, MAIN),
             cmd(b"lua_regex_match_limit\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_regex_match_limit, MAIN),
+            cmd(b"lua_shared_dict\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE2, set_shared_dict, MAIN),
             $(
                 cmd($block, $ctx | NGX_CONF_BLOCK | NGX_CONF_NOARGS, $fn_block, $offset),
                 cmd($inline, $ctx | NGX_CONF_TAKE1, $fn_inline, $offset),
@@ -405,6 +406,23 @@ unsafe extern "C" fn set_regex_match_limit(
             CONF_OK
         }
         None => c"invalid number".as_ptr() as *mut c_char,
+    }
+}
+
+unsafe extern "C" fn set_shared_dict(
+    cf: *mut ngx_conf_t,
+    _: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: MAIN offset: conf is our MainConf; TAKE2: args[1], args[2].
+    unsafe {
+        let mcf = &mut *(conf as *mut MainConf);
+        let a = args(cf);
+        if crate::shdict::zone::declare(cf, mcf, &a[1], &a[2]) {
+            CONF_OK
+        } else {
+            conf_err()
+        }
     }
 }
 

@@ -38,6 +38,10 @@ pub struct MainConf {
     pub regex_cache_max: Option<u32>,
     /// `lua_regex_match_limit` (default 0: PCRE2's own limit).
     pub regex_match_limit: Option<u32>,
+    /// `lua_shared_dict` zones, in declaration order (cycle-pool objects).
+    pub shdicts: Vec<*mut crate::shdict::zone::Zone>,
+    /// How many of them nginx has initialised (init_by_lua waits for all).
+    pub shdicts_ready: usize,
 }
 
 impl Default for MainConf {
@@ -57,6 +61,8 @@ impl Default for MainConf {
             max_running_timers: 256,
             regex_cache_max: None,
             regex_match_limit: None,
+            shdicts: Vec::new(),
+            shdicts_ready: 0,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod output;
 pub mod re;
 pub mod req;
 pub mod sema;
+pub mod shdict;
 pub mod socket;
 pub mod string;
 pub mod text;

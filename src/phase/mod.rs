@@ -14,7 +14,7 @@ pub mod rewrite;
 
 use nginx_sys::*;
 
-use crate::conf::{self, main_conf_from_cf};
+use crate::conf::{self, main_conf_from_cf, MainConf};
 use crate::lua::coctx::CoCtx;
 use crate::lua::ctx::RequestCtx;
 use crate::lua::sched::{self, Outcome};
@@ -99,11 +99,13 @@ pub unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
             let s = &(*(*cf).cycle).prefix;
             core::slice::from_raw_parts(s.data, s.len).to_vec()
         };
-        let vm = match Vm::new(
-            mcf.package_path.as_deref(),
-            mcf.package_cpath.as_deref(),
-            &prefix,
-        ) {
+        let vm = match crate::shdict::zone::while_configuring(mcf, |mcf| {
+            Vm::new(
+                mcf.package_path.as_deref(),
+                mcf.package_cpath.as_deref(),
+                &prefix,
+            )
+        }) {
             Ok(vm) => vm,
             Err(e) => {
                 conf_log(
@@ -114,17 +116,12 @@ pub unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
                 return NGX_ERROR as ngx_int_t;
             }
         };
-        if let Some(init) = mcf.init.clone() {
-            if let Err(e) = sched::run_sync(core::ptr::null_mut(), vm.state(), &init, true) {
-                log_error(
-                    NGX_LOG_ERR,
-                    (*cf).log,
-                    format!("init_by_lua error: {e}").as_bytes(),
-                );
-                return NGX_ERROR as ngx_int_t;
-            }
-        }
         mcf.vm = Some(vm);
+        // With shared dicts, init_by_lua waits until nginx has initialised
+        // every zone (shdict::zone::init_zone), as upstream.
+        if mcf.shdicts.is_empty() && !run_init_by_lua(mcf, (*cf).log) {
+            return NGX_ERROR as ngx_int_t;
+        }
 
         header_filter::install();
         body_filter::install();
@@ -163,6 +160,30 @@ pub unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
         }
         NGX_OK as ngx_int_t
     }
+}
+
+/// Runs `init_by_lua*` (if configured) in the cycle's VM; false when it
+/// failed (logged).
+///
+/// # Safety
+/// `log` is null or a live log.
+pub unsafe fn run_init_by_lua(mcf: &mut MainConf, log: *mut ngx_log_t) -> bool {
+    let (Some(init), Some(vm)) = (mcf.init.clone(), mcf.vm.as_ref()) else {
+        return true;
+    };
+    // SAFETY: the cycle's live VM, outside any request.
+    if let Err(e) = unsafe { sched::run_sync(core::ptr::null_mut(), vm.state(), &init, true) } {
+        // SAFETY: the caller's log.
+        unsafe {
+            log_error(
+                NGX_LOG_ERR,
+                log,
+                format!("init_by_lua error: {e}").as_bytes(),
+            )
+        };
+        return false;
+    }
+    true
 }
 
 /// Moves our rewrite/access handlers to the end of their phase, so they run

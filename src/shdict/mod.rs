@@ -1,0 +1,4 @@
+//! Shared dictionaries (`lua_shared_dict`, `ngx.shared.DICT`): the store
+//! (pure, generic over the allocator) and its nginx zone.
+pub mod store;
+pub mod zone;
