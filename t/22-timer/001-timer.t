@@ -270,3 +270,32 @@ ok
 --- wait: 0.1
 --- error_log
 timer got: from thread
+
+
+
+=== TEST 14: timer: shared dicts and cosockets inside callbacks
+--- http_config
+    lua_shared_dict timers 1m;
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.timer.at(0, function()
+                local d = ngx.shared.timers
+                d:set("k", 1)
+                d:incr("k", 41)
+                local sock = ngx.socket.tcp()
+                local ok, err = sock:connect("127.0.0.1", $TEST_NGINX_REDIS_PORT)
+                sock:send("PING\r\n")
+                ngx.log(ngx.WARN, "timer dict: ", d:get("k"), " redis: ", sock:receive())
+                sock:setkeepalive()
+            end)
+            ngx.say("ok")
+        }
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- wait: 0.2
+--- error_log
+timer dict: 42 redis: +PONG
