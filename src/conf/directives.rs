@@ -369,45 +369,32 @@ fn parse_num(v: &[u8]) -> Option<u32> {
     core::str::from_utf8(v).ok()?.parse().ok()
 }
 
-unsafe extern "C" fn set_regex_cache_max(
-    cf: *mut ngx_conf_t,
-    _: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    // SAFETY: MAIN offset: conf is our MainConf.
-    let mcf = unsafe { &mut *(conf as *mut MainConf) };
-    if mcf.regex_cache_max.is_some() {
-        return c"is duplicate".as_ptr() as *mut c_char;
-    }
-    // SAFETY: valid cf during parsing.
-    match parse_num(unsafe { bytes(&args(cf)[1]) }) {
-        Some(n) => {
-            mcf.regex_cache_max = Some(n);
-            CONF_OK
+macro_rules! main_num_setter {
+    ($name:ident, $field:ident) => {
+        unsafe extern "C" fn $name(
+            cf: *mut ngx_conf_t,
+            _: *mut ngx_command_t,
+            conf: *mut c_void,
+        ) -> *mut c_char {
+            // SAFETY: MAIN offset: conf is our MainConf.
+            let mcf = unsafe { &mut *(conf as *mut MainConf) };
+            if mcf.$field.is_some() {
+                return c"is duplicate".as_ptr() as *mut c_char;
+            }
+            // SAFETY: valid cf during parsing.
+            match parse_num(unsafe { bytes(&args(cf)[1]) }) {
+                Some(n) => {
+                    mcf.$field = Some(n);
+                    CONF_OK
+                }
+                None => c"invalid number".as_ptr() as *mut c_char,
+            }
         }
-        None => c"invalid number".as_ptr() as *mut c_char,
-    }
+    };
 }
 
-unsafe extern "C" fn set_regex_match_limit(
-    cf: *mut ngx_conf_t,
-    _: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    // SAFETY: MAIN offset: conf is our MainConf.
-    let mcf = unsafe { &mut *(conf as *mut MainConf) };
-    if mcf.regex_match_limit.is_some() {
-        return c"is duplicate".as_ptr() as *mut c_char;
-    }
-    // SAFETY: valid cf during parsing.
-    match parse_num(unsafe { bytes(&args(cf)[1]) }) {
-        Some(n) => {
-            mcf.regex_match_limit = Some(n);
-            CONF_OK
-        }
-        None => c"invalid number".as_ptr() as *mut c_char,
-    }
-}
+main_num_setter!(set_regex_cache_max, regex_cache_max);
+main_num_setter!(set_regex_match_limit, regex_match_limit);
 
 unsafe extern "C" fn set_shared_dict(
     cf: *mut ngx_conf_t,

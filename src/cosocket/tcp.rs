@@ -256,17 +256,7 @@ impl Tcp {
                 Peer::Unix(_) => host.to_vec(),
             },
         };
-        if let Some((c, reused)) = (!self.udp).then(|| pool::take(&self.key)).flatten() {
-            self.c = c;
-            self.reused = reused + 1;
-            self.adopt();
-            self.done = Done {
-                ok: true,
-                err: String::new(),
-                data: Vec::new(),
-                sent: 0,
-                found: false,
-            };
+        if self.take_pooled() {
             return Step::Now;
         }
         self.reused = 0;
@@ -338,6 +328,27 @@ impl Tcp {
         Step::Wait
     }
 
+    /// Reuses an idle connection of this socket's pool, if there is one.
+    fn take_pooled(&mut self) -> bool {
+        if self.udp {
+            return false;
+        }
+        let Some((c, reused)) = pool::take(&self.key) else {
+            return false;
+        };
+        self.c = c;
+        self.reused = reused + 1;
+        self.adopt();
+        self.done = Done {
+            ok: true,
+            err: String::new(),
+            data: Vec::new(),
+            sent: 0,
+            found: false,
+        };
+        true
+    }
+
     /// Resolves `host` with the location's `resolver`, then connects.
     fn resolve(&mut self, host: &[u8], port: u16, pool: Option<&[u8]>, me: *mut CoCtx) -> Step {
         self.resolve_name = host.to_vec();
@@ -347,20 +358,8 @@ impl Tcp {
             Some(p) => p.to_vec(),
             None => self.peer_name.clone(),
         };
-        if !self.udp {
-            if let Some((c, reused)) = pool::take(&self.key) {
-                self.c = c;
-                self.reused = reused + 1;
-                self.adopt();
-                self.done = Done {
-                    ok: true,
-                    err: String::new(),
-                    data: Vec::new(),
-                    sent: 0,
-                    found: false,
-                };
-                return Step::Now;
-            }
+        if self.take_pooled() {
+            return Step::Now;
         }
         // SAFETY: the request's core loc conf holds the resolver; the
         // resolver context's name points at our buffer, which outlives it.
