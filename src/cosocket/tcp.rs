@@ -9,7 +9,6 @@ use super::pool;
 use crate::lua::coctx::CoCtx;
 use crate::lua::ctx::RequestCtx;
 use crate::nginx::log;
-use crate::phase::Phase;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum RecvMode {
@@ -780,15 +779,7 @@ impl Tcp {
         }
         // SAFETY: the waiting thread is live (its request's end orphans this
         // socket first, clearing reader/writer).
-        unsafe {
-            let ctx = (*t).ctx;
-            let rc = (*(*ctx).r).connection;
-            let timer = (*ctx).phase == Phase::Timer;
-            crate::phase::resume_thread(t, 0);
-            if !timer {
-                ngx_http_run_posted_requests(rc);
-            }
-        }
+        unsafe { crate::phase::resume_from_event(t) };
     }
 }
 

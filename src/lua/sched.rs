@@ -351,15 +351,7 @@ unsafe extern "C" fn sleep_handler(ev: *mut ngx_event_t) {
     // SAFETY: data is the CoCtx that armed the event; the ctx cleanup (or
     // killing the thread) deletes the timer, so both are alive here.
     unsafe {
-        let t = (*ev).data as *mut CoCtx;
-        let ctx = (*t).ctx;
-        let c = (*(*ctx).r).connection;
-        // A timer's fake request may be freed by the resumption.
-        let timer = (*ctx).phase == Phase::Timer;
-        crate::phase::resume_thread(t, 0);
-        if !timer {
-            ngx_http_run_posted_requests(c);
-        }
+        crate::phase::resume_from_event((*ev).data as *mut CoCtx);
     }
 }
 

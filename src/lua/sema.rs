@@ -95,12 +95,6 @@ unsafe extern "C" fn timeout_handler(ev: *mut ngx_event_t) {
         (*t).sema = core::ptr::null_mut();
         (*t).sema_ok = false;
         (*ev).handler = None;
-        let ctx = (*t).ctx;
-        let c = (*(*ctx).r).connection;
-        let timer = (*ctx).phase == crate::phase::Phase::Timer;
-        crate::phase::resume_thread(t, 0);
-        if !timer {
-            ngx_http_run_posted_requests(c);
-        }
+        crate::phase::resume_from_event(t);
     }
 }

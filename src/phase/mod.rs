@@ -245,6 +245,26 @@ pub fn resume_entry(ctx: &mut RequestCtx) {
     }
 }
 
+/// Resumes `t` from one of its own nginx events (its timer, a socket, a
+/// semaphore), then runs the connection's posted subrequests as nginx's own
+/// event handlers do. A timer's fake request has none, and may already be
+/// freed by the resumption.
+///
+/// # Safety
+/// `t` is a suspended thread of a live request context.
+pub unsafe fn resume_from_event(t: *mut CoCtx) {
+    // SAFETY: see above; the connection and phase are read before resuming.
+    unsafe {
+        let ctx = (*t).ctx;
+        let c = (*(*ctx).r).connection;
+        let timer = (*ctx).phase == Phase::Timer;
+        resume_thread(t, 0);
+        if !timer {
+            ngx_http_run_posted_requests(c);
+        }
+    }
+}
+
 /// Resumes a suspended thread and lets its phase act on the result.
 ///
 /// # Safety
