@@ -26,6 +26,7 @@ use core::ffi::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::lua::ctx::RequestCtx;
+use crate::lua::raw::*;
 use crate::lua::sched::current;
 use crate::nginx::log::log_error;
 use crate::phase::Phase;
@@ -101,6 +102,60 @@ pub unsafe fn request_in(
 
 pub fn disabled(phase: Phase) -> String {
     format!("API disabled in the context of {}", phase.context_name())
+}
+
+/// For `lua_CFunction`s: raises upstream's "API disabled in the context of
+/// ..." error. Builds the message on the Lua stack, so no Rust value needs
+/// dropping when `lua_error` unwinds.
+///
+/// # Safety
+/// `L` is the running Lua state, inside a `lua_CFunction`.
+pub unsafe fn raise_disabled(L: *mut lua_State, phase: Phase) -> ! {
+    // SAFETY: see above.
+    unsafe {
+        push_bytes(L, b"API disabled in the context of ");
+        push_bytes(L, phase.context_name().as_bytes());
+        lua_concat(L, 2);
+        lua_error(L)
+    }
+}
+
+/// For `lua_CFunction`s: the running request in one of the `allowed`
+/// phases, or a raised Lua error (`no_req` when no request runs).
+///
+/// # Safety
+/// `L` is the running Lua state, inside a `lua_CFunction`.
+pub unsafe fn cfunction_ctx(
+    L: *mut lua_State,
+    allowed: u32,
+    no_req: &core::ffi::CStr,
+) -> &'static mut RequestCtx {
+    let cur = current();
+    // SAFETY: CURRENT holds a live ctx while Lua runs for it; luaL_error
+    // does not return.
+    unsafe {
+        let Some(ctx) = cur.ctx.as_mut() else {
+            luaL_error(L, no_req.as_ptr());
+            unreachable!()
+        };
+        if allowed & cur.phase.bit() == 0 {
+            raise_disabled(L, cur.phase);
+        }
+        ctx
+    }
+}
+
+/// For `lua_CFunction`s: the usual failure return, `nil, msg`.
+///
+/// # Safety
+/// `L` is a valid Lua state.
+pub unsafe fn push_fail(L: *mut lua_State, msg: &core::ffi::CStr) -> c_int {
+    // SAFETY: valid state.
+    unsafe {
+        lua_pushnil(L);
+        lua_pushstring(L, msg.as_ptr());
+    }
+    2
 }
 
 pub const REQUEST_PHASES: u32 = Phase::Set.bit()

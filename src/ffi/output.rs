@@ -10,40 +10,17 @@ use core::ptr;
 
 use nginx_sys::*;
 
+use super::push_fail;
 use crate::lua::ctx::RequestCtx;
 use crate::lua::raw::*;
-use crate::lua::sched::current;
 use crate::phase::{output, Phase};
 
 const OUTPUT_PHASES: u32 = Phase::Rewrite.bit() | Phase::Access.bit() | Phase::Content.bit();
 
 /// The current request in an output phase, or a raised Lua error.
 unsafe fn output_ctx(L: *mut lua_State) -> &'static mut RequestCtx {
-    let cur = current();
-    // SAFETY: CURRENT holds a live ctx while Lua runs for it; luaL_error
-    // does not return.
-    unsafe {
-        let Some(ctx) = cur.ctx.as_mut() else {
-            luaL_error(L, c"no request object found".as_ptr());
-            unreachable!()
-        };
-        if OUTPUT_PHASES & cur.phase.bit() == 0 {
-            push_bytes(L, b"API disabled in the context of ");
-            push_bytes(L, cur.phase.context_name().as_bytes());
-            lua_concat(L, 2);
-            lua_error(L);
-        }
-        ctx
-    }
-}
-
-unsafe fn push_fail(L: *mut lua_State, msg: &core::ffi::CStr) -> c_int {
-    // SAFETY: valid state.
-    unsafe {
-        lua_pushnil(L);
-        lua_pushstring(L, msg.as_ptr());
-    }
-    2
+    // SAFETY: called from the output lua_CFunctions.
+    unsafe { super::cfunction_ctx(L, OUTPUT_PHASES, c"no request object found") }
 }
 
 /// Byte length of the value at `idx` as ngx.print writes it; raises the

@@ -3,6 +3,7 @@
 use core::ffi::c_int;
 use core::ptr;
 
+use super::{cfunction_ctx, push_fail, raise_disabled};
 use crate::lua::coctx::{CoCtx, CoState};
 use crate::lua::ctx::RequestCtx;
 use crate::lua::raw::*;
@@ -11,19 +12,12 @@ use crate::phase::{Phase, YIELDABLE};
 
 /// The running request and thread, or a raised Lua error.
 unsafe fn thread_ctx(L: *mut lua_State) -> (&'static mut RequestCtx, *mut CoCtx) {
-    let cur = current();
-    // SAFETY: CURRENT holds live pointers while Lua runs; luaL_error and
-    // lua_error do not return.
+    // SAFETY: called from the thread lua_CFunctions.
     unsafe {
-        let Some(ctx) = cur.ctx.as_mut() else {
-            luaL_error(L, c"no request found".as_ptr());
-            unreachable!()
-        };
-        if YIELDABLE & cur.phase.bit() == 0 || cur.co.is_null() {
-            push_bytes(L, b"API disabled in the context of ");
-            push_bytes(L, cur.phase.context_name().as_bytes());
-            lua_concat(L, 2);
-            lua_error(L);
+        let ctx = cfunction_ctx(L, YIELDABLE, c"no request found");
+        let cur = current();
+        if cur.co.is_null() {
+            raise_disabled(L, cur.phase);
         }
         (ctx, cur.co)
     }
@@ -124,15 +118,6 @@ pub unsafe extern "C-unwind" fn wait(L: *mut lua_State) -> c_int {
     }
 }
 
-unsafe fn fail(L: *mut lua_State, msg: &core::ffi::CStr) -> c_int {
-    // SAFETY: valid state.
-    unsafe {
-        lua_pushnil(L);
-        lua_pushstring(L, msg.as_ptr());
-    }
-    2
-}
-
 /// `kill(t)`: true, or nil and upstream's reason.
 pub unsafe extern "C-unwind" fn kill(L: *mut lua_State) -> c_int {
     // SAFETY: a lua_CFunction; thread records belong to ctx.
@@ -144,18 +129,18 @@ pub unsafe extern "C-unwind" fn kill(L: *mut lua_State) -> c_int {
         }
         let t = find(ctx, co);
         if t.is_null() || (*t).is_entry() {
-            return fail(L, c"not user thread");
+            return push_fail(L, c"not user thread");
         }
         if (*t).parent != cur {
-            return fail(L, c"killer not parent");
+            return push_fail(L, c"killer not parent");
         }
         match (*t).state {
             CoState::Zombie => {
                 (*t).state = CoState::Dead;
                 (*t).release();
-                fail(L, c"already terminated")
+                push_fail(L, c"already terminated")
             }
-            CoState::Dead => fail(L, c"already waited or killed"),
+            CoState::Dead => push_fail(L, c"already waited or killed"),
             _ => {
                 (*t).cancel_events();
                 if ctx.event_waiter == t {
@@ -211,20 +196,17 @@ pub unsafe extern "C-unwind" fn on_abort(L: *mut lua_State) -> c_int {
         let (ctx, parent) = thread_ctx(L);
         let cur = current();
         if !matches!(cur.phase, Phase::Rewrite | Phase::Access | Phase::Content) {
-            push_bytes(L, b"API disabled in the context of ");
-            push_bytes(L, cur.phase.context_name().as_bytes());
-            lua_concat(L, 2);
-            lua_error(L);
+            raise_disabled(L, cur.phase);
         }
         luaL_checktype(L, 1, LUA_TFUNCTION);
         if ctx.threads.iter().any(|t| t.state == CoState::Unstarted) {
-            return fail(L, c"duplicate call");
+            return push_fail(L, c"duplicate call");
         }
         if !crate::conf::loc_conf(ctx.r)
             .check_client_abort
             .unwrap_or(false)
         {
-            return fail(L, c"lua_check_client_abort is off");
+            return push_fail(L, c"lua_check_client_abort is off");
         }
         let co = lua_newthread(L);
         let co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
