@@ -32,15 +32,35 @@ unsafe fn owner(
     }
 }
 
-fn step(s: &mut Tcp, st: Step, err: *mut u8, errlen: *mut usize) -> c_int {
+/// The FFI status of an operation; a waiting thread is marked so the
+/// scheduler keeps it suspended until the socket's event handler resumes it.
+unsafe fn step(s: &mut Tcp, st: Step, me: *mut CoCtx, err: *mut u8, errlen: *mut usize) -> c_int {
     match st {
-        Step::Wait => FFI_AGAIN,
+        Step::Wait => {
+            // SAFETY: `me` is the running thread (see owner()).
+            unsafe { (*me).waiting = true };
+            FFI_AGAIN
+        }
         Step::Now if s.done.ok => FFI_OK,
         Step::Now => {
             // SAFETY: the caller's error buffer.
             unsafe { set_err(err, errlen, s.done.err.as_bytes()) };
             FFI_ERROR
         }
+    }
+}
+
+/// Upstream's refusals before an operation starts: a closed socket, or
+/// another thread already reading or writing it.
+fn refusal(s: &Tcp, need_connected: bool, reading: bool, writing: bool) -> Option<&'static [u8]> {
+    if need_connected && !s.connected() {
+        Some(b"closed")
+    } else if reading && s.busy_reading() {
+        Some(b"socket busy reading")
+    } else if writing && s.busy_writing() {
+        Some(b"socket busy writing")
+    } else {
+        None
     }
 }
 
@@ -86,28 +106,15 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_connect(
                 Ok(v) => v,
                 Err(rc) => return rc,
             };
-            if s.busy_reading() || s.busy_writing() {
-                set_err(
-                    err,
-                    errlen,
-                    if s.busy_reading() {
-                        b"socket busy reading"
-                    } else {
-                        b"socket busy writing"
-                    },
-                );
+            if let Some(e) = refusal(s, false, true, true) {
+                set_err(err, errlen, e);
                 return FFI_ERROR;
             }
             let host = core::slice::from_raw_parts(host, host_len);
             let pool = (!pool.is_null()).then(|| core::slice::from_raw_parts(pool, pool_len));
             let port = (0..=65535).contains(&port).then_some(port as u16);
             let st = s.connect(host, port, pool, me);
-            if matches!(st, Step::Wait) {
-                // The scheduler keeps this thread suspended until the
-                // socket's event handler resumes it.
-                (*me).waiting = true;
-            }
-            step(s, st, err, errlen)
+            step(s, st, me, err, errlen)
         }
     })
 }
@@ -127,12 +134,8 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_send(
                 Ok(v) => v,
                 Err(rc) => return rc,
             };
-            if !s.connected() {
-                set_err(err, errlen, b"closed");
-                return FFI_ERROR;
-            }
-            if s.busy_writing() {
-                set_err(err, errlen, b"socket busy writing");
+            if let Some(e) = refusal(s, true, false, true) {
+                set_err(err, errlen, e);
                 return FFI_ERROR;
             }
             let data = if len == 0 {
@@ -141,12 +144,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_send(
                 core::slice::from_raw_parts(data, len)
             };
             let st = s.send(data, me);
-            if matches!(st, Step::Wait) {
-                // The scheduler keeps this thread suspended until the
-                // socket's event handler resumes it.
-                (*me).waiting = true;
-            }
-            step(s, st, err, errlen)
+            step(s, st, me, err, errlen)
         }
     })
 }
@@ -172,12 +170,8 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_receive(
                 Ok(v) => v,
                 Err(rc) => return rc,
             };
-            if !s.connected() {
-                set_err(err, errlen, b"closed");
-                return FFI_ERROR;
-            }
-            if s.busy_reading() {
-                set_err(err, errlen, b"socket busy reading");
+            if let Some(e) = refusal(s, true, true, false) {
+                set_err(err, errlen, e);
                 return FFI_ERROR;
             }
             let mode = match mode {
@@ -196,12 +190,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_receive(
                 }
             };
             let st = s.receive(mode, me);
-            if matches!(st, Step::Wait) {
-                // The scheduler keeps this thread suspended until the
-                // socket's event handler resumes it.
-                (*me).waiting = true;
-            }
-            step(s, st, err, errlen)
+            step(s, st, me, err, errlen)
         }
     })
 }
