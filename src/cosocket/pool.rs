@@ -8,6 +8,7 @@ use core::ptr;
 use nginx_sys::*;
 
 use crate::nginx::log;
+use crate::nginx::sock::{peek, Peek};
 
 struct Idle {
     c: *mut ngx_connection_t,
@@ -119,9 +120,7 @@ unsafe extern "C" fn idle_read(rev: *mut ngx_event_t) {
         }
         // Any readable event on an idle connection is the peer closing it
         // or sending data nobody asked for: either way it is unusable.
-        let mut b = [0u8; 1];
-        let n = libc::recv((*c).fd, b.as_mut_ptr() as *mut c_void, 1, libc::MSG_PEEK);
-        if n == -1 && *libc::__errno_location() == libc::EAGAIN {
+        if peek((*c).fd) == Peek::WouldBlock {
             return;
         }
         drop_idle(c);

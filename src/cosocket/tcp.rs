@@ -9,6 +9,7 @@ use super::pool;
 use crate::lua::coctx::CoCtx;
 use crate::lua::ctx::RequestCtx;
 use crate::nginx::log;
+use crate::nginx::sock::errno;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum RecvMode {
@@ -90,11 +91,6 @@ fn errno_str(err: i32) -> String {
     let s = unsafe { core::ffi::CStr::from_ptr(libc::strerror(err)) };
     // LuaSocket style, as upstream: "connection refused".
     s.to_string_lossy().to_lowercase()
-}
-
-fn errno() -> i32 {
-    // SAFETY: reading the thread's errno.
-    unsafe { *libc::__errno_location() }
 }
 
 impl Tcp {

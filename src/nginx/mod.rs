@@ -2,4 +2,5 @@
 //! pointer work on nginx structures outside `conf/` and `phase/` lives here.
 pub mod fake;
 pub mod log;
+pub mod sock;
 pub mod time;

@@ -5,6 +5,7 @@ use nginx_sys::*;
 use crate::lua::coctx::CoState;
 use crate::lua::ctx::RequestCtx;
 use crate::nginx::log;
+use crate::nginx::sock::{peek, Peek};
 
 /// Installs the check for a request whose location enables it.
 ///
@@ -28,24 +29,17 @@ unsafe fn broken(r: *mut ngx_http_request_t) -> bool {
         if (*c).error() != 0 {
             return true;
         }
-        let mut buf = [0u8; 1];
-        let n = libc::recv(
-            (*c).fd,
-            buf.as_mut_ptr() as *mut libc::c_void,
-            1,
-            libc::MSG_PEEK,
-        );
-        let err = *libc::__errno_location();
+        let state = peek((*c).fd);
         if (ngx_event_flags & NGX_USE_LEVEL_EVENT as ngx_uint_t) != 0 && (*rev).active() != 0 {
             // Level-triggered event methods (poll, select) would report the
             // same pending data forever: stop watching, as nginx does.
             ngx_http_block_reading(r);
         }
-        if n > 0 || (n == -1 && err == libc::EAGAIN) {
+        if matches!(state, Peek::Data | Peek::WouldBlock) {
             return false;
         }
         (*rev).set_eof(1);
-        if n == -1 {
+        if state == Peek::Error {
             (*rev).set_error(1);
         }
         log::log_error(
