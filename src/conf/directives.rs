@@ -140,19 +140,23 @@ fn bytes(s: &ngx_str_t) -> &[u8] {
     }
 }
 
+/// Stores the directive's one argument in `slot`, once.
+unsafe fn set_bytes_once(cf: *mut ngx_conf_t, slot: &mut Option<Vec<u8>>) -> *mut c_char {
+    if slot.is_some() {
+        return c"is duplicate".as_ptr() as *mut c_char;
+    }
+    // SAFETY: valid cf during parsing; TAKE1: args[1] exists.
+    *slot = Some(unsafe { bytes(&args(cf)[1]).to_vec() });
+    CONF_OK
+}
+
 unsafe extern "C" fn set_package_path(
     cf: *mut ngx_conf_t,
     _: *mut ngx_command_t,
     conf: *mut c_void,
 ) -> *mut c_char {
-    // SAFETY: MAIN offset: conf is our MainConf.
-    let mcf = unsafe { &mut *(conf as *mut MainConf) };
-    if mcf.package_path.is_some() {
-        return c"is duplicate".as_ptr() as *mut c_char;
-    }
-    // SAFETY: valid cf during parsing.
-    mcf.package_path = Some(unsafe { bytes(&args(cf)[1]).to_vec() });
-    CONF_OK
+    // SAFETY: MAIN offset: conf is our MainConf; valid cf.
+    unsafe { set_bytes_once(cf, &mut (*(conf as *mut MainConf)).package_path) }
 }
 
 unsafe extern "C" fn set_package_cpath(
@@ -160,14 +164,8 @@ unsafe extern "C" fn set_package_cpath(
     _: *mut ngx_command_t,
     conf: *mut c_void,
 ) -> *mut c_char {
-    // SAFETY: MAIN offset: conf is our MainConf.
-    let mcf = unsafe { &mut *(conf as *mut MainConf) };
-    if mcf.package_cpath.is_some() {
-        return c"is duplicate".as_ptr() as *mut c_char;
-    }
-    // SAFETY: valid cf during parsing.
-    mcf.package_cpath = Some(unsafe { bytes(&args(cf)[1]).to_vec() });
-    CONF_OK
+    // SAFETY: MAIN offset: conf is our MainConf; valid cf.
+    unsafe { set_bytes_once(cf, &mut (*(conf as *mut MainConf)).package_cpath) }
 }
 
 fn parse_flag(cf: *mut ngx_conf_t, v: &[u8]) -> Option<bool> {
