@@ -37,6 +37,38 @@ unsafe fn zone_ref<'a>(zone: *mut c_void) -> Option<&'a Zone> {
 
 const NOT_READY: &[u8] = b"shared dict not ready";
 
+/// The FFI status of a read that copies a value out to the caller (get,
+/// lpop/rpop): `Some(false)` from the copy means no buffer could hold it.
+///
+/// # Safety
+/// `vtype`, `err` and `errlen` are the caller's out parameters.
+unsafe fn copied_status<E: AsRef<[u8]>>(
+    r: Option<Result<Option<bool>, E>>,
+    vtype: *mut c_int,
+    err: *mut u8,
+    errlen: *mut usize,
+) -> c_int {
+    // SAFETY: see above.
+    unsafe {
+        match r {
+            None => {
+                set_err(err, errlen, NOT_READY);
+                FFI_ERROR
+            }
+            Some(Ok(None)) | Some(Ok(Some(true))) => FFI_OK,
+            Some(Ok(Some(false))) => {
+                *vtype = T_NIL as c_int;
+                set_err(err, errlen, b"no memory");
+                FFI_ERROR
+            }
+            Some(Err(msg)) => {
+                set_err(err, errlen, msg.as_ref());
+                FFI_ERROR
+            }
+        }
+    }
+}
+
 /// Number of zones of the configuration.
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_shdict_count() -> c_int {
@@ -214,22 +246,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_shdict_get(
                     copy_out(g.vtype, g.data, buf, len, num)
                 })
             });
-            match r {
-                None => {
-                    set_err(err, errlen, NOT_READY);
-                    FFI_ERROR
-                }
-                Some(Ok(None)) | Some(Ok(Some(true))) => FFI_OK,
-                Some(Ok(Some(false))) => {
-                    *vtype = T_NIL as c_int;
-                    set_err(err, errlen, b"no memory");
-                    FFI_ERROR
-                }
-                Some(Err(msg)) => {
-                    set_err(err, errlen, msg.as_bytes());
-                    FFI_ERROR
-                }
-            }
+            copied_status(r, vtype, err, errlen)
         }
     })
 }
@@ -358,22 +375,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_shdict_pop(
                     copy_out(t, data, buf, len, num)
                 })
             });
-            match r {
-                None => {
-                    set_err(err, errlen, NOT_READY);
-                    FFI_ERROR
-                }
-                Some(Ok(None)) | Some(Ok(Some(true))) => FFI_OK,
-                Some(Ok(Some(false))) => {
-                    *vtype = T_NIL as c_int;
-                    set_err(err, errlen, b"no memory");
-                    FFI_ERROR
-                }
-                Some(Err(msg)) => {
-                    set_err(err, errlen, msg.as_bytes());
-                    FFI_ERROR
-                }
-            }
+            copied_status(r, vtype, err, errlen)
         }
     })
 }
