@@ -177,9 +177,11 @@ local headers_mt = {
     end,
 }
 
-local function check_max(max, fname)
+-- The `max` argument of get_headers/get_uri_args/get_post_args: `default`
+-- when absent, a number otherwise (raising upstream's error at the caller).
+local function check_max(max, fname, default)
     if max == nil then
-        return MAX_HEADERS
+        return default or MAX_HEADERS
     end
     if type(max) ~= "number" then
         error("bad argument #1 to '" .. fname .. "' (number expected, got "
@@ -296,23 +298,9 @@ local function args_table(out, n, t)
 end
 req._args_table = args_table
 
-local function check_args_max(max, fname)
-    if max == nil then
-        return MAX_ARGS
-    end
-    if type(max) ~= "number" then
-        error("bad argument #1 to '" .. fname .. "' (number expected, got "
-              .. type(max) .. ")", 3)
-    end
-    if max < 0 then
-        return 0
-    end
-    return max
-end
-req._check_args_max = check_args_max
 
 function req.get_uri_args(max, tab)
-    max = check_args_max(max, "get_uri_args")
+    max = check_max(max, "get_uri_args", MAX_ARGS)
     local err, errlen = get_errbuf()
     local len = C.ngx_lua_ffi_req_get_querystring_len(err, errlen)
     if len < 0 then
@@ -524,7 +512,7 @@ function req.set_body_data(data)
 end
 
 function req.get_post_args(max)
-    max = check_args_max(max, "get_post_args")
+    max = check_max(max, "get_post_args", MAX_ARGS)
     local err, errlen = get_errbuf()
     local len = C.ngx_lua_ffi_req_get_post_args_len(err, errlen)
     if len < 0 then
