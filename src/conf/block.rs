@@ -80,11 +80,6 @@ impl BlockLexer {
         }
     }
 
-    /// Whether the scan stopped inside a string or comment (for errors).
-    pub fn in_code(&self) -> bool {
-        self.state == State::Code
-    }
-
     /// Scans `buf` from where the previous call stopped. `eof` means no more
     /// bytes will come, so lookahead at the end resolves to "no match".
     pub fn scan(&mut self, buf: &[u8], eof: bool) -> Scan {

@@ -5,7 +5,6 @@ use core::ptr;
 use nginx_sys::*;
 
 use super::coctx::{CoCtx, CoState};
-use super::raw::*;
 use super::vm::Vm;
 use crate::phase::Phase;
 
@@ -167,13 +166,5 @@ impl RequestCtx {
         self.entry = ptr::null_mut();
         self.event_waiter = ptr::null_mut();
         self.entry_failed = false;
-    }
-
-    /// The thread owning a Lua coroutine, if it is one of ours.
-    pub fn thread_of(&mut self, co: *mut lua_State) -> Option<&mut CoCtx> {
-        self.threads
-            .iter_mut()
-            .find(|t| t.co == co && t.state != CoState::Dead)
-            .map(|b| &mut **b)
     }
 }

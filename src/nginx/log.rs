@@ -27,15 +27,6 @@ pub unsafe fn log_error(level: u32, log: *mut ngx_log_t, msg: &[u8]) {
     }
 }
 
-/// Whether `level` messages reach `log`.
-///
-/// # Safety
-/// As for [`log_error`].
-pub unsafe fn enabled(level: u32, log: *mut ngx_log_t) -> bool {
-    // SAFETY: see log_error.
-    !log.is_null() && unsafe { (*log).log_level >= level as ngx_uint_t }
-}
-
 /// The cycle's log, for messages outside any request.
 pub fn cycle_log() -> *mut ngx_log_t {
     // SAFETY: ngx_cycle is set for the whole life of the process.
