@@ -7,29 +7,33 @@ local base = require "resty.core.base"
 local MARKER = base.YIELD_MARKER
 local co_create, co_resume, co_yield, co_status =
     coroutine.create, coroutine.resume, coroutine.yield, coroutine.status
-local select, unpack, error = select, unpack, error
+local error = error
 
-local function pack(...)
-    return { n = select("#", ...), ... }
+-- Values flow through varargs and tail calls: no table per resume.
+local function resumed(co, ok, first, ...)
+    if ok and first == MARKER and co_status(co) == "suspended" then
+        -- An API waits inside `co`: suspend our own thread too, and hand
+        -- what we are resumed with back down to `co`.
+        return resumed(co, co_resume(co, co_yield(MARKER)))
+    end
+    return ok, first, ...
 end
 
 local function resume(co, ...)
-    local res = pack(co_resume(co, ...))
-    while res[1] and res[2] == MARKER and co_status(co) == "suspended" do
-        local back = pack(co_yield(MARKER))
-        res = pack(co_resume(co, unpack(back, 1, back.n)))
+    return resumed(co, co_resume(co, ...))
+end
+
+local function wrapped(ok, ...)
+    if ok then
+        return ...
     end
-    return unpack(res, 1, res.n)
+    error((...), 0)
 end
 
 local function wrap(f)
     local co = co_create(f)
     return function(...)
-        local res = pack(resume(co, ...))
-        if res[1] then
-            return unpack(res, 2, res.n)
-        end
-        error(res[2], 0)
+        return wrapped(resume(co, ...))
     end
 end
 

@@ -4,11 +4,6 @@ local base = require "resty.core.base"
 local c_spawn, c_wait, c_status = c.spawn, c.wait, c.status
 local yield_to_scheduler = base.yield_to_scheduler
 local co_status = coroutine.status
-local select, unpack = select, unpack
-
-local function pack(...)
-    return { n = select("#", ...), ... }
-end
 
 local function spawn(...)
     local t, ended = c_spawn(...)
@@ -19,12 +14,17 @@ local function spawn(...)
     return t
 end
 
-local function wait(...)
-    local r = pack(c_wait(...))
-    if r[1] == -2 then
+-- c_wait returns the results at once, or -2: yield until a thread ends,
+-- and return what the scheduler resumes us with.
+local function waited(first, ...)
+    if first == -2 then
         return yield_to_scheduler()
     end
-    return unpack(r, 1, r.n)
+    return first, ...
+end
+
+local function wait(...)
+    return waited(c_wait(...))
 end
 
 ngx.thread = { spawn = spawn, wait = wait, kill = c.kill }
