@@ -37,6 +37,9 @@ pub unsafe extern "C" fn ngx_lua_ffi_var_get(
     guard(FFI_ERROR, || {
         let ctx = match unsafe { request_in(REQUEST_PHASES, err, errlen) } {
             Ok(c) => c,
+            // FFI_DECLINED is this function's "no value": a refused phase
+            // is an error with its text.
+            Err(FFI_DECLINED) => return FFI_ERROR,
             Err(rc) => return rc,
         };
         let r = ctx.r;

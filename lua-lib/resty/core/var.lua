@@ -34,7 +34,7 @@ local function var_get(_, name)
     if rc == FFI_OK then
         return ffi_str(value_ptr[0], value_len[0])
     end
-    if rc == FFI_DECLINED and errlen[0] == 256 then
+    if rc == FFI_DECLINED then
         return nil
     end
     error(ffi_str(err, errlen[0]), 2)
