@@ -31,14 +31,11 @@ unsafe extern "C" fn filter(r: *mut ngx_http_request_t) -> ngx_int_t {
     unsafe {
         let lcf = loc_conf(r);
         if lcf.body_filter.is_some() {
-            // The body filter may change the body: its length is unknown,
-            // and it must see buffers in memory.
+            // The body filter must see buffers in memory. Content-Length
+            // stays: upstream leaves it to the user to clear it (in a
+            // header filter) when the body filter changes the length, and
+            // keeping it saves the chunked framing and its extra write.
             (*r).set_filter_need_in_memory(1);
-            (*r).headers_out.content_length_n = -1;
-            if !(*r).headers_out.content_length.is_null() {
-                (*(*r).headers_out.content_length).hash = 0;
-                (*r).headers_out.content_length = core::ptr::null_mut();
-            }
         }
         let Some(h) = lcf.header_filter.clone() else {
             return next(r);

@@ -127,6 +127,7 @@ GET /t
 --- config
     location = /t {
         return 200 "abc";
+        header_filter_by_lua_block { ngx.header.content_length = nil }
         body_filter_by_lua_block {
             if ngx.arg[1] ~= "" then ngx.arg[1] = { "<", ngx.arg[1], ">" } end
         }
@@ -193,3 +194,38 @@ GET /t
 x
 --- error_log
 API disabled in the context of log_by_lua*
+
+
+
+=== TEST 14: a body filter keeps the Content-Length it was given
+--- config
+    location = /t {
+        return 200 "same length\n";
+        body_filter_by_lua_block { ngx.arg[1] = string.upper(ngx.arg[1]) }
+    }
+--- request
+GET /t
+--- response_headers
+Content-Length: 12
+!Transfer-Encoding
+--- response_body
+SAME LENGTH
+
+
+
+=== TEST 15: clearing Content-Length in a header filter streams a longer body
+--- config
+    location = /t {
+        return 200 "short\n";
+        header_filter_by_lua_block { ngx.header.content_length = nil }
+        body_filter_by_lua_block {
+            if ngx.arg[1] ~= "" then ngx.arg[1] = "much longer: " .. ngx.arg[1] end
+        }
+    }
+--- request
+GET /t
+--- response_headers
+!Content-Length
+Transfer-Encoding: chunked
+--- response_body
+much longer: short
