@@ -66,10 +66,14 @@ pub struct RequestCtx {
     pub reading_body: bool,
 }
 
+// ngx_palloc aligns to NGX_ALIGNMENT (a word); the context is written there.
+const _: () = assert!(core::mem::align_of::<RequestCtx>() <= core::mem::size_of::<usize>());
+
 unsafe extern "C" fn cleanup(data: *mut c_void) {
-    // SAFETY: data is the Box we leaked in get_or_create; the pool runs
-    // each cleanup exactly once.
-    drop(unsafe { Box::from_raw(data as *mut RequestCtx) });
+    // SAFETY: data is the context written into the cleanup's own pool
+    // memory in get_or_create; the pool runs each cleanup exactly once,
+    // before it frees its memory.
+    unsafe { ptr::drop_in_place(data as *mut RequestCtx) };
 }
 
 impl Drop for RequestCtx {
@@ -102,23 +106,26 @@ impl RequestCtx {
     }
 
     /// The request's context, created on first use with a pool cleanup
-    /// that frees it (and all it armed) when the request ends.
+    /// that drops it (and all it armed) when the request ends.
     ///
     /// # Safety
     /// `r` must be a live request of a cycle whose VM exists.
     pub unsafe fn get_or_create(r: *mut ngx_http_request_t) -> Option<&'static mut RequestCtx> {
-        // SAFETY: see get; the cleanup owns the Box.
+        // SAFETY: see get; the cleanup owns the context.
         unsafe {
             if let Some(ctx) = Self::get(r) {
                 return Some(ctx);
             }
             let mcf = crate::conf::main_conf(r);
             let vm: *mut Vm = mcf.vm.as_mut()?;
-            let cln = ngx_pool_cleanup_add((*r).pool, 0);
+            // The context lives in the request pool, next to the cleanup
+            // that drops it: no malloc/free pair per request.
+            let cln = ngx_pool_cleanup_add((*r).pool, core::mem::size_of::<RequestCtx>());
             if cln.is_null() {
                 return None;
             }
-            let ctx = Box::into_raw(Box::new(RequestCtx {
+            let ctx = (*cln).data as *mut RequestCtx;
+            ctx.write(RequestCtx {
                 r,
                 vm,
                 phase: Phase::Rewrite,
@@ -141,9 +148,8 @@ impl RequestCtx {
                 uri_jump: false,
                 exec: None,
                 reading_body: false,
-            }));
+            });
             (*cln).handler = Some(cleanup);
-            (*cln).data = ctx as *mut c_void;
             *(*r).ctx.add(crate::module().ctx_index) = ctx as *mut c_void;
             Some(&mut *ctx)
         }
