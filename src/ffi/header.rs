@@ -309,12 +309,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_resp_get_headers(
             let mut push = |k: &'static [u8], kl: &'static [u8], v: *const u8, vl: usize| {
                 if n < count as usize {
                     let key = if raw != 0 { k } else { kl };
-                    *out.add(n) = super::req::FfiKv {
-                        key: key.as_ptr(),
-                        key_len: key.len(),
-                        value: v,
-                        value_len: vl as isize,
-                    };
+                    *out.add(n) = super::req::FfiKv::new(key.as_ptr(), key.len(), v, vl);
                 }
                 n += 1;
             };
@@ -334,12 +329,8 @@ pub unsafe extern "C" fn ngx_lua_ffi_resp_get_headers(
                     } else {
                         (*e).lowcase_key
                     };
-                    *out.add(n) = super::req::FfiKv {
-                        key,
-                        key_len: (*e).key.len,
-                        value: (*e).value.data,
-                        value_len: (*e).value.len as isize,
-                    };
+                    *out.add(n) =
+                        super::req::FfiKv::new(key, (*e).key.len, (*e).value.data, (*e).value.len);
                 }
                 n += 1;
             });

@@ -9,12 +9,43 @@ use super::text;
 use super::*;
 
 /// A key/value pair handed to Lua; `value_len < 0` means a bare key (true).
+///
+/// The lengths are `int`, as in lua-resty-core's structs: LuaJIT boxes
+/// every 64-bit integer it reads from a cdata field into a new cdata
+/// object, which in interpreted code is one allocation per field read.
+/// Everything listed here comes from header buffers, query strings and
+/// in-memory bodies whose total length already fits an `int`.
 #[repr(C)]
 pub struct FfiKv {
     pub key: *const u8,
-    pub key_len: usize,
+    pub key_len: c_int,
     pub value: *const u8,
-    pub value_len: isize,
+    pub value_len: c_int,
+}
+
+impl FfiKv {
+    pub fn new(key: *const u8, key_len: usize, value: *const u8, value_len: usize) -> Self {
+        FfiKv {
+            key,
+            key_len: clamp_len(key_len),
+            value,
+            value_len: clamp_len(value_len),
+        }
+    }
+
+    /// A key without `=value`, which Lua sees as `true`.
+    pub fn bare(key: *const u8, key_len: usize) -> Self {
+        FfiKv {
+            key,
+            key_len: clamp_len(key_len),
+            value: ptr::null(),
+            value_len: -1,
+        }
+    }
+}
+
+fn clamp_len(n: usize) -> c_int {
+    c_int::try_from(n).unwrap_or(c_int::MAX)
 }
 
 const NO_LOG: u32 = REQUEST_PHASES & !Phase::Log.bit();
@@ -59,7 +90,7 @@ macro_rules! req {
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_req_get_method(
     name: *mut *const u8,
-    len: *mut usize,
+    len: *mut c_int,
     err: *mut u8,
     errlen: *mut usize,
 ) -> c_int {
@@ -68,7 +99,8 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_get_method(
         // SAFETY: live request; out pointers from the Lua side.
         unsafe {
             *name = (*r).method_name.data;
-            *len = (*r).method_name.len;
+            // A method name fits a request line buffer.
+            *len = (*r).method_name.len as c_int;
         }
         FFI_OK
     })
@@ -397,12 +429,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_get_headers(
                 } else {
                     (*h).lowcase_key
                 };
-                *out.add(n) = FfiKv {
-                    key,
-                    key_len: (*h).key.len,
-                    value: (*h).value.data,
-                    value_len: (*h).value.len as isize,
-                };
+                *out.add(n) = FfiKv::new(key, (*h).key.len, (*h).value.data, (*h).value.len);
                 n += 1;
             });
         }
@@ -689,11 +716,9 @@ pub(crate) fn parse_buf(
         let base = buf as *const u8;
         let mut n = 0usize;
         let t = text::parse_args(b, max.max(0) as usize, |((k, kl), v)| {
-            *out.add(n) = FfiKv {
-                key: base.add(k),
-                key_len: kl,
-                value: v.map_or(ptr::null(), |(a, _)| base.add(a)),
-                value_len: v.map_or(-1, |(_, l)| l as isize),
+            *out.add(n) = match v {
+                Some((a, l)) => FfiKv::new(base.add(k), kl, base.add(a), l),
+                None => FfiKv::bare(base.add(k), kl),
             };
             n += 1;
         });

@@ -30,7 +30,8 @@ pub unsafe extern "C" fn ngx_lua_ffi_var_get(
     capture_id: c_int,
     lowcase: *mut u8,
     value: *mut *const u8,
-    value_len: *mut usize,
+    // int, not size_t: see FfiKv (a variable's length is 28 bits).
+    value_len: *mut c_int,
     err: *mut u8,
     errlen: *mut usize,
 ) -> c_int {
@@ -57,7 +58,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_var_get(
                 let n = capture_id as usize;
                 let (a, b) = (*caps.add(2 * n), *caps.add(2 * n + 1));
                 *value = (*r).captures_data.add(a as usize);
-                *value_len = (b - a) as usize;
+                *value_len = b - a;
                 return FFI_OK;
             }
             let hash = ngx_hash_strlow(lowcase, name as *mut u8, len);
@@ -67,7 +68,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_var_get(
                 return FFI_DECLINED;
             }
             *value = (*vv).data;
-            *value_len = (*vv).len() as usize;
+            *value_len = (*vv).len() as c_int;
             FFI_OK
         }
     })

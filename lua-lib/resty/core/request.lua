@@ -19,11 +19,11 @@ local ngx = ngx
 
 ffi.cdef [[
     typedef struct {
-        const u_char *key; size_t key_len;
-        const u_char *value; ssize_t value_len;
+        const u_char *key; int key_len;
+        const u_char *value; int value_len;
     } ngx_lua_ffi_kv_t;
 
-    int ngx_lua_ffi_req_get_method(const u_char **name, size_t *len,
+    int ngx_lua_ffi_req_get_method(const u_char **name, int *len,
         u_char *err, size_t *errlen);
     int ngx_lua_ffi_req_set_method(int method, u_char *err, size_t *errlen);
     int ngx_lua_ffi_req_http_version(u_char *err, size_t *errlen);
@@ -72,7 +72,8 @@ local MAX_HEADERS = 100
 local MAX_ARGS = 100
 
 local name_ptr = ffi.new("const u_char *[1]")
-local name_len = ffi.new("size_t[1]")
+local name_len = ffi.new("int[1]")
+local path_len = ffi.new("size_t[1]")
 local sec_buf = ffi.new("long[1]")
 local msec_buf = ffi.new("long[1]")
 local truncated_buf = ffi.new("int[1]")
@@ -155,16 +156,31 @@ function req.raw_header(no_request_line)
     return ffi_str(buf, n)
 end
 
--- Adds a value to an args/headers table: repeated keys become arrays.
-local function add_value(t, k, v)
-    local old = rawget(t, k)
-    if old == nil then
-        t[k] = v
-    elseif type(old) == "table" then
+-- Adds a repeated key's value to an args/headers table: repeated keys
+-- become arrays. The callers test for a first occurrence inline, which
+-- saves a call per pair when the handler runs interpreted.
+local function add_repeated(t, k, old, v)
+    if type(old) == "table" then
         old[#old + 1] = v
     else
         t[k] = { old, v }
     end
+end
+
+-- A headers table from `n` key/value pairs.
+local function headers_table(out, n)
+    local t = new_tab(0, n)
+    for i = 0, n - 1 do
+        local e = out[i]
+        local k, v = ffi_str(e.key, e.key_len), ffi_str(e.value, e.value_len)
+        local old = rawget(t, k)
+        if old == nil then
+            t[k] = v
+        else
+            add_repeated(t, k, old, v)
+        end
+    end
+    return t
 end
 
 -- get_headers()'s tables find "Content_Type" and "content-type" alike.
@@ -194,24 +210,27 @@ local function check_max(max, fname, default)
 end
 
 function req.get_headers(max, raw)
-    max = check_max(max, "get_headers")
+    if max == nil then
+        max = MAX_HEADERS
+    else
+        max = check_max(max, "get_headers")
+    end
     local err, errlen = get_errbuf()
     local n = C.ngx_lua_ffi_req_get_headers_count(max, truncated_buf, err, errlen)
     if n < 0 then
         fail(err, errlen)
     end
     local truncated = truncated_buf[0] == 1
-    local t = new_tab(0, n)
+    local t
     if n > 0 then
         local out = kv_array(n)
         n = C.ngx_lua_ffi_req_get_headers(out, n, raw and 1 or 0, err, errlen)
         if n < 0 then
             fail(err, errlen)
         end
-        for i = 0, n - 1 do
-            local e = out[i]
-            add_value(t, ffi_str(e.key, e.key_len), ffi_str(e.value, e.value_len))
-        end
+        t = headers_table(out, n)
+    else
+        t = {}
     end
     if not raw then
         setmetatable(t, headers_mt)
@@ -286,13 +305,16 @@ local function args_table(out, n, t)
     end
     for i = 0, n - 1 do
         local e = out[i]
-        local v
-        if e.value_len < 0 then
-            v = true
-        else
-            v = ffi_str(e.value, e.value_len)
+        local k, v, vlen = ffi_str(e.key, e.key_len), true, e.value_len
+        if vlen >= 0 then
+            v = ffi_str(e.value, vlen)
         end
-        add_value(t, ffi_str(e.key, e.key_len), v)
+        local old = rawget(t, k)
+        if old == nil then
+            t[k] = v
+        else
+            add_repeated(t, k, old, v)
+        end
     end
     return t
 end
@@ -300,7 +322,11 @@ req._args_table = args_table
 
 
 function req.get_uri_args(max, tab)
-    max = check_max(max, "get_uri_args", MAX_ARGS)
+    if max == nil then
+        max = MAX_ARGS
+    else
+        max = check_max(max, "get_uri_args", MAX_ARGS)
+    end
     local err, errlen = get_errbuf()
     local len = C.ngx_lua_ffi_req_get_querystring_len(err, errlen)
     if len < 0 then
@@ -431,11 +457,7 @@ function resp.get_headers(max, raw)
     if truncated then
         n = max
     end
-    local t = new_tab(0, n)
-    for i = 0, n - 1 do
-        local e = out[i]
-        add_value(t, ffi_str(e.key, e.key_len), ffi_str(e.value, e.value_len))
-    end
+    local t = headers_table(out, n)
     if not raw then
         setmetatable(t, headers_mt)
     end
@@ -487,14 +509,14 @@ end
 
 function req.get_body_file()
     local err, errlen = get_errbuf()
-    local rc = C.ngx_lua_ffi_req_get_body_file(name_ptr, name_len, err, errlen)
+    local rc = C.ngx_lua_ffi_req_get_body_file(name_ptr, path_len, err, errlen)
     if rc == FFI_DECLINED then
         return nil
     end
     if rc ~= FFI_OK then
         fail(err, errlen)
     end
-    return ffi_str(name_ptr[0], name_len[0])
+    return ffi_str(name_ptr[0], path_len[0])
 end
 
 function req.set_body_data(data)

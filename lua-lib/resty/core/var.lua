@@ -9,7 +9,7 @@ local type, tostring, error = type, tostring, error
 
 ffi.cdef [[
     int ngx_lua_ffi_var_get(const char *name, size_t len, int capture_id,
-        u_char *lowcase, const u_char **value, size_t *value_len,
+        u_char *lowcase, const u_char **value, int *value_len,
         u_char *err, size_t *errlen);
     int ngx_lua_ffi_var_set(const char *name, size_t len, u_char *lowcase,
         const char *value, size_t value_len, int is_nil,
@@ -17,7 +17,7 @@ ffi.cdef [[
 ]]
 
 local value_ptr = ffi.new("const u_char *[1]")
-local value_len = ffi.new("size_t[1]")
+local value_len = ffi.new("int[1]")
 
 local function var_get(_, name)
     local err, errlen = get_errbuf()
