@@ -64,6 +64,9 @@ pub struct RequestCtx {
     pub exec: Option<crate::phase::exec::Exec>,
     /// `ngx.req.read_body` waits for the client body.
     pub reading_body: bool,
+    /// `ngx.location.capture*` calls whose subrequests are still running;
+    /// while there are any, the handler may not end the request normally.
+    pub pending_captures: u32,
 }
 
 unsafe extern "C" fn cleanup(data: *mut c_void) {
@@ -141,6 +144,7 @@ impl RequestCtx {
                 uri_jump: false,
                 exec: None,
                 reading_body: false,
+                pending_captures: 0,
             }));
             (*cln).handler = Some(cleanup);
             (*cln).data = ctx as *mut c_void;
