@@ -63,11 +63,17 @@ pub struct SubreqResult {
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_subreq_check(err: *mut u8, errlen: *mut usize) -> c_int {
     guard(FFI_ERROR, || {
+        // SAFETY: the caller's error buffer size.
+        let size = unsafe { *errlen };
         match unsafe { request_in(CAPTURE_PHASES, err, errlen) } {
             Ok(_) => FFI_OK,
             Err(FFI_NO_REQ) => {
-                // SAFETY: the caller's error buffer.
-                unsafe { set_err(err, errlen, b"no request object found") };
+                // Upstream's wording for this API.
+                // SAFETY: the caller's error buffer, reset to its size.
+                unsafe {
+                    *errlen = size;
+                    set_err(err, errlen, b"no request object found");
+                }
                 FFI_ERROR
             }
             Err(rc) => rc,
