@@ -50,8 +50,9 @@ pub struct SubreqResult {
     pub nheaders: c_int,
     pub content_type: *const u8,
     pub content_type_len: usize,
-    /// `Content-Length` known only as a number (-1: none).
-    pub content_length: i64,
+    /// `Content-Length` known only as a number (-1: none); 64-bit `off_t`
+    /// on the targets (`int64_t` on the Lua side).
+    pub content_length: off_t,
     pub location: *const u8,
     pub location_len: usize,
     /// 0, or the length of the `Last-Modified` value written to the
@@ -237,7 +238,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_subreq_result(
                 content_type: ho.content_type.data,
                 content_type_len: ho.content_type.len,
                 content_length: if ho.content_length.is_null() {
-                    ho.content_length_n as i64
+                    ho.content_length_n
                 } else {
                     -1
                 },
