@@ -260,8 +260,18 @@ pub unsafe fn resume_from_event(t: *mut CoCtx) {
     // SAFETY: see above; the connection and phase are read before resuming.
     unsafe {
         let ctx = (*t).ctx;
-        let c = (*(*ctx).r).connection;
+        let r = (*ctx).r;
+        let c = (*r).connection;
         let timer = (*ctx).phase == Phase::Timer;
+        if !timer {
+            // Log lines name the request that runs (a subrequest, or the
+            // parent woken after its subrequests), as nginx's own handlers
+            // do.
+            let lctx = (*(*c).log).data as *mut ngx_http_log_ctx_t;
+            if !lctx.is_null() {
+                (*lctx).current_request = r;
+            }
+        }
         resume_thread(t, 0);
         if !timer {
             ngx_http_run_posted_requests(c);

@@ -25,6 +25,7 @@ __DATA__
             ngx.say("X-Sub: ", res.header["X-Sub"])
             ngx.say("Content-Type: ", res.header["Content-Type"])
             ngx.say("main is subrequest: ", ngx.is_subrequest)
+            ngx.log(ngx.WARN, "main resumed")
         }
     }
 --- request
@@ -37,6 +38,8 @@ truncated: false
 X-Sub: yes
 Content-Type: text/plain
 main is subrequest: false
+--- error_log eval
+qr/main resumed, client: [^,]+, server: [^,]+, request: "GET \/t HTTP\/1.1", host/
 --- no_error_log
 [error]
 
