@@ -326,3 +326,26 @@ GET /t
 "<before\n><got inner\n>"
 --- no_error_log
 [error]
+
+
+
+=== TEST 11: subrequests made by other modules (SSI) are not captured, and can capture themselves
+--- user_files
+>>> page.html
+<p><!--# include virtual="/lua" --></p><p><!--# include virtual="/cap" --></p>
+--- config
+    location = /page.html { ssi on; }
+    location = /lua { content_by_lua_block { ngx.print("from lua ", ngx.is_subrequest) } }
+    location = /inner { content_by_lua_block { ngx.print("inner") } }
+    location = /cap {
+        content_by_lua_block {
+            local r = ngx.location.capture("/inner")
+            ngx.print("captured ", r.body)
+        }
+    }
+--- request
+GET /page.html
+--- response_body
+<p>from lua true</p><p>captured inner</p>
+--- no_error_log
+[error]
