@@ -245,6 +245,9 @@ pub unsafe fn log(r: *mut ngx_http_request_t, level: u32, msg: &[u8]) {
 
 // ---- capture filters ------------------------------------------------------
 
+/// The most a subrequest's Content-Length makes us reserve up front.
+const MAX_RESERVE: usize = 16 << 20;
+
 static NEXT_HEADER: Global<ngx_http_output_header_filter_pt> = Global::new(None);
 static NEXT_BODY: Global<ngx_http_output_body_filter_pt> = Global::new(None);
 
@@ -265,11 +268,17 @@ pub fn install() {
 unsafe extern "C" fn header_filter(r: *mut ngx_http_request_t) -> ngx_int_t {
     // SAFETY: filters get a live request.
     unsafe {
-        if captured(r).is_none() {
+        let Some(s) = captured(r) else {
             return match NEXT_HEADER.get() {
                 Some(f) => f(r),
                 None => NGX_OK as ngx_int_t,
             };
+        };
+        // An announced length sizes the body buffer once (bounded: the
+        // length comes from an upstream).
+        let n = (*r).headers_out.content_length_n;
+        if n > 0 && !s.done {
+            s.body.reserve((n as usize).min(MAX_RESERVE));
         }
         (*r).set_filter_need_in_memory(1);
         (*r).set_header_sent(1);
@@ -435,16 +444,18 @@ pub unsafe fn issue(
         if rc != NGX_OK as ngx_int_t || sr.is_null() {
             return Err(format!("failed to issue subrequest: {rc}"));
         }
-        log(
-            r,
-            NGX_LOG_DEBUG,
-            format!(
-                "lua http subrequest \"{}?{}\"",
-                show(core::slice::from_raw_parts(uri.data, uri.len)),
-                show(crate::ffi::req::bytes(args.data, args.len))
-            )
-            .as_bytes(),
-        );
+        if (*(*(*r).connection).log).log_level >= NGX_LOG_DEBUG as ngx_uint_t {
+            log(
+                r,
+                NGX_LOG_DEBUG,
+                format!(
+                    "lua http subrequest \"{}?{}\"",
+                    show(core::slice::from_raw_parts(uri.data, uri.len)),
+                    show(crate::ffi::req::bytes(args.data, args.len))
+                )
+                .as_bytes(),
+            );
+        }
         sub.sr = sr;
         if let Err(rc) = adjust(sr, r, spec) {
             cancel(sr);

@@ -349,3 +349,29 @@ GET /page.html
 <p>from lua true</p><p>captured inner</p>
 --- no_error_log
 [error]
+
+
+
+=== TEST 12: capture_multi: requests pipelined on one keepalive connection each get their subrequests' results
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        location / { content_by_lua_block { ngx.sleep(0.05) ngx.print("proxied ", ngx.var.arg_n) } }
+    }
+--- config
+    location /back/ { proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/; }
+    location = /sub { content_by_lua_block { ngx.print("sub ", ngx.var.arg_n) } }
+    location = /t {
+        content_by_lua_block {
+            local n = ngx.var.arg_n
+            local a, b = ngx.location.capture_multi{
+                {"/sub", { args = { n = n } }}, {"/back/", { args = { n = n } }} }
+            ngx.say(a.body, ", ", b.body)
+        }
+    }
+--- pipelined_requests eval
+["GET /t?n=1", "GET /t?n=2", "GET /t?n=3"]
+--- response_body eval
+["sub 1, proxied 1\n", "sub 2, proxied 2\n", "sub 3, proxied 3\n"]
+--- no_error_log
+[error]

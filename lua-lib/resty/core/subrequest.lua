@@ -426,13 +426,19 @@ local function capture_multi(...)
     return unpack(res, 1, n)
 end
 
+-- capture() reads its request table only before it yields, so one pair of
+-- tables serves every ngx.location.capture call.
+local one_query = {}
+local one_reqs = { one_query }
+
 local function capture_one(...)
     local nargs = select("#", ...)
     if nargs ~= 1 and nargs ~= 2 then
         error("expecting one or two arguments", 2)
     end
-    local uri, opts = ...
-    local res = capture({ nargs == 1 and { uri } or { uri, opts } }, "capture")
+    one_query[1], one_query[2] = ...
+    local res = capture(one_reqs, "capture")
+    one_query[1], one_query[2] = nil, nil
     return res[1]
 end
 
