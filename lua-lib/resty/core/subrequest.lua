@@ -369,8 +369,9 @@ local function capture(reqs, fname)
             uri = tostring(uri)
         elseif tu ~= "string" then
             clear()
+            -- Upstream checks the uri at its stack slot 3.
             error("bad argument #3 to '" .. fname .. "' (string expected, got "
-                  .. (tu == "nil" and "no value" or tu) .. ")", 3)
+                  .. tu .. ")", 3)
         end
         anchors[#anchors + 1] = uri
         s.uri, s.uri_len = uri, #uri
