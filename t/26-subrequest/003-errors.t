@@ -514,3 +514,38 @@ GET /t
 200 hello false
 --- no_error_log
 [error]
+
+
+
+=== TEST 18: capture: a subrequest that dies with its own capture pending; the orphan still completes
+--- config
+    location = /slow {
+        content_by_lua_block {
+            ngx.sleep(0.2)
+            ngx.log(ngx.WARN, "orphan subrequest done")
+            ngx.print("slow")
+        }
+    }
+    location = /middle {
+        content_by_lua_block {
+            ngx.thread.spawn(function() ngx.location.capture("/slow") end)
+            error("middle fails")
+        }
+    }
+    location = /t {
+        content_by_lua_block {
+            local res = ngx.location.capture("/middle")
+            ngx.say("middle: ", res.status, " [", res.body, "]")
+        }
+    }
+--- request
+GET /t
+--- response_body
+middle: 500 []
+--- wait: 0.3
+--- error_log
+middle fails
+orphan subrequest done
+--- no_error_log
+[alert]
+[crit]
