@@ -43,8 +43,33 @@ pub static mut ngx_http_lua_module: ngx_module_t = ngx_module_t {
     ..ngx_module_t::default()
 };
 
+/// The dynamic-module exports nginx's `load_module` reads (what
+/// `ngx::ngx_modules!` generates, plus a load order).
 #[cfg(not(test))]
-ngx::ngx_modules!(ngx_http_lua_module);
+mod exports {
+    use core::ffi::c_char;
+    use core::ptr;
+    use nginx_sys::ngx_module_t;
+
+    #[no_mangle]
+    pub static mut ngx_modules: [*const ngx_module_t; 2] =
+        [ptr::addr_of!(super::ngx_http_lua_module), ptr::null()];
+
+    #[no_mangle]
+    pub static mut ngx_module_names: [*const c_char; 2] =
+        [c"ngx_http_lua_module".as_ptr(), ptr::null()];
+
+    /// Placed just before nginx's copy filter, where nginx puts any dynamic
+    /// filter module by default (and so upstream's): our body filters, the
+    /// subrequest capture among them, then run below the copy filter, which
+    /// reads file buffers into memory when a request asks for it.
+    #[no_mangle]
+    pub static mut ngx_module_order: [*const c_char; 3] = [
+        c"ngx_http_lua_module".as_ptr(),
+        c"ngx_http_copy_filter_module".as_ptr(),
+        ptr::null(),
+    ];
+}
 
 /// The module object, for code that needs its context index.
 pub fn module() -> &'static ngx_module_t {

@@ -1,6 +1,8 @@
 //! ngx.exit, ngx.sleep.
 use core::ffi::{c_int, c_long};
 
+use nginx_sys::*;
+
 use super::*;
 use crate::lua::sched::arm_sleep;
 
@@ -24,6 +26,17 @@ pub unsafe extern "C" fn ngx_lua_ffi_exit(
             Err(rc) => return rc,
         };
         let phase = current().phase;
+        let aborts = [
+            NGX_ERROR as c_int,
+            NGX_HTTP_CLOSE as c_int,
+            NGX_HTTP_REQUEST_TIME_OUT as c_int,
+            NGX_HTTP_CLIENT_CLOSED_REQUEST as c_int,
+        ];
+        if ctx.pending_captures > 0 && !aborts.contains(&status) {
+            // SAFETY: the caller's error buffer.
+            unsafe { set_err(err, errlen, PENDING_SUBREQUESTS) };
+            return FFI_ERROR;
+        }
         ctx.exit_code = Some(status as isize);
         if phase == Phase::HeaderFilter {
             FFI_DONE

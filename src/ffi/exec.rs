@@ -37,6 +37,9 @@ pub unsafe extern "C" fn ngx_lua_ffi_exec(
         if uri_len == 0 {
             return fail(b"The uri argument is empty");
         }
+        if ctx.pending_captures > 0 {
+            return fail(PENDING_SUBREQUESTS);
+        }
         // SAFETY: live request; strings copied into its pool.
         unsafe {
             let Some(mut u) = pool_str(r, bytes(uri, uri_len)) else {
@@ -92,6 +95,9 @@ pub unsafe extern "C" fn ngx_lua_ffi_redirect(
             unsafe { set_err(err, errlen, msg) };
             FFI_ERROR
         };
+        if ctx.pending_captures > 0 {
+            return fail(PENDING_SUBREQUESTS);
+        }
         if ![301, 302, 303, 307, 308].contains(&status) {
             return fail(
                 b"only ngx.HTTP_MOVED_TEMPORARILY, ngx.HTTP_MOVED_PERMANENTLY, \

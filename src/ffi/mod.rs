@@ -16,6 +16,7 @@ pub mod sema;
 pub mod shdict;
 pub mod socket;
 pub mod string;
+pub mod subrequest;
 pub mod text;
 pub mod thread;
 pub mod time;
@@ -99,6 +100,9 @@ pub unsafe fn request_in(
     }
     Ok(ctx)
 }
+
+/// Upstream's refusal to end the handler while a capture waits.
+pub const PENDING_SUBREQUESTS: &[u8] = b"attempt to abort with pending subrequests";
 
 pub fn disabled(phase: Phase) -> String {
     format!("API disabled in the context of {}", phase.context_name())

@@ -209,7 +209,9 @@ pub unsafe extern "C-unwind" fn flush(L: *mut lua_State) -> c_int {
     // SAFETY: a lua_CFunction.
     unsafe {
         let ctx = output_ctx(L);
-        let wait = lua_toboolean(L, 1) != 0;
+        // A subrequest does not own the connection's write events (its
+        // output is captured or postponed): it never waits, as upstream.
+        let wait = lua_toboolean(L, 1) != 0 && (*ctx.r).main == ctx.r;
         if ctx.eof_sent {
             return push_fail(L, c"seen eof");
         }

@@ -606,8 +606,63 @@ unsafe fn header_effects(r: *mut ngx_http_request_t, lower: &[u8], value: Option
     }
 }
 
+/// Sets (`replace`), adds or (no values) clears request header `name` of
+/// `r` as `ngx.req.set_header`/`clear_header` do, keeping nginx's parsed
+/// fields in sync. Names and values are escaped like upstream (no header
+/// injection).
+///
+/// # Safety
+/// `r` is a live request.
+pub(crate) unsafe fn set_header_on<'a>(
+    r: *mut ngx_http_request_t,
+    name: &[u8],
+    values: impl Iterator<Item = &'a [u8]>,
+    replace: bool,
+) -> Result<(), &'static [u8]> {
+    let name = text::escape_header(name, true);
+    let lower = name.to_ascii_lowercase();
+    // SAFETY: live request; new elements and strings in its pool.
+    unsafe {
+        let list: *mut ngx_list_t = &mut (*r).headers_in.headers;
+        let mut values = values.peekable();
+        let clear = values.peek().is_none();
+        let removed = (replace || clear) && remove_header(list, &lower);
+        let mut first: Option<ngx_str_t> = None;
+        for v in values {
+            let value = text::escape_header(v, false);
+            let h = ngx_list_push(list) as *mut ngx_table_elt_t;
+            if h.is_null() {
+                return Err(b"no memory");
+            }
+            ptr::write_bytes(h, 0, 1);
+            let (Some(k), Some(lk), Some(val)) =
+                (pool_str(r, &name), pool_str(r, &lower), pool_str(r, &value))
+            else {
+                return Err(b"no memory");
+            };
+            (*h).hash = ngx_hash_key(lk.data, lk.len);
+            (*h).key = k;
+            (*h).lowcase_key = lk.data;
+            (*h).value = val;
+            first.get_or_insert(val);
+        }
+        sync_fields(r, if removed { None } else { Some(&lower) });
+        // The derived fields follow the first remaining value.
+        let mut cur: Option<ngx_str_t> = first;
+        if cur.is_none() && !replace {
+            for_each_elt(list, |h| {
+                if cur.is_none() && bytes((*h).key.data, (*h).key.len).eq_ignore_ascii_case(&lower)
+                {
+                    cur = Some((*h).value);
+                }
+            });
+        }
+        header_effects(r, &lower, cur.as_ref().map(|s| bytes(s.data, s.len)));
+    }
+    Ok(())
+}
+
 /// `ngx.req.set_header(name, values)` / `clear_header(name)` (nvals 0).
-/// Names and values are escaped like upstream (no header injection).
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_req_set_header(
     key: *const u8,
@@ -620,50 +675,104 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_set_header(
 ) -> c_int {
     guard(FFI_ERROR, || {
         let r = req!(NO_LOG, err, errlen);
-        let name = text::escape_header(bytes(key, key_len), true);
-        let lower = name.to_ascii_lowercase();
-        // SAFETY: live request; new elements and strings in its pool.
-        unsafe {
-            let list: *mut ngx_list_t = &mut (*r).headers_in.headers;
-            let removed = (replace != 0 || nvals == 0) && remove_header(list, &lower);
-            let mut first: Option<ngx_str_t> = None;
-            for i in 0..nvals {
-                let v = &*vals.add(i);
-                let value = text::escape_header(bytes(v.data, v.len), false);
-                let h = ngx_list_push(list) as *mut ngx_table_elt_t;
-                if h.is_null() {
-                    set_err(err, errlen, b"no memory");
-                    return FFI_ERROR;
-                }
-                ptr::write_bytes(h, 0, 1);
-                let (Some(k), Some(lk), Some(val)) =
-                    (pool_str(r, &name), pool_str(r, &lower), pool_str(r, &value))
-                else {
-                    set_err(err, errlen, b"no memory");
-                    return FFI_ERROR;
-                };
-                (*h).hash = ngx_hash_key(lk.data, lk.len);
-                (*h).key = k;
-                (*h).lowcase_key = lk.data;
-                (*h).value = val;
-                first.get_or_insert(val);
+        // SAFETY: vals holds nvals strings from the Lua side.
+        let values = (0..nvals).map(|i| unsafe {
+            let v = &*vals.add(i);
+            bytes(v.data, v.len)
+        });
+        // SAFETY: live request.
+        match unsafe { set_header_on(r, bytes(key, key_len), values, replace != 0) } {
+            Ok(()) => FFI_OK,
+            Err(msg) => {
+                // SAFETY: the caller's error buffer.
+                unsafe { set_err(err, errlen, msg) };
+                FFI_ERROR
             }
-            sync_fields(r, if removed { None } else { Some(&lower) });
-            // The derived fields follow the first remaining value.
-            let mut cur: Option<ngx_str_t> = first;
-            if cur.is_none() && replace == 0 {
-                for_each_elt(list, |h| {
-                    if cur.is_none()
-                        && bytes((*h).key.data, (*h).key.len).eq_ignore_ascii_case(&lower)
-                    {
-                        cur = Some((*h).value);
-                    }
-                });
-            }
-            header_effects(r, &lower, cur.as_ref().map(|s| bytes(s.data, s.len)));
         }
-        FFI_OK
     })
+}
+
+/// Gives subrequest `sr` a header list of its own: nginx's subrequest is a
+/// shallow copy of the parent's `headers_in`, so a header set in the
+/// subrequest would land in the parent's list. The parent's elements are
+/// copied (without `Content-Length` when `drop_length`), then nginx's
+/// parsed fields are pointed at the copies.
+///
+/// # Safety
+/// `sr` is a subrequest of the live request `pr` that has not run yet.
+pub(crate) unsafe fn copy_headers_in(
+    sr: *mut ngx_http_request_t,
+    pr: *mut ngx_http_request_t,
+    drop_length: bool,
+) -> bool {
+    // SAFETY: both requests live in the same pool; the copied elements'
+    // strings live there too (or in the connection's header buffers).
+    unsafe {
+        let list: *mut ngx_list_t = &mut (*sr).headers_in.headers;
+        if ngx_list_init(
+            list,
+            (*sr).pool,
+            20,
+            core::mem::size_of::<ngx_table_elt_t>(),
+        ) != NGX_OK as ngx_int_t
+        {
+            return false;
+        }
+        // The array fields of nginx < 1.23 must not share the parent's
+        // array memory either: sync_fields allocates new ones.
+        #[cfg(not(ngx_lua_nginx_ge_1_25))]
+        {
+            (*sr).headers_in.cookies = core::mem::zeroed();
+            (*sr).headers_in.x_forwarded_for = core::mem::zeroed();
+        }
+        let mut ok = true;
+        for_each_elt(&mut (*pr).headers_in.headers, |h| {
+            if !ok
+                || (drop_length
+                    && bytes((*h).key.data, (*h).key.len).eq_ignore_ascii_case(b"content-length"))
+            {
+                return;
+            }
+            let c = ngx_list_push(list) as *mut ngx_table_elt_t;
+            if c.is_null() {
+                ok = false;
+                return;
+            }
+            ptr::copy_nonoverlapping(h, c, 1);
+        });
+        if ok {
+            sync_fields(sr, None);
+        }
+        ok
+    }
+}
+
+/// Adds a `Content-Length: n` element to `r`'s request headers.
+///
+/// # Safety
+/// `r` is a live request.
+pub(crate) unsafe fn push_content_length(r: *mut ngx_http_request_t, n: usize) -> bool {
+    // SAFETY: live request; the element and its strings in its pool.
+    unsafe {
+        let h = ngx_list_push(&mut (*r).headers_in.headers) as *mut ngx_table_elt_t;
+        let Some(v) = pool_str(r, n.to_string().as_bytes()) else {
+            return false;
+        };
+        if h.is_null() {
+            return false;
+        }
+        ptr::write_bytes(h, 0, 1);
+        (*h).key = ngx_str_t {
+            len: 14,
+            data: c"Content-Length".as_ptr() as *mut u8,
+        };
+        (*h).lowcase_key = c"content-length".as_ptr() as *mut u8;
+        (*h).hash = ngx_hash_key((*h).lowcase_key, 14);
+        (*h).value = v;
+        sync_fields(r, Some(b"content-length"));
+        (*r).headers_in.content_length_n = n as off_t;
+        true
+    }
 }
 
 // ---- URI and args ---------------------------------------------------------
@@ -826,6 +935,10 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_set_uri(
             (*r).set_valid_unparsed_uri(0);
             ngx_http_set_exten(r);
             if jump != 0 {
+                if ctx.pending_captures > 0 {
+                    set_err(err, errlen, PENDING_SUBREQUESTS);
+                    return FFI_ERROR;
+                }
                 (*r).set_uri_changed(1);
                 ctx.uri_jump = true;
                 ctx.exit_code = Some(0);

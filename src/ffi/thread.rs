@@ -134,6 +134,9 @@ pub unsafe extern "C-unwind" fn kill(L: *mut lua_State) -> c_int {
         if (*t).parent != cur {
             return push_fail(L, c"killer not parent");
         }
+        if crate::phase::subrequest::capture_pending(&*t) {
+            return push_fail(L, c"pending subrequests");
+        }
         match (*t).state {
             CoState::Zombie => {
                 (*t).state = CoState::Dead;

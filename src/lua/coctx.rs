@@ -42,6 +42,9 @@ pub struct CoCtx {
     /// The semaphore this thread waits on, and whether it got it.
     pub sema: *mut crate::lua::sema::Sema,
     pub sema_ok: bool,
+    /// The `ngx.location.capture*` this thread waits for, or whose results
+    /// it has yet to collect (the group lives in the request pool).
+    pub capture: *mut crate::phase::subrequest::Group,
 }
 
 impl CoCtx {
@@ -64,6 +67,7 @@ impl CoCtx {
             in_wait: false,
             sema: ptr::null_mut(),
             sema_ok: false,
+            capture: ptr::null_mut(),
         })
     }
 
@@ -91,6 +95,7 @@ impl CoCtx {
             }
         }
         self.sema = ptr::null_mut();
+        self.capture = ptr::null_mut();
         self.waiting = false;
     }
 

@@ -64,6 +64,9 @@ pub struct RequestCtx {
     pub exec: Option<crate::phase::exec::Exec>,
     /// `ngx.req.read_body` waits for the client body.
     pub reading_body: bool,
+    /// `ngx.location.capture*` calls whose subrequests are still running;
+    /// while there are any, the handler may not end the request normally.
+    pub pending_captures: u32,
 }
 
 // ngx_palloc aligns to NGX_ALIGNMENT (a word); the context is written there.
@@ -148,6 +151,7 @@ impl RequestCtx {
                 uri_jump: false,
                 exec: None,
                 reading_body: false,
+                pending_captures: 0,
             });
             (*cln).handler = Some(cleanup);
             *(*r).ctx.add(crate::module().ctx_index) = ctx as *mut c_void;

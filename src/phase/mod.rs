@@ -11,6 +11,7 @@ pub mod init_worker;
 pub mod log;
 pub mod output;
 pub mod rewrite;
+pub mod subrequest;
 
 use nginx_sys::*;
 
@@ -123,6 +124,9 @@ pub unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
             return NGX_ERROR as ngx_int_t;
         }
 
+        // The capture filters first: the *_filter_by_lua ones then sit
+        // above them and see subrequest responses too.
+        subrequest::install();
         header_filter::install();
         body_filter::install();
 
@@ -256,8 +260,18 @@ pub unsafe fn resume_from_event(t: *mut CoCtx) {
     // SAFETY: see above; the connection and phase are read before resuming.
     unsafe {
         let ctx = (*t).ctx;
-        let c = (*(*ctx).r).connection;
+        let r = (*ctx).r;
+        let c = (*r).connection;
         let timer = (*ctx).phase == Phase::Timer;
+        if !timer {
+            // Log lines name the request that runs (a subrequest, or the
+            // parent woken after its subrequests), as nginx's own handlers
+            // do.
+            let lctx = (*(*c).log).data as *mut ngx_http_log_ctx_t;
+            if !lctx.is_null() {
+                (*lctx).current_request = r;
+            }
+        }
         resume_thread(t, 0);
         if !timer {
             ngx_http_run_posted_requests(c);
@@ -296,6 +310,9 @@ pub fn finish_rc(ctx: &mut RequestCtx, outcome: Outcome) -> Option<isize> {
     let header_sent = unsafe { (*r).header_sent() != 0 };
     match outcome {
         Outcome::Yielded => None,
+        // With subrequests still running (a light thread's capture),
+        // upstream ends the request without a response.
+        Outcome::Error if ctx.pending_captures > 0 => Some(NGX_ERROR as isize),
         Outcome::Error => Some(if header_sent { NGX_ERROR as isize } else { 500 }),
         Outcome::Done => Some(output::send_eof(ctx)),
         Outcome::Exit(code) => {

@@ -53,12 +53,9 @@ pub fn send_eof(ctx: &mut RequestCtx) -> isize {
         if (*ctx.r).header_only() != 0 {
             return NGX_OK as isize;
         }
-        let flags = if (*ctx.r).main == ctx.r {
-            NGX_HTTP_LAST
-        } else {
-            NGX_HTTP_FLUSH
-        };
-        ngx_http_send_special(ctx.r, flags as ngx_uint_t)
+        // For a subrequest nginx makes this a `last_in_chain` buffer: what
+        // tells a capture (or SSI) that the subrequest's body is complete.
+        ngx_http_send_special(ctx.r, NGX_HTTP_LAST as ngx_uint_t)
     }
 }
 

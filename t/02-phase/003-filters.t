@@ -229,3 +229,20 @@ GET /t
 Transfer-Encoding: chunked
 --- response_body
 much longer: short
+
+
+
+=== TEST 16: body_filter_by_lua sees a static file's data (it runs below nginx's copy filter)
+--- user_files
+>>> static.txt
+hello, static
+--- config
+    location = /static.txt {
+        body_filter_by_lua_block { ngx.arg[1] = string.upper(ngx.arg[1]) }
+    }
+--- request
+GET /static.txt
+--- response_body
+HELLO, STATIC
+--- no_error_log
+[error]
