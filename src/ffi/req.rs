@@ -778,16 +778,10 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_set_uri(
                 return FFI_ERROR;
             }
         }
-        if jump != 0 && current().phase != Phase::Rewrite {
+        let phase = current().phase;
+        if jump != 0 && phase != Phase::Rewrite {
             // SAFETY: the caller's error buffer.
-            unsafe {
-                set_err(
-                    err,
-                    errlen,
-                    b"attempt to call ngx.req.set_uri to do location jump in contexts other than \
-                      rewrite_by_lua and rewrite_by_lua_file",
-                )
-            };
+            unsafe { set_err(err, errlen, disabled(phase).as_bytes()) };
             return FFI_ERROR;
         }
         // SAFETY: live request; the copy lives in its pool.

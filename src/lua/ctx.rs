@@ -64,6 +64,8 @@ pub struct RequestCtx {
     pub exec: Option<crate::phase::exec::Exec>,
     /// `ngx.req.read_body` waits for the client body.
     pub reading_body: bool,
+    /// `ngx.arg` of the running `set_by_lua*` (request-pool strings).
+    pub set_args: Vec<ngx_str_t>,
 }
 
 unsafe extern "C" fn cleanup(data: *mut c_void) {
@@ -141,6 +143,7 @@ impl RequestCtx {
                 uri_jump: false,
                 exec: None,
                 reading_body: false,
+                set_args: Vec::new(),
             }));
             (*cln).handler = Some(cleanup);
             (*cln).data = ctx as *mut c_void;

@@ -11,6 +11,7 @@ pub mod init_worker;
 pub mod log;
 pub mod output;
 pub mod rewrite;
+pub mod set;
 
 use nginx_sys::*;
 
@@ -75,7 +76,10 @@ impl Phase {
 
     /// Phases that run for a request (and may use request variables).
     pub fn request_phase(self) -> bool {
-        matches!(self, Phase::Rewrite | Phase::Access | Phase::Content)
+        matches!(
+            self,
+            Phase::Set | Phase::Rewrite | Phase::Access | Phase::Content
+        )
     }
 
     pub const fn bit(self) -> u32 {
