@@ -70,12 +70,15 @@ macro_rules! handler_directives {
                 unsafe { set_handler(cf, c, conf, $phase, Form::File) }
             }
         )*
-        pub static mut COMMANDS: [ngx_command_t; 22 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
+        pub static mut COMMANDS: [ngx_command_t; 25 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
             cmd(b"lua_package_path\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_path, MAIN),
             cmd(b"lua_package_cpath\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_cpath, MAIN),
             cmd(b"lua_code_cache\0", ANY_LOC | NGX_CONF_FLAG, set_code_cache, LOC),
             cmd(b"lua_load_resty_core\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_load_resty_core, MAIN),
-            cmd(b"lua_transform_underscores_in_response_headers\0", ANY_LOC | NGX_CONF_FLAG, set_ignored_flag, LOC),
+            cmd(b"lua_transform_underscores_in_response_headers\0", ANY_LOC | NGX_CONF_FLAG, set_transform_underscores, LOC),
+            cmd(b"lua_need_request_body\0", ANY_LOC | NGX_CONF_FLAG, set_need_request_body, LOC),
+            cmd(b"lua_use_default_type\0", ANY_LOC | NGX_CONF_FLAG, set_use_default_type, LOC),
+            cmd(b"lua_http10_buffering\0", ANY_LOC | NGX_CONF_FLAG, set_http10_buffering, LOC),
             cmd(b"lua_socket_connect_timeout\0", ANY_LOC | NGX_CONF_TAKE1, set_socket_connect_timeout, LOC),
             cmd(b"lua_socket_send_timeout\0", ANY_LOC | NGX_CONF_TAKE1, set_socket_send_timeout, LOC),
             cmd(b"lua_socket_read_timeout\0", ANY_LOC | NGX_CONF_TAKE1, set_socket_read_timeout, LOC),
@@ -416,17 +419,16 @@ unsafe extern "C" fn set_shared_dict(
     }
 }
 
-unsafe extern "C" fn set_ignored_flag(
-    cf: *mut ngx_conf_t,
-    _: *mut ngx_command_t,
-    _: *mut c_void,
-) -> *mut c_char {
-    // SAFETY: valid cf during parsing.
-    match parse_flag(cf, unsafe { bytes(&args(cf)[1]) }) {
-        Some(_) => CONF_OK,
-        None => conf_err(),
-    }
+/// `on`/`off` into a location-level flag, once per block.
+unsafe fn flag_arg(cf: *mut ngx_conf_t) -> Option<bool> {
+    // SAFETY: FLAG directive: args[1] exists.
+    parse_flag(cf, unsafe { bytes(&args(cf)[1]) })
 }
+
+loc_setter!(set_transform_underscores, transform_underscores, flag_arg);
+loc_setter!(set_need_request_body, need_request_body, flag_arg);
+loc_setter!(set_use_default_type, use_default_type, flag_arg);
+loc_setter!(set_http10_buffering, http10_buffering, flag_arg);
 
 /// A non-negative integer argument, with nginx's wording on bad input.
 unsafe fn number_arg(cf: *mut ngx_conf_t) -> Option<usize> {

@@ -1,11 +1,22 @@
 //! ngx.header: response headers.
+use std::borrow::Cow;
+
 use core::ffi::c_int;
 use core::ptr;
 
 use nginx_sys::*;
 
+use super::text;
 use super::*;
 use crate::nginx::log;
+
+/// A Content-Length value as nginx's `ngx_atoof` reads it.
+fn parse_off(v: &[u8]) -> Option<off_t> {
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    core::str::from_utf8(v).ok()?.parse::<off_t>().ok()
+}
 
 #[repr(C)]
 pub struct FfiStr {
@@ -113,32 +124,36 @@ pub unsafe extern "C" fn ngx_lua_ffi_set_resp_header(
                 );
                 return FFI_DECLINED;
             }
-            // lua_transform_underscores_in_response_headers (default on).
-            let name: Vec<u8> = bytes(key, key_len)
-                .iter()
-                .map(|&c| if c == b'_' { b'-' } else { c })
-                .collect();
+            let lcf = crate::conf::loc_conf(r);
+            let raw = bytes(key, key_len);
+            let transformed: Cow<'_, [u8]> = if lcf.transform_underscores() && raw.contains(&b'_') {
+                Cow::Owned(
+                    raw.iter()
+                        .map(|&c| if c == b'_' { b'-' } else { c })
+                        .collect(),
+                )
+            } else {
+                Cow::Borrowed(raw)
+            };
+            // As upstream, bytes that could split the response (CR, LF,
+            // other controls; separators in names) are percent-escaped,
+            // not refused.
+            let name = text::escape_header(&transformed, true);
             let lower = name.to_ascii_lowercase();
-            let mut values: Vec<&[u8]> = Vec::new();
+            let mut values: Vec<Cow<'_, [u8]>> = Vec::new();
             if is_nil == 0 {
                 if mvals.is_null() {
-                    values.push(bytes(sval, sval_len));
+                    values.push(text::escape_header(bytes(sval, sval_len), false));
                 } else {
                     for i in 0..mvals_len {
                         let s = &*mvals.add(i);
-                        values.push(bytes(s.data, s.len));
+                        values.push(text::escape_header(bytes(s.data, s.len), false));
                     }
                 }
             }
-            if values
-                .iter()
-                .any(|v| v.contains(&b'\r') || v.contains(&b'\n'))
-            {
-                set_err(err, errlen, b"invalid header value: contains CR or LF");
-                return FFI_ERROR;
-            }
 
             if lower == b"content-type" {
+                ctx.mime_set = true;
                 match values.last() {
                     None => {
                         (*r).headers_out.content_type.len = 0;
@@ -146,6 +161,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_set_resp_header(
                     }
                     Some(v) => {
                         let Some(s) = pool_str(r, v) else {
+                            set_err(err, errlen, b"no memory");
                             return FFI_ERROR;
                         };
                         (*r).headers_out.content_type = s;
@@ -158,23 +174,22 @@ pub unsafe extern "C" fn ngx_lua_ffi_set_resp_header(
                 return FFI_OK;
             }
             if lower == b"content-length" {
+                let n = match values.last() {
+                    None => -1,
+                    // nginx's ngx_atoof: decimal digits only.
+                    Some(v) => match parse_off(v) {
+                        Some(n) => n,
+                        None => {
+                            set_err(err, errlen, b"failed to set header");
+                            return FFI_ERROR;
+                        }
+                    },
+                };
                 if !(*r).headers_out.content_length.is_null() {
                     (*(*r).headers_out.content_length).hash = 0;
                     (*r).headers_out.content_length = ptr::null_mut();
                 }
-                match values.last() {
-                    None => (*r).headers_out.content_length_n = -1,
-                    Some(v) => match core::str::from_utf8(v)
-                        .ok()
-                        .and_then(|s| s.trim().parse::<i64>().ok())
-                    {
-                        Some(n) if n >= 0 => (*r).headers_out.content_length_n = n as off_t,
-                        _ => {
-                            set_err(err, errlen, b"invalid Content-Length header value");
-                            return FFI_ERROR;
-                        }
-                    },
-                }
+                (*r).headers_out.content_length_n = n;
                 return FFI_OK;
             }
 
@@ -199,7 +214,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_set_resp_header(
                 }
                 ptr::write_bytes(e, 0, 1);
                 let (Some(k), Some(val), Some(lk)) =
-                    (pool_str(r, &name), pool_str(r, v), pool_str(r, &lower))
+                    (pool_str(r, &name), pool_str(r, &v), pool_str(r, &lower))
                 else {
                     return FFI_ERROR;
                 };
@@ -235,10 +250,12 @@ pub unsafe extern "C" fn ngx_lua_ffi_get_resp_header(
             Err(rc) => return rc,
         };
         let r = ctx.r;
+        // SAFETY: live request.
+        let transform = unsafe { crate::conf::loc_conf(r) }.transform_underscores();
         let lower: Vec<u8> = bytes(key, key_len)
             .iter()
             .map(|&c| {
-                if c == b'_' {
+                if c == b'_' && transform {
                     b'-'
                 } else {
                     c.to_ascii_lowercase()

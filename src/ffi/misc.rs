@@ -214,8 +214,8 @@ pub unsafe extern "C" fn ngx_lua_ffi_nginx_configure(len: *mut usize) -> *const 
 }
 
 /// `ngx.arg[idx]` of the running `set_by_lua*`: `FFI_OK` with the value,
-/// `FFI_DECLINED` for nil (out of range or empty, as upstream), or the
-/// status of a refused phase.
+/// `FFI_DECLINED` for nil (out of range or empty, as upstream),
+/// `FFI_ERROR` in another phase.
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_set_arg_get(
     idx: c_int,
@@ -231,6 +231,8 @@ pub unsafe extern "C" fn ngx_lua_ffi_set_arg_get(
             )
         } {
             Ok(c) => c,
+            // FFI_DECLINED means nil here: another phase is an error.
+            Err(FFI_DECLINED) => return FFI_ERROR,
             Err(rc) => return rc,
         };
         let Some(a) = usize::try_from(idx)

@@ -732,7 +732,9 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_set_uri_args(
         let r = req!(NO_LOG, err, errlen);
         // SAFETY: live request; the copy lives in its pool.
         unsafe {
-            let Some(s) = pool_str(r, bytes(args, len)) else {
+            // Controls and spaces would end or split the request line of
+            // a proxied request: escaped as upstream does.
+            let Some(s) = pool_str(r, &text::escape_args(bytes(args, len))) else {
                 set_err(err, errlen, b"no memory");
                 return FFI_ERROR;
             };

@@ -66,6 +66,16 @@ pub struct RequestCtx {
     pub reading_body: bool,
     /// `ngx.arg` of the running `set_by_lua*` (request-pool strings).
     pub set_args: Vec<ngx_str_t>,
+    /// Lua set (or cleared) Content-Type: no default type is added.
+    pub mime_set: bool,
+    /// `lua_http10_buffering`: output of an HTTP/1.0 request is held in
+    /// `out` until the end, so Content-Length can be sent.
+    pub buffering: bool,
+    pub out: *mut ngx_chain_t,
+    /// `lua_need_request_body`: the body was read / is being read for a
+    /// handler that returned `NGX_DONE` to wait for it.
+    pub read_body_done: bool,
+    pub waiting_more_body: bool,
 }
 
 unsafe extern "C" fn cleanup(data: *mut c_void) {
@@ -144,6 +154,11 @@ impl RequestCtx {
                 exec: None,
                 reading_body: false,
                 set_args: Vec::new(),
+                mime_set: false,
+                buffering: false,
+                out: ptr::null_mut(),
+                read_body_done: false,
+                waiting_more_body: false,
             }));
             (*cln).handler = Some(cleanup);
             (*cln).data = ctx as *mut c_void;

@@ -232,6 +232,87 @@ pub unsafe extern "C" fn init_module(cycle: *mut ngx_cycle_t) -> ngx_int_t {
     }
 }
 
+/// `lua_need_request_body`: reads the client body before a rewrite,
+/// access or content handler runs its Lua code. `Some(rc)` when the
+/// handler must return `rc` now: `NGX_DONE` while nginx reads (the post
+/// handler re-enters the handler), or nginx's error status.
+///
+/// # Safety
+/// `r` is the live request of `ctx`, in one of those phases.
+pub unsafe fn read_body_first(
+    r: *mut ngx_http_request_t,
+    ctx: &mut RequestCtx,
+    content: bool,
+) -> Option<ngx_int_t> {
+    if ctx.waiting_more_body {
+        return Some(NGX_DONE as ngx_int_t);
+    }
+    // SAFETY: live request; nginx's documented body API.
+    unsafe {
+        if ctx.read_body_done || !conf::loc_conf(r).need_request_body() {
+            return None;
+        }
+        (*r).set_request_body_in_single_buf(1);
+        (*r).set_request_body_in_persistent_file(1);
+        (*r).set_request_body_in_clean_file(1);
+        let post: ngx_http_client_body_handler_pt = if content {
+            Some(content_body_read)
+        } else {
+            Some(phase_body_read)
+        };
+        let rc = ngx_http_read_client_request_body(r, post);
+        if rc == NGX_ERROR as ngx_int_t || rc >= NGX_HTTP_SPECIAL_RESPONSE as ngx_int_t {
+            return Some(rc);
+        }
+        if rc == NGX_AGAIN as ngx_int_t {
+            ctx.waiting_more_body = true;
+            return Some(NGX_DONE as ngx_int_t);
+        }
+        None
+    }
+}
+
+/// Body read for a rewrite/access handler: drop the read's reference and,
+/// if the handler is waiting for it, run the phases again.
+unsafe extern "C" fn phase_body_read(r: *mut ngx_http_request_t) {
+    // SAFETY: nginx calls the post handler with the live request holding
+    // the reference ngx_http_read_client_request_body took.
+    unsafe {
+        (*(*r).main).set_count((*(*r).main).count() - 1);
+        let Some(ctx) = RequestCtx::get(r) else {
+            return;
+        };
+        ctx.read_body_done = true;
+        if ctx.waiting_more_body {
+            ctx.waiting_more_body = false;
+            ngx_http_core_run_phases(r);
+        }
+    }
+}
+
+/// Body read for a content handler: run it now if it was waiting (its
+/// result finalizes the request with the read's reference), else just
+/// drop the reference.
+unsafe extern "C" fn content_body_read(r: *mut ngx_http_request_t) {
+    // SAFETY: as phase_body_read.
+    unsafe {
+        let ctx = RequestCtx::get(r);
+        match ctx {
+            Some(ctx) if ctx.waiting_more_body => {
+                ctx.read_body_done = true;
+                ctx.waiting_more_body = false;
+                ngx_http_finalize_request(r, content::handler(r));
+            }
+            ctx => {
+                if let Some(ctx) = ctx {
+                    ctx.read_body_done = true;
+                }
+                (*(*r).main).set_count((*(*r).main).count() - 1);
+            }
+        }
+    }
+}
+
 /// Resumes the thread that waits on a request-level event (body read,
 /// flush) and continues the phase.
 pub fn resume_entry(ctx: &mut RequestCtx) {
@@ -306,7 +387,9 @@ pub fn finish_rc(ctx: &mut RequestCtx, outcome: Outcome) -> Option<isize> {
             if code == NGX_ERROR as isize || code == NGX_HTTP_CLIENT_CLOSED_REQUEST as isize {
                 return Some(code);
             }
-            if code >= 300 && !header_sent {
+            // Buffered HTTP/1.0 output goes out with the exit status, as
+            // upstream does, instead of being replaced by an error page.
+            if code >= 300 && !header_sent && !ctx.buffering {
                 return Some(code);
             }
             if code >= 200 && !header_sent {

@@ -179,7 +179,7 @@ other /other
 GET /t
 --- response_body
 API disabled in the context of content_by_lua*
-unsafe byte "0x20" in uri "/a b\x0D\x0A" (maybe you want to set the 'binary' argument?)
+unsafe byte "0x0d" in uri "/a b\x0D\x0A" (maybe you want to set the 'binary' argument?)
 attempt to use zero-length uri
 bad argument #2 to 'set_uri' (boolean expected, got string)
 /a b
