@@ -593,50 +593,75 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_set_header(
 ) -> c_int {
     guard(FFI_ERROR, || {
         let r = req!(NO_LOG, err, errlen);
-        let name = text::escape_header(bytes(key, key_len), true);
-        let lower = name.to_ascii_lowercase();
-        // SAFETY: live request; new elements and strings in its pool.
-        unsafe {
-            let list: *mut ngx_list_t = &mut (*r).headers_in.headers;
-            let removed = (replace != 0 || nvals == 0) && remove_header(list, &lower);
-            let mut first: Option<ngx_str_t> = None;
-            for i in 0..nvals {
-                let v = &*vals.add(i);
-                let value = text::escape_header(bytes(v.data, v.len), false);
-                let h = ngx_list_push(list) as *mut ngx_table_elt_t;
-                if h.is_null() {
-                    set_err(err, errlen, b"no memory");
-                    return FFI_ERROR;
-                }
-                ptr::write_bytes(h, 0, 1);
-                let (Some(k), Some(lk), Some(val)) =
-                    (pool_str(r, &name), pool_str(r, &lower), pool_str(r, &value))
-                else {
-                    set_err(err, errlen, b"no memory");
-                    return FFI_ERROR;
-                };
-                (*h).hash = ngx_hash_key(lk.data, lk.len);
-                (*h).key = k;
-                (*h).lowcase_key = lk.data;
-                (*h).value = val;
-                first.get_or_insert(val);
+        // SAFETY: the Lua side passes nvals strings.
+        let values = (0..nvals).map(|i| unsafe {
+            let v = &*vals.add(i);
+            bytes(v.data, v.len)
+        });
+        // SAFETY: live request.
+        match unsafe { set_input_header(r, bytes(key, key_len), values, replace != 0) } {
+            Ok(()) => FFI_OK,
+            Err(msg) => {
+                // SAFETY: the caller's error buffer.
+                unsafe { set_err(err, errlen, msg) };
+                FFI_ERROR
             }
-            sync_fields(r, if removed { None } else { Some(&lower) });
-            // The derived fields follow the first remaining value.
-            let mut cur: Option<ngx_str_t> = first;
-            if cur.is_none() && replace == 0 {
-                for_each_elt(list, |h| {
-                    if cur.is_none()
-                        && bytes((*h).key.data, (*h).key.len).eq_ignore_ascii_case(&lower)
-                    {
-                        cur = Some((*h).value);
-                    }
-                });
-            }
-            header_effects(r, &lower, cur.as_ref().map(|s| bytes(s.data, s.len)));
         }
-        FFI_OK
     })
+}
+
+/// Sets (appends, with `replace` false) or clears (no values) a request
+/// header, escaping its name and values, and keeps nginx's parsed
+/// `headers_in` fields in step.
+///
+/// # Safety
+/// `r` is a live request.
+pub(crate) unsafe fn set_input_header<'a>(
+    r: *mut ngx_http_request_t,
+    key: &[u8],
+    values: impl ExactSizeIterator<Item = &'a [u8]>,
+    replace: bool,
+) -> Result<(), &'static [u8]> {
+    let name = text::escape_header(key, true);
+    let lower = name.to_ascii_lowercase();
+    let nvals = values.len();
+    // SAFETY: live request; new elements and strings in its pool.
+    unsafe {
+        let list: *mut ngx_list_t = &mut (*r).headers_in.headers;
+        let removed = (replace || nvals == 0) && remove_header(list, &lower);
+        let mut first: Option<ngx_str_t> = None;
+        for v in values {
+            let value = text::escape_header(v, false);
+            let h = ngx_list_push(list) as *mut ngx_table_elt_t;
+            if h.is_null() {
+                return Err(b"no memory");
+            }
+            ptr::write_bytes(h, 0, 1);
+            let (Some(k), Some(lk), Some(val)) =
+                (pool_str(r, &name), pool_str(r, &lower), pool_str(r, &value))
+            else {
+                return Err(b"no memory");
+            };
+            (*h).hash = ngx_hash_key(lk.data, lk.len);
+            (*h).key = k;
+            (*h).lowcase_key = lk.data;
+            (*h).value = val;
+            first.get_or_insert(val);
+        }
+        sync_fields(r, if removed { None } else { Some(&lower) });
+        // The derived fields follow the first remaining value.
+        let mut cur: Option<ngx_str_t> = first;
+        if cur.is_none() && !replace {
+            for_each_elt(list, |h| {
+                if cur.is_none() && bytes((*h).key.data, (*h).key.len).eq_ignore_ascii_case(&lower)
+                {
+                    cur = Some((*h).value);
+                }
+            });
+        }
+        header_effects(r, &lower, cur.as_ref().map(|s| bytes(s.data, s.len)));
+    }
+    Ok(())
 }
 
 // ---- URI and args ---------------------------------------------------------

@@ -15,6 +15,7 @@ local setmetatable, rawget = setmetatable, rawget
 local str_lower, str_gsub, str_format, str_byte =
     string.lower, string.gsub, string.format, string.byte
 local tab_concat, tab_sort = table.concat, table.sort
+local floor, ceil = math.floor, math.ceil
 local ngx = ngx
 
 ffi.cdef [[
@@ -59,6 +60,12 @@ ffi.cdef [[
         u_char *err, size_t *errlen);
     int ngx_lua_ffi_req_set_body_data(const char *data, size_t len,
         u_char *err, size_t *errlen);
+    int ngx_lua_ffi_req_set_body_file(const char *path, size_t len, int clean,
+        u_char *err, size_t *errlen);
+    int ngx_lua_ffi_req_init_body(ssize_t size, u_char *err, size_t *errlen);
+    int ngx_lua_ffi_req_append_body(const char *data, size_t len,
+        u_char *err, size_t *errlen);
+    int ngx_lua_ffi_req_finish_body(u_char *err, size_t *errlen);
     int ngx_lua_ffi_req_get_post_args_len(u_char *err, size_t *errlen);
     int ngx_lua_ffi_req_get_post_args(u_char *buf, size_t size,
         ngx_lua_ffi_kv_t *out, int max, int *truncated, u_char *err,
@@ -468,7 +475,22 @@ function req.discard_body()
     end
 end
 
-function req.get_body_data()
+-- get_body_data(max_bytes): at most max_bytes bytes (0 or less: all).
+function req.get_body_data(...)
+    local nargs = select("#", ...)
+    if nargs > 1 then
+        error("expecting 0 or 1 arguments but seen " .. nargs, 2)
+    end
+    local max = 0
+    if nargs == 1 then
+        local v = ...
+        max = type(v) == "number" and v or (type(v) == "string" and tonumber(v))
+        if not max then
+            error("bad argument #1 to 'get_body_data' (number expected, got "
+                  .. type(v) .. ")", 2)
+        end
+        max = max >= 1 and floor(max) or 0
+    end
     local err, errlen = get_errbuf()
     local n = C.ngx_lua_ffi_req_get_body_len(err, errlen)
     if n == FFI_DECLINED then
@@ -476,6 +498,9 @@ function req.get_body_data()
     end
     if n < 0 then
         fail(err, errlen)
+    end
+    if max > 0 and n > max then
+        n = max
     end
     local buf = get_string_buf(n)
     n = C.ngx_lua_ffi_req_copy_body(buf, n, err, errlen)
@@ -507,6 +532,87 @@ function req.set_body_data(data)
     end
     local err, errlen = get_errbuf()
     if C.ngx_lua_ffi_req_set_body_data(data, #data, err, errlen) ~= FFI_OK then
+        fail(err, errlen)
+    end
+end
+
+function req.set_body_file(...)
+    local nargs = select("#", ...)
+    if nargs ~= 1 and nargs ~= 2 then
+        error("expecting 1 or 2 arguments but seen " .. nargs, 2)
+    end
+    local path, clean = ...
+    if type(path) ~= "string" then
+        if type(path) ~= "number" then
+            error("bad argument #1 to 'set_body_file' (string expected, got "
+                  .. type(path) .. ")", 2)
+        end
+        path = tostring(path)
+    end
+    if nargs == 2 and type(clean) ~= "boolean" then
+        error("bad argument #2 to 'set_body_file' (boolean expected, got "
+              .. type(clean) .. ")", 2)
+    end
+    local err, errlen = get_errbuf()
+    if C.ngx_lua_ffi_req_set_body_file(path, #path, clean and 1 or 0, err,
+                                       errlen) ~= FFI_OK
+    then
+        fail(err, errlen)
+    end
+end
+
+-- init_body(buffer_size): a new empty body; without a size,
+-- client_body_buffer_size; 0 writes straight to a temp file.
+function req.init_body(...)
+    local nargs = select("#", ...)
+    if nargs > 1 then
+        error("expecting 0 or 1 argument but seen " .. nargs, 2)
+    end
+    local size = -1
+    if nargs == 1 then
+        local v = ...
+        size = type(v) == "number" and v or (type(v) == "string" and tonumber(v))
+        if not size then
+            error("bad argument #1 to 'init_body' (number expected, got "
+                  .. type(v) .. ")", 2)
+        end
+        size = size < 0 and ceil(size) or floor(size)
+        if size < 0 then
+            error("bad size argument: " .. str_format("%d", size), 2)
+        end
+    end
+    local err, errlen = get_errbuf()
+    if C.ngx_lua_ffi_req_init_body(size, err, errlen) ~= FFI_OK then
+        fail(err, errlen)
+    end
+end
+
+function req.append_body(...)
+    local nargs = select("#", ...)
+    if nargs ~= 1 then
+        error("expecting 1 arguments but seen " .. nargs, 2)
+    end
+    local data = ...
+    if type(data) ~= "string" then
+        if type(data) ~= "number" then
+            error("bad argument #1 to 'append_body' (string expected, got "
+                  .. type(data) .. ")", 2)
+        end
+        data = tostring(data)
+    end
+    local err, errlen = get_errbuf()
+    if C.ngx_lua_ffi_req_append_body(data, #data, err, errlen) ~= FFI_OK then
+        fail(err, errlen)
+    end
+end
+
+function req.finish_body(...)
+    local nargs = select("#", ...)
+    if nargs ~= 0 then
+        error("expecting 0 argument but seen " .. nargs, 2)
+    end
+    local err, errlen = get_errbuf()
+    if C.ngx_lua_ffi_req_finish_body(err, errlen) ~= FFI_OK then
         fail(err, errlen)
     end
 end
