@@ -579,8 +579,10 @@ unsafe fn header_effects(r: *mut ngx_http_request_t, lower: &[u8], value: Option
     }
 }
 
-/// `ngx.req.set_header(name, values)` / `clear_header(name)` (nvals 0).
-/// Names and values are escaped like upstream (no header injection).
+/// `ngx.req.set_header(name, values)` / `clear_header(name)` (nvals 0) /
+/// `ngx.req`'s `add_header` (`replace` 0). Names and values are escaped
+/// like upstream (no header injection); `FFI_DECLINED` (nothing done) for
+/// an HTTP/0.9 request.
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_req_set_header(
     key: *const u8,
@@ -592,7 +594,13 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_set_header(
     errlen: *mut usize,
 ) -> c_int {
     guard(FFI_ERROR, || {
-        let r = req!(NO_LOG, err, errlen);
+        // Any request phase, log_by_lua included, as upstream.
+        let r = req!(REQUEST_PHASES, err, errlen);
+        // SAFETY: live request.
+        if unsafe { (*r).http_version } < NGX_HTTP_VERSION_10 as ngx_uint_t {
+            // An HTTP/0.9 request has no headers to change.
+            return FFI_DECLINED;
+        }
         // SAFETY: the Lua side passes nvals strings.
         let values = (0..nvals).map(|i| unsafe {
             let v = &*vals.add(i);

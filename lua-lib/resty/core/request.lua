@@ -229,58 +229,63 @@ function req.get_headers(max, raw)
     return t
 end
 
-local function set_header(fname, name, value, replace)
+-- Shared by set_header, clear_header and ngx.req's add_header (replace
+-- false); argument errors name the caller's caller, as upstream's do.
+local function set_header(name, value, replace)
+    if name == nil then
+        error("bad 'name' argument: string expected, got nil", 3)
+    end
     if type(name) ~= "string" then
-        if type(name) ~= "number" then
-            error("bad argument #1 to '" .. fname .. "' (string expected, got "
-                  .. type(name) .. ")", 3)
-        end
         name = tostring(name)
     end
     local n = 0
-    if value ~= nil then
-        if type(value) == "table" then
-            n = #value
-            if n > vals_size then
-                vals_size = n
-                vals_buf = ffi.new("ngx_lua_ffi_str_t[?]", n)
-            end
-            for i = 1, n do
-                local v = value[i]
-                if type(v) ~= "string" then
-                    v = tostring(v)
-                    value[i] = v
-                end
-                vals_buf[i - 1].data = v
-                vals_buf[i - 1].len = #v
-            end
-        else
-            if type(value) ~= "string" then
-                if type(value) ~= "number" and type(value) ~= "boolean" then
-                    error("bad argument #2 to '" .. fname .. "' (string or table expected, got "
-                          .. type(value) .. ")", 3)
-                end
-                value = tostring(value)
-            end
-            n = 1
-            vals_buf[0].data = value
-            vals_buf[0].len = #value
+    if value == nil then
+        if not replace then
+            error("bad 'value' argument: string or table expected, got nil", 3)
         end
+    elseif type(value) == "table" then
+        n = #value
+        if n == 0 and not replace then
+            error("bad 'value' argument: non-empty table expected", 3)
+        end
+        if n > vals_size then
+            vals_size = n
+            vals_buf = ffi.new("ngx_lua_ffi_str_t[?]", n)
+        end
+        for i = 1, n do
+            local v = value[i]
+            if type(v) ~= "string" then
+                v = tostring(v)
+                value[i] = v
+            end
+            vals_buf[i - 1].data = v
+            vals_buf[i - 1].len = #v
+        end
+    else
+        if type(value) ~= "string" then
+            value = tostring(value)
+        end
+        n = 1
+        vals_buf[0].data = value
+        vals_buf[0].len = #value
     end
     local err, errlen = get_errbuf()
     local rc = C.ngx_lua_ffi_req_set_header(name, #name, vals_buf, n,
                                             replace and 1 or 0, err, errlen)
-    if rc ~= FFI_OK then
+    if rc ~= FFI_OK and rc ~= FFI_DECLINED then
         fail(err, errlen, 4)
     end
 end
 
 function req.set_header(name, value)
-    set_header("set_header", name, value, true)
+    set_header(name, value, true)
 end
 
 function req.clear_header(name)
-    set_header("clear_header", name, nil, true)
+    if type(name) ~= "string" then
+        name = tostring(name)
+    end
+    set_header(name, nil, true)
 end
 
 -- Shared by get_uri_args and get_post_args: builds the Lua table from the
@@ -641,4 +646,5 @@ function req.get_post_args(max)
     return t
 end
 
-return { version = base.version }
+-- set_req_header: for the opt-in ngx.req module (lua-lib/ngx/req.lua).
+return { version = base.version, set_req_header = set_header }
