@@ -42,6 +42,9 @@ pub struct MainConf {
     pub shdicts: Vec<*mut crate::shdict::zone::Zone>,
     /// How many of them nginx has initialised (init_by_lua waits for all).
     pub shdicts_ready: usize,
+    /// Index of `$host`, whose cached value `ngx.req.set_header("Host")`
+    /// invalidates.
+    pub host_var_index: Option<usize>,
 }
 
 impl Default for MainConf {
@@ -63,6 +66,7 @@ impl Default for MainConf {
             regex_match_limit: None,
             shdicts: Vec::new(),
             shdicts_ready: 0,
+            host_var_index: None,
         }
     }
 }

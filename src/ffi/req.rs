@@ -366,6 +366,11 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_get_headers_count(
             *truncated = 0;
             if max > 0 && n > max as usize {
                 *truncated = 1;
+                crate::nginx::log::log_error(
+                    NGX_LOG_DEBUG,
+                    (*(*r).connection).log,
+                    format!("lua exceeding request header limit {n} > {max}").as_bytes(),
+                );
                 n = max as usize;
             }
         }
@@ -533,26 +538,19 @@ unsafe fn header_effects(r: *mut ngx_http_request_t, lower: &[u8], value: Option
     unsafe {
         let hi = &mut (*r).headers_in;
         match lower {
-            b"host" => {
-                hi.server = match value {
-                    Some(v) => ngx_str_t {
-                        len: v.len(),
-                        data: v.as_ptr() as *mut u8,
-                    },
-                    None => ngx_str_t {
-                        len: 0,
-                        data: ptr::null_mut(),
-                    },
-                }
-            }
             b"connection" => {
-                hi.set_connection_type(match value {
-                    Some(v) if v.eq_ignore_ascii_case(b"close") => NGX_HTTP_CONNECTION_CLOSE,
-                    Some(v) if v.eq_ignore_ascii_case(b"keep-alive") => {
-                        NGX_HTTP_CONNECTION_KEEP_ALIVE
-                    }
-                    _ => 0,
-                } as _);
+                // As nginx parses it: the tokens anywhere in the value.
+                let v = value.unwrap_or(b"").to_ascii_lowercase();
+                let has = |n: &[u8]| v.windows(n.len()).any(|w| w == n);
+                let t = if has(b"close") {
+                    hi.keep_alive_n = -1;
+                    NGX_HTTP_CONNECTION_CLOSE
+                } else if has(b"keep-alive") {
+                    NGX_HTTP_CONNECTION_KEEP_ALIVE
+                } else {
+                    0
+                };
+                hi.set_connection_type(t as _);
             }
             b"content-length" => {
                 hi.content_length_n = value
@@ -630,9 +628,30 @@ pub(crate) unsafe fn set_input_header<'a>(
     values: impl ExactSizeIterator<Item = &'a [u8]>,
     replace: bool,
 ) -> Result<(), &'static [u8]> {
+    // SAFETY: live request.
+    unsafe {
+        if (*r).headers_in.headers.last.is_null() || (*r).headers_out.status == 400 {
+            // A 400 Bad Request (an error_page target): nginx never set
+            // up the header list; upstream ignores the call too.
+            return Ok(());
+        }
+    }
     let name = text::escape_header(key, true);
     let lower = name.to_ascii_lowercase();
+    let values: Vec<&[u8]> = values.collect();
     let nvals = values.len();
+    // nginx's idea of the host ($host, server lookup) comes from the
+    // first value, which must be a valid host (upstream refuses others).
+    let server = match (&lower[..], values.first()) {
+        (b"host", Some(v)) if !v.is_empty() => {
+            let escaped = text::escape_header(v, false);
+            match text::validate_host(&escaped) {
+                Some(h) => Some(h),
+                None => return Err(b"failed to set header"),
+            }
+        }
+        _ => None,
+    };
     // SAFETY: live request; new elements and strings in its pool.
     unsafe {
         let list: *mut ngx_list_t = &mut (*r).headers_in.headers;
@@ -668,6 +687,34 @@ pub(crate) unsafe fn set_input_header<'a>(
             });
         }
         header_effects(r, &lower, cur.as_ref().map(|s| bytes(s.data, s.len)));
+        if lower == b"host" {
+            set_server(r, server.as_deref())?;
+        }
+    }
+    Ok(())
+}
+
+/// `headers_in.server` after Host changed, and a fresh `$host` (nginx
+/// caches indexed variables per request).
+///
+/// # Safety
+/// `r` is a live request.
+unsafe fn set_server(r: *mut ngx_http_request_t, host: Option<&[u8]>) -> Result<(), &'static [u8]> {
+    // SAFETY: live request; the copy lives in its pool; the index was
+    // taken at configuration time, so r->variables has that slot.
+    unsafe {
+        (*r).headers_in.server = match host {
+            Some(h) => pool_str(r, h).ok_or(&b"no memory"[..])?,
+            None => ngx_str_t {
+                len: 0,
+                data: ptr::null_mut(),
+            },
+        };
+        if let Some(i) = crate::conf::main_conf(r).host_var_index {
+            let v = (*r).variables.add(i);
+            (*v).set_valid(0);
+            (*v).set_not_found(0);
+        }
     }
     Ok(())
 }

@@ -62,6 +62,44 @@ pub fn unsafe_uri_byte(s: &[u8]) -> Option<u8> {
     s.iter().copied().find(|&c| value_needs_escape(c))
 }
 
+/// A Host header value as nginx keeps it in `headers_in.server`: without
+/// the port and a trailing dot, lower case; `None` when nginx would refuse
+/// it (empty, `..`, a NUL or a slash). Upstream's rules.
+pub fn validate_host(h: &[u8]) -> Option<Vec<u8>> {
+    let mut dot_pos: Option<usize> = None;
+    let mut host_len = h.len();
+    // 0: usual, 1: inside an IPv6 literal, 2: past the host part
+    let mut state = 0;
+    for (i, &c) in h.iter().enumerate() {
+        match c {
+            b'.' => {
+                if i > 0 && dot_pos == Some(i - 1) {
+                    return None;
+                }
+                dot_pos = Some(i);
+            }
+            b':' if state == 0 => {
+                host_len = i;
+                state = 2;
+            }
+            b'[' if i == 0 => state = 1,
+            b']' if state == 1 => {
+                host_len = i + 1;
+                state = 2;
+            }
+            b'\0' | b'/' => return None,
+            _ => {}
+        }
+    }
+    if host_len > 0 && dot_pos == Some(host_len - 1) {
+        host_len -= 1;
+    }
+    if host_len == 0 {
+        return None;
+    }
+    Some(h[..host_len].to_ascii_lowercase())
+}
+
 /// Escapes bytes for an error message: non-printables as `\xHH`.
 pub fn escape_log(s: &[u8]) -> String {
     let mut out = String::with_capacity(s.len());
@@ -206,6 +244,24 @@ mod tests {
         assert_eq!(&*escape_header(b"a\r\nb\tc", false), b"a%0D%0Ab\tc");
         assert_eq!(&*escape_header(b"X Foo:", true), b"X%20Foo%3A");
         assert!(matches!(escape_header(b"plain", false), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn host_validation() {
+        assert_eq!(
+            validate_host(b"Agentzh.ORG:1984").as_deref(),
+            Some(&b"agentzh.org"[..])
+        );
+        assert_eq!(
+            validate_host(b"example.com.").as_deref(),
+            Some(&b"example.com"[..])
+        );
+        assert_eq!(validate_host(b"[::1]:80").as_deref(), Some(&b"[::1]"[..]));
+        assert_eq!(validate_host(b"a..b"), None);
+        assert_eq!(validate_host(b"a/b"), None);
+        assert_eq!(validate_host(b"a\0b"), None);
+        assert_eq!(validate_host(b":80"), None);
+        assert_eq!(validate_host(b"."), None);
     }
 
     #[test]

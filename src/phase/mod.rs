@@ -121,6 +121,15 @@ pub unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
             }
         };
         mcf.vm = Some(vm);
+        let mut host = ngx_str_t {
+            len: 4,
+            data: c"host".as_ptr() as *mut u8,
+        };
+        let i = ngx_http_get_variable_index(cf, &mut host);
+        if i == NGX_ERROR as ngx_int_t {
+            return NGX_ERROR as ngx_int_t;
+        }
+        mcf.host_var_index = Some(i as usize);
         // With shared dicts, init_by_lua waits until nginx has initialised
         // every zone (shdict::zone::init_zone), as upstream.
         if mcf.shdicts.is_empty() && !run_init_by_lua(mcf, (*cf).log) {
@@ -387,11 +396,8 @@ pub fn finish_rc(ctx: &mut RequestCtx, outcome: Outcome) -> Option<isize> {
             if code == NGX_ERROR as isize || code == NGX_HTTP_CLIENT_CLOSED_REQUEST as isize {
                 return Some(code);
             }
-            // Buffered HTTP/1.0 output goes out with the exit status, as
-            // upstream does, instead of being replaced by an error page.
-            if code >= 300 && !header_sent && !ctx.buffering {
-                return Some(code);
-            }
+            // As upstream, the exit code becomes the response status unless
+            // one was set; it survives an `error_page 404 = /uri` redirect.
             if code >= 200 && !header_sent {
                 // SAFETY: live request, header not yet sent.
                 unsafe {
@@ -399,6 +405,11 @@ pub fn finish_rc(ctx: &mut RequestCtx, outcome: Outcome) -> Option<isize> {
                         (*r).headers_out.status = code as ngx_uint_t;
                     }
                 }
+            }
+            // Buffered HTTP/1.0 output goes out with the exit status, as
+            // upstream does, instead of being replaced by an error page.
+            if code >= 300 && !header_sent && !ctx.buffering {
+                return Some(code);
             }
             Some(output::send_eof(ctx))
         }

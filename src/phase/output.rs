@@ -116,11 +116,31 @@ fn flush_buffered(ctx: &mut RequestCtx) -> isize {
     }
 }
 
+/// A response that ends without Lua having read the body: discard it, or
+/// its bytes would be parsed as the next request on a keepalive
+/// connection (upstream does this when it sends the last buffer).
+fn discard_unread_body(ctx: &mut RequestCtx) -> isize {
+    let r = ctx.r;
+    // SAFETY: live request; nginx's documented body API.
+    unsafe {
+        if (*r).request_body.is_null()
+            && (*r).main == r
+            && ngx_http_discard_request_body(r) != NGX_OK as ngx_int_t
+        {
+            return NGX_ERROR as isize;
+        }
+    }
+    NGX_OK as isize
+}
+
 /// Ends the response body (header first if needed); the content handler's
 /// return value.
 pub fn send_eof(ctx: &mut RequestCtx) -> isize {
     if ctx.eof_sent {
         return NGX_OK as isize;
+    }
+    if discard_unread_body(ctx) != NGX_OK as isize {
+        return NGX_ERROR as isize;
     }
     if ctx.buffering {
         let rc = flush_buffered(ctx);

@@ -1,4 +1,5 @@
-# lua_need_request_body: the body is read before the Lua handlers run.
+# lua_need_request_body: the body is read before the Lua handlers run; a
+# body Lua never read is discarded when the response ends.
 use Test::Nginx::Socket::Lua;
 
 plan 'no_plan';
@@ -181,3 +182,28 @@ abc
 --- must_die
 --- error_log
 invalid value "yes", it must be "on" or "off"
+
+
+
+=== TEST 11: a body the handler did not read is discarded, so the next pipelined request parses
+--- config
+    location = /foo {
+        content_by_lua_block { ngx.say("body: ", ngx.var.request_body) }
+    }
+    location = /bar {
+        content_by_lua_block {
+            ngx.req.read_body()
+            ngx.say("body: ", ngx.var.request_body)
+        }
+    }
+    location = /exit {
+        content_by_lua_block { ngx.exit(200) }
+    }
+--- pipelined_requests eval
+["POST /foo\nhello, world", "POST /exit\nsecond body", "POST /bar\nhiya, world"]
+--- response_body eval
+["body: nil\n", "", "body: hiya, world\n"]
+--- error_code eval
+[200, 200, 200]
+--- no_error_log
+[error]

@@ -50,7 +50,7 @@ ffi.cdef [[
     int ngx_lua_ffi_req_set_uri(const char *uri, size_t len, int jump,
         int binary, u_char *err, size_t *errlen);
     int ngx_lua_ffi_resp_get_headers(ngx_lua_ffi_kv_t *out, int count,
-        int raw, u_char *buf, u_char *err, size_t *errlen);
+        int max, u_char *buf, int *truncated, u_char *err, size_t *errlen);
     int ngx_lua_ffi_req_read_body(u_char *err, size_t *errlen);
     int ngx_lua_ffi_req_discard_body(u_char *err, size_t *errlen);
     int ngx_lua_ffi_req_get_body_len(u_char *err, size_t *errlen);
@@ -433,25 +433,27 @@ function resp.get_headers(max, raw)
     max = check_max(max, "get_headers")
     local err, errlen = get_errbuf()
     local cl_buf = get_string_buf(32)
-    local n = C.ngx_lua_ffi_resp_get_headers(nil, 0, 0, cl_buf, err, errlen)
+    local n = C.ngx_lua_ffi_resp_get_headers(nil, 0, max, cl_buf, truncated_buf,
+                                             err, errlen)
     if n < 0 then
         fail(err, errlen)
     end
     local out = kv_array(n)
-    n = C.ngx_lua_ffi_resp_get_headers(out, n, raw and 1 or 0, cl_buf, err, errlen)
-    local truncated = max > 0 and n > max
-    if truncated then
-        n = max
-    end
+    n = C.ngx_lua_ffi_resp_get_headers(out, n, max, cl_buf, truncated_buf,
+                                       err, errlen)
     local t = new_tab(0, n)
     for i = 0, n - 1 do
         local e = out[i]
-        add_value(t, ffi_str(e.key, e.key_len), ffi_str(e.value, e.value_len))
+        local k = ffi_str(e.key, e.key_len)
+        if not raw then
+            k = str_lower(k)
+        end
+        add_value(t, k, ffi_str(e.value, e.value_len))
     end
     if not raw then
         setmetatable(t, headers_mt)
     end
-    if truncated then
+    if truncated_buf[0] == 1 then
         return t, "truncated"
     end
     return t
