@@ -19,6 +19,8 @@ const LOC: u32 = offset_of!(ngx_http_conf_ctx_t, loc_conf) as u32;
 
 const ANY_LOC: u32 = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LIF_CONF;
 const IN_LOC: u32 = NGX_HTTP_LOC_CONF | NGX_HTTP_LIF_CONF;
+/// Where nginx's `set` may appear (server, location and their `if` blocks).
+const SET_CTX: u32 = NGX_HTTP_SRV_CONF | NGX_HTTP_SIF_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LIF_CONF;
 
 const CONF_OK: *mut c_char = ptr::null_mut();
 
@@ -68,12 +70,15 @@ macro_rules! handler_directives {
                 unsafe { set_handler(cf, c, conf, $phase, Form::File) }
             }
         )*
-        pub static mut COMMANDS: [ngx_command_t; 19 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
+        pub static mut COMMANDS: [ngx_command_t; 25 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
             cmd(b"lua_package_path\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_path, MAIN),
             cmd(b"lua_package_cpath\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_cpath, MAIN),
             cmd(b"lua_code_cache\0", ANY_LOC | NGX_CONF_FLAG, set_code_cache, LOC),
             cmd(b"lua_load_resty_core\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_load_resty_core, MAIN),
-            cmd(b"lua_transform_underscores_in_response_headers\0", ANY_LOC | NGX_CONF_FLAG, set_ignored_flag, LOC),
+            cmd(b"lua_transform_underscores_in_response_headers\0", ANY_LOC | NGX_CONF_FLAG, set_transform_underscores, LOC),
+            cmd(b"lua_need_request_body\0", ANY_LOC | NGX_CONF_FLAG, set_need_request_body, LOC),
+            cmd(b"lua_use_default_type\0", ANY_LOC | NGX_CONF_FLAG, set_use_default_type, LOC),
+            cmd(b"lua_http10_buffering\0", ANY_LOC | NGX_CONF_FLAG, set_http10_buffering, LOC),
             cmd(b"lua_socket_connect_timeout\0", ANY_LOC | NGX_CONF_TAKE1, set_socket_connect_timeout, LOC),
             cmd(b"lua_socket_send_timeout\0", ANY_LOC | NGX_CONF_TAKE1, set_socket_send_timeout, LOC),
             cmd(b"lua_socket_read_timeout\0", ANY_LOC | NGX_CONF_TAKE1, set_socket_read_timeout, LOC),
@@ -88,6 +93,9 @@ macro_rules! handler_directives {
             cmd(b"lua_regex_cache_max_entries\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_regex_cache_max, MAIN),
             cmd(b"lua_regex_match_limit\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_regex_match_limit, MAIN),
             cmd(b"lua_shared_dict\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE2, set_shared_dict, MAIN),
+            cmd(b"set_by_lua_block\0", SET_CTX | NGX_CONF_BLOCK | NGX_CONF_TAKE1, set_block, LOC),
+            cmd(b"set_by_lua\0", SET_CTX | NGX_CONF_2MORE, set_inline, LOC),
+            cmd(b"set_by_lua_file\0", SET_CTX | NGX_CONF_2MORE, set_file, LOC),
             $(
                 cmd($block, $ctx | NGX_CONF_BLOCK | NGX_CONF_NOARGS, $fn_block, $offset),
                 cmd($inline, $ctx | NGX_CONF_TAKE1, $fn_inline, $offset),
@@ -411,17 +419,16 @@ unsafe extern "C" fn set_shared_dict(
     }
 }
 
-unsafe extern "C" fn set_ignored_flag(
-    cf: *mut ngx_conf_t,
-    _: *mut ngx_command_t,
-    _: *mut c_void,
-) -> *mut c_char {
-    // SAFETY: valid cf during parsing.
-    match parse_flag(cf, unsafe { bytes(&args(cf)[1]) }) {
-        Some(_) => CONF_OK,
-        None => conf_err(),
-    }
+/// `on`/`off` into a location-level flag, once per block.
+unsafe fn flag_arg(cf: *mut ngx_conf_t) -> Option<bool> {
+    // SAFETY: FLAG directive: args[1] exists.
+    parse_flag(cf, unsafe { bytes(&args(cf)[1]) })
 }
+
+loc_setter!(set_transform_underscores, transform_underscores, flag_arg);
+loc_setter!(set_need_request_body, need_request_body, flag_arg);
+loc_setter!(set_use_default_type, use_default_type, flag_arg);
+loc_setter!(set_http10_buffering, http10_buffering, flag_arg);
 
 /// A non-negative integer argument, with nginx's wording on bad input.
 unsafe fn number_arg(cf: *mut ngx_conf_t) -> Option<usize> {
@@ -571,6 +578,126 @@ fn tag_of(phase: Phase) -> &'static str {
     phase.directive_tag()
 }
 
+/// Builds the handler of a `*_by_lua*` directive whose code (or file path)
+/// is argument `code_arg` (the inline and file forms) or the block that
+/// follows (the block form).
+unsafe fn make_handler(
+    cf: *mut ngx_conf_t,
+    mcf: &mut MainConf,
+    phase: Phase,
+    form: Form,
+    code_arg: usize,
+) -> Result<Rc<Handler>, *mut c_char> {
+    // SAFETY: valid cf; the line is the directive's (nginx has read up to
+    // the `{` or the terminating `;`).
+    let line = unsafe { (*(*cf).conf_file).line };
+    let source = match form {
+        Form::Block => match unsafe { read_block(cf) } {
+            Ok(code) => Source::Inline(code),
+            Err(()) => return Err(conf_err()),
+        },
+        Form::Inline => {
+            // SAFETY: the directive's type guarantees args[code_arg].
+            let code = unsafe { bytes(&args(cf)[code_arg]).to_vec() };
+            // set_by_lua accepts empty code (its value is then empty).
+            if code.is_empty() && phase != Phase::Set {
+                // SAFETY: valid cf.
+                let name = unsafe { String::from_utf8_lossy(bytes(&args(cf)[0])).into_owned() };
+                // SAFETY: cf is the configuration being parsed.
+                unsafe {
+                    conf_log(
+                        cf,
+                        NGX_LOG_EMERG,
+                        &format!("invalid location config: no runnable Lua code in \"{name}\""),
+                    )
+                };
+                return Err(conf_err());
+            }
+            Source::Inline(code)
+        }
+        Form::File => {
+            // SAFETY: the directive's type guarantees args[code_arg].
+            let arg = unsafe { &args(cf)[code_arg] };
+            if arg.len == 0 {
+                return Err(c"invalid empty file path".as_ptr() as *mut c_char);
+            }
+            // SAFETY: valid cf and argument.
+            match unsafe { FilePath::compile(cf, arg, phase.request_phase()) } {
+                Some(p) => Source::File(p),
+                None => return Err(conf_err()),
+            }
+        }
+    };
+    let chunkname = match &source {
+        // SAFETY: valid cf.
+        Source::Inline(_) => unsafe { chunk_name(cf, tag_of(phase), line) },
+        Source::File(_) => Vec::new(),
+    };
+    let id = mcf.next_handler_id;
+    mcf.next_handler_id += 1;
+    Ok(Rc::new(Handler {
+        phase,
+        source,
+        chunkname: CString::new(chunkname).unwrap_or_default(),
+        id,
+    }))
+}
+
+/// Setter of `set_by_lua_block $var { ... }`, `set_by_lua $var CODE
+/// [ARG...]` and `set_by_lua_file $var PATH [ARG...]`.
+unsafe fn set_set_handler(cf: *mut ngx_conf_t, form: Form) -> *mut c_char {
+    // SAFETY: nginx passes a valid cf; the directive was parsed inside http{}.
+    let Some(mcf) = (unsafe { super::main_conf_from_cf(cf) }) else {
+        return conf_err();
+    };
+    let handler = match unsafe { make_handler(cf, mcf, Phase::Set, form, 2) } {
+        Ok(h) => h,
+        Err(e) => return e,
+    };
+    // SAFETY: BLOCK|TAKE1 or 2MORE: args[1] exists; args past the code
+    // (or path) are the chunk's arguments.
+    unsafe {
+        let a = args(cf);
+        let rest = if matches!(form, Form::Block) {
+            &a[a.len()..]
+        } else {
+            &a[3..]
+        };
+        if crate::phase::set::configure(cf, &a[1], handler, rest) {
+            CONF_OK
+        } else {
+            conf_err()
+        }
+    }
+}
+
+unsafe extern "C" fn set_block(
+    cf: *mut ngx_conf_t,
+    _: *mut ngx_command_t,
+    _: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: nginx calls setters with a valid cf.
+    unsafe { set_set_handler(cf, Form::Block) }
+}
+
+unsafe extern "C" fn set_inline(
+    cf: *mut ngx_conf_t,
+    _: *mut ngx_command_t,
+    _: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: as above.
+    unsafe { set_set_handler(cf, Form::Inline) }
+}
+
+unsafe extern "C" fn set_file(
+    cf: *mut ngx_conf_t,
+    _: *mut ngx_command_t,
+    _: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: as above.
+    unsafe { set_set_handler(cf, Form::File) }
+}
+
 /// Shared setter of every `*_by_lua*` directive.
 unsafe fn set_handler(
     cf: *mut ngx_conf_t,
@@ -583,58 +710,10 @@ unsafe fn set_handler(
     let Some(mcf) = (unsafe { super::main_conf_from_cf(cf) }) else {
         return conf_err();
     };
-    // SAFETY: valid cf; the line is the directive's (nginx has read up to
-    // the `{` or the terminating `;`).
-    let line = unsafe { (*(*cf).conf_file).line };
-    let source = match form {
-        Form::Block => match unsafe { read_block(cf) } {
-            Ok(code) => Source::Inline(code),
-            Err(()) => return conf_err(),
-        },
-        Form::Inline => {
-            // SAFETY: TAKE1 directive: args[1] exists.
-            let code = unsafe { bytes(&args(cf)[1]).to_vec() };
-            if code.is_empty() {
-                // SAFETY: valid cf.
-                let name = unsafe { String::from_utf8_lossy(bytes(&args(cf)[0])).into_owned() };
-                // SAFETY: cf is the configuration being parsed.
-                unsafe {
-                    conf_log(
-                        cf,
-                        NGX_LOG_EMERG,
-                        &format!("invalid location config: no runnable Lua code in \"{name}\""),
-                    )
-                };
-                return conf_err();
-            }
-            Source::Inline(code)
-        }
-        Form::File => {
-            // SAFETY: TAKE1 directive: args[1] exists.
-            let arg = unsafe { &args(cf)[1] };
-            if arg.len == 0 {
-                return c"invalid empty file path".as_ptr() as *mut c_char;
-            }
-            // SAFETY: valid cf and argument.
-            match unsafe { FilePath::compile(cf, arg, phase.request_phase()) } {
-                Some(p) => Source::File(p),
-                None => return conf_err(),
-            }
-        }
+    let handler = match unsafe { make_handler(cf, mcf, phase, form, 1) } {
+        Ok(h) => h,
+        Err(e) => return e,
     };
-    let chunkname = match &source {
-        // SAFETY: valid cf.
-        Source::Inline(_) => unsafe { chunk_name(cf, tag_of(phase), line) },
-        Source::File(_) => Vec::new(),
-    };
-    let id = mcf.next_handler_id;
-    mcf.next_handler_id += 1;
-    let handler = Rc::new(Handler {
-        phase,
-        source,
-        chunkname: CString::new(chunkname).unwrap_or_default(),
-        id,
-    });
 
     let slot: &mut Option<Rc<Handler>> = match phase {
         Phase::Init => &mut mcf.init,

@@ -42,6 +42,9 @@ pub struct MainConf {
     pub shdicts: Vec<*mut crate::shdict::zone::Zone>,
     /// How many of them nginx has initialised (init_by_lua waits for all).
     pub shdicts_ready: usize,
+    /// Index of `$host`, whose cached value `ngx.req.set_header("Host")`
+    /// invalidates.
+    pub host_var_index: Option<usize>,
 }
 
 impl Default for MainConf {
@@ -63,6 +66,7 @@ impl Default for MainConf {
             regex_match_limit: None,
             shdicts: Vec::new(),
             shdicts_ready: 0,
+            host_var_index: None,
         }
     }
 }
@@ -89,6 +93,14 @@ pub struct LocConf {
     pub socket_pool_size: Option<usize>,
     pub socket_buffer_size: Option<usize>,
     pub socket_log_errors: Option<bool>,
+    /// `lua_need_request_body` (default off).
+    pub need_request_body: Option<bool>,
+    /// `lua_use_default_type` (default on).
+    pub use_default_type: Option<bool>,
+    /// `lua_http10_buffering` (default on).
+    pub http10_buffering: Option<bool>,
+    /// `lua_transform_underscores_in_response_headers` (default on).
+    pub transform_underscores: Option<bool>,
 }
 
 impl LocConf {
@@ -112,6 +124,18 @@ impl LocConf {
     }
     pub fn socket_log_errors(&self) -> bool {
         self.socket_log_errors.unwrap_or(true)
+    }
+    pub fn need_request_body(&self) -> bool {
+        self.need_request_body.unwrap_or(false)
+    }
+    pub fn use_default_type(&self) -> bool {
+        self.use_default_type.unwrap_or(true)
+    }
+    pub fn http10_buffering(&self) -> bool {
+        self.http10_buffering.unwrap_or(true)
+    }
+    pub fn transform_underscores(&self) -> bool {
+        self.transform_underscores.unwrap_or(true)
     }
 }
 
@@ -170,7 +194,11 @@ pub unsafe extern "C" fn merge_loc_conf(
         socket_keepalive_timeout,
         socket_pool_size,
         socket_buffer_size,
-        socket_log_errors
+        socket_log_errors,
+        need_request_body,
+        use_default_type,
+        http10_buffering,
+        transform_underscores
     );
     if conf.check_client_abort.is_none() {
         conf.check_client_abort = Some(prev.check_client_abort.unwrap_or(false));

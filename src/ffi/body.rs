@@ -1,11 +1,10 @@
 //! ngx.req request body: read_body (waits), discard_body, get_body_data,
-//! get_body_file, set_body_data, get_post_args.
+//! get_body_file, get_post_args. Replacing it: `body_set.rs`.
 use core::ffi::c_int;
 use core::ptr;
 
 use nginx_sys::*;
 
-use super::header::FfiStr;
 use super::req::{parse_buf, FfiKv};
 use super::*;
 
@@ -96,7 +95,11 @@ unsafe fn body_len(r: *mut ngx_http_request_t) -> Option<usize> {
     // SAFETY: live request; the body chain belongs to it.
     unsafe {
         let rb = (*r).request_body;
-        if rb.is_null() || (*rb).bufs.is_null() || (*r).discard_body() != 0 {
+        if rb.is_null()
+            || (*rb).bufs.is_null()
+            || !(*rb).temp_file.is_null()
+            || (*r).discard_body() != 0
+        {
             return None;
         }
         let mut n = 0usize;
@@ -130,7 +133,9 @@ unsafe fn copy_body(r: *mut ngx_http_request_t, buf: *mut u8, size: usize) -> us
     }
 }
 
-const DATA_PHASES: u32 = READ_PHASES | Phase::Log.bit();
+/// Reading or replacing the body is not tied to a phase upstream (only
+/// timers, which have no client, are refused).
+pub(super) const DATA_PHASES: u32 = REQUEST_PHASES;
 
 /// Length of `ngx.req.get_body_data()`, `FFI_DECLINED` for nil.
 #[no_mangle]
@@ -178,7 +183,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_get_body_file(
     errlen: *mut usize,
 ) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match unsafe { request_in(READ_PHASES, err, errlen) } {
+        let ctx = match unsafe { request_in(DATA_PHASES, err, errlen) } {
             Ok(c) => c,
             Err(rc) => return rc,
         };
@@ -191,69 +196,6 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_get_body_file(
             let f = &(*(*rb).temp_file).file.name;
             *name = f.data;
             *len = f.len;
-        }
-        FFI_OK
-    })
-}
-
-/// `ngx.req.set_body_data(data)`: replaces the (read) body with `data` and
-/// updates `Content-Length`.
-#[no_mangle]
-pub unsafe extern "C" fn ngx_lua_ffi_req_set_body_data(
-    data: *const u8,
-    len: usize,
-    err: *mut u8,
-    errlen: *mut usize,
-) -> c_int {
-    guard(FFI_ERROR, || {
-        let ctx = match unsafe { request_in(READ_PHASES, err, errlen) } {
-            Ok(c) => c,
-            Err(rc) => return rc,
-        };
-        let r = ctx.r;
-        // SAFETY: live request; the new buffer and chain live in its pool.
-        unsafe {
-            let rb = (*r).request_body;
-            if rb.is_null() {
-                set_err(err, errlen, b"request body not read yet");
-                return FFI_ERROR;
-            }
-            let pool = (*r).pool;
-            let b = ngx_pcalloc(pool, core::mem::size_of::<ngx_buf_t>()) as *mut ngx_buf_t;
-            let cl = ngx_alloc_chain_link(pool);
-            let p = ngx_pnalloc(pool, len.max(1)) as *mut u8;
-            if b.is_null() || cl.is_null() || p.is_null() {
-                set_err(err, errlen, b"no memory");
-                return FFI_ERROR;
-            }
-            ptr::copy_nonoverlapping(data, p, len);
-            (*b).start = p;
-            (*b).pos = p;
-            (*b).last = p.add(len);
-            (*b).end = p.add(len);
-            (*b).set_temporary(1);
-            (*b).set_last_buf(1);
-            (*cl).buf = b;
-            (*cl).next = ptr::null_mut();
-            (*rb).bufs = cl;
-            (*rb).buf = b;
-            (*rb).temp_file = ptr::null_mut();
-            let n = len.to_string();
-            let v = FfiStr {
-                data: n.as_ptr(),
-                len: n.len(),
-            };
-            let mut e = 256usize;
-            let mut ebuf = [0u8; 256];
-            super::req::ngx_lua_ffi_req_set_header(
-                b"Content-Length".as_ptr(),
-                14,
-                &v,
-                1,
-                1,
-                ebuf.as_mut_ptr(),
-                &mut e,
-            );
         }
         FFI_OK
     })

@@ -111,7 +111,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_redirect(
                 return fail(b"attempt to call ngx.redirect after sending out the headers");
             }
             let u = bytes(uri, uri_len);
-            if let Some(b) = u.iter().copied().find(|&c| c < 0x20 || c == 0x7f) {
+            if let Some(b) = text::unsafe_uri_byte(u) {
                 return fail(
                     format!(
                         "unsafe byte \"0x{b:02x}\" in redirect uri \"{}\"",
@@ -137,8 +137,14 @@ pub unsafe extern "C" fn ngx_lua_ffi_redirect(
             (*h).value = v;
             if !(*r).headers_out.location.is_null() {
                 (*(*r).headers_out.location).hash = 0;
+                (*r).headers_out.location = ptr::null_mut();
             }
-            (*r).headers_out.location = h;
+            // As upstream, a relative target is left out of
+            // headers_out.location, so nginx's header filter does not turn
+            // it into an absolute URL.
+            if u.first() != Some(&b'/') {
+                (*r).headers_out.location = h;
+            }
             ctx.exit_code = Some(status as isize);
         }
         FFI_OK

@@ -213,6 +213,48 @@ pub unsafe extern "C" fn ngx_lua_ffi_nginx_configure(len: *mut usize) -> *const 
     CONFIGURE.as_ptr()
 }
 
+/// `ngx.arg[idx]` of the running `set_by_lua*`: `FFI_OK` with the value,
+/// `FFI_DECLINED` for nil (out of range or empty, as upstream),
+/// `FFI_ERROR` in another phase.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_lua_ffi_set_arg_get(
+    idx: c_int,
+    data: *mut *const u8,
+    len: *mut usize,
+) -> c_int {
+    guard(FFI_ERROR, || {
+        let ctx = match unsafe {
+            request_in(
+                Phase::Set.bit(),
+                core::ptr::null_mut(),
+                core::ptr::null_mut(),
+            )
+        } {
+            Ok(c) => c,
+            // FFI_DECLINED means nil here: another phase is an error.
+            Err(FFI_DECLINED) => return FFI_ERROR,
+            Err(rc) => return rc,
+        };
+        let Some(a) = usize::try_from(idx)
+            .ok()
+            .and_then(|i| i.checked_sub(1))
+            .and_then(|i| ctx.set_args.get(i))
+        else {
+            return FFI_DECLINED;
+        };
+        if a.len == 0 {
+            return FFI_DECLINED;
+        }
+        // SAFETY: caller's out parameters; the value lives in the request
+        // pool.
+        unsafe {
+            *data = a.data;
+            *len = a.len;
+        }
+        FFI_OK
+    })
+}
+
 /// `ngx.arg[1]` / `ngx.arg[2]` of the running body filter; returns the eof
 /// flag or an error status.
 #[no_mangle]

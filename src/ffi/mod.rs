@@ -5,6 +5,7 @@
 //! unwinding. The few functions that must run Lua filters (output) are
 //! classic `lua_CFunction`s instead, in `output.rs`.
 pub mod body;
+pub mod body_set;
 pub mod control;
 pub mod exec;
 pub mod header;

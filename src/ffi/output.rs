@@ -218,6 +218,10 @@ pub unsafe extern "C-unwind" fn flush(L: *mut lua_State) -> c_int {
         if (*ctx.r).header_only() != 0 {
             return push_fail(L, c"header only");
         }
+        if ctx.buffering {
+            // lua_http10_buffering holds everything until the end.
+            return push_fail(L, c"buffering");
+        }
         let rc = output::send_flush(ctx);
         if rc == NGX_ERROR as isize {
             return push_fail(L, c"nginx output filter error");

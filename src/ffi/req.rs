@@ -398,6 +398,11 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_get_headers_count(
             *truncated = 0;
             if max > 0 && n > max as usize {
                 *truncated = 1;
+                crate::nginx::log::log_error(
+                    NGX_LOG_DEBUG,
+                    (*(*r).connection).log,
+                    format!("lua exceeding request header limit {n} > {max}").as_bytes(),
+                );
                 n = max as usize;
             }
         }
@@ -560,26 +565,19 @@ unsafe fn header_effects(r: *mut ngx_http_request_t, lower: &[u8], value: Option
     unsafe {
         let hi = &mut (*r).headers_in;
         match lower {
-            b"host" => {
-                hi.server = match value {
-                    Some(v) => ngx_str_t {
-                        len: v.len(),
-                        data: v.as_ptr() as *mut u8,
-                    },
-                    None => ngx_str_t {
-                        len: 0,
-                        data: ptr::null_mut(),
-                    },
-                }
-            }
             b"connection" => {
-                hi.set_connection_type(match value {
-                    Some(v) if v.eq_ignore_ascii_case(b"close") => NGX_HTTP_CONNECTION_CLOSE,
-                    Some(v) if v.eq_ignore_ascii_case(b"keep-alive") => {
-                        NGX_HTTP_CONNECTION_KEEP_ALIVE
-                    }
-                    _ => 0,
-                } as _);
+                // As nginx parses it: the tokens anywhere in the value.
+                let v = value.unwrap_or(b"").to_ascii_lowercase();
+                let has = |n: &[u8]| v.windows(n.len()).any(|w| w == n);
+                let t = if has(b"close") {
+                    hi.keep_alive_n = -1;
+                    NGX_HTTP_CONNECTION_CLOSE
+                } else if has(b"keep-alive") {
+                    NGX_HTTP_CONNECTION_KEEP_ALIVE
+                } else {
+                    0
+                };
+                hi.set_connection_type(t as _);
             }
             b"content-length" => {
                 hi.content_length_n = value
@@ -606,63 +604,10 @@ unsafe fn header_effects(r: *mut ngx_http_request_t, lower: &[u8], value: Option
     }
 }
 
-/// Sets (`replace`), adds or (no values) clears request header `name` of
-/// `r` as `ngx.req.set_header`/`clear_header` do, keeping nginx's parsed
-/// fields in sync. Names and values are escaped like upstream (no header
-/// injection).
-///
-/// # Safety
-/// `r` is a live request.
-pub(crate) unsafe fn set_header_on<'a>(
-    r: *mut ngx_http_request_t,
-    name: &[u8],
-    values: impl Iterator<Item = &'a [u8]>,
-    replace: bool,
-) -> Result<(), &'static [u8]> {
-    let name = text::escape_header(name, true);
-    let lower = name.to_ascii_lowercase();
-    // SAFETY: live request; new elements and strings in its pool.
-    unsafe {
-        let list: *mut ngx_list_t = &mut (*r).headers_in.headers;
-        let mut values = values.peekable();
-        let clear = values.peek().is_none();
-        let removed = (replace || clear) && remove_header(list, &lower);
-        let mut first: Option<ngx_str_t> = None;
-        for v in values {
-            let value = text::escape_header(v, false);
-            let h = ngx_list_push(list) as *mut ngx_table_elt_t;
-            if h.is_null() {
-                return Err(b"no memory");
-            }
-            ptr::write_bytes(h, 0, 1);
-            let (Some(k), Some(lk), Some(val)) =
-                (pool_str(r, &name), pool_str(r, &lower), pool_str(r, &value))
-            else {
-                return Err(b"no memory");
-            };
-            (*h).hash = ngx_hash_key(lk.data, lk.len);
-            (*h).key = k;
-            (*h).lowcase_key = lk.data;
-            (*h).value = val;
-            first.get_or_insert(val);
-        }
-        sync_fields(r, if removed { None } else { Some(&lower) });
-        // The derived fields follow the first remaining value.
-        let mut cur: Option<ngx_str_t> = first;
-        if cur.is_none() && !replace {
-            for_each_elt(list, |h| {
-                if cur.is_none() && bytes((*h).key.data, (*h).key.len).eq_ignore_ascii_case(&lower)
-                {
-                    cur = Some((*h).value);
-                }
-            });
-        }
-        header_effects(r, &lower, cur.as_ref().map(|s| bytes(s.data, s.len)));
-    }
-    Ok(())
-}
-
-/// `ngx.req.set_header(name, values)` / `clear_header(name)` (nvals 0).
+/// `ngx.req.set_header(name, values)` / `clear_header(name)` (nvals 0) /
+/// `ngx.req`'s `add_header` (`replace` 0). Names and values are escaped
+/// like upstream (no header injection); `FFI_DECLINED` (nothing done) for
+/// an HTTP/0.9 request.
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_req_set_header(
     key: *const u8,
@@ -674,14 +619,20 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_set_header(
     errlen: *mut usize,
 ) -> c_int {
     guard(FFI_ERROR, || {
-        let r = req!(NO_LOG, err, errlen);
-        // SAFETY: vals holds nvals strings from the Lua side.
+        // Any request phase, log_by_lua included, as upstream.
+        let r = req!(REQUEST_PHASES, err, errlen);
+        // SAFETY: live request.
+        if unsafe { (*r).http_version } < NGX_HTTP_VERSION_10 as ngx_uint_t {
+            // An HTTP/0.9 request has no headers to change.
+            return FFI_DECLINED;
+        }
+        // SAFETY: the Lua side passes nvals strings.
         let values = (0..nvals).map(|i| unsafe {
             let v = &*vals.add(i);
             bytes(v.data, v.len)
         });
         // SAFETY: live request.
-        match unsafe { set_header_on(r, bytes(key, key_len), values, replace != 0) } {
+        match unsafe { set_input_header(r, bytes(key, key_len), values, replace != 0) } {
             Ok(()) => FFI_OK,
             Err(msg) => {
                 // SAFETY: the caller's error buffer.
@@ -775,6 +726,109 @@ pub(crate) unsafe fn push_content_length(r: *mut ngx_http_request_t, n: usize) -
     }
 }
 
+/// Sets (appends, with `replace` false) or clears (no values) a request
+/// header, escaping its name and values, and keeps nginx's parsed
+/// `headers_in` fields in step.
+///
+/// # Safety
+/// `r` is a live request.
+pub(crate) unsafe fn set_input_header<'a>(
+    r: *mut ngx_http_request_t,
+    key: &[u8],
+    values: impl ExactSizeIterator<Item = &'a [u8]>,
+    replace: bool,
+) -> Result<(), &'static [u8]> {
+    // SAFETY: live request.
+    unsafe {
+        if (*r).headers_in.headers.last.is_null() || (*r).headers_out.status == 400 {
+            // A 400 Bad Request (an error_page target): nginx never set
+            // up the header list; upstream ignores the call too.
+            return Ok(());
+        }
+    }
+    let name = text::escape_header(key, true);
+    let lower = name.to_ascii_lowercase();
+    let values: Vec<&[u8]> = values.collect();
+    let nvals = values.len();
+    // nginx's idea of the host ($host, server lookup) comes from the
+    // first value, which must be a valid host (upstream refuses others).
+    let server = match (&lower[..], values.first()) {
+        (b"host", Some(v)) if !v.is_empty() => {
+            let escaped = text::escape_header(v, false);
+            match text::validate_host(&escaped) {
+                Some(h) => Some(h),
+                None => return Err(b"failed to set header"),
+            }
+        }
+        _ => None,
+    };
+    // SAFETY: live request; new elements and strings in its pool.
+    unsafe {
+        let list: *mut ngx_list_t = &mut (*r).headers_in.headers;
+        let removed = (replace || nvals == 0) && remove_header(list, &lower);
+        let mut first: Option<ngx_str_t> = None;
+        for v in values {
+            let value = text::escape_header(v, false);
+            let h = ngx_list_push(list) as *mut ngx_table_elt_t;
+            if h.is_null() {
+                return Err(b"no memory");
+            }
+            ptr::write_bytes(h, 0, 1);
+            let (Some(k), Some(lk), Some(val)) =
+                (pool_str(r, &name), pool_str(r, &lower), pool_str(r, &value))
+            else {
+                return Err(b"no memory");
+            };
+            (*h).hash = ngx_hash_key(lk.data, lk.len);
+            (*h).key = k;
+            (*h).lowcase_key = lk.data;
+            (*h).value = val;
+            first.get_or_insert(val);
+        }
+        sync_fields(r, if removed { None } else { Some(&lower) });
+        // The derived fields follow the first remaining value.
+        let mut cur: Option<ngx_str_t> = first;
+        if cur.is_none() && !replace {
+            for_each_elt(list, |h| {
+                if cur.is_none() && bytes((*h).key.data, (*h).key.len).eq_ignore_ascii_case(&lower)
+                {
+                    cur = Some((*h).value);
+                }
+            });
+        }
+        header_effects(r, &lower, cur.as_ref().map(|s| bytes(s.data, s.len)));
+        if lower == b"host" {
+            set_server(r, server.as_deref())?;
+        }
+    }
+    Ok(())
+}
+
+/// `headers_in.server` after Host changed, and a fresh `$host` (nginx
+/// caches indexed variables per request).
+///
+/// # Safety
+/// `r` is a live request.
+unsafe fn set_server(r: *mut ngx_http_request_t, host: Option<&[u8]>) -> Result<(), &'static [u8]> {
+    // SAFETY: live request; the copy lives in its pool; the index was
+    // taken at configuration time, so r->variables has that slot.
+    unsafe {
+        (*r).headers_in.server = match host {
+            Some(h) => pool_str(r, h).ok_or(&b"no memory"[..])?,
+            None => ngx_str_t {
+                len: 0,
+                data: ptr::null_mut(),
+            },
+        };
+        if let Some(i) = crate::conf::main_conf(r).host_var_index {
+            let v = (*r).variables.add(i);
+            (*v).set_valid(0);
+            (*v).set_not_found(0);
+        }
+    }
+    Ok(())
+}
+
 // ---- URI and args ---------------------------------------------------------
 
 /// Length of the query string (the buffer `get_uri_args` needs).
@@ -866,7 +920,9 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_set_uri_args(
         let r = req!(NO_LOG, err, errlen);
         // SAFETY: live request; the copy lives in its pool.
         unsafe {
-            let Some(s) = pool_str(r, bytes(args, len)) else {
+            // Controls and spaces would end or split the request line of
+            // a proxied request: escaped as upstream does.
+            let Some(s) = pool_str(r, &text::escape_args(bytes(args, len))) else {
                 set_err(err, errlen, b"no memory");
                 return FFI_ERROR;
             };
@@ -912,16 +968,10 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_set_uri(
                 return FFI_ERROR;
             }
         }
-        if jump != 0 && current().phase != Phase::Rewrite {
+        let phase = current().phase;
+        if jump != 0 && phase != Phase::Rewrite {
             // SAFETY: the caller's error buffer.
-            unsafe {
-                set_err(
-                    err,
-                    errlen,
-                    b"attempt to call ngx.req.set_uri to do location jump in contexts other than \
-                      rewrite_by_lua and rewrite_by_lua_file",
-                )
-            };
+            unsafe { set_err(err, errlen, disabled(phase).as_bytes()) };
             return FFI_ERROR;
         }
         // SAFETY: live request; the copy lives in its pool.

@@ -13,22 +13,22 @@ fn value_needs_escape(c: u8) -> bool {
     (c < 0x20 && c != b'\t') || c == 0x7f
 }
 
-/// Percent-escapes the bytes of a header name or value that could split
-/// or smuggle a header (CR, LF, other controls; separators in names), as
-/// upstream does instead of rejecting them.
-pub fn escape_header(s: &[u8], is_name: bool) -> Cow<'_, [u8]> {
-    let bad = |c: u8| {
-        if is_name {
-            name_needs_escape(c)
-        } else {
-            value_needs_escape(c)
-        }
-    };
-    if !s.iter().any(|&c| bad(c)) {
+/// Query strings given to `ngx.req.set_uri_args`: controls, space, DEL
+/// (they would end or split the request line when proxied).
+fn args_needs_escape(c: u8) -> bool {
+    c <= 0x20 || c == 0x7f
+}
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Percent-escapes the bytes of `s` that `bad` selects; borrows when there
+/// are none.
+fn percent_escape(s: &[u8], bad: impl Fn(u8) -> bool) -> Cow<'_, [u8]> {
+    let n = s.iter().filter(|&&c| bad(c)).count();
+    if n == 0 {
         return Cow::Borrowed(s);
     }
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = Vec::with_capacity(s.len() + 8);
+    let mut out = Vec::with_capacity(s.len() + 2 * n);
     for &c in s {
         if bad(c) {
             out.extend_from_slice(&[b'%', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]]);
@@ -39,10 +39,65 @@ pub fn escape_header(s: &[u8], is_name: bool) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// Percent-escapes the bytes of a header name or value that could split
+/// or smuggle a header (CR, LF, other controls; separators in names), as
+/// upstream does instead of rejecting them.
+pub fn escape_header(s: &[u8], is_name: bool) -> Cow<'_, [u8]> {
+    if is_name {
+        percent_escape(s, name_needs_escape)
+    } else {
+        percent_escape(s, value_needs_escape)
+    }
+}
+
+/// Escapes a query string for `ngx.req.set_uri_args`, as upstream does.
+pub fn escape_args(s: &[u8]) -> Cow<'_, [u8]> {
+    percent_escape(s, args_needs_escape)
+}
+
 /// The first byte that must not appear in a URI given to
-/// `ngx.req.set_uri` without `binary` (controls, space, DEL).
+/// `ngx.req.set_uri` (without `binary`) or `ngx.redirect`: controls other
+/// than horizontal tab, and DEL (upstream's table).
 pub fn unsafe_uri_byte(s: &[u8]) -> Option<u8> {
-    s.iter().copied().find(|&c| c <= 0x20 || c == 0x7f)
+    s.iter().copied().find(|&c| value_needs_escape(c))
+}
+
+/// A Host header value as nginx keeps it in `headers_in.server`: without
+/// the port and a trailing dot, lower case; `None` when nginx would refuse
+/// it (empty, `..`, a NUL or a slash). Upstream's rules.
+pub fn validate_host(h: &[u8]) -> Option<Vec<u8>> {
+    let mut dot_pos: Option<usize> = None;
+    let mut host_len = h.len();
+    // 0: usual, 1: inside an IPv6 literal, 2: past the host part
+    let mut state = 0;
+    for (i, &c) in h.iter().enumerate() {
+        match c {
+            b'.' => {
+                if i > 0 && dot_pos == Some(i - 1) {
+                    return None;
+                }
+                dot_pos = Some(i);
+            }
+            b':' if state == 0 => {
+                host_len = i;
+                state = 2;
+            }
+            b'[' if i == 0 => state = 1,
+            b']' if state == 1 => {
+                host_len = i + 1;
+                state = 2;
+            }
+            b'\0' | b'/' => return None,
+            _ => {}
+        }
+    }
+    if host_len > 0 && dot_pos == Some(host_len - 1) {
+        host_len -= 1;
+    }
+    if host_len == 0 {
+        return None;
+    }
+    Some(h[..host_len].to_ascii_lowercase())
 }
 
 /// Escapes bytes for an error message: non-printables as `\xHH`.
@@ -192,8 +247,49 @@ mod tests {
     }
 
     #[test]
+    fn host_validation() {
+        assert_eq!(
+            validate_host(b"Agentzh.ORG:1984").as_deref(),
+            Some(&b"agentzh.org"[..])
+        );
+        assert_eq!(
+            validate_host(b"example.com.").as_deref(),
+            Some(&b"example.com"[..])
+        );
+        assert_eq!(validate_host(b"[::1]:80").as_deref(), Some(&b"[::1]"[..]));
+        assert_eq!(validate_host(b"a..b"), None);
+        assert_eq!(validate_host(b"a/b"), None);
+        assert_eq!(validate_host(b"a\0b"), None);
+        assert_eq!(validate_host(b":80"), None);
+        assert_eq!(validate_host(b"."), None);
+    }
+
+    #[test]
+    fn args_escape() {
+        assert_eq!(&*escape_args(b"a=1 2&b=\r\n\x7f"), b"a=1%202&b=%0D%0A%7F");
+        assert!(matches!(escape_args(b"a=1&b=%20"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn header_escape_tables() {
+        // Every control but HT in values; names also lose HT, space,
+        // separators and non-ASCII.
+        for c in 0u8..=255 {
+            let b = [c];
+            let v = escape_header(&b, false);
+            let n = escape_header(&b, true);
+            let ctl = (c < 0x20 && c != b'\t') || c == 0x7f;
+            assert_eq!(v.len() == 3, ctl, "value byte {c:#x}");
+            let sep = c <= 0x20 || c >= 0x7f || b"\"(),/:;<=>?@[\\]{}".contains(&c);
+            assert_eq!(n.len() == 3, sep, "name byte {c:#x}");
+        }
+    }
+
+    #[test]
     fn uri_bytes() {
-        assert_eq!(unsafe_uri_byte(b"/a b"), Some(b' '));
+        assert_eq!(unsafe_uri_byte(b"/a b\r\n"), Some(b'\r'));
+        assert_eq!(unsafe_uri_byte(b"/a\tb"), None);
+        assert_eq!(unsafe_uri_byte(b"/a\x7f"), Some(0x7f));
         assert_eq!(unsafe_uri_byte(b"/ab"), None);
         assert_eq!(escape_log(b"/a\nb"), "/a\\x0Ab");
     }

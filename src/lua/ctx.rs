@@ -67,6 +67,18 @@ pub struct RequestCtx {
     /// `ngx.location.capture*` calls whose subrequests are still running;
     /// while there are any, the handler may not end the request normally.
     pub pending_captures: u32,
+    /// `ngx.arg` of the running `set_by_lua*` (request-pool strings).
+    pub set_args: Vec<ngx_str_t>,
+    /// Lua set (or cleared) Content-Type: no default type is added.
+    pub mime_set: bool,
+    /// `lua_http10_buffering`: output of an HTTP/1.0 request is held in
+    /// `out` until the end, so Content-Length can be sent.
+    pub buffering: bool,
+    pub out: *mut ngx_chain_t,
+    /// `lua_need_request_body`: the body was read / is being read for a
+    /// handler that returned `NGX_DONE` to wait for it.
+    pub read_body_done: bool,
+    pub waiting_more_body: bool,
 }
 
 // ngx_palloc aligns to NGX_ALIGNMENT (a word); the context is written there.
@@ -152,6 +164,12 @@ impl RequestCtx {
                 exec: None,
                 reading_body: false,
                 pending_captures: 0,
+                set_args: Vec::new(),
+                mime_set: false,
+                buffering: false,
+                out: ptr::null_mut(),
+                read_body_done: false,
+                waiting_more_body: false,
             });
             (*cln).handler = Some(cleanup);
             *(*r).ctx.add(crate::module().ctx_index) = ctx as *mut c_void;

@@ -74,12 +74,21 @@ unsafe extern "C-unwind" fn traceback(L: *mut lua_State) -> c_int {
 /// # Safety
 /// `L` is a valid state holding the function and arguments.
 pub unsafe fn pcall(L: *mut lua_State, nargs: c_int) -> Result<(), String> {
-    // SAFETY: stack discipline: [.. f args] -> [..].
+    // SAFETY: as pcall_n.
+    unsafe { pcall_n(L, nargs, 0) }
+}
+
+/// `pcall` keeping `nresults` results on the stack when it succeeds.
+///
+/// # Safety
+/// `L` is a valid state holding the function and arguments.
+pub unsafe fn pcall_n(L: *mut lua_State, nargs: c_int, nresults: c_int) -> Result<(), String> {
+    // SAFETY: stack discipline: [.. f args] -> [.. results].
     unsafe {
         let base = lua_gettop(L) - nargs;
         lua_pushcfunction(L, traceback);
         lua_insert(L, base);
-        let rc = lua_pcall(L, nargs, 0, base);
+        let rc = lua_pcall(L, nargs, nresults, base);
         lua_remove(L, base);
         if rc != 0 {
             let e =

@@ -19,6 +19,9 @@ pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
             // Re-entered while suspended: the running coroutine owns it.
             return NGX_DONE as ngx_int_t;
         }
+        if let Some(rc) = super::read_body_first(r, ctx, true) {
+            return rc;
+        }
         ctx.content_started = true;
         // While Lua runs or waits, write events belong to whatever it
         // waits on (ngx.flush(true) installs its own handler).

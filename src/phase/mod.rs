@@ -11,6 +11,7 @@ pub mod init_worker;
 pub mod log;
 pub mod output;
 pub mod rewrite;
+pub mod set;
 pub mod subrequest;
 
 use nginx_sys::*;
@@ -76,7 +77,10 @@ impl Phase {
 
     /// Phases that run for a request (and may use request variables).
     pub fn request_phase(self) -> bool {
-        matches!(self, Phase::Rewrite | Phase::Access | Phase::Content)
+        matches!(
+            self,
+            Phase::Set | Phase::Rewrite | Phase::Access | Phase::Content
+        )
     }
 
     pub const fn bit(self) -> u32 {
@@ -118,6 +122,15 @@ pub unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
             }
         };
         mcf.vm = Some(vm);
+        let mut host = ngx_str_t {
+            len: 4,
+            data: c"host".as_ptr() as *mut u8,
+        };
+        let i = ngx_http_get_variable_index(cf, &mut host);
+        if i == NGX_ERROR as ngx_int_t {
+            return NGX_ERROR as ngx_int_t;
+        }
+        mcf.host_var_index = Some(i as usize);
         // With shared dicts, init_by_lua waits until nginx has initialised
         // every zone (shdict::zone::init_zone), as upstream.
         if mcf.shdicts.is_empty() && !run_init_by_lua(mcf, (*cf).log) {
@@ -232,6 +245,87 @@ pub unsafe extern "C" fn init_module(cycle: *mut ngx_cycle_t) -> ngx_int_t {
     }
 }
 
+/// `lua_need_request_body`: reads the client body before a rewrite,
+/// access or content handler runs its Lua code. `Some(rc)` when the
+/// handler must return `rc` now: `NGX_DONE` while nginx reads (the post
+/// handler re-enters the handler), or nginx's error status.
+///
+/// # Safety
+/// `r` is the live request of `ctx`, in one of those phases.
+pub unsafe fn read_body_first(
+    r: *mut ngx_http_request_t,
+    ctx: &mut RequestCtx,
+    content: bool,
+) -> Option<ngx_int_t> {
+    if ctx.waiting_more_body {
+        return Some(NGX_DONE as ngx_int_t);
+    }
+    // SAFETY: live request; nginx's documented body API.
+    unsafe {
+        if ctx.read_body_done || !conf::loc_conf(r).need_request_body() {
+            return None;
+        }
+        (*r).set_request_body_in_single_buf(1);
+        (*r).set_request_body_in_persistent_file(1);
+        (*r).set_request_body_in_clean_file(1);
+        let post: ngx_http_client_body_handler_pt = if content {
+            Some(content_body_read)
+        } else {
+            Some(phase_body_read)
+        };
+        let rc = ngx_http_read_client_request_body(r, post);
+        if rc == NGX_ERROR as ngx_int_t || rc >= NGX_HTTP_SPECIAL_RESPONSE as ngx_int_t {
+            return Some(rc);
+        }
+        if rc == NGX_AGAIN as ngx_int_t {
+            ctx.waiting_more_body = true;
+            return Some(NGX_DONE as ngx_int_t);
+        }
+        None
+    }
+}
+
+/// Body read for a rewrite/access handler: drop the read's reference and,
+/// if the handler is waiting for it, run the phases again.
+unsafe extern "C" fn phase_body_read(r: *mut ngx_http_request_t) {
+    // SAFETY: nginx calls the post handler with the live request holding
+    // the reference ngx_http_read_client_request_body took.
+    unsafe {
+        (*(*r).main).set_count((*(*r).main).count() - 1);
+        let Some(ctx) = RequestCtx::get(r) else {
+            return;
+        };
+        ctx.read_body_done = true;
+        if ctx.waiting_more_body {
+            ctx.waiting_more_body = false;
+            ngx_http_core_run_phases(r);
+        }
+    }
+}
+
+/// Body read for a content handler: run it now if it was waiting (its
+/// result finalizes the request with the read's reference), else just
+/// drop the reference.
+unsafe extern "C" fn content_body_read(r: *mut ngx_http_request_t) {
+    // SAFETY: as phase_body_read.
+    unsafe {
+        let ctx = RequestCtx::get(r);
+        match ctx {
+            Some(ctx) if ctx.waiting_more_body => {
+                ctx.read_body_done = true;
+                ctx.waiting_more_body = false;
+                ngx_http_finalize_request(r, content::handler(r));
+            }
+            ctx => {
+                if let Some(ctx) = ctx {
+                    ctx.read_body_done = true;
+                }
+                (*(*r).main).set_count((*(*r).main).count() - 1);
+            }
+        }
+    }
+}
+
 /// Resumes the thread that waits on a request-level event (body read,
 /// flush) and continues the phase.
 pub fn resume_entry(ctx: &mut RequestCtx) {
@@ -319,9 +413,8 @@ pub fn finish_rc(ctx: &mut RequestCtx, outcome: Outcome) -> Option<isize> {
             if code == NGX_ERROR as isize || code == NGX_HTTP_CLIENT_CLOSED_REQUEST as isize {
                 return Some(code);
             }
-            if code >= 300 && !header_sent {
-                return Some(code);
-            }
+            // As upstream, the exit code becomes the response status unless
+            // one was set; it survives an `error_page 404 = /uri` redirect.
             if code >= 200 && !header_sent {
                 // SAFETY: live request, header not yet sent.
                 unsafe {
@@ -329,6 +422,11 @@ pub fn finish_rc(ctx: &mut RequestCtx, outcome: Outcome) -> Option<isize> {
                         (*r).headers_out.status = code as ngx_uint_t;
                     }
                 }
+            }
+            // Buffered HTTP/1.0 output goes out with the exit status, as
+            // upstream does, instead of being replaced by an error page.
+            if code >= 300 && !header_sent && !ctx.buffering {
+                return Some(code);
             }
             Some(output::send_eof(ctx))
         }

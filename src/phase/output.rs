@@ -1,10 +1,22 @@
 //! Response output shared by the API and the phase handlers.
+use core::ptr;
+
 use nginx_sys::*;
 
+use crate::conf::loc_conf;
 use crate::lua::ctx::RequestCtx;
 
-/// Sends the response header unless it went out already.
+/// Sends the response header unless it went out already. While HTTP/1.0
+/// output is buffered the header waits for the end of the body (upstream
+/// makes `ngx.send_headers` a no-op then, too).
 pub fn send_header_if_needed(ctx: &mut RequestCtx) -> isize {
+    if ctx.buffering {
+        return NGX_OK as isize;
+    }
+    send_header(ctx)
+}
+
+fn send_header(ctx: &mut RequestCtx) -> isize {
     let r = ctx.r;
     // SAFETY: live request; the calls are nginx's public header API.
     unsafe {
@@ -14,11 +26,36 @@ pub fn send_header_if_needed(ctx: &mut RequestCtx) -> isize {
         if (*r).headers_out.status == 0 {
             (*r).headers_out.status = NGX_HTTP_OK as ngx_uint_t;
         }
-        if (*r).headers_out.content_type.len == 0 && ngx_http_set_content_type(r) != NGX_OK as isize
-        {
-            return NGX_ERROR as isize;
+        // lua_use_default_type: default_type unless Lua set (or cleared)
+        // Content-Type itself, and never on a 304.
+        if !ctx.mime_set {
+            ctx.mime_set = true;
+            if (*r).headers_out.content_type.len == 0
+                && loc_conf(r).use_default_type()
+                && (*r).headers_out.status != NGX_HTTP_NOT_MODIFIED as ngx_uint_t
+                && ngx_http_set_content_type(r) != NGX_OK as isize
+            {
+                return NGX_ERROR as isize;
+            }
         }
         ngx_http_send_header(r)
+    }
+}
+
+/// `lua_http10_buffering`: the first output of an HTTP/1.0 response whose
+/// length is unknown starts buffering.
+fn start_buffering(ctx: &mut RequestCtx) {
+    let r = ctx.r;
+    // SAFETY: live request.
+    unsafe {
+        if !ctx.buffering
+            && (*r).header_sent() == 0
+            && (*r).http_version < NGX_HTTP_VERSION_11 as ngx_uint_t
+            && (*r).headers_out.content_length_n < 0
+            && loc_conf(r).http10_buffering()
+        {
+            ctx.buffering = true;
+        }
     }
 }
 
@@ -27,9 +64,18 @@ pub fn send_header_if_needed(ctx: &mut RequestCtx) -> isize {
 /// # Safety
 /// `cl` must be a valid chain allocated from the request's pool.
 pub unsafe fn send_chain(ctx: &mut RequestCtx, cl: *mut ngx_chain_t) -> isize {
-    let rc = send_header_if_needed(ctx);
-    // SAFETY: live request.
+    start_buffering(ctx);
+    // SAFETY: live request; cl and the held chain live in its pool.
     unsafe {
+        if ctx.buffering && (*ctx.r).header_only() == 0 {
+            let mut ll: *mut *mut ngx_chain_t = &mut ctx.out;
+            while !(*ll).is_null() {
+                ll = &mut (**ll).next;
+            }
+            *ll = cl;
+            return NGX_OK as isize;
+        }
+        let rc = send_header_if_needed(ctx);
         if rc == NGX_ERROR as isize || rc > NGX_OK as isize || (*ctx.r).header_only() != 0 {
             return rc;
         }
@@ -37,11 +83,70 @@ pub unsafe fn send_chain(ctx: &mut RequestCtx, cl: *mut ngx_chain_t) -> isize {
     }
 }
 
+/// Ends HTTP/1.0 buffering: Content-Length from the held output (unless
+/// Lua set one), then the header and the held chain.
+fn flush_buffered(ctx: &mut RequestCtx) -> isize {
+    let r = ctx.r;
+    ctx.buffering = false;
+    // SAFETY: live request; the held chain lives in its pool.
+    unsafe {
+        if (*r).header_sent() == 0 && (*r).headers_out.content_length_n < 0 {
+            let mut size: off_t = 0;
+            let mut cl = ctx.out;
+            while !cl.is_null() {
+                let b = (*cl).buf;
+                size += (*b).last.offset_from((*b).pos) as off_t;
+                cl = (*cl).next;
+            }
+            (*r).headers_out.content_length_n = size;
+            if !(*r).headers_out.content_length.is_null() {
+                (*(*r).headers_out.content_length).hash = 0;
+                (*r).headers_out.content_length = ptr::null_mut();
+            }
+        }
+        let rc = send_header(ctx);
+        if rc == NGX_ERROR as isize || rc > NGX_OK as isize {
+            return rc;
+        }
+        let out = core::mem::replace(&mut ctx.out, ptr::null_mut());
+        if out.is_null() || (*r).header_only() != 0 {
+            return NGX_OK as isize;
+        }
+        ngx_http_output_filter(r, out)
+    }
+}
+
+/// A response that ends without Lua having read the body: discard it, or
+/// its bytes would be parsed as the next request on a keepalive
+/// connection (upstream does this when it sends the last buffer).
+fn discard_unread_body(ctx: &mut RequestCtx) -> isize {
+    let r = ctx.r;
+    // SAFETY: live request; nginx's documented body API.
+    unsafe {
+        if (*r).request_body.is_null()
+            && (*r).main == r
+            && ngx_http_discard_request_body(r) != NGX_OK as ngx_int_t
+        {
+            return NGX_ERROR as isize;
+        }
+    }
+    NGX_OK as isize
+}
+
 /// Ends the response body (header first if needed); the content handler's
 /// return value.
 pub fn send_eof(ctx: &mut RequestCtx) -> isize {
     if ctx.eof_sent {
         return NGX_OK as isize;
+    }
+    if discard_unread_body(ctx) != NGX_OK as isize {
+        return NGX_ERROR as isize;
+    }
+    if ctx.buffering {
+        let rc = flush_buffered(ctx);
+        if rc == NGX_ERROR as isize || rc >= NGX_HTTP_SPECIAL_RESPONSE as isize {
+            return rc;
+        }
     }
     let rc = send_header_if_needed(ctx);
     if rc == NGX_ERROR as isize || rc > NGX_OK as isize {

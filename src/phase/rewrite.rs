@@ -72,6 +72,9 @@ pub unsafe fn run(r: *mut ngx_http_request_t, phase: Phase) -> ngx_int_t {
             PhaseState::Running => return NGX_DONE as ngx_int_t,
             PhaseState::Idle => {}
         }
+        if let Some(rc) = super::read_body_first(r, ctx, false) {
+            return rc;
+        }
         // While Lua runs or waits, write events belong to whatever it
         // waits on; the phase engine gets them back when it is done.
         (*r).write_event_handler = Some(ngx_http_request_empty_handler);

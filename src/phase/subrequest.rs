@@ -538,7 +538,7 @@ unsafe fn adjust(
             }
         }
         for (k, v) in &spec.headers {
-            if crate::ffi::req::set_header_on(sr, k, core::iter::once(*v), true).is_err() {
+            if crate::ffi::req::set_input_header(sr, k, core::iter::once(*v), true).is_err() {
                 return Err(ERR);
             }
         }

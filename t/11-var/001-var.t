@@ -76,18 +76,22 @@ abc 42 nil
 
 
 
-=== TEST 6: var: setting nil unsets, numbers are stored as strings
+=== TEST 6: var: setting nil unsets, other values are stored as their tostring()
 --- config
     location = /t {
         set $v "x";
         content_by_lua_block {
             ngx.var.v = 42
             local a = ngx.var.v
+            ngx.var.v = true
+            local b = ngx.var.v
+            ngx.var.v = {}
+            local c = ngx.var.v
             ngx.var.v = nil
-            ngx.say(a, " ", type(a), " ", ngx.var.v)
+            ngx.say(a, " ", type(a), " ", b, " ", c:match("^table: ") ~= nil, " ", ngx.var.v)
         }
     }
 --- request
 GET /t
 --- response_body
-42 string nil
+42 string true true nil

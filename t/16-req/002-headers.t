@@ -195,29 +195,65 @@ a%0D%0AX-Injected: 1|nil|X-Bad%20Name%0D%0A
 
 
 
-=== TEST 9: set_header: bad arguments, disabled in log_by_lua
+=== TEST 9: set_header: a nil name fails with upstream's text, other values are tostring()'d, log_by_lua may use it
 --- config
     location = /t {
         content_by_lua_block {
             ngx.say(select(2, pcall(ngx.req.set_header, nil, "x")))
-            ngx.say(select(2, pcall(ngx.req.set_header, "X", function() end)))
+            ngx.req.set_header(12, true)
+            ngx.req.set_header("X-T", {})
+            ngx.req.clear_header(12)
+            ngx.req.set_header("X-N", { 1, false })
+            local h = ngx.req.get_headers()
+            ngx.say(tostring(h["12"]), " ", tostring(h["x-t"]), " ", table.concat(h["x-n"], ","))
         }
         log_by_lua_block {
-            local ok, err = pcall(ngx.req.set_header, "X", "y")
-            ngx.log(ngx.WARN, "log: ", err)
+            ngx.req.set_header("X-Log", "y")
+            ngx.log(ngx.WARN, "log: ", ngx.req.get_headers()["x-log"])
         }
     }
 --- request
 GET /t
+--- more_headers
+X-T: gone
 --- response_body
-bad argument #1 to 'set_header' (string expected, got nil)
-bad argument #2 to 'set_header' (string or table expected, got function)
+bad 'name' argument: string expected, got nil
+nil nil 1,false
 --- error_log
-log: API disabled in the context of log_by_lua*
+log: y
 
 
 
-=== TEST 10: clear_header: removing a header keeps the others intact
+=== TEST 10: ngx.req module: add_header appends, argument errors
+--- config
+    location = /t {
+        content_by_lua_block {
+            local req = require "ngx.req"
+            req.add_header("X-A", "2")
+            req.add_header("X-A", { "3", 4 })
+            req.add_header("X-New", "n\r\nX-Injected: 1")
+            local h = ngx.req.get_headers()
+            ngx.say(table.concat(h["x-a"], ","), " ", h["x-new"], " ", tostring(h["x-injected"]))
+            ngx.say(select(2, pcall(req.add_header, "X-B")))
+            ngx.say(select(2, pcall(req.add_header, "X-B", {})))
+            ngx.say(select(2, pcall(req.add_header, nil, "v")))
+        }
+    }
+--- request
+GET /t
+--- more_headers
+X-A: 1
+--- response_body
+1,2,3,4 n%0D%0AX-Injected: 1 nil
+bad 'value' argument: string or table expected, got nil
+bad 'value' argument: non-empty table expected
+bad 'name' argument: string expected, got nil
+--- no_error_log
+[error]
+
+
+
+=== TEST 11: clear_header: removing a header keeps the others intact
 --- config
     location = /t {
         content_by_lua_block {

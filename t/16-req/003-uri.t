@@ -178,8 +178,8 @@ other /other
 --- request
 GET /t
 --- response_body
-attempt to call ngx.req.set_uri to do location jump in contexts other than rewrite_by_lua and rewrite_by_lua_file
-unsafe byte "0x20" in uri "/a b\x0D\x0A" (maybe you want to set the 'binary' argument?)
+API disabled in the context of content_by_lua*
+unsafe byte "0x0d" in uri "/a b\x0D\x0A" (maybe you want to set the 'binary' argument?)
 attempt to use zero-length uri
 bad argument #2 to 'set_uri' (boolean expected, got string)
 /a b

@@ -1,11 +1,14 @@
--- ngx.arg in body_filter_by_lua*: [1] the chunk, [2] the eof flag.
+-- ngx.arg: in set_by_lua*, the directive's arguments; in body_filter_by_lua*,
+-- [1] the chunk and [2] the eof flag.
 local ffi = require "ffi"
 local base = require "resty.core.base"
 local C = ffi.C
 local ffi_str = ffi.string
-local type, tostring, error, concat = type, tostring, error, table.concat
+local type, tostring, tonumber, error, concat = type, tostring, tonumber, error, table.concat
+local FFI_OK, FFI_DECLINED = base.FFI_OK, base.FFI_DECLINED
 
 ffi.cdef [[
+    int ngx_lua_ffi_set_arg_get(int idx, const u_char **data, size_t *len);
     int ngx_lua_ffi_body_arg_get(const u_char **data, size_t *len);
     int ngx_lua_ffi_body_arg_set(int which, const char *data, size_t len, int eof);
 ]]
@@ -32,6 +35,13 @@ end
 
 local arg = setmetatable({}, {
     __index = function(_, i)
+        local rc = C.ngx_lua_ffi_set_arg_get(tonumber(i) or 0, data, len)
+        if rc == FFI_OK then
+            return ffi_str(data[0], len[0])
+        end
+        if rc == FFI_DECLINED then
+            return nil
+        end
         local eof = C.ngx_lua_ffi_body_arg_get(data, len)
         if eof < 0 then
             return nil

@@ -15,6 +15,7 @@ local setmetatable, rawget = setmetatable, rawget
 local str_lower, str_gsub, str_format, str_byte =
     string.lower, string.gsub, string.format, string.byte
 local tab_concat, tab_sort = table.concat, table.sort
+local floor, ceil = math.floor, math.ceil
 local ngx = ngx
 
 ffi.cdef [[
@@ -49,7 +50,7 @@ ffi.cdef [[
     int ngx_lua_ffi_req_set_uri(const char *uri, size_t len, int jump,
         int binary, u_char *err, size_t *errlen);
     int ngx_lua_ffi_resp_get_headers(ngx_lua_ffi_kv_t *out, int count,
-        int raw, u_char *buf, u_char *err, size_t *errlen);
+        int max, u_char *buf, int *truncated, u_char *err, size_t *errlen);
     int ngx_lua_ffi_req_read_body(u_char *err, size_t *errlen);
     int ngx_lua_ffi_req_discard_body(u_char *err, size_t *errlen);
     int ngx_lua_ffi_req_get_body_len(u_char *err, size_t *errlen);
@@ -59,6 +60,12 @@ ffi.cdef [[
         u_char *err, size_t *errlen);
     int ngx_lua_ffi_req_set_body_data(const char *data, size_t len,
         u_char *err, size_t *errlen);
+    int ngx_lua_ffi_req_set_body_file(const char *path, size_t len, int clean,
+        u_char *err, size_t *errlen);
+    int ngx_lua_ffi_req_init_body(ssize_t size, u_char *err, size_t *errlen);
+    int ngx_lua_ffi_req_append_body(const char *data, size_t len,
+        u_char *err, size_t *errlen);
+    int ngx_lua_ffi_req_finish_body(u_char *err, size_t *errlen);
     int ngx_lua_ffi_req_get_post_args_len(u_char *err, size_t *errlen);
     int ngx_lua_ffi_req_get_post_args(u_char *buf, size_t size,
         ngx_lua_ffi_kv_t *out, int max, int *truncated, u_char *err,
@@ -167,12 +174,15 @@ local function add_repeated(t, k, old, v)
     end
 end
 
--- A headers table from `n` key/value pairs.
-local function headers_table(out, n)
+-- A headers table from `n` key/value pairs, optionally lower-casing keys.
+local function headers_table(out, n, lower)
     local t = new_tab(0, n)
     for i = 0, n - 1 do
         local e = out[i]
         local k, v = ffi_str(e.key, e.key_len), ffi_str(e.value, e.value_len)
+        if lower then
+            k = str_lower(k)
+        end
         local old = rawget(t, k)
         if old == nil then
             t[k] = v
@@ -241,58 +251,63 @@ function req.get_headers(max, raw)
     return t
 end
 
-local function set_header(fname, name, value, replace)
+-- Shared by set_header, clear_header and ngx.req's add_header (replace
+-- false); argument errors name the caller's caller, as upstream's do.
+local function set_header(name, value, replace)
+    if name == nil then
+        error("bad 'name' argument: string expected, got nil", 3)
+    end
     if type(name) ~= "string" then
-        if type(name) ~= "number" then
-            error("bad argument #1 to '" .. fname .. "' (string expected, got "
-                  .. type(name) .. ")", 3)
-        end
         name = tostring(name)
     end
     local n = 0
-    if value ~= nil then
-        if type(value) == "table" then
-            n = #value
-            if n > vals_size then
-                vals_size = n
-                vals_buf = ffi.new("ngx_lua_ffi_str_t[?]", n)
-            end
-            for i = 1, n do
-                local v = value[i]
-                if type(v) ~= "string" then
-                    v = tostring(v)
-                    value[i] = v
-                end
-                vals_buf[i - 1].data = v
-                vals_buf[i - 1].len = #v
-            end
-        else
-            if type(value) ~= "string" then
-                if type(value) ~= "number" and type(value) ~= "boolean" then
-                    error("bad argument #2 to '" .. fname .. "' (string or table expected, got "
-                          .. type(value) .. ")", 3)
-                end
-                value = tostring(value)
-            end
-            n = 1
-            vals_buf[0].data = value
-            vals_buf[0].len = #value
+    if value == nil then
+        if not replace then
+            error("bad 'value' argument: string or table expected, got nil", 3)
         end
+    elseif type(value) == "table" then
+        n = #value
+        if n == 0 and not replace then
+            error("bad 'value' argument: non-empty table expected", 3)
+        end
+        if n > vals_size then
+            vals_size = n
+            vals_buf = ffi.new("ngx_lua_ffi_str_t[?]", n)
+        end
+        for i = 1, n do
+            local v = value[i]
+            if type(v) ~= "string" then
+                v = tostring(v)
+                value[i] = v
+            end
+            vals_buf[i - 1].data = v
+            vals_buf[i - 1].len = #v
+        end
+    else
+        if type(value) ~= "string" then
+            value = tostring(value)
+        end
+        n = 1
+        vals_buf[0].data = value
+        vals_buf[0].len = #value
     end
     local err, errlen = get_errbuf()
     local rc = C.ngx_lua_ffi_req_set_header(name, #name, vals_buf, n,
                                             replace and 1 or 0, err, errlen)
-    if rc ~= FFI_OK then
+    if rc ~= FFI_OK and rc ~= FFI_DECLINED then
         fail(err, errlen, 4)
     end
 end
 
 function req.set_header(name, value)
-    set_header("set_header", name, value, true)
+    set_header(name, value, true)
 end
 
 function req.clear_header(name)
-    set_header("clear_header", name, nil, true)
+    if type(name) ~= "string" then
+        name = tostring(name)
+    end
+    set_header(name, nil, true)
 end
 
 -- Shared by get_uri_args and get_post_args: builds the Lua table from the
@@ -447,21 +462,20 @@ function resp.get_headers(max, raw)
     max = check_max(max, "get_headers")
     local err, errlen = get_errbuf()
     local cl_buf = get_string_buf(32)
-    local n = C.ngx_lua_ffi_resp_get_headers(nil, 0, 0, cl_buf, err, errlen)
+    local n = C.ngx_lua_ffi_resp_get_headers(nil, 0, max, cl_buf, truncated_buf,
+                                             err, errlen)
     if n < 0 then
         fail(err, errlen)
     end
     local out = kv_array(n)
-    n = C.ngx_lua_ffi_resp_get_headers(out, n, raw and 1 or 0, cl_buf, err, errlen)
-    local truncated = max > 0 and n > max
-    if truncated then
-        n = max
-    end
-    local t = headers_table(out, n)
+    n = C.ngx_lua_ffi_resp_get_headers(out, n, max, cl_buf, truncated_buf,
+                                       err, errlen)
+    -- Names are as set (other modules' elements may lack a lowcase key).
+    local t = headers_table(out, n, not raw)
     if not raw then
         setmetatable(t, headers_mt)
     end
-    if truncated then
+    if truncated_buf[0] == 1 then
         return t, "truncated"
     end
     return t
@@ -490,7 +504,22 @@ function req.discard_body()
     end
 end
 
-function req.get_body_data()
+-- get_body_data(max_bytes): at most max_bytes bytes (0 or less: all).
+function req.get_body_data(...)
+    local nargs = select("#", ...)
+    if nargs > 1 then
+        error("expecting 0 or 1 arguments but seen " .. nargs, 2)
+    end
+    local max = 0
+    if nargs == 1 then
+        local v = ...
+        max = type(v) == "number" and v or (type(v) == "string" and tonumber(v))
+        if not max then
+            error("bad argument #1 to 'get_body_data' (number expected, got "
+                  .. type(v) .. ")", 2)
+        end
+        max = max >= 1 and floor(max) or 0
+    end
     local err, errlen = get_errbuf()
     local n = C.ngx_lua_ffi_req_get_body_len(err, errlen)
     if n == FFI_DECLINED then
@@ -498,6 +527,9 @@ function req.get_body_data()
     end
     if n < 0 then
         fail(err, errlen)
+    end
+    if max > 0 and n > max then
+        n = max
     end
     local buf = get_string_buf(n)
     n = C.ngx_lua_ffi_req_copy_body(buf, n, err, errlen)
@@ -533,6 +565,87 @@ function req.set_body_data(data)
     end
 end
 
+function req.set_body_file(...)
+    local nargs = select("#", ...)
+    if nargs ~= 1 and nargs ~= 2 then
+        error("expecting 1 or 2 arguments but seen " .. nargs, 2)
+    end
+    local path, clean = ...
+    if type(path) ~= "string" then
+        if type(path) ~= "number" then
+            error("bad argument #1 to 'set_body_file' (string expected, got "
+                  .. type(path) .. ")", 2)
+        end
+        path = tostring(path)
+    end
+    if nargs == 2 and type(clean) ~= "boolean" then
+        error("bad argument #2 to 'set_body_file' (boolean expected, got "
+              .. type(clean) .. ")", 2)
+    end
+    local err, errlen = get_errbuf()
+    if C.ngx_lua_ffi_req_set_body_file(path, #path, clean and 1 or 0, err,
+                                       errlen) ~= FFI_OK
+    then
+        fail(err, errlen)
+    end
+end
+
+-- init_body(buffer_size): a new empty body; without a size,
+-- client_body_buffer_size; 0 writes straight to a temp file.
+function req.init_body(...)
+    local nargs = select("#", ...)
+    if nargs > 1 then
+        error("expecting 0 or 1 argument but seen " .. nargs, 2)
+    end
+    local size = -1
+    if nargs == 1 then
+        local v = ...
+        size = type(v) == "number" and v or (type(v) == "string" and tonumber(v))
+        if not size then
+            error("bad argument #1 to 'init_body' (number expected, got "
+                  .. type(v) .. ")", 2)
+        end
+        size = size < 0 and ceil(size) or floor(size)
+        if size < 0 then
+            error("bad size argument: " .. str_format("%d", size), 2)
+        end
+    end
+    local err, errlen = get_errbuf()
+    if C.ngx_lua_ffi_req_init_body(size, err, errlen) ~= FFI_OK then
+        fail(err, errlen)
+    end
+end
+
+function req.append_body(...)
+    local nargs = select("#", ...)
+    if nargs ~= 1 then
+        error("expecting 1 arguments but seen " .. nargs, 2)
+    end
+    local data = ...
+    if type(data) ~= "string" then
+        if type(data) ~= "number" then
+            error("bad argument #1 to 'append_body' (string expected, got "
+                  .. type(data) .. ")", 2)
+        end
+        data = tostring(data)
+    end
+    local err, errlen = get_errbuf()
+    if C.ngx_lua_ffi_req_append_body(data, #data, err, errlen) ~= FFI_OK then
+        fail(err, errlen)
+    end
+end
+
+function req.finish_body(...)
+    local nargs = select("#", ...)
+    if nargs ~= 0 then
+        error("expecting 0 argument but seen " .. nargs, 2)
+    end
+    local err, errlen = get_errbuf()
+    if C.ngx_lua_ffi_req_finish_body(err, errlen) ~= FFI_OK then
+        fail(err, errlen)
+    end
+end
+
 function req.get_post_args(max)
     max = check_max(max, "get_post_args", MAX_ARGS)
     local err, errlen = get_errbuf()
@@ -557,4 +670,5 @@ function req.get_post_args(max)
     return t
 end
 
-return { version = base.version }
+-- set_req_header: for the opt-in ngx.req module (lua-lib/ngx/req.lua).
+return { version = base.version, set_req_header = set_header }

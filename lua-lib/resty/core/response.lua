@@ -17,22 +17,33 @@ ffi.cdef [[
         u_char *err, size_t *errlen);
 ]]
 
-local MAX_VALUES = 64
+local MAX_VALUES = 100
 local values = ffi.new("ngx_lua_ffi_str_t[?]", MAX_VALUES)
-local mvals = ffi.new("ngx_lua_ffi_str_t[?]", MAX_VALUES)
+local mvals_size = 16
+local mvals = ffi.new("ngx_lua_ffi_str_t[?]", mvals_size)
 
-local function set_header(_, key, value)
+-- ngx.header[key] = value, and ngx.resp.add_header (no_override): the
+-- first value replaces (or is added), further table values are added.
+local function set_resp_header(_, key, value, no_override)
     if type(key) ~= "string" then
         key = tostring(key)
     end
     local err, errlen = get_errbuf()
+    local override = no_override and 0 or 1
     local rc
     if value == nil then
+        if no_override then
+            error("invalid header value", 3)
+        end
         rc = C.ngx_lua_ffi_set_resp_header(key, #key, 1, nil, 0, nil, 0, 1, err, errlen)
     elseif type(value) == "table" then
         local n = #value
-        if n > MAX_VALUES then
-            error("too many header values", 2)
+        if n == 0 and no_override then
+            return
+        end
+        if n > mvals_size then
+            mvals_size = n
+            mvals = ffi.new("ngx_lua_ffi_str_t[?]", n)
         end
         for i = 1, n do
             local s = value[i]
@@ -43,10 +54,11 @@ local function set_header(_, key, value)
             mvals[i - 1].data = s
             mvals[i - 1].len = #s
         end
-        rc = C.ngx_lua_ffi_set_resp_header(key, #key, n == 0 and 1 or 0, nil, 0, mvals, n, 1, err, errlen)
+        rc = C.ngx_lua_ffi_set_resp_header(key, #key, n == 0 and 1 or 0, nil, 0, mvals, n,
+                                           override, err, errlen)
     else
         local s = type(value) == "string" and value or tostring(value)
-        rc = C.ngx_lua_ffi_set_resp_header(key, #key, 0, s, #s, nil, 0, 1, err, errlen)
+        rc = C.ngx_lua_ffi_set_resp_header(key, #key, 0, s, #s, nil, 0, override, err, errlen)
     end
     if rc == FFI_OK or rc == FFI_DECLINED then
         return
@@ -76,6 +88,6 @@ local function get_header(_, key)
     return t
 end
 
-ngx.header = setmetatable({}, { __index = get_header, __newindex = set_header })
+ngx.header = setmetatable({}, { __index = get_header, __newindex = set_resp_header })
 
-return { version = base.version }
+return { version = base.version, set_resp_header = set_resp_header }

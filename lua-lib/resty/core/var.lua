@@ -48,9 +48,7 @@ local function var_set(_, name, value)
     if value == nil then
         is_nil = 1
     elseif type(value) ~= "string" then
-        if type(value) ~= "number" then
-            error("bad variable value type", 2)
-        end
+        -- any other value is stored as its tostring(), as upstream does
         value = tostring(value)
     end
     local err, errlen = get_errbuf()

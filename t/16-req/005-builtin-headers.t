@@ -1,0 +1,86 @@
+# ngx.req.set_header and nginx's parsed request fields: Host and $host,
+# Connection, and a 400 Bad Request with no header list.
+use Test::Nginx::Socket::Lua;
+
+plan 'no_plan';
+run_tests();
+
+__DATA__
+
+=== TEST 1: set_header Host: $host loses the port and is lower-cased, even when already cached
+--- config
+    location = /t {
+        set $cached $host;
+        content_by_lua_block {
+            ngx.say(ngx.var.host)
+            ngx.req.set_header("Host", "AgentZH.org:1984")
+            ngx.say(ngx.var.host, " ", ngx.var.http_host)
+            ngx.req.set_header("Host", "example.com.")
+            ngx.say(ngx.var.host)
+        }
+    }
+--- request
+GET /t
+--- response_body
+localhost
+agentzh.org AgentZH.org:1984
+example.com
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: set_header Host: a value nginx would refuse fails with upstream's text
+--- config
+    location = /t {
+        content_by_lua_block {
+            for _, h in ipairs({ "a..b", "a/b", ":80", "" }) do
+                local ok, err = pcall(ngx.req.set_header, "Host", h)
+                ngx.say("[", h, "] ", ok, " ", tostring(err))
+            end
+            ngx.say(ngx.var.http_host, " ", ngx.var.host)
+        }
+    }
+--- request
+GET /t
+--- response_body
+[a..b] false failed to set header
+[a/b] false failed to set header
+[:80] false failed to set header
+[] true nil
+ localhost
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: set_header Connection: nginx's keepalive decision follows the tokens in the value
+--- config
+    location = /t {
+        rewrite_by_lua_block { ngx.req.set_header("Connection", "Upgrade, Close") }
+        content_by_lua_block { ngx.say("hi") }
+    }
+--- request
+GET /t HTTP/1.1
+--- response_headers
+Connection: close
+
+
+
+=== TEST 4: set_header in an error_page target of a 400 Bad Request is ignored, as upstream
+--- config
+    error_page 400 = /err;
+    location = /err {
+        content_by_lua_block {
+            ngx.req.set_header("Foo", "bar")
+            ngx.req.set_header("Cookie", "foo=bar")
+            ngx.req.clear_header("X")
+            ngx.say("ok ", tostring(ngx.var.cookie_foo), " ", tostring(ngx.req.get_headers()["foo"]))
+        }
+    }
+--- raw_request
+GeT / HTTP/1.1
+--- response_body
+ok nil nil
+--- no_error_log
+[error]
