@@ -480,11 +480,12 @@ pub unsafe extern "C" fn ngx_lua_ffi_set_resp_header(
             // other controls; separators in names) are percent-escaped,
             // not refused.
             let name = text::escape_header(&transformed, true);
-            let lower = name.to_ascii_lowercase();
-            let (Some(name), Some(lower)) = (pool_str(r, &name), pool_str(r, &lower)) else {
+            let (Some(name), Some(lower)) = (pool_str(r, &name), pool_str(r, &name)) else {
                 set_err(err, errlen, b"no memory");
                 return FFI_ERROR;
             };
+            // Lower-cased in the pool copy: no heap allocation per call.
+            core::slice::from_raw_parts_mut(lower.data, lower.len).make_ascii_lowercase();
             let key = Key {
                 name,
                 lower,
@@ -544,16 +545,24 @@ pub unsafe extern "C" fn ngx_lua_ffi_get_resp_header(
         let r = ctx.r;
         // SAFETY: live request.
         let transform = unsafe { crate::conf::loc_conf(r) }.transform_underscores();
-        let lower: Vec<u8> = bytes(key, key_len)
-            .iter()
-            .map(|&c| {
-                if c == b'_' && transform {
-                    b'-'
-                } else {
-                    c.to_ascii_lowercase()
-                }
-            })
-            .collect();
+        let raw = bytes(key, key_len);
+        // Header names are short: lower-case on the stack, not the heap.
+        let mut stack = [0u8; 64];
+        let mut heap = Vec::new();
+        let lower: &mut [u8] = if raw.len() <= stack.len() {
+            &mut stack[..raw.len()]
+        } else {
+            heap.resize(raw.len(), 0);
+            &mut heap
+        };
+        for (d, &c) in lower.iter_mut().zip(raw) {
+            *d = if c == b'_' && transform {
+                b'-'
+            } else {
+                c.to_ascii_lowercase()
+            };
+        }
+        let lower = &*lower;
         // SAFETY: live request; output arrays sized `max` by the caller,
         // buf 32 bytes.
         unsafe {
@@ -562,7 +571,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_get_resp_header(
                 *values = FfiStr { data, len };
                 1
             };
-            match &lower[..] {
+            match lower {
                 b"content-type" if ho.content_type.len > 0 => {
                     return one(ho.content_type.data, ho.content_type.len);
                 }
