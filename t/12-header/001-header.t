@@ -131,3 +131,27 @@ X-Bad: a%0D%0Ab: c
 !b
 --- response_body
 true nil
+
+
+
+=== TEST 8: header: setting one header many times keeps one list element
+--- config
+    location = /t {
+        content_by_lua_block {
+            for i = 1, 1000 do
+                ngx.header["X-Count"] = i
+            end
+            local n = 0
+            for k in pairs(ngx.resp.get_headers(0, true)) do
+                if k:lower() == "x-count" then n = n + 1 end
+            end
+            local v = ngx.resp.get_headers(0, true)["X-Count"]
+            ngx.say(ngx.header["X-Count"], " ", n, " ", type(v))
+        }
+    }
+--- request
+GET /t
+--- response_headers
+X-Count: 1000
+--- response_body
+1000 1 string
