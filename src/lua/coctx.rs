@@ -42,6 +42,9 @@ pub struct CoCtx {
     /// The semaphore this thread waits on, and whether it got it.
     pub sema: *mut crate::lua::sema::Sema,
     pub sema_ok: bool,
+    /// The cosocket this thread waits on (killing the thread abandons the
+    /// operation).
+    pub socket: *mut crate::cosocket::tcp::Tcp,
 }
 
 impl CoCtx {
@@ -64,6 +67,7 @@ impl CoCtx {
             in_wait: false,
             sema: ptr::null_mut(),
             sema_ok: false,
+            socket: ptr::null_mut(),
         })
     }
 
@@ -88,6 +92,10 @@ impl CoCtx {
             }
             if let Some(s) = self.sema.as_mut() {
                 s.forget(self);
+            }
+            let sock = core::mem::replace(&mut self.socket, ptr::null_mut());
+            if let Some(s) = sock.as_mut() {
+                s.abort_wait(self);
             }
         }
         self.sema = ptr::null_mut();

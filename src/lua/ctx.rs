@@ -64,6 +64,11 @@ pub struct RequestCtx {
     pub exec: Option<crate::phase::exec::Exec>,
     /// `ngx.req.read_body` waits for the client body.
     pub reading_body: bool,
+    /// The request socket (`ngx.req.socket`) whose reads and writes the
+    /// request's read/write event handlers serve.
+    pub downstream: *mut crate::cosocket::tcp::Tcp,
+    /// `ngx.req.socket(true)` was acquired: nginx sends no more output.
+    pub raw_socket: bool,
 }
 
 unsafe extern "C" fn cleanup(data: *mut c_void) {
@@ -141,6 +146,8 @@ impl RequestCtx {
                 uri_jump: false,
                 exec: None,
                 reading_body: false,
+                downstream: ptr::null_mut(),
+                raw_socket: false,
             }));
             (*cln).handler = Some(cleanup);
             (*cln).data = ctx as *mut c_void;

@@ -40,7 +40,8 @@ pub unsafe fn send_chain(ctx: &mut RequestCtx, cl: *mut ngx_chain_t) -> isize {
 /// Ends the response body (header first if needed); the content handler's
 /// return value.
 pub fn send_eof(ctx: &mut RequestCtx) -> isize {
-    if ctx.eof_sent {
+    // The raw request socket owns the connection: nginx sends nothing more.
+    if ctx.eof_sent || ctx.raw_socket {
         return NGX_OK as isize;
     }
     let rc = send_header_if_needed(ctx);

@@ -452,9 +452,9 @@ connect: 1 nil
 --- request
 GET /t
 --- response_body
-1
+true
 nilbad address
 +PONG
 1
 reused: 1
-bad "pool_size" option value: 0
+bad argument #3 to 'connect' (bad "pool_size" option value: 0)
