@@ -23,7 +23,7 @@ unsafe fn owner(
         let s = &mut *s;
         if !core::ptr::eq(s.ctx, ctx) && !s.ctx.is_null() {
             set_err(err, errlen, b"bad request");
-            return Err(FFI_ERROR);
+            return Err(FFI_DECLINED);
         }
         if s.ctx.is_null() {
             // A socket kept across requests (module-level) now serves this one.
@@ -53,6 +53,19 @@ unsafe fn step(s: &mut Tcp, st: Step, me: *mut CoCtx, err: *mut u8, errlen: *mut
             FFI_ERROR
         }
     }
+}
+
+/// Records a refusal as the operation's outcome, so its result carries no
+/// data of an earlier operation.
+unsafe fn refuse(s: &mut Tcp, e: &[u8], err: *mut u8, errlen: *mut usize) -> c_int {
+    s.done = crate::cosocket::tcp::Done {
+        ok: false,
+        err: String::from_utf8_lossy(e).into_owned(),
+        ..crate::cosocket::tcp::Done::ok()
+    };
+    // SAFETY: the caller's error buffer.
+    unsafe { set_err(err, errlen, e) };
+    FFI_ERROR
 }
 
 /// Upstream's refusals before an operation starts: a closed socket, or
@@ -116,8 +129,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_connect(
                 Err(rc) => return rc,
             };
             if let Some(e) = refusal(s, false, true, true) {
-                set_err(err, errlen, e);
-                return FFI_ERROR;
+                return refuse(s, e, err, errlen);
             }
             if s.downstream() {
                 set_err(err, errlen, b"attempt to re-connect a request socket");
@@ -152,8 +164,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_send(
                 Err(rc) => return rc,
             };
             if let Some(e) = refusal(s, true, false, true) {
-                set_err(err, errlen, e);
-                return FFI_ERROR;
+                return refuse(s, e, err, errlen);
             }
             if s.kind == Kind::Body {
                 set_err(err, errlen, b"attempt to write to request sockets");
@@ -192,8 +203,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_receive(
                 Err(rc) => return rc,
             };
             if let Some(e) = refusal(s, true, true, false) {
-                set_err(err, errlen, e);
-                return FFI_ERROR;
+                return refuse(s, e, err, errlen);
             }
             let mode = match mode {
                 0 => RecvMode::Line,
@@ -409,12 +419,10 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_sslhandshake(
                 Err(rc) => return rc,
             };
             if let Some(e) = refusal(s, true, true, true) {
-                set_err(err, errlen, e);
-                return FFI_ERROR;
+                return refuse(s, e, err, errlen);
             }
             if s.downstream() {
-                set_err(err, errlen, b"not supported for downstream sockets");
-                return FFI_ERROR;
+                return refuse(s, b"not supported for downstream sockets", err, errlen);
             }
             let name = (!name.is_null()).then(|| core::slice::from_raw_parts(name, name_len));
             match s.ssl_handshake(sess, want_session != 0, name, verify != 0, ocsp != 0, me) {

@@ -71,7 +71,8 @@ local function finish(s, rc, err, errlen)
         yield_to_scheduler()
         err, errlen = get_errbuf()
         rc = C.ngx_lua_ffi_socket_tcp_result(s, data_ptr, data_len, sent_len, found, err, errlen)
-    elseif rc == FFI_OK then
+    elseif rc == FFI_OK or rc == FFI_ERROR then
+        -- A failure may carry partial data (a receive cut short at once).
         rc = C.ngx_lua_ffi_socket_tcp_result(s, data_ptr, data_len, sent_len, found, err, errlen)
     end
     return rc, err, errlen
