@@ -72,7 +72,8 @@ impl Tcp {
         if p.is_null() && !self.udp {
             let size = opts.size.or(opts.backlog.map(|_| self.default_pool_size));
             if let Some(n) = size {
-                p = pool::create(&self.key, n, opts.backlog, self.request_log());
+                // SAFETY: the request's (or the cycle's) live log.
+                p = unsafe { pool::create(&self.key, n, opts.backlog, self.request_log()) };
             }
         }
         self.start(p, me, false)

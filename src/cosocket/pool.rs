@@ -59,7 +59,15 @@ pub fn find(key: &[u8]) -> *mut Pool {
 }
 
 /// Creates the pool for `key` (the caller checked that there is none).
-pub fn create(key: &[u8], size: usize, backlog: Option<usize>, log: *mut ngx_log_t) -> *mut Pool {
+///
+/// # Safety
+/// `log` is a live log.
+pub unsafe fn create(
+    key: &[u8],
+    size: usize,
+    backlog: Option<usize>,
+    log: *mut ngx_log_t,
+) -> *mut Pool {
     let mut p = Box::new(Pool {
         key: key.to_vec(),
         size,
@@ -221,7 +229,8 @@ pub unsafe fn put(
         if n <= 0 {
             return Err(PutError::BadSize(n));
         }
-        p = create(key, n as usize, None, log);
+        // SAFETY: the caller's live log.
+        p = unsafe { create(key, n as usize, None, log) };
     }
     // SAFETY: p is a live pool; c is ours (see above).
     unsafe {

@@ -24,7 +24,10 @@ pub enum Handshake {
 impl Tcp {
     /// Starts the TLS handshake. `sess`: a session to resume (owned by the
     /// caller); `want_session`: hand the new session to the caller.
-    pub fn ssl_handshake(
+    ///
+    /// # Safety
+    /// The socket is connected; `sess` is null or a live session.
+    pub unsafe fn ssl_handshake(
         &mut self,
         sess: *mut SSL_SESSION,
         want_session: bool,
