@@ -275,7 +275,8 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_close(s: *mut Tcp) -> c_int {
     }
 }
 
-/// Negative values keep the current timeout.
+/// Negative values keep the current timeout; 0 means the location's
+/// `lua_socket_*_timeout`, as upstream.
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_settimeouts(
     s: *mut Tcp,
@@ -283,17 +284,23 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_settimeouts(
     send: f64,
     read: f64,
 ) {
-    // SAFETY: a live socket.
+    // SAFETY: a live socket; its request (when set) is alive.
     let s = unsafe { &mut *s };
-    if connect >= 0.0 {
-        s.connect_timeout = connect as nginx_sys::ngx_msec_t;
-    }
-    if send >= 0.0 {
-        s.send_timeout = send as nginx_sys::ngx_msec_t;
-    }
-    if read >= 0.0 {
-        s.read_timeout = read as nginx_sys::ngx_msec_t;
-    }
+    let lcf = unsafe { s.ctx.as_ref().map(|ctx| crate::conf::loc_conf(ctx.r)) };
+    let pick = |v: f64,
+                cur: nginx_sys::ngx_msec_t,
+                conf: fn(&crate::conf::LocConf) -> nginx_sys::ngx_msec_t| {
+        if v > 0.0 {
+            v as nginx_sys::ngx_msec_t
+        } else if v == 0.0 {
+            lcf.map_or(cur, conf)
+        } else {
+            cur
+        }
+    };
+    s.connect_timeout = pick(connect, s.connect_timeout, |c| c.socket_connect_timeout());
+    s.send_timeout = pick(send, s.send_timeout, |c| c.socket_send_timeout());
+    s.read_timeout = pick(read, s.read_timeout, |c| c.socket_read_timeout());
 }
 
 /// `has_size == 0` (or a negative timeout) uses the configured default.

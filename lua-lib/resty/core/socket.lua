@@ -278,14 +278,25 @@ function tcp.close(self)
     return nil, "closed"
 end
 
+local function check_timeout(t)
+    t = tonumber(t)
+    if not t then
+        return nil
+    end
+    if t < 0 or t >= 2147483648 then
+        error("bad timeout value", 3)
+    end
+    return t
+end
+
 function tcp.settimeout(self, ms)
-    local t = tonumber(ms) or 0
+    local t = check_timeout(ms) or 0
     C.ngx_lua_ffi_socket_tcp_settimeouts(sock_of(self), t, t, t)
 end
 
 function tcp.settimeouts(self, connect, send, read)
-    C.ngx_lua_ffi_socket_tcp_settimeouts(sock_of(self), tonumber(connect) or -1,
-                                          tonumber(send) or -1, tonumber(read) or -1)
+    C.ngx_lua_ffi_socket_tcp_settimeouts(sock_of(self), check_timeout(connect) or -1,
+                                          check_timeout(send) or -1, check_timeout(read) or -1)
 end
 
 function tcp.setkeepalive(self, timeout, size)
