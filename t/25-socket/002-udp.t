@@ -123,3 +123,31 @@ GET /t
 nilbad address
 nilbad address
 falsebad argument #1 to 'bind' (string expected, got number)
+
+
+
+=== TEST 6: udp: receive reads at most 8192 bytes of a datagram, or the size asked for
+--- config
+    location = /t {
+        content_by_lua_block {
+            local udp = ngx.socket.udp()
+            assert(udp:setpeername("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(udp:send("big"))
+            ngx.say(#udp:receive())
+            assert(udp:send("big"))
+            ngx.say(#udp:receive(100000))
+            assert(udp:send("big"))
+            ngx.say(#udp:receive(10))
+        }
+    }
+--- udp_listen: $TEST_NGINX_RAND_PORT_1
+--- udp_reply eval
+"x" x 10000
+--- request
+GET /t
+--- response_body
+8192
+8192
+10
+--- no_error_log
+[error]

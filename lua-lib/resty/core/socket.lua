@@ -460,12 +460,16 @@ function udp.send(self, data)
     return nil, err
 end
 
+-- As upstream, a datagram is read into at most 8192 bytes.
 function udp.receive(self, size)
-    local n = 65536
+    local n = 8192
     if size ~= nil then
         n = tonumber(size)
         if not n or n <= 0 then
             error("bad argument #1 to 'receive' (bad size)", 2)
+        end
+        if n > 8192 then
+            n = 8192
         end
     end
     local data, err = receive(self, 3, n)
