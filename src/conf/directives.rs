@@ -9,7 +9,7 @@ use core::ptr;
 use nginx_sys::*;
 
 use super::block::{BlockLexer, Scan};
-use super::{LocConf, MainConf};
+use super::{ssl, LocConf, MainConf};
 use crate::lua::handler::{FilePath, Handler, Source};
 use crate::nginx::log::conf_log;
 use crate::phase::Phase;
@@ -21,6 +21,8 @@ const ANY_LOC: u32 = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF 
 const IN_LOC: u32 = NGX_HTTP_LOC_CONF | NGX_HTTP_LIF_CONF;
 /// Where nginx's `set` may appear (server, location and their `if` blocks).
 const SET_CTX: u32 = NGX_HTTP_SRV_CONF | NGX_HTTP_SIF_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LIF_CONF;
+/// `lua_ssl_*` are not allowed in `if` blocks, as upstream.
+const SSL_LOC: u32 = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF;
 
 const CONF_OK: *mut c_char = ptr::null_mut();
 
@@ -70,7 +72,7 @@ macro_rules! handler_directives {
                 unsafe { set_handler(cf, c, conf, $phase, Form::File) }
             }
         )*
-        pub static mut COMMANDS: [ngx_command_t; 25 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
+        pub static mut COMMANDS: [ngx_command_t; 33 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
             cmd(b"lua_package_path\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_path, MAIN),
             cmd(b"lua_package_cpath\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_cpath, MAIN),
             cmd(b"lua_code_cache\0", ANY_LOC | NGX_CONF_FLAG, set_code_cache, LOC),
@@ -96,6 +98,14 @@ macro_rules! handler_directives {
             cmd(b"set_by_lua_block\0", SET_CTX | NGX_CONF_BLOCK | NGX_CONF_TAKE1, set_block, LOC),
             cmd(b"set_by_lua\0", SET_CTX | NGX_CONF_2MORE, set_inline, LOC),
             cmd(b"set_by_lua_file\0", SET_CTX | NGX_CONF_2MORE, set_file, LOC),
+            cmd(b"lua_ssl_protocols\0", SSL_LOC | NGX_CONF_1MORE, ssl::set_protocols, LOC),
+            cmd(b"lua_ssl_ciphers\0", SSL_LOC | NGX_CONF_TAKE1, ssl::set_ciphers, LOC),
+            cmd(b"lua_ssl_verify_depth\0", SSL_LOC | NGX_CONF_TAKE1, ssl::set_verify_depth, LOC),
+            cmd(b"lua_ssl_trusted_certificate\0", SSL_LOC | NGX_CONF_TAKE1, ssl::set_trusted_certificate, LOC),
+            cmd(b"lua_ssl_crl\0", SSL_LOC | NGX_CONF_TAKE1, ssl::set_crl, LOC),
+            cmd(b"lua_ssl_certificate\0", SSL_LOC | NGX_CONF_TAKE1, ssl::set_certificate, LOC),
+            cmd(b"lua_ssl_certificate_key\0", SSL_LOC | NGX_CONF_TAKE1, ssl::set_certificate_key, LOC),
+            cmd(b"lua_ssl_conf_command\0", SSL_LOC | NGX_CONF_TAKE2, ssl::set_conf_command, LOC),
             $(
                 cmd($block, $ctx | NGX_CONF_BLOCK | NGX_CONF_NOARGS, $fn_block, $offset),
                 cmd($inline, $ctx | NGX_CONF_TAKE1, $fn_inline, $offset),

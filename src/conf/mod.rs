@@ -1,6 +1,7 @@
 //! Directives, configuration structs and their merge.
 pub mod block;
 mod directives;
+pub mod ssl;
 
 use std::rc::Rc;
 
@@ -101,6 +102,8 @@ pub struct LocConf {
     pub http10_buffering: Option<bool>,
     /// `lua_transform_underscores_in_response_headers` (default on).
     pub transform_underscores: Option<bool>,
+    /// `lua_ssl_*` and the TLS context of cosockets.
+    pub ssl: ssl::SslConf,
 }
 
 impl LocConf {
@@ -164,12 +167,13 @@ pub unsafe extern "C" fn create_loc_conf(cf: *mut ngx_conf_t) -> *mut c_void {
 }
 
 pub unsafe extern "C" fn merge_loc_conf(
-    _cf: *mut ngx_conf_t,
+    cf: *mut ngx_conf_t,
     prev: *mut c_void,
     conf: *mut c_void,
 ) -> *mut c_char {
     // SAFETY: nginx passes the two LocConf we allocated in create_loc_conf.
-    let (prev, conf) = unsafe { (&*(prev as *const LocConf), &mut *(conf as *mut LocConf)) };
+    // The previous level is written too: its TLS context is kept there.
+    let (prev, conf) = unsafe { (&mut *(prev as *mut LocConf), &mut *(conf as *mut LocConf)) };
     fn inherit(slot: &mut Option<Rc<Handler>>, prev: &Option<Rc<Handler>>) {
         if slot.is_none() {
             slot.clone_from(prev);
@@ -202,6 +206,10 @@ pub unsafe extern "C" fn merge_loc_conf(
     );
     if conf.check_client_abort.is_none() {
         conf.check_client_abort = Some(prev.check_client_abort.unwrap_or(false));
+    }
+    // SAFETY: cf is the configuration being merged.
+    if !unsafe { ssl::merge(cf, &mut prev.ssl, &mut conf.ssl) } {
+        return usize::MAX as *mut c_char;
     }
     ptr::null_mut()
 }

@@ -1,11 +1,12 @@
-//! ngx.socket.tcp: connect, send, receive, close, keepalive.
+//! ngx.socket.tcp: the socket object, send, receive, close, keepalive.
+//! Connecting is in `connect.rs`, TLS in `ssl.rs`, the request sockets of
+//! `ngx.req.socket` in `req.rs`.
 use core::ffi::c_void;
 use core::ptr;
 
 use nginx_sys::*;
 
-use super::addr::{self, Peer};
-use super::pool;
+use super::pool::{self, Pool};
 use crate::lua::coctx::CoCtx;
 use crate::lua::ctx::RequestCtx;
 use crate::nginx::log;
@@ -25,13 +26,26 @@ pub enum RecvMode {
     },
 }
 
-#[derive(PartialEq, Eq)]
-enum Pending {
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub(super) enum Pending {
     None,
+    /// Waiting in a full pool's queue (`backlog`).
+    Queued,
     Resolve,
     Connect,
+    Handshake,
     Send,
-    Recv(RecvMode),
+}
+
+/// What the socket is connected to.
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub enum Kind {
+    /// A connection of our own (ngx.socket.tcp/udp).
+    Upstream,
+    /// `ngx.req.socket()`: reads the request body from the client.
+    Body,
+    /// `ngx.req.socket(true)`: the client connection itself.
+    Raw,
 }
 
 /// Outcome of an operation, read by the Lua side (`ngx_lua_ffi_socket_tcp_result`).
@@ -43,41 +57,74 @@ pub struct Done {
     pub sent: usize,
     /// receiveuntil saw its pattern.
     pub found: bool,
+    /// The OpenSSL verify result of a failed handshake (0: none).
+    pub ssl_code: i64,
+}
+
+impl Done {
+    pub fn ok() -> Done {
+        Done {
+            ok: true,
+            err: String::new(),
+            data: Vec::new(),
+            sent: 0,
+            found: false,
+            ssl_code: 0,
+        }
+    }
 }
 
 pub struct Tcp {
     pub c: *mut ngx_connection_t,
     pub ctx: *mut RequestCtx,
+    pub kind: Kind,
     pub connect_timeout: ngx_msec_t,
     pub send_timeout: ngx_msec_t,
     pub read_timeout: ngx_msec_t,
     pub log_errors: bool,
-    pub pool_size: usize,
+    pub default_pool_size: usize,
     pub keepalive_timeout: ngx_msec_t,
-    buf: Vec<u8>,
-    pos: usize,
+    pub(super) buf: Vec<u8>,
+    pub(super) pos: usize,
     send_buf: Vec<u8>,
     send_off: usize,
-    reader: *mut CoCtx,
-    writer: *mut CoCtx,
-    pending: Pending,
+    pub(super) reader: *mut CoCtx,
+    pub(super) writer: *mut CoCtx,
+    /// The write-side operation under way (connect steps, send).
+    pub(super) pending: Pending,
+    /// The receive under way (reads and writes may wait at the same time).
+    pub(super) recv_mode: Option<RecvMode>,
     pub done: Done,
     pub key: Vec<u8>,
     pub reused: u32,
-    peer_name: Vec<u8>,
-    sockaddr: Vec<u8>,
-    name: ngx_str_t,
+    /// The pool whose connection count includes this socket (null: none).
+    pub(super) pool: *mut Pool,
+    pub(super) peer_name: Vec<u8>,
+    pub(super) sockaddr: Vec<u8>,
+    pub(super) name: ngx_str_t,
+    /// The host and port as given to connect (queued connects, logs).
+    pub(super) target_host: Vec<u8>,
+    pub(super) target_port: u16,
     pub until_pat: Vec<u8>,
     until_found: bool,
     /// A datagram socket (ngx.socket.udp): one receive is one datagram.
     pub udp: bool,
-    resolve_name: Vec<u8>,
-    resolve_port: u16,
-    in_resolve_call: bool,
+    pub(super) resolve_name: Vec<u8>,
+    pub(super) resolve_port: u16,
+    pub(super) rctx: *mut ngx_resolver_ctx_t,
+    pub(super) in_resolve_call: bool,
     /// bind(): local address for the next connect.
-    local_sa: Vec<u8>,
-    local: ngx_addr_t,
-    pc: ngx_peer_connection_t,
+    pub(super) local_sa: Vec<u8>,
+    pub(super) local: ngx_addr_t,
+    pub(super) pc: ngx_peer_connection_t,
+    /// The queued connect's timer, and its turn (posted).
+    pub(super) queue_ev: ngx_event_t,
+    /// sslhandshake: the server name to check, verification on, whether
+    /// the session is wanted, and the session it produced.
+    pub(super) ssl_name: Vec<u8>,
+    pub(super) ssl_verify: bool,
+    pub(super) ssl_want_session: bool,
+    pub ssl_session: *mut SSL_SESSION,
 }
 
 /// What a call did: finished now, or the caller must yield.
@@ -86,7 +133,7 @@ pub enum Step {
     Wait,
 }
 
-fn errno_str(err: i32) -> String {
+pub(super) fn errno_str(err: i32) -> String {
     // SAFETY: strerror returns a static (thread-local) C string.
     let s = unsafe { core::ffi::CStr::from_ptr(libc::strerror(err)) };
     // LuaSocket style, as upstream: "connection refused".
@@ -101,11 +148,12 @@ impl Tcp {
         Box::new(Tcp {
             c: ptr::null_mut(),
             ctx,
+            kind: Kind::Upstream,
             connect_timeout: lcf.socket_connect_timeout(),
             send_timeout: lcf.socket_send_timeout(),
             read_timeout: lcf.socket_read_timeout(),
             log_errors: lcf.socket_log_errors(),
-            pool_size: lcf.socket_pool_size(),
+            default_pool_size: lcf.socket_pool_size(),
             keepalive_timeout: lcf.socket_keepalive_timeout(),
             buf: Vec::new(),
             pos: 0,
@@ -114,37 +162,49 @@ impl Tcp {
             reader: ptr::null_mut(),
             writer: ptr::null_mut(),
             pending: Pending::None,
-            done: Done {
-                ok: true,
-                err: String::new(),
-                data: Vec::new(),
-                sent: 0,
-                found: false,
-            },
+            recv_mode: None,
+            done: Done::ok(),
             key: Vec::new(),
             reused: 0,
+            pool: ptr::null_mut(),
             peer_name: Vec::new(),
             sockaddr: Vec::new(),
             name: ngx_str_t {
                 len: 0,
                 data: ptr::null_mut(),
             },
+            target_host: Vec::new(),
+            target_port: 0,
             until_pat: Vec::new(),
             until_found: false,
             udp: false,
             resolve_name: Vec::new(),
             resolve_port: 0,
+            rctx: ptr::null_mut(),
             in_resolve_call: false,
             local_sa: Vec::new(),
             // SAFETY: an all-zero ngx_addr_t is "no address".
             local: unsafe { core::mem::zeroed() },
             // SAFETY: an all-zero peer connection is its initial state.
             pc: unsafe { core::mem::zeroed() },
+            // SAFETY: an all-zero event is nginx's "unarmed" event.
+            queue_ev: unsafe { core::mem::zeroed() },
+            ssl_name: Vec::new(),
+            ssl_verify: false,
+            ssl_want_session: false,
+            ssl_session: ptr::null_mut(),
         })
     }
 
     pub fn connected(&self) -> bool {
         !self.c.is_null()
+    }
+
+    pub fn busy_connecting(&self) -> bool {
+        matches!(
+            self.pending,
+            Pending::Queued | Pending::Resolve | Pending::Connect | Pending::Handshake
+        )
     }
 
     pub fn busy_reading(&self) -> bool {
@@ -155,7 +215,11 @@ impl Tcp {
         !self.writer.is_null()
     }
 
-    fn request_log(&self) -> *mut ngx_log_t {
+    pub fn downstream(&self) -> bool {
+        self.kind != Kind::Upstream
+    }
+
+    pub(super) fn request_log(&self) -> *mut ngx_log_t {
         // SAFETY: ctx (when set) is the live owner request.
         unsafe {
             match self.ctx.as_ref() {
@@ -165,13 +229,14 @@ impl Tcp {
         }
     }
 
-    fn fail(&mut self, err: impl Into<String>, partial: Vec<u8>) {
+    pub(super) fn fail(&mut self, err: impl Into<String>, partial: Vec<u8>) {
         self.done = Done {
             ok: false,
             err: err.into(),
             data: partial,
             sent: 0,
             found: false,
+            ssl_code: 0,
         };
     }
 
@@ -193,27 +258,72 @@ impl Tcp {
         if let Some(ctx) = unsafe { self.ctx.as_mut() } {
             let me: *mut Tcp = self;
             ctx.sockets.retain(|&s| s != me);
+            if ctx.downstream == me {
+                ctx.downstream = ptr::null_mut();
+            }
         }
     }
 
-    /// Closes the connection (not pooled). A thread waiting on it stays
-    /// recorded, so the handler that noticed the failure can wake it.
-    fn close_conn(&mut self) {
+    /// Closes the connection (not pooled) and gives back its pool slot. A
+    /// thread waiting on it stays recorded, so the handler that noticed the
+    /// failure can wake it. A request socket only lets go of the client
+    /// connection.
+    pub(super) fn close_conn(&mut self) {
         if !self.c.is_null() {
-            // SAFETY: our connection; nginx removes its events and timers.
-            unsafe { ngx_close_connection(self.c) };
+            if self.downstream() {
+                // SAFETY: the live client connection; only our timers go.
+                unsafe { super::req::finish_reading(self) };
+            } else {
+                // SAFETY: our connection; nginx removes its events and timers.
+                unsafe { pool::close_connection(self.c) };
+            }
             self.c = ptr::null_mut();
+        }
+        if !self.pool.is_null() {
+            let p = core::mem::replace(&mut self.pool, ptr::null_mut());
+            // SAFETY: we held one of its slots, so it is alive.
+            unsafe { pool::release(p) };
         }
         self.buf.clear();
         self.pos = 0;
     }
 
-    /// `close()` from Lua, or the request's end: nobody waits any more.
+    /// `close()` from Lua, a killed waiting thread, or the request's end:
+    /// whatever is under way is abandoned and nobody waits any more.
     pub fn close(&mut self) {
+        // SAFETY: the queue event, resolver context and pool are ours.
+        unsafe {
+            match self.pending {
+                Pending::Queued => {
+                    if let Some(p) = self.pool.as_mut() {
+                        pool::dequeue(p, self);
+                    }
+                }
+                Pending::Resolve if !self.rctx.is_null() => {
+                    ngx_resolve_name_done(self.rctx);
+                    self.rctx = ptr::null_mut();
+                }
+                _ => {}
+            }
+            if self.queue_ev.timer_set() != 0 {
+                ngx_del_timer(&mut self.queue_ev);
+            }
+            if self.queue_ev.posted() != 0 {
+                ngx_delete_posted_event(&mut self.queue_ev);
+            }
+        }
         self.close_conn();
+        for t in [self.reader, self.writer] {
+            // SAFETY: a recorded waiter is a live thread (see wake()).
+            if let Some(t) = unsafe { t.as_mut() } {
+                t.socket = ptr::null_mut();
+            }
+        }
         self.reader = ptr::null_mut();
         self.writer = ptr::null_mut();
         self.pending = Pending::None;
+        self.recv_mode = None;
+        self.free_session();
     }
 
     /// The request ended: close and forget it.
@@ -222,200 +332,16 @@ impl Tcp {
         self.ctx = ptr::null_mut();
     }
 
-    /// Starts connecting to `host` (`port` for IP hosts). `pool` overrides
-    /// the keepalive pool name.
-    pub fn connect(
-        &mut self,
-        host: &[u8],
-        port: Option<u16>,
-        pool: Option<&[u8]>,
-        me: *mut CoCtx,
-    ) -> Step {
-        self.close();
-        let peer = match addr::parse(host, port) {
-            Ok(p) => p,
-            Err(true) => return self.resolve(host, port.unwrap_or(0), pool, me),
-            Err(false) => {
-                self.fail("bad address", Vec::new());
-                return Step::Now;
-            }
-        };
-        self.peer_name = match (&peer, port) {
-            (Peer::Inet(a), _) => a.to_string().into_bytes(),
-            (Peer::Unix(_), _) => host.to_vec(),
-        };
-        self.key = match pool {
-            Some(p) => p.to_vec(),
-            None => match &peer {
-                Peer::Inet(a) => format!("{}:{}", a.ip(), a.port()).into_bytes(),
-                Peer::Unix(_) => host.to_vec(),
-            },
-        };
-        if self.take_pooled() {
-            return Step::Now;
-        }
-        self.reused = 0;
-        let (sa, _) = addr::sockaddr(&peer);
-        self.sockaddr = sa;
-        self.connect_sockaddr(me)
-    }
-
-    /// Connects to `self.sockaddr` (the peer connection is set up here).
-    fn connect_sockaddr(&mut self, me: *mut CoCtx) -> Step {
-        let len = self.sockaddr.len() as u32;
-        self.name = ngx_str_t {
-            len: self.peer_name.len(),
-            data: self.peer_name.as_mut_ptr(),
-        };
-        // SAFETY: the peer connection points at our own buffers, which live
-        // as long as the Tcp; ngx_event_connect_peer takes a socket and a
-        // connection slot.
-        unsafe {
-            self.pc = core::mem::zeroed();
-            self.pc.sockaddr = self.sockaddr.as_mut_ptr() as *mut sockaddr;
-            self.pc.socklen = len;
-            self.pc.name = &mut self.name;
-            self.pc.get = Some(ngx_event_get_peer);
-            if self.udp {
-                self.pc.type_ = libc::SOCK_DGRAM;
-            }
-            if !self.local_sa.is_empty() {
-                self.local.sockaddr = self.local_sa.as_mut_ptr() as *mut sockaddr;
-                self.local.socklen = self.local_sa.len() as socklen_t;
-                self.pc.local = &mut self.local;
-            }
-            self.pc.log = self.request_log();
-            self.pc
-                .set_log_error(ngx_connection_log_error_e_NGX_ERROR_ERR as _);
-            let rc = ngx_event_connect_peer(&mut self.pc);
-            if rc == NGX_ERROR as isize || rc == NGX_BUSY as isize || rc == NGX_DECLINED as isize {
-                let e = errno();
-                if !self.pc.connection.is_null() {
-                    ngx_close_connection(self.pc.connection);
-                }
-                self.fail(
-                    if e != 0 {
-                        errno_str(e)
-                    } else {
-                        "failed to connect".into()
-                    },
-                    Vec::new(),
-                );
-                return Step::Now;
-            }
-            self.c = self.pc.connection;
-            self.adopt();
-            if rc == NGX_OK as isize {
-                self.done = Done {
-                    ok: true,
-                    err: String::new(),
-                    data: Vec::new(),
-                    sent: 0,
-                    found: false,
-                };
-                return Step::Now;
-            }
-            // NGX_AGAIN: the write event tells when the connect finished.
-            ngx_add_timer((*self.c).write, self.connect_timeout);
-        }
-        self.pending = Pending::Connect;
-        self.writer = me;
-        Step::Wait
-    }
-
-    /// Reuses an idle connection of this socket's pool, if there is one.
-    fn take_pooled(&mut self) -> bool {
-        if self.udp {
-            return false;
-        }
-        let Some((c, reused)) = pool::take(&self.key) else {
-            return false;
-        };
-        self.c = c;
-        self.reused = reused + 1;
-        self.adopt();
-        self.done = Done {
-            ok: true,
-            err: String::new(),
-            data: Vec::new(),
-            sent: 0,
-            found: false,
-        };
-        true
-    }
-
-    /// Resolves `host` with the location's `resolver`, then connects.
-    fn resolve(&mut self, host: &[u8], port: u16, pool: Option<&[u8]>, me: *mut CoCtx) -> Step {
-        self.resolve_name = host.to_vec();
-        self.resolve_port = port;
-        self.peer_name = format!("{}:{port}", String::from_utf8_lossy(host)).into_bytes();
-        self.key = match pool {
-            Some(p) => p.to_vec(),
-            None => self.peer_name.clone(),
-        };
-        if self.take_pooled() {
-            return Step::Now;
-        }
-        // SAFETY: the request's core loc conf holds the resolver; the
-        // resolver context's name points at our buffer, which outlives it.
-        unsafe {
-            let Some(ctx) = self.ctx.as_ref() else {
-                self.fail("no request", Vec::new());
-                return Step::Now;
-            };
-            let clcf = *(*ctx.r).loc_conf.add(ngx_http_core_module.ctx_index)
-                as *mut ngx_http_core_loc_conf_t;
-            let mut temp: ngx_resolver_ctx_t = core::mem::zeroed();
-            temp.name = ngx_str_t {
-                len: self.resolve_name.len(),
-                data: self.resolve_name.as_mut_ptr(),
-            };
-            let rctx = ngx_resolve_start((*clcf).resolver, &mut temp);
-            if rctx.is_null() {
-                self.fail("failed to start the resolver", Vec::new());
-                return Step::Now;
-            }
-            if rctx as isize == -1 {
-                self.fail(
-                    format!(
-                        "no resolver defined to resolve \"{}\"",
-                        String::from_utf8_lossy(host)
-                    ),
-                    Vec::new(),
-                );
-                return Step::Now;
-            }
-            (*rctx).name = ngx_str_t {
-                len: self.resolve_name.len(),
-                data: self.resolve_name.as_mut_ptr(),
-            };
-            (*rctx).handler = Some(resolved);
-            (*rctx).data = self as *mut Tcp as *mut c_void;
-            (*rctx).timeout = (*clcf).resolver_timeout;
-            self.pending = Pending::Resolve;
-            self.writer = me;
-            self.in_resolve_call = true;
-            let rc = ngx_resolve_name(rctx);
-            self.in_resolve_call = false;
-            if rc != NGX_OK as isize {
-                self.pending = Pending::None;
-                self.writer = ptr::null_mut();
-                self.fail("failed to resolve", Vec::new());
-                return Step::Now;
-            }
-        }
-        match self.pending {
-            // Resolved from the cache and connected (or failed) at once.
-            Pending::None => {
-                self.writer = ptr::null_mut();
-                Step::Now
-            }
-            _ => Step::Wait,
+    /// A thread waiting on this socket was killed: abandon what it waited
+    /// for, as upstream's coroutine cleanup does.
+    pub fn abort_wait(&mut self, t: *mut CoCtx) {
+        if self.reader == t || self.writer == t {
+            self.close();
         }
     }
 
     /// Points the connection's events at this socket.
-    fn adopt(&mut self) {
+    pub(super) fn adopt(&mut self) {
         // SAFETY: our live connection.
         unsafe {
             let c = self.c;
@@ -426,70 +352,10 @@ impl Tcp {
             (*c).log = log;
             (*(*c).read).log = log;
             (*(*c).write).log = log;
-        }
-    }
-
-    fn connect_finished(&mut self) {
-        // SAFETY: our live connection, its socket just became writable.
-        unsafe {
-            let c = self.c;
-            let wev = (*c).write;
-            if (*wev).timedout() != 0 {
-                if self.log_errors {
-                    log::log_error(
-                        NGX_LOG_ERR,
-                        (*c).log,
-                        format!(
-                            "lua tcp socket connect timed out, when connecting to {}",
-                            String::from_utf8_lossy(&self.peer_name)
-                        )
-                        .as_bytes(),
-                    );
-                }
-                self.close_conn();
-                self.fail("timeout", Vec::new());
-                return;
-            }
-            if (*wev).timer_set() != 0 {
-                ngx_del_timer(wev);
-            }
-            let mut err: libc::c_int = 0;
-            let mut len = core::mem::size_of::<libc::c_int>() as libc::socklen_t;
-            if libc::getsockopt(
-                (*c).fd,
-                libc::SOL_SOCKET,
-                libc::SO_ERROR,
-                &mut err as *mut _ as *mut c_void,
-                &mut len,
-            ) == -1
-            {
-                err = errno();
-            }
-            if err != 0 {
-                if self.log_errors {
-                    log::log_error(
-                        NGX_LOG_ERR,
-                        (*c).log,
-                        format!(
-                            "lua tcp socket connect() failed ({}), when connecting to {}",
-                            errno_str(err),
-                            String::from_utf8_lossy(&self.peer_name)
-                        )
-                        .as_bytes(),
-                    );
-                }
-                self.close_conn();
-                self.fail(errno_str(err), Vec::new());
-                return;
+            if !(*c).pool.is_null() {
+                (*(*c).pool).log = log;
             }
         }
-        self.done = Done {
-            ok: true,
-            err: String::new(),
-            data: Vec::new(),
-            sent: 0,
-            found: false,
-        };
     }
 
     /// Sends `data`, waiting if the socket buffer is full.
@@ -502,11 +368,14 @@ impl Tcp {
             None => {
                 self.pending = Pending::Send;
                 self.writer = me;
-                // SAFETY: our live connection.
+                // SAFETY: our live connection (or the client's).
                 unsafe {
                     let wev = (*self.c).write;
                     if (*wev).timer_set() == 0 {
                         ngx_add_timer(wev, self.send_timeout);
+                    }
+                    if self.kind == Kind::Raw {
+                        super::req::wait_writable(self);
                     }
                     if ngx_handle_write_event(wev, 0) != NGX_OK as isize {
                         self.writer = ptr::null_mut();
@@ -553,21 +422,28 @@ impl Tcp {
             }
         }
         self.done = Done {
-            ok: true,
-            err: String::new(),
-            data: Vec::new(),
             sent: self.send_buf.len(),
-            found: false,
+            ..Done::ok()
         };
         Some(())
     }
 
     /// Receives per `mode`, waiting if not enough data arrived yet.
     pub fn receive(&mut self, mode: RecvMode, me: *mut CoCtx) -> Step {
+        if self.downstream() {
+            // SAFETY: a request socket of the live request.
+            unsafe { super::req::watch_reads(self) };
+        }
         match self.try_recv(mode) {
-            Some(()) => Step::Now,
+            Some(()) => {
+                if self.downstream() {
+                    // SAFETY: as above.
+                    unsafe { super::req::unwatch_reads(self) };
+                }
+                Step::Now
+            }
             None => {
-                self.pending = Pending::Recv(mode);
+                self.recv_mode = Some(mode);
                 self.reader = me;
                 // SAFETY: our live connection.
                 unsafe {
@@ -578,7 +454,7 @@ impl Tcp {
                     ngx_add_timer(rev, self.read_timeout);
                     if ngx_handle_read_event(rev, 0) != NGX_OK as isize {
                         self.reader = ptr::null_mut();
-                        self.pending = Pending::None;
+                        self.recv_mode = None;
                         self.close_conn();
                         self.fail("failed to arm the read event", Vec::new());
                         return Step::Now;
@@ -589,7 +465,7 @@ impl Tcp {
         }
     }
 
-    fn take(&mut self, n: usize, skip: usize) -> Vec<u8> {
+    pub(super) fn take(&mut self, n: usize, skip: usize) -> Vec<u8> {
         let out = self.buf[self.pos..self.pos + n].to_vec();
         self.pos += n + skip;
         if self.pos == self.buf.len() {
@@ -644,29 +520,21 @@ impl Tcp {
     }
 
     /// Reads until `mode` is satisfied; `Some` when done, `None` to wait.
-    fn try_recv(&mut self, mode: RecvMode) -> Option<()> {
+    pub(super) fn try_recv(&mut self, mode: RecvMode) -> Option<()> {
         self.until_found = false;
         if self.udp {
             return self.try_recv_datagram(mode);
         }
         if let RecvMode::Size(0) = mode {
-            self.done = Done {
-                ok: true,
-                err: String::new(),
-                data: Vec::new(),
-                sent: 0,
-                found: false,
-            };
+            self.done = Done::ok();
             return Some(());
         }
         loop {
             if let Some(data) = self.answer_from_buffer(mode, false) {
                 self.done = Done {
-                    ok: true,
-                    err: String::new(),
                     data,
-                    sent: 0,
                     found: self.until_found,
+                    ..Done::ok()
                 };
                 return Some(());
             }
@@ -680,16 +548,21 @@ impl Tcp {
             };
             self.buf.reserve(want);
             let len = self.buf.len();
-            // SAFETY: recv writes at most `want` bytes into reserved space.
+            // SAFETY: the read writes at most `want` bytes into reserved space.
             let n = unsafe {
-                let c = self.c;
-                let Some(recv) = (*c).recv else {
-                    return Some(());
-                };
-                recv(c, self.buf.as_mut_ptr().add(len), want)
+                if self.downstream() {
+                    let at = self.buf.as_mut_ptr().add(len);
+                    super::req::recv(self, at, want)
+                } else {
+                    let c = self.c;
+                    let Some(recv) = (*c).recv else {
+                        return Some(());
+                    };
+                    recv(c, self.buf.as_mut_ptr().add(len), want)
+                }
             };
             if n > 0 {
-                // SAFETY: recv initialised n bytes past len.
+                // SAFETY: the read initialised n bytes past len.
                 unsafe { self.buf.set_len(len + n as usize) };
                 continue;
             }
@@ -700,11 +573,9 @@ impl Tcp {
                 if mode == RecvMode::All {
                     let data = self.answer_from_buffer(mode, true).unwrap_or_default();
                     self.done = Done {
-                        ok: true,
-                        err: String::new(),
                         data,
-                        sent: 0,
                         found: self.until_found,
+                        ..Done::ok()
                     };
                     self.close_conn();
                     return Some(());
@@ -714,14 +585,18 @@ impl Tcp {
                 self.fail("closed", partial);
                 return Some(());
             }
-            let e = errno();
+            let e = if n == super::req::CLIENT_ABORTED {
+                None
+            } else {
+                Some(errno())
+            };
             let partial = self.take(self.buf.len() - self.pos, 0);
             self.close_conn();
             self.fail(
-                if e != 0 {
-                    errno_str(e)
-                } else {
-                    "closed".into()
+                match e {
+                    None => "client aborted".into(),
+                    Some(0) => "closed".into(),
+                    Some(e) => errno_str(e),
                 },
                 partial,
             );
@@ -729,57 +604,99 @@ impl Tcp {
         }
     }
 
-    /// Puts the connection into the keepalive pool.
+    /// Puts the connection into the keepalive pool. `Err(Some(n))`: no pool
+    /// exists and `n` is not a valid size for one (a Lua argument error).
     pub fn set_keepalive(
         &mut self,
         timeout: Option<ngx_msec_t>,
-        size: Option<usize>,
-    ) -> Result<(), &'static str> {
+        size: Option<i64>,
+    ) -> Result<(), Result<&'static str, i64>> {
         if self.c.is_null() {
-            return Err("closed");
+            return Err(Ok("closed"));
         }
-        if self.busy_reading() {
-            return Err("socket busy reading");
-        }
-        if self.busy_writing() {
-            return Err("socket busy writing");
-        }
-        if self.pos < self.buf.len() {
-            return Err("unread data in buffer");
-        }
-        let c = self.c;
-        self.c = ptr::null_mut();
-        // SAFETY: the connection is ours and we just let go of it.
-        unsafe {
-            pool::put(
-                self.key.clone(),
-                c,
-                self.reused,
-                timeout.unwrap_or(self.keepalive_timeout),
-                size.unwrap_or(self.pool_size),
+        // SAFETY: our live connection.
+        let (eof, bad) = unsafe {
+            let c = self.c;
+            let (rev, wev) = ((*c).read, (*c).write);
+            (
+                (*rev).eof() != 0 || (*rev).pending_eof() != 0,
+                (*rev).error() != 0 || (*wev).error() != 0 || (*wev).timedout() != 0,
             )
         };
-        Ok(())
+        if eof {
+            return Err(Ok("closed"));
+        }
+        if self.busy_connecting() {
+            return Err(Ok("socket busy connecting"));
+        }
+        if self.busy_reading() {
+            return Err(Ok("socket busy reading"));
+        }
+        if self.busy_writing() {
+            return Err(Ok("socket busy writing"));
+        }
+        if self.pos < self.buf.len() {
+            return Err(Ok("unread data in buffer"));
+        }
+        if bad {
+            return Err(Ok("invalid connection"));
+        }
+        if self.downstream() {
+            return Err(Ok("not supported for downstream sockets"));
+        }
+        let c = self.c;
+        let counted = !self.pool.is_null();
+        // SAFETY: the connection is ours and goes to the pool; the pool
+        // takes over our slot.
+        let r = unsafe {
+            pool::put(
+                &self.key,
+                c,
+                self.reused,
+                counted,
+                timeout.unwrap_or(self.keepalive_timeout),
+                size,
+                self.default_pool_size,
+                self.request_log(),
+            )
+        };
+        match r {
+            Ok(()) => {
+                self.c = ptr::null_mut();
+                self.pool = ptr::null_mut();
+                self.close_conn();
+                Ok(())
+            }
+            Err(pool::PutError::BadSize(n)) => Err(Err(n)),
+            Err(pool::PutError::Dubious) => {
+                self.c = ptr::null_mut();
+                self.pool = ptr::null_mut();
+                self.close_conn();
+                Err(Ok("connection in dubious state"))
+            }
+        }
     }
 
-    /// Resumes the thread waiting in `slot` (reader or writer).
-    fn wake(&mut self, reader: bool) {
+    /// Resumes the thread waiting as reader or writer.
+    pub(super) fn wake(&mut self, reader: bool) {
         let t = if reader {
+            self.recv_mode = None;
             core::mem::replace(&mut self.reader, ptr::null_mut())
         } else {
+            self.pending = Pending::None;
             core::mem::replace(&mut self.writer, ptr::null_mut())
         };
-        self.pending = Pending::None;
-        if t.is_null() {
-            return;
-        }
         // SAFETY: the waiting thread is live (its request's end orphans this
-        // socket first, clearing reader/writer).
-        unsafe { crate::phase::resume_from_event(t) };
+        // socket first, clearing reader/writer; killing it closes us).
+        unsafe {
+            let Some(tr) = t.as_mut() else {
+                return;
+            };
+            tr.socket = ptr::null_mut();
+            crate::phase::resume_from_event(t)
+        };
     }
-}
 
-impl Tcp {
     /// One datagram of at most `Any(size)` bytes.
     fn try_recv_datagram(&mut self, mode: RecvMode) -> Option<()> {
         let size = match mode {
@@ -797,13 +714,7 @@ impl Tcp {
         };
         if n >= 0 {
             data.truncate(n as usize);
-            self.done = Done {
-                ok: true,
-                err: String::new(),
-                data,
-                sent: 0,
-                found: false,
-            };
+            self.done = Done { data, ..Done::ok() };
             return Some(());
         }
         if n == NGX_AGAIN as isize {
@@ -820,53 +731,82 @@ impl Tcp {
         );
         Some(())
     }
-}
 
-unsafe extern "C" fn resolved(rctx: *mut ngx_resolver_ctx_t) {
-    // SAFETY: data is the Tcp that started the resolution; it waits for
-    // this handler (its owner request ending would have to drop the Lua
-    // object, which the waiting thread still references).
-    unsafe {
-        let s = &mut *((*rctx).data as *mut Tcp);
-        let me = s.writer;
-        let state = (*rctx).state;
-        if state != 0 {
-            let why = core::ffi::CStr::from_ptr(ngx_resolver_strerror(state))
-                .to_string_lossy()
-                .into_owned();
-            ngx_resolve_name_done(rctx);
-            s.fail(
-                format!(
-                    "{} could not be resolved ({state}: {why})",
-                    String::from_utf8_lossy(&s.resolve_name)
-                ),
-                Vec::new(),
-            );
-            s.pending = Pending::None;
-            if !s.in_resolve_call {
-                s.wake(false);
+    /// A read event (or its timeout) for a waiting receive.
+    pub(super) unsafe fn on_readable(&mut self, rev: *mut ngx_event_t) {
+        let Some(mode) = self.recv_mode else {
+            return;
+        };
+        // SAFETY: the live connection's read event.
+        unsafe {
+            if (*rev).timedout() != 0 {
+                (*rev).set_timedout(0);
+                if self.log_errors {
+                    let msg: &[u8] = if self.udp {
+                        b"lua udp socket read timed out"
+                    } else {
+                        b"lua tcp socket read timed out"
+                    };
+                    log::log_error(NGX_LOG_ERR, (*rev).log, msg);
+                }
+                let partial = self.take(self.buf.len() - self.pos, 0);
+                if self.downstream() {
+                    super::req::unwatch_reads(self);
+                }
+                self.fail("timeout", partial);
+                self.wake(true);
+                return;
             }
+            if self.try_recv(mode).is_none() {
+                if ngx_handle_read_event(rev, 0) != NGX_OK as isize {
+                    self.close_conn();
+                    self.fail("failed to arm the read event", Vec::new());
+                    self.wake(true);
+                }
+                return;
+            }
+            if !self.c.is_null() && (*rev).timer_set() != 0 {
+                ngx_del_timer(rev);
+            }
+            if self.downstream() {
+                super::req::unwatch_reads(self);
+            }
+            self.wake(true);
+        }
+    }
+
+    /// A write event (or its timeout) for a waiting send.
+    pub(super) unsafe fn on_writable(&mut self, wev: *mut ngx_event_t) {
+        if self.pending != Pending::Send {
             return;
         }
-        let n = (*rctx).naddrs;
-        let pick = if n > 1 {
-            (ngx_random() as usize) % n
-        } else {
-            0
-        };
-        let a = &*(*rctx).addrs.add(pick);
-        s.sockaddr =
-            core::slice::from_raw_parts(a.sockaddr as *const u8, a.socklen as usize).to_vec();
-        ngx_inet_set_port(s.sockaddr.as_mut_ptr() as *mut sockaddr, s.resolve_port);
-        ngx_resolve_name_done(rctx);
-        s.pending = Pending::None;
-        match s.connect_sockaddr(me) {
-            Step::Wait => {}
-            Step::Now => {
-                if !s.in_resolve_call {
-                    s.wake(false);
+        // SAFETY: the live connection's write event.
+        unsafe {
+            if (*wev).timedout() != 0 {
+                (*wev).set_timedout(0);
+                if self.log_errors {
+                    log::log_error(NGX_LOG_ERR, (*wev).log, b"lua tcp socket write timed out");
                 }
+                self.close_conn();
+                self.fail("timeout", Vec::new());
+                self.wake(false);
+                return;
             }
+            if self.try_send().is_none() {
+                if ngx_handle_write_event(wev, 0) != NGX_OK as isize {
+                    self.close_conn();
+                    self.fail("failed to arm the write event", Vec::new());
+                    self.wake(false);
+                }
+                return;
+            }
+            if !self.c.is_null() && (*wev).timer_set() != 0 {
+                ngx_del_timer(wev);
+            }
+            if self.kind == Kind::Raw {
+                super::req::done_writing(self);
+            }
+            self.wake(false);
         }
     }
 }
@@ -891,40 +831,11 @@ unsafe extern "C" fn read_handler(rev: *mut ngx_event_t) {
     unsafe {
         let c = (*rev).data as *mut ngx_connection_t;
         let s = &mut *((*c).data as *mut Tcp);
-        let Pending::Recv(mode) = s.pending else {
-            return;
-        };
-        if (*rev).timedout() != 0 {
-            (*rev).set_timedout(0);
-            if s.log_errors {
-                let msg: &[u8] = if s.udp {
-                    b"lua udp socket read timed out"
-                } else {
-                    b"lua tcp socket read timed out"
-                };
-                log::log_error(NGX_LOG_ERR, (*c).log, msg);
-            }
-            let partial = s.take(s.buf.len() - s.pos, 0);
-            s.fail("timeout", partial);
-            s.wake(true);
-            return;
-        }
-        if s.try_recv(mode).is_none() {
-            if ngx_handle_read_event(rev, 0) != NGX_OK as isize {
-                s.close_conn();
-                s.fail("failed to arm the read event", Vec::new());
-                s.wake(true);
-            }
-            return;
-        }
-        if !s.c.is_null() && (*rev).timer_set() != 0 {
-            ngx_del_timer(rev);
-        }
-        s.wake(true);
+        s.on_readable(rev);
     }
 }
 
-unsafe extern "C" fn write_handler(wev: *mut ngx_event_t) {
+pub(super) unsafe extern "C" fn write_handler(wev: *mut ngx_event_t) {
     // SAFETY: the connection's data is the Tcp that adopted it.
     unsafe {
         let c = (*wev).data as *mut ngx_connection_t;
@@ -934,41 +845,18 @@ unsafe extern "C" fn write_handler(wev: *mut ngx_event_t) {
                 s.connect_finished();
                 s.wake(false);
             }
-            Pending::Send => {
-                if (*wev).timedout() != 0 {
-                    (*wev).set_timedout(0);
-                    if s.log_errors {
-                        log::log_error(NGX_LOG_ERR, (*c).log, b"lua tcp socket write timed out");
-                    }
-                    s.close_conn();
-                    s.fail("timeout", Vec::new());
-                    s.wake(false);
-                    return;
-                }
-                if s.try_send().is_none() {
-                    if ngx_handle_write_event(wev, 0) != NGX_OK as isize {
-                        s.close_conn();
-                        s.fail("failed to arm the write event", Vec::new());
-                        s.wake(false);
-                    }
-                    return;
-                }
-                if !s.c.is_null() && (*wev).timer_set() != 0 {
-                    ngx_del_timer(wev);
-                }
-                s.wake(false);
-            }
+            Pending::Send => s.on_writable(wev),
             _ => {}
         }
     }
 }
 
 impl Tcp {
-    /// `bind(address)`: the local IP address of the next connection.
-    pub fn bind(&mut self, address: &[u8]) -> Result<(), String> {
-        match addr::parse(address, Some(0)) {
-            Ok(peer @ Peer::Inet(_)) => {
-                self.local_sa = addr::sockaddr(&peer).0;
+    /// `bind(address, port?)`: the local address of the next connection.
+    pub fn bind(&mut self, address: &[u8], port: u16) -> Result<(), String> {
+        match super::addr::parse(address, Some(port)) {
+            Ok(peer @ super::addr::Peer::Inet(_)) => {
+                self.local_sa = super::addr::sockaddr(&peer).0;
                 Ok(())
             }
             _ => Err("bad address".into()),

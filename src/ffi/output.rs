@@ -144,6 +144,9 @@ unsafe fn print(L: *mut lua_State, newline: bool) -> c_int {
     // SAFETY: called by Lua; see the module comment about errors.
     unsafe {
         let ctx = output_ctx(L);
+        if ctx.raw_socket {
+            return push_fail(L, c"raw request socket acquired");
+        }
         let r = ctx.r;
         if (*r).header_only() != 0 {
             return push_fail(L, c"header only");
@@ -212,6 +215,9 @@ pub unsafe extern "C-unwind" fn flush(L: *mut lua_State) -> c_int {
         // A subrequest does not own the connection's write events (its
         // output is captured or postponed): it never waits, as upstream.
         let wait = lua_toboolean(L, 1) != 0 && (*ctx.r).main == ctx.r;
+        if ctx.raw_socket {
+            return push_fail(L, c"raw request socket acquired");
+        }
         if ctx.eof_sent {
             return push_fail(L, c"seen eof");
         }
@@ -256,6 +262,9 @@ pub unsafe extern "C-unwind" fn eof(L: *mut lua_State) -> c_int {
         let ctx = output_ctx(L);
         if lua_gettop(L) != 0 {
             luaL_error(L, c"no argument is expected".as_ptr());
+        }
+        if ctx.raw_socket {
+            return push_fail(L, c"raw request socket acquired");
         }
         if ctx.eof_sent {
             return push_fail(L, c"seen eof");

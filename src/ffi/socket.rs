@@ -3,7 +3,9 @@
 use core::ffi::c_int;
 
 use super::*;
-use crate::cosocket::tcp::{RecvMode, Step, Tcp};
+use crate::cosocket::connect::PoolOpts;
+use crate::cosocket::ssl::Handshake;
+use crate::cosocket::tcp::{Kind, RecvMode, Step, Tcp};
 use crate::lua::coctx::CoCtx;
 
 const SOCKET_PHASES: u32 = crate::phase::YIELDABLE;
@@ -21,7 +23,7 @@ unsafe fn owner(
         let s = &mut *s;
         if !core::ptr::eq(s.ctx, ctx) && !s.ctx.is_null() {
             set_err(err, errlen, b"bad request");
-            return Err(FFI_ERROR);
+            return Err(FFI_DECLINED);
         }
         if s.ctx.is_null() {
             // A socket kept across requests (module-level) now serves this one.
@@ -38,7 +40,10 @@ unsafe fn step(s: &mut Tcp, st: Step, me: *mut CoCtx, err: *mut u8, errlen: *mut
     match st {
         Step::Wait => {
             // SAFETY: `me` is the running thread (see owner()).
-            unsafe { (*me).waiting = true };
+            unsafe {
+                (*me).waiting = true;
+                (*me).socket = s;
+            }
             FFI_AGAIN
         }
         Step::Now if s.done.ok => FFI_OK,
@@ -50,11 +55,26 @@ unsafe fn step(s: &mut Tcp, st: Step, me: *mut CoCtx, err: *mut u8, errlen: *mut
     }
 }
 
+/// Records a refusal as the operation's outcome, so its result carries no
+/// data of an earlier operation.
+unsafe fn refuse(s: &mut Tcp, e: &[u8], err: *mut u8, errlen: *mut usize) -> c_int {
+    s.done = crate::cosocket::tcp::Done {
+        ok: false,
+        err: String::from_utf8_lossy(e).into_owned(),
+        ..crate::cosocket::tcp::Done::ok()
+    };
+    // SAFETY: the caller's error buffer.
+    unsafe { set_err(err, errlen, e) };
+    FFI_ERROR
+}
+
 /// Upstream's refusals before an operation starts: a closed socket, or
-/// another thread already reading or writing it.
+/// another thread already connecting, reading or writing it.
 fn refusal(s: &Tcp, need_connected: bool, reading: bool, writing: bool) -> Option<&'static [u8]> {
     if need_connected && !s.connected() {
         Some(b"closed")
+    } else if s.busy_connecting() {
+        Some(b"socket busy connecting")
     } else if reading && s.busy_reading() {
         Some(b"socket busy reading")
     } else if writing && s.busy_writing() {
@@ -96,6 +116,8 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_connect(
     port: c_int,
     pool: *const u8,
     pool_len: usize,
+    pool_size: c_int,
+    backlog: c_int,
     err: *mut u8,
     errlen: *mut usize,
 ) -> c_int {
@@ -107,13 +129,20 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_connect(
                 Err(rc) => return rc,
             };
             if let Some(e) = refusal(s, false, true, true) {
-                set_err(err, errlen, e);
-                return FFI_ERROR;
+                return refuse(s, e, err, errlen);
+            }
+            if s.downstream() {
+                set_err(err, errlen, b"attempt to re-connect a request socket");
+                return FFI_DECLINED;
             }
             let host = core::slice::from_raw_parts(host, host_len);
             let pool = (!pool.is_null()).then(|| core::slice::from_raw_parts(pool, pool_len));
             let port = (0..=65535).contains(&port).then_some(port as u16);
-            let st = s.connect(host, port, pool, me);
+            let opts = PoolOpts {
+                size: (pool_size > 0).then_some(pool_size as usize),
+                backlog: (backlog >= 0).then_some(backlog as usize),
+            };
+            let st = s.connect(host, port, pool, opts, me);
             step(s, st, me, err, errlen)
         }
     })
@@ -135,8 +164,11 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_send(
                 Err(rc) => return rc,
             };
             if let Some(e) = refusal(s, true, false, true) {
-                set_err(err, errlen, e);
-                return FFI_ERROR;
+                return refuse(s, e, err, errlen);
+            }
+            if s.kind == Kind::Body {
+                set_err(err, errlen, b"attempt to write to request sockets");
+                return FFI_DECLINED;
             }
             let data = if len == 0 {
                 &[][..]
@@ -171,8 +203,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_receive(
                 Err(rc) => return rc,
             };
             if let Some(e) = refusal(s, true, true, false) {
-                set_err(err, errlen, e);
-                return FFI_ERROR;
+                return refuse(s, e, err, errlen);
             }
             let mode = match mode {
                 0 => RecvMode::Line,
@@ -233,15 +264,19 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_close(s: *mut Tcp) -> c_int {
         if !s.connected() {
             return FFI_ERROR;
         }
-        if s.busy_reading() || s.busy_writing() {
+        if s.busy_connecting() || s.busy_reading() || s.busy_writing() {
             return FFI_BUSY;
+        }
+        if s.downstream() {
+            return FFI_DECLINED;
         }
         s.close();
         FFI_OK
     }
 }
 
-/// Negative values keep the current timeout.
+/// Negative values keep the current timeout; 0 means the location's
+/// `lua_socket_*_timeout`, as upstream.
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_settimeouts(
     s: *mut Tcp,
@@ -249,25 +284,33 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_settimeouts(
     send: f64,
     read: f64,
 ) {
-    // SAFETY: a live socket.
+    // SAFETY: a live socket; its request (when set) is alive.
     let s = unsafe { &mut *s };
-    if connect >= 0.0 {
-        s.connect_timeout = connect as nginx_sys::ngx_msec_t;
-    }
-    if send >= 0.0 {
-        s.send_timeout = send as nginx_sys::ngx_msec_t;
-    }
-    if read >= 0.0 {
-        s.read_timeout = read as nginx_sys::ngx_msec_t;
-    }
+    let lcf = unsafe { s.ctx.as_ref().map(|ctx| crate::conf::loc_conf(ctx.r)) };
+    let pick = |v: f64,
+                cur: nginx_sys::ngx_msec_t,
+                conf: fn(&crate::conf::LocConf) -> nginx_sys::ngx_msec_t| {
+        if v > 0.0 {
+            v as nginx_sys::ngx_msec_t
+        } else if v == 0.0 {
+            lcf.map_or(cur, conf)
+        } else {
+            cur
+        }
+    };
+    s.connect_timeout = pick(connect, s.connect_timeout, |c| c.socket_connect_timeout());
+    s.send_timeout = pick(send, s.send_timeout, |c| c.socket_send_timeout());
+    s.read_timeout = pick(read, s.read_timeout, |c| c.socket_read_timeout());
 }
 
-/// Negative arguments use the configured defaults.
+/// `has_size == 0` (or a negative timeout) uses the configured default.
+/// `FFI_DECLINED`: a bad pool size for a new pool (a Lua argument error).
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_setkeepalive(
     s: *mut Tcp,
     timeout: f64,
-    size: c_int,
+    has_size: c_int,
+    size: f64,
     err: *mut u8,
     errlen: *mut usize,
 ) -> c_int {
@@ -276,12 +319,17 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_setkeepalive(
         unsafe {
             let s = &mut *s;
             let t = (timeout >= 0.0).then_some(timeout as nginx_sys::ngx_msec_t);
-            let n = (size >= 0).then_some(size as usize);
+            let n = (has_size != 0).then_some(size as i64);
             match s.set_keepalive(t, n) {
                 Ok(()) => FFI_OK,
-                Err(e) => {
+                Err(Ok(e)) => {
                     set_err(err, errlen, e.as_bytes());
                     FFI_ERROR
+                }
+                Err(Err(n)) => {
+                    let msg = format!("bad \"pool_size\" option value: {n}");
+                    set_err(err, errlen, msg.as_bytes());
+                    FFI_DECLINED
                 }
             }
         }
@@ -335,13 +383,14 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_bind(
     s: *mut Tcp,
     addr: *const u8,
     len: usize,
+    port: c_int,
     err: *mut u8,
     errlen: *mut usize,
 ) -> c_int {
     guard(FFI_ERROR, || {
         // SAFETY: a live socket; addr is a Lua string; the caller's buffer.
         unsafe {
-            match (*s).bind(core::slice::from_raw_parts(addr, len)) {
+            match (*s).bind(core::slice::from_raw_parts(addr, len), port as u16) {
                 Ok(()) => FFI_OK,
                 Err(e) => {
                     set_err(err, errlen, e.as_bytes());
@@ -352,9 +401,125 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_bind(
     })
 }
 
-/// The `pool_size` connect option: the size of this socket's pool.
+/// `sslhandshake`: `FFI_OK` (done: collect the session with
+/// `..._sslhandshake_result`), `FFI_DONE` (already TLS: the caller returns
+/// the session it passed), `FFI_AGAIN` (yield, then collect), or
+/// `FFI_ERROR` with the reason.
 #[no_mangle]
-pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_set_pool_size(s: *mut Tcp, size: c_int) {
-    // SAFETY: a live socket.
-    unsafe { (*s).pool_size = size.max(0) as usize };
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_sslhandshake(
+    s: *mut Tcp,
+    sess: *mut nginx_sys::SSL_SESSION,
+    want_session: c_int,
+    name: *const u8,
+    name_len: usize,
+    verify: c_int,
+    ocsp: c_int,
+    err: *mut u8,
+    errlen: *mut usize,
+) -> c_int {
+    guard(FFI_ERROR, || {
+        // SAFETY: see owner(); name is a Lua string or null.
+        unsafe {
+            let (s, me) = match owner(s, err, errlen) {
+                Ok(v) => v,
+                Err(rc) => return rc,
+            };
+            if let Some(e) = refusal(s, true, true, true) {
+                return refuse(s, e, err, errlen);
+            }
+            if s.downstream() {
+                return refuse(s, b"not supported for downstream sockets", err, errlen);
+            }
+            let name = (!name.is_null()).then(|| core::slice::from_raw_parts(name, name_len));
+            match s.ssl_handshake(sess, want_session != 0, name, verify != 0, ocsp != 0, me) {
+                Handshake::Ok => FFI_OK,
+                Handshake::AlreadyDone => FFI_DONE,
+                Handshake::Wait => step(s, Step::Wait, me, err, errlen),
+                Handshake::Err => step(s, Step::Now, me, err, errlen),
+            }
+        }
+    })
+}
+
+/// The outcome of a handshake: `FFI_OK` and the session (null when none
+/// was wanted or made; the caller frees it), or `FFI_ERROR` with the reason
+/// and OpenSSL's verify code (0 when the failure was not a verification).
+#[no_mangle]
+pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_sslhandshake_result(
+    s: *mut Tcp,
+    sess: *mut *mut nginx_sys::SSL_SESSION,
+    code: *mut c_int,
+    err: *mut u8,
+    errlen: *mut usize,
+) -> c_int {
+    // SAFETY: a live socket; out parameters from the Lua side.
+    unsafe {
+        let s = &mut *s;
+        *code = s.done.ssl_code as c_int;
+        *sess = core::ptr::null_mut();
+        if !s.done.ok {
+            set_err(err, errlen, s.done.err.as_bytes());
+            return FFI_ERROR;
+        }
+        *sess = s.take_session();
+        FFI_OK
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn ngx_lua_ffi_ssl_free_session(sess: *mut nginx_sys::SSL_SESSION) {
+    if !sess.is_null() {
+        // SAFETY: a session reference the Lua side owned (ffi.gc).
+        guard((), || unsafe { crate::cosocket::ssl::free_session(sess) });
+    }
+}
+
+const REQ_SOCKET_PHASES: u32 = crate::phase::Phase::Rewrite.bit()
+    | crate::phase::Phase::Access.bit()
+    | crate::phase::Phase::Content.bit();
+
+/// `ngx.req.socket(raw)`: `FFI_OK` with the socket in `out`, `FFI_ERROR`
+/// with the reason (`nil, err`), or `FFI_DECLINED`/`FFI_NO_REQ` with an
+/// error to raise.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_lua_ffi_req_socket(
+    raw: c_int,
+    out: *mut *mut Tcp,
+    err: *mut u8,
+    errlen: *mut usize,
+) -> c_int {
+    guard(FFI_ERROR, || {
+        // SAFETY: the caller's buffers; the running request.
+        unsafe {
+            *out = core::ptr::null_mut();
+            let ctx = match request_in(REQ_SOCKET_PHASES, err, errlen) {
+                Ok(c) => c,
+                Err(rc) => return rc,
+            };
+            let r = ctx.r;
+            if r != (*r).main {
+                set_err(
+                    err,
+                    errlen,
+                    b"attempt to read the request body in a subrequest",
+                );
+                return FFI_DECLINED;
+            }
+            if !(*r).stream.is_null() {
+                set_err(err, errlen, b"http v2 not supported yet");
+                return FFI_DECLINED;
+            }
+            match crate::cosocket::req::open(ctx, raw != 0) {
+                Ok(s) => {
+                    *out = s;
+                    FFI_OK
+                }
+                Err(e) => {
+                    set_err(err, errlen, e.as_bytes());
+                    FFI_ERROR
+                }
+            }
+        }
+    })
 }

@@ -45,6 +45,9 @@ pub struct CoCtx {
     /// The `ngx.location.capture*` this thread waits for, or whose results
     /// it has yet to collect (the group lives in the request pool).
     pub capture: *mut crate::phase::subrequest::Group,
+    /// The cosocket this thread waits on (killing the thread abandons the
+    /// operation).
+    pub socket: *mut crate::cosocket::tcp::Tcp,
 }
 
 impl CoCtx {
@@ -68,6 +71,7 @@ impl CoCtx {
             sema: ptr::null_mut(),
             sema_ok: false,
             capture: ptr::null_mut(),
+            socket: ptr::null_mut(),
         })
     }
 
@@ -92,6 +96,10 @@ impl CoCtx {
             }
             if let Some(s) = self.sema.as_mut() {
                 s.forget(self);
+            }
+            let sock = core::mem::replace(&mut self.socket, ptr::null_mut());
+            if let Some(s) = sock.as_mut() {
+                s.abort_wait(self);
             }
         }
         self.sema = ptr::null_mut();

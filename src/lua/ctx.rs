@@ -79,6 +79,11 @@ pub struct RequestCtx {
     /// handler that returned `NGX_DONE` to wait for it.
     pub read_body_done: bool,
     pub waiting_more_body: bool,
+    /// The request socket (`ngx.req.socket`) whose reads and writes the
+    /// request's read/write event handlers serve.
+    pub downstream: *mut crate::cosocket::tcp::Tcp,
+    /// `ngx.req.socket(true)` was acquired: nginx sends no more output.
+    pub raw_socket: bool,
 }
 
 // ngx_palloc aligns to NGX_ALIGNMENT (a word); the context is written there.
@@ -170,6 +175,8 @@ impl RequestCtx {
                 out: ptr::null_mut(),
                 read_body_done: false,
                 waiting_more_body: false,
+                downstream: ptr::null_mut(),
+                raw_socket: false,
             });
             (*cln).handler = Some(cleanup);
             *(*r).ctx.add(crate::module().ctx_index) = ctx as *mut c_void;

@@ -136,7 +136,8 @@ fn discard_unread_body(ctx: &mut RequestCtx) -> isize {
 /// Ends the response body (header first if needed); the content handler's
 /// return value.
 pub fn send_eof(ctx: &mut RequestCtx) -> isize {
-    if ctx.eof_sent {
+    // The raw request socket owns the connection: nginx sends nothing more.
+    if ctx.eof_sent || ctx.raw_socket {
         return NGX_OK as isize;
     }
     if discard_unread_body(ctx) != NGX_OK as isize {

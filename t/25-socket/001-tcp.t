@@ -452,9 +452,37 @@ connect: 1 nil
 --- request
 GET /t
 --- response_body
-1
+true
 nilbad address
 +PONG
 1
 reused: 1
-bad "pool_size" option value: 0
+bad argument #3 to 'connect' (bad "pool_size" option value: 0)
+
+
+
+=== TEST 18: tcp: settimeout(0) falls back to lua_socket_read_timeout; negative values are refused
+--- config
+    lua_socket_read_timeout 100ms;
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            sock:settimeout(5000)
+            sock:settimeout(0)
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            ngx.update_time()
+            local t0 = ngx.now()
+            local data, err = sock:receive()
+            ngx.update_time()
+            local dt = ngx.now() - t0
+            ngx.say(data, " ", err, " ", dt >= 0.09 and dt < 1)
+            ngx.say(pcall(sock.settimeout, sock, -1))
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_no_close
+--- request
+GET /t
+--- response_body_like
+^nil timeout true
+false.*bad timeout value

@@ -70,3 +70,84 @@ GET /t
 nilclosed
 nilclosed
 nilclosed
+
+
+
+=== TEST 4: udp: bind sets the local address datagrams come from
+--- config
+    location = /t {
+        content_by_lua_block {
+            local udp = ngx.socket.udp()
+            ngx.say("bind: ", udp:bind("127.0.0.2"))
+            assert(udp:setpeername("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(udp:send("who am i"))
+            ngx.say(udp:receive())
+            local plain = ngx.socket.udp()
+            assert(plain:setpeername("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(plain:send("who am i"))
+            ngx.say(plain:receive())
+        }
+    }
+--- udp_listen: $TEST_NGINX_RAND_PORT_1
+--- udp_reply eval
+sub {
+    my ($data, $peer) = @_;
+    require Socket;
+    my ($port, $addr) = Socket::unpack_sockaddr_in($peer);
+    return "from " . Socket::inet_ntoa($addr);
+}
+--- request
+GET /t
+--- response_body
+bind: true
+from 127.0.0.2
+from 127.0.0.1
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: udp: bind takes IP addresses only
+--- config
+    location = /t {
+        content_by_lua_block {
+            local udp = ngx.socket.udp()
+            ngx.say(udp:bind("localhost"))
+            ngx.say(udp:bind("unix:/tmp/x.sock"))
+            ngx.say(pcall(udp.bind, udp, 1))
+        }
+    }
+--- request
+GET /t
+--- response_body
+nilbad address
+nilbad address
+falsebad argument #1 to 'bind' (string expected, got number)
+
+
+
+=== TEST 6: udp: receive reads at most 8192 bytes of a datagram, or the size asked for
+--- config
+    location = /t {
+        content_by_lua_block {
+            local udp = ngx.socket.udp()
+            assert(udp:setpeername("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(udp:send("big"))
+            ngx.say(#udp:receive())
+            assert(udp:send("big"))
+            ngx.say(#udp:receive(100000))
+            assert(udp:send("big"))
+            ngx.say(#udp:receive(10))
+        }
+    }
+--- udp_listen: $TEST_NGINX_RAND_PORT_1
+--- udp_reply eval
+"x" x 10000
+--- request
+GET /t
+--- response_body
+8192
+8192
+10
+--- no_error_log
+[error]

@@ -5,10 +5,11 @@ local C = ffi.C
 local ffi_gc, ffi_str, ffi_new = ffi.gc, ffi.string, ffi.new
 local get_errbuf = base.get_errbuf
 local yield_to_scheduler = base.yield_to_scheduler
-local FFI_OK, FFI_AGAIN, FFI_NO_REQ_CTX, FFI_DECLINED, FFI_BUSY =
-    base.FFI_OK, base.FFI_AGAIN, base.FFI_NO_REQ_CTX, base.FFI_DECLINED, base.FFI_BUSY
-local type, tostring, tonumber, error, setmetatable, concat =
-    type, tostring, tonumber, error, setmetatable, table.concat
+local FFI_OK, FFI_AGAIN, FFI_NO_REQ_CTX, FFI_DECLINED, FFI_BUSY, FFI_DONE, FFI_ERROR =
+    base.FFI_OK, base.FFI_AGAIN, base.FFI_NO_REQ_CTX, base.FFI_DECLINED, base.FFI_BUSY,
+    base.FFI_DONE, base.FFI_ERROR
+local type, tostring, tonumber, error, setmetatable, concat, select =
+    type, tostring, tonumber, error, setmetatable, table.concat, select
 
 ffi.cdef [[
     typedef struct ngx_lua_tcp_s ngx_lua_tcp_t;
@@ -16,7 +17,7 @@ ffi.cdef [[
     void ngx_lua_ffi_socket_tcp_gc(ngx_lua_tcp_t *s);
     int ngx_lua_ffi_socket_tcp_connect(ngx_lua_tcp_t *s, const char *host,
         size_t host_len, int port, const char *pool, size_t pool_len,
-        u_char *err, size_t *errlen);
+        int pool_size, int backlog, u_char *err, size_t *errlen);
     int ngx_lua_ffi_socket_tcp_send(ngx_lua_tcp_t *s, const char *data,
         size_t len, u_char *err, size_t *errlen);
     int ngx_lua_ffi_socket_tcp_receive(ngx_lua_tcp_t *s, int mode, size_t n,
@@ -28,12 +29,20 @@ ffi.cdef [[
     void ngx_lua_ffi_socket_tcp_settimeouts(ngx_lua_tcp_t *s, double connect,
         double send, double read);
     int ngx_lua_ffi_socket_tcp_setkeepalive(ngx_lua_tcp_t *s, double timeout,
-        int size, u_char *err, size_t *errlen);
+        int has_size, double size, u_char *err, size_t *errlen);
     int ngx_lua_ffi_socket_tcp_getreusedtimes(ngx_lua_tcp_t *s);
     void ngx_lua_ffi_socket_set_udp(ngx_lua_tcp_t *s);
     int ngx_lua_ffi_socket_tcp_bind(ngx_lua_tcp_t *s, const char *addr, size_t len,
-        u_char *err, size_t *errlen);
-    void ngx_lua_ffi_socket_tcp_set_pool_size(ngx_lua_tcp_t *s, int size);
+        int port, u_char *err, size_t *errlen);
+    typedef struct ngx_lua_ssl_session_s ngx_lua_ssl_session_t;
+    int ngx_lua_ffi_socket_tcp_sslhandshake(ngx_lua_tcp_t *s,
+        ngx_lua_ssl_session_t *sess, int want_session, const char *name,
+        size_t name_len, int verify, int ocsp, u_char *err, size_t *errlen);
+    int ngx_lua_ffi_socket_tcp_sslhandshake_result(ngx_lua_tcp_t *s,
+        ngx_lua_ssl_session_t **sess, int *code, u_char *err, size_t *errlen);
+    void ngx_lua_ffi_ssl_free_session(ngx_lua_ssl_session_t *sess);
+    int ngx_lua_ffi_req_socket(int raw, ngx_lua_tcp_t **out, u_char *err,
+        size_t *errlen);
     int ngx_lua_ffi_socket_tcp_setoption(ngx_lua_tcp_t *s, const char *name,
         size_t name_len, int value, u_char *err, size_t *errlen);
 ]]
@@ -42,6 +51,9 @@ local data_ptr = ffi_new("const u_char *[1]")
 local data_len = ffi_new("size_t[1]")
 local sent_len = ffi_new("size_t[1]")
 local found = ffi_new("int[1]")
+local session_out = ffi_new("ngx_lua_ssl_session_t *[1]")
+local ssl_code = ffi_new("int[1]")
+local req_sock_out = ffi_new("ngx_lua_tcp_t *[1]")
 
 local tcp = {}
 local mt = { __index = tcp }
@@ -59,7 +71,8 @@ local function finish(s, rc, err, errlen)
         yield_to_scheduler()
         err, errlen = get_errbuf()
         rc = C.ngx_lua_ffi_socket_tcp_result(s, data_ptr, data_len, sent_len, found, err, errlen)
-    elseif rc == FFI_OK then
+    elseif rc == FFI_OK or rc == FFI_ERROR then
+        -- A failure may carry partial data (a receive cut short at once).
         rc = C.ngx_lua_ffi_socket_tcp_result(s, data_ptr, data_len, sent_len, found, err, errlen)
     end
     return rc, err, errlen
@@ -70,39 +83,57 @@ function tcp.connect(self, host, port, opts)
     if type(host) ~= "string" then
         error("bad argument #1 to 'connect' (string expected, got " .. type(host) .. ")", 2)
     end
-    local pool
+    local pool, size, backlog = nil, -1, -1
     if type(port) == "table" then
         opts, port = port, nil
     end
-    if opts then
+    if opts ~= nil then
         if type(opts) ~= "table" then
             error("bad argument #3 to 'connect' (table expected, got " .. type(opts) .. ")", 2)
         end
-        pool = opts.pool
-        if pool ~= nil and type(pool) ~= "string" then
-            error("bad \"pool\" option type: " .. type(pool), 2)
-        end
-        local size = opts.pool_size
-        if size ~= nil then
-            size = tonumber(size)
-            if not size or size <= 0 then
-                error("bad \"pool_size\" option value: " .. tostring(opts.pool_size), 2)
+        local v = opts.pool_size
+        if v ~= nil then
+            size = tonumber(v)
+            if not size then
+                error("bad argument #3 to 'connect' (bad \"pool_size\" option type: "
+                      .. type(v) .. ")", 2)
             end
-            C.ngx_lua_ffi_socket_tcp_set_pool_size(s, size)
+            size = math.floor(size)
+            if size <= 0 then
+                error("bad argument #3 to 'connect' (bad \"pool_size\" option value: "
+                      .. size .. ")", 2)
+            end
+        end
+        v = tonumber(opts.backlog)
+        if v then
+            backlog = math.floor(v)
+            if backlog < 0 then
+                error("bad argument #3 to 'connect' (bad \"backlog\" option value: "
+                      .. backlog .. ")", 2)
+            end
+        end
+        pool = opts.pool
+        if type(pool) == "number" then
+            pool = tostring(pool)
+        elseif pool ~= nil and type(pool) ~= "string" then
+            error("bad argument #3 to 'connect' (bad \"pool\" option type: "
+                  .. type(pool) .. ")", 2)
         end
     end
-    local p = -1
-    if host:sub(1, 5) ~= "unix:" then
-        p = tonumber(port)
-        if not p then
-            error("bad argument #2 to 'connect' (number expected, got " .. type(port) .. ")", 2)
-        end
+    local p = tonumber(port)
+    if p then
+        p = math.floor(p)
         if p < 0 or p > 65535 then
             return nil, "bad port number: " .. p
         end
+    elseif host:sub(1, 5):lower() == "unix:" then
+        p = -1
+    else
+        return nil, "missing the port number"
     end
     local err, errlen = get_errbuf()
-    local rc = C.ngx_lua_ffi_socket_tcp_connect(s, host, #host, p, pool, pool and #pool or 0, err, errlen)
+    local rc = C.ngx_lua_ffi_socket_tcp_connect(s, host, #host, p, pool, pool and #pool or 0,
+                                                size, backlog, err, errlen)
     if rc == FFI_NO_REQ_CTX or rc == FFI_DECLINED then
         error(ffi_str(err, errlen[0]), 2)
     end
@@ -241,39 +272,138 @@ function tcp.close(self)
     if rc == FFI_BUSY then
         return nil, "socket busy"
     end
+    if rc == FFI_DECLINED then
+        return nil, "attempt to close a request socket"
+    end
     return nil, "closed"
 end
 
+local function check_timeout(t)
+    t = tonumber(t)
+    if not t then
+        return nil
+    end
+    if t < 0 or t >= 2147483648 then
+        error("bad timeout value", 3)
+    end
+    return t
+end
+
 function tcp.settimeout(self, ms)
-    local t = tonumber(ms) or 0
+    local t = check_timeout(ms) or 0
     C.ngx_lua_ffi_socket_tcp_settimeouts(sock_of(self), t, t, t)
 end
 
 function tcp.settimeouts(self, connect, send, read)
-    C.ngx_lua_ffi_socket_tcp_settimeouts(sock_of(self), tonumber(connect) or -1,
-                                          tonumber(send) or -1, tonumber(read) or -1)
+    C.ngx_lua_ffi_socket_tcp_settimeouts(sock_of(self), check_timeout(connect) or -1,
+                                          check_timeout(send) or -1, check_timeout(read) or -1)
 end
 
 function tcp.setkeepalive(self, timeout, size)
+    local s = sock_of(self)
+    local t = -1
+    if timeout ~= nil then
+        t = tonumber(timeout)
+        if not t then
+            error("bad argument #1 to 'setkeepalive' (number expected, got "
+                  .. type(timeout) .. ")", 2)
+        end
+    end
+    local n = 0
+    if size ~= nil then
+        n = tonumber(size)
+        if not n then
+            error("bad argument #2 to 'setkeepalive' (number expected, got "
+                  .. type(size) .. ")", 2)
+        end
+    end
     local err, errlen = get_errbuf()
-    local rc = C.ngx_lua_ffi_socket_tcp_setkeepalive(sock_of(self), tonumber(timeout) or -1,
-                                                      tonumber(size) or -1, err, errlen)
+    local rc = C.ngx_lua_ffi_socket_tcp_setkeepalive(s, t, size ~= nil and 1 or 0, n,
+                                                      err, errlen)
     if rc == FFI_OK then
         return 1
+    end
+    if rc == FFI_DECLINED then
+        error("bad argument #3 to '?' (" .. ffi_str(err, errlen[0]) .. ")", 2)
     end
     return nil, ffi_str(err, errlen[0])
 end
 
-function tcp.bind(self, address)
+function tcp.bind(self, address, port)
     local s = sock_of(self)
     if type(address) ~= "string" then
         error("bad argument #1 to 'bind' (string expected, got " .. type(address) .. ")", 2)
     end
+    local p = 0
+    if port ~= nil then
+        p = tonumber(port)
+        if not p then
+            return nil, "expecting port to be a number but got type: " .. type(port)
+        end
+        if p < 0 or p > 65535 then
+            return nil, "bad port number: " .. p
+        end
+    end
     local err, errlen = get_errbuf()
-    if C.ngx_lua_ffi_socket_tcp_bind(s, address, #address, err, errlen) == FFI_OK then
-        return 1
+    if C.ngx_lua_ffi_socket_tcp_bind(s, address, #address, p, err, errlen) == FFI_OK then
+        return true
     end
     return nil, ffi_str(err, errlen[0])
+end
+
+-- sslhandshake(reused_session?, server_name?, ssl_verify?, send_status_req?):
+-- the session (cdata, freed by the GC), or true when reused_session is
+-- false; nil plus the reason ("N: text" for verification failures).
+function tcp.sslhandshake(self, reused_session, server_name, ssl_verify, send_status_req, ...)
+    local n = select("#", ...)
+    if not self or n > 0 then
+        error("ngx.socket sslhandshake: expecting 1 ~ 5 arguments "
+              .. "(including the object), but seen " .. (self and 5 + n or 0), 2)
+    end
+    local s = sock_of(self)
+    local sess = type(reused_session) == "cdata" and reused_session or nil
+    if server_name ~= nil and type(server_name) ~= "string" then
+        error("bad argument #2 to 'sslhandshake' (string expected, got "
+              .. type(server_name) .. ")", 2)
+    end
+    local err, errlen = get_errbuf()
+    local rc = C.ngx_lua_ffi_socket_tcp_sslhandshake(s, sess, reused_session ~= false and 1 or 0,
+                                                     server_name,
+                                                     server_name and #server_name or 0,
+                                                     ssl_verify and 1 or 0,
+                                                     send_status_req and 1 or 0,
+                                                     err, errlen)
+    if rc == FFI_NO_REQ_CTX or rc == FFI_DECLINED then
+        error(ffi_str(err, errlen[0]), 2)
+    end
+    if rc == FFI_DONE then
+        return reused_session
+    end
+    if rc == FFI_ERROR then
+        return nil, ffi_str(err, errlen[0])
+    end
+    if rc == FFI_AGAIN then
+        yield_to_scheduler()
+        err, errlen = get_errbuf()
+    end
+    rc = C.ngx_lua_ffi_socket_tcp_sslhandshake_result(s, session_out, ssl_code, err, errlen)
+    if rc ~= FFI_OK then
+        if ssl_code[0] ~= 0 then
+            return nil, ssl_code[0] .. ": " .. ffi_str(err, errlen[0])
+        end
+        return nil, ffi_str(err, errlen[0])
+    end
+    local got = session_out[0]
+    if reused_session == false then
+        if got ~= nil then
+            C.ngx_lua_ffi_ssl_free_session(got)
+        end
+        return true
+    end
+    if got == nil then
+        return nil
+    end
+    return ffi_gc(got, C.ngx_lua_ffi_ssl_free_session)
 end
 
 function tcp.getreusedtimes(self)
@@ -330,12 +460,16 @@ function udp.send(self, data)
     return nil, err
 end
 
+-- As upstream, a datagram is read into at most 8192 bytes.
 function udp.receive(self, size)
-    local n = 65536
+    local n = 8192
     if size ~= nil then
         n = tonumber(size)
         if not n or n <= 0 then
             error("bad argument #1 to 'receive' (bad size)", 2)
+        end
+        if n > 8192 then
+            n = 8192
         end
     end
     local data, err = receive(self, 3, n)
@@ -357,6 +491,45 @@ local function new_udp()
     end
     C.ngx_lua_ffi_socket_set_udp(s)
     return setmetatable({ ffi_gc(s, C.ngx_lua_ffi_socket_tcp_gc) }, udp_mt)
+end
+
+-- ngx.req.socket(raw?): the request body reader, or (raw) the client
+-- connection for both directions.
+local req_sock = {
+    receive = tcp.receive,
+    receiveany = tcp.receiveany,
+    receiveuntil = tcp.receiveuntil,
+    settimeout = tcp.settimeout,
+    settimeouts = tcp.settimeouts,
+}
+local req_sock_mt = { __index = req_sock }
+local raw_req_sock = {
+    receive = tcp.receive,
+    receiveany = tcp.receiveany,
+    receiveuntil = tcp.receiveuntil,
+    send = tcp.send,
+    settimeout = tcp.settimeout,
+    settimeouts = tcp.settimeouts,
+}
+local raw_req_sock_mt = { __index = raw_req_sock }
+
+ngx.req = ngx.req or {}
+ngx.req.socket = function(...)
+    local n = select("#", ...)
+    if n > 1 then
+        error("expecting 0 or 1 argument, but got " .. n, 2)
+    end
+    local raw = (...) and true or false
+    local err, errlen = get_errbuf()
+    local rc = C.ngx_lua_ffi_req_socket(raw and 1 or 0, req_sock_out, err, errlen)
+    if rc == FFI_OK then
+        local s = ffi_gc(req_sock_out[0], C.ngx_lua_ffi_socket_tcp_gc)
+        return setmetatable({ s }, raw and raw_req_sock_mt or req_sock_mt)
+    end
+    if rc == FFI_ERROR then
+        return nil, ffi_str(err, errlen[0])
+    end
+    error(ffi_str(err, errlen[0]), 2)
 end
 
 ngx.socket = ngx.socket or {}

@@ -1485,7 +1485,8 @@ sub start_udp_server {
         if (defined $reply) {
             my @r = ref $reply eq 'ARRAY' ? @$reply : ($reply);
             for my $r (@r) {
-                $r = $r->($buf) if ref $r eq 'CODE';
+                # A reply sub also gets the sender's packed address.
+                $r = $r->($buf, $peer) if ref $r eq 'CODE';
                 next if !defined $r;
                 send($srv, $r, 0, $peer);
             }

@@ -1,0 +1,415 @@
+# ngx.req.socket(): the request body reader, and ngx.req.socket(true): the
+# raw client connection.
+use Test::Nginx::Socket::Lua;
+
+plan 'no_plan';
+run_tests();
+
+__DATA__
+
+=== TEST 1: req.socket: sized reads stop at the end of the body
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock, err = ngx.req.socket()
+            if not sock then
+                ngx.say("failed: ", err)
+                return
+            end
+            ngx.say(sock:receive(5))
+            ngx.say(sock:receive(3))
+            local data, err, partial = sock:receive(4)
+            ngx.say(data, " ", err, " [", partial, "]")
+            ngx.say(sock:receive(1))
+        }
+    }
+--- request
+POST /t
+hello world
+--- response_body
+hello
+ wo
+nil closed [rld]
+nilclosed
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: req.socket: lines, receiveuntil and *a over a multipart body
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = assert(ngx.req.socket())
+            ngx.say("first: ", sock:receive("*l"))
+            local part = sock:receiveuntil("\r\n--xyz")
+            ngx.say("part: [", part(), "]")
+            ngx.say("rest: [", sock:receive("*a"), "]")
+            ngx.say(sock:receive("*a"))
+        }
+    }
+--- request eval
+"POST /t\r\n--xyz\r\nline one\r\nline two\r\n--xyz--\r\nend"
+--- response_body eval
+"first: --xyz
+part: [line one\r\nline two]
+rest: [--\r\nend]
+nilclosed
+"
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: req.socket: a body that arrives in pieces is waited for
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = assert(ngx.req.socket())
+            sock:settimeout(2000)
+            ngx.say(sock:receive(11))
+        }
+    }
+--- raw_request eval
+["POST /t HTTP/1.0\r\nHost: localhost\r\nContent-Length: 11\r\n\r\nhel", "lo world"]
+--- raw_request_middle_delay: 0.1
+--- response_body
+hello world
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: req.socket: a read timeout keeps the socket; the rest arrives later
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = assert(ngx.req.socket())
+            sock:settimeout(50)
+            local data, err, partial = sock:receive(11)
+            ngx.say(data, " ", err, " [", partial, "]")
+            sock:settimeout(2000)
+            ngx.say(sock:receive(8))
+        }
+    }
+--- raw_request eval
+["POST /t HTTP/1.0\r\nHost: localhost\r\nContent-Length: 11\r\n\r\nhel", "lo world"]
+--- raw_request_middle_delay: 0.3
+--- response_body
+nil timeout [hel]
+lo world
+--- error_log
+lua tcp socket read timed out
+
+
+
+=== TEST 5: req.socket: refusals (no body, body already read or discarded, chunked, twice)
+--- config
+    location = /nobody {
+        content_by_lua_block { ngx.say(ngx.req.socket()) }
+    }
+    location = /read {
+        content_by_lua_block {
+            ngx.req.read_body()
+            ngx.say(ngx.req.socket())
+        }
+    }
+    location = /twice {
+        content_by_lua_block {
+            assert(ngx.req.socket())
+            ngx.say(ngx.req.socket())
+            ngx.say(pcall(ngx.req.socket, false, 1))
+        }
+    }
+--- request eval
+["GET /nobody", "POST /read\nabc", "POST /twice\nabc"]
+--- response_body eval
+["nilno body\n", "nilrequest body already exists\n",
+ "nilrequest body already exists\nfalseexpecting 0 or 1 argument, but got 2\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: req.socket: refused once nginx discards the body
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.req.discard_body()
+            ngx.say(ngx.req.socket())
+        }
+    }
+--- raw_request eval
+["POST /t HTTP/1.0\r\nHost: localhost\r\nContent-Length: 6\r\n\r\nabc", "def"]
+--- raw_request_middle_delay: 0.1
+--- response_body
+nilrequest body discarded
+
+
+
+=== TEST 6: req.socket: chunked request bodies are not supported
+--- config
+    location = /t {
+        content_by_lua_block { ngx.say(ngx.req.socket()) }
+    }
+--- raw_request eval
+"POST /t HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+--- response_body
+nilchunked request bodies not supported yet
+
+
+
+=== TEST 7: req.socket: what a body socket is not
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = assert(ngx.req.socket())
+            local tcp = ngx.socket.tcp()
+            ngx.say(sock.send, " ", sock.close, " ", sock.connect)
+            ngx.say(pcall(tcp.send, sock, "x"))
+            ngx.say(pcall(tcp.close, sock))
+            ngx.say(pcall(tcp.connect, sock, "127.0.0.1", 80))
+            ngx.say(sock:receive("*a"))
+        }
+    }
+--- request
+POST /t
+abc
+--- response_body
+nil nil nil
+falseattempt to write to request sockets
+truenilattempt to close a request socket
+falseattempt to re-connect a request socket
+abc
+
+
+
+=== TEST 8: req.socket: API disabled outside rewrite, access and content
+--- config
+    location = /t {
+        content_by_lua_block { ngx.say("ok") }
+        log_by_lua_block {
+            ngx.log(ngx.WARN, "in log: ", select(2, pcall(ngx.req.socket)))
+        }
+    }
+    location = /timer {
+        content_by_lua_block {
+            ngx.timer.at(0, function()
+                ngx.log(ngx.WARN, "in timer: ", select(2, pcall(ngx.req.socket)))
+            end)
+            ngx.sleep(0.02)
+            ngx.say("ok")
+        }
+    }
+--- request eval
+["GET /t", "GET /timer"]
+--- response_body eval
+["ok\n", "ok\n"]
+--- error_log eval
+[qr/in log: API disabled in the context of log_by_lua\*|in timer: API disabled in the context of ngx.timer/]
+
+
+
+=== TEST 9: req.socket: works in rewrite and access handlers
+--- config
+    location = /t {
+        rewrite_by_lua_block {
+            ngx.ctx.head = assert(ngx.req.socket()):receive(3)
+        }
+        access_by_lua_block {
+            local sock = ngx.req.socket()
+            ngx.ctx.again = sock == nil
+        }
+        content_by_lua_block {
+            ngx.say(ngx.ctx.head, " ", ngx.ctx.again)
+        }
+    }
+--- request
+POST /t
+abcdef
+--- response_body
+abc true
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: req.socket: a large body streamed in chunks
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = assert(ngx.req.socket())
+            local n, chunks, bad = 0, 0, 0
+            while true do
+                local data, err = sock:receiveany(8192)
+                if not data then
+                    ngx.say("end: ", err)
+                    break
+                end
+                chunks = chunks + 1
+                n = n + #data
+                if data:find("[^a]") then bad = bad + 1 end
+            end
+            ngx.say("bytes: ", n, ", many chunks: ", chunks >= 25, ", bad: ", bad)
+        }
+    }
+--- request eval
+"POST /t\n" . ("a" x 200000)
+--- response_body
+end: closed
+bytes: 200000, many chunks: true, bad: 0
+--- no_error_log
+[error]
+
+
+
+=== TEST 11: req.socket: a client that goes away before the body ends
+--- config
+    location = /body {
+        content_by_lua_block {
+            local sock = assert(ngx.req.socket())
+            local data, err, partial = sock:receive(10)
+            ngx.log(ngx.WARN, "body read: ", data, " ", err, " [", partial, "]")
+        }
+    }
+    location = /t {
+        content_by_lua_block {
+            local c = ngx.socket.tcp()
+            assert(c:connect("127.0.0.1", $TEST_NGINX_SERVER_PORT))
+            assert(c:send("POST /body HTTP/1.0\r\nContent-Length: 10\r\n\r\nabc"))
+            ngx.sleep(0.05)
+            c:close()
+            ngx.sleep(0.05)
+            ngx.say("done")
+        }
+    }
+--- request
+GET /t
+--- response_body
+done
+--- error_log
+body read: nil client aborted [abc]
+
+
+
+=== TEST 12: req.socket(true): the raw connection sends its own response
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock, err = ngx.req.socket(true)
+            if not sock then
+                ngx.say("failed: ", err)
+                return
+            end
+            local body = sock:receive(3)
+            local out = "got " .. body .. "\n"
+            assert(sock:send("HTTP/1.1 200 OK\r\nContent-Length: " .. #out
+                             .. "\r\nX-Raw: yes\r\nConnection: close\r\n\r\n" .. out))
+            local ok, err = ngx.say("more")
+            ngx.log(ngx.WARN, "say: ", ok, " ", err)
+            ngx.log(ngx.WARN, "flush: ", select(2, ngx.flush()))
+            ngx.log(ngx.WARN, "again: ", select(2, ngx.req.socket(true)))
+            ngx.log(ngx.WARN, "body reader: ", select(2, ngx.req.socket()))
+        }
+    }
+--- request
+POST /t
+abc
+--- response_headers
+X-Raw: yes
+--- response_body
+got abc
+--- error_log
+say: nil raw request socket acquired
+flush: raw request socket acquired
+again: duplicate call
+body reader: request body already exists
+
+
+
+=== TEST 13: req.socket(true): full duplex, WebSocket style, with a read timeout
+--- config
+    location = /raw {
+        content_by_lua_block {
+            local sock = assert(ngx.req.socket(true))
+            sock:settimeout(500)
+            assert(sock:send("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\n\r\n"))
+            while true do
+                local line, err = sock:receive()
+                if not line then
+                    ngx.log(ngx.WARN, "raw receive: ", err)
+                    return
+                end
+                if line == "quit" then
+                    sock:send("bye\n")
+                    return
+                end
+                assert(sock:send("echo: " .. line .. "\n"))
+            end
+        }
+    }
+    location = /t {
+        content_by_lua_block {
+            local function run(quit)
+                local c = ngx.socket.tcp()
+                assert(c:connect("127.0.0.1", $TEST_NGINX_SERVER_PORT))
+                assert(c:send("GET /raw HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+                local head = c:receiveuntil("\r\n\r\n")()
+                ngx.say(head:match("^[^\r]+"))
+                for _, m in ipairs({ "one", "two" }) do
+                    ngx.sleep(0.02)
+                    c:send(m .. "\n")
+                    ngx.say(c:receive())
+                end
+                if quit then
+                    c:send("quit\n")
+                    ngx.say(c:receive())
+                else
+                    c:settimeout(2000)
+                    ngx.say(c:receive())
+                end
+                c:close()
+            end
+            run(true)
+            run(false)
+        }
+    }
+--- request
+GET /t
+--- response_body
+HTTP/1.1 101 Switching Protocols
+echo: one
+echo: two
+bye
+HTTP/1.1 101 Switching Protocols
+echo: one
+echo: two
+nilclosed
+--- error_log
+raw receive: timeout
+lua tcp socket read timed out
+
+
+
+=== TEST 14: req.socket(true): refused while a body socket has more to read
+--- config
+    location = /t {
+        content_by_lua_block {
+            local body = assert(ngx.req.socket())
+            local head = body:receive(2)
+            local raw1, err1 = ngx.req.socket(true)
+            local rest = body:receive("*a")
+            local raw = assert(ngx.req.socket(true))
+            local out = head .. "\n" .. tostring(raw1) .. " " .. err1 .. "\n" .. rest .. "\n"
+            raw:send("HTTP/1.1 200 OK\r\nContent-Length: " .. #out .. "\r\nConnection: close\r\n\r\n" .. out)
+        }
+    }
+--- request
+POST /t
+abcdef
+--- response_body
+ab
+nil pending request body reading in some other thread
+cdef
+--- no_error_log
+[error]
