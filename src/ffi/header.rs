@@ -593,7 +593,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_get_resp_header(
             }
             let mut n = 0usize;
             for_each_header(r, |e| {
-                if ngx_bytes(&(*e).key).eq_ignore_ascii_case(&lower) {
+                if ngx_bytes(&(*e).key).eq_ignore_ascii_case(lower) {
                     if n < max {
                         *values.add(n) = FfiStr {
                             data: (*e).value.data,
