@@ -12,8 +12,8 @@ local FFI_OK, FFI_DONE, FFI_AGAIN, FFI_DECLINED =
 local type, tostring, tonumber, error, pairs, ipairs, select =
     type, tostring, tonumber, error, pairs, ipairs, select
 local setmetatable, rawget = setmetatable, rawget
-local str_lower, str_gsub, str_format, str_byte =
-    string.lower, string.gsub, string.format, string.byte
+local str_lower, str_gsub, str_format, str_byte, str_find =
+    string.lower, string.gsub, string.format, string.byte, string.find
 local tab_concat, tab_sort = table.concat, table.sort
 local floor, ceil = math.floor, math.ceil
 local ngx = ngx
@@ -199,7 +199,12 @@ local headers_mt = {
         if type(k) ~= "string" then
             return nil
         end
-        return rawget(t, (str_gsub(str_lower(k), "_", "-")))
+        k = str_lower(k)
+        -- string.gsub is not compiled by LuaJIT; string.find (plain) is.
+        if str_find(k, "_", 1, true) then
+            k = str_gsub(k, "_", "-")
+        end
+        return rawget(t, k)
     end,
 }
 
