@@ -37,6 +37,8 @@ pub struct MainConf {
     pub max_running_timers: usize,
     /// `lua_regex_cache_max_entries` (default 1024).
     pub regex_cache_max: Option<u32>,
+    /// `lua_thread_cache_max_entries` (default 1024).
+    pub thread_cache_max: Option<u32>,
     /// `lua_regex_match_limit` (default 0: PCRE2's own limit).
     pub regex_match_limit: Option<u32>,
     /// `lua_shared_dict` zones, in declaration order (cycle-pool objects).
@@ -64,6 +66,7 @@ impl Default for MainConf {
             max_pending_timers: 1024,
             max_running_timers: 256,
             regex_cache_max: None,
+            thread_cache_max: None,
             regex_match_limit: None,
             shdicts: Vec::new(),
             shdicts_ready: 0,

@@ -169,8 +169,7 @@ pub unsafe fn start_with(
         ctx.exit_code = None;
         ctx.waiting = false;
         ctx.phase = phase;
-        let co = lua_newthread(L);
-        let co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        let (co, co_ref) = ctx.vm().new_thread();
         let nargs = match push(co) {
             Ok(n) => n,
             Err(e) => {
@@ -283,6 +282,10 @@ pub unsafe fn run_one(tp: *mut CoCtx, nargs: c_int) {
             0 => {
                 if t.is_entry() {
                     t.state = CoState::Dead;
+                    // It just returned from lua_resume: reusable.
+                    if (*(*t.ctx).vm).recycle_thread(co, t.co_ref) {
+                        t.co_ref = LUA_NOREF;
+                    }
                     t.release();
                 } else {
                     // Results for ngx.thread.wait: true, ...

@@ -15,7 +15,14 @@ pub struct Vm {
     state: *mut lua_State,
     ctx_free: Vec<c_int>,
     ctx_next: c_int,
+    /// Entry coroutines that returned normally, still anchored in the
+    /// registry, for the next handler to reuse (`lua_thread_cache_max_entries`).
+    thread_cache: Vec<(*mut lua_State, c_int)>,
+    pub thread_cache_max: usize,
 }
+
+/// `lua_thread_cache_max_entries`' default, as upstream.
+pub const THREAD_CACHE_DEFAULT: usize = 1024;
 
 /// `package.loaders` entry serving `lua-lib/` from the module binary, so
 /// `require "resty.core.base"` finds ours before any file on disk.
@@ -77,6 +84,49 @@ pub fn expand_path(spec: &[u8], default: &[u8], prefix: &[u8]) -> Vec<u8> {
 }
 
 impl Vm {
+    /// A coroutine for an entry thread, anchored in the registry: a cached
+    /// one when there is one, else a new one. Saves the allocation of a
+    /// state and its stack per handler run, and the garbage it becomes.
+    ///
+    /// # Safety
+    /// Called in the worker, outside any running Lua code of this VM.
+    pub unsafe fn new_thread(&mut self) -> (*mut lua_State, c_int) {
+        let L = self.state;
+        // SAFETY: our live state; the cached coroutine is anchored, dead
+        // and empty (see recycle_thread).
+        unsafe {
+            if let Some((co, co_ref)) = self.thread_cache.pop() {
+                // A handler may have replaced its thread's globals with
+                // setfenv(0, ...): the next one starts with the real ones.
+                lua_pushvalue(L, LUA_GLOBALSINDEX);
+                lua_xmove(L, co, 1);
+                lua_replace(co, LUA_GLOBALSINDEX);
+                return (co, co_ref);
+            }
+            let co = lua_newthread(L);
+            (co, luaL_ref(L, LUA_REGISTRYINDEX))
+        }
+    }
+
+    /// Keeps an entry coroutine that has just returned (status OK, no
+    /// frame left) for reuse; false when the cache is full, and the caller
+    /// drops the anchor as usual.
+    ///
+    /// # Safety
+    /// `co` is a coroutine of this VM that returned normally from its
+    /// function and is not running; `co_ref` anchors it.
+    pub unsafe fn recycle_thread(&mut self, co: *mut lua_State, co_ref: c_int) -> bool {
+        // SAFETY: see the contract; lua_settop only drops its results.
+        unsafe {
+            if self.thread_cache.len() >= self.thread_cache_max || lua_status(co) != 0 {
+                return false;
+            }
+            lua_settop(co, 0);
+        }
+        self.thread_cache.push((co, co_ref));
+        true
+    }
+
     /// Creates the VM, loads `resty.core` (which builds `ngx.*`).
     pub fn new(path: Option<&[u8]>, cpath: Option<&[u8]>, prefix: &[u8]) -> Result<Vm, String> {
         // SAFETY: a fresh state owned by the returned Vm; every stack
@@ -90,6 +140,8 @@ impl Vm {
                 state: L,
                 ctx_free: Vec::new(),
                 ctx_next: 1,
+                thread_cache: Vec::new(),
+                thread_cache_max: THREAD_CACHE_DEFAULT,
             };
             luaL_openlibs(L);
 

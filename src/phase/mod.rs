@@ -121,6 +121,10 @@ pub unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
                 return NGX_ERROR as ngx_int_t;
             }
         };
+        let mut vm = vm;
+        vm.thread_cache_max = mcf
+            .thread_cache_max
+            .map_or(crate::lua::vm::THREAD_CACHE_DEFAULT, |n| n as usize);
         mcf.vm = Some(vm);
         let mut host = ngx_str_t {
             len: 4,
