@@ -556,14 +556,21 @@ function req.get_body_file()
     return ffi_str(name_ptr[0], path_len[0])
 end
 
-function req.set_body_data(data)
-    if type(data) ~= "string" then
-        if type(data) ~= "number" then
-            error("bad argument #1 to 'set_body_data' (string expected, got "
-                  .. type(data) .. ")", 2)
-        end
-        data = tostring(data)
+-- A string argument (numbers converted), else upstream's error raised at
+-- the caller of `fname`.
+local function string_arg(v, n, fname)
+    if type(v) == "string" then
+        return v
     end
+    if type(v) ~= "number" then
+        error("bad argument #" .. n .. " to '" .. fname .. "' (string expected, got "
+              .. type(v) .. ")", 3)
+    end
+    return tostring(v)
+end
+
+function req.set_body_data(data)
+    data = string_arg(data, 1, "set_body_data")
     local err, errlen = get_errbuf()
     if C.ngx_lua_ffi_req_set_body_data(data, #data, err, errlen) ~= FFI_OK then
         fail(err, errlen)
@@ -576,13 +583,7 @@ function req.set_body_file(...)
         error("expecting 1 or 2 arguments but seen " .. nargs, 2)
     end
     local path, clean = ...
-    if type(path) ~= "string" then
-        if type(path) ~= "number" then
-            error("bad argument #1 to 'set_body_file' (string expected, got "
-                  .. type(path) .. ")", 2)
-        end
-        path = tostring(path)
-    end
+    path = string_arg(path, 1, "set_body_file")
     if nargs == 2 and type(clean) ~= "boolean" then
         error("bad argument #2 to 'set_body_file' (boolean expected, got "
               .. type(clean) .. ")", 2)
@@ -626,14 +627,7 @@ function req.append_body(...)
     if nargs ~= 1 then
         error("expecting 1 arguments but seen " .. nargs, 2)
     end
-    local data = ...
-    if type(data) ~= "string" then
-        if type(data) ~= "number" then
-            error("bad argument #1 to 'append_body' (string expected, got "
-                  .. type(data) .. ")", 2)
-        end
-        data = tostring(data)
-    end
+    local data = string_arg(..., 1, "append_body")
     local err, errlen = get_errbuf()
     if C.ngx_lua_ffi_req_append_body(data, #data, err, errlen) ~= FFI_OK then
         fail(err, errlen)
