@@ -14,6 +14,7 @@ local ffi_str = ffi.string
 local get_errbuf = base.get_errbuf
 local FFI_OK = base.FFI_OK
 local MARKER = base.YIELD_MARKER
+local thread_status = require("ngx_lua.thread").status
 local co_create, co_resume, co_yield, co_status =
     coroutine.create, coroutine.resume, coroutine.yield, coroutine.status
 local error = error
@@ -71,9 +72,11 @@ local function yield(...)
     return co_yield(...)
 end
 
+-- A light thread that finished but was not waited for is a "zombie"; a
+-- killed one is "dead".
 local function status(co)
     check()
-    return co_status(co)
+    return thread_status(co) or co_status(co)
 end
 
 coroutine._yield = co_yield
