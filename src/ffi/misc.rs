@@ -12,16 +12,20 @@ pub unsafe extern "C" fn ngx_lua_ffi_get_phase() -> c_int {
     current().phase as c_int
 }
 
-/// Whether the `coroutine` API may be used here. Upstream refuses it, with
-/// its usual error text, wherever a request (or a fake one: init_worker,
-/// exit_worker) runs Lua that may not yield; header and body filters and
-/// `init_by_lua*` get the plain Lua functions.
+/// Which `coroutine` API applies here: `FFI_OK`, ours (yieldable phases);
+/// 1, plain Lua's (header and body filters and `init_by_lua*`, as
+/// upstream); `FFI_DECLINED` with upstream's error text wherever else a
+/// request (or upstream's fake one: init_worker, exit_worker) runs Lua that
+/// may not yield.
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_coroutine_check(err: *mut u8, errlen: *mut usize) -> c_int {
     const PLAIN: u32 = Phase::Init.bit() | Phase::HeaderFilter.bit() | Phase::BodyFilter.bit();
     let phase = current().phase;
-    if (crate::phase::YIELDABLE | PLAIN) & phase.bit() != 0 {
+    if crate::phase::YIELDABLE & phase.bit() != 0 {
         return FFI_OK;
+    }
+    if PLAIN & phase.bit() != 0 {
+        return 1;
     }
     // SAFETY: the caller's error buffer.
     unsafe { set_err(err, errlen, disabled(phase).as_bytes()) };

@@ -16,28 +16,20 @@ pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
 /// The phase result of a finished handler: continue (`NGX_DECLINED`), let
 /// the access phase grant (`NGX_OK`), or end the request with a status.
 fn phase_rc(ctx: &mut RequestCtx, phase: Phase, outcome: Outcome) -> Option<isize> {
+    let declined = NGX_DECLINED as isize;
     match outcome {
         Outcome::Yielded => None,
         // As upstream, returning and `ngx.exit(ngx.OK)` are the same: the
         // request goes on (an access handler grants it, which matters under
-        // `satisfy any`), unless the handler already started a response,
-        // which later phases must not produce again: it is finished here.
-        Outcome::Done | Outcome::Exit(0) => {
-            let r = ctx.r;
-            // Held HTTP/1.0 output (`lua_http10_buffering`) counts too.
-            // SAFETY: live request.
-            let started = unsafe { (*r).header_sent() != 0 } || !ctx.out.is_null();
-            if started {
-                let rc = super::output::send_eof(ctx);
-                if rc == NGX_ERROR as isize || rc > NGX_OK as isize {
-                    return Some(rc);
-                }
-                return Some(NGX_HTTP_OK as isize);
-            }
-            Some(if phase == Phase::Access {
-                NGX_OK as isize
+        // `satisfy any`), unless the handler already started a response.
+        Outcome::Done | Outcome::Exit(0) => Some(go_on(ctx, phase == Phase::Access)),
+        // `ngx.exit(ngx.DECLINED)`: go on without granting access; the
+        // rewrite phases still finish a started response, as upstream.
+        Outcome::Exit(c) if c == declined => {
+            Some(if matches!(phase, Phase::Rewrite | Phase::ServerRewrite) {
+                go_on(ctx, false)
             } else {
-                NGX_DECLINED as isize
+                declined
             })
         }
         Outcome::Exit(_) | Outcome::Error => {
@@ -53,6 +45,27 @@ fn phase_rc(ctx: &mut RequestCtx, phase: Phase, outcome: Outcome) -> Option<isiz
             }
             Some(rc)
         }
+    }
+}
+
+/// The phase goes on (`NGX_OK` for a granting access handler), unless the
+/// handler already started a response, which later phases must not
+/// produce again: it is finished here and the request ends.
+fn go_on(ctx: &mut RequestCtx, grant: bool) -> isize {
+    // Held HTTP/1.0 output (`lua_http10_buffering`) counts too.
+    // SAFETY: live request.
+    let started = unsafe { (*ctx.r).header_sent() != 0 } || !ctx.out.is_null();
+    if started {
+        let rc = super::output::send_eof(ctx);
+        if rc == NGX_ERROR as isize || rc > NGX_OK as isize {
+            return rc;
+        }
+        return NGX_HTTP_OK as isize;
+    }
+    if grant {
+        NGX_OK as isize
+    } else {
+        NGX_DECLINED as isize
     }
 }
 

@@ -131,58 +131,7 @@ GET /t
 
 
 
-=== TEST 8: access_by_lua: returning grants access under satisfy any, as ngx.exit(ngx.OK)
---- config
-    location = /t {
-        satisfy any;
-        deny all;
-        access_by_lua_block { return }
-        content_by_lua_block { ngx.say("granted") }
-    }
---- request
-GET /t
---- response_body
-granted
---- no_error_log
-[error]
-
-
-
-=== TEST 9: access_by_lua: output without ngx.exit ends the request
---- config
-    location = /t {
-        access_by_lua_block { ngx.say("from access") }
-        content_by_lua_block { ngx.log(ngx.ERR, "content ran") }
-    }
---- request
-GET /t
---- response_body
-from access
---- no_error_log
-content ran
-[error]
-
-
-
-=== TEST 10: rewrite_by_lua: output without ngx.exit ends the request (HTTP/1.0 buffered)
---- config
-    location = /t {
-        rewrite_by_lua_block { ngx.say("from rewrite") }
-        content_by_lua_block { ngx.log(ngx.ERR, "content ran") }
-    }
---- request
-GET /t HTTP/1.0
---- response_body
-from rewrite
---- response_headers
-Content-Length: 13
---- no_error_log
-content ran
-[error]
-
-
-
-=== TEST 11: precontent_by_lua_no_postpone on: Lua runs before try_files
+=== TEST 8: precontent_by_lua_no_postpone on: Lua runs before try_files
 --- http_config
     precontent_by_lua_no_postpone on;
 --- config
@@ -205,7 +154,7 @@ precontent of /t ran
 
 
 
-=== TEST 12: precontent_by_lua_no_postpone on: try_files still runs after a yield
+=== TEST 9: precontent_by_lua_no_postpone on: try_files still runs after a yield
 --- http_config
     precontent_by_lua_no_postpone on;
 --- config
@@ -228,7 +177,7 @@ resumed
 
 
 
-=== TEST 13: precontent_by_lua_no_postpone off is the default
+=== TEST 10: precontent_by_lua_no_postpone off is the default
 --- http_config
     precontent_by_lua_no_postpone off;
 --- config
@@ -248,7 +197,7 @@ precontent of /t ran
 
 
 
-=== TEST 14: rewrite_by_lua_no_postpone is not allowed in a server
+=== TEST 11: rewrite_by_lua_no_postpone is not allowed in a server
 --- config
     rewrite_by_lua_no_postpone on;
 --- request
@@ -259,7 +208,7 @@ GET /t
 
 
 
-=== TEST 15: access_by_lua_no_postpone is not allowed in a location
+=== TEST 12: access_by_lua_no_postpone is not allowed in a location
 --- config
     location = /t {
         access_by_lua_no_postpone on;
@@ -272,7 +221,7 @@ GET /t
 
 
 
-=== TEST 16: precontent_by_lua_no_postpone takes on or off
+=== TEST 13: precontent_by_lua_no_postpone takes on or off
 --- http_config
     precontent_by_lua_no_postpone maybe;
 --- request
@@ -283,7 +232,7 @@ invalid value "maybe", it must be "on" or "off"
 
 
 
-=== TEST 17: rewrite_by_lua_no_postpone twice
+=== TEST 14: rewrite_by_lua_no_postpone twice
 --- http_config
     rewrite_by_lua_no_postpone on;
     rewrite_by_lua_no_postpone off;

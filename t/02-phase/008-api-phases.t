@@ -458,3 +458,28 @@ ok
 qr/co: API disabled in the context of exit_worker_by_lua\*/,
 qr/arg: exit_worker_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the current context/,
 ]
+
+
+
+=== TEST 17: coroutine API: a plain coroutine.wrap in a header filter adds the caller's position to errors
+--- config
+    location = /t {
+        return 200 "ok\n";
+        header_filter_by_lua_block {
+            local co = coroutine.wrap(function()
+                error("boom")
+            end)
+            local ok, err = pcall(function()
+                co()
+            end)
+            ngx.log(ngx.WARN, "wrap error: ", err)
+        }
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- error_log eval
+qr/wrap error: header_filter_by_lua\(nginx\.conf:\d+\):6: header_filter_by_lua\(nginx\.conf:\d+\):3: boom/
+--- no_error_log
+[error]

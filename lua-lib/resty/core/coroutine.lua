@@ -15,20 +15,25 @@ local get_errbuf = base.get_errbuf
 local FFI_OK = base.FFI_OK
 local MARKER = base.YIELD_MARKER
 local thread_status = require("ngx_lua.thread").status
-local co_create, co_resume, co_yield, co_status =
-    coroutine.create, coroutine.resume, coroutine.yield, coroutine.status
+local co_create, co_resume, co_yield, co_status, co_wrap =
+    coroutine.create, coroutine.resume, coroutine.yield, coroutine.status, coroutine.wrap
 local error = error
 
 ffi.cdef [[
     int ngx_lua_ffi_coroutine_check(u_char *err, size_t *errlen);
 ]]
 
--- Raises at the level of whoever called the coroutine function.
+local PLAIN = 1
+
+-- Raises at the level of whoever called the coroutine function; returns
+-- PLAIN where plain Lua's functions apply.
 local function check()
     local err, errlen = get_errbuf()
-    if C.ngx_lua_ffi_coroutine_check(err, errlen) ~= FFI_OK then
+    local rc = C.ngx_lua_ffi_coroutine_check(err, errlen)
+    if rc ~= FFI_OK and rc ~= PLAIN then
         error(ffi_str(err, errlen[0]), 3)
     end
+    return rc
 end
 
 -- Values flow through varargs and tail calls: no table per resume.
@@ -54,7 +59,10 @@ local function wrapped(ok, ...)
 end
 
 local function wrap(f)
-    check()
+    if check() == PLAIN then
+        -- Its errors carry the caller's position, as upstream's there.
+        return co_wrap(f)
+    end
     local co = co_create(f)
     return function(...)
         check()
