@@ -442,3 +442,32 @@ abc
 body: abc
 --- no_error_log
 [error]
+
+
+
+=== TEST 25: server_rewrite_by_lua_block: yields in a captured subrequest, and ends it with ngx.exit
+--- config
+    server_rewrite_by_lua_block {
+        if ngx.is_subrequest then
+            ngx.sleep(0.001)
+            if ngx.var.uri == "/gone" then
+                ngx.exit(410)
+            end
+            ngx.ctx.slept = true
+        end
+    }
+    location = /t {
+        content_by_lua_block {
+            local a, b = ngx.location.capture_multi({ { "/sub" }, { "/gone" } })
+            ngx.say(a.status, " ", a.body, b.status)
+        }
+    }
+    location = /sub {
+        content_by_lua_block { ngx.print("slept=", ngx.ctx.slept, " ") }
+    }
+--- request
+GET /t
+--- response_body
+200 slept=true 410
+--- no_error_log
+[error]

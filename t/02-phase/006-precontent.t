@@ -311,3 +311,27 @@ GET /t
 --- must_die
 --- error_log
 "precontent_by_lua_file" directive is duplicate
+
+
+
+=== TEST 18: precontent_by_lua_block: runs (and yields) in a captured subrequest
+--- config
+    location = /t {
+        content_by_lua_block {
+            local res = ngx.location.capture("/sub")
+            ngx.print(res.status, " ", res.body)
+        }
+    }
+    location = /sub {
+        precontent_by_lua_block {
+            ngx.sleep(0.001)
+            ngx.ctx.p = ngx.get_phase() .. " " .. tostring(ngx.is_subrequest)
+        }
+        content_by_lua_block { ngx.say(ngx.ctx.p) }
+    }
+--- request
+GET /t
+--- response_body
+200 precontent true
+--- no_error_log
+[error]
