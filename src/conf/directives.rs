@@ -23,6 +23,8 @@ const IN_LOC: u32 = NGX_HTTP_LOC_CONF | NGX_HTTP_LIF_CONF;
 const SET_CTX: u32 = NGX_HTTP_SRV_CONF | NGX_HTTP_SIF_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LIF_CONF;
 /// `lua_ssl_*` are not allowed in `if` blocks, as upstream.
 const SSL_LOC: u32 = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF;
+/// `server_rewrite_by_lua*`: the phase runs before a location is chosen.
+const SRV_REWRITE_CTX: u32 = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF;
 
 const CONF_OK: *mut c_char = ptr::null_mut();
 
@@ -72,7 +74,7 @@ macro_rules! handler_directives {
                 unsafe { set_handler(cf, c, conf, $phase, Form::File) }
             }
         )*
-        pub static mut COMMANDS: [ngx_command_t; 34 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
+        pub static mut COMMANDS: [ngx_command_t; 41 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
             cmd(b"lua_package_path\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_path, MAIN),
             cmd(b"lua_package_cpath\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_cpath, MAIN),
             cmd(b"lua_code_cache\0", ANY_LOC | NGX_CONF_FLAG, set_code_cache, LOC),
@@ -107,6 +109,14 @@ macro_rules! handler_directives {
             cmd(b"lua_ssl_certificate\0", SSL_LOC | NGX_CONF_TAKE1, ssl::set_certificate, LOC),
             cmd(b"lua_ssl_certificate_key\0", SSL_LOC | NGX_CONF_TAKE1, ssl::set_certificate_key, LOC),
             cmd(b"lua_ssl_conf_command\0", SSL_LOC | NGX_CONF_TAKE2, ssl::set_conf_command, LOC),
+            // No inline (string) forms for these two, as upstream.
+            cmd(b"server_rewrite_by_lua_block\0", SRV_REWRITE_CTX | NGX_CONF_BLOCK | NGX_CONF_NOARGS, server_rewrite_block, LOC),
+            cmd(b"server_rewrite_by_lua_file\0", SRV_REWRITE_CTX | NGX_CONF_TAKE1, server_rewrite_file, LOC),
+            cmd(b"precontent_by_lua_block\0", ANY_LOC | NGX_CONF_BLOCK | NGX_CONF_NOARGS, precontent_block, LOC),
+            cmd(b"precontent_by_lua_file\0", ANY_LOC | NGX_CONF_TAKE1, precontent_file, LOC),
+            cmd(b"rewrite_by_lua_no_postpone\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_rewrite_no_postpone, MAIN),
+            cmd(b"access_by_lua_no_postpone\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_access_no_postpone, MAIN),
+            cmd(b"precontent_by_lua_no_postpone\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_precontent_no_postpone, MAIN),
             $(
                 cmd($block, $ctx | NGX_CONF_BLOCK | NGX_CONF_NOARGS, $fn_block, $offset),
                 cmd($inline, $ctx | NGX_CONF_TAKE1, $fn_inline, $offset),
@@ -137,6 +147,54 @@ handler_directives! {
     bf_block, bf_inline, bf_file => Phase::BodyFilter, ANY_LOC, LOC,
         b"body_filter_by_lua_block\0", b"body_filter_by_lua\0", b"body_filter_by_lua_file\0";
 }
+
+macro_rules! two_form_directives {
+    ($( $fn_block:ident, $fn_file:ident => $phase:expr; )*) => {
+        $(
+            unsafe extern "C" fn $fn_block(cf: *mut ngx_conf_t, c: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+                // SAFETY: nginx calls setters with a valid cf and our conf struct.
+                unsafe { set_handler(cf, c, conf, $phase, Form::Block) }
+            }
+            unsafe extern "C" fn $fn_file(cf: *mut ngx_conf_t, c: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+                // SAFETY: as above.
+                unsafe { set_handler(cf, c, conf, $phase, Form::File) }
+            }
+        )*
+    };
+}
+
+two_form_directives! {
+    server_rewrite_block, server_rewrite_file => Phase::ServerRewrite;
+    precontent_block, precontent_file => Phase::Precontent;
+}
+
+macro_rules! main_flag_setter {
+    ($name:ident, $field:ident) => {
+        unsafe extern "C" fn $name(
+            cf: *mut ngx_conf_t,
+            _: *mut ngx_command_t,
+            conf: *mut c_void,
+        ) -> *mut c_char {
+            // SAFETY: MAIN offset: conf is our MainConf.
+            let mcf = unsafe { &mut *(conf as *mut MainConf) };
+            if mcf.$field.is_some() {
+                return c"is duplicate".as_ptr() as *mut c_char;
+            }
+            // SAFETY: FLAG directive: args[1] exists.
+            match parse_flag(cf, unsafe { bytes(&args(cf)[1]) }) {
+                Some(on) => {
+                    mcf.$field = Some(on);
+                    CONF_OK
+                }
+                None => conf_err(),
+            }
+        }
+    };
+}
+
+main_flag_setter!(set_rewrite_no_postpone, rewrite_no_postpone);
+main_flag_setter!(set_access_no_postpone, access_no_postpone);
+main_flag_setter!(set_precontent_no_postpone, precontent_no_postpone);
 
 /// The directive's arguments.
 ///
@@ -735,6 +793,14 @@ unsafe fn set_handler(
             // SAFETY: LOC offset: conf is our LocConf.
             let lcf = unsafe { &mut *(conf as *mut LocConf) };
             match phase {
+                Phase::ServerRewrite => {
+                    mcf.uses_server_rewrite = true;
+                    &mut lcf.server_rewrite
+                }
+                Phase::Precontent => {
+                    mcf.uses_precontent = true;
+                    &mut lcf.precontent
+                }
                 Phase::Rewrite => {
                     mcf.uses_rewrite = true;
                     &mut lcf.rewrite

@@ -27,9 +27,17 @@ pub struct MainConf {
     pub exit_worker: Option<Rc<Handler>>,
     /// Some location uses a handler of this phase, so its nginx hook is
     /// installed (as upstream, unused phases cost nothing).
+    pub uses_server_rewrite: bool,
     pub uses_rewrite: bool,
     pub uses_access: bool,
+    pub uses_precontent: bool,
     pub uses_log: bool,
+    /// `rewrite_by_lua_no_postpone`, `access_by_lua_no_postpone`,
+    /// `precontent_by_lua_no_postpone` (default off: our handler is moved
+    /// to the end of its phase).
+    pub rewrite_no_postpone: Option<bool>,
+    pub access_no_postpone: Option<bool>,
+    pub precontent_no_postpone: Option<bool>,
     /// Inline handlers get consecutive ids: their code cache slots.
     pub next_handler_id: i32,
     /// `lua_max_pending_timers` / `lua_max_running_timers`.
@@ -59,9 +67,14 @@ impl Default for MainConf {
             init: None,
             init_worker: None,
             exit_worker: None,
+            uses_server_rewrite: false,
             uses_rewrite: false,
             uses_access: false,
+            uses_precontent: false,
             uses_log: false,
+            rewrite_no_postpone: None,
+            access_no_postpone: None,
+            precontent_no_postpone: None,
             next_handler_id: 1,
             max_pending_timers: 1024,
             max_running_timers: 256,
@@ -79,8 +92,12 @@ impl Default for MainConf {
 /// down).
 #[derive(Default)]
 pub struct LocConf {
+    /// `server_rewrite_by_lua*`: set at http or server level only; nginx
+    /// runs the server rewrite phase with the server's own loc conf.
+    pub server_rewrite: Option<Rc<Handler>>,
     pub rewrite: Option<Rc<Handler>>,
     pub access: Option<Rc<Handler>>,
+    pub precontent: Option<Rc<Handler>>,
     pub content: Option<Rc<Handler>>,
     pub log: Option<Rc<Handler>>,
     pub header_filter: Option<Rc<Handler>>,
@@ -182,8 +199,10 @@ pub unsafe extern "C" fn merge_loc_conf(
             slot.clone_from(prev);
         }
     }
+    inherit(&mut conf.server_rewrite, &prev.server_rewrite);
     inherit(&mut conf.rewrite, &prev.rewrite);
     inherit(&mut conf.access, &prev.access);
+    inherit(&mut conf.precontent, &prev.precontent);
     inherit(&mut conf.content, &prev.content);
     inherit(&mut conf.log, &prev.log);
     inherit(&mut conf.header_filter, &prev.header_filter);

@@ -6,11 +6,8 @@ use nginx_sys::*;
 use super::*;
 use crate::lua::sched::arm_sleep;
 
-const EXIT_PHASES: u32 = Phase::Rewrite.bit()
-    | Phase::Access.bit()
-    | Phase::Content.bit()
-    | Phase::HeaderFilter.bit()
-    | Phase::Timer.bit();
+const EXIT_PHASES: u32 =
+    crate::phase::HANDLER_PHASES | Phase::HeaderFilter.bit() | Phase::Timer.bit();
 
 /// Records `ngx.exit(status)`. `FFI_OK`: the Lua side must yield so the
 /// scheduler ends the handler; `FFI_DONE`: return normally (filters).
@@ -46,8 +43,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_exit(
     })
 }
 
-const SLEEP_PHASES: u32 =
-    Phase::Rewrite.bit() | Phase::Access.bit() | Phase::Content.bit() | Phase::Timer.bit();
+const SLEEP_PHASES: u32 = crate::phase::YIELDABLE;
 
 /// Arms the wake-up timer; the Lua side yields on `FFI_AGAIN`.
 #[no_mangle]

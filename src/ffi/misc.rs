@@ -12,6 +12,26 @@ pub unsafe extern "C" fn ngx_lua_ffi_get_phase() -> c_int {
     current().phase as c_int
 }
 
+/// Which `coroutine` API applies here: `FFI_OK`, ours (yieldable phases);
+/// 1, plain Lua's (header and body filters and `init_by_lua*`, as
+/// upstream); `FFI_DECLINED` with upstream's error text wherever else a
+/// request (or upstream's fake one: init_worker, exit_worker) runs Lua that
+/// may not yield.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_lua_ffi_coroutine_check(err: *mut u8, errlen: *mut usize) -> c_int {
+    const PLAIN: u32 = Phase::Init.bit() | Phase::HeaderFilter.bit() | Phase::BodyFilter.bit();
+    let phase = current().phase;
+    if crate::phase::YIELDABLE & phase.bit() != 0 {
+        return FFI_OK;
+    }
+    if PLAIN & phase.bit() != 0 {
+        return 1;
+    }
+    // SAFETY: the caller's error buffer.
+    unsafe { set_err(err, errlen, disabled(phase).as_bytes()) };
+    FFI_DECLINED
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_get_status(err: *mut u8, errlen: *mut usize) -> c_int {
     guard(FFI_ERROR, || {
@@ -279,24 +299,34 @@ pub unsafe extern "C" fn ngx_lua_ffi_body_arg_get(data: *mut *const u8, len: *mu
     })
 }
 
+/// `ngx.arg[which] = ...` in a body filter (`which` 0 only checks the
+/// phase). `FFI_NO_REQ` in `init_by_lua*`, where upstream ignores the
+/// assignment; `FFI_DECLINED` with upstream's error text in other phases
+/// (`init_worker_by_lua*` and `exit_worker_by_lua*` included, which run
+/// with a fake request upstream).
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_body_arg_set(
     which: c_int,
     data: *const u8,
     len: usize,
     eof: c_int,
+    err: *mut u8,
+    errlen: *mut usize,
 ) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match unsafe {
-            request_in(
-                Phase::BodyFilter.bit(),
-                core::ptr::null_mut(),
-                core::ptr::null_mut(),
-            )
-        } {
+        let cur = current();
+        if cur.ctx.is_null() && matches!(cur.phase, Phase::InitWorker | Phase::ExitWorker) {
+            // SAFETY: the caller's error buffer.
+            unsafe { set_err(err, errlen, disabled(cur.phase).as_bytes()) };
+            return FFI_DECLINED;
+        }
+        let ctx = match unsafe { request_in(Phase::BodyFilter.bit(), err, errlen) } {
             Ok(c) => c,
             Err(rc) => return rc,
         };
+        if which == 0 {
+            return FFI_OK;
+        }
         if which == 1 {
             ctx.body.chunk.clear();
             if len > 0 {

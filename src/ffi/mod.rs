@@ -164,9 +164,7 @@ pub unsafe fn push_fail(L: *mut lua_State, msg: &core::ffi::CStr) -> c_int {
 }
 
 pub const REQUEST_PHASES: u32 = Phase::Set.bit()
-    | Phase::Rewrite.bit()
-    | Phase::Access.bit()
-    | Phase::Content.bit()
+    | crate::phase::HANDLER_PHASES
     | Phase::Log.bit()
     | Phase::HeaderFilter.bit()
     | Phase::BodyFilter.bit();

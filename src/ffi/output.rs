@@ -13,9 +13,9 @@ use nginx_sys::*;
 use super::push_fail;
 use crate::lua::ctx::RequestCtx;
 use crate::lua::raw::*;
-use crate::phase::{output, Phase};
+use crate::phase::output;
 
-const OUTPUT_PHASES: u32 = Phase::Rewrite.bit() | Phase::Access.bit() | Phase::Content.bit();
+const OUTPUT_PHASES: u32 = crate::phase::HANDLER_PHASES;
 
 /// The current request in an output phase, or a raised Lua error.
 unsafe fn output_ctx(L: *mut lua_State) -> &'static mut RequestCtx {

@@ -969,7 +969,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_set_uri(
             }
         }
         let phase = current().phase;
-        if jump != 0 && phase != Phase::Rewrite {
+        if jump != 0 && !matches!(phase, Phase::Rewrite | Phase::ServerRewrite) {
             // SAFETY: the caller's error buffer.
             unsafe { set_err(err, errlen, disabled(phase).as_bytes()) };
             return FFI_ERROR;
@@ -990,7 +990,9 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_set_uri(
                     return FFI_ERROR;
                 }
                 (*r).set_uri_changed(1);
-                ctx.uri_jump = true;
+                // A location rewrite handler runs again after nginx found
+                // the new location; a server rewrite one is not re-entered.
+                ctx.uri_jump = phase == Phase::Rewrite;
                 ctx.exit_code = Some(0);
                 return FFI_DONE;
             }

@@ -475,9 +475,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_ssl_free_session(sess: *mut nginx_sys::SSL_
     }
 }
 
-const REQ_SOCKET_PHASES: u32 = crate::phase::Phase::Rewrite.bit()
-    | crate::phase::Phase::Access.bit()
-    | crate::phase::Phase::Content.bit();
+const REQ_SOCKET_PHASES: u32 = crate::phase::HANDLER_PHASES;
 
 /// `ngx.req.socket(raw)`: `FFI_OK` with the socket in `out`, `FFI_ERROR`
 /// with the reason (`nil, err`), or `FFI_DECLINED`/`FFI_NO_REQ` with an

@@ -11,6 +11,8 @@ use super::req::{bytes, FfiKv};
 use super::*;
 use crate::phase::subrequest::{self, Group, Spec};
 
+/// Upstream refuses captures in `server_rewrite_by_lua*` and
+/// `precontent_by_lua*` too.
 const CAPTURE_PHASES: u32 = Phase::Rewrite.bit() | Phase::Access.bit() | Phase::Content.bit();
 
 const SHARE_ALL_VARS: c_int = 1;

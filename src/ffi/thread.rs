@@ -8,7 +8,7 @@ use crate::lua::coctx::{CoCtx, CoState};
 use crate::lua::ctx::RequestCtx;
 use crate::lua::raw::*;
 use crate::lua::sched::{current, run_one, take_results};
-use crate::phase::{Phase, YIELDABLE};
+use crate::phase::{HANDLER_PHASES, YIELDABLE};
 
 /// The running request and thread, or a raised Lua error.
 unsafe fn thread_ctx(L: *mut lua_State) -> (&'static mut RequestCtx, *mut CoCtx) {
@@ -198,7 +198,8 @@ pub unsafe extern "C-unwind" fn on_abort(L: *mut lua_State) -> c_int {
     unsafe {
         let (ctx, parent) = thread_ctx(L);
         let cur = current();
-        if !matches!(cur.phase, Phase::Rewrite | Phase::Access | Phase::Content) {
+        // Every yieldable phase but timers, which have no client.
+        if HANDLER_PHASES & cur.phase.bit() == 0 {
             raise_disabled(L, cur.phase);
         }
         luaL_checktype(L, 1, LUA_TFUNCTION);

@@ -8,8 +8,8 @@ use super::coctx::{CoCtx, CoState};
 use super::vm::Vm;
 use crate::phase::Phase;
 
-/// How a rewrite/access handler that finished after a yield hands its
-/// result back to nginx's phase engine (which re-enters the handler).
+/// How a server rewrite/rewrite/access/precontent handler that finished
+/// after a yield hands its result back to nginx's phase engine (which re-enters the handler).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum PhaseState {
     Idle,
@@ -49,8 +49,10 @@ pub struct RequestCtx {
     pub eof_sent: bool,
     /// Error of a `ngx.flush(true)` that waited.
     pub flush_error: Option<&'static core::ffi::CStr>,
+    pub server_rewrite: PhaseState,
     pub rewrite: PhaseState,
     pub access: PhaseState,
+    pub precontent: PhaseState,
     pub content_started: bool,
     pub ctx_ref: c_int,
     pub body: BodyArg,
@@ -159,8 +161,10 @@ impl RequestCtx {
                 waiting: false,
                 eof_sent: false,
                 flush_error: None,
+                server_rewrite: PhaseState::Idle,
                 rewrite: PhaseState::Idle,
                 access: PhaseState::Idle,
+                precontent: PhaseState::Idle,
                 content_started: false,
                 ctx_ref: 0,
                 body: BodyArg::default(),

@@ -10,7 +10,9 @@ pub mod header_filter;
 pub mod init_worker;
 pub mod log;
 pub mod output;
+pub mod precontent;
 pub mod rewrite;
+pub mod server_rewrite;
 pub mod set;
 pub mod subrequest;
 
@@ -38,6 +40,8 @@ pub enum Phase {
     BodyFilter = 9,
     Timer = 10,
     ExitWorker = 11,
+    ServerRewrite = 12,
+    Precontent = 13,
 }
 
 impl Phase {
@@ -55,6 +59,8 @@ impl Phase {
             Phase::BodyFilter => "body_filter_by_lua",
             Phase::Timer => "ngx.timer",
             Phase::ExitWorker => "exit_worker_by_lua",
+            Phase::ServerRewrite => "server_rewrite_by_lua",
+            Phase::Precontent => "precontent_by_lua",
         }
     }
 
@@ -72,6 +78,8 @@ impl Phase {
             Phase::BodyFilter => "body_filter_by_lua*",
             Phase::Timer => "ngx.timer",
             Phase::ExitWorker => "exit_worker_by_lua*",
+            Phase::ServerRewrite => "server_rewrite_by_lua*",
+            Phase::Precontent => "precontent_by_lua*",
         }
     }
 
@@ -79,7 +87,12 @@ impl Phase {
     pub fn request_phase(self) -> bool {
         matches!(
             self,
-            Phase::Set | Phase::Rewrite | Phase::Access | Phase::Content
+            Phase::Set
+                | Phase::ServerRewrite
+                | Phase::Rewrite
+                | Phase::Access
+                | Phase::Precontent
+                | Phase::Content
         )
     }
 
@@ -88,9 +101,16 @@ impl Phase {
     }
 }
 
+/// The request phases whose handler runs in an entry coroutine that may
+/// produce the response (output, `ngx.exit`, `ngx.exec`, body reading).
+pub const HANDLER_PHASES: u32 = Phase::ServerRewrite.bit()
+    | Phase::Rewrite.bit()
+    | Phase::Access.bit()
+    | Phase::Precontent.bit()
+    | Phase::Content.bit();
+
 /// Phases where the entry coroutine may yield.
-pub const YIELDABLE: u32 =
-    Phase::Rewrite.bit() | Phase::Access.bit() | Phase::Content.bit() | Phase::Timer.bit();
+pub const YIELDABLE: u32 = HANDLER_PHASES | Phase::Timer.bit();
 
 /// Creates the cycle's VM and runs `init_by_lua*` (in the master, before
 /// the workers fork), then installs the phase hooks in use.
@@ -151,7 +171,15 @@ pub unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
             .main_conf
             .add(ngx_http_core_module.ctx_index)
             as *mut ngx_http_core_main_conf_t;
-        let hooks: [(bool, usize, ngx_http_handler_pt); 3] = [
+        // nginx runs a phase's handlers in the reverse order of this array:
+        // ours, pushed after the built-in modules', come first (init_module
+        // moves the postponed ones to the end of their phase).
+        let hooks: [(bool, usize, ngx_http_handler_pt); 5] = [
+            (
+                mcf.uses_server_rewrite,
+                ngx_http_phases_NGX_HTTP_SERVER_REWRITE_PHASE as usize,
+                Some(server_rewrite::handler),
+            ),
             (
                 mcf.uses_rewrite,
                 ngx_http_phases_NGX_HTTP_REWRITE_PHASE as usize,
@@ -161,6 +189,11 @@ pub unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
                 mcf.uses_access,
                 ngx_http_phases_NGX_HTTP_ACCESS_PHASE as usize,
                 Some(access::handler),
+            ),
+            (
+                mcf.uses_precontent,
+                ngx_http_phases_NGX_HTTP_PRECONTENT_PHASE as usize,
+                Some(precontent::handler),
             ),
             (
                 mcf.uses_log,
@@ -207,16 +240,21 @@ pub unsafe fn run_init_by_lua(mcf: &mut MainConf, log: *mut ngx_log_t) -> bool {
     true
 }
 
-/// Moves our rewrite/access handlers to the end of their phase, so they run
-/// after nginx's own rewrite and access modules as upstream's do.
+/// Moves our rewrite, access and precontent handlers to the end of their
+/// phase, so they run after nginx's own modules there (`set`/`rewrite`,
+/// `allow`/`deny`/`auth_basic`, `try_files`/`mirror`) as upstream's do,
+/// unless `*_by_lua_no_postpone` keeps one where it is: first in its phase.
+///
+/// Upstream moves its handler on the first request; doing it once here
+/// gives the same order without touching the engine while requests run.
 pub unsafe extern "C" fn init_module(cycle: *mut ngx_cycle_t) -> ngx_int_t {
     // SAFETY: the phase engine is built by the time init_module runs; the
     // entries of one phase share checker and `next`, so rotating their
     // handler fields keeps the engine consistent.
     unsafe {
-        if conf::main_conf_from_cycle(cycle).is_none() {
+        let Some(mcf) = conf::main_conf_from_cycle(cycle) else {
             return NGX_OK as ngx_int_t;
-        }
+        };
         let http = *(*cycle).conf_ctx.add(ngx_http_module.index) as *mut ngx_http_conf_ctx_t;
         let cmcf = *(*http).main_conf.add(ngx_http_core_module.ctx_index)
             as *mut ngx_http_core_main_conf_t;
@@ -228,16 +266,26 @@ pub unsafe extern "C" fn init_module(cycle: *mut ngx_cycle_t) -> ngx_int_t {
         while (*ph.add(n)).checker.is_some() {
             n += 1;
         }
-        let ours: [ngx_http_handler_pt; 2] = [Some(rewrite::handler), Some(access::handler)];
-        for h in ours {
+        let ours: [(ngx_http_handler_pt, Option<bool>); 3] = [
+            (Some(rewrite::handler), mcf.rewrite_no_postpone),
+            (Some(access::handler), mcf.access_no_postpone),
+            (Some(precontent::handler), mcf.precontent_no_postpone),
+        ];
+        for (h, no_postpone) in ours {
+            if no_postpone == Some(true) {
+                continue;
+            }
             let addr = |f: ngx_http_handler_pt| f.map(|f| f as usize);
             let Some(i) = (0..n).find(|&i| addr((*ph.add(i)).handler) == addr(h)) else {
                 continue;
             };
-            let caddr = |p: *const ngx_http_phase_handler_t| (*p).checker.map(|f| f as usize);
-            let checker = caddr(ph.add(i));
+            // One phase: the entries after ours with the same checker and
+            // the same `next` (two phases may share a checker).
+            let key =
+                |p: *const ngx_http_phase_handler_t| ((*p).checker.map(|f| f as usize), (*p).next);
+            let phase = key(ph.add(i));
             let mut j = i;
-            while j + 1 < n && caddr(ph.add(j + 1)) == checker {
+            while j + 1 < n && key(ph.add(j + 1)) == phase {
                 j += 1;
             }
             for k in i..j {
@@ -394,7 +442,9 @@ pub unsafe fn resume_thread(t: *mut CoCtx, nargs: core::ffi::c_int) {
 pub fn after_phase(ctx: &mut RequestCtx, outcome: Outcome) {
     match ctx.phase {
         Phase::Content => content::after_resume(ctx, outcome),
-        Phase::Rewrite | Phase::Access => rewrite::after_resume(ctx, outcome),
+        Phase::ServerRewrite | Phase::Rewrite | Phase::Access | Phase::Precontent => {
+            rewrite::after_resume(ctx, outcome)
+        }
         Phase::Timer => crate::lua::timer::after_resume(ctx, outcome),
         _ => {}
     }

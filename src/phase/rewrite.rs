@@ -1,4 +1,6 @@
-//! `rewrite_by_lua*` (and the resume path shared with `access_by_lua*`).
+//! `rewrite_by_lua*`, and the handler body and resume path it shares with
+//! `server_rewrite_by_lua*`, `access_by_lua*` and `precontent_by_lua*`:
+//! phases whose Lua handler may answer the request or let it go on.
 use nginx_sys::*;
 
 use crate::conf::loc_conf;
@@ -14,14 +16,22 @@ pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
 /// The phase result of a finished handler: continue (`NGX_DECLINED`), let
 /// the access phase grant (`NGX_OK`), or end the request with a status.
 fn phase_rc(ctx: &mut RequestCtx, phase: Phase, outcome: Outcome) -> Option<isize> {
+    let declined = NGX_DECLINED as isize;
     match outcome {
         Outcome::Yielded => None,
-        Outcome::Done => Some(NGX_DECLINED as isize),
-        Outcome::Exit(0) => Some(if phase == Phase::Access {
-            NGX_OK as isize
-        } else {
-            NGX_DECLINED as isize
-        }),
+        // As upstream, returning and `ngx.exit(ngx.OK)` are the same: the
+        // request goes on (an access handler grants it, which matters under
+        // `satisfy any`), unless the handler already started a response.
+        Outcome::Done | Outcome::Exit(0) => Some(go_on(ctx, phase == Phase::Access)),
+        // `ngx.exit(ngx.DECLINED)`: go on without granting access; the
+        // rewrite phases still finish a started response, as upstream.
+        Outcome::Exit(c) if c == declined => {
+            Some(if matches!(phase, Phase::Rewrite | Phase::ServerRewrite) {
+                go_on(ctx, false)
+            } else {
+                declined
+            })
+        }
         Outcome::Exit(_) | Outcome::Error => {
             let rc = super::finish_rc(ctx, outcome)?;
             // A finished response must not look like "granted" to the
@@ -38,17 +48,42 @@ fn phase_rc(ctx: &mut RequestCtx, phase: Phase, outcome: Outcome) -> Option<isiz
     }
 }
 
-/// Shared body of the rewrite and access handlers.
+/// The phase goes on (`NGX_OK` for a granting access handler), unless the
+/// handler already started a response, which later phases must not
+/// produce again: it is finished here and the request ends.
+fn go_on(ctx: &mut RequestCtx, grant: bool) -> isize {
+    // Held HTTP/1.0 output (`lua_http10_buffering`) counts too.
+    // SAFETY: live request.
+    let started = unsafe { (*ctx.r).header_sent() != 0 } || !ctx.out.is_null();
+    if started {
+        let rc = super::output::send_eof(ctx);
+        if rc == NGX_ERROR as isize || rc > NGX_OK as isize {
+            return rc;
+        }
+        return NGX_HTTP_OK as isize;
+    }
+    if grant {
+        NGX_OK as isize
+    } else {
+        NGX_DECLINED as isize
+    }
+}
+
+/// Shared body of the server rewrite, rewrite, access and precontent
+/// handlers.
 ///
 /// # Safety
 /// `r` is a live request in `phase`.
 pub unsafe fn run(r: *mut ngx_http_request_t, phase: Phase) -> ngx_int_t {
     // SAFETY: live request.
     unsafe {
+        // In the server rewrite phase this is the server's own loc conf.
         let lcf = loc_conf(r);
         let h = match phase {
+            Phase::ServerRewrite => lcf.server_rewrite.clone(),
             Phase::Rewrite => lcf.rewrite.clone(),
-            _ => lcf.access.clone(),
+            Phase::Access => lcf.access.clone(),
+            _ => lcf.precontent.clone(),
         };
         let Some(h) = h else {
             return NGX_DECLINED as ngx_int_t;
@@ -56,10 +91,7 @@ pub unsafe fn run(r: *mut ngx_http_request_t, phase: Phase) -> ngx_int_t {
         let Some(ctx) = RequestCtx::get_or_create(r) else {
             return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
         };
-        let state = match phase {
-            Phase::Rewrite => ctx.rewrite,
-            _ => ctx.access,
-        };
+        let state = *state_of(ctx, phase);
         match state {
             // After `ngx.req.set_uri(uri, true)` nginx found the new
             // location (find_config cleared uri_changed): start afresh.
@@ -67,6 +99,7 @@ pub unsafe fn run(r: *mut ngx_http_request_t, phase: Phase) -> ngx_int_t {
                 ctx.uri_jump = false;
                 ctx.rewrite = PhaseState::Idle;
                 ctx.access = PhaseState::Idle;
+                ctx.precontent = PhaseState::Idle;
             }
             PhaseState::Done(rc) => return rc,
             PhaseState::Running => return NGX_DONE as ngx_int_t,
@@ -102,14 +135,20 @@ pub unsafe fn run(r: *mut ngx_http_request_t, phase: Phase) -> ngx_int_t {
     }
 }
 
-fn set_state(ctx: &mut RequestCtx, phase: Phase, s: PhaseState) {
+fn state_of(ctx: &mut RequestCtx, phase: Phase) -> &mut PhaseState {
     match phase {
-        Phase::Rewrite => ctx.rewrite = s,
-        _ => ctx.access = s,
+        Phase::ServerRewrite => &mut ctx.server_rewrite,
+        Phase::Rewrite => &mut ctx.rewrite,
+        Phase::Access => &mut ctx.access,
+        _ => &mut ctx.precontent,
     }
 }
 
-/// A rewrite/access coroutine resumed by an event has finished: hand its
+fn set_state(ctx: &mut RequestCtx, phase: Phase, s: PhaseState) {
+    *state_of(ctx, phase) = s;
+}
+
+/// A coroutine of one of these phases resumed by an event has finished: hand its
 /// result to the phase engine by re-entering the handler.
 pub fn after_resume(ctx: &mut RequestCtx, outcome: Outcome) {
     let r = ctx.r;

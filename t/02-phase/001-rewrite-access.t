@@ -1,4 +1,4 @@
-# rewrite_by_lua* and access_by_lua*: order, ngx.exit, yields.
+# rewrite_by_lua* and access_by_lua*: order, ngx.exit, yields, output.
 use Test::Nginx::Socket::Lua;
 
 plan 'no_plan';
@@ -178,3 +178,85 @@ static
 GET /index.html
 --- response_body
 static
+
+
+
+=== TEST 13: access_by_lua: returning grants access under satisfy any, as ngx.exit(ngx.OK)
+--- config
+    location = /t {
+        satisfy any;
+        deny all;
+        access_by_lua_block { return }
+        content_by_lua_block { ngx.say("granted") }
+    }
+--- request
+GET /t
+--- response_body
+granted
+--- no_error_log
+[error]
+
+
+
+=== TEST 14: access_by_lua: output without ngx.exit ends the request
+--- config
+    location = /t {
+        access_by_lua_block { ngx.say("from access") }
+        content_by_lua_block { ngx.log(ngx.ERR, "content ran") }
+    }
+--- request
+GET /t
+--- response_body
+from access
+--- no_error_log
+content ran
+[error]
+
+
+
+=== TEST 15: rewrite_by_lua: output without ngx.exit ends the request (HTTP/1.0 buffered)
+--- config
+    location = /t {
+        rewrite_by_lua_block { ngx.say("from rewrite") }
+        content_by_lua_block { ngx.log(ngx.ERR, "content ran") }
+    }
+--- request
+GET /t HTTP/1.0
+--- response_body
+from rewrite
+--- response_headers
+Content-Length: 13
+--- no_error_log
+content ran
+[error]
+
+
+
+=== TEST 16: access_by_lua: ngx.exit(ngx.DECLINED) does not grant access under satisfy any
+--- config
+    location = /t {
+        satisfy any;
+        deny all;
+        access_by_lua_block { ngx.sleep(0.001) ngx.exit(ngx.DECLINED) }
+        content_by_lua_block { ngx.say("granted") }
+    }
+--- request
+GET /t
+--- error_code: 403
+--- error_log
+access forbidden by rule
+
+
+
+=== TEST 17: rewrite_by_lua: ngx.exit(ngx.DECLINED) goes on like returning
+--- config
+    location = /t {
+        rewrite_by_lua_block { ngx.ctx.a = 1 ngx.exit(ngx.DECLINED) ngx.ctx.a = 2 }
+        content_by_lua_block { ngx.say("a=", ngx.ctx.a) }
+    }
+--- request
+GET /t
+--- response_body
+a=1
+--- no_error_log
+[error]

@@ -139,17 +139,19 @@ GET /t
 
 
 
-=== TEST 9: output in rewrite and access phases
+=== TEST 9: output in the rewrite phase finishes the response there, as upstream
 --- config
     location = /t {
         rewrite_by_lua_block { ngx.print("r ") }
-        access_by_lua_block { ngx.print("a ") }
-        content_by_lua_block { ngx.say("c") }
+        access_by_lua_block { ngx.log(ngx.ERR, "access ran") }
+        content_by_lua_block { ngx.log(ngx.ERR, "content ran") }
     }
 --- request
 GET /t
---- response_body
-r a c
+--- response_body chop
+r 
+--- no_error_log
+[error]
 
 
 

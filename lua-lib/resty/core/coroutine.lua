@@ -3,11 +3,38 @@
 -- thread, and the value it is resumed with is passed back down, so the
 -- request suspends as a whole and the same user coroutine continues later.
 -- A plain coroutine.yield still returns to its resumer.
+--
+-- As upstream, create/resume/wrap/yield/status raise "API disabled in the
+-- context of ..." where Lua may not yield (set_by_lua*, log_by_lua*,
+-- init_worker_by_lua*, ...); filters and init_by_lua* keep plain Lua's.
+local ffi = require "ffi"
 local base = require "resty.core.base"
+local C = ffi.C
+local ffi_str = ffi.string
+local get_errbuf = base.get_errbuf
+local FFI_OK = base.FFI_OK
 local MARKER = base.YIELD_MARKER
-local co_create, co_resume, co_yield, co_status =
-    coroutine.create, coroutine.resume, coroutine.yield, coroutine.status
+local thread_status = require("ngx_lua.thread").status
+local co_create, co_resume, co_yield, co_status, co_wrap =
+    coroutine.create, coroutine.resume, coroutine.yield, coroutine.status, coroutine.wrap
 local error = error
+
+ffi.cdef [[
+    int ngx_lua_ffi_coroutine_check(u_char *err, size_t *errlen);
+]]
+
+local PLAIN = 1
+
+-- Raises at the level of whoever called the coroutine function; returns
+-- PLAIN where plain Lua's functions apply.
+local function check()
+    local err, errlen = get_errbuf()
+    local rc = C.ngx_lua_ffi_coroutine_check(err, errlen)
+    if rc ~= FFI_OK and rc ~= PLAIN then
+        error(ffi_str(err, errlen[0]), 3)
+    end
+    return rc
+end
 
 -- Values flow through varargs and tail calls: no table per resume.
 local function resumed(co, ok, first, ...)
@@ -20,6 +47,7 @@ local function resumed(co, ok, first, ...)
 end
 
 local function resume(co, ...)
+    check()
     return resumed(co, co_resume(co, ...))
 end
 
@@ -31,14 +59,39 @@ local function wrapped(ok, ...)
 end
 
 local function wrap(f)
+    if check() == PLAIN then
+        -- Its errors carry the caller's position, as upstream's there.
+        return co_wrap(f)
+    end
     local co = co_create(f)
     return function(...)
-        return wrapped(resume(co, ...))
+        check()
+        return wrapped(resumed(co, co_resume(co, ...)))
     end
 end
 
+local function create(f)
+    check()
+    return co_create(f)
+end
+
+local function yield(...)
+    check()
+    return co_yield(...)
+end
+
+-- A light thread that finished but was not waited for is a "zombie"; a
+-- killed one is "dead".
+local function status(co)
+    check()
+    return thread_status(co) or co_status(co)
+end
+
 coroutine._yield = co_yield
+coroutine.create = create
 coroutine.resume = resume
 coroutine.wrap = wrap
+coroutine.yield = yield
+coroutine.status = status
 
 return { version = base.version }

@@ -5,12 +5,16 @@ local base = require "resty.core.base"
 local C = ffi.C
 local ffi_str = ffi.string
 local type, tostring, tonumber, error, concat = type, tostring, tonumber, error, table.concat
-local FFI_OK, FFI_DECLINED = base.FFI_OK, base.FFI_DECLINED
+local get_errbuf = base.get_errbuf
+local FFI_OK, FFI_DECLINED, FFI_NO_REQ = base.FFI_OK, base.FFI_DECLINED, base.FFI_NO_REQ_CTX
+require "resty.core.phase"
+local get_phase = ngx.get_phase
 
 ffi.cdef [[
     int ngx_lua_ffi_set_arg_get(int idx, const u_char **data, size_t *len);
     int ngx_lua_ffi_body_arg_get(const u_char **data, size_t *len);
-    int ngx_lua_ffi_body_arg_set(int which, const char *data, size_t len, int eof);
+    int ngx_lua_ffi_body_arg_set(int which, const char *data, size_t len, int eof,
+                                 u_char *err, size_t *errlen);
 ]]
 
 local data = ffi.new("const u_char *[1]")
@@ -43,34 +47,49 @@ local arg = setmetatable({}, {
             return nil
         end
         local eof = C.ngx_lua_ffi_body_arg_get(data, len)
-        if eof < 0 then
+        if eof >= 0 then
+            if i == 1 then
+                return ffi_str(data[0], len[0])
+            elseif i == 2 then
+                return eof == 1
+            end
             return nil
         end
-        if i == 1 then
-            return ffi_str(data[0], len[0])
-        elseif i == 2 then
-            return eof == 1
+        -- Neither set_by_lua* nor a body filter: ngx.arg means nothing here.
+        if get_phase() == "init" then
+            error("no request found", 2)
         end
+        error("API disabled in the current context", 2)
     end,
     __newindex = function(_, i, v)
-        if i == 1 then
-            local s
-            if type(v) == "string" then
-                s = v
-            else
+        local err, errlen = get_errbuf()
+        local s, eof = nil, 0
+        if i == 1 and type(v) == "string" then
+            s = v
+        else
+            -- The phase first (upstream checks it before the index and
+            -- the value), then the rest.
+            local rc = C.ngx_lua_ffi_body_arg_set(0, nil, 0, 0, err, errlen)
+            if rc == FFI_NO_REQ then
+                return
+            end
+            if rc ~= FFI_OK then
+                error(ffi_str(err, errlen[0]), 2)
+            end
+            if i == 1 then
                 local out = {}
                 flatten(v, out)
                 s = concat(out)
+            elseif i == 2 then
+                eof = v and 1 or 0
+            else
+                error("bad index: " .. tostring(i), 2)
             end
-            if C.ngx_lua_ffi_body_arg_set(1, s, #s, 0) ~= 0 then
-                error("API disabled in the current context", 2)
-            end
-        elseif i == 2 then
-            if C.ngx_lua_ffi_body_arg_set(2, nil, 0, v and 1 or 0) ~= 0 then
-                error("API disabled in the current context", 2)
-            end
-        else
-            error("bad index: " .. tostring(i), 2)
+            err, errlen = get_errbuf()
+        end
+        local rc = C.ngx_lua_ffi_body_arg_set(i, s, s and #s or 0, eof, err, errlen)
+        if rc ~= FFI_OK and rc ~= FFI_NO_REQ then
+            error(ffi_str(err, errlen[0]), 2)
         end
     end,
 })

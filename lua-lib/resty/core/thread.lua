@@ -1,9 +1,8 @@
 -- ngx.thread: light threads scheduled with the handler's entry thread.
 local c = require "ngx_lua.thread"
 local base = require "resty.core.base"
-local c_spawn, c_wait, c_status = c.spawn, c.wait, c.status
+local c_spawn, c_wait = c.spawn, c.wait
 local yield_to_scheduler = base.yield_to_scheduler
-local co_status = coroutine.status
 
 local function spawn(...)
     local t, ended = c_spawn(...)
@@ -29,11 +28,5 @@ end
 
 ngx.thread = { spawn = spawn, wait = wait, kill = c.kill }
 ngx.on_abort = c.on_abort
-
--- A light thread that finished but was not waited for is a "zombie"; a
--- killed one is "dead".
-function coroutine.status(co)
-    return c_status(co) or co_status(co)
-end
 
 return { version = base.version }
