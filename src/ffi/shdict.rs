@@ -37,6 +37,39 @@ unsafe fn zone_ref<'a>(zone: *mut c_void) -> Option<&'a Zone> {
 
 const NOT_READY: &[u8] = b"shared dict not ready";
 
+/// The status of a write that may have evicted live entries (set/add/
+/// replace, incr): `*forcible` in every case, `ok` takes the success value
+/// and says whether it was forcible.
+///
+/// # Safety
+/// `forcible`, `err` and `errlen` are the caller's out parameters.
+unsafe fn forcible_status<T>(
+    r: Option<Result<T, (&str, bool)>>,
+    forcible: *mut c_int,
+    err: *mut u8,
+    errlen: *mut usize,
+    ok: impl FnOnce(T) -> bool,
+) -> c_int {
+    // SAFETY: see above.
+    unsafe {
+        match r {
+            None => {
+                set_err(err, errlen, NOT_READY);
+                FFI_ERROR
+            }
+            Some(Ok(v)) => {
+                *forcible = ok(v) as c_int;
+                FFI_OK
+            }
+            Some(Err((msg, f))) => {
+                *forcible = f as c_int;
+                set_err(err, errlen, msg.as_bytes());
+                FFI_ERROR
+            }
+        }
+    }
+}
+
 /// The FFI status of a read that copies a value out to the caller (get,
 /// lpop/rpop): `Some(false)` from the copy means no buffer could hold it.
 ///
@@ -194,21 +227,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_shdict_store(
             };
             let k = bytes(key, key_len);
             let r = z.with(|d| d.store(op, k, v, exptime_ms, flags as u32, now_ms()));
-            match r {
-                None => {
-                    set_err(err, errlen, NOT_READY);
-                    FFI_ERROR
-                }
-                Some(Ok(f)) => {
-                    *forcible = f as c_int;
-                    FFI_OK
-                }
-                Some(Err((msg, f))) => {
-                    *forcible = f as c_int;
-                    set_err(err, errlen, msg.as_bytes());
-                    FFI_ERROR
-                }
-            }
+            forcible_status(r, forcible, err, errlen, |f| f)
         }
     })
 }
@@ -275,22 +294,11 @@ pub unsafe extern "C" fn ngx_lua_ffi_shdict_incr(
             };
             let k = bytes(key, key_len);
             let init = (has_init != 0).then_some(init);
-            match z.with(|d| d.incr(k, *value, init, init_ttl_ms, now_ms())) {
-                None => {
-                    set_err(err, errlen, NOT_READY);
-                    FFI_ERROR
-                }
-                Some(Ok((v, f))) => {
-                    *value = v;
-                    *forcible = f as c_int;
-                    FFI_OK
-                }
-                Some(Err((msg, f))) => {
-                    *forcible = f as c_int;
-                    set_err(err, errlen, msg.as_bytes());
-                    FFI_ERROR
-                }
-            }
+            let r = z.with(|d| d.incr(k, *value, init, init_ttl_ms, now_ms()));
+            forcible_status(r, forcible, err, errlen, |(v, f)| {
+                *value = v;
+                f
+            })
         }
     })
 }
