@@ -98,8 +98,9 @@ pub fn escape(src: &[u8], dst: &mut [u8], kind: usize) -> usize {
     n
 }
 
+/// The value of one hex digit.
 #[inline]
-fn hex(c: u8) -> Option<u8> {
+pub fn hex(c: u8) -> Option<u8> {
     match c {
         b'0'..=b'9' => Some(c - b'0'),
         b'a'..=b'f' => Some(c - b'a' + 10),

@@ -1,6 +1,7 @@
 //! Pure byte-level helpers of the request/response API: header escaping,
 //! URI checks and query-string parsing. No nginx types, so `cargo test`
 //! covers them.
+use crate::codec::uri;
 use std::borrow::Cow;
 
 /// Header names: controls, space, separators and non-ASCII are escaped.
@@ -113,15 +114,6 @@ pub fn escape_log(s: &[u8]) -> String {
     out
 }
 
-fn hex(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
 /// Decodes `%XX` and `+` (a space) in place; returns the new length.
 /// Malformed escapes are kept as they are.
 pub fn unescape_component(buf: &mut [u8]) -> usize {
@@ -129,7 +121,7 @@ pub fn unescape_component(buf: &mut [u8]) -> usize {
     while i < buf.len() {
         let c = buf[i];
         if c == b'%' && i + 2 < buf.len() {
-            if let (Some(h), Some(l)) = (hex(buf[i + 1]), hex(buf[i + 2])) {
+            if let (Some(h), Some(l)) = (uri::hex(buf[i + 1]), uri::hex(buf[i + 2])) {
                 buf[o] = h << 4 | l;
                 o += 1;
                 i += 3;
