@@ -457,12 +457,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_set_resp_header(
         let r = ctx.r;
         // SAFETY: live request; names and values are copied into its pool.
         unsafe {
-            if (*r).header_sent() != 0 {
-                log::log_error(
-                    NGX_LOG_ERR,
-                    (*(*r).connection).log,
-                    b"attempt to set ngx.header.HEADER after sending out response headers",
-                );
+            if header_already_sent(r, "ngx.header.HEADER") {
                 return FFI_DECLINED;
             }
             let lcf = crate::conf::loc_conf(r);

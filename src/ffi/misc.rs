@@ -65,12 +65,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_set_status(
         let r = ctx.r;
         // SAFETY: live request.
         unsafe {
-            if (*r).header_sent() != 0 {
-                log::log_error(
-                    NGX_LOG_ERR,
-                    (*(*r).connection).log,
-                    b"attempt to set ngx.status after sending out response headers",
-                );
+            if header_already_sent(r, "ngx.status") {
                 return FFI_OK;
             }
             if !(100..=999).contains(&status) {

@@ -77,6 +77,26 @@ pub unsafe fn set_err(err: *mut u8, errlen: *mut usize, msg: &[u8]) {
     }
 }
 
+/// True (after logging upstream's error line) when the response header of
+/// `r` is already out, so `what` can no longer be set.
+///
+/// # Safety
+/// `r` is a live request.
+pub unsafe fn header_already_sent(r: *mut nginx_sys::ngx_http_request_t, what: &str) -> bool {
+    // SAFETY: live request and its connection's log.
+    unsafe {
+        if (*r).header_sent() == 0 {
+            return false;
+        }
+        log_error(
+            nginx_sys::NGX_LOG_ERR,
+            (*(*r).connection).log,
+            format!("attempt to set {what} after sending out response headers").as_bytes(),
+        );
+        true
+    }
+}
+
 /// The running request in one of the `allowed` phases, or the status to
 /// return (with the upstream error text in `err`).
 ///
