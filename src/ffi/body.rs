@@ -37,10 +37,7 @@ unsafe extern "C" fn body_read(r: *mut ngx_http_request_t) {
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_req_read_body(err: *mut u8, errlen: *mut usize) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match unsafe { request_in(READ_PHASES, err, errlen) } {
-            Ok(c) => c,
-            Err(rc) => return rc,
-        };
+        let ctx = request_in!(READ_PHASES, err, errlen);
         let r = ctx.r;
         // SAFETY: live request; nginx's documented body API.
         unsafe {
@@ -75,10 +72,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_read_body(err: *mut u8, errlen: *mut us
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_req_discard_body(err: *mut u8, errlen: *mut usize) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match unsafe { request_in(READ_PHASES, err, errlen) } {
-            Ok(c) => c,
-            Err(rc) => return rc,
-        };
+        let ctx = request_in!(READ_PHASES, err, errlen);
         // SAFETY: live request.
         if unsafe { ngx_http_discard_request_body(ctx.r) } != NGX_OK as ngx_int_t {
             // SAFETY: the caller's error buffer.
@@ -141,10 +135,7 @@ pub(super) const DATA_PHASES: u32 = REQUEST_PHASES;
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_req_get_body_len(err: *mut u8, errlen: *mut usize) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match unsafe { request_in(DATA_PHASES, err, errlen) } {
-            Ok(c) => c,
-            Err(rc) => return rc,
-        };
+        let ctx = request_in!(DATA_PHASES, err, errlen);
         // SAFETY: live request.
         match unsafe { body_len(ctx.r) } {
             Some(n) => n as c_int,
@@ -161,10 +152,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_copy_body(
     errlen: *mut usize,
 ) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match unsafe { request_in(DATA_PHASES, err, errlen) } {
-            Ok(c) => c,
-            Err(rc) => return rc,
-        };
+        let ctx = request_in!(DATA_PHASES, err, errlen);
         // SAFETY: live request; buf holds size bytes.
         unsafe {
             if body_len(ctx.r).is_none() {
@@ -183,10 +171,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_get_body_file(
     errlen: *mut usize,
 ) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match unsafe { request_in(DATA_PHASES, err, errlen) } {
-            Ok(c) => c,
-            Err(rc) => return rc,
-        };
+        let ctx = request_in!(DATA_PHASES, err, errlen);
         // SAFETY: live request; the temp file name lives in its pool.
         unsafe {
             let rb = (*ctx.r).request_body;
@@ -211,10 +196,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_get_post_args_len(
     errlen: *mut usize,
 ) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match unsafe { request_in(POST_ARGS_PHASES, err, errlen) } {
-            Ok(c) => c,
-            Err(rc) => return rc,
-        };
+        let ctx = request_in!(POST_ARGS_PHASES, err, errlen);
         let r = ctx.r;
         // SAFETY: live request.
         unsafe {
@@ -252,10 +234,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_get_post_args(
     errlen: *mut usize,
 ) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match unsafe { request_in(POST_ARGS_PHASES, err, errlen) } {
-            Ok(c) => c,
-            Err(rc) => return rc,
-        };
+        let ctx = request_in!(POST_ARGS_PHASES, err, errlen);
         // SAFETY: live request; buf holds size bytes.
         unsafe {
             let n = copy_body(ctx.r, buf, size);

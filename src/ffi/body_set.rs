@@ -117,10 +117,7 @@ fn with_body(
     f: impl FnOnce(*mut ngx_http_request_t) -> Result<(), &'static [u8]>,
 ) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match unsafe { request_in(DATA_PHASES, err, errlen) } {
-            Ok(c) => c,
-            Err(rc) => return rc,
-        };
+        let ctx = request_in!(DATA_PHASES, err, errlen);
         match f(ctx.r) {
             Ok(()) => FFI_OK,
             Err(msg) => {
@@ -181,10 +178,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_set_body_file(
     errlen: *mut usize,
 ) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match unsafe { request_in(DATA_PHASES, err, errlen) } {
-            Ok(c) => c,
-            Err(rc) => return rc,
-        };
+        let ctx = request_in!(DATA_PHASES, err, errlen);
         // SAFETY: live request; the Lua string holds path_len bytes.
         match unsafe { set_body_file(ctx.r, bytes(path, path_len), clean != 0) } {
             Ok(()) => FFI_OK,

@@ -18,10 +18,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_exit(
     errlen: *mut usize,
 ) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match unsafe { request_in(EXIT_PHASES, err, errlen) } {
-            Ok(c) => c,
-            Err(rc) => return rc,
-        };
+        let ctx = request_in!(EXIT_PHASES, err, errlen);
         let phase = current().phase;
         let aborts = [
             NGX_ERROR as c_int,
@@ -49,10 +46,7 @@ const SLEEP_PHASES: u32 = crate::phase::YIELDABLE;
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_sleep(ms: c_long, err: *mut u8, errlen: *mut usize) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match unsafe { request_in(SLEEP_PHASES, err, errlen) } {
-            Ok(c) => c,
-            Err(rc) => return rc,
-        };
+        let ctx = request_in!(SLEEP_PHASES, err, errlen);
         if ms < 0 {
             // SAFETY: the caller's error buffer.
             unsafe {

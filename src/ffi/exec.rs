@@ -24,10 +24,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_exec(
     errlen: *mut usize,
 ) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match unsafe { request_in(EXEC_PHASES, err, errlen) } {
-            Ok(c) => c,
-            Err(rc) => return rc,
-        };
+        let ctx = request_in!(EXEC_PHASES, err, errlen);
         let r = ctx.r;
         let fail = |msg: &[u8]| {
             // SAFETY: the caller's error buffer.
@@ -85,10 +82,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_redirect(
     errlen: *mut usize,
 ) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match unsafe { request_in(EXEC_PHASES, err, errlen) } {
-            Ok(c) => c,
-            Err(rc) => return rc,
-        };
+        let ctx = request_in!(EXEC_PHASES, err, errlen);
         let r = ctx.r;
         let fail = |msg: &[u8]| {
             // SAFETY: the caller's error buffer.

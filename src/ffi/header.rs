@@ -450,10 +450,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_set_resp_header(
     errlen: *mut usize,
 ) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match unsafe { request_in(REQUEST_PHASES, err, errlen) } {
-            Ok(c) => c,
-            Err(rc) => return rc,
-        };
+        let ctx = request_in!(REQUEST_PHASES, err, errlen);
         let r = ctx.r;
         // SAFETY: live request; names and values are copied into its pool.
         unsafe {
@@ -533,10 +530,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_get_resp_header(
     errlen: *mut usize,
 ) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match unsafe { request_in(REQUEST_PHASES, err, errlen) } {
-            Ok(c) => c,
-            Err(rc) => return rc,
-        };
+        let ctx = request_in!(REQUEST_PHASES, err, errlen);
         let r = ctx.r;
         // SAFETY: live request.
         let transform = unsafe { crate::conf::loc_conf(r) }.transform_underscores();
@@ -621,10 +615,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_resp_get_headers(
     errlen: *mut usize,
 ) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match unsafe { request_in(REQUEST_PHASES, err, errlen) } {
-            Ok(c) => c,
-            Err(rc) => return rc,
-        };
+        let ctx = request_in!(REQUEST_PHASES, err, errlen);
         let r = ctx.r;
         let mut n = 0usize;
         // SAFETY: live request; out holds `count` entries, buf 32 bytes.

@@ -35,10 +35,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_coroutine_check(err: *mut u8, errlen: *mut 
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_get_status(err: *mut u8, errlen: *mut usize) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match unsafe { request_in(REQUEST_PHASES, err, errlen) } {
-            Ok(c) => c,
-            Err(rc) => return rc,
-        };
+        let ctx = request_in!(REQUEST_PHASES, err, errlen);
         // SAFETY: live request.
         unsafe {
             let r = ctx.r;
@@ -58,10 +55,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_set_status(
     errlen: *mut usize,
 ) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match unsafe { request_in(REQUEST_PHASES & !Phase::Log.bit(), err, errlen) } {
-            Ok(c) => c,
-            Err(rc) => return rc,
-        };
+        let ctx = request_in!(REQUEST_PHASES & !Phase::Log.bit(), err, errlen);
         let r = ctx.r;
         // SAFETY: live request.
         unsafe {
@@ -275,16 +269,11 @@ pub unsafe extern "C" fn ngx_lua_ffi_set_arg_get(
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_body_arg_get(data: *mut *const u8, len: *mut usize) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match unsafe {
-            request_in(
-                Phase::BodyFilter.bit(),
-                core::ptr::null_mut(),
-                core::ptr::null_mut(),
-            )
-        } {
-            Ok(c) => c,
-            Err(rc) => return rc,
-        };
+        let ctx = request_in!(
+            Phase::BodyFilter.bit(),
+            core::ptr::null_mut(),
+            core::ptr::null_mut()
+        );
         // SAFETY: caller's out parameters; the chunk lives in the ctx.
         unsafe {
             *data = ctx.body.chunk.as_ptr();
@@ -315,10 +304,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_body_arg_set(
             unsafe { set_err(err, errlen, disabled(cur.phase).as_bytes()) };
             return FFI_DECLINED;
         }
-        let ctx = match unsafe { request_in(Phase::BodyFilter.bit(), err, errlen) } {
-            Ok(c) => c,
-            Err(rc) => return rc,
-        };
+        let ctx = request_in!(Phase::BodyFilter.bit(), err, errlen);
         if which == 0 {
             return FFI_OK;
         }

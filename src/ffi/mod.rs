@@ -4,6 +4,17 @@
 //! status, a caller-owned error buffer, no Lua stack access, no yield, no
 //! unwinding. The few functions that must run Lua filters (output) are
 //! classic `lua_CFunction`s instead, in `output.rs`.
+/// The running request's context (`request_in`), or return its refusal
+/// status from the enclosing FFI function.
+macro_rules! request_in {
+    ($allowed:expr, $err:expr, $errlen:expr) => {
+        match unsafe { request_in($allowed, $err, $errlen) } {
+            Ok(c) => c,
+            Err(rc) => return rc,
+        }
+    };
+}
+
 pub mod body;
 pub mod body_set;
 pub mod control;

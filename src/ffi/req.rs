@@ -80,10 +80,7 @@ pub(crate) unsafe fn pool_str(r: *mut ngx_http_request_t, s: &[u8]) -> Option<ng
 
 macro_rules! req {
     ($allowed:expr, $err:expr, $errlen:expr) => {
-        match unsafe { request_in($allowed, $err, $errlen) } {
-            Ok(c) => c.r,
-            Err(rc) => return rc,
-        }
+        request_in!($allowed, $err, $errlen).r
     };
 }
 
@@ -946,10 +943,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_set_uri(
     errlen: *mut usize,
 ) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match unsafe { request_in(NO_LOG, err, errlen) } {
-            Ok(c) => c,
-            Err(rc) => return rc,
-        };
+        let ctx = request_in!(NO_LOG, err, errlen);
         let r = ctx.r;
         let u = bytes(uri, len);
         if u.is_empty() {

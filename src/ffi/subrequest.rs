@@ -109,10 +109,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_subreq_capture(
     errlen: *mut usize,
 ) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match unsafe { request_in(CAPTURE_PHASES, err, errlen) } {
-            Ok(c) => c,
-            Err(rc) => return rc,
-        };
+        let ctx = request_in!(CAPTURE_PHASES, err, errlen);
         let fail = |msg: &[u8]| {
             // SAFETY: the caller's error buffer.
             unsafe { set_err(err, errlen, msg) };

@@ -87,10 +87,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_var_set(
     errlen: *mut usize,
 ) -> c_int {
     guard(FFI_ERROR, || {
-        let ctx = match unsafe { request_in(REQUEST_PHASES & !Phase::Log.bit(), err, errlen) } {
-            Ok(c) => c,
-            Err(rc) => return rc,
-        };
+        let ctx = request_in!(REQUEST_PHASES & !Phase::Log.bit(), err, errlen);
         let r = ctx.r;
         // SAFETY: live request; the core module's main conf holds the
         // variables hash nginx built at configuration time.
