@@ -11,8 +11,8 @@ use nginx_sys::*;
 use super::block::{BlockLexer, Scan};
 use super::{ssl, LocConf, MainConf};
 use crate::lua::handler::{FilePath, Handler, Source};
+use crate::lua::phase::Phase;
 use crate::nginx::log::conf_log;
-use crate::phase::Phase;
 
 const MAIN: u32 = offset_of!(ngx_http_conf_ctx_t, main_conf) as u32;
 const LOC: u32 = offset_of!(ngx_http_conf_ctx_t, loc_conf) as u32;

@@ -8,7 +8,7 @@ use nginx_sys::*;
 use super::req::{parse_buf, FfiKv};
 use super::*;
 
-const READ_PHASES: u32 = crate::phase::HANDLER_PHASES;
+const READ_PHASES: u32 = crate::lua::phase::HANDLER_PHASES;
 
 /// Called by nginx once the whole body is read; resumes a waiting
 /// `ngx.req.read_body`.

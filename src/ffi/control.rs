@@ -7,7 +7,7 @@ use super::*;
 use crate::lua::sched::arm_sleep;
 
 const EXIT_PHASES: u32 =
-    crate::phase::HANDLER_PHASES | Phase::HeaderFilter.bit() | Phase::Timer.bit();
+    crate::lua::phase::HANDLER_PHASES | Phase::HeaderFilter.bit() | Phase::Timer.bit();
 
 /// Records `ngx.exit(status)`. `FFI_OK`: the Lua side must yield so the
 /// scheduler ends the handler; `FFI_DONE`: return normally (filters).
@@ -40,7 +40,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_exit(
     })
 }
 
-const SLEEP_PHASES: u32 = crate::phase::YIELDABLE;
+const SLEEP_PHASES: u32 = crate::lua::phase::YIELDABLE;
 
 /// Arms the wake-up timer; the Lua side yields on `FFI_AGAIN`.
 #[no_mangle]

@@ -9,7 +9,7 @@ use super::text;
 use super::*;
 use crate::phase::exec::Exec;
 
-const EXEC_PHASES: u32 = crate::phase::HANDLER_PHASES;
+const EXEC_PHASES: u32 = crate::lua::phase::HANDLER_PHASES;
 
 /// Records `ngx.exec(uri, args)`; `FFI_OK`: the Lua side yields and the
 /// phase code performs the redirect. `args` (already encoded by Lua) is

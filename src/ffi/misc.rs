@@ -21,7 +21,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_get_phase() -> c_int {
 pub unsafe extern "C" fn ngx_lua_ffi_coroutine_check(err: *mut u8, errlen: *mut usize) -> c_int {
     const PLAIN: u32 = Phase::Init.bit() | Phase::HeaderFilter.bit() | Phase::BodyFilter.bit();
     let phase = current().phase;
-    if crate::phase::YIELDABLE & phase.bit() != 0 {
+    if crate::lua::phase::YIELDABLE & phase.bit() != 0 {
         return FFI_OK;
     }
     if PLAIN & phase.bit() != 0 {

@@ -39,10 +39,10 @@ use core::ffi::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::lua::ctx::RequestCtx;
+pub use crate::lua::phase::{Phase, REQUEST_PHASES};
 use crate::lua::raw::*;
 use crate::lua::sched::current;
 use crate::nginx::log::log_error;
-use crate::phase::Phase;
 
 pub const FFI_OK: c_int = 0;
 pub const FFI_ERROR: c_int = -1;
@@ -193,9 +193,3 @@ pub unsafe fn push_fail(L: *mut lua_State, msg: &core::ffi::CStr) -> c_int {
     }
     2
 }
-
-pub const REQUEST_PHASES: u32 = Phase::Set.bit()
-    | crate::phase::HANDLER_PHASES
-    | Phase::Log.bit()
-    | Phase::HeaderFilter.bit()
-    | Phase::BodyFilter.bit();

@@ -15,7 +15,7 @@ use crate::lua::ctx::RequestCtx;
 use crate::lua::raw::*;
 use crate::phase::output;
 
-const OUTPUT_PHASES: u32 = crate::phase::HANDLER_PHASES;
+const OUTPUT_PHASES: u32 = crate::lua::phase::HANDLER_PHASES;
 
 /// The current request in an output phase, or a raised Lua error.
 unsafe fn output_ctx(L: *mut lua_State) -> &'static mut RequestCtx {

@@ -48,7 +48,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_sema_wait(
         // SAFETY: a live semaphore owned by its Lua object; the error buffer
         // is the caller's.
         unsafe {
-            if let Err(rc) = request_in(crate::phase::YIELDABLE, err, errlen) {
+            if let Err(rc) = request_in(crate::lua::phase::YIELDABLE, err, errlen) {
                 return if rc == FFI_NO_REQ { rc } else { FFI_ERROR };
             }
             if (*s).try_take() {

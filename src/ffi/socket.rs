@@ -8,7 +8,7 @@ use crate::cosocket::ssl::Handshake;
 use crate::cosocket::tcp::{Kind, RecvMode, Step, Tcp};
 use crate::lua::coctx::CoCtx;
 
-const SOCKET_PHASES: u32 = crate::phase::YIELDABLE;
+const SOCKET_PHASES: u32 = crate::lua::phase::YIELDABLE;
 
 /// The running thread, if `s` belongs to the running request.
 unsafe fn owner(
@@ -475,7 +475,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_ssl_free_session(sess: *mut nginx_sys::SSL_
     }
 }
 
-const REQ_SOCKET_PHASES: u32 = crate::phase::HANDLER_PHASES;
+const REQ_SOCKET_PHASES: u32 = crate::lua::phase::HANDLER_PHASES;
 
 /// `ngx.req.socket(raw)`: `FFI_OK` with the socket in `out`, `FFI_ERROR`
 /// with the reason (`nil, err`), or `FFI_DECLINED`/`FFI_NO_REQ` with an

@@ -6,9 +6,9 @@ use core::ptr;
 use super::{cfunction_ctx, push_fail, raise_disabled};
 use crate::lua::coctx::{CoCtx, CoState};
 use crate::lua::ctx::RequestCtx;
+use crate::lua::phase::{HANDLER_PHASES, YIELDABLE};
 use crate::lua::raw::*;
 use crate::lua::sched::{current, run_one, take_results};
-use crate::phase::{HANDLER_PHASES, YIELDABLE};
 
 /// The running request and thread, or a raised Lua error.
 unsafe fn thread_ctx(L: *mut lua_State) -> (&'static mut RequestCtx, *mut CoCtx) {

@@ -6,7 +6,7 @@ use nginx_sys::*;
 
 use super::coctx::{CoCtx, CoState};
 use super::vm::Vm;
-use crate::phase::Phase;
+use crate::lua::phase::Phase;
 
 /// How a server rewrite/rewrite/access/precontent handler that finished
 /// after a yield hands its result back to nginx's phase engine (which re-enters the handler).

@@ -8,7 +8,7 @@ use nginx_sys::*;
 
 use super::raw::*;
 use super::vm::CODE_CACHE;
-use crate::phase::Phase;
+use crate::lua::phase::Phase;
 
 pub enum FilePath {
     /// Absolute path, resolved against the prefix at configuration time.

@@ -2,6 +2,7 @@
 pub mod coctx;
 pub mod ctx;
 pub mod handler;
+pub mod phase;
 pub mod raw;
 pub mod sched;
 pub mod sema;

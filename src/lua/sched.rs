@@ -10,8 +10,8 @@ use super::ctx::RequestCtx;
 use super::handler::Handler;
 use super::raw::*;
 use super::Global;
+use crate::lua::phase::Phase;
 use crate::nginx::log::log_error;
-use crate::phase::Phase;
 
 /// What the FFI layer sees as "the running Lua code": the request (if any)
 /// and the phase. Set around every entry into Lua.

@@ -9,8 +9,8 @@ use super::ctx::RequestCtx;
 use super::raw::*;
 use super::sched::{self, Outcome};
 use crate::conf::MainConf;
+use crate::lua::phase::Phase;
 use crate::nginx::{fake, log};
-use crate::phase::Phase;
 
 /// Registry field of the Lua function that runs a timer callback by id.
 pub const TIMER_RUN: &core::ffi::CStr = c"ngx_lua_timer_run";

@@ -21,96 +21,10 @@ use nginx_sys::*;
 use crate::conf::{self, main_conf_from_cf, MainConf};
 use crate::lua::coctx::CoCtx;
 use crate::lua::ctx::RequestCtx;
+use crate::lua::phase::Phase;
 use crate::lua::sched::{self, Outcome};
 use crate::lua::vm::Vm;
 use crate::nginx::log::{conf_log, log_error};
-
-/// Where Lua code runs; the numbers are what `ngx.get_phase` maps to names.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(C)]
-pub enum Phase {
-    Init = 1,
-    InitWorker = 2,
-    Set = 3,
-    Rewrite = 4,
-    Access = 5,
-    Content = 6,
-    Log = 7,
-    HeaderFilter = 8,
-    BodyFilter = 9,
-    Timer = 10,
-    ExitWorker = 11,
-    ServerRewrite = 12,
-    Precontent = 13,
-}
-
-impl Phase {
-    /// The tag of inline chunk names: `=content_by_lua(nginx.conf:12)`.
-    pub fn directive_tag(self) -> &'static str {
-        match self {
-            Phase::Init => "init_by_lua",
-            Phase::InitWorker => "init_worker_by_lua",
-            Phase::Set => "set_by_lua",
-            Phase::Rewrite => "rewrite_by_lua",
-            Phase::Access => "access_by_lua",
-            Phase::Content => "content_by_lua",
-            Phase::Log => "log_by_lua",
-            Phase::HeaderFilter => "header_filter_by_lua",
-            Phase::BodyFilter => "body_filter_by_lua",
-            Phase::Timer => "ngx.timer",
-            Phase::ExitWorker => "exit_worker_by_lua",
-            Phase::ServerRewrite => "server_rewrite_by_lua",
-            Phase::Precontent => "precontent_by_lua",
-        }
-    }
-
-    /// As in upstream's "API disabled in the context of ..." errors.
-    pub fn context_name(self) -> &'static str {
-        match self {
-            Phase::Init => "init_by_lua*",
-            Phase::InitWorker => "init_worker_by_lua*",
-            Phase::Set => "set_by_lua*",
-            Phase::Rewrite => "rewrite_by_lua*",
-            Phase::Access => "access_by_lua*",
-            Phase::Content => "content_by_lua*",
-            Phase::Log => "log_by_lua*",
-            Phase::HeaderFilter => "header_filter_by_lua*",
-            Phase::BodyFilter => "body_filter_by_lua*",
-            Phase::Timer => "ngx.timer",
-            Phase::ExitWorker => "exit_worker_by_lua*",
-            Phase::ServerRewrite => "server_rewrite_by_lua*",
-            Phase::Precontent => "precontent_by_lua*",
-        }
-    }
-
-    /// Phases that run for a request (and may use request variables).
-    pub fn request_phase(self) -> bool {
-        matches!(
-            self,
-            Phase::Set
-                | Phase::ServerRewrite
-                | Phase::Rewrite
-                | Phase::Access
-                | Phase::Precontent
-                | Phase::Content
-        )
-    }
-
-    pub const fn bit(self) -> u32 {
-        1 << (self as u32)
-    }
-}
-
-/// The request phases whose handler runs in an entry coroutine that may
-/// produce the response (output, `ngx.exit`, `ngx.exec`, body reading).
-pub const HANDLER_PHASES: u32 = Phase::ServerRewrite.bit()
-    | Phase::Rewrite.bit()
-    | Phase::Access.bit()
-    | Phase::Precontent.bit()
-    | Phase::Content.bit();
-
-/// Phases where the entry coroutine may yield.
-pub const YIELDABLE: u32 = HANDLER_PHASES | Phase::Timer.bit();
 
 /// Creates the cycle's VM and runs `init_by_lua*` (in the master, before
 /// the workers fork), then installs the phase hooks in use.

@@ -2,7 +2,7 @@
 //! `try_files` and `mirror` unless `precontent_by_lua_no_postpone` is on.
 use nginx_sys::*;
 
-use crate::phase::Phase;
+use crate::lua::phase::Phase;
 
 pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
     // SAFETY: phase handlers get a live request.

@@ -5,8 +5,8 @@ use nginx_sys::*;
 
 use crate::conf::loc_conf;
 use crate::lua::ctx::{PhaseState, RequestCtx};
+use crate::lua::phase::Phase;
 use crate::lua::sched::{self, Outcome};
-use crate::phase::Phase;
 
 pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
     // SAFETY: phase handlers get a live request.

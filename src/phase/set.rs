@@ -20,10 +20,10 @@ use ngx::core::Pool;
 use crate::conf::loc_conf;
 use crate::lua::ctx::RequestCtx;
 use crate::lua::handler::Handler;
+use crate::lua::phase::Phase;
 use crate::lua::raw::*;
 use crate::lua::sched::{self, Enter};
 use crate::nginx::log::{conf_log, log_error};
-use crate::phase::Phase;
 
 extern "C" {
     static mut ngx_http_rewrite_module: ngx_module_t;
