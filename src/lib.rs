@@ -11,11 +11,14 @@ pub mod codec;
 pub mod conf;
 pub mod cosocket;
 pub mod ffi;
+pub mod http;
 pub mod lua;
 pub mod nginx;
 pub mod phase;
 pub mod re;
+pub mod semaphore;
 pub mod shdict;
+pub mod timer;
 
 use core::ptr;
 use nginx_sys::{ngx_http_module_t, ngx_module_t, NGX_HTTP_MODULE};

@@ -11,7 +11,7 @@ use core::ptr;
 use nginx_sys::*;
 
 use super::tcp::{Kind, Tcp};
-use crate::lua::ctx::RequestCtx;
+use crate::http::RequestCtx;
 
 /// What `recv` returns when the client went away before the body ended.
 pub const CLIENT_ABORTED: isize = -100;
@@ -49,10 +49,10 @@ pub unsafe fn open(ctx: &mut RequestCtx, raw: bool) -> Result<*mut Tcp, &'static
             }
             // nginx must not send a response header of its own any more.
             (*r).set_header_sent(1);
-            if ctx.raw_socket {
+            if ctx.output.raw_socket {
                 return Err("duplicate call");
             }
-            ctx.raw_socket = true;
+            ctx.output.raw_socket = true;
             (*r).set_keepalive(0);
             (*r).set_lingering_close(1);
         } else {
@@ -76,12 +76,11 @@ pub unsafe fn open(ctx: &mut RequestCtx, raw: bool) -> Result<*mut Tcp, &'static
             (*rb).rest = (*r).headers_in.content_length_n;
             (*r).request_body = rb;
         }
-        let mut s = Tcp::new(ctx);
+        let mut s = Tcp::new(&mut ctx.lua);
         s.kind = if raw { Kind::Raw } else { Kind::Body };
         s.c = c;
         let s = Box::into_raw(s);
         (*s).attach();
-        ctx.downstream = s;
         // client_header/body_timeout no longer apply; our own do.
         if (*(*c).read).timer_set() != 0 {
             ngx_del_timer((*c).read);
@@ -181,11 +180,17 @@ pub unsafe fn recv(s: &mut Tcp, buf: *mut u8, want: usize) -> isize {
 pub unsafe fn watch_reads(s: &mut Tcp) {
     let r = request(s);
     // SAFETY: live request.
-    unsafe { (*r).read_event_handler = Some(read_handler) };
+    unsafe {
+        let cur = (*r).read_event_handler;
+        if cur.map(|f| f as usize) != Some(read_handler as *const () as usize) {
+            s.saved_read_handler = cur;
+        }
+        (*r).read_event_handler = Some(read_handler);
+    }
 }
 
-/// Gives the request's read events back (to the client-abort watcher when
-/// it is on).
+/// Gives the request's read events back to whoever had them (the
+/// client-abort watcher when it is on).
 ///
 /// # Safety
 /// `s` is a request socket of a live request.
@@ -196,8 +201,7 @@ pub unsafe fn unwatch_reads(s: &mut Tcp) {
     }
     // SAFETY: live request.
     unsafe {
-        (*r).read_event_handler = Some(ngx_http_block_reading);
-        crate::phase::abort::watch(r);
+        (*r).read_event_handler = s.saved_read_handler.take().or(Some(ngx_http_block_reading));
     }
 }
 
@@ -251,7 +255,7 @@ unsafe fn socket_of(r: *mut ngx_http_request_t) -> Option<&'static mut Tcp> {
     // (the socket's end clears it).
     unsafe {
         let ctx = RequestCtx::get(r)?;
-        let s = ctx.downstream.as_mut()?;
+        let s = Tcp::of_request(ctx)?;
         s.connected().then_some(s)
     }
 }

@@ -8,7 +8,7 @@ use nginx_sys::*;
 
 use super::pool::{self, Pool};
 use crate::lua::coctx::CoCtx;
-use crate::lua::ctx::RequestCtx;
+use crate::lua::ctx::LuaCtx;
 use crate::nginx::log;
 use crate::nginx::sock::errno;
 
@@ -76,7 +76,7 @@ impl Done {
 
 pub struct Tcp {
     pub c: *mut ngx_connection_t,
-    pub ctx: *mut RequestCtx,
+    pub ctx: *mut LuaCtx,
     pub kind: Kind,
     pub connect_timeout: ngx_msec_t,
     pub send_timeout: ngx_msec_t,
@@ -125,6 +125,9 @@ pub struct Tcp {
     pub(super) ssl_verify: bool,
     pub(super) ssl_want_session: bool,
     pub ssl_session: *mut SSL_SESSION,
+    /// A request socket's read handler replaced the request's own (the
+    /// client-abort watcher, say) while it waits for data.
+    pub(super) saved_read_handler: ngx_http_event_handler_pt,
 }
 
 /// What a call did: finished now, or the caller must yield.
@@ -141,7 +144,7 @@ pub(super) fn errno_str(err: i32) -> String {
 }
 
 impl Tcp {
-    pub fn new(ctx: &mut RequestCtx) -> Box<Tcp> {
+    pub fn new(ctx: &mut LuaCtx) -> Box<Tcp> {
         // SAFETY: ctx is the creating request's live context; its location
         // conf carries the socket defaults.
         let lcf = unsafe { crate::conf::loc_conf(ctx.r) };
@@ -193,6 +196,7 @@ impl Tcp {
             ssl_verify: false,
             ssl_want_session: false,
             ssl_session: ptr::null_mut(),
+            saved_read_handler: None,
         })
     }
 
@@ -244,24 +248,30 @@ impl Tcp {
     /// it and forgets the request (the socket itself lives as long as its
     /// Lua object).
     pub fn attach(&mut self) {
+        let end: unsafe fn(*mut c_void) = if self.downstream() {
+            orphan_request_socket
+        } else {
+            orphan_socket
+        };
         // SAFETY: ctx is the live owner request.
         if let Some(ctx) = unsafe { self.ctx.as_mut() } {
-            let me: *mut Tcp = self;
-            if !ctx.sockets.contains(&me) {
-                ctx.sockets.push(me);
-            }
+            ctx.attach(self as *mut Tcp as *mut c_void, end);
         }
     }
 
     fn detach(&mut self) {
         // SAFETY: as in attach.
         if let Some(ctx) = unsafe { self.ctx.as_mut() } {
-            let me: *mut Tcp = self;
-            ctx.sockets.retain(|&s| s != me);
-            if ctx.downstream == me {
-                ctx.downstream = ptr::null_mut();
-            }
+            ctx.detach(self as *mut Tcp as *mut c_void);
         }
+    }
+
+    /// The request socket (`ngx.req.socket`) of `ctx`'s request, if one
+    /// was created.
+    pub fn of_request(ctx: &LuaCtx) -> Option<&'static mut Tcp> {
+        // SAFETY: only request sockets attach with orphan_request_socket,
+        // and they detach before they are dropped.
+        unsafe { (ctx.attached(orphan_request_socket)? as *mut Tcp).as_mut() }
     }
 
     /// Closes the connection (not pooled) and gives back its pool slot. A
@@ -316,7 +326,9 @@ impl Tcp {
         for t in [self.reader, self.writer] {
             // SAFETY: a recorded waiter is a live thread (see wake()).
             if let Some(t) = unsafe { t.as_mut() } {
-                t.socket = ptr::null_mut();
+                if t.waiting_on(cancel_wait).is_some() {
+                    t.wait = None;
+                }
             }
         }
         self.reader = ptr::null_mut();
@@ -692,8 +704,10 @@ impl Tcp {
             let Some(tr) = t.as_mut() else {
                 return;
             };
-            tr.socket = ptr::null_mut();
-            crate::phase::resume_from_event(t)
+            if tr.waiting_on(cancel_wait).is_some() {
+                tr.wait = None;
+            }
+            crate::lua::sched::resume_from_event(t)
         };
     }
 
@@ -817,6 +831,39 @@ fn find(hay: &[u8], pat: &[u8]) -> Option<usize> {
         return None;
     }
     hay.windows(pat.len()).position(|w| w == pat)
+}
+
+/// The thread waiting on a socket goes away: abandon what it waited for.
+pub(super) unsafe fn cancel_wait(
+    data: *mut c_void,
+    t: *mut CoCtx,
+    _force: bool,
+) -> Result<(), &'static core::ffi::CStr> {
+    // SAFETY: data is the socket the thread waits on (Tcp::wait_for); a
+    // socket clears its waiters' slots when it closes.
+    unsafe { (*(data as *mut Tcp)).abort_wait(t) };
+    Ok(())
+}
+
+/// The request of an upstream socket ended.
+unsafe fn orphan_socket(data: *mut c_void) {
+    // SAFETY: attached by Tcp::attach, detached by its Drop.
+    unsafe { (*(data as *mut Tcp)).orphan() }
+}
+
+/// The request of a request socket ended (a distinct function, so the
+/// request socket can be found among the request's attachments).
+unsafe fn orphan_request_socket(data: *mut c_void) {
+    // SAFETY: as orphan_socket.
+    unsafe { (*(data as *mut Tcp)).orphan() }
+}
+
+impl Tcp {
+    /// Marks `me` as waiting on this socket, so killing it abandons the
+    /// operation (as upstream's coroutine cleanup does).
+    pub fn wait_for(&mut self, me: &mut CoCtx) {
+        me.wait_on(self as *mut Tcp as *mut c_void, cancel_wait);
+    }
 }
 
 impl Drop for Tcp {

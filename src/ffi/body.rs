@@ -19,13 +19,13 @@ unsafe extern "C" fn body_read(r: *mut ngx_http_request_t) {
         let Some(ctx) = RequestCtx::get(r) else {
             return;
         };
-        if !ctx.reading_body {
+        if !ctx.body.reading {
             return;
         }
-        ctx.reading_body = false;
+        ctx.body.reading = false;
         ctx.waiting = false;
         let c = (*r).connection;
-        crate::phase::resume_entry(ctx);
+        crate::lua::sched::resume_entry(ctx);
         ngx_http_run_posted_requests(c);
     }
 }
@@ -56,7 +56,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_read_body(err: *mut u8, errlen: *mut us
             // suspension keeps the request alive instead.
             (*(*r).main).set_count((*(*r).main).count() - 1);
             if rc == NGX_AGAIN as ngx_int_t {
-                ctx.reading_body = true;
+                ctx.body.reading = true;
                 ctx.waiting = true;
                 return FFI_AGAIN;
             }

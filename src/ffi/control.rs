@@ -26,7 +26,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_exit(
             NGX_HTTP_REQUEST_TIME_OUT as c_int,
             NGX_HTTP_CLIENT_CLOSED_REQUEST as c_int,
         ];
-        if ctx.pending_captures > 0 && !aborts.contains(&status) {
+        if ctx.phases.pending_captures > 0 && !aborts.contains(&status) {
             // SAFETY: the caller's error buffer.
             unsafe { set_err(err, errlen, PENDING_SUBREQUESTS) };
             return FFI_ERROR;

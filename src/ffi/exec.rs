@@ -7,7 +7,7 @@ use nginx_sys::*;
 use super::req::{bytes, pool_str};
 use super::text;
 use super::*;
-use crate::phase::exec::Exec;
+use crate::http::ctx::Exec;
 
 const EXEC_PHASES: u32 = crate::lua::phase::HANDLER_PHASES;
 
@@ -34,7 +34,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_exec(
         if uri_len == 0 {
             return fail(b"The uri argument is empty");
         }
-        if ctx.pending_captures > 0 {
+        if ctx.phases.pending_captures > 0 {
             return fail(PENDING_SUBREQUESTS);
         }
         // SAFETY: live request; strings copied into its pool.
@@ -65,7 +65,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_exec(
             if (*r).header_sent() != 0 {
                 return fail(b"attempt to call ngx.exec after sending out response headers");
             }
-            ctx.exec = Some(Exec { uri: u, args: a });
+            ctx.phases.exec = Some(Exec { uri: u, args: a });
             ctx.exit_code = Some(NGX_DONE as isize);
         }
         FFI_OK
@@ -89,7 +89,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_redirect(
             unsafe { set_err(err, errlen, msg) };
             FFI_ERROR
         };
-        if ctx.pending_captures > 0 {
+        if ctx.phases.pending_captures > 0 {
             return fail(PENDING_SUBREQUESTS);
         }
         if ![301, 302, 303, 307, 308].contains(&status) {

@@ -381,7 +381,7 @@ unsafe fn set_one(
         let ho = &mut (*r).headers_out;
         match key.lower() {
             b"content-type" => {
-                ctx.mime_set = true;
+                ctx.output.mime_set = true;
                 // nginx matches types (gzip_types, ...) on the part
                 // before any parameters.
                 let v = ngx_bytes(&value);

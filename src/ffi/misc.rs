@@ -247,7 +247,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_set_arg_get(
         let Some(a) = usize::try_from(idx)
             .ok()
             .and_then(|i| i.checked_sub(1))
-            .and_then(|i| ctx.set_args.get(i))
+            .and_then(|i| ctx.phases.set_args.get(i))
         else {
             return FFI_DECLINED;
         };
@@ -276,10 +276,10 @@ pub unsafe extern "C" fn ngx_lua_ffi_body_arg_get(data: *mut *const u8, len: *mu
         );
         // SAFETY: caller's out parameters; the chunk lives in the ctx.
         unsafe {
-            *data = ctx.body.chunk.as_ptr();
-            *len = ctx.body.chunk.len();
+            *data = ctx.arg.chunk.as_ptr();
+            *len = ctx.arg.chunk.len();
         }
-        ctx.body.eof as c_int
+        ctx.arg.eof as c_int
     })
 }
 
@@ -309,17 +309,17 @@ pub unsafe extern "C" fn ngx_lua_ffi_body_arg_set(
             return FFI_OK;
         }
         if which == 1 {
-            ctx.body.chunk.clear();
+            ctx.arg.chunk.clear();
             if len > 0 {
                 // SAFETY: the Lua string outlives the call.
-                ctx.body
+                ctx.arg
                     .chunk
                     .extend_from_slice(unsafe { core::slice::from_raw_parts(data, len) });
             }
-            ctx.body.chunk_set = true;
+            ctx.arg.chunk_set = true;
         } else {
-            ctx.body.eof = eof != 0;
-            ctx.body.eof_set = true;
+            ctx.arg.eof = eof != 0;
+            ctx.arg.eof_set = true;
         }
         FFI_OK
     })

@@ -38,7 +38,7 @@ pub mod var;
 use core::ffi::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::lua::ctx::RequestCtx;
+use crate::http::RequestCtx;
 pub use crate::lua::phase::{Phase, REQUEST_PHASES};
 use crate::lua::raw::*;
 use crate::lua::sched::current;
@@ -119,8 +119,9 @@ pub unsafe fn request_in(
     errlen: *mut usize,
 ) -> Result<&'static mut RequestCtx, c_int> {
     let cur = current();
-    // SAFETY: CURRENT only holds a ctx while Lua runs for that request.
-    let Some(ctx) = (unsafe { cur.ctx.as_mut() }) else {
+    // SAFETY: CURRENT only holds a ctx while Lua runs for that request,
+    // and every request's LuaCtx is part of its RequestCtx.
+    let Some(ctx) = (unsafe { RequestCtx::from_lua(cur.ctx) }) else {
         // SAFETY: the caller's error buffer / the cycle log.
         unsafe { set_err(err, errlen, b"no request found") };
         return Err(FFI_NO_REQ);
@@ -170,7 +171,7 @@ pub unsafe fn cfunction_ctx(
     // SAFETY: CURRENT holds a live ctx while Lua runs for it; luaL_error
     // does not return.
     unsafe {
-        let Some(ctx) = cur.ctx.as_mut() else {
+        let Some(ctx) = RequestCtx::from_lua(cur.ctx) else {
             luaL_error(L, no_req.as_ptr());
             unreachable!()
         };

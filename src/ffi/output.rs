@@ -11,7 +11,7 @@ use core::ptr;
 use nginx_sys::*;
 
 use super::push_fail;
-use crate::lua::ctx::RequestCtx;
+use crate::http::RequestCtx;
 use crate::lua::raw::*;
 use crate::phase::output;
 
@@ -144,14 +144,14 @@ unsafe fn print(L: *mut lua_State, newline: bool) -> c_int {
     // SAFETY: called by Lua; see the module comment about errors.
     unsafe {
         let ctx = output_ctx(L);
-        if ctx.raw_socket {
+        if ctx.output.raw_socket {
             return push_fail(L, c"raw request socket acquired");
         }
         let r = ctx.r;
         if (*r).header_only() != 0 {
             return push_fail(L, c"header only");
         }
-        if ctx.eof_sent {
+        if ctx.output.eof_sent {
             return push_fail(L, c"seen eof");
         }
         let nargs = lua_gettop(L);
@@ -215,16 +215,16 @@ pub unsafe extern "C-unwind" fn flush(L: *mut lua_State) -> c_int {
         // A subrequest does not own the connection's write events (its
         // output is captured or postponed): it never waits, as upstream.
         let wait = lua_toboolean(L, 1) != 0 && (*ctx.r).main == ctx.r;
-        if ctx.raw_socket {
+        if ctx.output.raw_socket {
             return push_fail(L, c"raw request socket acquired");
         }
-        if ctx.eof_sent {
+        if ctx.output.eof_sent {
             return push_fail(L, c"seen eof");
         }
         if (*ctx.r).header_only() != 0 {
             return push_fail(L, c"header only");
         }
-        if ctx.buffering {
+        if ctx.output.buffering {
             // lua_http10_buffering holds everything until the end.
             return push_fail(L, c"buffering");
         }
@@ -246,7 +246,7 @@ pub unsafe extern "C-unwind" fn flush_result(L: *mut lua_State) -> c_int {
     // SAFETY: a lua_CFunction.
     unsafe {
         let ctx = output_ctx(L);
-        match ctx.flush_error.take() {
+        match ctx.output.flush_error.take() {
             None => {
                 lua_pushinteger(L, 1);
                 1
@@ -263,10 +263,10 @@ pub unsafe extern "C-unwind" fn eof(L: *mut lua_State) -> c_int {
         if lua_gettop(L) != 0 {
             luaL_error(L, c"no argument is expected".as_ptr());
         }
-        if ctx.raw_socket {
+        if ctx.output.raw_socket {
             return push_fail(L, c"raw request socket acquired");
         }
-        if ctx.eof_sent {
+        if ctx.output.eof_sent {
             return push_fail(L, c"seen eof");
         }
         let rc = output::send_eof(ctx);

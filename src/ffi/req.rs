@@ -979,14 +979,14 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_set_uri(
             (*r).set_valid_unparsed_uri(0);
             ngx_http_set_exten(r);
             if jump != 0 {
-                if ctx.pending_captures > 0 {
+                if ctx.phases.pending_captures > 0 {
                     set_err(err, errlen, PENDING_SUBREQUESTS);
                     return FFI_ERROR;
                 }
                 (*r).set_uri_changed(1);
                 // A location rewrite handler runs again after nginx found
                 // the new location; a server rewrite one is not re-entered.
-                ctx.uri_jump = phase == Phase::Rewrite;
+                ctx.phases.uri_jump = phase == Phase::Rewrite;
                 ctx.exit_code = Some(0);
                 return FFI_DONE;
             }

@@ -2,7 +2,7 @@
 use core::ffi::c_int;
 
 use super::*;
-use crate::lua::sema::Sema;
+use crate::semaphore::{Sema, GOT_IT};
 
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_sema_new(n: c_int) -> *mut Sema {
@@ -72,7 +72,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_sema_wait(
 pub unsafe extern "C" fn ngx_lua_ffi_sema_result() -> c_int {
     // SAFETY: CURRENT.co is the running thread.
     match unsafe { current().co.as_ref() } {
-        Some(t) => t.sema_ok as c_int,
+        Some(t) => (t.wait_result == GOT_IT) as c_int,
         None => 0,
     }
 }

@@ -21,6 +21,7 @@ unsafe fn owner(
     unsafe {
         let ctx = request_in(SOCKET_PHASES, err, errlen)?;
         let s = &mut *s;
+        let ctx: *mut crate::lua::ctx::LuaCtx = &mut ctx.lua;
         if !core::ptr::eq(s.ctx, ctx) && !s.ctx.is_null() {
             set_err(err, errlen, b"bad request");
             return Err(FFI_DECLINED);
@@ -40,10 +41,7 @@ unsafe fn step(s: &mut Tcp, st: Step, me: *mut CoCtx, err: *mut u8, errlen: *mut
     match st {
         Step::Wait => {
             // SAFETY: `me` is the running thread (see owner()).
-            unsafe {
-                (*me).waiting = true;
-                (*me).socket = s;
-            }
+            unsafe { s.wait_for(&mut *me) };
             FFI_AGAIN
         }
         Step::Now if s.done.ok => FFI_OK,
@@ -90,7 +88,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_new(err: *mut u8, errlen: *mut u
         // SAFETY: the caller's error buffer.
         match unsafe { request_in(SOCKET_PHASES, err, errlen) } {
             Ok(ctx) => {
-                let s = Box::into_raw(Tcp::new(ctx));
+                let s = Box::into_raw(Tcp::new(&mut ctx.lua));
                 // SAFETY: just allocated.
                 unsafe { (*s).attach() };
                 s

@@ -164,9 +164,8 @@ pub unsafe extern "C" fn ngx_lua_ffi_subreq_capture(
         }
         // SAFETY: as above.
         unsafe { (*g).counted = true };
-        ctx.pending_captures += 1;
-        t.capture = g;
-        t.waiting = true;
+        ctx.phases.pending_captures += 1;
+        t.wait_on(g as *mut core::ffi::c_void, subrequest::cancel_capture);
         FFI_AGAIN
     })
 }
@@ -177,7 +176,7 @@ fn ready_group() -> Option<&'static mut Group> {
     // request pool.
     unsafe {
         let t = current().co.as_mut()?;
-        let g = t.capture.as_mut()?;
+        let g = (t.waiting_on(subrequest::cancel_capture)? as *mut Group).as_mut()?;
         (g.pending == 0).then_some(g)
     }
 }
@@ -292,11 +291,11 @@ pub unsafe extern "C" fn ngx_lua_ffi_subreq_finish() -> c_int {
         let Some(t) = (unsafe { current().co.as_mut() }) else {
             return FFI_ERROR;
         };
-        // SAFETY: the group lives in the request pool.
-        if let Some(g) = unsafe { t.capture.as_mut() } {
-            g.release_bodies();
+        if let Some(g) = t.waiting_on(subrequest::cancel_capture) {
+            // SAFETY: the group lives in the request pool.
+            unsafe { (*(g as *mut Group)).release_bodies() };
+            t.wait = None;
         }
-        t.capture = ptr::null_mut();
         FFI_OK
     })
 }

@@ -4,8 +4,9 @@ use core::ffi::c_int;
 use core::ptr;
 
 use super::{cfunction_ctx, push_fail, raise_disabled};
+use crate::http::RequestCtx;
 use crate::lua::coctx::{CoCtx, CoState};
-use crate::lua::ctx::RequestCtx;
+use crate::lua::ctx::LuaCtx;
 use crate::lua::phase::{HANDLER_PHASES, YIELDABLE};
 use crate::lua::raw::*;
 use crate::lua::sched::{current, run_one, take_results};
@@ -25,7 +26,7 @@ unsafe fn thread_ctx(L: *mut lua_State) -> (&'static mut RequestCtx, *mut CoCtx)
 
 /// The newest thread record of coroutine `co` (records stay, marked dead,
 /// until the handler ends).
-fn find(ctx: &mut RequestCtx, co: *mut lua_State) -> *mut CoCtx {
+fn find(ctx: &mut LuaCtx, co: *mut lua_State) -> *mut CoCtx {
     ctx.threads
         .iter_mut()
         .rev()
@@ -48,7 +49,7 @@ pub unsafe extern "C-unwind" fn spawn(L: *mut lua_State) -> c_int {
             lua_pushvalue(L, i);
         }
         lua_xmove(L, co, n);
-        let mut t = CoCtx::new(co, co_ref, ctx, parent);
+        let mut t = CoCtx::new(co, co_ref, &mut ctx.lua, parent);
         let tp: *mut CoCtx = &mut *t;
         ctx.threads.push(t);
         run_one(tp, n - 1);
@@ -134,9 +135,6 @@ pub unsafe extern "C-unwind" fn kill(L: *mut lua_State) -> c_int {
         if (*t).parent != cur {
             return push_fail(L, c"killer not parent");
         }
-        if crate::phase::subrequest::capture_pending(&*t) {
-            return push_fail(L, c"pending subrequests");
-        }
         match (*t).state {
             CoState::Zombie => {
                 (*t).state = CoState::Dead;
@@ -145,6 +143,9 @@ pub unsafe extern "C-unwind" fn kill(L: *mut lua_State) -> c_int {
             }
             CoState::Dead => push_fail(L, c"already waited or killed"),
             _ => {
+                if let Err(reason) = (*t).try_cancel_wait() {
+                    return push_fail(L, reason);
+                }
                 (*t).cancel_events();
                 if ctx.event_waiter == t {
                     ctx.event_waiter = ptr::null_mut();
@@ -216,7 +217,7 @@ pub unsafe extern "C-unwind" fn on_abort(L: *mut lua_State) -> c_int {
         let co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
         lua_pushvalue(L, 1);
         lua_xmove(L, co, 1);
-        let mut t = CoCtx::new(co, co_ref, ctx, parent);
+        let mut t = CoCtx::new(co, co_ref, &mut ctx.lua, parent);
         t.state = CoState::Unstarted;
         ctx.threads.push(t);
         lua_pushinteger(L, 1);

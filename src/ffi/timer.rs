@@ -4,7 +4,7 @@ use core::ffi::{c_int, c_void};
 use nginx_sys::*;
 
 use super::*;
-use crate::lua::timer;
+use crate::timer;
 
 /// Arms timer `id` (its callback is already in the Lua timers table).
 #[no_mangle]

@@ -1,11 +1,11 @@
 //! One scheduled Lua thread: a handler's entry coroutine or a light thread
 //! (`ngx.thread.spawn`).
-use core::ffi::c_int;
+use core::ffi::{c_int, c_void};
 use core::ptr;
 
 use nginx_sys::*;
 
-use super::ctx::RequestCtx;
+use super::ctx::LuaCtx;
 use super::raw::*;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -24,10 +24,23 @@ pub enum CoState {
     Dead,
 }
 
+/// What a suspended thread waits on, registered by the feature that armed
+/// the wait (a socket, a semaphore, a capture), as upstream's coroutine
+/// context holds a cleanup handler and its data. The runtime knows no
+/// feature type: it only calls `cancel` when the thread goes away.
+#[derive(Clone, Copy)]
+pub struct Wait {
+    pub data: *mut c_void,
+    /// Abandons the wait. With `force` false (`ngx.thread.kill`) the
+    /// feature may refuse with upstream's reason; with `force` true (the
+    /// handler or the request ends) it must let go.
+    pub cancel: WaitCancel,
+}
+
 pub struct CoCtx {
     pub co: *mut lua_State,
     pub co_ref: c_int,
-    pub ctx: *mut RequestCtx,
+    pub ctx: *mut LuaCtx,
     /// The spawning thread; null for the entry thread.
     pub parent: *mut CoCtx,
     pub state: CoState,
@@ -39,22 +52,19 @@ pub struct CoCtx {
     pub waited_by: *mut CoCtx,
     /// The thread itself called ngx.thread.wait.
     pub in_wait: bool,
-    /// The semaphore this thread waits on, and whether it got it.
-    pub sema: *mut crate::lua::sema::Sema,
-    pub sema_ok: bool,
-    /// The `ngx.location.capture*` this thread waits for, or whose results
-    /// it has yet to collect (the group lives in the request pool).
-    pub capture: *mut crate::phase::subrequest::Group,
-    /// The cosocket this thread waits on (killing the thread abandons the
-    /// operation).
-    pub socket: *mut crate::cosocket::tcp::Tcp,
+    /// What the thread waits on, if a feature registered it.
+    pub wait: Option<Wait>,
+    /// What the event that ended the wait reported, for the thread to read
+    /// when it runs again (feature-defined: a semaphore sets 1 when the
+    /// thread got a resource).
+    pub wait_result: c_int,
 }
 
 impl CoCtx {
     pub fn new(
         co: *mut lua_State,
         co_ref: c_int,
-        ctx: *mut RequestCtx,
+        ctx: *mut LuaCtx,
         parent: *mut CoCtx,
     ) -> Box<CoCtx> {
         Box::new(CoCtx {
@@ -68,10 +78,8 @@ impl CoCtx {
             sleep_ev: unsafe { core::mem::zeroed() },
             waited_by: ptr::null_mut(),
             in_wait: false,
-            sema: ptr::null_mut(),
-            sema_ok: false,
-            capture: ptr::null_mut(),
-            socket: ptr::null_mut(),
+            wait: None,
+            wait_result: 0,
         })
     }
 
@@ -83,7 +91,37 @@ impl CoCtx {
         matches!(self.state, CoState::Running | CoState::Suspended)
     }
 
-    /// Cancels whatever the thread waits on (timers, posted events).
+    /// Registers what the thread now waits on; the feature resumes it
+    /// through `sched::resume_from_event` and clears the slot first.
+    pub fn wait_on(&mut self, data: *mut c_void, cancel: WaitCancel) {
+        self.wait = Some(Wait { data, cancel });
+        self.waiting = true;
+    }
+
+    /// The data of the wait registered with `cancel`, if that is what the
+    /// thread waits on (a feature recognises its own waits by their cancel
+    /// function).
+    pub fn waiting_on(&self, cancel: WaitCancel) -> Option<*mut c_void> {
+        match self.wait {
+            Some(w) if w.cancel as usize == cancel as usize => Some(w.data),
+            _ => None,
+        }
+    }
+
+    /// Asks the feature to abandon the wait (`ngx.thread.kill`); its reason
+    /// when it refuses.
+    pub fn try_cancel_wait(&mut self) -> Result<(), &'static core::ffi::CStr> {
+        if let Some(w) = self.wait {
+            // SAFETY: the feature registered data and cancel together; the
+            // wait is still pending (features clear the slot when it ends).
+            unsafe { (w.cancel)(w.data, self, false)? };
+            self.wait = None;
+        }
+        Ok(())
+    }
+
+    /// Cancels whatever the thread waits on (timers, posted events, the
+    /// feature's wait).
     pub fn cancel_events(&mut self) {
         // SAFETY: the event is embedded in this struct; deleting a set timer
         // or a posted event is always allowed in the worker.
@@ -94,16 +132,11 @@ impl CoCtx {
             if self.sleep_ev.posted() != 0 {
                 ngx_delete_posted_event(&mut self.sleep_ev);
             }
-            if let Some(s) = self.sema.as_mut() {
-                s.forget(self);
-            }
-            let sock = core::mem::replace(&mut self.socket, ptr::null_mut());
-            if let Some(s) = sock.as_mut() {
-                s.abort_wait(self);
-            }
         }
-        self.sema = ptr::null_mut();
-        self.capture = ptr::null_mut();
+        if let Some(w) = self.wait.take() {
+            // SAFETY: as in try_cancel_wait; forced, so it cannot refuse.
+            let _ = unsafe { (w.cancel)(w.data, self, true) };
+        }
         self.waiting = false;
     }
 
@@ -117,3 +150,9 @@ impl CoCtx {
         }
     }
 }
+
+pub type WaitCancel = unsafe fn(
+    data: *mut c_void,
+    t: *mut CoCtx,
+    force: bool,
+) -> Result<(), &'static core::ffi::CStr>;

@@ -5,8 +5,6 @@ pub mod handler;
 pub mod phase;
 pub mod raw;
 pub mod sched;
-pub mod sema;
-pub mod timer;
 pub mod vm;
 
 use core::cell::UnsafeCell;

@@ -6,18 +6,18 @@ use core::ptr;
 use nginx_sys::*;
 
 use super::coctx::{CoCtx, CoState};
-use super::ctx::RequestCtx;
+use super::ctx::LuaCtx;
 use super::handler::Handler;
+use super::phase::Phase;
 use super::raw::*;
 use super::Global;
-use crate::lua::phase::Phase;
 use crate::nginx::log::log_error;
 
 /// What the FFI layer sees as "the running Lua code": the request (if any)
 /// and the phase. Set around every entry into Lua.
 #[derive(Clone, Copy)]
 pub struct Current {
-    pub ctx: *mut RequestCtx,
+    pub ctx: *mut LuaCtx,
     pub phase: Phase,
     /// The scheduled thread running (null in synchronous handlers).
     pub co: *mut CoCtx,
@@ -38,11 +38,11 @@ pub fn current() -> Current {
 pub struct Enter(Current);
 
 impl Enter {
-    pub fn new(ctx: *mut RequestCtx, phase: Phase) -> Enter {
+    pub fn new(ctx: *mut LuaCtx, phase: Phase) -> Enter {
         Self::with_co(ctx, phase, ptr::null_mut())
     }
 
-    pub fn with_co(ctx: *mut RequestCtx, phase: Phase, co: *mut CoCtx) -> Enter {
+    pub fn with_co(ctx: *mut LuaCtx, phase: Phase, co: *mut CoCtx) -> Enter {
         let prev = CURRENT.get();
         CURRENT.set(Current { ctx, phase, co });
         Enter(prev)
@@ -105,7 +105,7 @@ pub unsafe fn pcall_n(L: *mut lua_State, nargs: c_int, nresults: c_int) -> Resul
 /// # Safety
 /// `ctx` is the live request context or null outside requests.
 pub unsafe fn run_sync(
-    ctx: *mut RequestCtx,
+    ctx: *mut LuaCtx,
     L: *mut lua_State,
     h: &Handler,
     cache: bool,
@@ -146,20 +146,32 @@ fn err_kind(rc: c_int) -> &'static str {
 ///
 /// # Safety
 /// `ctx` is the live request context.
-pub unsafe fn start(ctx: &mut RequestCtx, h: &Handler, cache: bool) -> Outcome {
+pub unsafe fn start(
+    ctx: &mut LuaCtx,
+    h: &Handler,
+    cache: bool,
+    on_outcome: fn(&mut LuaCtx, Outcome),
+) -> Outcome {
     let r = ctx.r;
     // SAFETY: pushes onto the fresh coroutine.
-    unsafe { start_with(ctx, h.phase, |co| h.push(co, r, cache).map(|()| 0)) }
+    unsafe {
+        start_with(ctx, h.phase, on_outcome, |co| {
+            h.push(co, r, cache).map(|()| 0)
+        })
+    }
 }
 
 /// Creates an entry thread, lets `push` put its function and arguments on
 /// the coroutine's stack (returning the argument count), and runs it.
+/// `on_outcome` is what happens with the handler's state when an event
+/// later resumes one of its threads.
 ///
 /// # Safety
 /// `ctx` is the live request context.
 pub unsafe fn start_with(
-    ctx: &mut RequestCtx,
+    ctx: &mut LuaCtx,
     phase: Phase,
+    on_outcome: fn(&mut LuaCtx, Outcome),
     push: impl FnOnce(*mut lua_State) -> Result<c_int, String>,
 ) -> Outcome {
     // SAFETY: a new coroutine anchored in the registry until released.
@@ -169,6 +181,7 @@ pub unsafe fn start_with(
         ctx.exit_code = None;
         ctx.waiting = false;
         ctx.phase = phase;
+        ctx.on_outcome = on_outcome;
         let (co, co_ref) = ctx.vm().new_thread();
         let nargs = match push(co) {
             Ok(n) => n,
@@ -183,7 +196,7 @@ pub unsafe fn start_with(
         ctx.threads.push(t);
         ctx.entry = entry;
         run_one(entry, nargs);
-        overall(&mut *(ctx as *mut RequestCtx))
+        overall(&mut *(ctx as *mut LuaCtx))
     }
 }
 
@@ -205,7 +218,7 @@ pub unsafe fn resume(t: *mut CoCtx, nargs: c_int) -> Outcome {
 /// The handler's state after a thread ran: `ngx.exit` anywhere or an
 /// entry-thread error ends everything; otherwise it is done when no thread
 /// is left running or suspended.
-pub fn overall(ctx: &mut RequestCtx) -> Outcome {
+pub fn overall(ctx: &mut LuaCtx) -> Outcome {
     if let Some(code) = ctx.exit_code {
         ctx.release_threads();
         return Outcome::Exit(code);
@@ -222,7 +235,7 @@ pub fn overall(ctx: &mut RequestCtx) -> Outcome {
 }
 
 /// Logs the error at the top of `co` as upstream does.
-unsafe fn log_thread_error(ctx: &mut RequestCtx, co: *mut lua_State, rc: c_int, entry: bool) {
+unsafe fn log_thread_error(ctx: &mut LuaCtx, co: *mut lua_State, rc: c_int, entry: bool) {
     // SAFETY: co holds its error value on top; L is the main state.
     unsafe {
         let L = ctx.vm().state();
@@ -363,7 +376,7 @@ unsafe extern "C" fn sleep_handler(ev: *mut ngx_event_t) {
     // SAFETY: data is the CoCtx that armed the event; the ctx cleanup (or
     // killing the thread) deletes the timer, so both are alive here.
     unsafe {
-        crate::phase::resume_from_event((*ev).data as *mut CoCtx);
+        resume_from_event((*ev).data as *mut CoCtx);
     }
 }
 
@@ -384,4 +397,66 @@ pub fn arm_sleep(t: &mut CoCtx, ms: ngx_msec_t) {
         ngx_add_timer(ev, ms);
     }
     t.waiting = true;
+}
+
+/// Resumes the thread that waits on a request-level event (body read,
+/// flush) and lets the handler's owner act on the outcome.
+pub fn resume_entry(ctx: &mut LuaCtx) {
+    let t = if ctx.event_waiter.is_null() {
+        ctx.entry
+    } else {
+        ctx.event_waiter
+    };
+    ctx.event_waiter = ptr::null_mut();
+    if !t.is_null() {
+        // SAFETY: the waiter is a live thread of ctx (release_threads clears
+        // event_waiter before threads go away).
+        unsafe { resume_thread(t, 0) };
+    }
+}
+
+/// Resumes `t` from one of its own nginx events (its timer, a socket, a
+/// semaphore), then runs the connection's posted subrequests as nginx's own
+/// event handlers do. A timer's fake request has none, and may already be
+/// freed by the resumption.
+///
+/// # Safety
+/// `t` is a suspended thread of a live request context.
+pub unsafe fn resume_from_event(t: *mut CoCtx) {
+    // SAFETY: see above; the connection and phase are read before resuming.
+    unsafe {
+        let ctx = (*t).ctx;
+        let r = (*ctx).r;
+        let c = (*r).connection;
+        let timer = (*ctx).phase == Phase::Timer;
+        if !timer {
+            // Log lines name the request that runs (a subrequest, or the
+            // parent woken after its subrequests), as nginx's own handlers
+            // do.
+            let lctx = (*(*c).log).data as *mut ngx_http_log_ctx_t;
+            if !lctx.is_null() {
+                (*lctx).current_request = r;
+            }
+        }
+        resume_thread(t, 0);
+        if !timer {
+            ngx_http_run_posted_requests(c);
+        }
+    }
+}
+
+/// Resumes a suspended thread and hands the handler's state to its owner's
+/// continuation.
+///
+/// # Safety
+/// `t` is a suspended thread of a live request context.
+pub unsafe fn resume_thread(t: *mut CoCtx, nargs: c_int) {
+    // SAFETY: t's ctx outlives it; t is suspended (the caller got it from
+    // an armed event). The owner is read first: finishing the handler
+    // frees the thread records.
+    unsafe {
+        let ctx = &mut *(*t).ctx;
+        let outcome = resume(t, nargs);
+        (ctx.on_outcome)(ctx, outcome);
+    }
 }

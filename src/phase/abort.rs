@@ -2,8 +2,8 @@
 //! waits, and run the `ngx.on_abort` thread or end the request with 499.
 use nginx_sys::*;
 
+use crate::http::RequestCtx;
 use crate::lua::coctx::CoState;
-use crate::lua::ctx::RequestCtx;
 use crate::nginx::log;
 use crate::nginx::sock::{peek, Peek};
 
@@ -71,7 +71,7 @@ unsafe extern "C" fn read_handler(r: *mut ngx_http_request_t) {
             .map(|t| &mut **t as *mut crate::lua::coctx::CoCtx);
         let c = (*r).connection;
         match handler {
-            Some(t) => super::resume_thread(t, 0),
+            Some(t) => crate::lua::sched::resume_thread(t, 0),
             None => abort(ctx),
         }
         ngx_http_run_posted_requests(c);

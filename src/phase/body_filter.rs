@@ -2,7 +2,7 @@
 use nginx_sys::*;
 
 use crate::conf::loc_conf;
-use crate::lua::ctx::RequestCtx;
+use crate::http::RequestCtx;
 use crate::lua::sched;
 use crate::lua::Global;
 use crate::nginx::log::log_error;
@@ -54,11 +54,11 @@ unsafe extern "C" fn filter(r: *mut ngx_http_request_t, input: *mut ngx_chain_t)
         let Some(ctx) = RequestCtx::get_or_create(r) else {
             return next(r, input);
         };
-        if ctx.body_done {
+        if ctx.arg.done {
             consume(input);
             return NGX_OK as ngx_int_t;
         }
-        ctx.body.chunk.clear();
+        ctx.arg.chunk.clear();
         let mut eof = false;
         let mut flush = false;
         let mut cl = input;
@@ -66,7 +66,7 @@ unsafe extern "C" fn filter(r: *mut ngx_http_request_t, input: *mut ngx_chain_t)
             let b = (*cl).buf;
             if (*b).in_file() == 0 && !(*b).pos.is_null() && (*b).last > (*b).pos {
                 let n = (*b).last.offset_from((*b).pos) as usize;
-                ctx.body
+                ctx.arg
                     .chunk
                     .extend_from_slice(core::slice::from_raw_parts((*b).pos, n));
             }
@@ -78,12 +78,12 @@ unsafe extern "C" fn filter(r: *mut ngx_http_request_t, input: *mut ngx_chain_t)
             }
             cl = (*cl).next;
         }
-        ctx.body.eof = eof;
-        ctx.body.chunk_set = false;
-        ctx.body.eof_set = false;
+        ctx.arg.eof = eof;
+        ctx.arg.chunk_set = false;
+        ctx.arg.eof_set = false;
         let L = ctx.vm().state();
         let saved = ctx.exit_code.take();
-        let res = sched::run_sync(ctx, L, &h, lcf.code_cache());
+        let res = sched::run_sync(&mut ctx.lua, L, &h, lcf.code_cache());
         ctx.exit_code = saved;
         if let Err(e) = res {
             log_error(
@@ -93,15 +93,15 @@ unsafe extern "C" fn filter(r: *mut ngx_http_request_t, input: *mut ngx_chain_t)
             );
             return NGX_ERROR as ngx_int_t;
         }
-        if !ctx.body.chunk_set && !ctx.body.eof_set {
+        if !ctx.arg.chunk_set && !ctx.arg.eof_set {
             return next(r, input);
         }
-        let new_eof = ctx.body.eof;
-        if ctx.body.eof_set && new_eof {
-            ctx.body_done = true;
+        let new_eof = ctx.arg.eof;
+        if ctx.arg.eof_set && new_eof {
+            ctx.arg.done = true;
         }
         consume(input);
-        let data = &ctx.body.chunk;
+        let data = &ctx.arg.chunk;
         if data.is_empty() && !new_eof && !flush {
             return NGX_OK as ngx_int_t;
         }

@@ -2,7 +2,7 @@
 use nginx_sys::*;
 
 use crate::conf::loc_conf;
-use crate::lua::ctx::RequestCtx;
+use crate::http::RequestCtx;
 use crate::lua::sched::{self, Outcome};
 
 pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
@@ -15,19 +15,19 @@ pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
         let Some(ctx) = RequestCtx::get_or_create(r) else {
             return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
         };
-        if ctx.content_started {
+        if ctx.phases.content_started {
             // Re-entered while suspended: the running coroutine owns it.
             return NGX_DONE as ngx_int_t;
         }
         if let Some(rc) = super::read_body_first(r, ctx, true) {
             return rc;
         }
-        ctx.content_started = true;
+        ctx.phases.content_started = true;
         // While Lua runs or waits, write events belong to whatever it
         // waits on (ngx.flush(true) installs its own handler).
         (*r).write_event_handler = Some(ngx_http_request_empty_handler);
         super::abort::watch(r);
-        let outcome = sched::start(ctx, &h, lcf.code_cache());
+        let outcome = sched::start(ctx, &h, lcf.code_cache(), super::after_phase);
         if let Some(rc) = super::exec::perform(ctx) {
             // NGX_DONE: the content phase checker drops the reference the
             // internal redirect took.

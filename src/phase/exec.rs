@@ -6,20 +6,14 @@
 //! location's phases right away (and resets every module's context).
 use nginx_sys::*;
 
-use crate::lua::ctx::RequestCtx;
-
-/// Target of `ngx.exec`, in the request pool.
-pub struct Exec {
-    pub uri: ngx_str_t,
-    pub args: ngx_str_t,
-}
+use crate::http::RequestCtx;
 
 /// Performs the recorded redirect. nginx takes a request reference for the
 /// new pass; the caller drops one (`ngx_http_finalize_request(r,
 /// NGX_DONE)`, or returning `NGX_DONE` from a content handler, whose
 /// checker finalizes with it).
 pub fn perform(ctx: &mut RequestCtx) -> Option<ngx_int_t> {
-    let mut e = ctx.exec.take()?;
+    let mut e = ctx.phases.exec.take()?;
     let r = ctx.r;
     // SAFETY: live request; uri/args live in its pool. After this call the
     // request's module contexts are reset, so `ctx` is only freed by its

@@ -2,7 +2,7 @@
 //! it buffered for the client.
 use nginx_sys::*;
 
-use crate::lua::ctx::RequestCtx;
+use crate::http::RequestCtx;
 use crate::nginx::log;
 
 /// `send_lowat` is `size_t` or `ssize_t` depending on the nginx version.
@@ -43,7 +43,7 @@ pub fn arm_wait(ctx: &mut RequestCtx) -> bool {
             b"lua flush: waiting for the send buffer to drain",
         );
         (*r).write_event_handler = Some(write_handler);
-        ctx.flush_error = None;
+        ctx.output.flush_error = None;
         ctx.waiting = true;
         true
     }
@@ -64,18 +64,18 @@ unsafe extern "C" fn write_handler(r: *mut ngx_http_request_t) {
         if (*wev).timedout() != 0 {
             (*wev).set_timedout(0);
             (*c).set_timedout(1);
-            ctx.flush_error = Some(c"timeout");
+            ctx.output.flush_error = Some(c"timeout");
         } else {
             let rc = ngx_http_output_filter(r, core::ptr::null_mut());
             if rc == NGX_ERROR as isize {
-                ctx.flush_error = Some(c"nginx output filter error");
+                ctx.output.flush_error = Some(c"nginx output filter error");
             } else if (*c).buffered() != 0 {
                 let clcf = clcf(r);
                 if (*wev).ready() == 0 && (*wev).timer_set() == 0 {
                     ngx_add_timer(wev, (*clcf).send_timeout);
                 }
                 if ngx_handle_write_event(wev, send_lowat(clcf)) != NGX_OK as isize {
-                    ctx.flush_error = Some(c"nginx output filter error");
+                    ctx.output.flush_error = Some(c"nginx output filter error");
                 } else {
                     return;
                 }
@@ -85,6 +85,6 @@ unsafe extern "C" fn write_handler(r: *mut ngx_http_request_t) {
             ngx_del_timer(wev);
         }
         (*r).write_event_handler = Some(ngx_http_request_empty_handler);
-        super::resume_entry(ctx);
+        crate::lua::sched::resume_entry(ctx);
     }
 }

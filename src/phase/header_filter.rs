@@ -2,7 +2,7 @@
 use nginx_sys::*;
 
 use crate::conf::loc_conf;
-use crate::lua::ctx::RequestCtx;
+use crate::http::RequestCtx;
 use crate::lua::sched;
 use crate::lua::Global;
 use crate::nginx::log::log_error;
@@ -45,7 +45,7 @@ unsafe extern "C" fn filter(r: *mut ngx_http_request_t) -> ngx_int_t {
         };
         let saved = ctx.exit_code.take();
         let L = ctx.vm().state();
-        let res = sched::run_sync(ctx, L, &h, lcf.code_cache());
+        let res = sched::run_sync(&mut ctx.lua, L, &h, lcf.code_cache());
         let exit = core::mem::replace(&mut ctx.exit_code, saved);
         if let Err(e) = res {
             log_error(
@@ -57,8 +57,8 @@ unsafe extern "C" fn filter(r: *mut ngx_http_request_t) -> ngx_int_t {
         }
         // The special response of a header-filter ngx.exit passes through
         // this filter again; the same exit then lets it through.
-        if let Some(code) = exit.filter(|&c| Some(c) != ctx.header_filter_exit) {
-            ctx.header_filter_exit = Some(code);
+        if let Some(code) = exit.filter(|&c| Some(c) != ctx.phases.header_filter_exit) {
+            ctx.phases.header_filter_exit = Some(code);
             if code == NGX_ERROR as isize {
                 return NGX_ERROR as ngx_int_t;
             }

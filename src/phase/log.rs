@@ -2,7 +2,7 @@
 use nginx_sys::*;
 
 use crate::conf::loc_conf;
-use crate::lua::ctx::RequestCtx;
+use crate::http::RequestCtx;
 use crate::lua::sched;
 use crate::nginx::log::log_error;
 
@@ -17,7 +17,7 @@ pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
             return NGX_DECLINED as ngx_int_t;
         };
         let L = ctx.vm().state();
-        if let Err(e) = sched::run_sync(ctx, L, &h, lcf.code_cache()) {
+        if let Err(e) = sched::run_sync(&mut ctx.lua, L, &h, lcf.code_cache()) {
             log_error(
                 NGX_LOG_ERR,
                 (*(*r).connection).log,

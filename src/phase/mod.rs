@@ -19,8 +19,8 @@ pub mod subrequest;
 use nginx_sys::*;
 
 use crate::conf::{self, main_conf_from_cf, MainConf};
-use crate::lua::coctx::CoCtx;
-use crate::lua::ctx::RequestCtx;
+use crate::http::RequestCtx;
+use crate::lua::ctx::LuaCtx;
 use crate::lua::phase::Phase;
 use crate::lua::sched::{self, Outcome};
 use crate::lua::vm::Vm;
@@ -223,12 +223,12 @@ pub unsafe fn read_body_first(
     ctx: &mut RequestCtx,
     content: bool,
 ) -> Option<ngx_int_t> {
-    if ctx.waiting_more_body {
+    if ctx.body.waiting_more {
         return Some(NGX_DONE as ngx_int_t);
     }
     // SAFETY: live request; nginx's documented body API.
     unsafe {
-        if ctx.read_body_done || !conf::loc_conf(r).need_request_body() {
+        if ctx.body.read_done || !conf::loc_conf(r).need_request_body() {
             return None;
         }
         (*r).set_request_body_in_single_buf(1);
@@ -244,7 +244,7 @@ pub unsafe fn read_body_first(
             return Some(rc);
         }
         if rc == NGX_AGAIN as ngx_int_t {
-            ctx.waiting_more_body = true;
+            ctx.body.waiting_more = true;
             return Some(NGX_DONE as ngx_int_t);
         }
         None
@@ -261,9 +261,9 @@ unsafe extern "C" fn phase_body_read(r: *mut ngx_http_request_t) {
         let Some(ctx) = RequestCtx::get(r) else {
             return;
         };
-        ctx.read_body_done = true;
-        if ctx.waiting_more_body {
-            ctx.waiting_more_body = false;
+        ctx.body.read_done = true;
+        if ctx.body.waiting_more {
+            ctx.body.waiting_more = false;
             ngx_http_core_run_phases(r);
         }
     }
@@ -277,14 +277,14 @@ unsafe extern "C" fn content_body_read(r: *mut ngx_http_request_t) {
     unsafe {
         let ctx = RequestCtx::get(r);
         match ctx {
-            Some(ctx) if ctx.waiting_more_body => {
-                ctx.read_body_done = true;
-                ctx.waiting_more_body = false;
+            Some(ctx) if ctx.body.waiting_more => {
+                ctx.body.read_done = true;
+                ctx.body.waiting_more = false;
                 ngx_http_finalize_request(r, content::handler(r));
             }
             ctx => {
                 if let Some(ctx) = ctx {
-                    ctx.read_body_done = true;
+                    ctx.body.read_done = true;
                 }
                 (*(*r).main).set_count((*(*r).main).count() - 1);
             }
@@ -292,74 +292,19 @@ unsafe extern "C" fn content_body_read(r: *mut ngx_http_request_t) {
     }
 }
 
-/// Resumes the thread that waits on a request-level event (body read,
-/// flush) and continues the phase.
-pub fn resume_entry(ctx: &mut RequestCtx) {
-    let t = if ctx.event_waiter.is_null() {
-        ctx.entry
-    } else {
-        ctx.event_waiter
+/// The continuation of the request phases' handlers: lets the phase
+/// whose threads ran act on the handler's state after an event resumed one
+/// of them.
+pub fn after_phase(l: &mut LuaCtx, outcome: Outcome) {
+    // SAFETY: every LuaCtx of a request is part of a RequestCtx.
+    let Some(ctx) = (unsafe { RequestCtx::from_lua(l) }) else {
+        return;
     };
-    ctx.event_waiter = core::ptr::null_mut();
-    // SAFETY: the waiter is a live thread of ctx (release_threads clears
-    // event_waiter before threads go away).
-    if !t.is_null() {
-        // SAFETY: see above.
-        unsafe { resume_thread(t, 0) };
-    }
-}
-
-/// Resumes `t` from one of its own nginx events (its timer, a socket, a
-/// semaphore), then runs the connection's posted subrequests as nginx's own
-/// event handlers do. A timer's fake request has none, and may already be
-/// freed by the resumption.
-///
-/// # Safety
-/// `t` is a suspended thread of a live request context.
-pub unsafe fn resume_from_event(t: *mut CoCtx) {
-    // SAFETY: see above; the connection and phase are read before resuming.
-    unsafe {
-        let ctx = (*t).ctx;
-        let r = (*ctx).r;
-        let c = (*r).connection;
-        let timer = (*ctx).phase == Phase::Timer;
-        if !timer {
-            // Log lines name the request that runs (a subrequest, or the
-            // parent woken after its subrequests), as nginx's own handlers
-            // do.
-            let lctx = (*(*c).log).data as *mut ngx_http_log_ctx_t;
-            if !lctx.is_null() {
-                (*lctx).current_request = r;
-            }
-        }
-        resume_thread(t, 0);
-        if !timer {
-            ngx_http_run_posted_requests(c);
-        }
-    }
-}
-
-/// Resumes a suspended thread and lets its phase act on the result.
-///
-/// # Safety
-/// `t` is a suspended thread of a live request context.
-pub unsafe fn resume_thread(t: *mut CoCtx, nargs: core::ffi::c_int) {
-    // SAFETY: t's ctx outlives it; t is suspended (the caller got it from
-    // an armed event).
-    // Read the owner first: finishing the handler frees the thread records.
-    let ctx = unsafe { &mut *(*t).ctx };
-    let outcome = unsafe { sched::resume(t, nargs) };
-    after_phase(ctx, outcome);
-}
-
-/// Lets the phase whose threads ran act on the handler's state.
-pub fn after_phase(ctx: &mut RequestCtx, outcome: Outcome) {
     match ctx.phase {
         Phase::Content => content::after_resume(ctx, outcome),
         Phase::ServerRewrite | Phase::Rewrite | Phase::Access | Phase::Precontent => {
             rewrite::after_resume(ctx, outcome)
         }
-        Phase::Timer => crate::lua::timer::after_resume(ctx, outcome),
         _ => {}
     }
 }
@@ -374,7 +319,7 @@ pub fn finish_rc(ctx: &mut RequestCtx, outcome: Outcome) -> Option<isize> {
         Outcome::Yielded => None,
         // With subrequests still running (a light thread's capture),
         // upstream ends the request without a response.
-        Outcome::Error if ctx.pending_captures > 0 => Some(NGX_ERROR as isize),
+        Outcome::Error if ctx.phases.pending_captures > 0 => Some(NGX_ERROR as isize),
         Outcome::Error => Some(if header_sent { NGX_ERROR as isize } else { 500 }),
         Outcome::Done => Some(output::send_eof(ctx)),
         Outcome::Exit(code) => {
@@ -393,7 +338,7 @@ pub fn finish_rc(ctx: &mut RequestCtx, outcome: Outcome) -> Option<isize> {
             }
             // Buffered HTTP/1.0 output goes out with the exit status, as
             // upstream does, instead of being replaced by an error page.
-            if code >= 300 && !header_sent && !ctx.buffering {
+            if code >= 300 && !header_sent && !ctx.output.buffering {
                 return Some(code);
             }
             Some(output::send_eof(ctx))

@@ -4,13 +4,13 @@ use core::ptr;
 use nginx_sys::*;
 
 use crate::conf::loc_conf;
-use crate::lua::ctx::RequestCtx;
+use crate::http::RequestCtx;
 
 /// Sends the response header unless it went out already. While HTTP/1.0
 /// output is buffered the header waits for the end of the body (upstream
 /// makes `ngx.send_headers` a no-op then, too).
 pub fn send_header_if_needed(ctx: &mut RequestCtx) -> isize {
-    if ctx.buffering {
+    if ctx.output.buffering {
         return NGX_OK as isize;
     }
     send_header(ctx)
@@ -28,8 +28,8 @@ fn send_header(ctx: &mut RequestCtx) -> isize {
         }
         // lua_use_default_type: default_type unless Lua set (or cleared)
         // Content-Type itself, and never on a 304.
-        if !ctx.mime_set {
-            ctx.mime_set = true;
+        if !ctx.output.mime_set {
+            ctx.output.mime_set = true;
             if (*r).headers_out.content_type.len == 0
                 && loc_conf(r).use_default_type()
                 && (*r).headers_out.status != NGX_HTTP_NOT_MODIFIED as ngx_uint_t
@@ -48,13 +48,13 @@ fn start_buffering(ctx: &mut RequestCtx) {
     let r = ctx.r;
     // SAFETY: live request.
     unsafe {
-        if !ctx.buffering
+        if !ctx.output.buffering
             && (*r).header_sent() == 0
             && (*r).http_version < NGX_HTTP_VERSION_11 as ngx_uint_t
             && (*r).headers_out.content_length_n < 0
             && loc_conf(r).http10_buffering()
         {
-            ctx.buffering = true;
+            ctx.output.buffering = true;
         }
     }
 }
@@ -67,8 +67,8 @@ pub unsafe fn send_chain(ctx: &mut RequestCtx, cl: *mut ngx_chain_t) -> isize {
     start_buffering(ctx);
     // SAFETY: live request; cl and the held chain live in its pool.
     unsafe {
-        if ctx.buffering && (*ctx.r).header_only() == 0 {
-            let mut ll: *mut *mut ngx_chain_t = &mut ctx.out;
+        if ctx.output.buffering && (*ctx.r).header_only() == 0 {
+            let mut ll: *mut *mut ngx_chain_t = &mut ctx.output.out;
             while !(*ll).is_null() {
                 ll = &mut (**ll).next;
             }
@@ -87,12 +87,12 @@ pub unsafe fn send_chain(ctx: &mut RequestCtx, cl: *mut ngx_chain_t) -> isize {
 /// Lua set one), then the header and the held chain.
 fn flush_buffered(ctx: &mut RequestCtx) -> isize {
     let r = ctx.r;
-    ctx.buffering = false;
+    ctx.output.buffering = false;
     // SAFETY: live request; the held chain lives in its pool.
     unsafe {
         if (*r).header_sent() == 0 && (*r).headers_out.content_length_n < 0 {
             let mut size: off_t = 0;
-            let mut cl = ctx.out;
+            let mut cl = ctx.output.out;
             while !cl.is_null() {
                 let b = (*cl).buf;
                 size += (*b).last.offset_from((*b).pos) as off_t;
@@ -108,7 +108,7 @@ fn flush_buffered(ctx: &mut RequestCtx) -> isize {
         if rc == NGX_ERROR as isize || rc > NGX_OK as isize {
             return rc;
         }
-        let out = core::mem::replace(&mut ctx.out, ptr::null_mut());
+        let out = core::mem::replace(&mut ctx.output.out, ptr::null_mut());
         if out.is_null() || (*r).header_only() != 0 {
             return NGX_OK as isize;
         }
@@ -137,13 +137,13 @@ fn discard_unread_body(ctx: &mut RequestCtx) -> isize {
 /// return value.
 pub fn send_eof(ctx: &mut RequestCtx) -> isize {
     // The raw request socket owns the connection: nginx sends nothing more.
-    if ctx.eof_sent || ctx.raw_socket {
+    if ctx.output.eof_sent || ctx.output.raw_socket {
         return NGX_OK as isize;
     }
     if discard_unread_body(ctx) != NGX_OK as isize {
         return NGX_ERROR as isize;
     }
-    if ctx.buffering {
+    if ctx.output.buffering {
         let rc = flush_buffered(ctx);
         if rc == NGX_ERROR as isize || rc >= NGX_HTTP_SPECIAL_RESPONSE as isize {
             return rc;
@@ -153,7 +153,7 @@ pub fn send_eof(ctx: &mut RequestCtx) -> isize {
     if rc == NGX_ERROR as isize || rc > NGX_OK as isize {
         return rc;
     }
-    ctx.eof_sent = true;
+    ctx.output.eof_sent = true;
     // SAFETY: live request.
     unsafe {
         if (*ctx.r).header_only() != 0 {

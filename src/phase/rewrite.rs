@@ -4,7 +4,7 @@
 use nginx_sys::*;
 
 use crate::conf::loc_conf;
-use crate::lua::ctx::{PhaseState, RequestCtx};
+use crate::http::ctx::{PhaseState, RequestCtx};
 use crate::lua::phase::Phase;
 use crate::lua::sched::{self, Outcome};
 
@@ -54,7 +54,7 @@ fn phase_rc(ctx: &mut RequestCtx, phase: Phase, outcome: Outcome) -> Option<isiz
 fn go_on(ctx: &mut RequestCtx, grant: bool) -> isize {
     // Held HTTP/1.0 output (`lua_http10_buffering`) counts too.
     // SAFETY: live request.
-    let started = unsafe { (*ctx.r).header_sent() != 0 } || !ctx.out.is_null();
+    let started = unsafe { (*ctx.r).header_sent() != 0 } || !ctx.output.out.is_null();
     if started {
         let rc = super::output::send_eof(ctx);
         if rc == NGX_ERROR as isize || rc > NGX_OK as isize {
@@ -95,11 +95,11 @@ pub unsafe fn run(r: *mut ngx_http_request_t, phase: Phase) -> ngx_int_t {
         match state {
             // After `ngx.req.set_uri(uri, true)` nginx found the new
             // location (find_config cleared uri_changed): start afresh.
-            PhaseState::Done(_) if ctx.uri_jump && (*r).uri_changed() == 0 => {
-                ctx.uri_jump = false;
-                ctx.rewrite = PhaseState::Idle;
-                ctx.access = PhaseState::Idle;
-                ctx.precontent = PhaseState::Idle;
+            PhaseState::Done(_) if ctx.phases.uri_jump && (*r).uri_changed() == 0 => {
+                ctx.phases.uri_jump = false;
+                ctx.phases.rewrite = PhaseState::Idle;
+                ctx.phases.access = PhaseState::Idle;
+                ctx.phases.precontent = PhaseState::Idle;
             }
             PhaseState::Done(rc) => return rc,
             PhaseState::Running => return NGX_DONE as ngx_int_t,
@@ -112,7 +112,7 @@ pub unsafe fn run(r: *mut ngx_http_request_t, phase: Phase) -> ngx_int_t {
         // waits on; the phase engine gets them back when it is done.
         (*r).write_event_handler = Some(ngx_http_request_empty_handler);
         super::abort::watch(r);
-        let outcome = sched::start(ctx, &h, lcf.code_cache());
+        let outcome = sched::start(ctx, &h, lcf.code_cache(), super::after_phase);
         if super::exec::perform(ctx).is_some() {
             // Drop the reference the internal redirect took; the new pass
             // owns the request now.
@@ -137,10 +137,10 @@ pub unsafe fn run(r: *mut ngx_http_request_t, phase: Phase) -> ngx_int_t {
 
 fn state_of(ctx: &mut RequestCtx, phase: Phase) -> &mut PhaseState {
     match phase {
-        Phase::ServerRewrite => &mut ctx.server_rewrite,
-        Phase::Rewrite => &mut ctx.rewrite,
-        Phase::Access => &mut ctx.access,
-        _ => &mut ctx.precontent,
+        Phase::ServerRewrite => &mut ctx.phases.server_rewrite,
+        Phase::Rewrite => &mut ctx.phases.rewrite,
+        Phase::Access => &mut ctx.phases.access,
+        _ => &mut ctx.phases.precontent,
     }
 }
 

@@ -18,7 +18,7 @@ use nginx_sys::*;
 use ngx::core::Pool;
 
 use crate::conf::loc_conf;
-use crate::lua::ctx::RequestCtx;
+use crate::http::RequestCtx;
 use crate::lua::handler::Handler;
 use crate::lua::phase::Phase;
 use crate::lua::raw::*;
@@ -234,7 +234,7 @@ unsafe fn run(r: *mut ngx_http_request_t, var: &SetVar) -> Option<ngx_str_t> {
     unsafe {
         let log = (*(*r).connection).log;
         let ctx = RequestCtx::get_or_create(r)?;
-        ctx.set_args.clear();
+        ctx.phases.set_args.clear();
         for &cv in &var.args {
             let mut s = ngx_str_t {
                 len: 0,
@@ -243,18 +243,18 @@ unsafe fn run(r: *mut ngx_http_request_t, var: &SetVar) -> Option<ngx_str_t> {
             if ngx_http_complex_value(r, cv, &mut s) != NGX_OK as ngx_int_t {
                 return None;
             }
-            ctx.set_args.push(s);
+            ctx.phases.set_args.push(s);
         }
         let L = ctx.vm().state();
         let cache = loc_conf(r).code_cache();
         let top = lua_gettop(L);
         let res = {
-            let _cur = Enter::new(ctx, Phase::Set);
+            let _cur = Enter::new(&mut ctx.lua, Phase::Set);
             match var.handler.push(L, r, cache) {
                 Err(e) => Err(e),
                 Ok(()) => {
-                    let nargs = ctx.set_args.len() as c_int;
-                    for a in &ctx.set_args {
+                    let nargs = ctx.phases.set_args.len() as c_int;
+                    for a in &ctx.phases.set_args {
                         lua_pushlstring(L, a.data as *const _, a.len);
                     }
                     sched::pcall_n(L, nargs, 1)
@@ -262,7 +262,7 @@ unsafe fn run(r: *mut ngx_http_request_t, var: &SetVar) -> Option<ngx_str_t> {
                 }
             }
         };
-        ctx.set_args.clear();
+        ctx.phases.set_args.clear();
         if let Err(e) = res {
             lua_settop(L, top);
             log_error(NGX_LOG_ERR, log, e.as_bytes());

@@ -16,8 +16,8 @@ use core::ptr;
 
 use nginx_sys::*;
 
+use crate::http::RequestCtx;
 use crate::lua::coctx::{CoCtx, CoState};
-use crate::lua::ctx::RequestCtx;
 use crate::lua::sched::arm_sleep;
 use crate::lua::Global;
 use crate::nginx::log::log_error;
@@ -28,7 +28,7 @@ pub struct Group {
     pub ctx: *mut RequestCtx,
     /// Subrequests still running.
     pub pending: usize,
-    /// The group counts in `ctx.pending_captures` (the call succeeded).
+    /// The group counts in `ctx.phases.pending_captures` (the call succeeded).
     pub counted: bool,
     /// Fixed length: subrequests point at their element.
     pub subs: Box<[Sub]>,
@@ -129,10 +129,21 @@ fn captured(r: *mut ngx_http_request_t) -> Option<&'static mut Sub> {
     }
 }
 
-/// Whether `t` waits for a capture that still has subrequests running.
-pub fn capture_pending(t: &CoCtx) -> bool {
+/// The wait of a thread for its capture (registered until the thread
+/// has read the results). It cannot be killed while subrequests run, as
+/// upstream.
+pub unsafe fn cancel_capture(
+    data: *mut c_void,
+    _t: *mut CoCtx,
+    force: bool,
+) -> Result<(), &'static core::ffi::CStr> {
     // SAFETY: a group lives as long as the request pool, so as its threads.
-    unsafe { t.capture.as_ref().is_some_and(|g| g.pending > 0) }
+    let g = unsafe { &mut *(data as *mut Group) };
+    if !force && g.pending > 0 {
+        return Err(c"pending subrequests");
+    }
+    g.release_bodies();
+    Ok(())
 }
 
 /// Runs (first) when nginx finalizes one of our subrequests: records its
@@ -170,13 +181,12 @@ unsafe extern "C" fn post_subrequest(
         if g.pending == 0 && g.counted {
             g.counted = false;
             let ctx = &mut *g.ctx;
-            ctx.pending_captures -= 1;
+            ctx.phases.pending_captures -= 1;
             let gp: *mut Group = g;
-            if let Some(t) = ctx
-                .threads
-                .iter_mut()
-                .find(|t| t.capture == gp && t.state == CoState::Suspended)
-            {
+            if let Some(t) = ctx.threads.iter_mut().find(|t| {
+                t.waiting_on(cancel_capture) == Some(gp as *mut c_void)
+                    && t.state == CoState::Suspended
+            }) {
                 // Not from inside nginx's finalization of the subrequest:
                 // the thread runs on the next turn of the event loop.
                 arm_sleep(t, 0);

@@ -1,17 +1,21 @@
 //! ngx.semaphore: a counter with a FIFO of threads waiting on it, shared by
 //! every request and timer of the worker.
+use core::ffi::c_void;
 use std::collections::VecDeque;
 
 use nginx_sys::*;
 
-use super::coctx::CoCtx;
-use super::sched::arm_sleep;
+use crate::lua::coctx::CoCtx;
+use crate::lua::sched::{arm_sleep, resume_from_event};
 
 pub struct Sema {
     /// Available resources.
     count: i64,
     waiters: VecDeque<*mut CoCtx>,
 }
+
+/// What a woken waiter finds in its `wait_result`.
+pub const GOT_IT: i32 = 1;
 
 impl Sema {
     pub fn new(n: i64) -> Sema {
@@ -42,11 +46,11 @@ impl Sema {
 
     /// Queues `t` until a post or `ms` pass.
     pub fn enqueue(&mut self, t: &mut CoCtx, ms: ngx_msec_t) {
-        t.sema = self;
-        t.sema_ok = false;
+        t.wait_result = 0;
         self.waiters.push_back(t);
         arm_sleep(t, ms);
         t.sleep_ev.handler = Some(timeout_handler);
+        t.wait_on(self as *mut Sema as *mut c_void, cancel);
     }
 
     /// Adds `n` resources and hands them to waiters in arrival order; they
@@ -58,18 +62,18 @@ impl Sema {
                 break;
             };
             self.count -= 1;
-            // SAFETY: queued threads are live: cancel_events removes a
-            // thread from the queue before it goes away.
+            // SAFETY: queued threads are live: their wait's cancel removes
+            // them from the queue before they go away.
             unsafe {
-                (*t).sema = core::ptr::null_mut();
-                (*t).sema_ok = true;
+                (*t).wait = None;
+                (*t).wait_result = GOT_IT;
                 arm_sleep(&mut *t, 0);
             }
         }
     }
 
     /// Drops a thread that stops waiting (killed, request gone).
-    pub fn forget(&mut self, t: *const CoCtx) {
+    fn forget(&mut self, t: *const CoCtx) {
         self.waiters.retain(|&w| !core::ptr::eq(w, t));
     }
 }
@@ -79,9 +83,21 @@ impl Drop for Sema {
         for &t in &self.waiters {
             // SAFETY: see post(); the threads just lose their semaphore and
             // time out as if nobody posted.
-            unsafe { (*t).sema = core::ptr::null_mut() };
+            unsafe { (*t).wait = None };
         }
     }
+}
+
+/// The waiting thread goes away: it leaves the queue.
+unsafe fn cancel(
+    data: *mut c_void,
+    t: *mut CoCtx,
+    _force: bool,
+) -> Result<(), &'static core::ffi::CStr> {
+    // SAFETY: data is the semaphore the thread queued on (enqueue); a
+    // semaphore clears its waiters' slots before it is dropped.
+    unsafe { (*(data as *mut Sema)).forget(t) };
+    Ok(())
 }
 
 unsafe extern "C" fn timeout_handler(ev: *mut ngx_event_t) {
@@ -89,12 +105,11 @@ unsafe extern "C" fn timeout_handler(ev: *mut ngx_event_t) {
     // its timer is armed.
     unsafe {
         let t = (*ev).data as *mut CoCtx;
-        if let Some(s) = (*t).sema.as_mut() {
-            s.forget(t);
+        if let Some(w) = (*t).wait.take() {
+            (*(w.data as *mut Sema)).forget(t);
         }
-        (*t).sema = core::ptr::null_mut();
-        (*t).sema_ok = false;
+        (*t).wait_result = 0;
         (*ev).handler = None;
-        crate::phase::resume_from_event(t);
+        resume_from_event(t);
     }
 }

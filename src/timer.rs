@@ -5,11 +5,12 @@ use core::ptr;
 
 use nginx_sys::*;
 
-use super::ctx::RequestCtx;
-use super::raw::*;
-use super::sched::{self, Outcome};
 use crate::conf::MainConf;
+use crate::http::RequestCtx;
+use crate::lua::ctx::LuaCtx;
 use crate::lua::phase::Phase;
+use crate::lua::raw::*;
+use crate::lua::sched::{self, Outcome};
 use crate::nginx::{fake, log};
 
 /// Registry field of the Lua function that runs a timer callback by id.
@@ -200,7 +201,7 @@ unsafe fn run(t: Timer) {
         };
         st.running += 1;
         let (id, premature, every) = (t.id, t.premature, t.every > 0);
-        let outcome = sched::start_with(ctx, Phase::Timer, |co| {
+        let outcome = sched::start_with(ctx, Phase::Timer, after_resume, |co| {
             lua_getfield(co, LUA_REGISTRYINDEX, TIMER_RUN.as_ptr());
             lua_pushnumber(co, id);
             lua_pushboolean(co, premature as c_int);
@@ -212,7 +213,7 @@ unsafe fn run(t: Timer) {
 }
 
 /// Ends the timer's fake request once its threads are done.
-pub fn after_resume(ctx: &mut RequestCtx, outcome: Outcome) {
+pub fn after_resume(ctx: &mut LuaCtx, outcome: Outcome) {
     if outcome == Outcome::Yielded {
         return;
     }
