@@ -1,7 +1,11 @@
 //! ngx-lua-rs: OpenResty's `ngx_http_lua_module`, in Rust.
 //!
-//! This file holds only the nginx module statics; see `docs/design.md` for
-//! the layering (nginx glue -> runtime -> FFI API -> lua-lib).
+//! The crate's layers, top to bottom (each imports only from below it; see
+//! `docs/design.md` and `scripts/check-layers`): `module` (the nginx module
+//! and its directives), `ffi` (the API lua-lib calls), `phase`, the
+//! features (`cosocket`, `shdict`, `subrequest`, `timer`, `semaphore`),
+//! `http` (per-request state), `conf`, `lua` (the runtime), `nginx` (safe
+//! wrappers), and the pure `codec`/`re`.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![allow(non_upper_case_globals)]
 // `L` for a lua_State is the universal Lua C API convention.
@@ -13,70 +17,11 @@ pub mod cosocket;
 pub mod ffi;
 pub mod http;
 pub mod lua;
+pub mod module;
 pub mod nginx;
 pub mod phase;
 pub mod re;
 pub mod semaphore;
 pub mod shdict;
+pub mod subrequest;
 pub mod timer;
-
-use core::ptr;
-use nginx_sys::{ngx_http_module_t, ngx_module_t, NGX_HTTP_MODULE};
-
-static mut ngx_http_lua_module_ctx: ngx_http_module_t = ngx_http_module_t {
-    preconfiguration: None,
-    postconfiguration: Some(phase::postconfiguration),
-    create_main_conf: Some(conf::create_main_conf),
-    init_main_conf: Some(conf::init_main_conf),
-    create_srv_conf: None,
-    merge_srv_conf: None,
-    create_loc_conf: Some(conf::create_loc_conf),
-    merge_loc_conf: Some(conf::merge_loc_conf),
-};
-
-#[no_mangle]
-pub static mut ngx_http_lua_module: ngx_module_t = ngx_module_t {
-    ctx: ptr::addr_of!(ngx_http_lua_module_ctx) as _,
-    commands: unsafe { ptr::addr_of_mut!(conf::COMMANDS[0]) },
-    type_: NGX_HTTP_MODULE as _,
-    init_master: None,
-    init_module: Some(phase::init_module),
-    init_process: Some(phase::init_worker::init_process),
-    exit_process: Some(phase::exit_worker::exit_process),
-    ..ngx_module_t::default()
-};
-
-/// The dynamic-module exports nginx's `load_module` reads (what
-/// `ngx::ngx_modules!` generates, plus a load order).
-#[cfg(not(test))]
-mod exports {
-    use core::ffi::c_char;
-    use core::ptr;
-    use nginx_sys::ngx_module_t;
-
-    #[no_mangle]
-    pub static mut ngx_modules: [*const ngx_module_t; 2] =
-        [ptr::addr_of!(super::ngx_http_lua_module), ptr::null()];
-
-    #[no_mangle]
-    pub static mut ngx_module_names: [*const c_char; 2] =
-        [c"ngx_http_lua_module".as_ptr(), ptr::null()];
-
-    /// Placed just before nginx's copy filter, where nginx puts any dynamic
-    /// filter module by default (and so upstream's): our body filters, the
-    /// subrequest capture among them, then run below the copy filter, which
-    /// reads file buffers into memory when a request asks for it.
-    #[no_mangle]
-    pub static mut ngx_module_order: [*const c_char; 3] = [
-        c"ngx_http_lua_module".as_ptr(),
-        c"ngx_http_copy_filter_module".as_ptr(),
-        ptr::null(),
-    ];
-}
-
-/// The module object, for code that needs its context index.
-pub fn module() -> &'static ngx_module_t {
-    // SAFETY: nginx writes the indices once while loading the module, before
-    // any handler runs; afterwards the static is only read.
-    unsafe { &*ptr::addr_of!(ngx_http_lua_module) }
-}

@@ -64,7 +64,7 @@ fn exiting() -> bool {
 
 unsafe fn main_conf_of(main_conf: *mut *mut c_void) -> &'static mut MainConf {
     // SAFETY: the http main conf array of the running cycle.
-    unsafe { &mut *(*main_conf.add(crate::module().ctx_index) as *mut MainConf) }
+    unsafe { &mut *(*main_conf.add(crate::nginx::module::ctx_index()) as *mut MainConf) }
 }
 
 /// Creates a timer for callback `id`. Errors are upstream's texts.

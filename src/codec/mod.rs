@@ -8,6 +8,7 @@ pub mod args;
 pub mod base64;
 pub mod hash;
 pub mod sql;
+pub mod text;
 pub mod uri;
 
 /// A quick property test over pseudo-random inputs (the same checks as

@@ -1,6 +1,5 @@
 //! Directives, configuration structs and their merge.
 pub mod block;
-mod directives;
 pub mod ssl;
 
 use std::rc::Rc;
@@ -12,9 +11,9 @@ use nginx_sys::*;
 use ngx::core::Pool;
 
 use crate::lua::handler::Handler;
+use crate::lua::sched;
 use crate::lua::vm::Vm;
-
-pub use directives::COMMANDS;
+use crate::nginx::log::log_error;
 
 /// `http {}`-wide configuration.
 pub struct MainConf {
@@ -56,6 +55,32 @@ pub struct MainConf {
     /// Index of `$host`, whose cached value `ngx.req.set_header("Host")`
     /// invalidates.
     pub host_var_index: Option<usize>,
+}
+
+impl MainConf {
+    /// Runs `init_by_lua*` (if configured) in the cycle's VM; false when it
+    /// failed (logged).
+    ///
+    /// # Safety
+    /// `log` is null or a live log.
+    pub unsafe fn run_init_by_lua(&self, log: *mut ngx_log_t) -> bool {
+        let (Some(init), Some(vm)) = (self.init.clone(), self.vm.as_ref()) else {
+            return true;
+        };
+        // SAFETY: the cycle's live VM, outside any request.
+        if let Err(e) = unsafe { sched::run_sync(ptr::null_mut(), vm.state(), &init, true) } {
+            // SAFETY: the caller's log.
+            unsafe {
+                log_error(
+                    NGX_LOG_ERR,
+                    log,
+                    format!("init_by_lua error: {e}").as_bytes(),
+                )
+            };
+            return false;
+        }
+        true
+    }
 }
 
 impl Default for MainConf {
@@ -248,7 +273,7 @@ pub unsafe fn main_conf_from_cf(cf: *mut ngx_conf_t) -> Option<&'static mut Main
         if ctx.is_null() || (*ctx).main_conf.is_null() {
             return None;
         }
-        let p = *(*ctx).main_conf.add(crate::module().ctx_index);
+        let p = *(*ctx).main_conf.add(crate::nginx::module::ctx_index());
         (p as *mut MainConf).as_mut()
     }
 }
@@ -268,7 +293,7 @@ pub unsafe fn main_conf_from_cycle(cycle: *mut ngx_cycle_t) -> Option<&'static m
         if http.is_null() {
             return None;
         }
-        let p = *(*http).main_conf.add(crate::module().ctx_index);
+        let p = *(*http).main_conf.add(crate::nginx::module::ctx_index());
         (p as *mut MainConf).as_mut()
     }
 }
@@ -279,7 +304,7 @@ pub unsafe fn main_conf_from_cycle(cycle: *mut ngx_cycle_t) -> Option<&'static m
 /// `r` must be a live request.
 pub unsafe fn main_conf(r: *mut ngx_http_request_t) -> &'static mut MainConf {
     // SAFETY: every http request carries its main_conf array.
-    unsafe { &mut *(*(*r).main_conf.add(crate::module().ctx_index) as *mut MainConf) }
+    unsafe { &mut *(*(*r).main_conf.add(crate::nginx::module::ctx_index()) as *mut MainConf) }
 }
 
 /// The module's location conf for a request.
@@ -288,5 +313,5 @@ pub unsafe fn main_conf(r: *mut ngx_http_request_t) -> &'static mut MainConf {
 /// `r` must be a live request.
 pub unsafe fn loc_conf(r: *mut ngx_http_request_t) -> &'static LocConf {
     // SAFETY: every http request carries its loc_conf array.
-    unsafe { &*(*(*r).loc_conf.add(crate::module().ctx_index) as *const LocConf) }
+    unsafe { &*(*(*r).loc_conf.add(crate::nginx::module::ctx_index()) as *const LocConf) }
 }

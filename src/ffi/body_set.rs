@@ -7,8 +7,8 @@ use core::ptr;
 use nginx_sys::*;
 
 use super::body::DATA_PHASES;
-use super::req::{bytes, pool_str};
 use super::*;
+use crate::nginx::str::{bytes, pool_str};
 
 /// nginx's `ngx_calloc_buf` (a macro).
 ///
@@ -99,11 +99,12 @@ unsafe fn set_content_length(r: *mut ngx_http_request_t, n: off_t) -> Result<(),
             (*h).value = pool_str(r, digits.as_bytes()).ok_or(&b"no memory"[..])?;
             return Ok(());
         }
-        super::req::set_input_header(
+        crate::nginx::headers_in::set_input_header(
             r,
             b"Content-Length",
             core::iter::once(digits.as_bytes()),
             true,
+            None,
         )
         .map_err(|_| &b"failed to reset the Content-Length input header"[..])
     }

@@ -4,10 +4,10 @@ use core::ptr;
 
 use nginx_sys::*;
 
-use super::req::{bytes, pool_str};
-use super::text;
 use super::*;
+use crate::codec::text;
 use crate::http::ctx::Exec;
+use crate::nginx::str::{bytes, pool_str};
 
 const EXEC_PHASES: u32 = crate::lua::phase::HANDLER_PHASES;
 

@@ -14,8 +14,8 @@ use core::ptr;
 
 use nginx_sys::*;
 
-use super::text;
 use super::*;
+use crate::codec::text;
 use crate::nginx::log;
 
 /// A Content-Length value as nginx's `ngx_atoof` reads it.
@@ -108,7 +108,7 @@ impl Key {
 
 unsafe fn pool_str(r: *mut ngx_http_request_t, s: &[u8]) -> Option<ngx_str_t> {
     // SAFETY: live request.
-    unsafe { super::req::pool_str(r, s) }
+    unsafe { crate::nginx::str::pool_str(r, s) }
 }
 
 /// Visits the live (hash != 0) entries of the response header list.

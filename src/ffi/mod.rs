@@ -29,7 +29,6 @@ pub mod shdict;
 pub mod socket;
 pub mod string;
 pub mod subrequest;
-pub mod text;
 pub mod thread;
 pub mod time;
 pub mod timer;
@@ -43,6 +42,13 @@ pub use crate::lua::phase::{Phase, REQUEST_PHASES};
 use crate::lua::raw::*;
 use crate::lua::sched::current;
 use crate::nginx::log::log_error;
+
+/// The C-function modules lua-lib wraps: output functions that run
+/// filters, thread functions that move values between coroutines.
+pub const PRELOAD: &[crate::lua::vm::Preload] = &[
+    (c"ngx_lua.output", output::CFUNCS),
+    (c"ngx_lua.thread", thread::CFUNCS),
+];
 
 pub const FFI_OK: c_int = 0;
 pub const FFI_ERROR: c_int = -1;

@@ -7,9 +7,11 @@ use core::ptr;
 use nginx_sys::*;
 
 use super::header::FfiStr;
-use super::req::{bytes, FfiKv};
+use super::req::FfiKv;
 use super::*;
-use crate::phase::subrequest::{self, Group, Spec};
+use crate::nginx::headers_in::for_each_elt;
+use crate::nginx::str::bytes;
+use crate::subrequest::{self, Group, Spec};
 
 /// Upstream refuses captures in `server_rewrite_by_lua*` and
 /// `precontent_by_lua*` too.
@@ -206,7 +208,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_subreq_result(
         unsafe {
             let ho = &(*sr).headers_out;
             let mut nheaders = 0;
-            req::for_each_elt(&ho.headers as *const _ as *mut _, |h| {
+            for_each_elt(&ho.headers as *const _ as *mut _, |h| {
                 if (*h).hash != 0 {
                     nheaders += 1;
                 }
@@ -270,7 +272,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_subreq_headers(
         let mut n = 0usize;
         // SAFETY: as in ngx_lua_ffi_subreq_result; out holds max entries.
         unsafe {
-            req::for_each_elt(&mut (*s.sr).headers_out.headers, |h| {
+            for_each_elt(&mut (*s.sr).headers_out.headers, |h| {
                 if (*h).hash == 0 || n >= max.max(0) as usize {
                     return;
                 }

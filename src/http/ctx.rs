@@ -140,7 +140,7 @@ impl RequestCtx {
     pub unsafe fn get(r: *mut ngx_http_request_t) -> Option<&'static mut RequestCtx> {
         // SAFETY: r->ctx has a slot per http module; ours holds a context
         // made by get_or_create or null.
-        unsafe { (*(*r).ctx.add(crate::module().ctx_index) as *mut RequestCtx).as_mut() }
+        unsafe { (*(*r).ctx.add(crate::nginx::module::ctx_index()) as *mut RequestCtx).as_mut() }
     }
 
     /// The request's context, created on first use with a pool cleanup
@@ -189,7 +189,7 @@ impl RequestCtx {
                 arg: BodyArg::default(),
             });
             (*cln).handler = Some(cleanup);
-            *(*r).ctx.add(crate::module().ctx_index) = ctx as *mut c_void;
+            *(*r).ctx.add(crate::nginx::module::ctx_index()) = ctx as *mut c_void;
             Some(&mut *ctx)
         }
     }

@@ -21,6 +21,13 @@ pub struct Vm {
     pub thread_cache_max: usize,
 }
 
+/// A module of C functions for lua-lib: its `package.loaded` name and its
+/// functions.
+pub type Preload = (
+    &'static core::ffi::CStr,
+    &'static [(&'static core::ffi::CStr, lua_CFunction)],
+);
+
 /// `lua_thread_cache_max_entries`' default, as upstream.
 pub const THREAD_CACHE_DEFAULT: usize = 1024;
 
@@ -127,8 +134,15 @@ impl Vm {
         true
     }
 
-    /// Creates the VM, loads `resty.core` (which builds `ngx.*`).
-    pub fn new(path: Option<&[u8]>, cpath: Option<&[u8]>, prefix: &[u8]) -> Result<Vm, String> {
+    /// Creates the VM, registers `preload` (tables of C functions that
+    /// lua-lib wraps, put in `package.loaded` under their names), then
+    /// loads `resty.core` (which builds `ngx.*`).
+    pub fn new(
+        path: Option<&[u8]>,
+        cpath: Option<&[u8]>,
+        prefix: &[u8],
+        preload: &[Preload],
+    ) -> Result<Vm, String> {
         // SAFETY: a fresh state owned by the returned Vm; every stack
         // operation below is balanced and checked.
         unsafe {
@@ -180,21 +194,16 @@ impl Vm {
             lua_setfield(L, -2, c"null".as_ptr());
             lua_setglobal(L, c"ngx".as_ptr());
 
-            // The output functions lua-lib wraps (see ffi/output.rs).
             lua_getglobal(L, c"package".as_ptr());
             lua_getfield(L, -1, c"loaded".as_ptr());
-            lua_createtable(L, 0, crate::ffi::output::CFUNCS.len() as c_int);
-            for (name, f) in crate::ffi::output::CFUNCS {
-                lua_pushcfunction(L, *f);
-                lua_setfield(L, -2, name.as_ptr());
+            for (module, funcs) in preload {
+                lua_createtable(L, 0, funcs.len() as c_int);
+                for (name, f) in *funcs {
+                    lua_pushcfunction(L, *f);
+                    lua_setfield(L, -2, name.as_ptr());
+                }
+                lua_setfield(L, -2, module.as_ptr());
             }
-            lua_setfield(L, -2, c"ngx_lua.output".as_ptr());
-            lua_createtable(L, 0, crate::ffi::thread::CFUNCS.len() as c_int);
-            for (name, f) in crate::ffi::thread::CFUNCS {
-                lua_pushcfunction(L, *f);
-                lua_setfield(L, -2, name.as_ptr());
-            }
-            lua_setfield(L, -2, c"ngx_lua.thread".as_ptr());
             lua_getglobal(L, c"ngx".as_ptr());
             lua_setfield(L, -2, c"ngx".as_ptr());
             lua_pop(L, 2);

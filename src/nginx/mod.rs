@@ -1,6 +1,9 @@
 //! Safe wrappers over the nginx objects the runtime touches. All raw
 //! pointer work on nginx structures outside `conf/` and `phase/` lives here.
 pub mod fake;
+pub mod headers_in;
 pub mod log;
+pub mod module;
 pub mod sock;
+pub mod str;
 pub mod time;

@@ -62,8 +62,7 @@ unsafe extern "C" fn filter(r: *mut ngx_http_request_t) -> ngx_int_t {
             if code == NGX_ERROR as isize {
                 return NGX_ERROR as ngx_int_t;
             }
-            let rc =
-                ngx_http_filter_finalize_request(r, crate::module() as *const _ as *mut _, code);
+            let rc = ngx_http_filter_finalize_request(r, crate::nginx::module::as_ptr(), code);
             if rc == NGX_ERROR as isize || rc == NGX_AGAIN as isize {
                 return rc;
             }

@@ -162,7 +162,7 @@ pub unsafe fn declare(
             cf,
             &mut n,
             size as usize,
-            ptr::addr_of_mut!(crate::ngx_http_lua_module) as *mut c_void,
+            crate::nginx::module::as_ptr() as *mut c_void,
         )
     };
     if shm_zone.is_null() {
@@ -243,7 +243,7 @@ unsafe extern "C" fn init_zone(shm_zone: *mut ngx_shm_zone_t, data: *mut c_void)
                 // with ngx_cycle pointing at the new cycle.
                 let saved = ngx_cycle;
                 ngx_cycle = z.cycle;
-                let rc = crate::phase::run_init_by_lua(mcf, &mut (*z.cycle).new_log);
+                let rc = mcf.run_init_by_lua(&mut (*z.cycle).new_log);
                 ngx_cycle = saved;
                 if !rc {
                     return NGX_ERROR as ngx_int_t;

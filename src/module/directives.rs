@@ -8,8 +8,8 @@ use core::ptr;
 
 use nginx_sys::*;
 
-use super::block::{BlockLexer, Scan};
-use super::{ssl, LocConf, MainConf};
+use crate::conf::block::{BlockLexer, Scan};
+use crate::conf::{main_conf_from_cf, ssl, LocConf, MainConf};
 use crate::lua::handler::{FilePath, Handler, Source};
 use crate::lua::phase::Phase;
 use crate::nginx::log::conf_log;
@@ -717,7 +717,7 @@ unsafe fn make_handler(
 /// [ARG...]` and `set_by_lua_file $var PATH [ARG...]`.
 unsafe fn set_set_handler(cf: *mut ngx_conf_t, form: Form) -> *mut c_char {
     // SAFETY: nginx passes a valid cf; the directive was parsed inside http{}.
-    let Some(mcf) = (unsafe { super::main_conf_from_cf(cf) }) else {
+    let Some(mcf) = (unsafe { main_conf_from_cf(cf) }) else {
         return conf_err();
     };
     let handler = match unsafe { make_handler(cf, mcf, Phase::Set, form, 2) } {
@@ -777,7 +777,7 @@ unsafe fn set_handler(
     form: Form,
 ) -> *mut c_char {
     // SAFETY: nginx passes a valid cf; the directive was parsed inside http{}.
-    let Some(mcf) = (unsafe { super::main_conf_from_cf(cf) }) else {
+    let Some(mcf) = (unsafe { main_conf_from_cf(cf) }) else {
         return conf_err();
     };
     let handler = match unsafe { make_handler(cf, mcf, phase, form, 1) } {

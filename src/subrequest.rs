@@ -461,7 +461,7 @@ pub unsafe fn issue(
                 format!(
                     "lua http subrequest \"{}?{}\"",
                     show(core::slice::from_raw_parts(uri.data, uri.len)),
-                    show(crate::ffi::req::bytes(args.data, args.len))
+                    show(crate::nginx::str::bytes(args.data, args.len))
                 )
                 .as_bytes(),
             );
@@ -523,7 +523,7 @@ unsafe fn adjust(
                 own_length_file_body(sr)?;
             }
         }
-        if !crate::ffi::req::copy_headers_in(sr, r, !own_length) {
+        if !crate::nginx::headers_in::copy_headers_in(sr, r, !own_length) {
             return Err(ERR);
         }
         (*sr).headers_in.set_chunked(0);
@@ -542,13 +542,15 @@ unsafe fn adjust(
                     };
                     cl = (*cl).next;
                 }
-                if !crate::ffi::req::push_content_length(sr, len) {
+                if !crate::nginx::headers_in::push_content_length(sr, len) {
                     return Err(ERR);
                 }
             }
         }
         for (k, v) in &spec.headers {
-            if crate::ffi::req::set_input_header(sr, k, core::iter::once(*v), true).is_err() {
+            if crate::nginx::headers_in::set_input_header(sr, k, core::iter::once(*v), true, None)
+                .is_err()
+            {
                 return Err(ERR);
             }
         }
