@@ -14,6 +14,7 @@ use crate::lua::handler::Handler;
 use crate::lua::sched;
 use crate::lua::vm::Vm;
 use crate::nginx::log::log_error;
+use crate::nginx::panic::guard;
 
 /// `http {}`-wide configuration.
 pub struct MainConf {
@@ -49,7 +50,7 @@ pub struct MainConf {
     /// `lua_regex_match_limit` (default 0: PCRE2's own limit).
     pub regex_match_limit: Option<u32>,
     /// `lua_shared_dict` zones, in declaration order (cycle-pool objects).
-    pub shdicts: Vec<*mut crate::shdict::zone::Zone>,
+    pub shdicts: Vec<*mut ngx_shm_zone_t>,
     /// How many of them nginx has initialised (init_by_lua waits for all).
     pub shdicts_ready: usize,
     /// Index of `$host`, whose cached value `ngx.req.set_header("Host")`
@@ -188,10 +189,14 @@ impl LocConf {
 }
 
 pub unsafe extern "C" fn create_main_conf(cf: *mut ngx_conf_t) -> *mut c_void {
-    // SAFETY: nginx passes a valid conf whose pool lives as long as the
-    // cycle; Pool::allocate registers a cleanup that drops the value.
-    let pool = unsafe { Pool::from_ngx_pool((*cf).pool) };
-    pool.allocate(MainConf::default()) as *mut c_void
+    // The first of our hooks nginx calls: panics are logged from here on.
+    crate::nginx::panic::install_hook();
+    guard(ptr::null_mut(), || {
+        // SAFETY: nginx passes a valid conf whose pool lives as long as the
+        // cycle; Pool::allocate registers a cleanup that drops the value.
+        let pool = unsafe { Pool::from_ngx_pool((*cf).pool) };
+        pool.allocate(MainConf::default()) as *mut c_void
+    })
 }
 
 pub unsafe extern "C" fn init_main_conf(_cf: *mut ngx_conf_t, conf: *mut c_void) -> *mut c_char {

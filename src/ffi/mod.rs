@@ -35,7 +35,6 @@ pub mod timer;
 pub mod var;
 
 use core::ffi::c_int;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::http::RequestCtx;
 pub use crate::lua::phase::{Phase, REQUEST_PHASES};
@@ -50,6 +49,8 @@ pub const PRELOAD: &[crate::lua::vm::Preload] = &[
     (c"ngx_lua.thread", thread::CFUNCS),
 ];
 
+pub use crate::nginx::panic::guard;
+
 pub const FFI_OK: c_int = 0;
 pub const FFI_ERROR: c_int = -1;
 pub const FFI_AGAIN: c_int = -2;
@@ -57,25 +58,6 @@ pub const FFI_BUSY: c_int = -3;
 pub const FFI_DONE: c_int = -4;
 pub const FFI_DECLINED: c_int = -5;
 pub const FFI_NO_REQ: c_int = -100;
-
-/// Runs `f`, turning a Rust panic (a bug) into an error log line and
-/// `fallback` instead of unwinding into LuaJIT.
-pub fn guard<T>(fallback: T, f: impl FnOnce() -> T) -> T {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(v) => v,
-        Err(_) => {
-            // SAFETY: the caller's error buffer / the cycle log.
-            unsafe {
-                log_error(
-                    nginx_sys::NGX_LOG_ALERT,
-                    crate::nginx::log::cycle_log(),
-                    b"ngx_lua: internal error (panic) in an FFI call",
-                )
-            };
-            fallback
-        }
-    }
-}
 
 /// Copies `msg` into the caller's error buffer (`*errlen` is its size on
 /// entry and the message length on return).

@@ -116,7 +116,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_shdict_zone(
     len: *mut usize,
 ) -> *mut c_void {
     guard(ptr::null_mut(), || {
-        let Some(&z) = zones().get(i as usize) else {
+        let Some(z) = zones().nth(i.max(0) as usize) else {
             return ptr::null_mut();
         };
         // SAFETY: a live zone; caller's out parameters.
@@ -135,10 +135,9 @@ pub unsafe extern "C" fn ngx_lua_ffi_shdict_find(name: *const u8, len: usize) ->
         // SAFETY: the caller's string.
         let n = unsafe { bytes(name, len) };
         zones()
-            .iter()
             // SAFETY: live zones.
-            .find(|&&z| unsafe { (*z).name.as_slice() } == n)
-            .map_or(ptr::null_mut(), |&z| z as *mut c_void)
+            .find(|&z| unsafe { (*z).name.as_slice() } == n)
+            .map_or(ptr::null_mut(), |z| z as *mut c_void)
     })
 }
 

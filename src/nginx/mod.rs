@@ -4,6 +4,7 @@ pub mod fake;
 pub mod headers_in;
 pub mod log;
 pub mod module;
+pub mod panic;
 pub mod sock;
 pub mod str;
 pub mod time;

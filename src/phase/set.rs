@@ -209,7 +209,7 @@ unsafe extern "C" fn set_code(e: *mut ngx_http_script_engine_t) {
         (*e).ip = (*e).ip.add(size_of::<SetCode>());
         let r = (*e).request;
         let var = &*(*code).var;
-        match crate::ffi::guard(None, || run(r, var)) {
+        match crate::nginx::panic::guard(None, || run(r, var)) {
             Some(val) => {
                 let sp = (*e).sp;
                 (*sp).set_len(val.len as u32);

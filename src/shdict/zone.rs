@@ -101,7 +101,7 @@ pub fn while_configuring<R>(mcf: &mut MainConf, f: impl FnOnce(&mut MainConf) ->
 }
 
 /// The zones of the configuration being built, else of the running cycle.
-pub fn zones() -> &'static [*mut Zone] {
+pub fn zones() -> impl ExactSizeIterator<Item = *mut Zone> {
     let p = CONFIGURING.load(Ordering::Relaxed);
     // SAFETY: CONFIGURING points at a live main conf while set; otherwise
     // ngx_cycle is the running cycle.
@@ -111,7 +111,9 @@ pub fn zones() -> &'static [*mut Zone] {
             None => crate::conf::main_conf_from_cycle(ngx_cycle).map(|m| &*m),
         }
     };
-    mcf.map_or(&[], |m| m.shdicts.as_slice())
+    let shm: &'static [*mut ngx_shm_zone_t] = mcf.map_or(&[], |m| m.shdicts.as_slice());
+    // SAFETY: every zone in the list was declared with its Zone as data.
+    shm.iter().map(|&z| unsafe { (*z).data as *mut Zone })
 }
 
 /// `lua_shared_dict NAME SIZE`: registers the zone; false after logging
@@ -197,7 +199,7 @@ pub unsafe fn declare(
         }
         (*shm_zone).data = z as *mut c_void;
         (*shm_zone).init = Some(init_zone);
-        mcf.shdicts.push(z);
+        mcf.shdicts.push(shm_zone);
     }
     true
 }
@@ -206,7 +208,7 @@ pub unsafe fn declare(
 /// is the old `Zone` when the zone kept its name, size and tag), else build
 /// a new one. When the last zone is ready, `init_by_lua*` runs.
 unsafe extern "C" fn init_zone(shm_zone: *mut ngx_shm_zone_t, data: *mut c_void) -> ngx_int_t {
-    crate::ffi::guard(NGX_ERROR as ngx_int_t, || {
+    crate::nginx::panic::guard(NGX_ERROR as ngx_int_t, || {
         // SAFETY: nginx passes our zone with the data we set in `declare`
         // and, on reload, the old cycle's data, still alive.
         unsafe {
