@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use nginx_sys::*;
 
-use crate::lua::coctx::CoCtx;
+use crate::lua::ctx::CoCtx;
 use crate::lua::sched::{arm_sleep, resume_from_event};
 
 pub struct Sema {

@@ -17,7 +17,7 @@ use core::ptr;
 use nginx_sys::*;
 
 use crate::http::RequestCtx;
-use crate::lua::coctx::{CoCtx, CoState};
+use crate::lua::ctx::{CoCtx, CoState};
 use crate::lua::sched::arm_sleep;
 use crate::lua::Global;
 use crate::nginx::log::log_error;

@@ -8,7 +8,7 @@ use nginx_sys::*;
 use super::addr::{self, Peer};
 use super::pool::{self, Admit};
 use super::tcp::{errno_str, Done, Pending, Step, Tcp};
-use crate::lua::coctx::CoCtx;
+use crate::lua::ctx::CoCtx;
 use crate::nginx::log;
 use crate::nginx::sock::errno;
 

@@ -7,7 +7,7 @@ use core::ptr;
 use nginx_sys::*;
 
 use super::tcp::{Done, Pending, Tcp};
-use crate::lua::coctx::CoCtx;
+use crate::lua::ctx::CoCtx;
 use crate::nginx::log;
 
 /// How a handshake request ended at once.

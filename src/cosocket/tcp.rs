@@ -7,7 +7,7 @@ use core::ptr;
 use nginx_sys::*;
 
 use super::pool::{self, Pool};
-use crate::lua::coctx::CoCtx;
+use crate::lua::ctx::CoCtx;
 use crate::lua::ctx::LuaCtx;
 use crate::nginx::log;
 use crate::nginx::sock::errno;

@@ -5,7 +5,7 @@ use core::ptr;
 
 use nginx_sys::*;
 
-use super::req::{parse_buf, FfiKv};
+use super::req::parse_buf;
 use super::*;
 
 const READ_PHASES: u32 = crate::lua::phase::HANDLER_PHASES;

@@ -26,12 +26,6 @@ fn parse_off(v: &[u8]) -> Option<off_t> {
     core::str::from_utf8(v).ok()?.parse::<off_t>().ok()
 }
 
-#[repr(C)]
-pub struct FfiStr {
-    pub data: *const u8,
-    pub len: usize,
-}
-
 fn bytes<'a>(p: *const u8, n: usize) -> &'a [u8] {
     if n == 0 {
         &[]
@@ -606,7 +600,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_get_resp_header(
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ngx_lua_ffi_resp_get_headers(
-    out: *mut super::req::FfiKv,
+    out: *mut FfiKv,
     count: c_int,
     max: c_int,
     buf: *mut u8,
@@ -622,7 +616,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_resp_get_headers(
         unsafe {
             let mut push = |key: *const u8, key_len: usize, v: *const u8, vl: usize| {
                 if n < count as usize {
-                    *out.add(n) = super::req::FfiKv::new(key, key_len, v, vl);
+                    *out.add(n) = FfiKv::new(key, key_len, v, vl);
                 }
                 n += 1;
             };

@@ -51,6 +51,53 @@ pub const PRELOAD: &[crate::lua::vm::Preload] = &[
 
 pub use crate::nginx::panic::guard;
 
+/// A string handed between Lua and Rust.
+#[repr(C)]
+pub struct FfiStr {
+    pub data: *const u8,
+    pub len: usize,
+}
+
+/// A key/value pair handed to Lua; `value_len < 0` means a bare key (true).
+///
+/// The lengths are `int`, as in lua-resty-core's structs: LuaJIT boxes
+/// every 64-bit integer it reads from a cdata field into a new cdata
+/// object, which in interpreted code is one allocation per field read.
+/// Everything listed here comes from header buffers, query strings and
+/// in-memory bodies whose total length already fits an `int`.
+#[repr(C)]
+pub struct FfiKv {
+    pub key: *const u8,
+    pub key_len: c_int,
+    pub value: *const u8,
+    pub value_len: c_int,
+}
+
+impl FfiKv {
+    pub fn new(key: *const u8, key_len: usize, value: *const u8, value_len: usize) -> Self {
+        FfiKv {
+            key,
+            key_len: clamp_len(key_len),
+            value,
+            value_len: clamp_len(value_len),
+        }
+    }
+
+    /// A key without `=value`, which Lua sees as `true`.
+    pub fn bare(key: *const u8, key_len: usize) -> Self {
+        FfiKv {
+            key,
+            key_len: clamp_len(key_len),
+            value: core::ptr::null(),
+            value_len: -1,
+        }
+    }
+}
+
+fn clamp_len(n: usize) -> c_int {
+    c_int::try_from(n).unwrap_or(c_int::MAX)
+}
+
 pub const FFI_OK: c_int = 0;
 pub const FFI_ERROR: c_int = -1;
 pub const FFI_AGAIN: c_int = -2;

@@ -4,51 +4,10 @@ use core::ptr;
 
 use nginx_sys::*;
 
-use super::header::FfiStr;
 use super::*;
 use crate::codec::text;
 use crate::nginx::headers_in::{for_each_elt, set_input_header};
 use crate::nginx::str::{bytes, pool_str};
-
-/// A key/value pair handed to Lua; `value_len < 0` means a bare key (true).
-///
-/// The lengths are `int`, as in lua-resty-core's structs: LuaJIT boxes
-/// every 64-bit integer it reads from a cdata field into a new cdata
-/// object, which in interpreted code is one allocation per field read.
-/// Everything listed here comes from header buffers, query strings and
-/// in-memory bodies whose total length already fits an `int`.
-#[repr(C)]
-pub struct FfiKv {
-    pub key: *const u8,
-    pub key_len: c_int,
-    pub value: *const u8,
-    pub value_len: c_int,
-}
-
-impl FfiKv {
-    pub fn new(key: *const u8, key_len: usize, value: *const u8, value_len: usize) -> Self {
-        FfiKv {
-            key,
-            key_len: clamp_len(key_len),
-            value,
-            value_len: clamp_len(value_len),
-        }
-    }
-
-    /// A key without `=value`, which Lua sees as `true`.
-    pub fn bare(key: *const u8, key_len: usize) -> Self {
-        FfiKv {
-            key,
-            key_len: clamp_len(key_len),
-            value: ptr::null(),
-            value_len: -1,
-        }
-    }
-}
-
-fn clamp_len(n: usize) -> c_int {
-    c_int::try_from(n).unwrap_or(c_int::MAX)
-}
 
 const NO_LOG: u32 = REQUEST_PHASES & !Phase::Log.bit();
 const NO_BODY_FILTER_LOG: u32 = NO_LOG & !Phase::BodyFilter.bit();

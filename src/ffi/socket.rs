@@ -6,7 +6,7 @@ use super::*;
 use crate::cosocket::connect::PoolOpts;
 use crate::cosocket::ssl::Handshake;
 use crate::cosocket::tcp::{Kind, RecvMode, Step, Tcp};
-use crate::lua::coctx::CoCtx;
+use crate::lua::ctx::CoCtx;
 
 const SOCKET_PHASES: u32 = crate::lua::phase::YIELDABLE;
 

@@ -6,8 +6,6 @@ use core::ptr;
 
 use nginx_sys::*;
 
-use super::header::FfiStr;
-use super::req::FfiKv;
 use super::*;
 use crate::nginx::headers_in::for_each_elt;
 use crate::nginx::str::bytes;

@@ -5,8 +5,8 @@ use core::ptr;
 
 use super::{cfunction_ctx, push_fail, raise_disabled};
 use crate::http::RequestCtx;
-use crate::lua::coctx::{CoCtx, CoState};
 use crate::lua::ctx::LuaCtx;
+use crate::lua::ctx::{CoCtx, CoState};
 use crate::lua::phase::{HANDLER_PHASES, YIELDABLE};
 use crate::lua::raw::*;
 use crate::lua::sched::{current, run_one, take_results};

@@ -1,5 +1,4 @@
 //! The runtime: per-cycle VM, handler code, request context and scheduler.
-pub mod coctx;
 pub mod ctx;
 pub mod handler;
 pub mod phase;

@@ -5,11 +5,12 @@ use core::ptr;
 
 use nginx_sys::*;
 
-use super::coctx::{CoCtx, CoState};
-use super::ctx::LuaCtx;
+pub use super::ctx::Outcome;
+use super::ctx::{CoCtx, CoState, LuaCtx};
 use super::handler::Handler;
 use super::phase::Phase;
 use super::raw::*;
+use super::vm::pcall;
 use super::Global;
 use crate::nginx::log::log_error;
 
@@ -55,51 +56,6 @@ impl Drop for Enter {
     }
 }
 
-unsafe extern "C-unwind" fn traceback(L: *mut lua_State) -> c_int {
-    // SAFETY: message handler of lua_pcall: the error value is argument 1.
-    unsafe {
-        if lua_type(L, 1) != LUA_TSTRING && lua_type(L, 1) != LUA_TNUMBER {
-            lua_pushstring(L, c"unknown reason".as_ptr());
-            lua_replace(L, 1);
-        }
-        let msg = lua_tostring(L, 1);
-        luaL_traceback_(L, L, msg, 1);
-    }
-    1
-}
-
-/// Calls the function below `nargs` arguments on top of `L` with a
-/// traceback handler; pops it. The error text carries the traceback.
-///
-/// # Safety
-/// `L` is a valid state holding the function and arguments.
-pub unsafe fn pcall(L: *mut lua_State, nargs: c_int) -> Result<(), String> {
-    // SAFETY: as pcall_n.
-    unsafe { pcall_n(L, nargs, 0) }
-}
-
-/// `pcall` keeping `nresults` results on the stack when it succeeds.
-///
-/// # Safety
-/// `L` is a valid state holding the function and arguments.
-pub unsafe fn pcall_n(L: *mut lua_State, nargs: c_int, nresults: c_int) -> Result<(), String> {
-    // SAFETY: stack discipline: [.. f args] -> [.. results].
-    unsafe {
-        let base = lua_gettop(L) - nargs;
-        lua_pushcfunction(L, traceback);
-        lua_insert(L, base);
-        let rc = lua_pcall(L, nargs, nresults, base);
-        lua_remove(L, base);
-        if rc != 0 {
-            let e =
-                String::from_utf8_lossy(to_bytes(L, -1).unwrap_or(b"unknown reason")).into_owned();
-            lua_pop(L, 1);
-            return Err(e);
-        }
-        Ok(())
-    }
-}
-
 /// Runs a synchronous handler (filters, log, init phases) in the main thread.
 ///
 /// # Safety
@@ -118,18 +74,6 @@ pub unsafe fn run_sync(
         h.push(L, r, cache)?;
         pcall(L, 0)
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// The entry thread and every light thread are done.
-    Done,
-    /// `ngx.exit` ended the handler (other threads were aborted).
-    Exit(isize),
-    /// Something is still suspended, waiting for an event.
-    Yielded,
-    /// The entry thread died of a Lua error (already logged).
-    Error,
 }
 
 fn err_kind(rc: c_int) -> &'static str {

@@ -229,7 +229,7 @@ impl Vm {
                 lua_settop(L, top);
                 return Err(e);
             }
-            let r = super::sched::pcall(L, 0);
+            let r = pcall(L, 0);
             lua_settop(L, top);
             r
         }
@@ -261,6 +261,51 @@ impl Drop for Vm {
     fn drop(&mut self) {
         // SAFETY: we own the state; no coroutine of it outlives the cycle.
         unsafe { lua_close(self.state) }
+    }
+}
+
+unsafe extern "C-unwind" fn traceback(L: *mut lua_State) -> c_int {
+    // SAFETY: message handler of lua_pcall: the error value is argument 1.
+    unsafe {
+        if lua_type(L, 1) != LUA_TSTRING && lua_type(L, 1) != LUA_TNUMBER {
+            lua_pushstring(L, c"unknown reason".as_ptr());
+            lua_replace(L, 1);
+        }
+        let msg = lua_tostring(L, 1);
+        luaL_traceback_(L, L, msg, 1);
+    }
+    1
+}
+
+/// Calls the function below `nargs` arguments on top of `L` with a
+/// traceback handler; pops it. The error text carries the traceback.
+///
+/// # Safety
+/// `L` is a valid state holding the function and arguments.
+pub unsafe fn pcall(L: *mut lua_State, nargs: c_int) -> Result<(), String> {
+    // SAFETY: as pcall_n.
+    unsafe { pcall_n(L, nargs, 0) }
+}
+
+/// `pcall` keeping `nresults` results on the stack when it succeeds.
+///
+/// # Safety
+/// `L` is a valid state holding the function and arguments.
+pub unsafe fn pcall_n(L: *mut lua_State, nargs: c_int, nresults: c_int) -> Result<(), String> {
+    // SAFETY: stack discipline: [.. f args] -> [.. results].
+    unsafe {
+        let base = lua_gettop(L) - nargs;
+        lua_pushcfunction(L, traceback);
+        lua_insert(L, base);
+        let rc = lua_pcall(L, nargs, nresults, base);
+        lua_remove(L, base);
+        if rc != 0 {
+            let e =
+                String::from_utf8_lossy(to_bytes(L, -1).unwrap_or(b"unknown reason")).into_owned();
+            lua_pop(L, 1);
+            return Err(e);
+        }
+        Ok(())
     }
 }
 

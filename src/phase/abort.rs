@@ -3,7 +3,7 @@
 use nginx_sys::*;
 
 use crate::http::RequestCtx;
-use crate::lua::coctx::CoState;
+use crate::lua::ctx::CoState;
 use crate::nginx::log;
 use crate::nginx::sock::{peek, Peek};
 
@@ -68,7 +68,7 @@ unsafe extern "C" fn read_handler(r: *mut ngx_http_request_t) {
             .threads
             .iter_mut()
             .find(|t| t.state == CoState::Unstarted)
-            .map(|t| &mut **t as *mut crate::lua::coctx::CoCtx);
+            .map(|t| &mut **t as *mut crate::lua::ctx::CoCtx);
         let c = (*r).connection;
         match handler {
             Some(t) => crate::lua::sched::resume_thread(t, 0),

@@ -22,7 +22,7 @@ use crate::http::RequestCtx;
 use crate::lua::handler::Handler;
 use crate::lua::phase::Phase;
 use crate::lua::raw::*;
-use crate::lua::sched::{self, Enter};
+use crate::lua::sched::Enter;
 use crate::nginx::log::{conf_log, log_error};
 
 extern "C" {
@@ -257,7 +257,7 @@ unsafe fn run(r: *mut ngx_http_request_t, var: &SetVar) -> Option<ngx_str_t> {
                     for a in &ctx.phases.set_args {
                         lua_pushlstring(L, a.data as *const _, a.len);
                     }
-                    sched::pcall_n(L, nargs, 1)
+                    crate::lua::vm::pcall_n(L, nargs, 1)
                         .map_err(|e| format!("failed to run set_by_lua*: {e}"))
                 }
             }
