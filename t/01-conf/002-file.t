@@ -92,3 +92,72 @@ GET /t
 --- error_code: 500
 --- error_log eval
 qr/failed to load external Lua file ".*bad\.lua": .*bad\.lua:2: '\)' expected/
+
+
+
+=== TEST 6: init_worker_by_lua_file and exit_worker_by_lua_file run their files in each phase
+--- http_config
+    init_worker_by_lua_file html/iw.lua;
+    exit_worker_by_lua_file html/ew.lua;
+--- config
+    location = /t {
+        content_by_lua_block { ngx.say(package.loaded.worker_mark) }
+    }
+--- user_files
+>>> iw.lua
+package.loaded.worker_mark = "set by " .. ngx.get_phase()
+>>> ew.lua
+ngx.log(ngx.WARN, "leaving from ", ngx.get_phase(), ", mark: ", package.loaded.worker_mark)
+--- request
+GET /t
+--- response_body
+set by init_worker
+--- shutdown_error_log eval
+qr/\[warn\] .*ew\.lua:1: leaving from exit_worker, mark: set by init_worker/
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: header_filter_by_lua_file and body_filter_by_lua_file change the response
+--- config
+    location = /t {
+        content_by_lua_block { ngx.say("hello") ngx.say("world") }
+        header_filter_by_lua_file html/hf.lua;
+        body_filter_by_lua_file html/bf.lua;
+    }
+--- user_files
+>>> hf.lua
+ngx.header["X-From-File"] = ngx.get_phase()
+ngx.header.content_length = nil
+>>> bf.lua
+if ngx.arg[1] ~= "" then
+    ngx.arg[1] = string.upper(ngx.arg[1])
+end
+--- request
+GET /t
+--- response_headers
+X-From-File: header_filter
+--- response_body
+HELLO
+WORLD
+--- no_error_log
+[error]
+
+
+
+=== TEST 8: an error in a body_filter_by_lua_file names the file and line
+--- config
+    location = /t {
+        content_by_lua_block { ngx.say("x") }
+        body_filter_by_lua_file html/bf.lua;
+    }
+--- user_files
+>>> bf.lua
+local n = nil
+return n.field
+--- request
+GET /t
+--- ignore_response
+--- error_log eval
+qr/\[error\] .*bf\.lua:2: attempt to index local 'n' \(a nil value\)/

@@ -168,3 +168,29 @@ GET /t
 GET /t
 --- response_body
 in co
+
+
+
+=== TEST 10: coroutine.running tells the entry thread, user coroutines and light threads apart
+--- config
+    location = /t {
+        content_by_lua_block {
+            local main, ismain = coroutine.running()
+            local co = coroutine.create(function()
+                local me = coroutine.running()
+                ngx.sleep(0.001)
+                coroutine.yield(me == coroutine.running())
+            end)
+            local ok, same = coroutine.resume(co)
+            local th = ngx.thread.spawn(function() return coroutine.running() end)
+            local _, th_co = ngx.thread.wait(th)
+            ngx.say(type(main), " ", ismain, " ", ok, " ", same, " ", th_co ~= main, " ",
+                    coroutine.running() == main)
+        }
+    }
+--- request
+GET /t
+--- response_body
+thread false true true true true
+--- no_error_log
+[error]

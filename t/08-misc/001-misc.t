@@ -229,3 +229,46 @@ module loaded true
 GET /t
 --- response_body
 function function 7 true
+
+
+
+=== TEST 14: table.new, table.clear and string.buffer work as LuaJIT 2.1 documents them
+--- config
+    location = /t {
+        content_by_lua_block {
+            local new_tab = require "table.new"
+            local clear_tab = require "table.clear"
+            local t = new_tab(4, 2)
+            t[1], t[2], t.a = "x", "y", "z"
+            clear_tab(t)
+            ngx.say(next(t) == nil, " ", #t)
+            local buf = require("string.buffer").new()
+            buf:put("a", 1, "b"):putf("%d", 42)
+            ngx.say(buf:tostring(), " ", #buf)
+        }
+    }
+--- request
+GET /t
+--- response_body
+true 0
+a1b42 5
+--- no_error_log
+[error]
+
+
+
+=== TEST 15: resty.core is loaded when the VM starts; requiring it again is a no-op
+--- config
+    location = /t {
+        content_by_lua_block {
+            local before = package.loaded["resty.core"]
+            local again = require "resty.core"
+            ngx.say(type(before), " ", rawequal(before, again), " ", type(ngx.re.match))
+        }
+    }
+--- request
+GET /t
+--- response_body
+table true function
+--- no_error_log
+[error]
