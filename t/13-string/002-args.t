@@ -208,3 +208,75 @@ GET /t
 c&d=e %+ 12
 --- no_error_log
 [error]
+
+
+
+=== TEST 6: encode_args: one set of rules for ngx.encode_args, set_uri_args, ngx.exec and capture args
+--- config
+    location = /t {
+        content_by_lua_block {
+            local cases = {
+                { a = "x y", b = { 1, true, false, "z" }, c = true, d = false },
+                { [1] = "x" },
+                { a = ngx.null },
+                { a = { {} } },
+            }
+            local function strip(e)
+                return (tostring(e):gsub("^.-:%d+: ", ""))
+            end
+            for i, t in ipairs(cases) do
+                local ok, s = pcall(ngx.encode_args, t)
+                local parts = {}
+                if ok then
+                    for p in s:gmatch("[^&]+") do parts[#parts + 1] = p end
+                    table.sort(parts)
+                    s = table.concat(parts, "&")
+                end
+                ngx.say(i, " encode_args: ", ok and s or strip(s))
+                ok, s = pcall(ngx.req.set_uri_args, t)
+                ngx.say(i, " set_uri_args: ", ok and "ok" or strip(s))
+                ok, s = pcall(ngx.location.capture, "/sub", { args = t })
+                ngx.say(i, " capture: ", ok and "ok" or strip(s))
+            end
+        }
+    }
+    location = /sub {
+        content_by_lua_block { ngx.print(ngx.var.args) }
+    }
+--- request
+GET /t
+--- response_body
+1 encode_args: a=x%20y&b&b=1&b=z&c
+1 set_uri_args: ok
+1 capture: ok
+2 encode_args: attempt to use a non-string key in the "args" option table
+2 set_uri_args: attempt to use a non-string key in the "args" option table
+2 capture: attempt to use a non-string key in the "args" option table
+3 encode_args: attempt to use userdata as query arg value
+3 set_uri_args: attempt to use userdata as query arg value
+3 capture: attempt to use userdata as query arg value
+4 encode_args: attempt to use table as query arg value
+4 set_uri_args: attempt to use table as query arg value
+4 capture: attempt to use table as query arg value
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: encode_args: ngx.exec refuses the same tables with the same texts
+--- config
+    location = /t {
+        content_by_lua_block {
+            local ok, err = pcall(ngx.exec, "/sub", { [2] = "x" })
+            ngx.exec("/sub", { e = (tostring(err):gsub("^.-:%d+: ", "")) })
+        }
+    }
+    location = /sub {
+        content_by_lua_block { ngx.say(ngx.unescape_uri(ngx.var.arg_e)) }
+    }
+--- request
+GET /t
+--- response_body
+attempt to use a non-string key in the "args" option table
+--- no_error_log
+[error]

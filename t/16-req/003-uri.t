@@ -81,7 +81,15 @@ nil
         proxy_pass http://127.0.0.1:$server_port/back$is_args$args;
     }
     location = /back {
-        content_by_lua_block { ngx.say(ngx.var.args) }
+        content_by_lua_block {
+            -- a table's pairs come in table order, as upstream's
+            local parts = {}
+            for p in ngx.var.args:gmatch("[^&]+") do
+                parts[#parts + 1] = p
+            end
+            table.sort(parts)
+            ngx.say(table.concat(parts, "&"))
+        }
     }
 --- request eval
 ["GET /t?mode=str", "GET /t?mode=tab"]

@@ -2,7 +2,7 @@
 -- a redirect response.
 local ffi = require "ffi"
 local base = require "resty.core.base"
-require "resty.core.request" -- base.encode_args
+require "resty.core.uri" -- base.encode_args
 local C = ffi.C
 local ffi_str = ffi.string
 local get_errbuf = base.get_errbuf
@@ -32,7 +32,11 @@ function ngx.exec(...)
     end
     local ta = type(args)
     if ta == "table" then
-        args = base.encode_args(args, "exec")
+        local err
+        args, err = base.encode_args(args)
+        if not args then
+            error(err, 2)
+        end
     elseif ta == "number" then
         args = tostring(args)
     elseif args ~= nil and ta ~= "string" then

@@ -2,6 +2,7 @@
 local ffi = require "ffi"
 local base = require "resty.core.base"
 require "resty.core.response" -- ngx_lua_ffi_str_t
+require "resty.core.uri" -- base.encode_args
 local C = ffi.C
 local ffi_str = ffi.string
 local get_errbuf, get_string_buf = base.get_errbuf, base.get_string_buf
@@ -12,9 +13,9 @@ local FFI_OK, FFI_DONE, FFI_AGAIN, FFI_DECLINED =
 local type, tostring, tonumber, error, pairs, ipairs, select =
     type, tostring, tonumber, error, pairs, ipairs, select
 local setmetatable, rawget = setmetatable, rawget
-local str_lower, str_gsub, str_format, str_byte, str_find =
-    string.lower, string.gsub, string.format, string.byte, string.find
-local tab_concat, tab_sort = table.concat, table.sort
+local str_lower, str_gsub, str_format, str_find =
+    string.lower, string.gsub, string.format, string.find
+local tab_concat = table.concat
 local floor, ceil = math.floor, math.ceil
 local ngx = ngx
 
@@ -373,55 +374,16 @@ function req.get_uri_args(max, tab)
     return t
 end
 
--- ngx.encode_args-compatible encoding (keys sorted for a stable order).
-local function escape(s)
-    return (str_gsub(s, "[^%w%-%._~]", function(c)
-        return str_format("%%%02X", str_byte(c))
-    end))
-end
-
-local function encode_args(args, fname)
-    local keys = {}
-    for k in pairs(args) do
-        keys[#keys + 1] = k
-    end
-    tab_sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-    local parts = {}
-    for _, k in ipairs(keys) do
-        local v = args[k]
-        local tk = type(k)
-        if tk ~= "string" and tk ~= "number" then
-            error("bad argument #1 to '" .. fname .. "' (bad key type "
-                  .. tk .. ")", 3)
-        end
-        local ek = escape(tostring(k))
-        local tv = type(v)
-        if tv == "table" then
-            for _, x in ipairs(v) do
-                if x == true then
-                    parts[#parts + 1] = ek
-                elseif x ~= false then
-                    parts[#parts + 1] = ek .. "=" .. escape(tostring(x))
-                end
-            end
-        elseif v == true then
-            parts[#parts + 1] = ek
-        elseif tv == "string" or tv == "number" then
-            parts[#parts + 1] = ek .. "=" .. escape(tostring(v))
-        elseif v ~= false then
-            error("attempt to use " .. tv .. " as query arg value", 3)
-        end
-    end
-    return tab_concat(parts, "&")
-end
-base.encode_args = encode_args
-
 function req.set_uri_args(args)
     local ta = type(args)
     if ta == "number" then
         args = tostring(args)
     elseif ta == "table" then
-        args = encode_args(args, "set_uri_args")
+        local err
+        args, err = base.encode_args(args)
+        if not args then
+            error(err, 2)
+        end
     elseif ta ~= "string" then
         error("bad argument #1 to 'set_uri_args' (string, number, or table expected, got "
               .. ta .. ")", 2)

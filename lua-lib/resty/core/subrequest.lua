@@ -15,7 +15,6 @@ local FFI_AGAIN = base.FFI_AGAIN
 local type, tostring, tonumber, error, pairs, select, rawget =
     type, tostring, tonumber, error, pairs, select, rawget
 local unpack = unpack
-local tab_concat = table.concat
 local ngx = ngx
 
 ffi.cdef [[
@@ -53,7 +52,6 @@ ffi.cdef [[
 local SHARE_ALL_VARS, COPY_ALL_VARS, ALWAYS_FORWARD_BODY, HAS_BODY, WANTS_CTX =
     1, 2, 4, 8, 16
 
-local escape_uri = ngx.escape_uri
 local ctx_tables = debug.getregistry().ngx_lua_ctx_tables
 
 -- Scratch space reused by every call, grown on demand.
@@ -87,45 +85,6 @@ local function get_kvs(n)
         kvs = ffi.new("ngx_lua_ffi_kv_t[?]", kvs_size)
     end
     return kvs
-end
-
--- The `args` option table as a query string; upstream's texts on misuse.
-local function encode_args(t)
-    local parts, n = {}, 0
-    for k, v in pairs(t) do
-        if type(k) ~= "string" then
-            return nil, 'attempt to use a non-string key in the "args" option table'
-        end
-        local ek = escape_uri(k)
-        local tv = type(v)
-        if tv == "string" or tv == "number" then
-            n = n + 1
-            parts[n] = ek .. "=" .. escape_uri(tostring(v))
-        elseif tv == "boolean" then
-            if v then
-                n = n + 1
-                parts[n] = ek
-            end
-        elseif tv == "table" then
-            for _, x in pairs(v) do
-                local tx = type(x)
-                if tx == "boolean" then
-                    if x then
-                        n = n + 1
-                        parts[n] = ek
-                    end
-                elseif tx == "string" or tx == "number" then
-                    n = n + 1
-                    parts[n] = ek .. "=" .. escape_uri(tostring(x))
-                else
-                    return nil, "attempt to use " .. type(x) .. " as query arg value"
-                end
-            end
-        else
-            return nil, "attempt to use " .. type(v) .. " as query arg value"
-        end
-    end
-    return tab_concat(parts, "&")
 end
 
 -- Name/value pairs of the `vars` and `headers` options, appended to the
@@ -162,7 +121,7 @@ local function parse_opts(index, opts, s, flat, ctxs)
     local ta = type(args)
     if ta == "table" then
         local err
-        args, err = encode_args(args)
+        args, err = base.encode_args(args)
         if not args then
             return err
         end

@@ -65,25 +65,17 @@ end
 -- One scratch list of "k=v" pieces, reused by every call.
 local pieces = new_tab(16, 0)
 
-local function bad_value(v)
-    error("attempt to use " .. type(v) .. " as query arg value", 3)
-end
-
-function ngx.encode_args(...)
-    local nargs = select("#", ...)
-    local t = ...
-    if nargs ~= 1 then
-        error("expecting 1 argument but seen " .. nargs, 2)
-    end
-    if type(t) ~= "table" then
-        error("bad argument #1 to 'encode_args' (table expected, got "
-              .. type(t) .. ")", 2)
-    end
+-- A table as a query string, with upstream's one set of rules for
+-- ngx.encode_args, ngx.req.set_uri_args, ngx.exec and capture's `args`:
+-- string keys only, in table order; string and number values escaped as
+-- URI components; `true` gives a bare key, `false` nothing; a list value
+-- repeats the key. Returns the string, or nil and upstream's error text.
+local function encode_args(t)
     local n = 0
     for k, v in next, t do
         if type(k) ~= "string" then
             clear_tab(pieces)
-            error("attempt to use a non-string key in the \"args\" option table", 2)
+            return nil, 'attempt to use a non-string key in the "args" option table'
         end
         local ek = escape(k, ESCAPE_URI_COMPONENT)
         local tv = type(v)
@@ -108,16 +100,34 @@ function ngx.encode_args(...)
                     pieces[n] = ek .. "=" .. escape(tostring(x), ESCAPE_URI_COMPONENT)
                 else
                     clear_tab(pieces)
-                    bad_value(x)
+                    return nil, "attempt to use " .. tx .. " as query arg value"
                 end
             end
         else
             clear_tab(pieces)
-            bad_value(v)
+            return nil, "attempt to use " .. tv .. " as query arg value"
         end
     end
     local s = concat(pieces, "&", 1, n)
     clear_tab(pieces)
+    return s
+end
+base.encode_args = encode_args
+
+function ngx.encode_args(...)
+    local nargs = select("#", ...)
+    local t = ...
+    if nargs ~= 1 then
+        error("expecting 1 argument but seen " .. nargs, 2)
+    end
+    if type(t) ~= "table" then
+        error("bad argument #1 to 'encode_args' (table expected, got "
+              .. type(t) .. ")", 2)
+    end
+    local s, err = encode_args(t)
+    if not s then
+        error(err, 2)
+    end
     return s
 end
 
