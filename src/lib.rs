@@ -5,7 +5,7 @@
 //! and its directives), `ffi` (the API lua-lib calls), `phase`, the
 //! features (`cosocket`, `shdict`, `subrequest`, `timer`, `semaphore`),
 //! `http` (per-request state), `conf`, `lua` (the runtime), `nginx` (safe
-//! wrappers), and the pure `codec`/`re`.
+//! wrappers), and the pure `codec`/`regex`.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![allow(non_upper_case_globals)]
 // `L` for a lua_State is the universal Lua C API convention.
@@ -20,7 +20,7 @@ pub mod lua;
 pub mod module;
 pub mod nginx;
 pub mod phase;
-pub mod re;
+pub mod regex;
 pub mod semaphore;
 pub mod shdict;
 pub mod subrequest;

@@ -205,8 +205,8 @@ pub unsafe extern "C" fn init_main_conf(_cf: *mut ngx_conf_t, conf: *mut c_void)
     // The regex settings are process-wide (PCRE2's match context, the Lua
     // side's compile cache); the VM of this cycle is built right after.
     use core::sync::atomic::Ordering::Relaxed;
-    crate::re::CACHE_MAX.store(mcf.regex_cache_max.unwrap_or(1024), Relaxed);
-    crate::re::MATCH_LIMIT.store(mcf.regex_match_limit.unwrap_or(0), Relaxed);
+    crate::regex::CACHE_MAX.store(mcf.regex_cache_max.unwrap_or(1024), Relaxed);
+    crate::regex::MATCH_LIMIT.store(mcf.regex_match_limit.unwrap_or(0), Relaxed);
     ptr::null_mut()
 }
 

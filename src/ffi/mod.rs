@@ -15,16 +15,14 @@ macro_rules! request_in {
     };
 }
 
-pub mod body;
-pub mod body_set;
-pub mod control;
 pub mod exec;
-pub mod header;
+pub mod exit;
 pub mod misc;
 pub mod output;
-pub mod re;
-pub mod req;
-pub mod sema;
+pub mod regex;
+pub mod request;
+pub mod response;
+pub mod semaphore;
 pub mod shdict;
 pub mod socket;
 pub mod string;

@@ -1,10 +1,10 @@
-//! ngx.re.*: compile, match and substitute through `crate::re`.
+//! ngx.re.*: compile, match and substitute through `crate::regex`.
 use core::ffi::{c_char, c_int};
 use core::sync::atomic::Ordering;
 
 use super::{guard, set_err};
 use crate::nginx::log;
-use crate::re::{self, Exec, Regex};
+use crate::regex::{self, Exec, Regex};
 
 /// # Safety
 /// `p` points at `len` readable bytes when `len > 0`.
@@ -144,7 +144,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_re_sub(
     guard(-1000, || {
         // SAFETY: a live regex and a Lua string.
         let (re, s) = unsafe { (&mut *re, input(subj, len)) };
-        re::with_sub_buffer(|buf| match re.substitute(flags, s, global != 0, buf) {
+        regex::with_sub_buffer(|buf| match re.substitute(flags, s, global != 0, buf) {
             Ok(n) => {
                 // SAFETY: caller's out parameters; the buffer lives until
                 // the next substitution.
@@ -166,22 +166,24 @@ pub unsafe extern "C" fn ngx_lua_ffi_re_jit_stack_size(
     err: *mut u8,
     errlen: *mut usize,
 ) -> c_int {
-    guard(-1, || match re::set_jit_stack_size(size.max(0) as usize) {
-        Ok(()) => 0,
-        Err(msg) => {
-            // SAFETY: the caller's error buffer.
-            unsafe { set_err(err, errlen, msg.as_bytes()) };
-            -1
+    guard(-1, || {
+        match regex::set_jit_stack_size(size.max(0) as usize) {
+            Ok(()) => 0,
+            Err(msg) => {
+                // SAFETY: the caller's error buffer.
+                unsafe { set_err(err, errlen, msg.as_bytes()) };
+                -1
+            }
         }
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_re_cache_max() -> c_int {
-    re::CACHE_MAX.load(Ordering::Relaxed) as c_int
+    regex::CACHE_MAX.load(Ordering::Relaxed) as c_int
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_pcre_version() -> *const c_char {
-    re::version().as_ptr() as *const c_char
+    regex::version().as_ptr() as *const c_char
 }

@@ -7,7 +7,7 @@ use core::ptr;
 use nginx_sys::*;
 
 use super::body::DATA_PHASES;
-use super::*;
+use crate::ffi::*;
 use crate::nginx::str::{bytes, pool_str};
 
 /// nginx's `ngx_calloc_buf` (a macro).

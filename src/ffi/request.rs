@@ -4,6 +4,9 @@ use core::ptr;
 
 use nginx_sys::*;
 
+mod body;
+mod body_set;
+
 use super::*;
 use crate::codec::text;
 use crate::nginx::headers_in::{for_each_elt, set_input_header};

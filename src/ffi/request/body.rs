@@ -5,8 +5,8 @@ use core::ptr;
 
 use nginx_sys::*;
 
-use super::req::parse_buf;
-use super::*;
+use super::parse_buf;
+use crate::ffi::*;
 
 const READ_PHASES: u32 = crate::lua::phase::HANDLER_PHASES;
 
