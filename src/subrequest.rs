@@ -21,6 +21,8 @@ use crate::lua::ctx::{CoCtx, CoState};
 use crate::lua::sched::arm_sleep;
 use crate::lua::Global;
 use crate::nginx::log::log_error;
+use crate::nginx::request::Request;
+use crate::nginx::variables::SetVarError;
 
 /// One `capture_multi` call.
 pub struct Group {
@@ -591,7 +593,7 @@ unsafe fn adjust(
             (*sr).variables = vars;
         }
         for (k, v) in &spec.vars {
-            set_var(sr, cmcf, k, v)?;
+            set_var(sr, k, v)?;
         }
         Ok(())
     }
@@ -625,68 +627,29 @@ unsafe fn own_length_file_body(sr: *mut ngx_http_request_t) -> Result<(), ngx_in
     }
 }
 
-/// The `vars` option: sets `$name` in the subrequest.
-unsafe fn set_var(
-    sr: *mut ngx_http_request_t,
-    cmcf: *mut ngx_http_core_main_conf_t,
-    name: &[u8],
-    value: &[u8],
-) -> Result<(), ngx_int_t> {
-    // SAFETY: sr is live; the name and value copies are in its pool; the
-    // variables hash and array belong to the running configuration.
-    unsafe {
-        let Some(n) = pool_copy(sr, name) else {
-            return Err(NGX_ERROR as ngx_int_t);
-        };
-        let Some(val) = pool_copy(sr, value) else {
-            return Err(NGX_ERROR as ngx_int_t);
-        };
-        let key = ngx_hash_strlow(n.data, n.data, n.len);
-        let shown = show(core::slice::from_raw_parts(n.data, n.len));
-        let v = ngx_hash_find(&mut (*cmcf).variables_hash, key, n.data, n.len)
-            as *mut ngx_http_variable_t;
-        if !v.is_null() {
-            if (*v).flags & NGX_HTTP_VAR_CHANGEABLE as ngx_uint_t == 0 {
-                log(
-                    sr,
-                    NGX_LOG_ERR,
-                    format!("variable \"{shown}\" not changeable").as_bytes(),
-                );
-                return Err(NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t);
-            }
-            let fill = |vv: *mut ngx_http_variable_value_t| {
-                (*vv).set_valid(1);
-                (*vv).set_not_found(0);
-                (*vv).set_no_cacheable(0);
-                (*vv).set_escape(0);
-                (*vv).set_len(val.len as _);
-                (*vv).data = val.data;
-            };
-            if let Some(set) = (*v).set_handler {
-                let vv = ngx_palloc(
-                    (*sr).pool,
-                    core::mem::size_of::<ngx_http_variable_value_t>(),
-                ) as *mut ngx_http_variable_value_t;
-                if vv.is_null() {
-                    return Err(NGX_ERROR as ngx_int_t);
-                }
-                fill(vv);
-                set(sr, vv, (*v).data);
-                return Ok(());
-            }
-            if (*v).flags & NGX_HTTP_VAR_INDEXED as ngx_uint_t != 0 {
-                fill((*sr).variables.add((*v).index));
-                return Ok(());
-            }
-        }
-        log(
-            sr,
-            NGX_LOG_ERR,
+/// The `vars` option: sets `$name` in the subrequest, with upstream's
+/// texts when it cannot.
+unsafe fn set_var(sr: *mut ngx_http_request_t, name: &[u8], value: &[u8]) -> Result<(), ngx_int_t> {
+    // SAFETY: sr is a live subrequest.
+    let r = unsafe { Request::from_raw(sr) }.ok_or(NGX_ERROR as ngx_int_t)?;
+    let mut lowcase = name.to_vec();
+    let res = r.set_variable(name, &mut lowcase, Some(value));
+    let shown = show(&lowcase);
+    let (msg, rc) = match res {
+        Ok(()) => return Ok(()),
+        Err(SetVarError::NoMemory) => return Err(NGX_ERROR as ngx_int_t),
+        Err(SetVarError::NotChangeable) => (
+            format!("variable \"{shown}\" not changeable"),
+            NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t,
+        ),
+        Err(SetVarError::NotFound | SetVarError::NotAssignable) => (
             format!(
                 "variable \"{shown}\" cannot be assigned a value (maybe you forgot to define it first?) "
-            )
-            .as_bytes(),
-        );
-        Err(NGX_ERROR as ngx_int_t)
-    }
+            ),
+            NGX_ERROR as ngx_int_t,
+        ),
+    };
+    // SAFETY: as above.
+    unsafe { log(sr, NGX_LOG_ERR, msg.as_bytes()) };
+    Err(rc)
 }

@@ -3,7 +3,23 @@
 //! Contract (lua-resty-core's shape): plain C types in and out, an integer
 //! status, a caller-owned error buffer, no Lua stack access, no yield, no
 //! unwinding. The few functions that must run Lua filters (output) are
-//! classic `lua_CFunction`s instead, in `output.rs`.
+//! classic `lua_CFunction`s instead, in `output.rs`. Functions are
+//! declared with `export!` and read lua-lib's pointers through the
+//! conversions of `abi.rs`; they call the features and the nginx wrappers
+//! and map results to statuses and upstream's error texts.
+#[macro_use]
+pub mod abi;
+
+/// The running request's context in one of the `allowed` phases, or
+/// return its refusal status (the text is in `$err`, an `ErrOut`).
+macro_rules! running {
+    ($allowed:expr, $err:expr) => {
+        match $crate::ffi::running($allowed, &mut $err) {
+            Ok(c) => c,
+            Err(rc) => return rc,
+        }
+    };
+}
 /// The running request's context (`request_in`), or return its refusal
 /// status from the enclosing FFI function.
 macro_rules! request_in {
@@ -39,6 +55,8 @@ pub use crate::lua::phase::{Phase, REQUEST_PHASES};
 use crate::lua::raw::*;
 use crate::lua::sched::current;
 use crate::nginx::log::log_error;
+use crate::nginx::request::Request;
+pub use abi::ErrOut;
 
 /// The C-function modules lua-lib wraps: output functions that run
 /// filters, thread functions that move values between coroutines.
@@ -165,6 +183,40 @@ pub unsafe fn request_in(
         return Err(FFI_DECLINED);
     }
     Ok(ctx)
+}
+
+/// The running request in one of the `allowed` phases, or the status to
+/// return (with upstream's error text in `err`).
+pub fn running(allowed: u32, err: &mut abi::ErrOut) -> Result<&'static mut RequestCtx, c_int> {
+    let cur = current();
+    // SAFETY: CURRENT only holds a ctx while Lua runs for that request,
+    // and every request's LuaCtx is part of its RequestCtx.
+    let Some(ctx) = (unsafe { RequestCtx::from_lua(cur.ctx) }) else {
+        err.set(b"no request found");
+        return Err(FFI_NO_REQ);
+    };
+    if allowed & cur.phase.bit() == 0 {
+        err.set(disabled(cur.phase).as_bytes());
+        return Err(FFI_DECLINED);
+    }
+    Ok(ctx)
+}
+
+/// True (after logging upstream's error line) when the response header of
+/// `r` is already out, so `what` can no longer be set.
+pub fn header_sent_already(r: Request, what: &str) -> bool {
+    if !r.header_sent() {
+        return false;
+    }
+    // SAFETY: the live request's connection log.
+    unsafe {
+        log_error(
+            nginx_sys::NGX_LOG_ERR,
+            r.log(),
+            format!("attempt to set {what} after sending out response headers").as_bytes(),
+        )
+    };
+    true
 }
 
 /// Upstream's refusal to end the handler while a capture waits.

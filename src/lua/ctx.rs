@@ -12,6 +12,7 @@ use nginx_sys::*;
 use super::phase::Phase;
 use super::raw::*;
 use super::vm::Vm;
+use crate::nginx::request::Request;
 
 /// Something a feature tied to the request (a cosocket, say): `end` runs
 /// when the request ends, unless the feature detached it first.
@@ -63,6 +64,13 @@ impl LuaCtx {
             on_outcome: no_continuation,
             attachments: Vec::new(),
         }
+    }
+
+    /// The request this context belongs to.
+    pub fn req(&self) -> Request {
+        // SAFETY: the context lives in its request's pool, so the request
+        // is alive whenever the context is used.
+        unsafe { Request::from_raw(self.r) }.expect("a request context has a request")
     }
 
     pub fn vm(&mut self) -> &mut Vm {

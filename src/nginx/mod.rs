@@ -5,6 +5,8 @@ pub mod headers_in;
 pub mod log;
 pub mod module;
 pub mod panic;
+pub mod request;
 pub mod sock;
 pub mod str;
 pub mod time;
+pub mod variables;

@@ -1,0 +1,193 @@
+//! The calling convention between lua-lib and the API: how an exported
+//! function is declared, and how the pointers lua-lib passes become Rust
+//! values.
+//!
+//! lua-lib is the only caller of these functions, and its contract is the
+//! one safety argument of this layer: every pointer it passes is valid for
+//! the call, with the length it passes beside it (Lua strings, scratch
+//! buffers from `base.get_string_buf`, the error buffer of
+//! `base.get_errbuf`), and out-parameters point at cdata it owns. The
+//! conversions below rely on it, in one place each, so the function
+//! bodies are safe code.
+use core::ffi::c_int;
+
+use super::FFI_ERROR;
+
+/// Declares functions lua-lib calls through LuaJIT's FFI: each gets the C
+/// ABI and its exported name, and runs its body inside the panic guard,
+/// returning its type's [`Fallback`] after a panic (logged by the hook).
+macro_rules! export {
+    ($(#[$m:meta])* fn $name:ident($($p:ident: $t:ty),* $(,)?) -> $ret:ty $body:block) => {
+        $(#[$m])*
+        ///
+        /// # Safety
+        /// Called by lua-lib, whose pointers are valid for the call.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($($p: $t),*) -> $ret {
+            $crate::nginx::panic::guard(
+                <$ret as $crate::ffi::abi::Fallback>::fallback(),
+                #[allow(clippy::redundant_closure_call)]
+                move || -> $ret { $body },
+            )
+        }
+    };
+    ($(#[$m:meta])* fn $name:ident($($p:ident: $t:ty),* $(,)?) $body:block) => {
+        export! { $(#[$m])* fn $name($($p: $t),*) -> () $body }
+    };
+}
+
+/// The bytes of a Lua string or buffer passed as pointer and length
+/// (empty for a null pointer or a zero length).
+macro_rules! lua_bytes {
+    ($p:expr, $n:expr) => {
+        // SAFETY: lua-lib's contract (see ffi/abi.rs).
+        unsafe { $crate::ffi::abi::bytes($p, $n) }
+    };
+}
+
+/// A scratch buffer lua-lib passes to be written, as a mutable slice.
+macro_rules! lua_buf {
+    ($p:expr, $n:expr) => {
+        // SAFETY: lua-lib's contract (see ffi/abi.rs).
+        unsafe { $crate::ffi::abi::bytes_mut($p, $n) }
+    };
+}
+
+/// lua-lib's error buffer and its size, as an [`ErrOut`].
+macro_rules! err_out {
+    ($err:expr, $errlen:expr) => {
+        // SAFETY: lua-lib's contract (see ffi/abi.rs).
+        unsafe { $crate::ffi::abi::ErrOut::new($err, $errlen) }
+    };
+}
+
+/// Writes an out-parameter lua-lib passed as a pointer.
+#[allow(unused_macros)]
+macro_rules! out {
+    ($p:expr, $v:expr) => {
+        // SAFETY: lua-lib's contract (see ffi/abi.rs).
+        unsafe { $crate::ffi::abi::write($p, $v) }
+    };
+}
+
+/// # Safety
+/// `p` is null or points at `n` readable bytes that outlive `'a`.
+pub unsafe fn bytes<'a>(p: *const u8, n: usize) -> &'a [u8] {
+    if n == 0 || p.is_null() {
+        &[]
+    } else {
+        // SAFETY: the caller's contract.
+        unsafe { core::slice::from_raw_parts(p, n) }
+    }
+}
+
+/// # Safety
+/// `p` is null or points at `n` writable bytes that outlive `'a` and that
+/// nothing else reads or writes meanwhile.
+pub unsafe fn bytes_mut<'a>(p: *mut u8, n: usize) -> &'a mut [u8] {
+    if n == 0 || p.is_null() {
+        &mut []
+    } else {
+        // SAFETY: the caller's contract.
+        unsafe { core::slice::from_raw_parts_mut(p, n) }
+    }
+}
+
+/// # Safety
+/// `p` is null or valid for a write of `T`.
+pub unsafe fn write<T>(p: *mut T, v: T) {
+    if !p.is_null() {
+        // SAFETY: the caller's contract.
+        unsafe { p.write(v) }
+    }
+}
+
+/// The caller's error buffer: `*len` is its size on entry and the
+/// message's length on return.
+pub struct ErrOut {
+    buf: *mut u8,
+    len: *mut usize,
+}
+
+impl ErrOut {
+    /// # Safety
+    /// Both null, or `buf` writable for `*len` bytes and `len` writable,
+    /// for as long as the `ErrOut` is used.
+    pub unsafe fn new(buf: *mut u8, len: *mut usize) -> ErrOut {
+        ErrOut { buf, len }
+    }
+
+    /// An error buffer that discards what is written.
+    pub fn none() -> ErrOut {
+        ErrOut {
+            buf: core::ptr::null_mut(),
+            len: core::ptr::null_mut(),
+        }
+    }
+
+    /// Copies `msg` in, cut to the buffer's size.
+    pub fn set(&mut self, msg: &[u8]) {
+        if self.buf.is_null() || self.len.is_null() {
+            return;
+        }
+        // SAFETY: see new().
+        unsafe {
+            let n = msg.len().min(*self.len);
+            core::ptr::copy_nonoverlapping(msg.as_ptr(), self.buf, n);
+            *self.len = n;
+        }
+    }
+
+    /// `set` for a message built with `format!`.
+    pub fn set_fmt(&mut self, args: core::fmt::Arguments) {
+        match args.as_str() {
+            Some(s) => self.set(s.as_bytes()),
+            None => self.set(args.to_string().as_bytes()),
+        }
+    }
+}
+
+/// What an exported function returns after a panic.
+pub trait Fallback {
+    fn fallback() -> Self;
+}
+
+impl Fallback for c_int {
+    fn fallback() -> c_int {
+        FFI_ERROR
+    }
+}
+
+impl Fallback for () {
+    fn fallback() {}
+}
+
+impl Fallback for usize {
+    fn fallback() -> usize {
+        0
+    }
+}
+
+impl Fallback for i64 {
+    fn fallback() -> i64 {
+        -1
+    }
+}
+
+impl Fallback for f64 {
+    fn fallback() -> f64 {
+        f64::NAN
+    }
+}
+
+impl<T> Fallback for *mut T {
+    fn fallback() -> *mut T {
+        core::ptr::null_mut()
+    }
+}
+
+impl<T> Fallback for *const T {
+    fn fallback() -> *const T {
+        core::ptr::null()
+    }
+}
