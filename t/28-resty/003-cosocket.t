@@ -106,3 +106,38 @@ print(sema:wait(1))
 waiting
 posting
 true
+
+
+
+=== TEST 6: resty script: after the script returns, its light threads and running timers finish; pending timers are dropped
+--- src
+ngx.thread.spawn(function()
+    ngx.sleep(0.02)
+    print("thread done")
+end)
+ngx.timer.at(0, function()
+    ngx.sleep(0.04)
+    print("running timer done")
+end)
+ngx.timer.at(30, function()
+    print("pending timer ran")
+end)
+ngx.timer.every(30, function()
+    print("pending every ran")
+end)
+print("script done")
+--- timeout: 5
+--- out
+script done
+thread done
+running timer done
+
+
+
+=== TEST 7: resty script: exit_worker_by_lua of --http-conf runs when the script is done
+--- opts: --http-conf 'exit_worker_by_lua_block { io.stdout:write("exit_worker ran\n") }'
+--- src
+print("script")
+--- out
+script
+exit_worker ran
