@@ -93,7 +93,9 @@ nil
 --- config
     location = /t {
         content_by_lua_block {
-            ngx.req.set_uri_args({ a = "x\r\ny", ["b c"] = "1" })
+            ngx.req.set_uri_args({ a = "x\r\ny" })
+            ngx.say(ngx.var.args)
+            ngx.req.set_uri_args({ ["b c"] = "1" })
             ngx.say(ngx.var.args)
             ngx.req.set_uri_args(42)
             ngx.say(ngx.var.args)
@@ -104,7 +106,8 @@ nil
 --- request
 GET /t
 --- response_body
-a=x%0D%0Ay&b%20c=1
+a=x%0D%0Ay
+b%20c=1
 42
 k=%20&tab=%09
 
