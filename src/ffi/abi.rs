@@ -34,6 +34,27 @@ macro_rules! export {
     ($(#[$m:meta])* fn $name:ident($($p:ident: $t:ty),* $(,)?) $body:block) => {
         export! { $(#[$m])* fn $name($($p: $t),*) -> () $body }
     };
+    // With a fallback of its own (what the Lua side reads as "failed").
+    ($(#[$m:meta])* fn $name:ident($($p:ident: $t:ty),* $(,)?) -> $ret:ty, on_panic($fb:expr) $body:block) => {
+        $(#[$m])*
+        ///
+        /// # Safety
+        /// Called by lua-lib, whose pointers are valid for the call.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($($p: $t),*) -> $ret {
+            $crate::nginx::panic::guard($fb, move || -> $ret { $body })
+        }
+    };
+}
+
+/// Takes back an object handed to Lua with `Box::into_raw` (its `ffi.gc`
+/// finalizer or explicit free calls this once); `None` for null.
+macro_rules! lua_box {
+    ($p:expr) => {
+        // SAFETY: lua-lib's contract (see ffi/abi.rs): the pointer came from
+        // Box::into_raw in this crate and is freed once.
+        unsafe { $crate::ffi::abi::take_box($p) }
+    };
 }
 
 /// The bytes of a Lua string or buffer passed as pointer and length
@@ -45,11 +66,21 @@ macro_rules! lua_bytes {
     };
 }
 
-/// A scratch buffer lua-lib passes to be written, as a mutable slice.
+/// A scratch buffer (bytes, or `$n` elements of another type) lua-lib
+/// passes to be written, as a mutable slice.
 macro_rules! lua_buf {
     ($p:expr, $n:expr) => {
         // SAFETY: lua-lib's contract (see ffi/abi.rs).
-        unsafe { $crate::ffi::abi::bytes_mut($p, $n) }
+        unsafe { $crate::ffi::abi::slice_mut($p, $n) }
+    };
+}
+
+/// An array of `$n` elements lua-lib passes to be read.
+#[allow(unused_macros)]
+macro_rules! lua_slice {
+    ($p:expr, $n:expr) => {
+        // SAFETY: lua-lib's contract (see ffi/abi.rs).
+        unsafe { $crate::ffi::abi::slice($p, $n) }
     };
 }
 
@@ -82,15 +113,33 @@ pub unsafe fn bytes<'a>(p: *const u8, n: usize) -> &'a [u8] {
 }
 
 /// # Safety
-/// `p` is null or points at `n` writable bytes that outlive `'a` and that
-/// nothing else reads or writes meanwhile.
-pub unsafe fn bytes_mut<'a>(p: *mut u8, n: usize) -> &'a mut [u8] {
+/// `p` is null or points at `n` readable elements that outlive `'a`.
+pub unsafe fn slice<'a, T>(p: *const T, n: usize) -> &'a [T] {
+    if n == 0 || p.is_null() {
+        &[]
+    } else {
+        // SAFETY: the caller's contract.
+        unsafe { core::slice::from_raw_parts(p, n) }
+    }
+}
+
+/// # Safety
+/// `p` is null or points at `n` writable elements that outlive `'a` and
+/// that nothing else reads or writes meanwhile.
+pub unsafe fn slice_mut<'a, T>(p: *mut T, n: usize) -> &'a mut [T] {
     if n == 0 || p.is_null() {
         &mut []
     } else {
         // SAFETY: the caller's contract.
         unsafe { core::slice::from_raw_parts_mut(p, n) }
     }
+}
+
+/// # Safety
+/// `p` is null or came from `Box::into_raw` and is not used afterwards.
+pub unsafe fn take_box<T>(p: *mut T) -> Option<Box<T>> {
+    // SAFETY: the caller's contract.
+    (!p.is_null()).then(|| unsafe { Box::from_raw(p) })
 }
 
 /// # Safety
@@ -164,6 +213,12 @@ impl Fallback for () {
 
 impl Fallback for usize {
     fn fallback() -> usize {
+        0
+    }
+}
+
+impl Fallback for u32 {
+    fn fallback() -> u32 {
         0
     }
 }

@@ -31,8 +31,10 @@ macro_rules! request_in {
     };
 }
 
+pub mod base64;
 pub mod exec;
 pub mod exit;
+pub mod hash;
 pub mod misc;
 pub mod output;
 pub mod regex;
@@ -46,6 +48,7 @@ pub mod subrequest;
 pub mod thread;
 pub mod time;
 pub mod timer;
+pub mod uri;
 pub mod var;
 
 use core::ffi::c_int;

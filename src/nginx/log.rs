@@ -40,6 +40,12 @@ pub fn cycle_log() -> *mut ngx_log_t {
     }
 }
 
+/// Writes `msg` to the cycle's log (messages outside any request).
+pub fn cycle(level: u32, msg: &[u8]) {
+    // SAFETY: cycle_log is null or the live cycle's log.
+    unsafe { log_error(level, cycle_log(), msg) }
+}
+
 /// `ngx_conf_log_error`: a message with the conf file and line.
 ///
 /// # Safety

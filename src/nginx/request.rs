@@ -87,6 +87,20 @@ impl Request {
         unsafe { (*self.get().connection).log }
     }
 
+    /// Writes `msg` to the request's log at `level` (nginx adds the
+    /// client, server and request fields).
+    pub fn log_error(self, level: u32, msg: &[u8]) {
+        // SAFETY: the connection's log is live while the request is.
+        unsafe { super::log::log_error(level, self.log(), msg) }
+    }
+
+    /// Whether the request's log takes messages of `level` (to skip
+    /// formatting debug lines nobody reads).
+    pub fn logs(self, level: u32) -> bool {
+        // SAFETY: as log_error.
+        unsafe { (*self.log()).log_level >= level as ngx_uint_t }
+    }
+
     pub fn pool(self) -> *mut ngx_pool_t {
         self.get().pool
     }

@@ -32,3 +32,29 @@ pub fn broken_down(sec: i64, gmt: bool) -> ngx_tm_t {
         tm
     }
 }
+
+/// Room `http_time` needs ("Thu, 18-Nov-10 11:27:35 GMT" and nginx's
+/// longest variant fit in 40 bytes).
+pub const HTTP_TIME_MAX: usize = 64;
+
+/// nginx's `Last-Modified` (or, with `cookie`, its cookie `expires`) text
+/// of `sec` into `buf`; returns the length.
+pub fn http_time(sec: i64, cookie: bool, buf: &mut [u8]) -> usize {
+    assert!(buf.len() >= HTTP_TIME_MAX);
+    // SAFETY: the formatters write at most 40 bytes and return the end.
+    unsafe {
+        let p = buf.as_mut_ptr();
+        let end = if cookie {
+            ngx_http_cookie_time(p, sec as time_t)
+        } else {
+            ngx_http_time(p, sec as time_t)
+        };
+        end.offset_from(p) as usize
+    }
+}
+
+/// nginx's parser of HTTP dates: seconds since the epoch, or -1.
+pub fn parse_http_time(s: &[u8]) -> i64 {
+    // SAFETY: ngx_parse_http_time only reads len bytes.
+    unsafe { ngx_parse_http_time(s.as_ptr() as *mut u8, s.len()) as i64 }
+}

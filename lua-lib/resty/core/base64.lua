@@ -36,7 +36,7 @@ end
 local function decode(kind, s)
     local slen = #s
     local dst = get_string_buf(floor((slen + 3) / 4) * 3)
-    if C.ngx_lua_ffi_decode_base64(kind, s, slen, dst, dlen_buf) == 0 then
+    if C.ngx_lua_ffi_decode_base64(kind, s, slen, dst, dlen_buf) ~= 0 then
         return nil
     end
     return ffi_str(dst, dlen_buf[0])
