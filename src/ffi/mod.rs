@@ -32,11 +32,17 @@ macro_rules! request_in {
 }
 
 pub mod base64;
+pub mod config;
+pub mod coroutine;
+pub mod ctx;
 pub mod exec;
 pub mod exit;
 pub mod hash;
+pub mod log;
 pub mod misc;
 pub mod output;
+pub mod param;
+pub mod phase;
 pub mod regex;
 pub mod request;
 pub mod response;
@@ -50,6 +56,7 @@ pub mod time;
 pub mod timer;
 pub mod uri;
 pub mod var;
+pub mod worker;
 
 use core::ffi::c_int;
 

@@ -24,6 +24,16 @@ pub struct Current {
     pub co: *mut CoCtx,
 }
 
+impl Current {
+    /// The running request's runtime context, if a request runs.
+    pub fn lua_ctx(&self) -> Option<&'static mut LuaCtx> {
+        // SAFETY: CURRENT only holds a ctx while Lua runs for that request
+        // (Enter restores the previous value when the call returns), and a
+        // request's context lives as long as its request.
+        unsafe { self.ctx.as_mut() }
+    }
+}
+
 static CURRENT: Global<Current> = Global::new(Current {
     ctx: ptr::null_mut(),
     phase: Phase::Init,
