@@ -33,11 +33,14 @@ impl Tcp {
         self.close();
         self.target_host = host.to_vec();
         self.target_port = port.unwrap_or(0);
-        let peer = match addr::parse(host, port) {
-            Ok(p) => Some(p),
-            Err(true) => None,
-            Err(false) => {
-                self.fail("bad address", Vec::new());
+        let peer = match addr::parse_url(host, port) {
+            Ok(p) => p,
+            Err(why) => {
+                let host = String::from_utf8_lossy(host);
+                self.fail(
+                    format!("failed to parse host name \"{host}\": {why}"),
+                    Vec::new(),
+                );
                 return Step::Now;
             }
         };

@@ -486,3 +486,56 @@ GET /t
 --- response_body_like
 ^nil timeout true
 false.*bad timeout value
+
+
+
+=== TEST 19: tcp/udp: connect refuses empty and malformed hosts with nginx's URL parser reason
+--- config
+    location = /t {
+        resolver 127.0.0.1:$TEST_NGINX_RAND_PORT_2 ipv6=off;
+        resolver_timeout 200ms;
+        content_by_lua_block {
+            local hosts = { "", "unix:", "UNIX:", "unix:" .. string.rep("p", 108), ":80",
+                            "[]", "[::1", "[zz]", "::1", "127.0.0.1:abc", "127.0.0.1:0",
+                            "a/b", "a?b", "[::1]:x" }
+            for _, h in ipairs(hosts) do
+                local sock = ngx.socket.tcp()
+                local ok, err = sock:connect(h, 80)
+                local udp = ngx.socket.udp()
+                local uok, uerr = udp:setpeername(h, 53)
+                ngx.say(ok, " ", err == uerr, " ", (err:gsub("pppp+", "p...")))
+            end
+            ngx.say(ngx.socket.connect("", 80))
+            -- A port inside the host wins, as in nginx's URLs.
+            local sock = ngx.socket.tcp()
+            ngx.say(sock:connect("127.0.0.1:$TEST_NGINX_RAND_PORT_1", 1))
+            -- A label longer than DNS allows is not sent to the resolver.
+            local name = string.rep("n", 300)
+            local ok, err = sock:connect(name, 80)
+            ngx.say(ok, " ", (err:gsub("nnnn+", "n...")))
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_no_close
+--- request
+GET /t
+--- response_body
+nil true failed to parse host name "": no host
+nil true failed to parse host name "unix:": no path in the unix domain socket
+nil true failed to parse host name "UNIX:": no path in the unix domain socket
+nil true failed to parse host name "unix:p...": too long path in the unix domain socket
+nil true failed to parse host name ":80": no host
+nil true failed to parse host name "[]": no host
+nil true failed to parse host name "[::1": invalid host
+nil true failed to parse host name "[zz]": invalid IPv6 address
+nil true failed to parse host name "::1": invalid port
+nil true failed to parse host name "127.0.0.1:abc": invalid port
+nil true failed to parse host name "127.0.0.1:0": invalid port
+nil true failed to parse host name "a/b": invalid host
+nil true failed to parse host name "a?b": invalid host
+nil true failed to parse host name "[::1]:x": invalid port
+nilfailed to parse host name "": no host
+1
+nil n... could not be resolved (3: Host not found)
+--- no_error_log
+[error]

@@ -24,7 +24,8 @@ ffi.cdef [[
         const char *pat, size_t pat_len, int inclusive,
         u_char *err, size_t *errlen);
     int ngx_lua_ffi_socket_tcp_result(ngx_lua_tcp_t *s, const u_char **data,
-        size_t *len, size_t *sent, int *found, u_char *err, size_t *errlen);
+        size_t *len, size_t *sent, int *found, const u_char **err,
+        size_t *errlen);
     int ngx_lua_ffi_socket_tcp_close(ngx_lua_tcp_t *s);
     void ngx_lua_ffi_socket_tcp_settimeouts(ngx_lua_tcp_t *s, double connect,
         double send, double read);
@@ -51,6 +52,7 @@ local data_ptr = ffi_new("const u_char *[1]")
 local data_len = ffi_new("size_t[1]")
 local sent_len = ffi_new("size_t[1]")
 local found = ffi_new("int[1]")
+local err_ptr = ffi_new("const u_char *[1]")
 local session_out = ffi_new("ngx_lua_ssl_session_t *[1]")
 local ssl_code = ffi_new("int[1]")
 local req_sock_out = ffi_new("ngx_lua_tcp_t *[1]")
@@ -65,17 +67,20 @@ local function sock_of(self)
     return self[1]
 end
 
--- Runs an operation; after a wait, collects its outcome.
+-- Runs an operation; after a wait, collects its outcome. A failure may
+-- carry partial data (a receive cut short at once). Its text is read from
+-- the socket rather than the shared error buffer, which would cut a long
+-- one (a resolver error naming a long host) short.
 local function finish(s, rc, err, errlen)
     if rc == FFI_AGAIN then
         yield_to_scheduler()
         err, errlen = get_errbuf()
-        rc = C.ngx_lua_ffi_socket_tcp_result(s, data_ptr, data_len, sent_len, found, err, errlen)
-    elseif rc == FFI_OK or rc == FFI_ERROR then
-        -- A failure may carry partial data (a receive cut short at once).
-        rc = C.ngx_lua_ffi_socket_tcp_result(s, data_ptr, data_len, sent_len, found, err, errlen)
+    elseif rc ~= FFI_OK and rc ~= FFI_ERROR then
+        return rc, err, errlen
     end
-    return rc, err, errlen
+    rc = C.ngx_lua_ffi_socket_tcp_result(s, data_ptr, data_len, sent_len, found, err_ptr,
+                                         errlen)
+    return rc, err_ptr[0], errlen
 end
 
 function tcp.connect(self, host, port, opts)
