@@ -185,3 +185,37 @@ GET /t
 lua flush: waiting for the send buffer to drain
 --- no_error_log
 [error]
+
+
+
+=== TEST 12: say/print: array tables are written 1..max with nil for holes; keys beyond a C int are not walked to; bad keys and element types refused
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say({ [1] = "a", [2^40] = "b" })
+            ngx.print({ [1] = "a", [2^53] = "b", [math.huge] = "c" }, "\n")
+            ngx.say({ "x", { "y", { [2^31] = "big", "z" } } })
+            ngx.say({ [1] = "a", [3] = "c" }, { ngx.null, true, false, 1.5 })
+            for _, t in ipairs({ { [1] = "a", [1.5] = "b" }, { [1] = "a", [-1] = "b" },
+                                 { [1] = "a", [0] = "b" }, { "a", { k = 1 } } }) do
+                ngx.say(select(2, pcall(ngx.say, t)))
+            end
+            ngx.say(select(2, pcall(ngx.print, "x", { "a", { print } })))
+            ngx.say(select(2, pcall(ngx.say, { "a", ngx.say })))
+        }
+    }
+--- request
+GET /t
+--- response_body
+a
+a
+xyz
+anilcnulltruefalse1.5
+bad argument #1 to '?' (non-array table found)
+bad argument #1 to '?' (non-array table found)
+bad argument #1 to '?' (non-array table found)
+bad argument #1 to '?' (non-array table found)
+bad argument #2 to '?' (bad data type function found)
+bad argument #1 to '?' (bad data type function found)
+--- no_error_log
+[error]
