@@ -107,6 +107,10 @@ pub struct Tcp {
     pub(super) target_port: u16,
     pub until_pat: Vec<u8>,
     until_found: bool,
+    /// Bytes after `pos` that a line or pattern receive already searched
+    /// without a match: the next search starts there instead of at `pos`,
+    /// which made a long stream without a delimiter quadratic.
+    scanned: usize,
     /// A datagram socket (ngx.socket.udp): one receive is one datagram.
     pub udp: bool,
     pub(super) resolve_name: Vec<u8>,
@@ -177,6 +181,7 @@ impl Tcp {
             target_port: 0,
             until_pat: Vec::new(),
             until_found: false,
+            scanned: 0,
             udp: false,
             resolve_name: Vec::new(),
             resolve_port: 0,
@@ -286,6 +291,7 @@ impl Tcp {
         }
         self.buf.clear();
         self.pos = 0;
+        self.scanned = 0;
     }
 
     /// `close()` from Lua, a killed waiting thread, or the request's end:
@@ -430,6 +436,8 @@ impl Tcp {
 
     /// Receives per `mode`, waiting if not enough data arrived yet.
     pub fn receive(&mut self, mode: RecvMode, me: *mut CoCtx) -> Step {
+        // A new operation (maybe another pattern) searches afresh.
+        self.scanned = 0;
         if self.downstream() {
             // SAFETY: a request socket of the live request.
             unsafe { super::req::watch_reads(self) };
@@ -468,6 +476,7 @@ impl Tcp {
     pub(super) fn take(&mut self, n: usize, skip: usize) -> Vec<u8> {
         let out = self.buf[self.pos..self.pos + n].to_vec();
         self.pos += n + skip;
+        self.scanned = self.scanned.saturating_sub(n + skip);
         if self.pos == self.buf.len() {
             self.buf.clear();
             self.pos = 0;
@@ -480,8 +489,12 @@ impl Tcp {
         let n_avail = self.buf.len() - self.pos;
         match mode {
             RecvMode::Line => {
-                let i = self.buf[self.pos..].iter().position(|&b| b == b'\n')?;
-                let mut line = self.take(i, 1);
+                let from = self.pos + self.scanned;
+                let Some(i) = self.buf[from..].iter().position(|&b| b == b'\n') else {
+                    self.scanned = n_avail;
+                    return None;
+                };
+                let mut line = self.take(self.scanned + i, 1);
                 if line.last() == Some(&b'\r') {
                     line.pop();
                 }
@@ -494,7 +507,13 @@ impl Tcp {
                 let avail = &self.buf[self.pos..];
                 let pat = &self.until_pat;
                 let plen = pat.len();
-                match find(avail, pat) {
+                // A match may start in the last plen - 1 bytes searched.
+                let from = self.scanned.saturating_sub(plen.saturating_sub(1));
+                let found = find(&avail[from..], pat).map(|i| from + i);
+                if found.is_none() {
+                    self.scanned = avail.len();
+                }
+                match found {
                     Some(i) if size == 0 || i <= size => {
                         self.until_found = true;
                         let out = if inclusive {

@@ -539,3 +539,60 @@ nilfailed to parse host name "": no host
 nil n... could not be resolved (3: Host not found)
 --- no_error_log
 [error]
+
+
+
+=== TEST 20: tcp: receive() and receiveuntil() over MiBs without a delimiter search each byte once; the worker keeps serving
+--- http_config
+    lua_shared_dict results 1m;
+--- config
+    location = /big {
+        content_by_lua_block {
+            ngx.timer.at(0, function()
+                local d = ngx.shared.results
+                for _, how in ipairs({ "line", "until" }) do
+                    local sock = ngx.socket.tcp()
+                    sock:settimeout(20000)
+                    assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+                    assert(sock:send("go\n"))
+                    local data, err, partial
+                    if how == "line" then
+                        data, err, partial = sock:receive()
+                    else
+                        data, err, partial = sock:receiveuntil("xy-q")()
+                    end
+                    d:set(how, table.concat({ tostring(data), err, #partial,
+                                              partial:sub(1, 3), partial:sub(-3) }, " "))
+                end
+                d:set("done", true)
+            end)
+            ngx.say("started")
+        }
+    }
+    location = /ping {
+        content_by_lua_block { ngx.say("pong") }
+    }
+    location = /result {
+        content_by_lua_block {
+            local d = ngx.shared.results
+            for _ = 1, 250 do
+                if d:get("done") then
+                    break
+                end
+                ngx.sleep(0.01)
+            end
+            ngx.say(d:get("line"))
+            ngx.say(d:get("until"))
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_query_len: 3
+--- tcp_reply eval
+"abc" . ("xy-" x (4 * 1024 * 1024 / 3)) . "xyz"
+--- request eval
+["GET /big", "GET /ping", "GET /result"]
+--- response_body eval
+["started\n", "pong\n", "nil closed 4194309 abc xyz\nnil closed 4194309 abc xyz\n"]
+--- timeout: 3
+--- no_error_log
+[error]
