@@ -182,12 +182,12 @@ unsafe fn print(L: *mut lua_State, newline: bool) -> c_int {
             lua_pushinteger(L, 1);
             return 1;
         }
-        let b = ngx_create_temp_buf((*r).pool, size);
-        let cl = ngx_alloc_chain_link((*r).pool);
-        if b.is_null() || cl.is_null() {
+        let cl = output::get_buf(ctx, size);
+        if cl.is_null() {
             luaL_error(L, c"no memory".as_ptr());
             unreachable!()
         }
+        let b = (*cl).buf;
         let mut p = (*b).last;
         for i in 1..=nargs {
             p = copy_value(L, i, p);
@@ -197,8 +197,6 @@ unsafe fn print(L: *mut lua_State, newline: bool) -> c_int {
             p = p.add(1);
         }
         (*b).last = p;
-        (*cl).buf = b;
-        (*cl).next = ptr::null_mut();
         let rc = output::send_chain(ctx, cl);
         if rc == NGX_ERROR as isize || rc > NGX_OK as isize {
             return push_fail(L, c"nginx output filter error");

@@ -77,6 +77,10 @@ pub struct RequestCtx {
     /// `out` until the end, so Content-Length can be sent.
     pub buffering: bool,
     pub out: *mut ngx_chain_t,
+    /// Output buffers (`ngx.say`/`ngx.print`) nginx finished with, kept for
+    /// reuse, and those still on their way out (`ngx_chain_update_chains`).
+    pub free_bufs: *mut ngx_chain_t,
+    pub busy_bufs: *mut ngx_chain_t,
     /// `lua_need_request_body`: the body was read / is being read for a
     /// handler that returned `NGX_DONE` to wait for it.
     pub read_body_done: bool,
@@ -177,6 +181,8 @@ impl RequestCtx {
                 mime_set: false,
                 buffering: false,
                 out: ptr::null_mut(),
+                free_bufs: ptr::null_mut(),
+                busy_bufs: ptr::null_mut(),
                 read_body_done: false,
                 waiting_more_body: false,
                 downstream: ptr::null_mut(),
