@@ -663,6 +663,14 @@ impl Tcp {
         if self.downstream() {
             return Err(Ok("not supported for downstream sockets"));
         }
+        // SAFETY: plain reads of nginx's process-wide flags.
+        if unsafe { ngx_exiting != 0 || ngx_terminate != 0 } {
+            // A worker that shuts down closes idle connections once, when
+            // it starts to; one pooled later would keep it alive until the
+            // keepalive timeout. Upstream closes it and reports success.
+            self.close();
+            return Ok(());
+        }
         let c = self.c;
         let counted = !self.pool.is_null();
         // SAFETY: the connection is ours and goes to the pool; the pool
