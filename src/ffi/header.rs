@@ -19,7 +19,9 @@ use super::*;
 use crate::nginx::log;
 
 /// A Content-Length value as nginx's `ngx_atoof` reads it.
-fn parse_off(v: &[u8]) -> Option<off_t> {
+/// A Content-Length value as nginx's `ngx_atoof` reads it: digits only,
+/// within `off_t`.
+pub(crate) fn parse_off(v: &[u8]) -> Option<off_t> {
     if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
         return None;
     }
