@@ -102,7 +102,8 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_new(err: *mut u8, errlen: *mut u
 
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_gc(s: *mut Tcp) {
-    if !s.is_null() {
+    // The VM closes after nginx tore down the cycle at process exit.
+    if !s.is_null() && !crate::phase::exit_worker::process_exiting() {
         // SAFETY: from ngx_lua_ffi_socket_tcp_new; ffi.gc calls this once.
         guard((), || drop(unsafe { Box::from_raw(s) }));
     }

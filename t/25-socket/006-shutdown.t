@@ -1,4 +1,4 @@
-# Keepalive pools of a worker that is shutting down (HUP reload, QUIT).
+# Cosockets of a worker that is shutting down (HUP reload, QUIT, TERM).
 use Test::Nginx::Socket::Lua;
 
 master_on();
@@ -107,3 +107,34 @@ __DATA__
 --- timeout: 6
 --- no_error_log
 [error]
+
+
+
+=== TEST 3: a worker terminated (TERM) while a connect waits for the resolver exits cleanly
+--- config
+    location = /t {
+        resolver 127.0.0.1:$TEST_NGINX_RAND_PORT_1 ipv6=off;
+        resolver_timeout 5s;
+        content_by_lua_block {
+            local ffi = require "ffi"
+            ffi.cdef [[ int kill(int pid, int sig); int getppid(void); ]]
+            ngx.timer.at(0.2, function()
+                ngx.log(ngx.WARN, "terminating")
+                ffi.C.kill(ffi.C.getppid(), 15)
+            end)
+            local sock = ngx.socket.tcp()
+            sock:settimeout(10000)
+            local ok, err = sock:connect("www.example.invalid", 80)
+            ngx.say(ok, " ", err)
+        }
+    }
+--- request
+GET /t
+--- abort
+--- timeout: 1
+--- ignore_response
+--- wait: 0.5
+--- error_log
+terminating
+--- no_error_log eval
+[qr/exited on signal/, qr/\[alert\]/]
