@@ -148,8 +148,22 @@ fn err_kind(rc: c_int) -> &'static str {
 /// `ctx` is the live request context.
 pub unsafe fn start(ctx: &mut RequestCtx, h: &Handler, cache: bool) -> Outcome {
     let r = ctx.r;
+    let mut status = None;
     // SAFETY: pushes onto the fresh coroutine.
-    unsafe { start_with(ctx, h.phase, |co| h.push(co, r, cache).map(|()| 0)) }
+    let outcome = unsafe {
+        start_with(ctx, h.phase, |co| {
+            h.push(co, r, cache).map(|()| 0).map_err(|e| {
+                status = e.status;
+                e.msg
+            })
+        })
+    };
+    // A handler file that cannot be read ends the request with upstream's
+    // status for it (404 for a missing file).
+    match status {
+        Some(s) => Outcome::Exit(s as isize),
+        None => outcome,
+    }
 }
 
 /// Creates an entry thread, lets `push` put its function and arguments on
