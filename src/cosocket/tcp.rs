@@ -105,6 +105,9 @@ pub struct Tcp {
     /// The host and port as given to connect (queued connects, logs).
     pub(super) target_host: Vec<u8>,
     pub(super) target_port: u16,
+    /// Why the host given to connect does not parse (reported once the
+    /// pool admitted the operation).
+    pub(super) bad_host: Option<String>,
     pub until_pat: Vec<u8>,
     until_found: bool,
     /// Bytes after `pos` that a line or pattern receive already searched
@@ -179,6 +182,7 @@ impl Tcp {
             },
             target_host: Vec::new(),
             target_port: 0,
+            bad_host: None,
             until_pat: Vec::new(),
             until_found: false,
             scanned: 0,
@@ -301,8 +305,16 @@ impl Tcp {
         unsafe {
             match self.pending {
                 Pending::Queued => {
-                    if let Some(p) = self.pool.as_mut() {
-                        pool::dequeue(p, self);
+                    let p = core::mem::replace(&mut self.pool, ptr::null_mut());
+                    if let Some(pool) = p.as_mut() {
+                        log::log_error(
+                            NGX_LOG_DEBUG,
+                            self.request_log(),
+                            b"lua tcp socket abort queueing",
+                        );
+                        pool::dequeue(pool, self);
+                        // A slot freed for this operation goes to the next.
+                        pool::release_queued(p, self.queue_ev.posted() != 0);
                     }
                 }
                 Pending::Resolve if !self.rctx.is_null() => {
