@@ -596,3 +596,65 @@ nil n... could not be resolved (3: Host not found)
 --- timeout: 3
 --- no_error_log
 [error]
+
+
+
+=== TEST 21: tcp: NaN, infinite and out-of-range numbers are refused with upstream's errors
+--- config
+    lua_socket_log_errors off;
+    location = /t {
+        content_by_lua_block {
+            local cases = { nan = 0/0, inf = math.huge, ["-inf"] = -math.huge, ["1e300"] = 1e300 }
+            local function try(f, ...)
+                local ok, err = pcall(f, ...)
+                return ok and "ok" or err
+            end
+            for _, k in ipairs({ "nan", "inf", "-inf", "1e300" }) do
+                local v = cases[k]
+                local s = ngx.socket.tcp()
+                ngx.say(k, " settimeout: ", try(s.settimeout, s, v))
+                ngx.say(k, " settimeouts: ", try(s.settimeouts, s, 1, v, 1))
+                ngx.say(k, " pool_size: ", try(s.connect, s, "127.0.0.1", 1, { pool_size = v }))
+                ngx.say(k, " backlog: ", try(s.connect, s, "127.0.0.1", 1, { pool_size = 1, backlog = v }))
+                -- As upstream converts it: port 0.
+                ngx.say(k, " port: ", select(2, s:connect("127.0.0.1", v)))
+                assert(s:connect("127.0.0.1", $TEST_NGINX_REDIS_PORT))
+                ngx.say(k, " receive: ", try(s.receive, s, v))
+                ngx.say(k, " receiveany: ", try(s.receiveany, s, v))
+                s:close()
+            end
+        }
+    }
+--- request
+GET /t
+--- response_body
+nan settimeout: bad timeout value
+nan settimeouts: bad timeout value
+nan pool_size: bad argument #3 to 'connect' (bad "pool_size" option value: 0)
+nan backlog: bad argument #3 to 'connect' (bad "backlog" option value: 0)
+nan port: connection refused
+nan receive: bad argument #1 to 'receive' (bad pattern argument)
+nan receiveany: bad argument #1 to 'receiveany' (bad max argument)
+inf settimeout: bad timeout value
+inf settimeouts: bad timeout value
+inf pool_size: bad argument #3 to 'connect' (bad "pool_size" option value: 0)
+inf backlog: bad argument #3 to 'connect' (bad "backlog" option value: 0)
+inf port: connection refused
+inf receive: bad argument #1 to 'receive' (bad pattern argument)
+inf receiveany: bad argument #1 to 'receiveany' (bad max argument)
+-inf settimeout: bad timeout value
+-inf settimeouts: bad timeout value
+-inf pool_size: bad argument #3 to 'connect' (bad "pool_size" option value: 0)
+-inf backlog: bad argument #3 to 'connect' (bad "backlog" option value: 0)
+-inf port: connection refused
+-inf receive: bad argument #1 to 'receive' (bad pattern argument)
+-inf receiveany: bad argument #1 to 'receiveany' (bad max argument)
+1e300 settimeout: bad timeout value
+1e300 settimeouts: bad timeout value
+1e300 pool_size: bad argument #3 to 'connect' (bad "pool_size" option value: 0)
+1e300 backlog: bad argument #3 to 'connect' (bad "backlog" option value: 0)
+1e300 port: connection refused
+1e300 receive: bad argument #1 to 'receive' (bad pattern argument)
+1e300 receiveany: bad argument #1 to 'receiveany' (bad max argument)
+--- no_error_log
+[error]
