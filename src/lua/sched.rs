@@ -107,11 +107,21 @@ pub unsafe fn start(
     on_outcome: fn(&mut LuaCtx, Outcome),
 ) -> Outcome {
     let r = ctx.r;
+    let mut status = None;
     // SAFETY: pushes onto the fresh coroutine.
-    unsafe {
+    let outcome = unsafe {
         start_with(ctx, h.phase, on_outcome, |co| {
-            h.push(co, r, cache).map(|()| 0)
+            h.push(co, r, cache).map(|()| 0).map_err(|e| {
+                status = e.status;
+                e.msg
+            })
         })
+    };
+    // A handler file that cannot be read ends the request with upstream's
+    // status for it (404 for a missing file).
+    match status {
+        Some(s) => Outcome::Exit(s as isize),
+        None => outcome,
     }
 }
 

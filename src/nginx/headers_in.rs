@@ -160,10 +160,7 @@ unsafe fn header_effects(r: *mut ngx_http_request_t, lower: &[u8], value: Option
                 hi.set_connection_type(t as _);
             }
             b"content-length" => {
-                hi.content_length_n = value
-                    .and_then(|v| core::str::from_utf8(v).ok())
-                    .and_then(|s| s.trim().parse::<i64>().ok())
-                    .unwrap_or(-1) as off_t;
+                hi.content_length_n = value.and_then(text::parse_off).unwrap_or(-1);
             }
             b"user-agent" => {
                 let ua = value.unwrap_or(b"");
@@ -304,6 +301,16 @@ pub unsafe fn set_input_header<'a>(
         }
         _ => None,
     };
+    // nginx reads the body by content_length_n: a value it cannot parse
+    // (upstream refuses it) would leave the body to be parsed as the next
+    // request on the connection.
+    if lower == b"content-length"
+        && values
+            .iter()
+            .any(|v| !v.is_empty() && text::parse_off(v).is_none())
+    {
+        return Err(b"failed to set header");
+    }
     // SAFETY: live request; new elements and strings in its pool.
     unsafe {
         let list: *mut ngx_list_t = &mut (*r).headers_in.headers;

@@ -127,6 +127,10 @@ pub fn finish_rc(ctx: &mut RequestCtx, outcome: Outcome) -> Option<isize> {
     let r = ctx.r;
     // SAFETY: live request.
     let header_sent = unsafe { (*r).header_sent() != 0 };
+    if outcome != Outcome::Yielded {
+        // SAFETY: live request whose threads are all done.
+        unsafe { crate::cosocket::req::discard_unread(r) };
+    }
     match outcome {
         Outcome::Yielded => None,
         // With subrequests still running (a light thread's capture),

@@ -189,7 +189,9 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_get_body_file(
 const POST_ARGS_PHASES: u32 =
     READ_PHASES | Phase::HeaderFilter.bit() | Phase::BodyFilter.bit() | Phase::Log.bit();
 
-/// Length of the form body `ngx.req.get_post_args` parses (0 for none).
+/// Length of the form body `ngx.req.get_post_args` parses (0 for none);
+/// `FFI_DECLINED` with the reason when the body is in a temp file (a
+/// `nil, err` result, as upstream).
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_req_get_post_args_len(
     err: *mut u8,
@@ -213,8 +215,8 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_get_post_args_len(
                 return FFI_ERROR;
             }
             if !(*rb).temp_file.is_null() {
-                set_err(err, errlen, b"requesty body in temp file not supported");
-                return FFI_ERROR;
+                set_err(err, errlen, b"request body in temp file not supported");
+                return FFI_DECLINED;
             }
             body_len(r).unwrap_or(0) as c_int
         }
