@@ -1,33 +1,35 @@
 //! ngx.config.*.
 use core::ffi::{c_int, c_uint};
 
-use nginx_sys::*;
+use crate::nginx::cycle::{Cycle, NGINX_VERSION};
 
 const CONFIGURE: &str = env!("NGX_LUA_CONFIGURE");
 
-#[no_mangle]
-pub unsafe extern "C" fn ngx_lua_ffi_config_prefix(len: *mut usize) -> *const u8 {
-    // SAFETY: the cycle's prefix string lives as long as the cycle.
-    unsafe {
-        let p = &(*ngx_cycle).prefix;
-        *len = p.len;
-        p.data
+export! {
+    /// The server prefix; the Lua side copies it at once.
+    fn ngx_lua_ffi_config_prefix(len: *mut usize) -> *const u8 {
+        let cycle = Cycle::current();
+        let prefix = cycle.prefix();
+        out!(len, prefix.len());
+        prefix.as_ptr()
     }
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn ngx_lua_ffi_nginx_version() -> c_uint {
-    nginx_version as c_uint
+export! {
+    fn ngx_lua_ffi_nginx_version() -> c_uint {
+        NGINX_VERSION as c_uint
+    }
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn ngx_lua_ffi_config_debug() -> c_int {
-    cfg!(ngx_lua_debug) as c_int
+export! {
+    fn ngx_lua_ffi_config_debug() -> c_int {
+        cfg!(ngx_lua_debug) as c_int
+    }
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn ngx_lua_ffi_nginx_configure(len: *mut usize) -> *const u8 {
-    // SAFETY: caller's out parameter.
-    unsafe { *len = CONFIGURE.len() };
-    CONFIGURE.as_ptr()
+export! {
+    fn ngx_lua_ffi_nginx_configure(len: *mut usize) -> *const u8 {
+        out!(len, CONFIGURE.len());
+        CONFIGURE.as_ptr()
+    }
 }
