@@ -6,7 +6,8 @@ use std::collections::VecDeque;
 use nginx_sys::*;
 
 use crate::lua::ctx::CoCtx;
-use crate::lua::sched::{arm_sleep, resume_from_event};
+use crate::lua::sched::{arm_sleep, arm_wakeup, resume_from_event};
+use crate::nginx::timer::TimerEvent;
 
 pub struct Sema {
     /// Available resources.
@@ -48,8 +49,7 @@ impl Sema {
     pub fn enqueue(&mut self, t: &mut CoCtx, ms: ngx_msec_t) {
         t.wait_result = 0;
         self.waiters.push_back(t);
-        arm_sleep(t, ms);
-        t.sleep_ev.handler = Some(timeout_handler);
+        arm_wakeup(t, ms, timeout_handler);
         t.wait_on(self as *mut Sema as *mut c_void, cancel);
     }
 
@@ -101,15 +101,18 @@ unsafe fn cancel(
 }
 
 unsafe extern "C" fn timeout_handler(ev: *mut ngx_event_t) {
-    // SAFETY: data is the waiting CoCtx (see arm_sleep); it is alive while
-    // its timer is armed.
-    unsafe {
-        let t = (*ev).data as *mut CoCtx;
-        if let Some(w) = (*t).wait.take() {
-            (*(w.data as *mut Sema)).forget(t);
+    crate::nginx::panic::guard((), || {
+        // SAFETY: the event's data is the waiting CoCtx (arm_wakeup), alive
+        // while its timer is armed (a record cancels it before it goes
+        // away); its wait, while set, names the live semaphore it queued on
+        // (a semaphore clears its waiters' slots before it is dropped).
+        unsafe {
+            let t = TimerEvent::data_of(ev) as *mut CoCtx;
+            if let Some(w) = (*t).wait.take() {
+                (*(w.data as *mut Sema)).forget(t);
+            }
+            (*t).wait_result = 0;
+            resume_from_event(t);
         }
-        (*t).wait_result = 0;
-        (*ev).handler = None;
-        resume_from_event(t);
-    }
+    })
 }

@@ -20,6 +20,25 @@ macro_rules! running {
         }
     };
 }
+/// An object this crate handed to lua-lib (from `Box::into_raw`, or one
+/// that lives as long as the cycle, like a shared dict zone), passed back
+/// by the Lua value that holds it: `Option<&T>`, None for null.
+macro_rules! lua_ref {
+    ($p:expr) => {
+        // SAFETY: lua-lib's contract (see ffi/abi.rs): the pointer is one
+        // this crate gave out, and the Lua value passing it keeps the object
+        // alive for the call.
+        unsafe { $p.as_ref() }
+    };
+}
+/// `lua_ref!` for an object the call changes: `Option<&mut T>` (one FFI
+/// call runs at a time, and none keeps the reference).
+macro_rules! lua_mut {
+    ($p:expr) => {
+        // SAFETY: as lua_ref!.
+        unsafe { $p.as_mut() }
+    };
+}
 /// The running request's context (`request_in`), or return its refusal
 /// status from the enclosing FFI function.
 macro_rules! request_in {

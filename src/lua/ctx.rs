@@ -13,6 +13,7 @@ use super::phase::Phase;
 use super::raw::*;
 use super::vm::Vm;
 use crate::nginx::request::Request;
+use crate::nginx::timer::TimerEvent;
 
 /// Something a feature tied to the request (a cosocket, say): `end` runs
 /// when the request ends, unless the feature detached it first.
@@ -180,7 +181,7 @@ pub struct CoCtx {
     /// Suspended on an nginx event (as opposed to a plain yield).
     pub waiting: bool,
     /// Timer of ngx.sleep (and of "resume on the next loop").
-    pub sleep_ev: ngx_event_t,
+    pub sleep_ev: TimerEvent,
     /// The parent blocked in ngx.thread.wait on this thread.
     pub waited_by: *mut CoCtx,
     /// The thread itself called ngx.thread.wait.
@@ -207,8 +208,7 @@ impl CoCtx {
             parent,
             state: CoState::Running,
             waiting: false,
-            // SAFETY: an all-zero ngx_event_t is nginx's "unarmed" event.
-            sleep_ev: unsafe { core::mem::zeroed() },
+            sleep_ev: TimerEvent::new(),
             waited_by: ptr::null_mut(),
             in_wait: false,
             wait: None,
@@ -256,16 +256,7 @@ impl CoCtx {
     /// Cancels whatever the thread waits on (timers, posted events, the
     /// feature's wait).
     pub fn cancel_events(&mut self) {
-        // SAFETY: the event is embedded in this struct; deleting a set timer
-        // or a posted event is always allowed in the worker.
-        unsafe {
-            if self.sleep_ev.timer_set() != 0 {
-                ngx_del_timer(&mut self.sleep_ev);
-            }
-            if self.sleep_ev.posted() != 0 {
-                ngx_delete_posted_event(&mut self.sleep_ev);
-            }
-        }
+        self.sleep_ev.cancel();
         if let Some(w) = self.wait.take() {
             // SAFETY: as in try_cancel_wait; forced, so it cannot refuse.
             let _ = unsafe { (w.cancel)(w.data, self, true) };

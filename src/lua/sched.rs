@@ -13,6 +13,7 @@ use super::raw::*;
 use super::vm::pcall;
 use super::Global;
 use crate::nginx::log::log_error;
+use crate::nginx::timer::{EventHandler, TimerEvent};
 
 /// What the FFI layer sees as "the running Lua code": the request (if any)
 /// and the phase. Set around every entry into Lua.
@@ -31,6 +32,14 @@ impl Current {
         // (Enter restores the previous value when the call returns), and a
         // request's context lives as long as its request.
         unsafe { self.ctx.as_mut() }
+    }
+
+    /// The scheduled thread that runs (None in synchronous handlers).
+    pub fn thread(&self) -> Option<&'static mut CoCtx> {
+        // SAFETY: CURRENT holds a thread only while it runs (run_one's
+        // Enter), and thread records live until their handler ends, after
+        // the thread stopped running.
+        unsafe { self.co.as_mut() }
     }
 }
 
@@ -337,28 +346,32 @@ pub unsafe fn take_results(t: &mut CoCtx, to: *mut lua_State) -> c_int {
 }
 
 unsafe extern "C" fn sleep_handler(ev: *mut ngx_event_t) {
-    // SAFETY: data is the CoCtx that armed the event; the ctx cleanup (or
-    // killing the thread) deletes the timer, so both are alive here.
-    unsafe {
-        resume_from_event((*ev).data as *mut CoCtx);
-    }
+    crate::nginx::panic::guard((), || {
+        // SAFETY: the event's data is the CoCtx that armed it (arm_wakeup);
+        // a thread record cancels its timer before it goes away
+        // (cancel_events, TimerEvent's drop), so it is alive here, and
+        // suspended: that is what the timer is armed for.
+        unsafe { resume_from_event(TimerEvent::data_of(ev) as *mut CoCtx) }
+    })
 }
 
 /// Arms the thread's wake-up timer (`ngx.sleep`, plain yields).
 pub fn arm_sleep(t: &mut CoCtx, ms: ngx_msec_t) {
-    // SAFETY: the event is embedded in the boxed CoCtx, which outlives it
-    // (cancel_events runs before the box is dropped).
+    arm_wakeup(t, ms, sleep_handler);
+}
+
+/// Arms the thread's wake-up timer with a feature's handler (a semaphore's
+/// timeout), which nginx calls with the event whose `data` is the thread's
+/// `CoCtx`.
+pub fn arm_wakeup(t: &mut CoCtx, ms: ngx_msec_t, handler: EventHandler) {
+    let data = t as *mut CoCtx as *mut core::ffi::c_void;
+    // SAFETY: threads are boxed and never leave their box, so the event
+    // stays in place, and the record cancels it before it is freed; `data`
+    // is that record, as both handlers expect; the request's connection
+    // log (the thread's context lives in the request) outlives the thread.
     unsafe {
-        let data = t as *mut CoCtx as *mut core::ffi::c_void;
-        let log = (*(*(*t.ctx).r).connection).log;
-        let ev = &mut t.sleep_ev;
-        if ev.timer_set() != 0 {
-            ngx_del_timer(ev);
-        }
-        ev.handler = Some(sleep_handler);
-        ev.data = data;
-        ev.log = log;
-        ngx_add_timer(ev, ms);
+        let log = (*t.ctx).req().log();
+        t.sleep_ev.arm(ms, handler, data, log);
     }
     t.waiting = true;
 }

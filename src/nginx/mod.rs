@@ -10,4 +10,5 @@ pub mod request;
 pub mod sock;
 pub mod str;
 pub mod time;
+pub mod timer;
 pub mod variables;
