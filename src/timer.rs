@@ -1,30 +1,32 @@
 //! ngx.timer.at / ngx.timer.every: callbacks run in their own entry thread
 //! on a fake request, with `premature` set when the worker shuts down.
-use core::ffi::{c_int, c_void};
-use core::ptr;
+use core::cell::RefCell;
+use core::ffi::c_void;
 
-use nginx_sys::*;
+use nginx_sys::{ngx_event_t, ngx_msec_t, NGX_LOG_ALERT};
 
 use crate::conf::MainConf;
 use crate::http::RequestCtx;
 use crate::lua::ctx::LuaCtx;
 use crate::lua::phase::Phase;
-use crate::lua::raw::*;
 use crate::lua::sched::{self, Outcome};
-use crate::nginx::{fake, log};
+use crate::nginx::cycle;
+use crate::nginx::fake::{FakeConnection, HttpConfs};
+use crate::nginx::log;
+use crate::nginx::timer::TimerEvent;
 
 /// Registry field of the Lua function that runs a timer callback by id.
 pub const TIMER_RUN: &core::ffi::CStr = c"ngx_lua_timer_run";
 /// Registry field of the callbacks table (id -> function and arguments).
 pub const TIMERS: &core::ffi::CStr = c"ngx_lua_timers";
 
+/// A pending timer: boxed, so its event stays in place while armed; the
+/// nginx event's data points back at the box.
 struct Timer {
-    ev: ngx_event_t,
+    ev: TimerEvent,
     id: f64,
     every: ngx_msec_t,
-    main_conf: *mut *mut c_void,
-    srv_conf: *mut *mut c_void,
-    loc_conf: *mut *mut c_void,
+    confs: HttpConfs,
     premature: bool,
 }
 
@@ -35,181 +37,120 @@ struct State {
     /// An idle fake connection: nginx "closes" idle connections when it
     /// starts a graceful shutdown, which is our cue to run pending timers
     /// prematurely.
-    watcher: *mut ngx_connection_t,
+    watcher: Option<FakeConnection>,
 }
 
-struct StateCell(core::cell::UnsafeCell<Option<State>>);
+struct StateCell(RefCell<Option<State>>);
 // SAFETY: only nginx's single event-loop thread uses it.
 unsafe impl Sync for StateCell {}
-static STATE: StateCell = StateCell(core::cell::UnsafeCell::new(None));
+static STATE: StateCell = StateCell(RefCell::new(None));
 
-fn state() -> &'static mut State {
-    // SAFETY: single-threaded worker; callers do not hold two borrows
-    // across calls that re-enter this module.
-    unsafe { (*STATE.0.get()).get_or_insert_with(State::default) }
+/// Runs `f` on the worker's timer state (not re-entered: `f` never runs
+/// Lua code or nginx handlers).
+fn with_state<R>(f: impl FnOnce(&mut State) -> R) -> R {
+    f(STATE.0.borrow_mut().get_or_insert_with(State::default))
 }
 
 pub fn pending_count() -> usize {
-    state().pending.len()
+    with_state(|st| st.pending.len())
 }
 
 pub fn running_count() -> usize {
-    state().running
+    with_state(|st| st.running)
 }
 
-fn exiting() -> bool {
-    // SAFETY: process globals.
-    unsafe { ngx_exiting != 0 || ngx_quit != 0 || ngx_terminate != 0 }
-}
-
-unsafe fn main_conf_of(main_conf: *mut *mut c_void) -> &'static mut MainConf {
-    // SAFETY: the http main conf array of the running cycle.
-    unsafe { &mut *(*main_conf.add(crate::nginx::module::ctx_index()) as *mut MainConf) }
-}
-
-/// Creates a timer for callback `id`. Errors are upstream's texts.
-///
-/// # Safety
-/// The conf arrays belong to the running cycle's http block.
-pub unsafe fn add(
-    id: f64,
-    delay: ngx_msec_t,
-    every: ngx_msec_t,
-    main_conf: *mut *mut c_void,
-    srv_conf: *mut *mut c_void,
-    loc_conf: *mut *mut c_void,
-) -> Result<(), &'static str> {
-    if exiting() {
+/// Creates a timer for callback `id`, running under `confs`. Errors are
+/// upstream's texts.
+pub fn add(id: f64, delay: ngx_msec_t, every: ngx_msec_t, confs: HttpConfs) -> Result<(), &'static str> {
+    if cycle::exiting() {
         return Err("process exiting");
     }
-    // SAFETY: conf arrays of the running cycle.
-    let mcf = unsafe { main_conf_of(main_conf) };
-    let st = state();
-    if st.pending.len() >= mcf.max_pending_timers {
-        return Err("too many pending timers");
-    }
-    if st.watcher.is_null() {
-        // SAFETY: worker process; see fake::connection.
-        unsafe {
-            let c = fake::connection();
-            if c.is_null() {
-                return Err("no memory");
-            }
-            // fd -1 would exclude it from ngx_close_idle_connections.
-            (*c).fd = -2;
-            (*c).set_idle(1);
-            (*(*c).read).handler = Some(abort_pending);
-            st.watcher = c;
+    let mcf = MainConf::of_confs(confs);
+    with_state(|st| {
+        if st.pending.len() >= mcf.max_pending_timers {
+            return Err("too many pending timers");
         }
-    }
-    let t = Box::into_raw(Box::new(Timer {
-        // SAFETY: an all-zero event is nginx's "unarmed" event.
-        ev: unsafe { core::mem::zeroed() },
-        id,
-        every,
-        main_conf,
-        srv_conf,
-        loc_conf,
-        premature: false,
-    }));
-    // SAFETY: the event lives in the leaked box until the handler takes it
-    // back.
-    unsafe {
-        (*t).ev.handler = Some(fire);
-        (*t).ev.data = t as *mut c_void;
-        (*t).ev.log = log::cycle_log();
-        ngx_add_timer(&mut (*t).ev, delay);
-    }
-    st.pending.push(t);
-    Ok(())
+        if st.watcher.is_none() {
+            let c = FakeConnection::new().ok_or("no memory")?;
+            c.watch_shutdown(abort_pending);
+            st.watcher = Some(c);
+        }
+        let t = Box::into_raw(Box::new(Timer {
+            ev: TimerEvent::new(),
+            id,
+            every,
+            confs,
+            premature: false,
+        }));
+        // SAFETY: the event lives in the leaked box, which only `fire` or
+        // `abort_pending` take back (the latter cancels the timer first);
+        // its data is that box; the cycle's log outlives the worker's timers.
+        unsafe { (*t).ev.arm(delay, fire, t as *mut c_void, log::cycle_log()) };
+        st.pending.push(t);
+        Ok(())
+    })
 }
 
 unsafe extern "C" fn fire(ev: *mut ngx_event_t) {
-    // SAFETY: data is the Timer box leaked in add().
-    unsafe {
-        let t = Box::from_raw((*ev).data as *mut Timer);
-        let st = state();
-        st.pending.retain(|&p| !core::ptr::eq(p, &*t));
+    crate::nginx::panic::guard((), || {
+        // SAFETY: the event's data is the Timer box leaked in add(), still
+        // pending (abort_pending takes the others back and cancels them).
+        let t = unsafe { Box::from_raw(TimerEvent::data_of(ev) as *mut Timer) };
+        with_state(|st| st.pending.retain(|&p| !core::ptr::eq(p, &*t)));
         run(*t);
-    }
+    })
 }
 
-/// Drops a callback from the Lua table when its timer will never run.
-unsafe fn forget(L: *mut lua_State, id: f64) {
-    // SAFETY: balanced stack on the main state.
-    unsafe {
-        lua_getfield(L, LUA_REGISTRYINDEX, TIMERS.as_ptr());
-        if lua_type(L, -1) == LUA_TTABLE {
-            lua_pushnumber(L, id);
-            lua_pushnil(L);
-            lua_rawset(L, -3);
-        }
-        lua_pop(L, 1);
-    }
-}
-
-unsafe fn run(t: Timer) {
-    // SAFETY: the conf arrays and the VM belong to the running cycle.
-    unsafe {
-        let mcf = main_conf_of(t.main_conf);
-        let Some(vm) = mcf.vm.as_ref() else {
-            return;
-        };
-        let L = vm.state();
-        let st = state();
-        if t.every > 0 && !t.premature && !exiting() {
-            if let Err(e) = add(t.id, t.every, t.every, t.main_conf, t.srv_conf, t.loc_conf) {
-                log::log_error(
-                    NGX_LOG_ALERT,
-                    log::cycle_log(),
-                    format!(
-                        "failed to create the next timer of delay {} ms: {e}",
-                        t.every
-                    )
-                    .as_bytes(),
-                );
-            }
-        }
-        if st.running >= mcf.max_running_timers {
-            log::log_error(
+fn run(t: Timer) {
+    let mcf = MainConf::of_confs(t.confs);
+    let Some(vm) = mcf.vm.as_ref() else {
+        return;
+    };
+    let main = vm.main_state();
+    if t.every > 0 && !t.premature && !cycle::exiting() {
+        if let Err(e) = add(t.id, t.every, t.every, t.confs) {
+            log::cycle(
                 NGX_LOG_ALERT,
-                log::cycle_log(),
-                format!(
-                    "{} lua_max_running_timers are not enough",
-                    mcf.max_running_timers
-                )
-                .as_bytes(),
+                format!("failed to create the next timer of delay {} ms: {e}", t.every).as_bytes(),
             );
-            forget(L, t.id);
-            return;
         }
-        let c = fake::connection();
-        if c.is_null() {
-            forget(L, t.id);
-            return;
-        }
-        let r = fake::request(c, t.main_conf, t.srv_conf, t.loc_conf);
-        let ctx = if r.is_null() {
-            None
-        } else {
-            RequestCtx::get_or_create(r)
-        };
-        let Some(ctx) = ctx else {
-            fake::close_connection(c);
-            forget(L, t.id);
-            return;
-        };
-        st.running += 1;
-        let (id, premature, every) = (t.id, t.premature, t.every > 0);
-        let outcome = sched::start_with(ctx, Phase::Timer, after_resume, |co| {
-            lua_getfield(co, LUA_REGISTRYINDEX, TIMER_RUN.as_ptr());
-            lua_pushnumber(co, id);
-            lua_pushboolean(co, premature as c_int);
-            lua_pushboolean(co, every as c_int);
-            Ok(3)
-        });
-        after_resume(ctx, outcome);
     }
+    if with_state(|st| st.running) >= mcf.max_running_timers {
+        log::cycle(
+            NGX_LOG_ALERT,
+            format!("{} lua_max_running_timers are not enough", mcf.max_running_timers).as_bytes(),
+        );
+        main.registry_table_unset(TIMERS, t.id);
+        return;
+    }
+    let Some(c) = FakeConnection::new() else {
+        main.registry_table_unset(TIMERS, t.id);
+        return;
+    };
+    let ctx = match c.request(t.confs) {
+        // SAFETY: the fake request is alive until its connection closes,
+        // which only after_resume does once the callback's threads are done.
+        Some(r) => unsafe { RequestCtx::get_or_create(r.as_ptr()) },
+        None => None,
+    };
+    let Some(ctx) = ctx else {
+        c.close();
+        main.registry_table_unset(TIMERS, t.id);
+        return;
+    };
+    with_state(|st| st.running += 1);
+    let (id, premature, every) = (t.id, t.premature, t.every > 0);
+    // SAFETY: ctx is the fake request's live context.
+    let outcome = unsafe {
+        sched::start_with(ctx, Phase::Timer, after_resume, |co| {
+            co.push_registry(TIMER_RUN);
+            co.push_number(id);
+            co.push_bool(premature);
+            co.push_bool(every);
+            Ok(3)
+        })
+    };
+    after_resume(ctx, outcome);
 }
 
 /// Ends the timer's fake request once its threads are done.
@@ -217,33 +158,34 @@ pub fn after_resume(ctx: &mut LuaCtx, outcome: Outcome) {
     if outcome == Outcome::Yielded {
         return;
     }
-    let st = state();
-    st.running = st.running.saturating_sub(1);
-    // SAFETY: the fake request's connection; closing it destroys the pool,
-    // whose cleanup frees ctx: nothing touches ctx afterwards.
-    unsafe { fake::close_connection((*ctx.r).connection) };
+    with_state(|st| st.running = st.running.saturating_sub(1));
+    // SAFETY: a timer's context belongs to the fake request run() made.
+    // Closing the connection destroys the pool, whose cleanup frees ctx:
+    // nothing touches ctx afterwards.
+    unsafe { ctx.req().fake_connection() }.close();
 }
 
 unsafe extern "C" fn abort_pending(ev: *mut ngx_event_t) {
-    // SAFETY: the watcher's read event; nginx sets `close` when it shuts
-    // down gracefully.
-    unsafe {
-        let c = (*ev).data as *mut ngx_connection_t;
-        if (*c).close() == 0 {
+    crate::nginx::panic::guard((), || {
+        // SAFETY: the watcher's read event (watch_shutdown).
+        let c = unsafe { FakeConnection::of_event(ev) };
+        if !c.closing() {
             return;
         }
-        let st = state();
-        st.watcher = ptr::null_mut();
-        (*c).fd = -1;
-        fake::close_connection(c);
-        let pending = core::mem::take(&mut st.pending);
+        let pending = with_state(|st| {
+            // The state's handle is this connection, closed below.
+            st.watcher = None;
+            core::mem::take(&mut st.pending)
+        });
+        c.unwatch();
+        c.close();
         for p in pending {
-            let mut t = Box::from_raw(p);
-            if t.ev.timer_set() != 0 {
-                ngx_del_timer(&mut t.ev);
-            }
+            // SAFETY: a pending timer's box (see add); dropping its event
+            // below (run consumes it) takes it out of the timer tree.
+            let mut t = unsafe { Box::from_raw(p) };
+            t.ev.cancel();
             t.premature = true;
             run(*t);
         }
-    }
+    })
 }

@@ -67,6 +67,14 @@ impl MainConf {
         unsafe { &mut *r.main_conf::<MainConf>() }
     }
 
+    /// The http main configuration of the arrays a timer runs under.
+    pub fn of_confs(confs: crate::nginx::fake::HttpConfs) -> &'static mut MainConf {
+        // SAFETY: our slot of an http main conf array holds the MainConf
+        // create_main_conf made, in the cycle's pool, which outlives the
+        // worker's timers; only the single worker thread changes it.
+        unsafe { &mut *(confs.module_main_conf() as *mut MainConf) }
+    }
+
     /// Runs `init_by_lua*` (if configured) in the cycle's VM; false when it
     /// failed (logged).
     ///

@@ -1,62 +1,51 @@
 //! ngx.timer.at / every / running_count / pending_count.
-use core::ffi::{c_int, c_void};
+use core::ffi::c_int;
 
-use nginx_sys::*;
+use nginx_sys::ngx_msec_t;
 
 use super::*;
+use crate::nginx::cycle::Cycle;
+use crate::nginx::fake::HttpConfs;
 use crate::timer;
 
-/// Arms timer `id` (its callback is already in the Lua timers table).
-#[no_mangle]
-pub unsafe extern "C" fn ngx_lua_ffi_timer_add(
-    id: f64,
-    delay_ms: f64,
-    every_ms: f64,
-    err: *mut u8,
-    errlen: *mut usize,
-) -> c_int {
-    guard(FFI_ERROR, || {
+export! {
+    /// Arms timer `id` (its callback is already in the Lua timers table).
+    fn ngx_lua_ffi_timer_add(
+        id: f64,
+        delay_ms: f64,
+        every_ms: f64,
+        err: *mut u8,
+        errlen: *mut usize,
+    ) -> c_int {
+        let mut err = err_out!(err, errlen);
+        // The configuration of the code that creates the timer: its
+        // request's, or the http block's in init_worker_by_lua*.
         let cur = current();
-        // SAFETY: the conf arrays of the current request, or of the http
-        // block of the running cycle (init_worker_by_lua).
-        let confs: Option<(*mut *mut c_void, *mut *mut c_void, *mut *mut c_void)> = unsafe {
-            match cur.ctx.as_ref() {
-                Some(ctx) => {
-                    let r = ctx.r;
-                    Some(((*r).main_conf, (*r).srv_conf, (*r).loc_conf))
-                }
-                None if cur.phase == Phase::InitWorker => {
-                    let cycle = ngx_cycle as *mut ngx_cycle_t;
-                    let http =
-                        *(*cycle).conf_ctx.add(ngx_http_module.index) as *mut ngx_http_conf_ctx_t;
-                    (!http.is_null())
-                        .then(|| ((*http).main_conf, (*http).srv_conf, (*http).loc_conf))
-                }
-                None => None,
-            }
+        let confs = match cur.lua_ctx() {
+            Some(ctx) => Some(HttpConfs::of_request(ctx.req())),
+            None if cur.phase == Phase::InitWorker => HttpConfs::of_cycle(Cycle::current()),
+            None => None,
         };
-        let Some((m, s, l)) = confs else {
-            // SAFETY: the caller's error buffer.
-            unsafe { set_err(err, errlen, b"no request") };
+        let Some(confs) = confs else {
+            err.set(b"no request");
             return FFI_NO_REQ;
         };
-        // SAFETY: conf arrays of the running cycle.
-        match unsafe { timer::add(id, delay_ms as ngx_msec_t, every_ms as ngx_msec_t, m, s, l) } {
+        match timer::add(id, delay_ms as ngx_msec_t, every_ms as ngx_msec_t, confs) {
             Ok(()) => FFI_OK,
             Err(e) => {
-                // SAFETY: the caller's error buffer.
-                unsafe { set_err(err, errlen, e.as_bytes()) };
+                err.set(e.as_bytes());
                 FFI_DECLINED
             }
         }
-    })
+    }
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn ngx_lua_ffi_timer_count(running: c_int) -> c_int {
-    if running != 0 {
-        timer::running_count() as c_int
-    } else {
-        timer::pending_count() as c_int
+export! {
+    fn ngx_lua_ffi_timer_count(running: c_int) -> c_int {
+        if running != 0 {
+            timer::running_count() as c_int
+        } else {
+            timer::pending_count() as c_int
+        }
     }
 }

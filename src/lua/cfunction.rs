@@ -61,6 +61,40 @@ impl State {
         unsafe { lua_pushnil(self.as_ptr()) }
     }
 
+    pub fn push_number(self, n: f64) {
+        // SAFETY: as push_bool.
+        unsafe { lua_pushnumber(self.as_ptr(), n) }
+    }
+
+    /// Pushes the registry's field `name`.
+    pub fn push_registry(self, name: &CStr) {
+        // SAFETY: as push_bool; the registry is always a table.
+        unsafe { lua_getfield(self.as_ptr(), LUA_REGISTRYINDEX, name.as_ptr()) };
+    }
+
+    /// `registry[table][key] = nil`, when the registry's field `table` is a
+    /// table.
+    pub fn registry_table_unset(self, table: &CStr, key: f64) {
+        self.push_registry(table);
+        if self.type_of(-1) == LUA_TTABLE {
+            // SAFETY: the table is at -1; key and nil go above it, and
+            // lua_rawset (no metamethods) pops them.
+            unsafe {
+                lua_pushnumber(self.as_ptr(), key);
+                lua_pushnil(self.as_ptr());
+                lua_rawset(self.as_ptr(), -3);
+            }
+        }
+        self.pop(1);
+    }
+
+    /// Drops `n` values from the top (at most what the stack holds).
+    pub fn pop(self, n: c_int) {
+        let top = self.top();
+        // SAFETY: a live state; the new top is within the stack.
+        unsafe { lua_settop(self.as_ptr(), (top - n.max(0)).max(0)) }
+    }
+
     pub fn push_str(self, s: &[u8]) {
         // SAFETY: as push_bool; the string is copied.
         unsafe { push_bytes(self.as_ptr(), s) }

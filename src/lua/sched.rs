@@ -6,6 +6,7 @@ use core::ptr;
 use nginx_sys::*;
 
 pub use super::ctx::Outcome;
+use super::cfunction::State;
 use super::ctx::{CoCtx, CoState, LuaCtx};
 use super::handler::Handler;
 use super::phase::Phase;
@@ -120,7 +121,7 @@ pub unsafe fn start(
     // SAFETY: pushes onto the fresh coroutine.
     let outcome = unsafe {
         start_with(ctx, h.phase, on_outcome, |co| {
-            h.push(co, r, cache).map(|()| 0).map_err(|e| {
+            h.push(co.as_ptr(), r, cache).map(|()| 0).map_err(|e| {
                 status = e.status;
                 e.msg
             })
@@ -145,7 +146,7 @@ pub unsafe fn start_with(
     ctx: &mut LuaCtx,
     phase: Phase,
     on_outcome: fn(&mut LuaCtx, Outcome),
-    push: impl FnOnce(*mut lua_State) -> Result<c_int, String>,
+    push: impl FnOnce(State) -> Result<c_int, String>,
 ) -> Outcome {
     // SAFETY: a new coroutine anchored in the registry until released.
     unsafe {
@@ -156,7 +157,7 @@ pub unsafe fn start_with(
         ctx.phase = phase;
         ctx.on_outcome = on_outcome;
         let (co, co_ref) = ctx.vm().new_thread();
-        let nargs = match push(co) {
+        let nargs = match push(State::from_raw(co)) {
             Ok(n) => n,
             Err(e) => {
                 luaL_unref(L, LUA_REGISTRYINDEX, co_ref);

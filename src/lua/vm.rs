@@ -217,6 +217,13 @@ impl Vm {
         self.state
     }
 
+    /// The main state, as a handle for the stack operations of
+    /// [`State`](super::cfunction::State).
+    pub fn main_state(&self) -> super::cfunction::State {
+        // SAFETY: the VM owns its live state until it is dropped.
+        unsafe { super::cfunction::State::from_raw(self.state) }
+    }
+
     /// Loads and runs a chunk in the main thread with a traceback handler.
     pub fn run_string(&self, code: &[u8], name: &core::ffi::CStr) -> Result<(), String> {
         // SAFETY: valid state; stack restored on every path.

@@ -2,56 +2,245 @@
 //! outside any client request (timers), so every API finds the pools, logs
 //! and configuration it expects, exactly as upstream does.
 use core::ffi::c_void;
-use core::ptr;
+use core::ptr::{self, NonNull};
 
 use nginx_sys::*;
 
-/// Takes a connection slot with no socket. nginx's connection API wants an
-/// fd; a valid one (0) is lent for the call and given back.
-///
-/// # Safety
-/// Worker process, event loop thread.
-pub unsafe fn connection() -> *mut ngx_connection_t {
-    // SAFETY: ngx_cycle is valid; files[0] is restored right after.
+use super::cycle::Cycle;
+use super::request::Request;
+use super::timer::EventHandler;
+
+/// The http configuration arrays a request runs under (main, server and
+/// location level, one slot per http module), copied from the code that
+/// creates a timer so its callback sees the same configuration.
+#[derive(Clone, Copy)]
+pub struct HttpConfs {
+    main: *mut *mut c_void,
+    srv: *mut *mut c_void,
+    loc: *mut *mut c_void,
+}
+
+impl HttpConfs {
+    /// The arrays `r` runs under.
+    pub fn of_request(r: Request) -> HttpConfs {
+        // SAFETY: a live request (the handle's invariant) carries the
+        // arrays of its location, which live in the cycle's pool.
+        let r = unsafe { &*r.as_ptr() };
+        HttpConfs {
+            main: r.main_conf,
+            srv: r.srv_conf,
+            loc: r.loc_conf,
+        }
+    }
+
+    /// The `http {}` block's own arrays (None without an http block).
+    pub fn of_cycle(cycle: Cycle) -> Option<HttpConfs> {
+        let c = cycle.as_ptr();
+        // SAFETY: a live cycle; conf_ctx has one slot per module, and the
+        // http module's holds the http block's ngx_http_conf_ctx_t, which
+        // lives in the cycle pool.
+        unsafe {
+            if (*c).conf_ctx.is_null() {
+                return None;
+            }
+            let http = (*(*c).conf_ctx.add(ngx_http_module.index) as *const ngx_http_conf_ctx_t)
+                .as_ref()?;
+            Some(HttpConfs {
+                main: http.main_conf,
+                srv: http.srv_conf,
+                loc: http.loc_conf,
+            })
+        }
+    }
+
+    /// This module's slot of the main level (its `MainConf`).
+    pub fn module_main_conf(self) -> *mut c_void {
+        // SAFETY: the main array has one slot per http module (see the
+        // constructors), our index among them.
+        unsafe { *self.main.add(super::module::ctx_index()) }
+    }
+}
+
+/// A connection slot with no socket, owning its pool.
+pub struct FakeConnection(NonNull<ngx_connection_t>);
+
+/// nginx's connection API wants an fd: a valid one (0) is lent for the
+/// call, and the slot of the cycle's `files` array it touches is put back.
+fn with_fd_zero<R>(f: impl FnOnce() -> R) -> R {
+    let cycle = Cycle::current().as_ptr();
+    // SAFETY: a live cycle; `files` is null or has an entry per possible fd,
+    // and only entry 0 is read and restored.
     unsafe {
-        let cycle = ngx_cycle as *mut ngx_cycle_t;
-        let saved = if (*cycle).files.is_null() {
+        let files = (*cycle).files;
+        let saved = if files.is_null() {
             ptr::null_mut()
         } else {
-            *(*cycle).files
+            *files
         };
-        let c = ngx_get_connection(0, (*cycle).log);
-        if !(*cycle).files.is_null() {
-            *(*cycle).files = saved;
+        let r = f();
+        if !files.is_null() {
+            *files = saved;
         }
-        if c.is_null() {
-            return ptr::null_mut();
+        r
+    }
+}
+
+impl FakeConnection {
+    /// Takes a free connection of the worker, with a pool and a log whose
+    /// lines end with upstream's `, context: ngx.timer`. None when the
+    /// worker has no free connection or memory.
+    pub fn new() -> Option<FakeConnection> {
+        let cycle = Cycle::current().as_ptr();
+        // SAFETY: a worker's live cycle and its log.
+        let c = with_fd_zero(|| unsafe { ngx_get_connection(0, (*cycle).log) });
+        let c = FakeConnection(NonNull::new(c)?);
+        // SAFETY: a connection slot nginx just handed out (zeroed except its
+        // events); the pool and log are ours until close.
+        unsafe {
+            let p = c.as_ptr();
+            (*p).fd = -1;
+            // ngx_atomic_t lives in shared memory; nginx bumps it atomically.
+            let counter = &*(ngx_connection_counter as *const core::sync::atomic::AtomicUsize);
+            (*p).number = counter.fetch_add(1, core::sync::atomic::Ordering::SeqCst) as _;
+            (*p).pool = ngx_create_pool(4096, (*cycle).log);
+            if (*p).pool.is_null() {
+                c.close();
+                return None;
+            }
+            let log = ngx_pcalloc((*p).pool, core::mem::size_of::<ngx_log_t>()) as *mut ngx_log_t;
+            if log.is_null() {
+                c.close();
+                return None;
+            }
+            *log = *(*cycle).log;
+            (*log).connection = (*p).number;
+            (*log).action = ptr::null_mut();
+            (*log).data = ptr::null_mut();
+            (*log).handler = Some(timer_log_handler);
+            (*p).log = log;
+            (*(*p).read).log = log;
+            (*(*p).write).log = log;
+            (*p).set_log_error(ngx_connection_log_error_e_NGX_ERROR_INFO as _);
+            (*p).set_error(1);
         }
-        (*c).fd = -1;
-        // ngx_atomic_t lives in shared memory; nginx bumps it atomically.
-        let counter = &*(ngx_connection_counter as *const core::sync::atomic::AtomicUsize);
-        (*c).number = counter.fetch_add(1, core::sync::atomic::Ordering::SeqCst) as _;
-        (*c).pool = ngx_create_pool(4096, (*cycle).log);
-        if (*c).pool.is_null() {
-            free_connection(c);
-            return ptr::null_mut();
+        Some(c)
+    }
+
+    /// # Safety
+    /// `c` came from [`FakeConnection::new`] and was not closed.
+    pub unsafe fn from_raw(c: *mut ngx_connection_t) -> Option<FakeConnection> {
+        NonNull::new(c).map(FakeConnection)
+    }
+
+    pub fn as_ptr(&self) -> *mut ngx_connection_t {
+        self.0.as_ptr()
+    }
+
+    /// Frees the connection and its pool (running the pool's cleanups, and
+    /// so those of its fake request).
+    pub fn close(self) {
+        let c = self.as_ptr();
+        // SAFETY: a fake connection: no socket, its events only ever used
+        // as timers; nothing uses the handle afterwards (it is consumed).
+        unsafe {
+            (*c).set_destroyed(1);
+            let pool = (*c).pool;
+            for ev in [(*c).read, (*c).write] {
+                if (*ev).timer_set() != 0 {
+                    ngx_del_timer(ev);
+                }
+                if (*ev).posted() != 0 {
+                    ngx_delete_posted_event(ev);
+                }
+                (*ev).set_closed(1);
+            }
+            (*c).fd = 0;
+            with_fd_zero(|| ngx_free_connection(c));
+            (*c).fd = -1;
+            if !pool.is_null() {
+                ngx_destroy_pool(pool);
+            }
         }
-        let log = ngx_pcalloc((*c).pool, core::mem::size_of::<ngx_log_t>()) as *mut ngx_log_t;
-        if log.is_null() {
-            close_connection(c);
-            return ptr::null_mut();
+    }
+
+    /// A request on the connection, running under `confs`.
+    pub fn request(&self, confs: HttpConfs) -> Option<Request> {
+        let c = self.as_ptr();
+        // SAFETY: allocations from the connection's pool, freed with it; the
+        // request is zeroed and then given what nginx's code reads of a
+        // request outside the phase engine.
+        unsafe {
+            let pool = (*c).pool;
+            let r = ngx_pcalloc(pool, core::mem::size_of::<ngx_http_request_t>())
+                as *mut ngx_http_request_t;
+            if r.is_null() {
+                return None;
+            }
+            (*r).ctx = ngx_pcalloc(
+                pool,
+                core::mem::size_of::<*mut c_void>() * ngx_http_max_module,
+            ) as *mut *mut c_void;
+            if (*r).ctx.is_null() {
+                return None;
+            }
+            (*c).requests += 1;
+            (*r).signature = NGX_HTTP_MODULE;
+            (*r).pool = pool;
+            (*r).connection = c;
+            (*r).main = r;
+            (*r).set_count(1);
+            (*r).main_conf = confs.main;
+            (*r).srv_conf = confs.srv;
+            (*r).loc_conf = confs.loc;
+            (*r).headers_in.content_length_n = 0;
+            (*c).data = r as *mut c_void;
+            Request::from_raw(r)
         }
-        *log = *(*cycle).log;
-        (*log).connection = (*c).number;
-        (*log).action = ptr::null_mut();
-        (*log).data = ptr::null_mut();
-        (*log).handler = Some(timer_log_handler);
-        (*c).log = log;
-        (*(*c).read).log = log;
-        (*(*c).write).log = log;
-        (*c).set_log_error(ngx_connection_log_error_e_NGX_ERROR_INFO as _);
-        (*c).set_error(1);
-        c
+    }
+
+    /// Makes the connection a shutdown watcher: idle (so nginx "closes" it
+    /// when a graceful shutdown starts) with `handler` as its read handler,
+    /// which then finds [`FakeConnection::closing`] true.
+    pub fn watch_shutdown(&self, handler: EventHandler) {
+        let c = self.as_ptr();
+        // SAFETY: our fake connection and its read event.
+        unsafe {
+            // fd -1 would exclude it from ngx_close_idle_connections.
+            (*c).fd = -2;
+            (*c).set_idle(1);
+            (*(*c).read).handler = Some(handler);
+        }
+    }
+
+    /// The watcher whose read event fired.
+    ///
+    /// # Safety
+    /// `ev` is the read event of a connection made by `new`.
+    pub unsafe fn of_event(ev: *mut ngx_event_t) -> FakeConnection {
+        // SAFETY: the caller's event; a connection's events point back at it.
+        FakeConnection(unsafe { NonNull::new_unchecked((*ev).data as *mut ngx_connection_t) })
+    }
+
+    /// nginx asked the (idle) connection to close: a shutdown began.
+    pub fn closing(&self) -> bool {
+        // SAFETY: a live fake connection.
+        unsafe { (*self.as_ptr()).close() != 0 }
+    }
+
+    /// Ends shutdown watching, before `close`.
+    pub fn unwatch(&self) {
+        // SAFETY: a live fake connection.
+        unsafe { (*self.as_ptr()).fd = -1 };
+    }
+}
+
+impl Request {
+    /// The fake connection a timer's request runs on.
+    ///
+    /// # Safety
+    /// The request was made by [`FakeConnection::request`].
+    pub unsafe fn fake_connection(self) -> FakeConnection {
+        FakeConnection(NonNull::new(self.connection()).expect("a request has a connection"))
     }
 }
 
@@ -61,95 +250,13 @@ unsafe extern "C" fn timer_log_handler(
     buf: *mut u_char,
     len: usize,
 ) -> *mut u_char {
-    let s = b", context: ngx.timer";
-    let n = s.len().min(len);
-    // SAFETY: nginx passes the room left in its log line buffer.
-    unsafe {
-        ptr::copy_nonoverlapping(s.as_ptr(), buf, n);
-        buf.add(n)
-    }
-}
-
-unsafe fn free_connection(c: *mut ngx_connection_t) {
-    // SAFETY: see connection(): fd 0 is lent to ngx_free_connection.
-    unsafe {
-        let cycle = ngx_cycle as *mut ngx_cycle_t;
-        let saved = if (*cycle).files.is_null() {
-            ptr::null_mut()
-        } else {
-            *(*cycle).files
-        };
-        (*c).fd = 0;
-        ngx_free_connection(c);
-        (*c).fd = -1;
-        if !(*cycle).files.is_null() {
-            *(*cycle).files = saved;
+    super::panic::guard(buf, || {
+        let s = b", context: ngx.timer";
+        let n = s.len().min(len);
+        // SAFETY: nginx passes the room left in its log line buffer.
+        unsafe {
+            ptr::copy_nonoverlapping(s.as_ptr(), buf, n);
+            buf.add(n)
         }
-    }
-}
-
-/// Frees a fake connection and its pool (running the pool's cleanups, and
-/// so those of its fake request).
-///
-/// # Safety
-/// `c` came from [`connection`] and is not used afterwards.
-pub unsafe fn close_connection(c: *mut ngx_connection_t) {
-    // SAFETY: a fake connection: no socket, events only used as timers.
-    unsafe {
-        (*c).set_destroyed(1);
-        let pool = (*c).pool;
-        for ev in [(*c).read, (*c).write] {
-            if (*ev).timer_set() != 0 {
-                ngx_del_timer(ev);
-            }
-            if (*ev).posted() != 0 {
-                ngx_delete_posted_event(ev);
-            }
-            (*ev).set_closed(1);
-        }
-        free_connection(c);
-        if !pool.is_null() {
-            ngx_destroy_pool(pool);
-        }
-    }
-}
-
-/// A request on a fake connection with the given configuration arrays.
-///
-/// # Safety
-/// `c` is a fake connection; the conf arrays belong to the running cycle.
-pub unsafe fn request(
-    c: *mut ngx_connection_t,
-    main_conf: *mut *mut c_void,
-    srv_conf: *mut *mut c_void,
-    loc_conf: *mut *mut c_void,
-) -> *mut ngx_http_request_t {
-    // SAFETY: allocations from the connection's pool, freed with it.
-    unsafe {
-        let pool = (*c).pool;
-        let r = ngx_pcalloc(pool, core::mem::size_of::<ngx_http_request_t>())
-            as *mut ngx_http_request_t;
-        if r.is_null() {
-            return ptr::null_mut();
-        }
-        (*r).ctx = ngx_pcalloc(
-            pool,
-            core::mem::size_of::<*mut c_void>() * ngx_http_max_module,
-        ) as *mut *mut c_void;
-        if (*r).ctx.is_null() {
-            return ptr::null_mut();
-        }
-        (*c).requests += 1;
-        (*r).signature = NGX_HTTP_MODULE;
-        (*r).pool = pool;
-        (*r).connection = c;
-        (*r).main = r;
-        (*r).set_count(1);
-        (*r).main_conf = main_conf;
-        (*r).srv_conf = srv_conf;
-        (*r).loc_conf = loc_conf;
-        (*r).headers_in.content_length_n = 0;
-        (*c).data = r as *mut c_void;
-        r
-    }
+    })
 }
