@@ -11,7 +11,8 @@ use crate::lua::ctx::LuaCtx;
 use crate::lua::phase::Phase;
 use crate::lua::sched::{self, Outcome};
 use crate::nginx::cycle;
-use crate::nginx::fake::{FakeConnection, HttpConfs};
+use crate::nginx::conf::HttpConfs;
+use crate::nginx::fake::FakeConnection;
 use crate::nginx::log;
 use crate::nginx::timer::TimerEvent;
 

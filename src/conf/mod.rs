@@ -8,12 +8,15 @@ use core::ffi::{c_char, c_void};
 use core::ptr;
 
 use nginx_sys::*;
-use ngx::core::Pool;
 
 use crate::lua::handler::Handler;
 use crate::lua::sched;
 use crate::lua::vm::Vm;
-use crate::nginx::log::log_error;
+use crate::nginx::conf::{conf_error, Conf, CONF_OK};
+use crate::nginx::cycle::Cycle;
+use crate::nginx::conf::HttpConfs;
+use crate::nginx::log::Log;
+use crate::nginx::shm::ShmZone;
 use crate::nginx::panic::guard;
 use crate::nginx::request::Request;
 
@@ -51,7 +54,7 @@ pub struct MainConf {
     /// `lua_regex_match_limit` (default 0: PCRE2's own limit).
     pub regex_match_limit: Option<u32>,
     /// `lua_shared_dict` zones, in declaration order (cycle-pool objects).
-    pub shdicts: Vec<*mut ngx_shm_zone_t>,
+    pub shdicts: Vec<ShmZone>,
     /// How many of them nginx has initialised (init_by_lua waits for all).
     pub shdicts_ready: usize,
     /// Index of `$host`, whose cached value `ngx.req.set_header("Host")`
@@ -67,8 +70,24 @@ impl MainConf {
         unsafe { &mut *r.main_conf::<MainConf>() }
     }
 
+    /// The main conf of the `http {}` block being parsed (None outside
+    /// one).
+    pub fn of_conf(cf: Conf) -> Option<&'static mut MainConf> {
+        // SAFETY: our slot of the block's main conf array holds the
+        // MainConf create_main_conf made, in the cycle pool; while nginx
+        // parses, only its (single) thread changes it.
+        unsafe { (cf.module_main_conf() as *mut MainConf).as_mut() }
+    }
+
+    /// The main conf of a cycle's `http {}` block (None without one).
+    pub fn of_cycle(cycle: Cycle) -> Option<&'static mut MainConf> {
+        let confs = HttpConfs::of_cycle(cycle)?;
+        // SAFETY: as of_conf, once the cycle's configuration is complete.
+        unsafe { (confs.module_main_conf() as *mut MainConf).as_mut() }
+    }
+
     /// The http main configuration of the arrays a timer runs under.
-    pub fn of_confs(confs: crate::nginx::fake::HttpConfs) -> &'static mut MainConf {
+    pub fn of_confs(confs: HttpConfs) -> &'static mut MainConf {
         // SAFETY: our slot of an http main conf array holds the MainConf
         // create_main_conf made, in the cycle's pool, which outlives the
         // worker's timers; only the single worker thread changes it.
@@ -76,24 +95,14 @@ impl MainConf {
     }
 
     /// Runs `init_by_lua*` (if configured) in the cycle's VM; false when it
-    /// failed (logged).
-    ///
-    /// # Safety
-    /// `log` is null or a live log.
-    pub unsafe fn run_init_by_lua(&self, log: *mut ngx_log_t) -> bool {
+    /// failed (logged to `log`).
+    pub fn run_init_by_lua(&self, log: Log) -> bool {
         let (Some(init), Some(vm)) = (self.init.clone(), self.vm.as_ref()) else {
             return true;
         };
-        // SAFETY: the cycle's live VM, outside any request.
+        // SAFETY: the cycle's live VM, outside any request (no context).
         if let Err(e) = unsafe { sched::run_sync(ptr::null_mut(), vm.state(), &init, true) } {
-            // SAFETY: the caller's log.
-            unsafe {
-                log_error(
-                    NGX_LOG_ERR,
-                    log,
-                    format!("init_by_lua error: {e}").as_bytes(),
-                )
-            };
+            log.write(NGX_LOG_ERR, format!("init_by_lua error: {e}").as_bytes());
             return false;
         }
         true
@@ -213,31 +222,37 @@ impl LocConf {
 }
 
 pub unsafe extern "C" fn create_main_conf(cf: *mut ngx_conf_t) -> *mut c_void {
-    // The first of our hooks nginx calls: panics are logged from here on.
-    crate::nginx::panic::install_hook();
     guard(ptr::null_mut(), || {
-        // SAFETY: nginx passes a valid conf whose pool lives as long as the
-        // cycle; Pool::allocate registers a cleanup that drops the value.
-        let pool = unsafe { Pool::from_ngx_pool((*cf).pool) };
-        pool.allocate(MainConf::default()) as *mut c_void
+        // The first of our hooks nginx calls: panics are logged from here on.
+        crate::nginx::panic::install_hook();
+        // SAFETY: nginx calls the hook with the configuration being parsed.
+        let cf = unsafe { Conf::from_raw(cf) };
+        cf.alloc(MainConf::default())
+            .map_or(ptr::null_mut(), |p| p.as_ptr() as *mut c_void)
     })
 }
 
 pub unsafe extern "C" fn init_main_conf(_cf: *mut ngx_conf_t, conf: *mut c_void) -> *mut c_char {
-    // SAFETY: nginx passes the MainConf we allocated in create_main_conf.
-    let mcf = unsafe { &*(conf as *const MainConf) };
-    // The regex settings are process-wide (PCRE2's match context, the Lua
-    // side's compile cache); the VM of this cycle is built right after.
-    use core::sync::atomic::Ordering::Relaxed;
-    crate::regex::CACHE_MAX.store(mcf.regex_cache_max.unwrap_or(1024), Relaxed);
-    crate::regex::MATCH_LIMIT.store(mcf.regex_match_limit.unwrap_or(0), Relaxed);
-    ptr::null_mut()
+    guard(conf_error(), || {
+        // SAFETY: nginx passes the MainConf create_main_conf made.
+        let mcf = unsafe { &*(conf as *const MainConf) };
+        // The regex settings are process-wide (PCRE2's match context, the
+        // Lua side's compile cache); the VM of this cycle is built right
+        // after.
+        use core::sync::atomic::Ordering::Relaxed;
+        crate::regex::CACHE_MAX.store(mcf.regex_cache_max.unwrap_or(1024), Relaxed);
+        crate::regex::MATCH_LIMIT.store(mcf.regex_match_limit.unwrap_or(0), Relaxed);
+        CONF_OK
+    })
 }
 
 pub unsafe extern "C" fn create_loc_conf(cf: *mut ngx_conf_t) -> *mut c_void {
-    // SAFETY: as in create_main_conf.
-    let pool = unsafe { Pool::from_ngx_pool((*cf).pool) };
-    pool.allocate(LocConf::default()) as *mut c_void
+    guard(ptr::null_mut(), || {
+        // SAFETY: as in create_main_conf.
+        let cf = unsafe { Conf::from_raw(cf) };
+        cf.alloc(LocConf::default())
+            .map_or(ptr::null_mut(), |p| p.as_ptr() as *mut c_void)
+    })
 }
 
 pub unsafe extern "C" fn merge_loc_conf(
@@ -245,86 +260,76 @@ pub unsafe extern "C" fn merge_loc_conf(
     prev: *mut c_void,
     conf: *mut c_void,
 ) -> *mut c_char {
-    // SAFETY: nginx passes the two LocConf we allocated in create_loc_conf.
-    // The previous level is written too: its TLS context is kept there.
-    let (prev, conf) = unsafe { (&mut *(prev as *mut LocConf), &mut *(conf as *mut LocConf)) };
-    fn inherit(slot: &mut Option<Rc<Handler>>, prev: &Option<Rc<Handler>>) {
-        if slot.is_none() {
-            slot.clone_from(prev);
+    guard(conf_error(), || {
+        // SAFETY: nginx passes the configuration being merged and two
+        // distinct LocConf create_loc_conf made (the level above, this
+        // one). The previous level is written too: its TLS context is kept
+        // there.
+        let (cf, prev, conf) = unsafe {
+            (
+                Conf::from_raw(cf),
+                &mut *(prev as *mut LocConf),
+                &mut *(conf as *mut LocConf),
+            )
+        };
+        if conf.merge(prev, cf) {
+            CONF_OK
+        } else {
+            conf_error()
         }
-    }
-    inherit(&mut conf.server_rewrite, &prev.server_rewrite);
-    inherit(&mut conf.rewrite, &prev.rewrite);
-    inherit(&mut conf.access, &prev.access);
-    inherit(&mut conf.precontent, &prev.precontent);
-    inherit(&mut conf.content, &prev.content);
-    inherit(&mut conf.log, &prev.log);
-    inherit(&mut conf.header_filter, &prev.header_filter);
-    inherit(&mut conf.body_filter, &prev.body_filter);
-    if conf.code_cache.is_none() {
-        conf.code_cache = Some(prev.code_cache());
-    }
-    macro_rules! inherit_opt {
-        ($($f:ident),*) => { $( if conf.$f.is_none() { conf.$f = prev.$f; } )* };
-    }
-    inherit_opt!(
-        socket_connect_timeout,
-        socket_send_timeout,
-        socket_read_timeout,
-        socket_keepalive_timeout,
-        socket_pool_size,
-        socket_buffer_size,
-        socket_log_errors,
-        need_request_body,
-        use_default_type,
-        http10_buffering,
-        transform_underscores
-    );
-    if conf.check_client_abort.is_none() {
-        conf.check_client_abort = Some(prev.check_client_abort.unwrap_or(false));
-    }
-    // SAFETY: cf is the configuration being merged.
-    if !unsafe { ssl::merge(cf, &mut prev.ssl, &mut conf.ssl) } {
-        return usize::MAX as *mut c_char;
-    }
-    ptr::null_mut()
+    })
 }
 
-/// The module's main conf from a configuration context.
-///
-/// # Safety
-/// `cf` must be a valid conf inside (or after) the `http {}` block.
-pub unsafe fn main_conf_from_cf(cf: *mut ngx_conf_t) -> Option<&'static mut MainConf> {
-    // SAFETY: ctx of an http-level conf is an ngx_http_conf_ctx_t whose
-    // main_conf array is indexed by ctx_index.
-    unsafe {
-        let ctx = (*cf).ctx as *mut ngx_http_conf_ctx_t;
-        if ctx.is_null() || (*ctx).main_conf.is_null() {
-            return None;
+impl LocConf {
+    /// Inherits what this level does not set from the level above.
+    fn merge(&mut self, prev: &mut LocConf, cf: Conf) -> bool {
+        fn inherit(slot: &mut Option<Rc<Handler>>, prev: &Option<Rc<Handler>>) {
+            if slot.is_none() {
+                slot.clone_from(prev);
+            }
         }
-        let p = *(*ctx).main_conf.add(crate::nginx::module::ctx_index());
-        (p as *mut MainConf).as_mut()
+        inherit(&mut self.server_rewrite, &prev.server_rewrite);
+        inherit(&mut self.rewrite, &prev.rewrite);
+        inherit(&mut self.access, &prev.access);
+        inherit(&mut self.precontent, &prev.precontent);
+        inherit(&mut self.content, &prev.content);
+        inherit(&mut self.log, &prev.log);
+        inherit(&mut self.header_filter, &prev.header_filter);
+        inherit(&mut self.body_filter, &prev.body_filter);
+        if self.code_cache.is_none() {
+            self.code_cache = Some(prev.code_cache());
+        }
+        macro_rules! inherit_opt {
+            ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = prev.$f; } )* };
+        }
+        inherit_opt!(
+            socket_connect_timeout,
+            socket_send_timeout,
+            socket_read_timeout,
+            socket_keepalive_timeout,
+            socket_pool_size,
+            socket_buffer_size,
+            socket_log_errors,
+            need_request_body,
+            use_default_type,
+            http10_buffering,
+            transform_underscores
+        );
+        if self.check_client_abort.is_none() {
+            self.check_client_abort = Some(prev.check_client_abort.unwrap_or(false));
+        }
+        ssl::merge(cf, &mut prev.ssl, &mut self.ssl)
     }
 }
 
-/// The module's main conf of the running cycle (None outside `http {}`).
+/// The module's main conf of a cycle (None outside `http {}`); see
+/// [`MainConf::of_cycle`].
 ///
 /// # Safety
-/// `cycle` must be null or a cycle whose configuration is complete.
+/// `cycle` must be null or a live cycle.
 pub unsafe fn main_conf_from_cycle(cycle: *mut ngx_cycle_t) -> Option<&'static mut MainConf> {
-    // SAFETY: conf_ctx is indexed by module index; the http module's entry
-    // points at an ngx_http_conf_ctx_t once an http block was parsed.
-    unsafe {
-        if cycle.is_null() || (*cycle).conf_ctx.is_null() {
-            return None;
-        }
-        let http = *(*cycle).conf_ctx.add(ngx_http_module.index) as *mut ngx_http_conf_ctx_t;
-        if http.is_null() {
-            return None;
-        }
-        let p = *(*http).main_conf.add(crate::nginx::module::ctx_index());
-        (p as *mut MainConf).as_mut()
-    }
+    // SAFETY: the caller's cycle.
+    MainConf::of_cycle(unsafe { Cycle::from_raw(cycle) }?)
 }
 
 /// The module's main conf for a request.

@@ -39,6 +39,15 @@ macro_rules! lua_mut {
         unsafe { $p.as_mut() }
     };
 }
+/// Frees a block [`malloc_copy`] handed to lua-lib, which gives it back
+/// once through the area's `*_free` export.
+macro_rules! lua_free {
+    ($p:expr) => {
+        // SAFETY: lua-lib's contract (see ffi/abi.rs): the pointer is null
+        // or a block malloc_copy returned, freed once.
+        unsafe { libc::free($p as *mut core::ffi::c_void) }
+    };
+}
 /// The running request's context (`request_in`), or return its refusal
 /// status from the enclosing FFI function.
 macro_rules! request_in {
@@ -246,6 +255,25 @@ pub fn header_sent_already(r: Request, what: &str) -> bool {
         )
     };
     true
+}
+
+/// Copies `parts`, back to back, into a `malloc`ed block for lua-lib, which
+/// reads it and frees it with the area's `*_free` export (`lua_free!`):
+/// values too long for its scratch buffers. Null when out of memory.
+pub fn malloc_copy(parts: &[&[u8]]) -> *mut u8 {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    // SAFETY: malloc of at least one byte; null is handled below.
+    let p = unsafe { libc::malloc(len.max(1)) } as *mut u8;
+    if p.is_null() {
+        return p;
+    }
+    let mut at = 0;
+    for part in parts {
+        // SAFETY: the block has room for every part, in order.
+        unsafe { core::ptr::copy_nonoverlapping(part.as_ptr(), p.add(at), part.len()) };
+        at += part.len();
+    }
+    p
 }
 
 /// Upstream's refusal to end the handler while a capture waits.

@@ -5,7 +5,7 @@ use nginx_sys::ngx_msec_t;
 
 use super::*;
 use crate::nginx::cycle::Cycle;
-use crate::nginx::fake::HttpConfs;
+use crate::nginx::conf::HttpConfs;
 use crate::timer;
 
 export! {

@@ -122,6 +122,7 @@ impl Drop for LuaCtx {
             unsafe { (a.end)(a.data) };
         }
         self.release_threads();
+        // SAFETY: the VM lives in the main conf, which outlives requests.
         if let Some(vm) = unsafe { self.vm.as_mut() } {
             if self.ctx_ref > 0 {
                 vm.ctx_ref_free(self.ctx_ref);

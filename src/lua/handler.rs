@@ -2,11 +2,13 @@
 use std::ffi::CString;
 
 use core::ffi::{c_char, c_int};
-use core::ptr;
 
 use nginx_sys::*;
 
 use super::raw::*;
+use crate::nginx::conf::{str_of as str_bytes, ComplexValue, Conf};
+use crate::nginx::cycle::Cycle;
+use crate::nginx::request::Request;
 use super::vm::CODE_CACHE;
 use crate::lua::phase::Phase;
 
@@ -14,7 +16,7 @@ pub enum FilePath {
     /// Absolute path, resolved against the prefix at configuration time.
     Static(CString),
     /// A path with nginx variables, evaluated per request.
-    Complex(*mut ngx_http_complex_value_t),
+    Complex(ComplexValue),
 }
 
 pub enum Source {
@@ -44,57 +46,35 @@ fn rebase(prefix: &[u8], path: &[u8]) -> Vec<u8> {
     }
 }
 
-fn prefix() -> Vec<u8> {
-    // SAFETY: ngx_cycle and its prefix string are valid in every process.
-    unsafe {
-        let c = ngx_cycle;
-        let s = &(*c).prefix;
-        if s.len == 0 {
-            Vec::new()
-        } else {
-            core::slice::from_raw_parts(s.data, s.len).to_vec()
-        }
-    }
-}
-
 impl FilePath {
-    /// Compiles a `*_by_lua_file` argument.
-    ///
-    /// # Safety
-    /// `cf` must be the conf being parsed and `arg` a string from its args.
-    pub unsafe fn compile(
-        cf: *mut ngx_conf_t,
-        arg: &ngx_str_t,
-        allow_vars: bool,
-    ) -> Option<FilePath> {
-        // SAFETY: arg points at len bytes owned by the conf pool.
-        let bytes = unsafe { core::slice::from_raw_parts(arg.data, arg.len) };
+    /// Compiles a `*_by_lua_file` argument (a word of the directive `cf`
+    /// parses); variables only where a request runs the handler.
+    pub fn compile(cf: Conf, arg: &ngx_str_t, allow_vars: bool) -> Option<FilePath> {
+        let bytes = str_bytes(arg);
         if allow_vars && bytes.contains(&b'$') {
-            // SAFETY: standard complex-value compilation into pool memory.
-            unsafe {
-                let cv = ngx_pcalloc((*cf).pool, core::mem::size_of::<ngx_http_complex_value_t>())
-                    as *mut ngx_http_complex_value_t;
-                if cv.is_null() {
-                    return None;
-                }
-                let mut ccv: ngx_http_compile_complex_value_t = core::mem::zeroed();
-                ccv.cf = cf;
-                ccv.value = arg as *const ngx_str_t as *mut ngx_str_t;
-                ccv.complex_value = cv;
-                if ngx_http_compile_complex_value(&mut ccv) != NGX_OK as ngx_int_t {
-                    return None;
-                }
-                return Some(FilePath::Complex(cv));
-            }
+            return ComplexValue::compile(cf, arg).map(FilePath::Complex);
         }
-        // SAFETY: cycle prefix valid while parsing.
-        let prefix = unsafe {
-            let s = &(*(*cf).cycle).prefix;
-            core::slice::from_raw_parts(s.data, s.len).to_vec()
-        };
-        CString::new(rebase(&prefix, bytes))
+        let cycle = cf.cycle();
+        CString::new(rebase(cycle.prefix(), bytes))
             .ok()
             .map(FilePath::Static)
+    }
+
+    /// The path for request `r`.
+    fn path(&self, r: Option<Request>) -> Result<CString, LoadError> {
+        match self {
+            FilePath::Static(p) => Ok(p.clone()),
+            FilePath::Complex(cv) => {
+                let raw = r
+                    .and_then(|r| cv.eval(r, |v| v.to_vec()))
+                    .ok_or("failed to evaluate the Lua file path")?;
+                if raw.is_empty() {
+                    return Err("failed to load external Lua file: empty file path".into());
+                }
+                let cycle = Cycle::current();
+                Ok(CString::new(rebase(cycle.prefix(), &raw)).map_err(|_| "bad Lua file path")?)
+            }
+        }
     }
 }
 
@@ -140,46 +120,37 @@ impl Handler {
         r: *mut ngx_http_request_t,
         cache: bool,
     ) -> Result<(), LoadError> {
-        // SAFETY: balanced stack operations on a valid state.
+        let path: Option<CString> = match &self.source {
+            Source::Inline(_) => None,
+            // SAFETY: the caller's request, null or live.
+            Source::File(f) => Some(f.path(unsafe { Request::from_raw(r) })?),
+        };
+        // File paths with variables are cached by path, the others by id.
+        let key = match (&self.source, &path) {
+            (Source::File(FilePath::Complex(_)), Some(p)) => Some(p.as_c_str()),
+            _ => None,
+        };
+        // SAFETY: the registry's code cache is the plain table Vm::new made
+        // (no metamethods: the raw reads cannot raise); the stack is left
+        // with the cached function, or as it was.
         unsafe {
-            let path: Option<CString> = match &self.source {
-                Source::Inline(_) => None,
-                Source::File(FilePath::Static(p)) => Some(p.clone()),
-                Source::File(FilePath::Complex(cv)) => {
-                    let mut v = ngx_str_t {
-                        len: 0,
-                        data: ptr::null_mut(),
-                    };
-                    if r.is_null() || ngx_http_complex_value(r, *cv, &mut v) != NGX_OK as ngx_int_t
-                    {
-                        return Err("failed to evaluate the Lua file path".into());
-                    }
-                    let raw = if v.len == 0 {
-                        &[][..]
-                    } else {
-                        core::slice::from_raw_parts(v.data, v.len)
-                    };
-                    if raw.is_empty() {
-                        return Err("failed to load external Lua file: empty file path".into());
-                    }
-                    Some(CString::new(rebase(&prefix(), raw)).map_err(|_| "bad Lua file path")?)
-                }
-            };
-            let dynamic = matches!(self.source, Source::File(FilePath::Complex(_)));
             if cache {
                 lua_getfield(L, LUA_REGISTRYINDEX, CODE_CACHE.as_ptr());
-                if let (true, Some(p)) = (dynamic, &path) {
-                    lua_getfield(L, -1, p.as_ptr());
-                } else {
-                    lua_rawgeti(L, -1, self.id as _);
-                }
+                match key {
+                    Some(k) => lua_getfield(L, -1, k.as_ptr()),
+                    None => lua_rawgeti(L, -1, self.id as _),
+                };
                 if lua_type(L, -1) == LUA_TFUNCTION {
                     lua_remove(L, -2);
                     return Ok(());
                 }
                 lua_pop(L, 2);
             }
-            let rc: c_int = match (&self.source, &path) {
+        }
+        // SAFETY: the loaders push the chunk or an error message and do not
+        // raise; the code and the C strings outlive the call.
+        let rc: c_int = unsafe {
+            match (&self.source, &path) {
                 (Source::Inline(code), _) => luaL_loadbuffer(
                     L,
                     code.as_ptr() as *const c_char,
@@ -187,41 +158,48 @@ impl Handler {
                     self.chunkname.as_ptr(),
                 ),
                 (_, Some(p)) => luaL_loadfile(L, p.as_ptr()),
-                _ => unreachable!(),
-            };
-            // Read before anything else can change errno.
-            let errno = std::io::Error::last_os_error().raw_os_error();
-            if rc != 0 {
-                let msg = String::from_utf8_lossy(to_bytes(L, -1).unwrap_or(b"unknown reason"))
+                (Source::File(_), None) => unreachable!("a file handler has a path"),
+            }
+        };
+        // Read before anything else can change errno.
+        let errno = std::io::Error::last_os_error().raw_os_error();
+        if rc != 0 {
+            // SAFETY: the error message is on top; it is copied, then popped.
+            let msg = unsafe {
+                let m = String::from_utf8_lossy(to_bytes(L, -1).unwrap_or(b"unknown reason"))
                     .into_owned();
                 lua_pop(L, 1);
-                let msg = match &path {
-                    None => format!("failed to load inlined Lua code: {msg}"),
-                    Some(p) => format!(
-                        "failed to load external Lua file \"{}\": {msg}",
-                        p.to_string_lossy()
-                    ),
-                };
-                let status = (rc == LUA_ERRFILE).then(|| {
-                    if errno == Some(libc::ENOENT) {
-                        NGX_HTTP_NOT_FOUND as ngx_uint_t
-                    } else {
-                        NGX_HTTP_SERVICE_UNAVAILABLE as ngx_uint_t
-                    }
-                });
-                return Err(LoadError { msg, status });
-            }
-            if cache {
+                m
+            };
+            let msg = match &path {
+                None => format!("failed to load inlined Lua code: {msg}"),
+                Some(p) => format!(
+                    "failed to load external Lua file \"{}\": {msg}",
+                    p.to_string_lossy()
+                ),
+            };
+            let status = (rc == LUA_ERRFILE).then(|| {
+                if errno == Some(libc::ENOENT) {
+                    NGX_HTTP_NOT_FOUND as ngx_uint_t
+                } else {
+                    NGX_HTTP_SERVICE_UNAVAILABLE as ngx_uint_t
+                }
+            });
+            return Err(LoadError { msg, status });
+        }
+        if cache {
+            // SAFETY: the loaded function is on top; a copy goes into the
+            // plain code cache table, which is popped again.
+            unsafe {
                 lua_getfield(L, LUA_REGISTRYINDEX, CODE_CACHE.as_ptr());
                 lua_pushvalue(L, -2);
-                if let (true, Some(p)) = (dynamic, &path) {
-                    lua_setfield(L, -2, p.as_ptr());
-                } else {
-                    lua_rawseti(L, -2, self.id as _);
+                match key {
+                    Some(k) => lua_setfield(L, -2, k.as_ptr()),
+                    None => lua_rawseti(L, -2, self.id as _),
                 }
                 lua_pop(L, 1);
             }
-            Ok(())
         }
+        Ok(())
     }
 }

@@ -9,10 +9,10 @@ use core::ptr;
 use nginx_sys::*;
 
 use crate::conf::block::{BlockLexer, Scan};
-use crate::conf::{main_conf_from_cf, ssl, LocConf, MainConf};
+use crate::conf::{ssl, LocConf, MainConf};
 use crate::lua::handler::{FilePath, Handler, Source};
 use crate::lua::phase::Phase;
-use crate::nginx::log::conf_log;
+use crate::nginx::conf::{parse_size, parse_time, setter, BlockError, Conf, ConfError, SetResult};
 
 const MAIN: u32 = offset_of!(ngx_http_conf_ctx_t, main_conf) as u32;
 const LOC: u32 = offset_of!(ngx_http_conf_ctx_t, loc_conf) as u32;
@@ -25,13 +25,6 @@ const SET_CTX: u32 = NGX_HTTP_SRV_CONF | NGX_HTTP_SIF_CONF | NGX_HTTP_LOC_CONF |
 const SSL_LOC: u32 = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF;
 /// `server_rewrite_by_lua*`: the phase runs before a location is chosen.
 const SRV_REWRITE_CTX: u32 = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF;
-
-const CONF_OK: *mut c_char = ptr::null_mut();
-
-fn conf_err() -> *mut c_char {
-    // NGX_CONF_ERROR is (char *) -1.
-    usize::MAX as *mut c_char
-}
 
 type Setter = unsafe extern "C" fn(*mut ngx_conf_t, *mut ngx_command_t, *mut c_void) -> *mut c_char;
 
@@ -49,6 +42,8 @@ const fn cmd(name: &'static [u8], type_: u32, set: Setter, conf: u32) -> ngx_com
     }
 }
 
+const DUPLICATE: ConfError = ConfError::Msg(c"is duplicate");
+
 /// How a handler directive takes its code.
 #[derive(Clone, Copy)]
 enum Form {
@@ -61,18 +56,9 @@ macro_rules! handler_directives {
     ($( $fn_block:ident, $fn_inline:ident, $fn_file:ident => $phase:expr, $ctx:expr, $offset:expr,
         $block:literal, $inline:literal, $file:literal; )*) => {
         $(
-            unsafe extern "C" fn $fn_block(cf: *mut ngx_conf_t, c: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
-                // SAFETY: nginx calls setters with a valid cf and our conf struct.
-                unsafe { set_handler(cf, c, conf, $phase, Form::Block) }
-            }
-            unsafe extern "C" fn $fn_inline(cf: *mut ngx_conf_t, c: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
-                // SAFETY: as above.
-                unsafe { set_handler(cf, c, conf, $phase, Form::Inline) }
-            }
-            unsafe extern "C" fn $fn_file(cf: *mut ngx_conf_t, c: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
-                // SAFETY: as above.
-                unsafe { set_handler(cf, c, conf, $phase, Form::File) }
-            }
+            setter! { fn $fn_block(cf, conf: &mut c_void) { set_handler(cf, conf, $phase, Form::Block) } }
+            setter! { fn $fn_inline(cf, conf: &mut c_void) { set_handler(cf, conf, $phase, Form::Inline) } }
+            setter! { fn $fn_file(cf, conf: &mut c_void) { set_handler(cf, conf, $phase, Form::File) } }
         )*
         pub static mut COMMANDS: [ngx_command_t; 41 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
             cmd(b"lua_package_path\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_path, MAIN),
@@ -148,423 +134,182 @@ handler_directives! {
         b"body_filter_by_lua_block\0", b"body_filter_by_lua\0", b"body_filter_by_lua_file\0";
 }
 
-macro_rules! two_form_directives {
-    ($( $fn_block:ident, $fn_file:ident => $phase:expr; )*) => {
-        $(
-            unsafe extern "C" fn $fn_block(cf: *mut ngx_conf_t, c: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
-                // SAFETY: nginx calls setters with a valid cf and our conf struct.
-                unsafe { set_handler(cf, c, conf, $phase, Form::Block) }
-            }
-            unsafe extern "C" fn $fn_file(cf: *mut ngx_conf_t, c: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
-                // SAFETY: as above.
-                unsafe { set_handler(cf, c, conf, $phase, Form::File) }
-            }
-        )*
-    };
-}
+setter! { fn server_rewrite_block(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::ServerRewrite, Form::Block) } }
+setter! { fn server_rewrite_file(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::ServerRewrite, Form::File) } }
+setter! { fn precontent_block(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::Precontent, Form::Block) } }
+setter! { fn precontent_file(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::Precontent, Form::File) } }
 
-two_form_directives! {
-    server_rewrite_block, server_rewrite_file => Phase::ServerRewrite;
-    precontent_block, precontent_file => Phase::Precontent;
-}
-
-macro_rules! main_flag_setter {
-    ($name:ident, $field:ident) => {
-        unsafe extern "C" fn $name(
-            cf: *mut ngx_conf_t,
-            _: *mut ngx_command_t,
-            conf: *mut c_void,
-        ) -> *mut c_char {
-            // SAFETY: MAIN offset: conf is our MainConf.
-            let mcf = unsafe { &mut *(conf as *mut MainConf) };
-            if mcf.$field.is_some() {
-                return c"is duplicate".as_ptr() as *mut c_char;
-            }
-            // SAFETY: FLAG directive: args[1] exists.
-            match parse_flag(cf, unsafe { bytes(&args(cf)[1]) }) {
-                Some(on) => {
-                    mcf.$field = Some(on);
-                    CONF_OK
-                }
-                None => conf_err(),
-            }
-        }
-    };
-}
-
-main_flag_setter!(set_rewrite_no_postpone, rewrite_no_postpone);
-main_flag_setter!(set_access_no_postpone, access_no_postpone);
-main_flag_setter!(set_precontent_no_postpone, precontent_no_postpone);
-
-/// The directive's arguments.
-///
-/// # Safety
-/// `cf` must be a conf whose `args` holds the current directive.
-unsafe fn args<'a>(cf: *mut ngx_conf_t) -> &'a [ngx_str_t] {
-    // SAFETY: nginx fills cf->args with the directive name and values.
-    unsafe {
-        let a = (*cf).args;
-        core::slice::from_raw_parts((*a).elts as *const ngx_str_t, (*a).nelts)
-    }
-}
-
-fn bytes(s: &ngx_str_t) -> &[u8] {
-    if s.len == 0 {
-        &[]
-    } else {
-        // SAFETY: nginx strings point at len valid bytes.
-        unsafe { core::slice::from_raw_parts(s.data, s.len) }
-    }
-}
-
-/// Stores the directive's one argument in `slot`, once.
-unsafe fn set_bytes_once(cf: *mut ngx_conf_t, slot: &mut Option<Vec<u8>>) -> *mut c_char {
-    if slot.is_some() {
-        return c"is duplicate".as_ptr() as *mut c_char;
-    }
-    // SAFETY: valid cf during parsing; TAKE1: args[1] exists.
-    *slot = Some(unsafe { bytes(&args(cf)[1]).to_vec() });
-    CONF_OK
-}
-
-unsafe extern "C" fn set_package_path(
-    cf: *mut ngx_conf_t,
-    _: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    // SAFETY: MAIN offset: conf is our MainConf; valid cf.
-    unsafe { set_bytes_once(cf, &mut (*(conf as *mut MainConf)).package_path) }
-}
-
-unsafe extern "C" fn set_package_cpath(
-    cf: *mut ngx_conf_t,
-    _: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    // SAFETY: MAIN offset: conf is our MainConf; valid cf.
-    unsafe { set_bytes_once(cf, &mut (*(conf as *mut MainConf)).package_cpath) }
-}
-
-fn parse_flag(cf: *mut ngx_conf_t, v: &[u8]) -> Option<bool> {
+/// `on`/`off`, as nginx's flag directives.
+fn flag(cf: Conf) -> Result<bool, ConfError> {
+    let v = cf.args().get(1);
     if v.eq_ignore_ascii_case(b"on") {
-        Some(true)
+        Ok(true)
     } else if v.eq_ignore_ascii_case(b"off") {
-        Some(false)
+        Ok(false)
     } else {
-        // SAFETY: cf is the configuration being parsed.
-        unsafe {
-            conf_log(
-                cf,
-                NGX_LOG_EMERG,
-                &format!(
-                    "invalid value \"{}\", it must be \"on\" or \"off\"",
-                    String::from_utf8_lossy(v)
-                ),
-            )
-        };
-        None
+        cf.log(
+            NGX_LOG_EMERG,
+            &format!(
+                "invalid value \"{}\", it must be \"on\" or \"off\"",
+                String::from_utf8_lossy(v)
+            ),
+        );
+        Err(ConfError::Logged)
     }
-}
-
-unsafe extern "C" fn set_code_cache(
-    cf: *mut ngx_conf_t,
-    _: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    // SAFETY: LOC offset: conf is our LocConf.
-    let lcf = unsafe { &mut *(conf as *mut LocConf) };
-    if lcf.code_cache.is_some() {
-        return c"is duplicate".as_ptr() as *mut c_char;
-    }
-    // SAFETY: valid cf during parsing.
-    let Some(on) = parse_flag(cf, unsafe { bytes(&args(cf)[1]) }) else {
-        return conf_err();
-    };
-    lcf.code_cache = Some(on);
-    if !on {
-        // SAFETY: cf is the configuration being parsed.
-        unsafe {
-            conf_log(
-                cf,
-                NGX_LOG_ALERT,
-                "lua_code_cache is off; this will hurt performance",
-            )
-        };
-    }
-    CONF_OK
 }
 
 /// An nginx time value (`60s`, `500ms`, bare numbers are seconds) in ms.
-unsafe fn msec_arg(cf: *mut ngx_conf_t) -> Option<ngx_msec_t> {
-    // SAFETY: TAKE1 directive: args[1] exists.
-    unsafe {
-        let a = (*(*cf).args).elts as *mut ngx_str_t;
-        let rc = ngx_parse_time(a.add(1), 0);
-        if rc == NGX_ERROR as isize {
-            conf_log(
-                cf,
-                NGX_LOG_EMERG,
-                &format!(
-                    "invalid value \"{}\"",
-                    String::from_utf8_lossy(bytes(&*a.add(1)))
-                ),
-            );
-            return None;
-        }
-        Some(rc as ngx_msec_t)
-    }
+fn msec(cf: Conf) -> Result<ngx_msec_t, ConfError> {
+    parse_time(cf.args().get(1)).ok_or_else(|| invalid_value(cf))
 }
 
 /// A size value (`4k`, `1m`).
-unsafe fn size_arg(cf: *mut ngx_conf_t) -> Option<usize> {
-    // SAFETY: TAKE1 directive: args[1] exists.
-    unsafe {
-        let a = (*(*cf).args).elts as *mut ngx_str_t;
-        let rc = ngx_parse_size(a.add(1));
-        if rc == NGX_ERROR as isize {
-            conf_log(
-                cf,
+fn size(cf: Conf) -> Result<usize, ConfError> {
+    parse_size(cf.args().get(1)).ok_or_else(|| invalid_value(cf))
+}
+
+fn invalid_value(cf: Conf) -> ConfError {
+    cf.log(NGX_LOG_EMERG, &format!("invalid value \"{}\"", cf.args().show(1)));
+    ConfError::Logged
+}
+
+/// A non-negative integer, with nginx's wording on bad input.
+fn number(cf: Conf) -> Result<usize, ConfError> {
+    let v = cf.args().get(1);
+    core::str::from_utf8(v)
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .ok_or_else(|| {
+            cf.log(
                 NGX_LOG_EMERG,
-                &format!(
-                    "invalid value \"{}\"",
-                    String::from_utf8_lossy(bytes(&*a.add(1)))
-                ),
+                &format!("invalid number \"{}\"", String::from_utf8_lossy(v)),
             );
-            return None;
-        }
-        Some(rc as usize)
-    }
-}
-
-macro_rules! loc_setter {
-    ($name:ident, $field:ident, $parse:ident) => {
-        unsafe extern "C" fn $name(
-            cf: *mut ngx_conf_t,
-            _: *mut ngx_command_t,
-            conf: *mut c_void,
-        ) -> *mut c_char {
-            // SAFETY: LOC offset: conf is our LocConf; valid cf.
-            unsafe {
-                let lcf = &mut *(conf as *mut LocConf);
-                if lcf.$field.is_some() {
-                    return c"is duplicate".as_ptr() as *mut c_char;
-                }
-                match $parse(cf) {
-                    Some(v) => {
-                        lcf.$field = Some(v as _);
-                        CONF_OK
-                    }
-                    None => conf_err(),
-                }
-            }
-        }
-    };
-}
-
-loc_setter!(set_socket_connect_timeout, socket_connect_timeout, msec_arg);
-loc_setter!(set_socket_send_timeout, socket_send_timeout, msec_arg);
-loc_setter!(set_socket_read_timeout, socket_read_timeout, msec_arg);
-loc_setter!(
-    set_socket_keepalive_timeout,
-    socket_keepalive_timeout,
-    msec_arg
-);
-loc_setter!(set_socket_pool_size, socket_pool_size, number_arg);
-loc_setter!(set_socket_buffer_size, socket_buffer_size, size_arg);
-
-/// Accepted for compatibility; nginx's own send buffering applies.
-unsafe extern "C" fn set_socket_buffer_size_ignored(
-    cf: *mut ngx_conf_t,
-    _: *mut ngx_command_t,
-    _: *mut c_void,
-) -> *mut c_char {
-    // SAFETY: valid cf.
-    match unsafe { size_arg(cf) } {
-        Some(_) => CONF_OK,
-        None => conf_err(),
-    }
-}
-
-unsafe extern "C" fn set_socket_log_errors(
-    cf: *mut ngx_conf_t,
-    _: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    // SAFETY: LOC offset: conf is our LocConf; valid cf.
-    let lcf = unsafe { &mut *(conf as *mut LocConf) };
-    match parse_flag(cf, unsafe { bytes(&args(cf)[1]) }) {
-        Some(on) => {
-            lcf.socket_log_errors = Some(on);
-            CONF_OK
-        }
-        None => conf_err(),
-    }
-}
-
-unsafe extern "C" fn set_check_client_abort(
-    cf: *mut ngx_conf_t,
-    _: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    // SAFETY: LOC offset: conf is our LocConf; valid cf.
-    let lcf = unsafe { &mut *(conf as *mut LocConf) };
-    if lcf.check_client_abort.is_some() {
-        return c"is duplicate".as_ptr() as *mut c_char;
-    }
-    match parse_flag(cf, unsafe { bytes(&args(cf)[1]) }) {
-        Some(on) => {
-            lcf.check_client_abort = Some(on);
-            CONF_OK
-        }
-        None => conf_err(),
-    }
-}
-
-unsafe extern "C" fn set_load_resty_core(
-    cf: *mut ngx_conf_t,
-    _: *mut ngx_command_t,
-    _: *mut c_void,
-) -> *mut c_char {
-    // SAFETY: cf is the configuration being parsed.
-    unsafe {
-        conf_log(
-        cf,
-        NGX_LOG_WARN,
-        "lua_load_resty_core is deprecated (the lua-resty-core library is required since ngx_lua v0.10.16)",
-    )
-    };
-    CONF_OK
+            ConfError::Logged
+        })
 }
 
 /// A non-negative decimal number, as nginx's `ngx_conf_set_num_slot`.
-fn parse_num(v: &[u8]) -> Option<u32> {
+fn num_slot(cf: Conf) -> Result<u32, ConfError> {
+    let v = cf.args().get(1);
     if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
-        return None;
+        return Err(ConfError::Msg(c"invalid number"));
     }
-    core::str::from_utf8(v).ok()?.parse().ok()
+    core::str::from_utf8(v)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or(ConfError::Msg(c"invalid number"))
 }
 
-macro_rules! main_num_setter {
-    ($name:ident, $field:ident) => {
-        unsafe extern "C" fn $name(
-            cf: *mut ngx_conf_t,
-            _: *mut ngx_command_t,
-            conf: *mut c_void,
-        ) -> *mut c_char {
-            // SAFETY: MAIN offset: conf is our MainConf.
-            let mcf = unsafe { &mut *(conf as *mut MainConf) };
-            if mcf.$field.is_some() {
-                return c"is duplicate".as_ptr() as *mut c_char;
-            }
-            // SAFETY: valid cf during parsing.
-            match parse_num(unsafe { bytes(&args(cf)[1]) }) {
-                Some(n) => {
-                    mcf.$field = Some(n);
-                    CONF_OK
-                }
-                None => c"invalid number".as_ptr() as *mut c_char,
+/// Stores what `parse` makes of the argument in `slot`, once per block.
+fn set_once<T>(
+    cf: Conf,
+    slot: &mut Option<T>,
+    parse: impl FnOnce(Conf) -> Result<T, ConfError>,
+) -> SetResult {
+    if slot.is_some() {
+        return Err(DUPLICATE);
+    }
+    *slot = Some(parse(cf)?);
+    Ok(())
+}
+
+/// A setter of a `MainConf` or `LocConf` field, set once per block.
+macro_rules! once_setter {
+    ($name:ident, $T:ty, $field:ident, $parse:expr) => {
+        setter! {
+            fn $name(cf, conf: &mut $T) {
+                set_once(cf, &mut conf.$field, $parse)
             }
         }
     };
 }
 
-main_num_setter!(set_regex_cache_max, regex_cache_max);
-main_num_setter!(set_regex_match_limit, regex_match_limit);
-main_num_setter!(set_thread_cache_max, thread_cache_max);
+once_setter!(set_package_path, MainConf, package_path, |cf: Conf| Ok(cf.args().get(1).to_vec()));
+once_setter!(set_package_cpath, MainConf, package_cpath, |cf: Conf| Ok(cf.args().get(1).to_vec()));
+once_setter!(set_rewrite_no_postpone, MainConf, rewrite_no_postpone, flag);
+once_setter!(set_access_no_postpone, MainConf, access_no_postpone, flag);
+once_setter!(set_precontent_no_postpone, MainConf, precontent_no_postpone, flag);
+once_setter!(set_regex_cache_max, MainConf, regex_cache_max, num_slot);
+once_setter!(set_regex_match_limit, MainConf, regex_match_limit, num_slot);
+once_setter!(set_thread_cache_max, MainConf, thread_cache_max, num_slot);
+once_setter!(set_check_client_abort, LocConf, check_client_abort, flag);
+once_setter!(set_transform_underscores, LocConf, transform_underscores, flag);
+once_setter!(set_need_request_body, LocConf, need_request_body, flag);
+once_setter!(set_use_default_type, LocConf, use_default_type, flag);
+once_setter!(set_http10_buffering, LocConf, http10_buffering, flag);
+once_setter!(set_socket_connect_timeout, LocConf, socket_connect_timeout, msec);
+once_setter!(set_socket_send_timeout, LocConf, socket_send_timeout, msec);
+once_setter!(set_socket_read_timeout, LocConf, socket_read_timeout, msec);
+once_setter!(set_socket_keepalive_timeout, LocConf, socket_keepalive_timeout, msec);
+once_setter!(set_socket_pool_size, LocConf, socket_pool_size, number);
+once_setter!(set_socket_buffer_size, LocConf, socket_buffer_size, size);
 
-unsafe extern "C" fn set_shared_dict(
-    cf: *mut ngx_conf_t,
-    _: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    // SAFETY: MAIN offset: conf is our MainConf; TAKE2: args[1], args[2].
-    unsafe {
-        let mcf = &mut *(conf as *mut MainConf);
-        let a = args(cf);
-        if crate::shdict::zone::declare(cf, mcf, &a[1], &a[2]) {
-            CONF_OK
-        } else {
-            conf_err()
+setter! {
+    fn set_code_cache(cf, lcf: &mut LocConf) {
+        set_once(cf, &mut lcf.code_cache, flag)?;
+        if lcf.code_cache == Some(false) {
+            cf.log(NGX_LOG_ALERT, "lua_code_cache is off; this will hurt performance");
+        }
+        Ok(())
+    }
+}
+
+setter! {
+    /// Accepted for compatibility; nginx's own send buffering applies.
+    fn set_socket_buffer_size_ignored(cf) {
+        size(cf).map(drop)
+    }
+}
+
+setter! {
+    /// Each occurrence sets the value (no duplicate check, as upstream).
+    fn set_socket_log_errors(cf, lcf: &mut LocConf) {
+        lcf.socket_log_errors = Some(flag(cf)?);
+        Ok(())
+    }
+}
+
+setter! {
+    fn set_load_resty_core(cf) {
+        cf.log(
+            NGX_LOG_WARN,
+            "lua_load_resty_core is deprecated (the lua-resty-core library is required since ngx_lua v0.10.16)",
+        );
+        Ok(())
+    }
+}
+
+setter! {
+    fn set_shared_dict(cf, mcf: &mut MainConf) {
+        let args = cf.args();
+        match (args.raw(1), args.raw(2)) {
+            (Some(name), Some(size)) if crate::shdict::zone::declare(cf, mcf, name, size) => Ok(()),
+            _ => Err(ConfError::Logged),
         }
     }
 }
 
-/// `on`/`off` into a location-level flag, once per block.
-unsafe fn flag_arg(cf: *mut ngx_conf_t) -> Option<bool> {
-    // SAFETY: FLAG directive: args[1] exists.
-    parse_flag(cf, unsafe { bytes(&args(cf)[1]) })
-}
-
-loc_setter!(set_transform_underscores, transform_underscores, flag_arg);
-loc_setter!(set_need_request_body, need_request_body, flag_arg);
-loc_setter!(set_use_default_type, use_default_type, flag_arg);
-loc_setter!(set_http10_buffering, http10_buffering, flag_arg);
-
-/// A non-negative integer argument, with nginx's wording on bad input.
-unsafe fn number_arg(cf: *mut ngx_conf_t) -> Option<usize> {
-    // SAFETY: TAKE1 directive: args[1] exists.
-    let v = unsafe { bytes(&args(cf)[1]) };
-    let n = core::str::from_utf8(v)
-        .ok()
-        .and_then(|s| s.parse::<usize>().ok());
-    if n.is_none() {
-        // SAFETY: valid cf.
-        unsafe {
-            conf_log(
-                cf,
-                NGX_LOG_EMERG,
-                &format!("invalid number \"{}\"", String::from_utf8_lossy(v)),
-            )
-        };
-    }
-    n
-}
-
-unsafe extern "C" fn set_max_pending_timers(
-    cf: *mut ngx_conf_t,
-    _: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    // SAFETY: MAIN offset: conf is our MainConf; valid cf.
-    unsafe {
-        match number_arg(cf) {
-            Some(n) => {
-                (*(conf as *mut MainConf)).max_pending_timers = n;
-                CONF_OK
-            }
-            None => conf_err(),
-        }
+setter! {
+    fn set_max_pending_timers(cf, mcf: &mut MainConf) {
+        mcf.max_pending_timers = number(cf)?;
+        Ok(())
     }
 }
 
-unsafe extern "C" fn set_max_running_timers(
-    cf: *mut ngx_conf_t,
-    _: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    // SAFETY: MAIN offset: conf is our MainConf; valid cf.
-    unsafe {
-        match number_arg(cf) {
-            Some(n) => {
-                (*(conf as *mut MainConf)).max_running_timers = n;
-                CONF_OK
-            }
-            None => conf_err(),
-        }
+setter! {
+    fn set_max_running_timers(cf, mcf: &mut MainConf) {
+        mcf.max_running_timers = number(cf)?;
+        Ok(())
     }
 }
 
 /// Chunk name as upstream builds it: `=tag(nginx.conf:LINE)`, with the conf
 /// file's path relative to the conf prefix (or its base name for
 /// `nginx.conf`).
-unsafe fn chunk_name(cf: *mut ngx_conf_t, tag: &str, line: usize) -> Vec<u8> {
-    // SAFETY: conf_file and cycle are valid while parsing.
-    let (file, prefix) = unsafe {
-        (
-            bytes(&(*(*cf).conf_file).file.name),
-            bytes(&(*(*cf).cycle).conf_prefix),
-        )
-    };
+fn chunk_name(cf: Conf, tag: &str, line: usize) -> Vec<u8> {
+    let (file, _) = cf.file();
+    let cycle = cf.cycle();
+    let prefix = cycle.conf_prefix();
     let shown: &[u8] = if file.ends_with(b"/nginx.conf") {
         b"nginx.conf"
     } else if file.len() > prefix.len() && file.starts_with(prefix) {
@@ -579,128 +324,67 @@ unsafe fn chunk_name(cf: *mut ngx_conf_t, tag: &str, line: usize) -> Vec<u8> {
 }
 
 /// Reads the raw Lua code of a `*_by_lua_block { ... }` straight from the
-/// conf file buffer, leaving nginx's parser right after the closing `}`.
-unsafe fn read_block(cf: *mut ngx_conf_t) -> Result<Vec<u8>, ()> {
-    // SAFETY: while nginx parses a file, conf_file, its buffer and file
-    // descriptor are valid; the buffer holds [start, end) with unread bytes
-    // in [pos, last). We refill it the way ngx_conf_read_token does.
-    unsafe {
-        let cfile = (*cf).conf_file;
-        if (*cfile).file.fd == NGX_INVALID_FILE {
-            conf_log(
-                cf,
-                NGX_LOG_EMERG,
-                "block directives are not supported in -g option",
-            );
-            return Err(());
+/// conf file, leaving nginx's parser right after the closing `}`.
+fn read_block(cf: Conf) -> Result<Vec<u8>, ConfError> {
+    let mut lx = BlockLexer::new();
+    let code = cf.read_block(|text, eof| match lx.scan(text, eof) {
+        Scan::Done(i) => Some(i),
+        Scan::NeedMore => None,
+    });
+    let msg = match code {
+        Ok(code) => return Ok(code),
+        Err(BlockError::NoFile) => "block directives are not supported in -g option",
+        Err(BlockError::Eof) => {
+            "unexpected end of file, expecting terminating characters for lua code block"
         }
-        let b = (*cfile).buffer;
-        let start_line = (*cfile).line;
-        let size = (*cfile).file.info.st_size;
-        let mut code: Vec<u8> = Vec::new();
-        let mut lx = BlockLexer::new();
-        loop {
-            let base = code.len();
-            let avail = (*b).last.offset_from((*b).pos) as usize;
-            code.extend_from_slice(core::slice::from_raw_parts((*b).pos, avail));
-            let eof = (*cfile).file.offset >= size;
-            match lx.scan(&code, eof) {
-                Scan::Done(i) => {
-                    (*b).pos = (*b).pos.add(i + 1 - base);
-                    code.truncate(i);
-                    let nl = code.iter().filter(|&&c| c == b'\n').count();
-                    (*cfile).line += nl;
-                    return Ok(code);
-                }
-                Scan::NeedMore if eof => {
-                    (*cfile).line = start_line;
-                    conf_log(
-                        cf,
-                        NGX_LOG_EMERG,
-                        "unexpected end of file, expecting terminating characters for lua code block",
-                    );
-                    return Err(());
-                }
-                Scan::NeedMore => {}
-            }
-            let room = (*b).end.offset_from((*b).start) as i64;
-            let want = (size - (*cfile).file.offset).min(room) as usize;
-            let n = ngx_read_file(&mut (*cfile).file, (*b).start, want, (*cfile).file.offset);
-            if n == NGX_ERROR as isize {
-                return Err(());
-            }
-            if n as usize != want {
-                conf_log(cf, NGX_LOG_EMERG, "short read of the configuration file");
-                return Err(());
-            }
-            (*b).pos = (*b).start;
-            (*b).last = (*b).start.add(n as usize);
-            let dump = (*cfile).dump;
-            if !dump.is_null() {
-                ptr::copy_nonoverlapping((*b).pos, (*dump).last, n as usize);
-                (*dump).last = (*dump).last.add(n as usize);
-            }
-        }
-    }
-}
-
-fn tag_of(phase: Phase) -> &'static str {
-    phase.directive_tag()
+        Err(BlockError::ShortRead) => "short read of the configuration file",
+        Err(BlockError::Read) => return Err(ConfError::Logged),
+    };
+    cf.log(NGX_LOG_EMERG, msg);
+    Err(ConfError::Logged)
 }
 
 /// Builds the handler of a `*_by_lua*` directive whose code (or file path)
 /// is argument `code_arg` (the inline and file forms) or the block that
 /// follows (the block form).
-unsafe fn make_handler(
-    cf: *mut ngx_conf_t,
+fn make_handler(
+    cf: Conf,
     mcf: &mut MainConf,
     phase: Phase,
     form: Form,
     code_arg: usize,
-) -> Result<Rc<Handler>, *mut c_char> {
-    // SAFETY: valid cf; the line is the directive's (nginx has read up to
-    // the `{` or the terminating `;`).
-    let line = unsafe { (*(*cf).conf_file).line };
+) -> Result<Rc<Handler>, ConfError> {
+    // nginx has read up to the `{` or the terminating `;`: the line is the
+    // directive's.
+    let (_, line) = cf.file();
+    let args = cf.args();
     let source = match form {
-        Form::Block => match unsafe { read_block(cf) } {
-            Ok(code) => Source::Inline(code),
-            Err(()) => return Err(conf_err()),
-        },
+        Form::Block => Source::Inline(read_block(cf)?),
         Form::Inline => {
-            // SAFETY: the directive's type guarantees args[code_arg].
-            let code = unsafe { bytes(&args(cf)[code_arg]).to_vec() };
+            let code = args.get(code_arg).to_vec();
             // set_by_lua accepts empty code (its value is then empty).
             if code.is_empty() && phase != Phase::Set {
-                // SAFETY: valid cf.
-                let name = unsafe { String::from_utf8_lossy(bytes(&args(cf)[0])).into_owned() };
-                // SAFETY: cf is the configuration being parsed.
-                unsafe {
-                    conf_log(
-                        cf,
-                        NGX_LOG_EMERG,
-                        &format!("invalid location config: no runnable Lua code in \"{name}\""),
-                    )
-                };
-                return Err(conf_err());
+                cf.log(
+                    NGX_LOG_EMERG,
+                    &format!(
+                        "invalid location config: no runnable Lua code in \"{}\"",
+                        args.show(0)
+                    ),
+                );
+                return Err(ConfError::Logged);
             }
             Source::Inline(code)
         }
         Form::File => {
-            // SAFETY: the directive's type guarantees args[code_arg].
-            let arg = unsafe { &args(cf)[code_arg] };
+            let arg = args.raw(code_arg).ok_or(ConfError::Logged)?;
             if arg.len == 0 {
-                return Err(c"invalid empty file path".as_ptr() as *mut c_char);
+                return Err(ConfError::Msg(c"invalid empty file path"));
             }
-            // SAFETY: valid cf and argument.
-            match unsafe { FilePath::compile(cf, arg, phase.request_phase()) } {
-                Some(p) => Source::File(p),
-                None => return Err(conf_err()),
-            }
+            Source::File(FilePath::compile(cf, arg, phase.request_phase()).ok_or(ConfError::Logged)?)
         }
     };
     let chunkname = match &source {
-        // SAFETY: valid cf.
-        Source::Inline(_) => unsafe { chunk_name(cf, tag_of(phase), line) },
+        Source::Inline(_) => chunk_name(cf, phase.directive_tag(), line),
         Source::File(_) => Vec::new(),
     };
     let id = mcf.next_handler_id;
@@ -715,83 +399,43 @@ unsafe fn make_handler(
 
 /// Setter of `set_by_lua_block $var { ... }`, `set_by_lua $var CODE
 /// [ARG...]` and `set_by_lua_file $var PATH [ARG...]`.
-unsafe fn set_set_handler(cf: *mut ngx_conf_t, form: Form) -> *mut c_char {
-    // SAFETY: nginx passes a valid cf; the directive was parsed inside http{}.
-    let Some(mcf) = (unsafe { main_conf_from_cf(cf) }) else {
-        return conf_err();
+fn set_set_handler(cf: Conf, form: Form) -> SetResult {
+    let mcf = MainConf::of_conf(cf).ok_or(ConfError::Logged)?;
+    let handler = make_handler(cf, mcf, Phase::Set, form, 2)?;
+    let args = cf.args();
+    // The block form has only `$var`; the others' words after the code (or
+    // path) are the chunk's arguments.
+    let rest = match form {
+        Form::Block => &[][..],
+        _ => args.raw_from(3),
     };
-    let handler = match unsafe { make_handler(cf, mcf, Phase::Set, form, 2) } {
-        Ok(h) => h,
-        Err(e) => return e,
-    };
-    // SAFETY: BLOCK|TAKE1 or 2MORE: args[1] exists; args past the code
-    // (or path) are the chunk's arguments.
-    unsafe {
-        let a = args(cf);
-        let rest = if matches!(form, Form::Block) {
-            &a[a.len()..]
-        } else {
-            &a[3..]
-        };
-        if crate::phase::set::configure(cf, &a[1], handler, rest) {
-            CONF_OK
-        } else {
-            conf_err()
-        }
+    let var = args.raw(1).ok_or(ConfError::Logged)?;
+    // SAFETY: cf is the configuration being parsed, inside a block where
+    // `set` may appear (SET_CTX); var and rest are words of its directive.
+    if unsafe { crate::phase::set::configure(cf.as_ptr(), var, handler, rest) } {
+        Ok(())
+    } else {
+        Err(ConfError::Logged)
     }
 }
 
-unsafe extern "C" fn set_block(
-    cf: *mut ngx_conf_t,
-    _: *mut ngx_command_t,
-    _: *mut c_void,
-) -> *mut c_char {
-    // SAFETY: nginx calls setters with a valid cf.
-    unsafe { set_set_handler(cf, Form::Block) }
-}
+setter! { fn set_block(cf) { set_set_handler(cf, Form::Block) } }
+setter! { fn set_inline(cf) { set_set_handler(cf, Form::Inline) } }
+setter! { fn set_file(cf) { set_set_handler(cf, Form::File) } }
 
-unsafe extern "C" fn set_inline(
-    cf: *mut ngx_conf_t,
-    _: *mut ngx_command_t,
-    _: *mut c_void,
-) -> *mut c_char {
-    // SAFETY: as above.
-    unsafe { set_set_handler(cf, Form::Inline) }
-}
-
-unsafe extern "C" fn set_file(
-    cf: *mut ngx_conf_t,
-    _: *mut ngx_command_t,
-    _: *mut c_void,
-) -> *mut c_char {
-    // SAFETY: as above.
-    unsafe { set_set_handler(cf, Form::File) }
-}
-
-/// Shared setter of every `*_by_lua*` directive.
-unsafe fn set_handler(
-    cf: *mut ngx_conf_t,
-    cmd: *mut ngx_command_t,
-    conf: *mut c_void,
-    phase: Phase,
-    form: Form,
-) -> *mut c_char {
-    // SAFETY: nginx passes a valid cf; the directive was parsed inside http{}.
-    let Some(mcf) = (unsafe { main_conf_from_cf(cf) }) else {
-        return conf_err();
-    };
-    let handler = match unsafe { make_handler(cf, mcf, phase, form, 1) } {
-        Ok(h) => h,
-        Err(e) => return e,
-    };
-
+/// Shared setter of every `*_by_lua*` directive; `conf` is the level's
+/// `MainConf` (init phases) or `LocConf` (the others), as the table says.
+fn set_handler(cf: Conf, conf: &mut c_void, phase: Phase, form: Form) -> SetResult {
+    let mcf = MainConf::of_conf(cf).ok_or(ConfError::Logged)?;
+    let handler = make_handler(cf, mcf, phase, form, 1)?;
     let slot: &mut Option<Rc<Handler>> = match phase {
         Phase::Init => &mut mcf.init,
         Phase::InitWorker => &mut mcf.init_worker,
         Phase::ExitWorker => &mut mcf.exit_worker,
         _ => {
-            // SAFETY: LOC offset: conf is our LocConf.
-            let lcf = unsafe { &mut *(conf as *mut LocConf) };
+            // SAFETY: the commands table gives every directive of these
+            // phases the LOC offset: conf is the level's LocConf.
+            let lcf = unsafe { &mut *(conf as *mut c_void as *mut LocConf) };
             match phase {
                 Phase::ServerRewrite => {
                     mcf.uses_server_rewrite = true;
@@ -810,15 +454,7 @@ unsafe fn set_handler(
                     &mut lcf.access
                 }
                 Phase::Content => {
-                    // SAFETY: a location-level conf ctx carries the core
-                    // module's loc conf; setting its handler is how content
-                    // handlers are installed.
-                    unsafe {
-                        let ctx = (*cf).ctx as *mut ngx_http_conf_ctx_t;
-                        let clcf = *(*ctx).loc_conf.add(ngx_http_core_module.ctx_index)
-                            as *mut ngx_http_core_loc_conf_t;
-                        (*clcf).handler = Some(crate::phase::content::handler);
-                    }
+                    cf.set_content_handler(Some(crate::phase::content::handler));
                     &mut lcf.content
                 }
                 Phase::Log => {
@@ -827,14 +463,13 @@ unsafe fn set_handler(
                 }
                 Phase::HeaderFilter => &mut lcf.header_filter,
                 Phase::BodyFilter => &mut lcf.body_filter,
-                _ => return conf_err(),
+                _ => return Err(ConfError::Logged),
             }
         }
     };
     if slot.is_some() {
-        let _ = cmd;
-        return c"is duplicate".as_ptr() as *mut c_char;
+        return Err(DUPLICATE);
     }
     *slot = Some(handler);
-    CONF_OK
+    Ok(())
 }

@@ -4,125 +4,110 @@
 //! exists.
 use nginx_sys::*;
 
-use crate::conf::{self, main_conf_from_cf};
+use crate::conf::MainConf;
 use crate::lua::vm::Vm;
-use crate::nginx::log::conf_log;
+use crate::nginx::conf::Conf;
+use crate::nginx::cycle::{self, Cycle};
+use crate::nginx::phase_engine;
 use crate::phase::{access, body_filter, header_filter, log, precontent, rewrite, server_rewrite};
 use crate::subrequest;
+
+const OK: ngx_int_t = NGX_OK as ngx_int_t;
+const ERROR: ngx_int_t = NGX_ERROR as ngx_int_t;
 
 /// Creates the cycle's VM and runs `init_by_lua*` (in the master, before
 /// the workers fork), then installs the phase hooks in use.
 pub unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
-    // SAFETY: nginx calls this once per http block with a valid cf.
-    unsafe {
-        let Some(mcf) = main_conf_from_cf(cf) else {
-            return NGX_ERROR as ngx_int_t;
-        };
-        let prefix = {
-            let s = &(*(*cf).cycle).prefix;
-            core::slice::from_raw_parts(s.data, s.len).to_vec()
-        };
-        let vm = match crate::shdict::zone::while_configuring(mcf, |mcf| {
-            Vm::new(
-                mcf.package_path.as_deref(),
-                mcf.package_cpath.as_deref(),
-                &prefix,
-                crate::ffi::PRELOAD,
-            )
-        }) {
-            Ok(vm) => vm,
-            Err(e) => {
-                conf_log(
-                    cf,
-                    NGX_LOG_EMERG,
-                    &format!("failed to initialize Lua VM: {e}"),
-                );
-                return NGX_ERROR as ngx_int_t;
-            }
-        };
-        let mut vm = vm;
-        vm.thread_cache_max = mcf
-            .thread_cache_max
-            .map_or(crate::lua::vm::THREAD_CACHE_DEFAULT, |n| n as usize);
-        mcf.vm = Some(vm);
-        let mut host = ngx_str_t {
-            len: 4,
-            data: c"host".as_ptr() as *mut u8,
-        };
-        let i = ngx_http_get_variable_index(cf, &mut host);
-        if i == NGX_ERROR as ngx_int_t {
-            return NGX_ERROR as ngx_int_t;
+    crate::nginx::panic::guard(ERROR, || {
+        // SAFETY: nginx calls the hook once per http block with the
+        // configuration being parsed.
+        let cf = unsafe { Conf::from_raw(cf) };
+        if configure(cf) {
+            OK
+        } else {
+            ERROR
         }
-        mcf.host_var_index = Some(i as usize);
-        // With shared dicts, init_by_lua waits until nginx has initialised
-        // every zone (shdict::zone::init_zone), as upstream.
-        if mcf.shdicts.is_empty() {
-            // As upstream (and as with shared dicts): ngx_cycle points at
-            // the cycle being configured while init_by_lua runs; at the
-            // first start the current one is nginx's empty bootstrap cycle,
-            // whose missing configuration crashed ngx.worker.count().
-            let saved = ngx_cycle;
-            ngx_cycle = (*cf).cycle;
-            let ok = mcf.run_init_by_lua((*cf).log);
-            ngx_cycle = saved;
-            if !ok {
-                return NGX_ERROR as ngx_int_t;
-            }
-        }
+    })
+}
 
-        // The capture filters first: the *_filter_by_lua ones then sit
-        // above them and see subrequest responses too.
-        subrequest::install();
-        header_filter::install();
-        body_filter::install();
-
-        let cmcf = *(*((*cf).ctx as *mut ngx_http_conf_ctx_t))
-            .main_conf
-            .add(ngx_http_core_module.ctx_index)
-            as *mut ngx_http_core_main_conf_t;
-        // nginx runs a phase's handlers in the reverse order of this array:
-        // ours, pushed after the built-in modules', come first (init_module
-        // moves the postponed ones to the end of their phase).
-        let hooks: [(bool, usize, ngx_http_handler_pt); 5] = [
-            (
-                mcf.uses_server_rewrite,
-                ngx_http_phases_NGX_HTTP_SERVER_REWRITE_PHASE as usize,
-                Some(server_rewrite::handler),
-            ),
-            (
-                mcf.uses_rewrite,
-                ngx_http_phases_NGX_HTTP_REWRITE_PHASE as usize,
-                Some(rewrite::handler),
-            ),
-            (
-                mcf.uses_access,
-                ngx_http_phases_NGX_HTTP_ACCESS_PHASE as usize,
-                Some(access::handler),
-            ),
-            (
-                mcf.uses_precontent,
-                ngx_http_phases_NGX_HTTP_PRECONTENT_PHASE as usize,
-                Some(precontent::handler),
-            ),
-            (
-                mcf.uses_log,
-                ngx_http_phases_NGX_HTTP_LOG_PHASE as usize,
-                Some(log::handler),
-            ),
-        ];
-        for (used, phase, h) in hooks {
-            if !used {
-                continue;
-            }
-            let arr = &mut (*cmcf).phases[phase].handlers;
-            let slot = ngx_array_push(arr) as *mut ngx_http_handler_pt;
-            if slot.is_null() {
-                return NGX_ERROR as ngx_int_t;
-            }
-            *slot = h;
+fn configure(cf: Conf) -> bool {
+    let Some(mcf) = MainConf::of_conf(cf) else {
+        return false;
+    };
+    let cycle = cf.cycle();
+    let prefix = cycle.prefix().to_vec();
+    let vm = crate::shdict::zone::while_configuring(mcf, |mcf| {
+        Vm::new(
+            mcf.package_path.as_deref(),
+            mcf.package_cpath.as_deref(),
+            &prefix,
+            crate::ffi::PRELOAD,
+        )
+    });
+    let mut vm = match vm {
+        Ok(vm) => vm,
+        Err(e) => {
+            cf.log(NGX_LOG_EMERG, &format!("failed to initialize Lua VM: {e}"));
+            return false;
         }
-        NGX_OK as ngx_int_t
+    };
+    vm.thread_cache_max = mcf
+        .thread_cache_max
+        .map_or(crate::lua::vm::THREAD_CACHE_DEFAULT, |n| n as usize);
+    mcf.vm = Some(vm);
+    let Some(host) = cf.variable_index(b"host") else {
+        return false;
+    };
+    mcf.host_var_index = Some(host);
+    // With shared dicts, init_by_lua waits until nginx has initialised
+    // every zone (shdict::zone::init_zone), as upstream. Either way
+    // ngx_cycle points at the cycle being configured while it runs: at the
+    // first start the current one is nginx's empty bootstrap cycle, whose
+    // missing configuration crashed ngx.worker.count().
+    if mcf.shdicts.is_empty() && !cycle::with_cycle(cycle, || mcf.run_init_by_lua(cf.error_log())) {
+        return false;
     }
+
+    // The capture filters first: the *_filter_by_lua ones then sit above
+    // them and see subrequest responses too.
+    subrequest::install();
+    header_filter::install();
+    body_filter::install();
+
+    // nginx runs a phase's handlers in the reverse order of this array:
+    // ours, pushed after the built-in modules', come first (init_module
+    // moves the postponed ones to the end of their phase).
+    let hooks: [(bool, u32, ngx_http_handler_pt); 5] = [
+        (
+            mcf.uses_server_rewrite,
+            ngx_http_phases_NGX_HTTP_SERVER_REWRITE_PHASE,
+            Some(server_rewrite::handler),
+        ),
+        (
+            mcf.uses_rewrite,
+            ngx_http_phases_NGX_HTTP_REWRITE_PHASE,
+            Some(rewrite::handler),
+        ),
+        (
+            mcf.uses_access,
+            ngx_http_phases_NGX_HTTP_ACCESS_PHASE,
+            Some(access::handler),
+        ),
+        (
+            mcf.uses_precontent,
+            ngx_http_phases_NGX_HTTP_PRECONTENT_PHASE,
+            Some(precontent::handler),
+        ),
+        (
+            mcf.uses_log,
+            ngx_http_phases_NGX_HTTP_LOG_PHASE,
+            Some(log::handler),
+        ),
+    ];
+    hooks
+        .into_iter()
+        .filter(|(used, ..)| *used)
+        .all(|(_, phase, h)| cf.add_phase_handler(phase as usize, h))
 }
 
 /// Moves our rewrite, access and precontent handlers to the end of their
@@ -133,51 +118,46 @@ pub unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
 /// Upstream moves its handler on the first request; doing it once here
 /// gives the same order without touching the engine while requests run.
 pub unsafe extern "C" fn init_module(cycle: *mut ngx_cycle_t) -> ngx_int_t {
-    // SAFETY: the phase engine is built by the time init_module runs; the
-    // entries of one phase share checker and `next`, so rotating their
-    // handler fields keeps the engine consistent.
-    unsafe {
-        let Some(mcf) = conf::main_conf_from_cycle(cycle) else {
-            return NGX_OK as ngx_int_t;
+    crate::nginx::panic::guard(ERROR, || {
+        // SAFETY: nginx calls the hook with the cycle it just configured.
+        let Some(cycle) = (unsafe { Cycle::from_raw(cycle) }) else {
+            return OK;
         };
-        let http = *(*cycle).conf_ctx.add(ngx_http_module.index) as *mut ngx_http_conf_ctx_t;
-        let cmcf = *(*http).main_conf.add(ngx_http_core_module.ctx_index)
-            as *mut ngx_http_core_main_conf_t;
-        let ph = (*cmcf).phase_engine.handlers;
-        if ph.is_null() {
-            return NGX_OK as ngx_int_t;
-        }
-        let mut n = 0usize;
-        while (*ph.add(n)).checker.is_some() {
-            n += 1;
-        }
+        let (Some(mcf), Some(ph)) = (MainConf::of_cycle(cycle), phase_engine::handlers(cycle))
+        else {
+            return OK;
+        };
         let ours: [(ngx_http_handler_pt, Option<bool>); 3] = [
             (Some(rewrite::handler), mcf.rewrite_no_postpone),
             (Some(access::handler), mcf.access_no_postpone),
             (Some(precontent::handler), mcf.precontent_no_postpone),
         ];
         for (h, no_postpone) in ours {
-            if no_postpone == Some(true) {
-                continue;
+            if no_postpone != Some(true) {
+                move_to_phase_end(ph, h);
             }
-            let addr = |f: ngx_http_handler_pt| f.map(|f| f as usize);
-            let Some(i) = (0..n).find(|&i| addr((*ph.add(i)).handler) == addr(h)) else {
-                continue;
-            };
-            // One phase: the entries after ours with the same checker and
-            // the same `next` (two phases may share a checker).
-            let key =
-                |p: *const ngx_http_phase_handler_t| ((*p).checker.map(|f| f as usize), (*p).next);
-            let phase = key(ph.add(i));
-            let mut j = i;
-            while j + 1 < n && key(ph.add(j + 1)) == phase {
-                j += 1;
-            }
-            for k in i..j {
-                (*ph.add(k)).handler = (*ph.add(k + 1)).handler;
-            }
-            (*ph.add(j)).handler = h;
         }
-        NGX_OK as ngx_int_t
+        OK
+    })
+}
+
+/// Moves handler `h` after the other handlers of its phase: the entries
+/// after it with the same checker and the same `next` (two phases may
+/// share a checker). Rotating only the handler fields keeps each entry's
+/// checker and `next`, so the engine stays consistent.
+fn move_to_phase_end(ph: &mut [ngx_http_phase_handler_t], h: ngx_http_handler_pt) {
+    let addr = |f: ngx_http_handler_pt| f.map(|f| f as usize);
+    let Some(i) = ph.iter().position(|e| addr(e.handler) == addr(h)) else {
+        return;
+    };
+    let key = |e: &ngx_http_phase_handler_t| (e.checker.map(|f| f as usize), e.next);
+    let phase = key(&ph[i]);
+    let mut j = i;
+    while j + 1 < ph.len() && key(&ph[j + 1]) == phase {
+        j += 1;
     }
+    for k in i..j {
+        ph[k].handler = ph[k + 1].handler;
+    }
+    ph[j].handler = h;
 }

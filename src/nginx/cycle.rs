@@ -57,6 +57,12 @@ impl Cycle {
         unsafe { super::log::Log::from_raw(self.get().log) }
     }
 
+    /// The log of a cycle being built (where nginx logs until it switches).
+    pub fn new_log(self) -> super::log::Log {
+        // SAFETY: new_log is a field of the live cycle, as long-lived.
+        unsafe { super::log::Log::from_raw(core::ptr::addr_of_mut!((*self.as_ptr()).new_log)) }
+    }
+
     /// `worker_processes` of the cycle's configuration (1 before the core
     /// module's configuration exists).
     pub fn worker_processes(self) -> usize {

@@ -6,60 +6,10 @@ use core::ptr::{self, NonNull};
 
 use nginx_sys::*;
 
+use super::conf::HttpConfs;
 use super::cycle::Cycle;
 use super::request::Request;
 use super::timer::EventHandler;
-
-/// The http configuration arrays a request runs under (main, server and
-/// location level, one slot per http module), copied from the code that
-/// creates a timer so its callback sees the same configuration.
-#[derive(Clone, Copy)]
-pub struct HttpConfs {
-    main: *mut *mut c_void,
-    srv: *mut *mut c_void,
-    loc: *mut *mut c_void,
-}
-
-impl HttpConfs {
-    /// The arrays `r` runs under.
-    pub fn of_request(r: Request) -> HttpConfs {
-        // SAFETY: a live request (the handle's invariant) carries the
-        // arrays of its location, which live in the cycle's pool.
-        let r = unsafe { &*r.as_ptr() };
-        HttpConfs {
-            main: r.main_conf,
-            srv: r.srv_conf,
-            loc: r.loc_conf,
-        }
-    }
-
-    /// The `http {}` block's own arrays (None without an http block).
-    pub fn of_cycle(cycle: Cycle) -> Option<HttpConfs> {
-        let c = cycle.as_ptr();
-        // SAFETY: a live cycle; conf_ctx has one slot per module, and the
-        // http module's holds the http block's ngx_http_conf_ctx_t, which
-        // lives in the cycle pool.
-        unsafe {
-            if (*c).conf_ctx.is_null() {
-                return None;
-            }
-            let http = (*(*c).conf_ctx.add(ngx_http_module.index) as *const ngx_http_conf_ctx_t)
-                .as_ref()?;
-            Some(HttpConfs {
-                main: http.main_conf,
-                srv: http.srv_conf,
-                loc: http.loc_conf,
-            })
-        }
-    }
-
-    /// This module's slot of the main level (its `MainConf`).
-    pub fn module_main_conf(self) -> *mut c_void {
-        // SAFETY: the main array has one slot per http module (see the
-        // constructors), our index among them.
-        unsafe { *self.main.add(super::module::ctx_index()) }
-    }
-}
 
 /// A connection slot with no socket, owning its pool.
 pub struct FakeConnection(NonNull<ngx_connection_t>);

@@ -6,20 +6,29 @@
 //! Every structure lives inside the allocator's memory and links by raw
 //! pointers, as upstream's does: a zone is mapped at the same address in the
 //! master and every worker (created before the fork, kept across reloads).
-//! Callers hold the zone lock for the whole life of a [`Dict`].
+//!
+//! **The invariant** the raw pointer work below relies on: a [`Dict`]
+//! exists only while its caller holds the zone lock ([`Dict::attach`]), so
+//! the structure is its alone; every node reachable from the root (tree
+//! links) or the LRU sentinel, and every item reachable from a list node's
+//! sentinel, is a live, initialised block of the dictionary's allocator; a
+//! block is unlinked from everything before it is freed, so it is never
+//! reachable afterwards. An [`Entry`] is a node found that way (or just
+//! linked); it is not `Copy`, and freeing the node consumes it.
 use core::cmp::Ordering;
 use core::mem::{offset_of, size_of};
-use core::ptr;
+use core::ptr::{self, NonNull};
 
 /// Byte blocks for the dictionary.
 pub trait Alloc {
-    /// A block of `size` bytes aligned for `u64`, or null when full.
-    fn alloc(&mut self, size: usize) -> *mut u8;
+    /// A block of `size` bytes aligned for `u64`, or None when full.
+    fn alloc(&mut self, size: usize) -> Option<NonNull<u8>>;
     /// Returns a block.
     ///
     /// # Safety
-    /// `p` came from `alloc` of this allocator and is not used afterwards.
-    unsafe fn free(&mut self, p: *mut u8);
+    /// `p` came from `alloc(size)` of this allocator and is not used
+    /// afterwards.
+    unsafe fn free(&mut self, p: NonNull<u8>, size: usize);
 }
 
 /// Value type codes, as Lua's (and upstream's) type numbers.
@@ -79,6 +88,8 @@ impl Value<'_> {
     }
 }
 
+/// A link of an intrusive circular doubly linked list; a list is a sentinel
+/// link (pointing at itself when empty) in its owner.
 #[repr(C)]
 struct Link {
     prev: *mut Link,
@@ -86,8 +97,10 @@ struct Link {
 }
 
 impl Link {
+    /// Makes `s` an empty list's sentinel.
+    ///
     /// # Safety
-    /// `s` points at a link that may be overwritten.
+    /// `s` is valid for writes.
     unsafe fn init(s: *mut Link) {
         // SAFETY: the caller's pointer.
         unsafe {
@@ -95,10 +108,13 @@ impl Link {
             (*s).next = s;
         }
     }
+
     /// # Safety
-    /// `s` is an initialised sentinel, `l` a link not in any list.
+    /// `s` is the sentinel of a well-formed list, `l` a valid link in no
+    /// list.
     unsafe fn insert_head(s: *mut Link, l: *mut Link) {
-        // SAFETY: valid links of one circular list.
+        // SAFETY: s and l are valid (the contract), and so is s's
+        // neighbour: the links of a well-formed list are.
         unsafe {
             (*l).next = (*s).next;
             (*(*l).next).prev = l;
@@ -106,10 +122,11 @@ impl Link {
             (*s).next = l;
         }
     }
+
     /// # Safety
     /// As `insert_head`.
     unsafe fn insert_tail(s: *mut Link, l: *mut Link) {
-        // SAFETY: valid links of one circular list.
+        // SAFETY: as insert_head.
         unsafe {
             (*l).prev = (*s).prev;
             (*(*l).prev).next = l;
@@ -117,10 +134,11 @@ impl Link {
             (*s).prev = l;
         }
     }
+
     /// # Safety
-    /// `l` is in a list.
+    /// `l` is a link (not the sentinel) of a well-formed list.
     unsafe fn remove(l: *mut Link) {
-        // SAFETY: neighbours of a linked element are valid.
+        // SAFETY: the neighbours of a link in a well-formed list are valid.
         unsafe {
             (*(*l).next).prev = (*l).prev;
             (*(*l).prev).next = (*l).next;
@@ -136,7 +154,8 @@ pub struct Shctx {
     seed: u32,
 }
 
-/// An entry: header, then the key, then the value bytes.
+/// An entry: header, then the key, then the value bytes (none for a list,
+/// whose items are blocks of their own).
 #[repr(C)]
 struct Node {
     left: *mut Node,
@@ -155,6 +174,23 @@ struct Node {
     vtype: u8,
 }
 
+impl Node {
+    /// The size of the node's block.
+    fn block_size(&self) -> usize {
+        let value = if self.vtype == T_LIST {
+            0
+        } else {
+            self.value_len as usize
+        };
+        NODE + self.key_len as usize + value
+    }
+
+    fn expired(&self, now: u64) -> bool {
+        self.expires != 0 && self.expires <= now
+    }
+}
+
+/// A list item: header, then the value bytes.
 #[repr(C)]
 struct Item {
     link: Link,
@@ -175,9 +211,47 @@ pub fn hash(key: &[u8]) -> u32 {
     h
 }
 
+/// The key bytes that follow a node's header.
+///
+/// # Safety
+/// `n` is a live node (see the module's invariant), and the key is not
+/// written while the slice is used (keys never are).
+unsafe fn node_key<'a>(n: *const Node) -> &'a [u8] {
+    // SAFETY: the key's key_len bytes follow the header in the node's block.
+    unsafe { core::slice::from_raw_parts((n as *const u8).add(NODE), (*n).key_len as usize) }
+}
+
+/// Tree order: by hash, then by key bytes.
+///
+/// # Safety
+/// `n` is a live node.
+unsafe fn cmp(h: u32, key: &[u8], n: *const Node) -> Ordering {
+    // SAFETY: the caller's live node.
+    unsafe { h.cmp(&(*n).hash).then_with(|| key.cmp(node_key(n))) }
+}
+
+/// The node whose `lru` link `l` is.
+fn from_lru(l: *mut Link) -> *mut Node {
+    l.wrapping_byte_sub(offset_of!(Node, lru)) as *mut Node
+}
+
+/// A node's `lru` and `list` links, as pointers (no reference into the
+/// node is made: the list code writes links through their neighbours).
+fn lru_link(n: NonNull<Node>) -> *mut Link {
+    n.as_ptr().wrapping_byte_add(offset_of!(Node, lru)) as *mut Link
+}
+
+fn list_link(n: NonNull<Node>) -> *mut Link {
+    n.as_ptr().wrapping_byte_add(offset_of!(Node, list)) as *mut Link
+}
+
+/// A live node of the dictionary (see the module's invariant): made only
+/// from a reachable node, consumed when the node is freed.
+struct Entry(NonNull<Node>);
+
 enum Found {
-    Live(*mut Node),
-    Expired(*mut Node),
+    Live(Entry),
+    Expired(Entry),
     None,
 }
 
@@ -200,15 +274,18 @@ impl<A: Alloc> Dict<A> {
     /// the caller ([`Dict::extra`]), in one block so a tiny zone keeps its
     /// pages for entries; None when the memory is too small.
     pub fn create(mut a: A, extra: usize) -> Option<Dict<A>> {
-        let sh = a.alloc(size_of::<Shctx>() + extra) as *mut Shctx;
-        if sh.is_null() {
-            return None;
-        }
-        // SAFETY: a fresh block of the right size.
+        let sh = a.alloc(size_of::<Shctx>() + extra)?.as_ptr() as *mut Shctx;
+        // SAFETY: a fresh block, large enough and aligned for a Shctx.
         unsafe {
-            (*sh).root = ptr::null_mut();
+            sh.write(Shctx {
+                root: ptr::null_mut(),
+                lru: Link {
+                    prev: ptr::null_mut(),
+                    next: ptr::null_mut(),
+                },
+                seed: 0x2545_f491,
+            });
             Link::init(&mut (*sh).lru);
-            (*sh).seed = 0x2545_f491;
         }
         Some(Dict { sh, a })
     }
@@ -228,77 +305,98 @@ impl<A: Alloc> Dict<A> {
 
     /// The `extra` bytes reserved by `create`.
     pub fn extra(&self) -> *mut u8 {
-        // SAFETY: one past the root, inside the block `create` allocated.
-        unsafe { (self.sh as *mut u8).add(size_of::<Shctx>()) }
+        self.sh.wrapping_add(1) as *mut u8
     }
 
-    // ---- node accessors -------------------------------------------------
-
-    /// # Safety
-    /// `n` is a live node.
-    unsafe fn key<'b>(n: *const Node) -> &'b [u8] {
-        // SAFETY: the key follows the header.
-        unsafe { core::slice::from_raw_parts((n as *const u8).add(NODE), (*n).key_len as usize) }
+    fn shctx(&mut self) -> &mut Shctx {
+        // SAFETY: the root is live and ours while the view exists (create's
+        // block, or attach's contract).
+        unsafe { &mut *self.sh }
     }
 
-    /// # Safety
-    /// `n` is a live non-list node.
-    unsafe fn value_ptr(n: *mut Node) -> *mut u8 {
-        // SAFETY: the value follows the key.
-        unsafe { (n as *mut u8).add(NODE + (*n).key_len as usize) }
+    /// The sentinel of the LRU queue (head: most recently used).
+    fn lru(&self) -> *mut Link {
+        self.sh.wrapping_byte_add(offset_of!(Shctx, lru)) as *mut Link
     }
 
-    /// # Safety
-    /// `l` is the `lru` link of a live node.
-    unsafe fn from_lru(l: *mut Link) -> *mut Node {
-        // SAFETY: container of the link.
-        unsafe { (l as *mut u8).sub(offset_of!(Node, lru)) as *mut Node }
+    // ---- entries' fields -------------------------------------------------
+
+    fn node(&self, e: &Entry) -> &Node {
+        // SAFETY: an Entry is a live node (the invariant); the view's borrow
+        // keeps other accesses out while the reference is used.
+        unsafe { e.0.as_ref() }
     }
 
-    fn cmp(h: u32, key: &[u8], n: *const Node) -> Ordering {
-        // SAFETY: tree nodes are live while the lock is held.
-        unsafe { h.cmp(&(*n).hash).then_with(|| key.cmp(Self::key(n))) }
+    fn node_mut(&mut self, e: &Entry) -> &mut Node {
+        // SAFETY: as node(); the exclusive borrow of the view makes this
+        // the only reference into the structure.
+        unsafe { &mut *e.0.as_ptr() }
+    }
+
+    fn key(&self, e: &Entry) -> &[u8] {
+        // SAFETY: a live node (the invariant).
+        unsafe { node_key(e.0.as_ptr()) }
+    }
+
+    /// The value bytes of a non-list entry.
+    fn value(&self, e: &Entry) -> &[u8] {
+        let n = self.node(e);
+        debug_assert_ne!(n.vtype, T_LIST);
+        let (at, len) = (NODE + n.key_len as usize, n.value_len as usize);
+        // SAFETY: a non-list node's value_len bytes follow its key in its
+        // block.
+        unsafe { core::slice::from_raw_parts((e.0.as_ptr() as *const u8).add(at), len) }
+    }
+
+    fn value_mut(&mut self, e: &Entry) -> &mut [u8] {
+        let n = self.node(e);
+        debug_assert_ne!(n.vtype, T_LIST);
+        let (at, len) = (NODE + n.key_len as usize, n.value_len as usize);
+        // SAFETY: as value(), with the view's exclusive borrow.
+        unsafe { core::slice::from_raw_parts_mut((e.0.as_ptr() as *mut u8).add(at), len) }
     }
 
     fn next_prio(&mut self) -> u32 {
-        // SAFETY: the root is live (xorshift32 state).
-        unsafe {
-            let mut x = (*self.sh).seed;
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (*self.sh).seed = x;
-            x
-        }
+        let sh = self.shctx();
+        // xorshift32
+        let mut x = sh.seed;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        sh.seed = x;
+        x
     }
 
     // ---- treap -----------------------------------------------------------
 
-    fn tree_find(&self, h: u32, key: &[u8]) -> *mut Node {
-        // SAFETY: tree nodes are live.
+    fn tree_find(&self, h: u32, key: &[u8]) -> Option<Entry> {
+        // SAFETY: the root and the nodes reachable from it are live (the
+        // invariant).
         unsafe {
             let mut n = (*self.sh).root;
             while !n.is_null() {
-                match Self::cmp(h, key, n) {
+                match cmp(h, key, n) {
                     Ordering::Less => n = (*n).left,
                     Ordering::Greater => n = (*n).right,
-                    Ordering::Equal => return n,
+                    Ordering::Equal => return Some(Entry(NonNull::new_unchecked(n))),
                 }
             }
-            ptr::null_mut()
+            None
         }
     }
 
     /// # Safety
     /// `n` is a fully initialised node not in the tree, whose key is not in
-    /// the tree.
+    /// the tree (removal finds a node by its key).
     unsafe fn tree_insert(&mut self, n: *mut Node) {
-        // SAFETY: slots point into live nodes or the root.
+        // SAFETY: n is valid (the contract); every slot points into the root
+        // or a reachable node (the invariant), and the split keeps each
+        // node reachable exactly once.
         unsafe {
-            let (h, key) = ((*n).hash, Self::key(n));
+            let (h, key) = ((*n).hash, node_key(n));
             let mut slot: *mut *mut Node = &mut (*self.sh).root;
             while !(*slot).is_null() && (**slot).prio >= (*n).prio {
-                slot = if Self::cmp(h, key, *slot) == Ordering::Less {
+                slot = if cmp(h, key, *slot) == Ordering::Less {
                     &mut (**slot).left
                 } else {
                     &mut (**slot).right
@@ -309,7 +407,7 @@ impl<A: Alloc> Dict<A> {
             let mut l: *mut *mut Node = &mut (*n).left;
             let mut r: *mut *mut Node = &mut (*n).right;
             while !t.is_null() {
-                if Self::cmp(h, key, t) == Ordering::Less {
+                if cmp(h, key, t) == Ordering::Less {
                     *r = t;
                     r = &mut (*t).left;
                     t = (*t).left;
@@ -325,16 +423,17 @@ impl<A: Alloc> Dict<A> {
         }
     }
 
-    /// # Safety
-    /// `n` is in the tree.
-    unsafe fn tree_remove(&mut self, n: *mut Node) {
-        // SAFETY: slots point into live nodes or the root.
+    fn tree_remove(&mut self, e: &Entry) {
+        let n = e.0.as_ptr();
+        // SAFETY: n is in the tree (an Entry) and its key is unique there,
+        // so the search from the root reaches it through live nodes; the
+        // rotations keep every other node reachable.
         unsafe {
-            let (h, key) = ((*n).hash, Self::key(n));
+            let (h, key) = ((*n).hash, node_key(n));
             let mut slot: *mut *mut Node = &mut (*self.sh).root;
             while *slot != n {
                 let c = *slot;
-                slot = if Self::cmp(h, key, c) == Ordering::Less {
+                slot = if cmp(h, key, c) == Ordering::Less {
                     &mut (*c).left
                 } else {
                     &mut (*c).right
@@ -369,40 +468,39 @@ impl<A: Alloc> Dict<A> {
 
     /// Finds a key; a live entry moves to the LRU head.
     fn lookup(&mut self, h: u32, key: &[u8], now: u64) -> Found {
-        let n = self.tree_find(h, key);
-        if n.is_null() {
+        let Some(e) = self.tree_find(h, key) else {
             return Found::None;
+        };
+        if self.node(&e).expired(now) {
+            return Found::Expired(e);
         }
-        // SAFETY: a live node; the LRU sentinel is live.
-        unsafe {
-            if (*n).expires != 0 && (*n).expires <= now {
-                return Found::Expired(n);
-            }
-            self.touch(n);
-        }
-        Found::Live(n)
+        self.touch(&e);
+        Found::Live(e)
     }
 
-    /// # Safety
-    /// `n` is a live node.
-    unsafe fn touch(&mut self, n: *mut Node) {
-        // SAFETY: n is in the LRU queue.
+    /// Moves an entry to the LRU head.
+    fn touch(&mut self, e: &Entry) {
+        let (s, l) = (self.lru(), lru_link(e.0));
+        // SAFETY: a live node's lru link is in the well-formed LRU queue
+        // whose sentinel is s.
         unsafe {
-            Link::remove(&mut (*n).lru);
-            Link::insert_head(&mut (*self.sh).lru, &mut (*n).lru);
+            Link::remove(l);
+            Link::insert_head(s, l);
         }
     }
 
-    /// # Safety
-    /// `n` is a list node.
-    unsafe fn free_items(&mut self, n: *mut Node) {
-        // SAFETY: the items of a live list.
+    /// Frees the items of a list entry, leaving it empty.
+    fn free_items(&mut self, e: &Entry) {
+        let s = list_link(e.0);
+        // SAFETY: the items reachable from a live list node are live blocks
+        // of our allocator (the invariant); each is read before it is freed,
+        // and the emptied list is reset.
         unsafe {
-            let s: *mut Link = &mut (*n).list;
             let mut l = (*s).next;
             while l != s {
                 let next = (*l).next;
-                self.a.free(l as *mut u8);
+                let size = ITEM + (*(l as *mut Item)).value_len as usize;
+                self.a.free(NonNull::new_unchecked(l as *mut u8), size);
                 l = next;
             }
             Link::init(s);
@@ -410,32 +508,26 @@ impl<A: Alloc> Dict<A> {
     }
 
     /// Unlinks and frees an entry.
-    ///
-    /// # Safety
-    /// `n` is a live node.
-    unsafe fn delete_node(&mut self, n: *mut Node) {
-        // SAFETY: n is in the tree and the queue.
-        unsafe {
-            if (*n).vtype == T_LIST {
-                self.free_items(n);
-            }
-            Link::remove(&mut (*n).lru);
-            self.tree_remove(n);
-            self.a.free(n as *mut u8);
+    fn delete_node(&mut self, e: Entry) {
+        if self.node(&e).vtype == T_LIST {
+            self.free_items(&e);
         }
+        let size = self.node(&e).block_size();
+        // SAFETY: a live node's lru link is in the LRU queue.
+        unsafe { Link::remove(lru_link(e.0)) };
+        self.tree_remove(&e);
+        // SAFETY: the node is a block of `size` bytes of our allocator, now
+        // unlinked from the tree and the queue; the Entry is consumed.
+        unsafe { self.a.free(e.0.cast(), size) };
     }
 
-    fn lru_last(&self) -> Option<*mut Node> {
-        // SAFETY: the sentinel is live.
-        unsafe {
-            let s: *const Link = &(*self.sh).lru;
-            let l = (*s).prev;
-            if ptr::eq(l, s) {
-                None
-            } else {
-                Some(Self::from_lru(l))
-            }
-        }
+    /// The least recently used entry.
+    fn lru_last(&self) -> Option<Entry> {
+        let s = self.lru();
+        // SAFETY: the sentinel is live; a link other than it is a live
+        // node's lru link (the invariant).
+        let l = unsafe { (*s).prev };
+        (l != s).then(|| Entry(NonNull::new(from_lru(l)).expect("a link of a node")))
     }
 
     /// Upstream's reclaim step from the LRU tail: with `force`, the least
@@ -446,29 +538,26 @@ impl<A: Alloc> Dict<A> {
         let mut n = if force { 0 } else { 1 };
         let mut freed = 0;
         while n < 3 {
-            let Some(node) = self.lru_last() else {
+            let Some(e) = self.lru_last() else {
                 return freed;
             };
             let check = n != 0;
             n += 1;
-            // SAFETY: a live node.
-            unsafe {
-                if check && ((*node).expires == 0 || (*node).expires > now) {
-                    return freed;
-                }
-                self.delete_node(node);
+            if check && !self.node(&e).expired(now) {
+                return freed;
             }
+            self.delete_node(e);
             freed += 1;
         }
         freed
     }
 
     /// Allocates `size` bytes, evicting (expired, then LRU) entries up to 30
-    /// times unless `safe`. Returns the block and whether live entries were
-    /// evicted.
-    fn alloc_evicting(&mut self, size: usize, safe: bool, now: u64) -> (*mut u8, bool) {
+    /// times unless `safe`. Returns the block (if any) and whether live
+    /// entries were evicted.
+    fn alloc_evicting(&mut self, size: usize, safe: bool, now: u64) -> (Option<NonNull<u8>>, bool) {
         let p = self.a.alloc(size);
-        if !p.is_null() || safe {
+        if p.is_some() || safe {
             return (p, false);
         }
         let mut forcible = false;
@@ -478,19 +567,22 @@ impl<A: Alloc> Dict<A> {
             }
             forcible = true;
             let p = self.a.alloc(size);
-            if !p.is_null() {
+            if p.is_some() {
                 return (p, true);
             }
         }
-        (ptr::null_mut(), forcible)
+        (None, forcible)
     }
 
+    /// Writes a new entry into `p` and links it at the LRU head.
+    ///
     /// # Safety
-    /// `p` is a fresh block of at least NODE + key.len() + vlen bytes.
+    /// `p` is a fresh block of at least NODE + key.len() + val.len() bytes
+    /// (NODE + key.len() for a list); the key is not in the tree.
     #[allow(clippy::too_many_arguments)]
     unsafe fn link_new(
         &mut self,
-        p: *mut u8,
+        p: NonNull<u8>,
         h: u32,
         key: &[u8],
         vtype: u8,
@@ -498,40 +590,40 @@ impl<A: Alloc> Dict<A> {
         vlen: u32,
         expires: u64,
         flags: u32,
-    ) -> *mut Node {
-        let n = p as *mut Node;
+    ) -> Entry {
         let prio = self.next_prio();
-        // SAFETY: the block is ours and large enough.
+        let lru = self.lru();
+        let n = p.as_ptr() as *mut Node;
+        // SAFETY: the block is ours, large enough (the contract) and aligned
+        // (Alloc); the header is written before the node is linked, its key
+        // before the tree compares it.
         unsafe {
-            ptr::write(
-                n,
-                Node {
-                    left: ptr::null_mut(),
-                    right: ptr::null_mut(),
-                    lru: Link {
-                        prev: ptr::null_mut(),
-                        next: ptr::null_mut(),
-                    },
-                    list: Link {
-                        prev: ptr::null_mut(),
-                        next: ptr::null_mut(),
-                    },
-                    expires,
-                    hash: h,
-                    prio,
-                    value_len: vlen,
-                    user_flags: flags,
-                    key_len: key.len() as u16,
-                    vtype,
+            n.write(Node {
+                left: ptr::null_mut(),
+                right: ptr::null_mut(),
+                lru: Link {
+                    prev: ptr::null_mut(),
+                    next: ptr::null_mut(),
                 },
-            );
-            Link::init(&mut (*n).list);
-            ptr::copy_nonoverlapping(key.as_ptr(), p.add(NODE), key.len());
-            ptr::copy_nonoverlapping(val.as_ptr(), p.add(NODE + key.len()), val.len());
+                list: Link {
+                    prev: ptr::null_mut(),
+                    next: ptr::null_mut(),
+                },
+                expires,
+                hash: h,
+                prio,
+                value_len: vlen,
+                user_flags: flags,
+                key_len: key.len() as u16,
+                vtype,
+            });
+            Link::init(list_link(p.cast()));
+            ptr::copy_nonoverlapping(key.as_ptr(), p.as_ptr().add(NODE), key.len());
+            ptr::copy_nonoverlapping(val.as_ptr(), p.as_ptr().add(NODE + key.len()), val.len());
             self.tree_insert(n);
-            Link::insert_head(&mut (*self.sh).lru, &mut (*n).lru);
+            Link::insert_head(lru, lru_link(p.cast()));
         }
-        n
+        Entry(p.cast())
     }
 
     fn deadline(now: u64, ttl_ms: i64) -> u64 {
@@ -564,63 +656,40 @@ impl<A: Alloc> Dict<A> {
         let vtype = value.code();
         let h = hash(key);
         self.expire(false, now);
-        let found = self.lookup(h, key, now);
-        let existing = match found {
-            Found::Live(n) => {
-                if op & OP_ADD != 0 {
-                    return Err((ERR_EXISTS, false));
-                }
-                Some(n)
+        let existing = match self.lookup(h, key, now) {
+            Found::Live(_) if op & OP_ADD != 0 => return Err((ERR_EXISTS, false)),
+            Found::Expired(_) | Found::None if op & OP_REPLACE != 0 => {
+                return Err((ERR_NOT_FOUND, false))
             }
-            Found::Expired(n) => {
-                if op & OP_REPLACE != 0 {
-                    return Err((ERR_NOT_FOUND, false));
-                }
-                Some(n)
-            }
-            Found::None => {
-                if op & OP_REPLACE != 0 {
-                    return Err((ERR_NOT_FOUND, false));
-                }
-                None
-            }
+            Found::Live(e) | Found::Expired(e) => Some(e),
+            Found::None => None,
         };
-        if let Some(n) = existing {
-            // SAFETY: a live node.
-            unsafe {
-                if vtype != T_NIL && (*n).vtype != T_LIST && (*n).value_len as usize == val.len() {
-                    // Same size: overwrite in place.
-                    self.touch(n);
-                    (*n).expires = Self::deadline(now, exptime_ms);
-                    (*n).user_flags = flags;
-                    (*n).vtype = vtype;
-                    ptr::copy_nonoverlapping(val.as_ptr(), Self::value_ptr(n), val.len());
-                    return Ok(false);
-                }
-                self.delete_node(n);
+        if let Some(e) = existing {
+            let n = self.node(&e);
+            if vtype != T_NIL && n.vtype != T_LIST && n.value_len as usize == val.len() {
+                // Same size: overwrite in place.
+                self.touch(&e);
+                let n = self.node_mut(&e);
+                n.expires = Self::deadline(now, exptime_ms);
+                n.user_flags = flags;
+                n.vtype = vtype;
+                self.value_mut(&e).copy_from_slice(val);
+                return Ok(false);
             }
+            self.delete_node(e);
         }
         if vtype == T_NIL {
             return Ok(false);
         }
         let size = NODE + key.len() + val.len();
         let (p, forcible) = self.alloc_evicting(size, op & OP_SAFE != 0, now);
-        if p.is_null() {
+        let Some(p) = p else {
             return Err((ERR_NO_MEMORY, forcible));
-        }
-        // SAFETY: a fresh block of `size` bytes; the key is not in the tree.
-        unsafe {
-            self.link_new(
-                p,
-                h,
-                key,
-                vtype,
-                val,
-                val.len() as u32,
-                Self::deadline(now, exptime_ms),
-                flags,
-            )
         };
+        let expires = Self::deadline(now, exptime_ms);
+        // SAFETY: a fresh block of `size` bytes; the key is not in the tree
+        // (its entry, if any, was deleted above).
+        unsafe { self.link_new(p, h, key, vtype, val, val.len() as u32, expires, flags) };
         Ok(forcible)
     }
 
@@ -637,25 +706,22 @@ impl<A: Alloc> Dict<A> {
         if !stale {
             self.expire(false, now);
         }
-        let (n, is_stale) = match self.lookup(h, key, now) {
+        let (e, is_stale) = match self.lookup(h, key, now) {
             Found::None => return Ok(None),
             Found::Expired(_) if !stale => return Ok(None),
-            Found::Expired(n) => (n, true),
-            Found::Live(n) => (n, false),
+            Found::Expired(e) => (e, true),
+            Found::Live(e) => (e, false),
         };
-        // SAFETY: a live node; its value bytes follow the key.
-        unsafe {
-            if (*n).vtype == T_LIST {
-                return Err(ERR_IS_A_LIST);
-            }
-            let data = core::slice::from_raw_parts(Self::value_ptr(n), (*n).value_len as usize);
-            Ok(Some(f(Got {
-                vtype: (*n).vtype,
-                data,
-                flags: (*n).user_flags,
-                stale: is_stale,
-            })))
+        let n = self.node(&e);
+        if n.vtype == T_LIST {
+            return Err(ERR_IS_A_LIST);
         }
+        Ok(Some(f(Got {
+            vtype: n.vtype,
+            data: self.value(&e),
+            flags: n.user_flags,
+            stale: is_stale,
+        })))
     }
 
     /// incr: the new value and whether eviction made room.
@@ -673,44 +739,40 @@ impl<A: Alloc> Dict<A> {
         let h = hash(key);
         self.expire(false, now);
         let found = self.lookup(h, key, now);
-        if let Found::Live(n) = found {
-            // SAFETY: a live node.
-            unsafe {
-                if (*n).vtype != T_NUMBER || (*n).value_len != 8 {
-                    return Err((ERR_NOT_A_NUMBER, false));
-                }
-                let p = Self::value_ptr(n);
-                let mut b = [0u8; 8];
-                ptr::copy_nonoverlapping(p, b.as_mut_ptr(), 8);
-                let v = f64::from_ne_bytes(b) + delta;
-                ptr::copy_nonoverlapping(v.to_ne_bytes().as_ptr(), p, 8);
-                return Ok((v, false));
+        if let Found::Live(e) = &found {
+            let n = self.node(e);
+            if n.vtype != T_NUMBER || n.value_len != 8 {
+                return Err((ERR_NOT_A_NUMBER, false));
             }
+            let v = self.value_mut(e);
+            let new = f64::from_ne_bytes(<[u8; 8]>::try_from(&*v).expect("8 bytes")) + delta;
+            v.copy_from_slice(&new.to_ne_bytes());
+            return Ok((new, false));
         }
         let Some(init) = init else {
             return Err((ERR_NOT_FOUND, false));
         };
         let v = init + delta;
         let expires = Self::deadline(now, init_ttl_ms);
-        if let Found::Expired(n) = found {
-            // SAFETY: a live node.
-            unsafe {
-                if (*n).vtype != T_LIST && (*n).value_len == 8 {
-                    self.touch(n);
-                    (*n).user_flags = 0;
-                    (*n).expires = expires;
-                    (*n).vtype = T_NUMBER;
-                    ptr::copy_nonoverlapping(v.to_ne_bytes().as_ptr(), Self::value_ptr(n), 8);
-                    return Ok((v, false));
-                }
-                self.delete_node(n);
+        if let Found::Expired(e) = found {
+            let n = self.node(&e);
+            if n.vtype != T_LIST && n.value_len == 8 {
+                self.touch(&e);
+                let n = self.node_mut(&e);
+                n.user_flags = 0;
+                n.expires = expires;
+                n.vtype = T_NUMBER;
+                self.value_mut(&e).copy_from_slice(&v.to_ne_bytes());
+                return Ok((v, false));
             }
+            self.delete_node(e);
         }
         let (p, forcible) = self.alloc_evicting(NODE + key.len() + 8, false, now);
-        if p.is_null() {
+        let Some(p) = p else {
             return Err((ERR_NO_MEMORY, forcible));
-        }
-        // SAFETY: a fresh block; the key is not in the tree.
+        };
+        // SAFETY: a fresh block for an 8-byte value; the key is not in the
+        // tree (absent, or its expired entry was deleted above).
         unsafe { self.link_new(p, h, key, T_NUMBER, &v.to_ne_bytes(), 8, expires, 0) };
         Ok((v, forcible))
     }
@@ -730,58 +792,63 @@ impl<A: Alloc> Dict<A> {
         let vtype = value.code();
         let h = hash(key);
         self.expire(false, now);
-        let n = match self.lookup(h, key, now) {
-            Found::Live(n) => {
-                // SAFETY: a live node.
-                if unsafe { (*n).vtype } != T_LIST {
+        let e = match self.lookup(h, key, now) {
+            Found::Live(e) => {
+                if self.node(&e).vtype != T_LIST {
                     return Err((ERR_NOT_A_LIST, false));
                 }
-                n
+                e
             }
-            // SAFETY: a live node.
-            Found::Expired(n) if unsafe { (*n).vtype } == T_LIST => {
-                // SAFETY: as above: reuse the expired list.
-                unsafe {
-                    self.free_items(n);
-                    (*n).expires = 0;
-                    (*n).value_len = 0;
-                    self.touch(n);
-                }
-                n
+            Found::Expired(e) if self.node(&e).vtype == T_LIST => {
+                // Reuse the expired list.
+                self.free_items(&e);
+                let n = self.node_mut(&e);
+                n.expires = 0;
+                n.value_len = 0;
+                self.touch(&e);
+                e
             }
             other => {
-                if let Found::Expired(n) = other {
-                    // SAFETY: a live node.
-                    unsafe { self.delete_node(n) };
+                if let Found::Expired(e) = other {
+                    self.delete_node(e);
                 }
-                let p = self.a.alloc(NODE + key.len());
-                if p.is_null() {
+                let Some(p) = self.a.alloc(NODE + key.len()) else {
                     return Err((ERR_NO_MEMORY, true));
-                }
-                // SAFETY: a fresh block; the key is not in the tree.
+                };
+                // SAFETY: a fresh block for a list node; the key is not in
+                // the tree (absent, or its expired entry was deleted above).
                 unsafe { self.link_new(p, h, key, T_LIST, &[], 0, 0, 0) }
             }
         };
-        let it = self.a.alloc(ITEM + val.len()) as *mut Item;
-        // SAFETY: n is a live list node; `it` a fresh block.
+        let Some(p) = self.a.alloc(ITEM + val.len()) else {
+            if self.node(&e).value_len == 0 {
+                self.delete_node(e);
+            }
+            return Err((ERR_NO_MEMORY, false));
+        };
+        let s = list_link(e.0);
+        let it = p.as_ptr() as *mut Item;
+        // SAFETY: a fresh, aligned block for the item and its value, written
+        // before it is linked into the live list node's item list.
         unsafe {
-            if it.is_null() {
-                if (*n).value_len == 0 {
-                    self.delete_node(n);
-                }
-                return Err((ERR_NO_MEMORY, false));
-            }
-            (*it).value_len = val.len() as u32;
-            (*it).vtype = vtype;
-            ptr::copy_nonoverlapping(val.as_ptr(), (it as *mut u8).add(ITEM), val.len());
+            it.write(Item {
+                link: Link {
+                    prev: ptr::null_mut(),
+                    next: ptr::null_mut(),
+                },
+                value_len: val.len() as u32,
+                vtype,
+            });
+            ptr::copy_nonoverlapping(val.as_ptr(), p.as_ptr().add(ITEM), val.len());
             if left {
-                Link::insert_head(&mut (*n).list, &mut (*it).link);
+                Link::insert_head(s, &mut (*it).link);
             } else {
-                Link::insert_tail(&mut (*n).list, &mut (*it).link);
+                Link::insert_tail(s, &mut (*it).link);
             }
-            (*n).value_len += 1;
-            Ok((*n).value_len as usize)
         }
+        let n = self.node_mut(&e);
+        n.value_len += 1;
+        Ok(n.value_len as usize)
     }
 
     /// lpop/rpop: `f` sees the item's type and bytes; None for an absent key.
@@ -794,46 +861,48 @@ impl<A: Alloc> Dict<A> {
     ) -> Result<Option<R>, &'static str> {
         let h = hash(key);
         self.expire(false, now);
-        let Found::Live(n) = self.lookup(h, key, now) else {
+        let Found::Live(e) = self.lookup(h, key, now) else {
             return Ok(None);
         };
-        // SAFETY: a live list node with at least one item (empty lists are
-        // removed).
-        unsafe {
-            if (*n).vtype != T_LIST {
-                return Err(ERR_NOT_A_LIST);
-            }
-            let s: *mut Link = &mut (*n).list;
+        if self.node(&e).vtype != T_LIST {
+            return Err(ERR_NOT_A_LIST);
+        }
+        let s = list_link(e.0);
+        // SAFETY: the items reachable from a live list node are live (the
+        // invariant); the item is read, then unlinked, then freed.
+        let r = unsafe {
             let l = if left { (*s).next } else { (*s).prev };
             if l == s {
                 return Ok(None);
             }
             let it = l as *mut Item;
-            let data =
-                core::slice::from_raw_parts((it as *const u8).add(ITEM), (*it).value_len as usize);
+            let len = (*it).value_len as usize;
+            let data = core::slice::from_raw_parts((it as *const u8).add(ITEM), len);
             let r = f((*it).vtype, data);
             Link::remove(l);
-            self.a.free(it as *mut u8);
-            (*n).value_len -= 1;
-            if (*n).value_len == 0 {
-                self.delete_node(n);
-            }
-            Ok(Some(r))
+            self.a.free(NonNull::new_unchecked(l as *mut u8), ITEM + len);
+            r
+        };
+        let n = self.node_mut(&e);
+        n.value_len -= 1;
+        if n.value_len == 0 {
+            self.delete_node(e);
         }
+        Ok(Some(r))
     }
 
     pub fn llen(&mut self, key: &[u8], now: u64) -> Result<usize, &'static str> {
         let h = hash(key);
         self.expire(false, now);
         match self.lookup(h, key, now) {
-            // SAFETY: a live node.
-            Found::Live(n) => unsafe {
-                if (*n).vtype != T_LIST {
+            Found::Live(e) => {
+                let n = self.node(&e);
+                if n.vtype != T_LIST {
                     Err(ERR_NOT_A_LIST)
                 } else {
-                    Ok((*n).value_len as usize)
+                    Ok(n.value_len as usize)
                 }
-            },
+            }
             _ => Ok(0),
         }
     }
@@ -841,36 +910,45 @@ impl<A: Alloc> Dict<A> {
     /// Remaining ms to live (0: none; negative when expired but not yet
     /// reclaimed, as upstream), None when absent.
     pub fn ttl(&self, key: &[u8], now: u64) -> Option<i64> {
-        let n = self.tree_find(hash(key), key);
-        if n.is_null() {
-            return None;
-        }
-        // SAFETY: a live node.
-        let e = unsafe { (*n).expires };
-        Some(if e == 0 { 0 } else { e as i64 - now as i64 })
+        let e = self.tree_find(hash(key), key)?;
+        let x = self.node(&e).expires;
+        Some(if x == 0 { 0 } else { x as i64 - now as i64 })
     }
 
     /// Sets a new expiry (0: none); false when absent.
     pub fn set_expire(&mut self, key: &[u8], exptime_ms: i64, now: u64) -> bool {
-        let n = self.tree_find(hash(key), key);
-        if n.is_null() {
+        let Some(e) = self.tree_find(hash(key), key) else {
             return false;
-        }
-        // SAFETY: a live node.
-        unsafe { (*n).expires = Self::deadline(now, exptime_ms) };
+        };
+        self.node_mut(&e).expires = Self::deadline(now, exptime_ms);
         true
+    }
+
+    /// The node before `l` in the LRU queue, None at the sentinel `s`.
+    ///
+    /// The walks below step through the queue with it, reading each link's
+    /// neighbour before anything frees the node.
+    fn lru_walk(&self, l: *mut Link, s: *mut Link, newer: bool) -> Option<*mut Link> {
+        // SAFETY: l is the sentinel or a live node's lru link (the
+        // invariant).
+        let next = unsafe {
+            if newer {
+                (*l).next
+            } else {
+                (*l).prev
+            }
+        };
+        (next != s).then_some(next)
     }
 
     /// Marks every entry expired (memory is reclaimed lazily, as upstream).
     pub fn flush_all(&mut self, now: u64) {
-        // SAFETY: walking the live LRU queue.
-        unsafe {
-            let s: *mut Link = &mut (*self.sh).lru;
-            let mut l = (*s).next;
-            while l != s {
-                (*Self::from_lru(l)).expires = 1;
-                l = (*l).next;
-            }
+        let s = self.lru();
+        let mut at = self.lru_walk(s, s, true);
+        while let Some(l) = at {
+            at = self.lru_walk(l, s, true);
+            let e = Entry(NonNull::new(from_lru(l)).expect("a link of a node"));
+            self.node_mut(&e).expires = 1;
         }
         self.expire(true, now);
     }
@@ -878,22 +956,17 @@ impl<A: Alloc> Dict<A> {
     /// Frees up to `max` (0: all) expired entries, oldest first.
     pub fn flush_expired(&mut self, max: usize, now: u64) -> usize {
         let mut freed = 0;
-        // SAFETY: walking the LRU queue from the tail, saving `prev` before
-        // freeing a node.
-        unsafe {
-            let s: *mut Link = &mut (*self.sh).lru;
-            let mut l = (*s).prev;
-            while l != s {
-                let prev = (*l).prev;
-                let n = Self::from_lru(l);
-                if (*n).expires != 0 && (*n).expires <= now {
-                    self.delete_node(n);
-                    freed += 1;
-                    if max != 0 && freed == max {
-                        break;
-                    }
+        let s = self.lru();
+        let mut at = self.lru_walk(s, s, false);
+        while let Some(l) = at {
+            at = self.lru_walk(l, s, false);
+            let e = Entry(NonNull::new(from_lru(l)).expect("a link of a node"));
+            if self.node(&e).expired(now) {
+                self.delete_node(e);
+                freed += 1;
+                if max != 0 && freed == max {
+                    break;
                 }
-                l = prev;
             }
         }
         freed
@@ -903,20 +976,17 @@ impl<A: Alloc> Dict<A> {
     /// first.
     pub fn keys(&self, max: usize, now: u64, mut f: impl FnMut(&[u8])) -> usize {
         let mut total = 0;
-        // SAFETY: walking the live LRU queue.
-        unsafe {
-            let s: *const Link = &(*self.sh).lru;
-            let mut l = (*s).prev;
-            while !ptr::eq(l, s) {
-                let n = Self::from_lru(l);
-                if (*n).expires == 0 || (*n).expires > now {
-                    f(Self::key(n));
-                    total += 1;
-                    if max != 0 && total == max {
-                        break;
-                    }
+        let s = self.lru();
+        let mut at = self.lru_walk(s, s, false);
+        while let Some(l) = at {
+            at = self.lru_walk(l, s, false);
+            let e = Entry(NonNull::new(from_lru(l)).expect("a link of a node"));
+            if !self.node(&e).expired(now) {
+                f(self.key(&e));
+                total += 1;
+                if max != 0 && total == max {
+                    break;
                 }
-                l = (*l).prev;
             }
         }
         total
@@ -947,22 +1017,24 @@ mod tests {
     }
 
     impl Alloc for &mut Heap {
-        fn alloc(&mut self, size: usize) -> *mut u8 {
+        fn alloc(&mut self, size: usize) -> Option<NonNull<u8>> {
             if self.used + size > self.cap {
-                return ptr::null_mut();
+                return None;
             }
             let layout = Layout::from_size_align(size.max(1), 8).unwrap();
             // SAFETY: non-zero size.
-            let p = unsafe { alloc(layout) };
+            let p = NonNull::new(unsafe { alloc(layout) }).expect("heap memory");
             self.used += size;
-            self.blocks.insert(p as usize, layout);
-            p
+            self.blocks.insert(p.as_ptr() as usize, layout);
+            Some(p)
         }
-        unsafe fn free(&mut self, p: *mut u8) {
-            let layout = self.blocks.remove(&(p as usize)).expect("double free");
-            self.used -= layout.size();
+        unsafe fn free(&mut self, p: NonNull<u8>, size: usize) {
+            let layout = self.blocks.remove(&(p.as_ptr() as usize)).expect("double free");
+            // The dictionary knows the size of every block it frees.
+            assert_eq!(layout.size(), size.max(1), "size of the freed block");
+            self.used -= size;
             // SAFETY: allocated above with this layout.
-            unsafe { dealloc(p, layout) };
+            unsafe { dealloc(p.as_ptr(), layout) };
         }
     }
 
@@ -981,7 +1053,7 @@ mod tests {
                     }
                 }
                 walk((*n).left, out);
-                out.push(((*n).hash, Dict::<&mut Heap>::key(n).to_vec()));
+                out.push(((*n).hash, node_key(n).to_vec()));
                 walk((*n).right, out);
             }
         }
@@ -1222,9 +1294,9 @@ mod tests {
             d.flush_all(10);
             d.flush_expired(0, 10);
             assert_eq!(d.keys(0, 10, |_| ()), 0);
-            let sh = d.root();
+            let sh = NonNull::new(d.root()).unwrap().cast();
             // SAFETY: allocated by the dictionary from this heap.
-            unsafe { d.a.free(sh as *mut u8) };
+            unsafe { d.a.free(sh, size_of::<Shctx>()) };
         }
         assert_eq!(h.used, 0);
         assert!(h.blocks.is_empty());
@@ -1276,9 +1348,9 @@ mod tests {
             check_invariants(&d);
             d.flush_all(u64::MAX / 2);
             d.flush_expired(0, u64::MAX / 2);
-            let sh = d.root();
+            let sh = NonNull::new(d.root()).unwrap().cast();
             // SAFETY: allocated by the dictionary from this heap.
-            unsafe { d.a.free(sh as *mut u8) };
+            unsafe { d.a.free(sh, size_of::<Shctx>()) };
         }
         assert_eq!(h.used, 0);
     }

@@ -1,90 +1,83 @@
 //! A `lua_shared_dict` zone: an nginx shared memory zone managed by the
 //! slab allocator, whose mutex guards every operation on the store.
+use core::alloc::Layout;
 use core::ffi::c_void;
-use core::ptr;
+use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, Ordering};
 
-use nginx_sys::*;
-use ngx::core::Pool;
+use nginx_sys::{ngx_int_t, ngx_shm_zone_t, ngx_str_t, NGX_ERROR, NGX_LOG_EMERG, NGX_OK};
+use ngx::allocator::Allocator;
+use ngx::core::SlabPool;
+use ngx::core::slab::LockedSlabPool;
 
 use super::store::{Alloc, Dict, Shctx};
 use crate::conf::MainConf;
-use crate::nginx::log::conf_log;
+use crate::nginx::conf::{parse_size, str_of, Conf};
+use crate::nginx::cycle::{self, Cycle};
+use crate::nginx::shm::{page_size, ShmZone};
 
 /// Upstream's smallest accepted size is 8192 bytes.
-pub const MIN_SIZE: isize = 8192;
+pub const MIN_SIZE: usize = 8192;
 
-/// Per-cycle description of one zone (in the cycle pool; `shm_zone->data`).
+/// Per-cycle description of one zone (in the cycle pool; the zone's data).
 pub struct Zone {
     pub name: Vec<u8>,
-    pub shm_zone: *mut ngx_shm_zone_t,
-    pool: *mut ngx_slab_pool_t,
+    shm: ShmZone,
+    /// The zone's slab pool, once nginx has mapped it.
+    slab: Option<SlabPool>,
+    /// The store's root in the zone, once initialised.
     sh: *mut Shctx,
     mcf: *mut MainConf,
-    cycle: *mut ngx_cycle_t,
+    cycle: Cycle,
 }
 
-/// nginx's slab pool as the store's allocator; used with the mutex held.
-pub struct Slab(*mut ngx_slab_pool_t);
+/// nginx's slab pool, locked, as the store's allocator.
+pub struct Slab<'a>(&'a LockedSlabPool);
 
-impl Alloc for Slab {
-    fn alloc(&mut self, size: usize) -> *mut u8 {
-        // SAFETY: a live pool whose mutex the caller holds; slab chunks are
-        // at least 8-byte aligned.
-        unsafe { ngx_slab_alloc_locked(self.0, size) as *mut u8 }
-    }
-    unsafe fn free(&mut self, p: *mut u8) {
-        // SAFETY: p came from this pool; the mutex is held.
-        unsafe { ngx_slab_free_locked(self.0, p as *mut c_void) }
-    }
+/// Store blocks hold u64s and pointers.
+fn layout(size: usize) -> Option<Layout> {
+    Layout::from_size_align(size, 8).ok()
 }
 
-/// Holds the zone mutex; unlocks on drop (also when unwinding from a bug,
-/// so a caught panic never leaves the zone locked).
-struct Locked(*mut ngx_slab_pool_t);
-
-impl Locked {
-    fn new(pool: *mut ngx_slab_pool_t) -> Locked {
-        // SAFETY: the pool's mutex was created by ngx_init_zone_pool.
-        unsafe { ngx_shmtx_lock(&mut (*pool).mutex) };
-        Locked(pool)
+impl Alloc for Slab<'_> {
+    fn alloc(&mut self, size: usize) -> Option<NonNull<u8>> {
+        let p = self.0.allocate(layout(size)?).ok()?;
+        Some(p.cast())
     }
-}
 
-impl Drop for Locked {
-    fn drop(&mut self) {
-        // SAFETY: locked in `new`.
-        unsafe { ngx_shmtx_unlock(&mut (*self.0).mutex) };
+    unsafe fn free(&mut self, p: NonNull<u8>, size: usize) {
+        if let Some(l) = layout(size) {
+            // SAFETY: Alloc::free's contract: p came from alloc(size) of this
+            // pool, with this layout.
+            unsafe { self.0.deallocate(p, l) };
+        }
     }
 }
 
 impl Zone {
     /// Runs `f` on the store with the zone locked; None before the zone
     /// was initialised.
-    pub fn with<R>(&self, f: impl FnOnce(&mut Dict<Slab>) -> R) -> Option<R> {
-        if self.sh.is_null() {
-            return None;
-        }
-        let _lock = Locked::new(self.pool);
-        // SAFETY: sh was created over this pool; the lock gives exclusive
-        // access until `_lock` drops, after `f` returns.
-        let mut d = unsafe { Dict::attach(self.sh, Slab(self.pool)) };
+    pub fn with<R>(&self, f: impl FnOnce(&mut Dict<Slab<'_>>) -> R) -> Option<R> {
+        let slab = self.slab.as_ref().filter(|_| !self.sh.is_null())?;
+        let locked = slab.lock();
+        // SAFETY: sh was created over this pool (init_zone); holding the
+        // pool's mutex gives exclusive access until `locked` drops, after
+        // the view `d` is gone.
+        let mut d = unsafe { Dict::attach(self.sh, Slab(&locked)) };
         Some(f(&mut d))
     }
 
     pub fn capacity(&self) -> usize {
-        // SAFETY: the shm zone lives as long as the cycle.
-        unsafe { (*self.shm_zone).shm.size }
+        self.shm.size()
     }
 
     /// Bytes in free slab pages (as upstream's free_space).
     pub fn free_space(&self) -> usize {
-        if self.pool.is_null() {
+        let Some(slab) = self.slab.as_ref() else {
             return 0;
-        }
-        let _lock = Locked::new(self.pool);
-        // SAFETY: pfree is read under the mutex; ngx_pagesize is set at start.
-        unsafe { (*self.pool).pfree * ngx_pagesize }
+        };
+        let _locked = slab.lock();
+        slab.as_ref().pfree * page_size()
     }
 }
 
@@ -101,106 +94,69 @@ pub fn while_configuring<R>(mcf: &mut MainConf, f: impl FnOnce(&mut MainConf) ->
 }
 
 /// The zones of the configuration being built, else of the running cycle.
-pub fn zones() -> impl ExactSizeIterator<Item = *mut Zone> {
+pub fn zones() -> impl ExactSizeIterator<Item = &'static Zone> {
     let p = CONFIGURING.load(Ordering::Relaxed);
-    // SAFETY: CONFIGURING points at a live main conf while set; otherwise
-    // ngx_cycle is the running cycle.
-    let mcf = unsafe {
-        match p.as_ref() {
-            Some(m) => Some(m),
-            None => crate::conf::main_conf_from_cycle(ngx_cycle).map(|m| &*m),
-        }
+    // SAFETY: CONFIGURING points at a live main conf while set (see
+    // while_configuring).
+    let mcf = match unsafe { p.as_ref() } {
+        Some(m) => Some(m),
+        None => MainConf::of_cycle(Cycle::current()).map(|m| &*m),
     };
-    let shm: &'static [*mut ngx_shm_zone_t] = mcf.map_or(&[], |m| m.shdicts.as_slice());
-    // SAFETY: every zone in the list was declared with its Zone as data.
-    shm.iter().map(|&z| unsafe { (*z).data as *mut Zone })
+    let shm: &'static [ShmZone] = mcf.map_or(&[], |m| m.shdicts.as_slice());
+    // SAFETY: every zone of the list was declared with its Zone as data
+    // (declare), which lives in the cycle pool as long as the zone.
+    shm.iter().map(|z| unsafe { &*(z.data() as *const Zone) })
 }
 
 /// `lua_shared_dict NAME SIZE`: registers the zone; false after logging
 /// the error.
-///
-/// # Safety
-/// `cf` is the configuration being parsed; `mcf` its main conf.
-pub unsafe fn declare(
-    cf: *mut ngx_conf_t,
-    mcf: &mut MainConf,
-    name: &ngx_str_t,
-    size_arg: &ngx_str_t,
-) -> bool {
-    let show = |s: &ngx_str_t| {
-        // SAFETY: nginx strings point at len bytes.
-        String::from_utf8_lossy(unsafe { core::slice::from_raw_parts(s.data, s.len) }).into_owned()
-    };
+pub fn declare(cf: Conf, mcf: &mut MainConf, name: &ngx_str_t, size_arg: &ngx_str_t) -> bool {
+    let args = cf.args();
     if name.len == 0 {
-        // SAFETY: valid cf.
-        unsafe {
-            conf_log(
-                cf,
-                NGX_LOG_EMERG,
-                &format!("invalid lua shared dict name \"{}\"", show(name)),
-            )
-        };
+        cf.log(
+            NGX_LOG_EMERG,
+            &format!("invalid lua shared dict name \"{}\"", args.show(1)),
+        );
         return false;
     }
-    let mut s = *size_arg;
-    // SAFETY: parses the string in place.
-    let size = unsafe { ngx_parse_size(&mut s) };
-    if size < MIN_SIZE {
-        // SAFETY: valid cf.
-        unsafe {
-            conf_log(
-                cf,
+    let size = match parse_size(str_of(size_arg)) {
+        Some(s) if s >= MIN_SIZE => s,
+        _ => {
+            cf.log(
                 NGX_LOG_EMERG,
-                &format!("invalid lua shared dict size \"{}\"", show(size_arg)),
-            )
-        };
-        return false;
-    }
-    let mut n = *name;
-    // SAFETY: valid cf; the tag is our module, so a reload reuses the zone
-    // only for us; the name lives in the cycle pool.
-    let shm_zone = unsafe {
-        ngx_shared_memory_add(
-            cf,
-            &mut n,
-            size as usize,
-            crate::nginx::module::as_ptr() as *mut c_void,
-        )
-    };
-    if shm_zone.is_null() {
-        return false;
-    }
-    // SAFETY: a zone of the cycle being configured.
-    unsafe {
-        if !(*shm_zone).data.is_null() {
-            let other = &*((*shm_zone).data as *const Zone);
-            conf_log(
-                cf,
-                NGX_LOG_EMERG,
-                &format!(
-                    "lua_shared_dict \"{}\" is already defined as \"{}\"",
-                    show(name),
-                    String::from_utf8_lossy(&other.name)
-                ),
+                &format!("invalid lua shared dict size \"{}\"", args.show(2)),
             );
             return false;
         }
-        let pool = Pool::from_ngx_pool((*cf).pool);
-        let z = pool.allocate(Zone {
-            name: core::slice::from_raw_parts(name.data, name.len).to_vec(),
-            shm_zone,
-            pool: ptr::null_mut(),
-            sh: ptr::null_mut(),
-            mcf: mcf as *mut MainConf,
-            cycle: (*cf).cycle,
-        });
-        if z.is_null() {
-            return false;
-        }
-        (*shm_zone).data = z as *mut c_void;
-        (*shm_zone).init = Some(init_zone);
-        mcf.shdicts.push(shm_zone);
+    };
+    let Some(shm) = ShmZone::add(cf, name, size) else {
+        return false;
+    };
+    // SAFETY: a zone's data, when set, is the Zone this function attached
+    // (the tag is our module), in the cycle pool.
+    if let Some(other) = unsafe { (shm.data() as *const Zone).as_ref() } {
+        cf.log(
+            NGX_LOG_EMERG,
+            &format!(
+                "lua_shared_dict \"{}\" is already defined as \"{}\"",
+                args.show(1),
+                String::from_utf8_lossy(&other.name)
+            ),
+        );
+        return false;
     }
+    let Some(z) = cf.alloc(Zone {
+        name: str_of(name).to_vec(),
+        shm,
+        slab: None,
+        sh: ptr::null_mut(),
+        mcf: mcf as *mut MainConf,
+        cycle: cf.cycle(),
+    }) else {
+        return false;
+    };
+    shm.set_data(z.as_ptr() as *mut c_void, init_zone);
+    mcf.shdicts.push(shm);
     true
 }
 
@@ -209,49 +165,64 @@ pub unsafe fn declare(
 /// a new one. When the last zone is ready, `init_by_lua*` runs.
 unsafe extern "C" fn init_zone(shm_zone: *mut ngx_shm_zone_t, data: *mut c_void) -> ngx_int_t {
     crate::nginx::panic::guard(NGX_ERROR as ngx_int_t, || {
-        // SAFETY: nginx passes our zone with the data we set in `declare`
-        // and, on reload, the old cycle's data, still alive.
-        unsafe {
-            let z = &mut *((*shm_zone).data as *mut Zone);
-            let old = data as *mut Zone;
-            let pool = (*shm_zone).shm.addr as *mut ngx_slab_pool_t;
-            z.pool = pool;
-            if let Some(old) = old.as_ref() {
-                z.pool = old.pool;
-                z.sh = old.sh;
-            } else if (*shm_zone).shm.exists != 0 {
-                z.sh = (*pool).data as *mut Shctx;
-            } else {
-                // The slab logs this after "no memory" messages; it shares
-                // the root's block.
-                let ctx = format!(
-                    " in lua_shared_dict zone \"{}\"\0",
-                    String::from_utf8_lossy(&z.name)
-                );
-                let Some(d) = Dict::create(Slab(pool), ctx.len()) else {
-                    return NGX_ERROR as ngx_int_t;
-                };
-                z.sh = d.root();
-                (*pool).data = z.sh as *mut c_void;
-                let p = d.extra();
-                ptr::copy_nonoverlapping(ctx.as_ptr(), p, ctx.len());
-                (*pool).log_ctx = p;
-                (*pool).set_log_nomem(0);
-            }
-            let mcf = &mut *z.mcf;
-            mcf.shdicts_ready += 1;
-            if mcf.shdicts_ready == mcf.shdicts.len() && ngx_test_config == 0 {
-                // As upstream: init_by_lua runs once every zone is usable,
-                // with ngx_cycle pointing at the new cycle.
-                let saved = ngx_cycle;
-                ngx_cycle = z.cycle;
-                let rc = mcf.run_init_by_lua(&mut (*z.cycle).new_log);
-                ngx_cycle = saved;
-                if !rc {
-                    return NGX_ERROR as ngx_int_t;
-                }
-            }
-            NGX_OK as ngx_int_t
+        // SAFETY: nginx passes our zone of the cycle being built, whose data
+        // is the Zone declare attached, and, on reload, the old cycle's
+        // Zone, still alive while nginx initialises the new cycle.
+        let (shm, z, old) = unsafe {
+            let shm = ShmZone::from_raw(shm_zone);
+            (shm, &mut *(shm.data() as *mut Zone), (data as *const Zone).as_ref())
+        };
+        if init_store(shm, z, old).is_none() {
+            return NGX_ERROR as ngx_int_t;
         }
+        // SAFETY: the main conf of the cycle being built, in its pool.
+        let mcf = unsafe { &mut *z.mcf };
+        mcf.shdicts_ready += 1;
+        if mcf.shdicts_ready == mcf.shdicts.len() && !cycle::testing_config() {
+            // As upstream: init_by_lua runs once every zone is usable, with
+            // ngx_cycle pointing at the new cycle.
+            let ok = cycle::with_cycle(z.cycle, || mcf.run_init_by_lua(z.cycle.new_log()));
+            if !ok {
+                return NGX_ERROR as ngx_int_t;
+            }
+        }
+        NGX_OK as ngx_int_t
     })
+}
+
+/// Gives `z` its store: the previous cycle's, the one already in inherited
+/// memory, or a new one.
+fn init_store(shm: ShmZone, z: &mut Zone, old: Option<&Zone>) -> Option<()> {
+    if let Some(old) = old {
+        z.slab = old.slab.clone();
+        z.sh = old.sh;
+        return Some(());
+    }
+    let mut slab = shm.slab()?;
+    if shm.exists() {
+        z.sh = slab.as_ref().data as *mut Shctx;
+        z.slab = Some(slab);
+        return Some(());
+    }
+    // The slab logs this after "no memory" messages; it shares the root's
+    // block.
+    let ctx = format!(
+        " in lua_shared_dict zone \"{}\"\0",
+        String::from_utf8_lossy(&z.name)
+    );
+    let (sh, extra) = {
+        let locked = slab.lock();
+        let d = Dict::create(Slab(&locked), ctx.len())?;
+        (d.root(), d.extra())
+    };
+    // SAFETY: `extra` is the ctx.len() bytes create reserved after the root,
+    // in the zone, which lives as long as the slab pool that logs it.
+    unsafe { ptr::copy_nonoverlapping(ctx.as_ptr(), extra, ctx.len()) };
+    let pool = slab.as_mut();
+    pool.data = sh as *mut c_void;
+    pool.log_ctx = extra;
+    pool.set_log_nomem(0);
+    z.sh = sh;
+    z.slab = Some(slab);
+    Some(())
 }

@@ -1,0 +1,92 @@
+//! [`ShmZone`]: a shared memory zone this module declared
+//! (`ngx_shared_memory_add`), whose memory nginx manages with its slab
+//! allocator (`ngx::core::SlabPool`).
+//!
+//! A zone record lives in the cycle pool, and its memory is mapped before
+//! the workers fork (kept across reloads when name, size and tag match), so
+//! a handle stays valid for as long as the cycle that declared it.
+use core::ffi::c_void;
+use core::ptr::NonNull;
+
+use nginx_sys::*;
+use ngx::core::SlabPool;
+
+use super::conf::Conf;
+
+/// What nginx calls to initialise a zone's memory: the zone, and the
+/// previous cycle's `data` of the same zone on a reload (else null).
+pub type ZoneInit = unsafe extern "C" fn(*mut ngx_shm_zone_t, *mut c_void) -> ngx_int_t;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct ShmZone(NonNull<ngx_shm_zone_t>);
+
+impl ShmZone {
+    /// Declares (or finds) the zone `name` of `size` bytes, tagged with this
+    /// module, so a reload keeps it only for us. None: nginx logged why.
+    pub fn add(cf: Conf, name: &ngx_str_t, size: usize) -> Option<ShmZone> {
+        let mut n = *name;
+        // SAFETY: the live conf; nginx keeps the name's pointer, a word of
+        // the directive, in the cycle pool.
+        let z = unsafe {
+            ngx_shared_memory_add(cf.as_ptr(), &mut n, size, super::module::as_ptr() as *mut c_void)
+        };
+        NonNull::new(z).map(ShmZone)
+    }
+
+    /// # Safety
+    /// `z` is a zone of a live cycle, used only while it is.
+    pub unsafe fn from_raw(z: *mut ngx_shm_zone_t) -> ShmZone {
+        ShmZone(NonNull::new(z).expect("nginx passes a zone"))
+    }
+
+    pub fn as_ptr(self) -> *mut ngx_shm_zone_t {
+        self.0.as_ptr()
+    }
+
+    fn get(&self) -> &ngx_shm_zone_t {
+        // SAFETY: the handle's invariant: a zone record of a live cycle.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// The zone's `data`: what its declarer attached (null: declared by
+    /// nobody yet in this cycle).
+    pub fn data(self) -> *mut c_void {
+        self.get().data
+    }
+
+    /// Attaches the declarer's record and the function that initialises
+    /// the memory once nginx has mapped it.
+    pub fn set_data(self, data: *mut c_void, init: ZoneInit) {
+        // SAFETY: the live zone record; only configuration code writes it.
+        unsafe {
+            (*self.as_ptr()).data = data;
+            (*self.as_ptr()).init = Some(init);
+        }
+    }
+
+    /// The zone's size in bytes.
+    pub fn size(self) -> usize {
+        self.get().shm.size
+    }
+
+    /// The memory was inherited already initialised (nginx sets `exists`
+    /// where mappings are inherited rather than created, e.g. Windows).
+    pub fn exists(self) -> bool {
+        self.get().shm.exists != 0
+    }
+
+    /// The slab pool at the start of the zone's memory (None before nginx
+    /// mapped it).
+    pub fn slab(self) -> Option<SlabPool> {
+        // SAFETY: once mapped, the zone's memory starts with the slab pool
+        // nginx initialised there; it stays mapped for the life of the
+        // cycle and of its workers.
+        unsafe { SlabPool::from_shm_zone(self.get()) }
+    }
+}
+
+/// The system's page size, as nginx measured it at start.
+pub fn page_size() -> usize {
+    // SAFETY: set once by ngx_os_init, before any configuration is read.
+    unsafe { ngx_pagesize }
+}
