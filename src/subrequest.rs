@@ -20,8 +20,8 @@ use crate::http::RequestCtx;
 use crate::lua::ctx::{CoCtx, CoState};
 use crate::lua::sched::arm_sleep;
 use crate::lua::Global;
-use crate::nginx::log::log_error;
-use crate::nginx::request::Request;
+use crate::nginx::request::{Request, ERROR, OK};
+use crate::nginx::subrequest::{self as sub, Chain};
 use crate::nginx::variables::SetVarError;
 
 /// One `capture_multi` call.
@@ -41,7 +41,7 @@ pub struct Sub {
     pub group: *mut Group,
     /// `sr->post_subrequest` points here.
     pub psr: ngx_http_post_subrequest_t,
-    pub sr: *mut ngx_http_request_t,
+    pub sr: Option<Request>,
     pub status: ngx_int_t,
     /// The post-subrequest handler ran: the response is complete.
     pub done: bool,
@@ -53,57 +53,52 @@ pub struct Sub {
 }
 
 unsafe extern "C" fn drop_group(data: *mut c_void) {
-    // SAFETY: data is the Box leaked in Group::create; the pool runs each
-    // cleanup once.
-    drop(unsafe { Box::from_raw(data as *mut Group) });
+    crate::nginx::panic::guard((), || {
+        // SAFETY: data is the Box leaked in Group::create; the pool runs
+        // each cleanup once.
+        drop(unsafe { Box::from_raw(data as *mut Group) });
+    })
 }
 
 impl Group {
     /// A group of `n` empty records owned by `r`'s pool (shared with all
-    /// its subrequests).
-    ///
-    /// # Safety
-    /// `r` is a live request and `ctx` its context.
-    pub unsafe fn create(
-        r: *mut ngx_http_request_t,
-        ctx: *mut RequestCtx,
-        n: usize,
-    ) -> Option<*mut Group> {
-        // SAFETY: live request pool; the cleanup owns the Box.
+    /// its subrequests); `ctx` is `r`'s context.
+    pub fn create(r: Request, ctx: *mut RequestCtx, n: usize) -> Option<*mut Group> {
+        let subs = (0..n)
+            .map(|_| Sub {
+                group: ptr::null_mut(),
+                psr: ngx_http_post_subrequest_t {
+                    handler: Some(post_subrequest),
+                    data: ptr::null_mut(),
+                },
+                sr: None,
+                status: 0,
+                done: false,
+                seen_last: false,
+                truncated: false,
+                body: Vec::new(),
+            })
+            .collect();
+        let g = Box::into_raw(Box::new(Group {
+            ctx,
+            pending: 0,
+            counted: false,
+            subs,
+        }));
+        // SAFETY: g is the Box just leaked; its records point back at it
+        // and at themselves (they never move: a boxed slice of a box).
         unsafe {
-            let cln = ngx_pool_cleanup_add((*r).pool, 0);
-            if cln.is_null() {
-                return None;
-            }
-            let subs = (0..n)
-                .map(|_| Sub {
-                    group: ptr::null_mut(),
-                    psr: ngx_http_post_subrequest_t {
-                        handler: Some(post_subrequest),
-                        data: ptr::null_mut(),
-                    },
-                    sr: ptr::null_mut(),
-                    status: 0,
-                    done: false,
-                    seen_last: false,
-                    truncated: false,
-                    body: Vec::new(),
-                })
-                .collect();
-            let g = Box::into_raw(Box::new(Group {
-                ctx,
-                pending: 0,
-                counted: false,
-                subs,
-            }));
             for s in (*g).subs.iter_mut() {
                 s.group = g;
                 s.psr.data = s as *mut Sub as *mut c_void;
             }
-            (*cln).handler = Some(drop_group);
-            (*cln).data = g as *mut c_void;
-            Some(g)
         }
+        if !r.on_cleanup(drop_group, g as *mut c_void) {
+            // SAFETY: not handed out: the Box is still ours.
+            drop(unsafe { Box::from_raw(g) });
+            return None;
+        }
+        Some(g)
     }
 
     /// Frees the captured bodies once the thread has read them.
@@ -115,20 +110,11 @@ impl Group {
 }
 
 /// The capture record of `r` if it is a subrequest we created.
-fn captured(r: *mut ngx_http_request_t) -> Option<&'static mut Sub> {
-    // SAFETY: a live request; post_subrequest is nginx's or ours, and ours
-    // always carries a Sub that lives as long as the request pool.
-    unsafe {
-        if (*r).main == r {
-            return None;
-        }
-        let ps = (*r).post_subrequest;
-        let ours = post_subrequest as *const () as usize;
-        if ps.is_null() || (*ps).handler.map(|f| f as usize) != Some(ours) {
-            return None;
-        }
-        ((*ps).data as *mut Sub).as_mut()
-    }
+fn captured(r: Request) -> Option<&'static mut Sub> {
+    let data = sub::post_subrequest_data(r, post_subrequest)?;
+    // SAFETY: our handler's data is always a Sub (Group::create), in a
+    // group the request pool owns, so it lives as long as the request.
+    Some(unsafe { &mut *(data.as_ptr() as *mut Sub) })
 }
 
 /// The wait of a thread for its capture (registered until the thread
@@ -155,104 +141,77 @@ pub unsafe fn cancel_capture(
 unsafe extern "C" fn post_subrequest(
     r: *mut ngx_http_request_t,
     data: *mut c_void,
-    mut rc: ngx_int_t,
+    rc: ngx_int_t,
 ) -> ngx_int_t {
-    // SAFETY: data is our Sub (see Group::create); r is the live subrequest.
-    unsafe {
-        let s = &mut *(data as *mut Sub);
-        if s.done {
-            return NGX_OK as ngx_int_t;
+    crate::nginx::panic::guard(ERROR, || {
+        // SAFETY: nginx passes the live subrequest and the data of its psr:
+        // our Sub (Group::create), owned by the request pool.
+        let (r, s) = unsafe { (Request::from_raw(r), &mut *(data as *mut Sub)) };
+        match r {
+            Some(r) => finished(r, s, rc),
+            None => ERROR,
         }
-        s.done = true;
-        let mut status = (*r).headers_out.status as ngx_int_t;
-        if status == 0 {
-            if rc == NGX_OK as ngx_int_t {
-                rc = NGX_HTTP_OK as ngx_int_t;
-            }
-            if rc == NGX_ERROR as ngx_int_t {
-                rc = NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
-            }
-            if rc >= 100 {
-                status = rc;
-            }
-        }
-        s.status = status;
-        s.truncated = !s.seen_last;
-        let g = &mut *s.group;
-        g.pending -= 1;
-        if g.pending == 0 && g.counted {
-            g.counted = false;
-            let ctx = &mut *g.ctx;
-            ctx.phases.pending_captures -= 1;
-            let gp: *mut Group = g;
-            if let Some(t) = ctx.threads.iter_mut().find(|t| {
-                t.waiting_on(cancel_capture) == Some(gp as *mut c_void)
-                    && t.state == CoState::Suspended
-            }) {
-                // Not from inside nginx's finalization of the subrequest:
-                // the thread runs on the next turn of the event loop.
-                arm_sleep(t, 0);
-            }
-        }
-        let special = rc >= NGX_HTTP_SPECIAL_RESPONSE as ngx_int_t
-            && rc != NGX_HTTP_CLOSE as ngx_int_t
-            && rc != NGX_HTTP_REQUEST_TIME_OUT as ngx_int_t
-            && rc != NGX_HTTP_CLIENT_CLOSED_REQUEST as ngx_int_t;
-        if rc == NGX_ERROR as ngx_int_t
-            || rc == NGX_HTTP_CREATED as ngx_int_t
-            || rc == NGX_HTTP_NO_CONTENT as ngx_int_t
-            || special
-        {
-            if rc > NGX_OK as ngx_int_t {
-                let ho = &mut (*r).headers_out;
-                (*r).err_status = rc as ngx_uint_t;
-                (*r).set_expect_tested(1);
-                ho.content_type.len = 0;
-                ho.content_length_n = 0;
-                if !ho.accept_ranges.is_null() {
-                    (*ho.accept_ranges).hash = 0;
-                    ho.accept_ranges = ptr::null_mut();
-                }
-                ho.last_modified_time = -1;
-                if !ho.last_modified.is_null() {
-                    (*ho.last_modified).hash = 0;
-                    ho.last_modified = ptr::null_mut();
-                }
-                if (*r).header_sent() == 0 && ngx_http_send_header(r) == NGX_ERROR as ngx_int_t {
-                    return NGX_ERROR as ngx_int_t;
-                }
-            }
-            return NGX_OK as ngx_int_t;
-        }
-        rc
+    })
+}
+
+fn finished(r: Request, s: &mut Sub, mut rc: ngx_int_t) -> ngx_int_t {
+    if s.done {
+        return OK;
     }
+    s.done = true;
+    let mut status = r.status() as ngx_int_t;
+    if status == 0 {
+        if rc == OK {
+            rc = NGX_HTTP_OK as ngx_int_t;
+        }
+        if rc == ERROR {
+            rc = NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+        }
+        if rc >= 100 {
+            status = rc;
+        }
+    }
+    s.status = status;
+    s.truncated = !s.seen_last;
+    // SAFETY: a Sub's group is the Box that holds it (Group::create).
+    let g = unsafe { &mut *s.group };
+    g.pending -= 1;
+    if g.pending == 0 && g.counted {
+        g.counted = false;
+        // SAFETY: the issuing request's context lives in its pool, which
+        // also owns the group, so it is alive while the group is.
+        let ctx = unsafe { &mut *g.ctx };
+        ctx.phases.pending_captures -= 1;
+        let gp: *mut Group = g;
+        if let Some(t) = ctx.threads.iter_mut().find(|t| {
+            t.waiting_on(cancel_capture) == Some(gp as *mut c_void) && t.state == CoState::Suspended
+        }) {
+            // Not from inside nginx's finalization of the subrequest: the
+            // thread runs on the next turn of the event loop.
+            arm_sleep(t, 0);
+        }
+    }
+    let special = rc >= NGX_HTTP_SPECIAL_RESPONSE as ngx_int_t
+        && rc != NGX_HTTP_CLOSE as ngx_int_t
+        && rc != NGX_HTTP_REQUEST_TIME_OUT as ngx_int_t
+        && rc != NGX_HTTP_CLIENT_CLOSED_REQUEST as ngx_int_t;
+    if rc == ERROR
+        || rc == NGX_HTTP_CREATED as ngx_int_t
+        || rc == NGX_HTTP_NO_CONTENT as ngx_int_t
+        || special
+    {
+        if rc > OK {
+            return sub::empty_special_response(r, rc);
+        }
+        return OK;
+    }
+    rc
 }
 
 /// Takes `sr` back after a failed setup: it was posted last, and holds a
 /// reference on the main request.
-///
-/// # Safety
-/// `sr` was just created by `ngx_http_subrequest` and has not run.
-pub unsafe fn cancel(sr: *mut ngx_http_request_t) {
-    // SAFETY: the main request's posted list, in its pool.
-    unsafe {
-        let mr = (*sr).main;
-        let mut p: *mut *mut ngx_http_posted_request_t = &mut (*mr).posted_requests;
-        while !(*p).is_null() {
-            if (**p).request == sr {
-                *p = (**p).next;
-                break;
-            }
-            p = &mut (**p).next;
-        }
-        (*mr).set_count((*mr).count() - 1);
-    }
-}
-
-/// Logs at `level` on the connection of `r`.
-pub unsafe fn log(r: *mut ngx_http_request_t, level: u32, msg: &[u8]) {
-    // SAFETY: a live request's connection log.
-    unsafe { log_error(level, (*(*r).connection).log, msg) }
+pub fn cancel(sr: Request) {
+    sub::cancel(sr);
 }
 
 // ---- capture filters ------------------------------------------------------
@@ -265,79 +224,72 @@ static NEXT_BODY: Global<ngx_http_output_body_filter_pt> = Global::new(None);
 
 /// Puts the capture filters at the top of nginx's chains; installed before
 /// the `*_filter_by_lua` ones, so those still see a subrequest's response.
+/// Called from postconfiguration.
 pub fn install() {
-    // SAFETY: called from postconfiguration, when filter chains are built.
-    unsafe {
-        NEXT_HEADER.set(ngx_http_top_header_filter);
-        ngx_http_top_header_filter = Some(header_filter);
-        NEXT_BODY.set(ngx_http_top_body_filter);
-        ngx_http_top_body_filter = Some(body_filter);
-    }
+    let (header, body) = sub::install_filters(Some(header_filter), Some(body_filter));
+    NEXT_HEADER.set(header);
+    NEXT_BODY.set(body);
 }
 
 /// A captured subrequest's header goes no further (nothing is sent to the
 /// client); its body must reach us in memory.
 unsafe extern "C" fn header_filter(r: *mut ngx_http_request_t) -> ngx_int_t {
-    // SAFETY: filters get a live request.
-    unsafe {
-        let Some(s) = captured(r) else {
+    crate::nginx::panic::guard(ERROR, || {
+        // SAFETY: nginx runs filters with a live request.
+        let Some(rq) = (unsafe { Request::from_raw(r) }) else {
+            return ERROR;
+        };
+        let Some(s) = captured(rq) else {
             return match NEXT_HEADER.get() {
-                Some(f) => f(r),
-                None => NGX_OK as ngx_int_t,
+                // SAFETY: the next filter of nginx's chain, with the
+                // request nginx gave us.
+                Some(f) => unsafe { f(r) },
+                None => OK,
             };
         };
         // An announced length sizes the body buffer once (bounded: the
         // length comes from an upstream).
-        let n = (*r).headers_out.content_length_n;
+        let n = sub::content_length_out(rq);
         if n > 0 && !s.done {
             s.body.reserve((n as usize).min(MAX_RESERVE));
         }
-        (*r).set_filter_need_in_memory(1);
-        (*r).set_header_sent(1);
-        if (*r).method == NGX_HTTP_HEAD as ngx_uint_t {
-            (*r).set_header_only(1);
+        sub::need_in_memory(rq);
+        rq.set_header_sent();
+        if rq.method() == NGX_HTTP_HEAD as ngx_uint_t {
+            sub::set_header_only(rq);
         }
-        NGX_OK as ngx_int_t
-    }
+        OK
+    })
 }
 
 /// Appends a captured subrequest's body to its record and consumes the
 /// buffers, so their producer (upstream, copy filter) can reuse them.
 unsafe extern "C" fn body_filter(r: *mut ngx_http_request_t, input: *mut ngx_chain_t) -> ngx_int_t {
-    // SAFETY: filters get a live request and a valid chain.
-    unsafe {
-        let s = match captured(r) {
-            Some(s) if !input.is_null() => s,
+    crate::nginx::panic::guard(ERROR, || {
+        // SAFETY: nginx runs filters with a live request and its chain.
+        let (rq, chain) = unsafe { (Request::from_raw(r), Chain::from_raw(input)) };
+        let s = match rq.and_then(captured) {
+            Some(s) if !chain.is_empty() => s,
             _ => {
                 return match NEXT_BODY.get() {
-                    Some(f) => f(r, input),
-                    None => NGX_OK as ngx_int_t,
+                    // SAFETY: the next filter of nginx's chain, with what
+                    // nginx gave us.
+                    Some(f) => unsafe { f(r, input) },
+                    None => OK,
                 }
             }
         };
         // After the post-subrequest handler ran (an error page nginx sends
         // for an emulated special response) nothing more is captured.
         let keep = !s.done;
-        let mut cl = input;
-        while !cl.is_null() {
-            let b = (*cl).buf;
-            let in_memory = (*b).temporary() != 0 || (*b).memory() != 0 || (*b).mmap() != 0;
-            if keep && in_memory && (*b).last > (*b).pos {
-                let n = (*b).last.offset_from((*b).pos) as usize;
-                s.body
-                    .extend_from_slice(core::slice::from_raw_parts((*b).pos, n));
+        chain.drain(|data, last| {
+            if keep {
+                s.body.extend_from_slice(data);
+                s.seen_last |= last;
             }
-            if keep && ((*b).last_buf() != 0 || (*b).last_in_chain() != 0) {
-                s.seen_last = true;
-            }
-            (*b).pos = (*b).last;
-            if (*b).in_file() != 0 {
-                (*b).file_pos = (*b).file_last;
-            }
-            cl = (*cl).next;
-        }
-        NGX_OK as ngx_int_t
-    }
+        });
+        OK
+    })
 }
 
 // ---- creating subrequests -------------------------------------------------
@@ -381,263 +333,135 @@ fn show(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Copies `s` into the request pool.
-unsafe fn pool_copy(r: *mut ngx_http_request_t, s: &[u8]) -> Option<ngx_str_t> {
-    // SAFETY: a live request pool.
-    unsafe {
-        let p = ngx_pnalloc((*r).pool, s.len().max(1)) as *mut u8;
-        if p.is_null() {
-            return None;
-        }
-        ptr::copy_nonoverlapping(s.as_ptr(), p, s.len());
-        Some(ngx_str_t {
-            len: s.len(),
-            data: p,
-        })
-    }
-}
-
 /// Creates the subrequest `sub` of `r` stands for. `Err` is the text the
 /// Lua caller raises (the failure itself is logged where nginx would).
-///
-/// # Safety
-/// `r` is the live request running the calling Lua code; `sub` belongs
-/// to a group in its pool.
-pub unsafe fn issue(
-    r: *mut ngx_http_request_t,
-    spec: &Spec,
-    sub: &mut Sub,
-) -> Result<*mut ngx_http_request_t, String> {
-    // SAFETY: r is live; every string handed to nginx is in its pool.
-    unsafe {
-        let nomem = || "no memory".to_string();
-        let mut uri = pool_copy(r, spec.uri).ok_or_else(nomem)?;
-        let mut args = ngx_str_t {
-            len: 0,
-            data: ptr::null_mut(),
-        };
-        let mut flags: ngx_uint_t = 0;
-        if ngx_http_parse_unsafe_uri(r, &mut uri, &mut args, &mut flags) != NGX_OK as ngx_int_t {
-            return Err(format!("unsafe uri in argument #1: {}", show(spec.uri)));
+pub fn issue(r: Request, spec: &Spec, s: &mut Sub) -> Result<Request, String> {
+    let nomem = || "no memory".to_string();
+    let mut uri = r.pool_str(spec.uri).ok_or_else(nomem)?;
+    let Some(mut args) = sub::parse_unsafe_uri(r, &mut uri) else {
+        return Err(format!("unsafe uri in argument #1: {}", show(spec.uri)));
+    };
+    let shown_uri = show(crate::nginx::str::bytes(uri.data, uri.len));
+    if !spec.args.is_empty() {
+        let mut joined = Vec::with_capacity(args.len + 1 + spec.args.len());
+        if args.len > 0 {
+            joined.extend_from_slice(crate::nginx::str::bytes(args.data, args.len));
+            joined.push(b'&');
         }
-        if !spec.args.is_empty() {
-            let mut joined = Vec::with_capacity(args.len + 1 + spec.args.len());
-            if args.len > 0 {
-                joined.extend_from_slice(core::slice::from_raw_parts(args.data, args.len));
-                joined.push(b'&');
-            }
-            joined.extend_from_slice(spec.args);
-            args = pool_copy(r, &joined).ok_or_else(nomem)?;
-        }
-        if (*r).subrequests() == 0 {
-            log(
-                r,
-                NGX_LOG_ERR,
-                format!(
-                    "lua subrequests cycle while processing \"{}\"",
-                    show(core::slice::from_raw_parts(uri.data, uri.len))
-                )
-                .as_bytes(),
-            );
-            return Err(format!(
-                "failed to issue subrequest: {}",
-                NGX_ERROR as ngx_int_t
-            ));
-        }
-        let mut sr: *mut ngx_http_request_t = ptr::null_mut();
-        let rc = ngx_http_subrequest(
-            r,
-            &mut uri,
-            &mut args,
-            &mut sr,
-            &mut sub.psr,
-            NGX_HTTP_SUBREQUEST_BACKGROUND as ngx_uint_t,
-        );
-        if rc != NGX_OK as ngx_int_t || sr.is_null() {
-            return Err(format!("failed to issue subrequest: {rc}"));
-        }
-        if (*(*(*r).connection).log).log_level >= NGX_LOG_DEBUG as ngx_uint_t {
-            log(
-                r,
-                NGX_LOG_DEBUG,
-                format!(
-                    "lua http subrequest \"{}?{}\"",
-                    show(core::slice::from_raw_parts(uri.data, uri.len)),
-                    show(crate::nginx::str::bytes(args.data, args.len))
-                )
-                .as_bytes(),
-            );
-        }
-        sub.sr = sr;
-        if let Err(rc) = adjust(sr, r, spec) {
-            cancel(sr);
-            sub.sr = ptr::null_mut();
-            return Err(format!("failed to adjust the subrequest: {rc}"));
-        }
-        Ok(sr)
+        joined.extend_from_slice(spec.args);
+        args = r.pool_str(&joined).ok_or_else(nomem)?;
     }
+    if sub::subrequests_left(r) == 0 {
+        r.log_error(
+            NGX_LOG_ERR,
+            format!("lua subrequests cycle while processing \"{shown_uri}\"").as_bytes(),
+        );
+        return Err(format!("failed to issue subrequest: {ERROR}"));
+    }
+    // SAFETY: the record's psr lives in its group, which the request pool
+    // owns, and does not move (a boxed slice).
+    let sr = unsafe { sub::create(r, &mut uri, &mut args, &mut s.psr) }
+        .map_err(|rc| format!("failed to issue subrequest: {rc}"))?;
+    if r.logs(NGX_LOG_DEBUG) {
+        let shown_args = show(crate::nginx::str::bytes(args.data, args.len));
+        r.log_error(
+            NGX_LOG_DEBUG,
+            format!("lua http subrequest \"{shown_uri}?{shown_args}\"").as_bytes(),
+        );
+    }
+    s.sr = Some(sr);
+    if let Err(rc) = adjust(sr, r, spec) {
+        cancel(sr);
+        s.sr = None;
+        return Err(format!("failed to adjust the subrequest: {rc}"));
+    }
+    Ok(sr)
 }
 
 /// The request body, headers, method and variables of a new subrequest.
-unsafe fn adjust(
-    sr: *mut ngx_http_request_t,
-    r: *mut ngx_http_request_t,
-    spec: &Spec,
-) -> Result<(), ngx_int_t> {
-    const ERR: ngx_int_t = NGX_ERROR as ngx_int_t;
-    // SAFETY: sr was just created from the live r; both share r's pool.
-    unsafe {
-        let pool = (*sr).pool;
-        (*sr).header_in = (*r).header_in;
-        // Whether the parent's Content-Length header describes the body the
-        // subrequest gets; otherwise it is left out (and recomputed when
-        // there is a body).
-        let mut own_length = false;
-        let is_post_put =
-            spec.method == NGX_HTTP_PUT as ngx_uint_t || spec.method == NGX_HTTP_POST as ngx_uint_t;
-        if let Some(data) = spec.body {
-            let rb = ngx_pcalloc(pool, core::mem::size_of::<ngx_http_request_body_t>())
-                as *mut ngx_http_request_body_t;
-            if rb.is_null() {
-                return Err(ERR);
-            }
-            if !data.is_empty() {
-                let b = ngx_create_temp_buf(pool, data.len());
-                let cl = ngx_alloc_chain_link(pool);
-                if b.is_null() || cl.is_null() {
-                    return Err(ERR);
-                }
-                ptr::copy_nonoverlapping(data.as_ptr(), (*b).last, data.len());
-                (*b).last = (*b).last.add(data.len());
-                (*cl).buf = b;
-                (*cl).next = ptr::null_mut();
-                (*rb).bufs = cl;
-                (*rb).buf = b;
-            }
-            (*sr).request_body = rb;
-        } else if !spec.always_forward_body && !is_post_put && (*r).headers_in.content_length_n > 0
-        {
-            (*sr).request_body = ptr::null_mut();
-        } else {
-            own_length = (*r).headers_in.chunked() == 0;
-            let rb = (*sr).request_body;
-            if !rb.is_null() && !(*rb).temp_file.is_null() {
-                own_length_file_body(sr)?;
-            }
+fn adjust(sr: Request, r: Request, spec: &Spec) -> Result<(), ngx_int_t> {
+    sub::share_header_buffer(sr, r);
+    // Whether the parent's Content-Length header describes the body the
+    // subrequest gets; otherwise it is left out (and recomputed when there
+    // is a body).
+    let mut own_length = false;
+    let is_post_put =
+        spec.method == NGX_HTTP_PUT as ngx_uint_t || spec.method == NGX_HTTP_POST as ngx_uint_t;
+    if let Some(data) = spec.body {
+        if !sub::set_body(sr, data) {
+            return Err(ERROR);
         }
-        if !crate::nginx::headers_in::copy_headers_in(sr, r, !own_length) {
-            return Err(ERR);
-        }
-        (*sr).headers_in.set_chunked(0);
-        if !own_length {
-            (*sr).headers_in.content_length_n = -1;
-            let rb = (*sr).request_body;
-            if !rb.is_null() {
-                let mut len = 0usize;
-                let mut cl = (*rb).bufs;
-                while !cl.is_null() {
-                    let b = (*cl).buf;
-                    len += if (*b).in_file() != 0 && (*b).temporary() == 0 && (*b).memory() == 0 {
-                        ((*b).file_last - (*b).file_pos) as usize
-                    } else {
-                        (*b).last.offset_from((*b).pos) as usize
-                    };
-                    cl = (*cl).next;
-                }
-                if !crate::nginx::headers_in::push_content_length(sr, len) {
-                    return Err(ERR);
-                }
+    } else if !spec.always_forward_body && !is_post_put && sub::content_length_in(r) > 0 {
+        sub::drop_body(sr);
+    } else {
+        own_length = !sub::chunked_in(r);
+        // A forwarded body in a temp file gets its own copy of the file
+        // record, so the subrequest's reads do not move the parent's
+        // offsets; only a file our body reader kept can be reread.
+        match sub::body_file_kept(sr) {
+            Some(false) => {
+                sr.log_error(NGX_LOG_ERR, b"the request body was not read by ngx_lua");
+                return Err(ERROR);
             }
+            Some(true) if !sub::own_body_file(sr) => return Err(ERROR),
+            _ => {}
         }
-        for (k, v) in &spec.headers {
-            if crate::nginx::headers_in::set_input_header(sr, k, core::iter::once(*v), true, None)
-                .is_err()
-            {
-                return Err(ERR);
-            }
-        }
-
-        let Some(&(_, name)) = METHODS
-            .iter()
-            .find(|(m, _)| *m as ngx_uint_t == spec.method)
-        else {
-            log(
-                r,
-                NGX_LOG_ERR,
-                format!("unsupported HTTP method: {}", spec.method).as_bytes(),
-            );
-            return Err(ERR);
-        };
-        (*sr).method = spec.method;
-        (*sr).method_name = ngx_str_t {
-            len: name.len() - 2,
-            data: name.as_ptr() as *mut u8,
-        };
-
-        let cmcf =
-            *(*sr).main_conf.add(ngx_http_core_module.ctx_index) as *mut ngx_http_core_main_conf_t;
-        if !spec.share_all_vars {
-            let size = (*cmcf).variables.nelts * core::mem::size_of::<ngx_http_variable_value_t>();
-            let vars = if spec.copy_all_vars {
-                let p = ngx_palloc(pool, size.max(1)) as *mut ngx_http_variable_value_t;
-                if !p.is_null() && size > 0 {
-                    ptr::copy_nonoverlapping((*r).variables as *const u8, p as *mut u8, size);
-                }
-                p
-            } else {
-                ngx_pcalloc(pool, size.max(1)) as *mut ngx_http_variable_value_t
-            };
-            if vars.is_null() {
-                return Err(ERR);
-            }
-            (*sr).variables = vars;
-        }
-        for (k, v) in &spec.vars {
-            set_var(sr, k, v)?;
-        }
-        Ok(())
     }
-}
-
-/// A forwarded body in a temp file gets its own copy of the file record, so
-/// the subrequest's reads do not move the parent's offsets.
-unsafe fn own_length_file_body(sr: *mut ngx_http_request_t) -> Result<(), ngx_int_t> {
-    // SAFETY: sr's request body (the parent's) and its temp file are in the
-    // request pool.
-    unsafe {
-        let pool = (*sr).pool;
-        let old = (*sr).request_body;
-        let tf = (*old).temp_file;
-        if (*tf).persistent() == 0 || (*tf).clean() == 0 {
-            log(sr, NGX_LOG_ERR, b"the request body was not read by ngx_lua");
-            return Err(NGX_ERROR as ngx_int_t);
-        }
-        let body = ngx_palloc(pool, core::mem::size_of::<ngx_http_request_body_t>())
-            as *mut ngx_http_request_body_t;
-        let file =
-            ngx_palloc(pool, core::mem::size_of::<ngx_temp_file_t>()) as *mut ngx_temp_file_t;
-        if body.is_null() || file.is_null() {
-            return Err(NGX_ERROR as ngx_int_t);
-        }
-        ptr::copy_nonoverlapping(old, body, 1);
-        ptr::copy_nonoverlapping(tf, file, 1);
-        (*body).temp_file = file;
-        (*sr).request_body = body;
-        Ok(())
+    // SAFETY: sr was just created from r, both live, sharing r's pool.
+    if !unsafe { crate::nginx::headers_in::copy_headers_in(sr.as_ptr(), r.as_ptr(), !own_length) } {
+        return Err(ERROR);
     }
+    sub::set_chunked_in(sr, false);
+    if !own_length {
+        sub::set_content_length_in(sr, -1);
+        if let Some(len) = sub::body_len(sr) {
+            // SAFETY: the live subrequest, with its own header list.
+            if !unsafe { crate::nginx::headers_in::push_content_length(sr.as_ptr(), len) } {
+                return Err(ERROR);
+            }
+        }
+    }
+    for (k, v) in &spec.headers {
+        // SAFETY: as above.
+        let set = unsafe {
+            crate::nginx::headers_in::set_input_header(sr.as_ptr(), k, core::iter::once(*v), true, None)
+        };
+        if set.is_err() {
+            return Err(ERROR);
+        }
+    }
+
+    let Some(&(_, name)) = METHODS
+        .iter()
+        .find(|(m, _)| *m as ngx_uint_t == spec.method)
+    else {
+        r.log_error(
+            NGX_LOG_ERR,
+            format!("unsupported HTTP method: {}", spec.method).as_bytes(),
+        );
+        return Err(ERROR);
+    };
+    // The name without " \0", the bytes after it staying in place.
+    sr.set_method(spec.method, &name[..name.len() - 2]);
+
+    if !spec.share_all_vars && !sub::own_variables(sr, spec.copy_all_vars.then_some(r)) {
+        return Err(ERROR);
+    }
+    for (k, v) in &spec.vars {
+        set_var(sr, k, v)?;
+    }
+    Ok(())
 }
 
 /// The `vars` option: sets `$name` in the subrequest, with upstream's
 /// texts when it cannot.
-unsafe fn set_var(sr: *mut ngx_http_request_t, name: &[u8], value: &[u8]) -> Result<(), ngx_int_t> {
-    // SAFETY: sr is a live subrequest.
-    let r = unsafe { Request::from_raw(sr) }.ok_or(NGX_ERROR as ngx_int_t)?;
+fn set_var(sr: Request, name: &[u8], value: &[u8]) -> Result<(), ngx_int_t> {
     let mut lowcase = name.to_vec();
-    let res = r.set_variable(name, &mut lowcase, Some(value));
+    let res = sr.set_variable(name, &mut lowcase, Some(value));
     let shown = show(&lowcase);
     let (msg, rc) = match res {
         Ok(()) => return Ok(()),
-        Err(SetVarError::NoMemory) => return Err(NGX_ERROR as ngx_int_t),
+        Err(SetVarError::NoMemory) => return Err(ERROR),
         Err(SetVarError::NotChangeable) => (
             format!("variable \"{shown}\" not changeable"),
             NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t,
@@ -646,10 +470,9 @@ unsafe fn set_var(sr: *mut ngx_http_request_t, name: &[u8], value: &[u8]) -> Res
             format!(
                 "variable \"{shown}\" cannot be assigned a value (maybe you forgot to define it first?) "
             ),
-            NGX_ERROR as ngx_int_t,
+            ERROR,
         ),
     };
-    // SAFETY: as above.
-    unsafe { log(sr, NGX_LOG_ERR, msg.as_bytes()) };
+    sr.log_error(NGX_LOG_ERR, msg.as_bytes());
     Err(rc)
 }

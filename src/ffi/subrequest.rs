@@ -2,13 +2,12 @@
 //! capture (the Lua side has checked and encoded the options), then hand
 //! their captured responses to the woken thread.
 use core::ffi::c_int;
-use core::ptr;
 
 use nginx_sys::*;
 
 use super::*;
-use crate::nginx::headers_in::for_each_elt;
-use crate::nginx::str::bytes;
+use crate::http::RequestCtx;
+use crate::nginx::subrequest as sub;
 use crate::subrequest::{self, Group, Spec};
 
 /// Upstream refuses captures in `server_rewrite_by_lua*` and
@@ -20,6 +19,9 @@ const COPY_ALL_VARS: c_int = 2;
 const ALWAYS_FORWARD_BODY: c_int = 4;
 const HAS_BODY: c_int = 8;
 const WANTS_CTX: c_int = 16;
+
+/// The size of the Lua side's `Last-Modified` buffer (`lm_buf`).
+const LM_BUF: usize = 32;
 
 /// One subrequest of a capture, as the Lua side describes it.
 #[repr(C)]
@@ -62,240 +64,197 @@ pub struct SubreqResult {
     pub last_modified_len: usize,
 }
 
-/// Whether the running code may capture: `FFI_OK`, or the error text.
-#[no_mangle]
-pub unsafe extern "C" fn ngx_lua_ffi_subreq_check(err: *mut u8, errlen: *mut usize) -> c_int {
-    guard(FFI_ERROR, || {
-        // SAFETY: the caller's error buffer size.
-        let size = unsafe { *errlen };
-        match unsafe { request_in(CAPTURE_PHASES, err, errlen) } {
+export! {
+    /// Whether the running code may capture: `FFI_OK`, or the error text.
+    fn ngx_lua_ffi_subreq_check(err: *mut u8, errlen: *mut usize) -> c_int {
+        let mut err = err_out!(err, errlen);
+        if current().lua_ctx().is_none() {
+            // Upstream's wording for this API.
+            err.set(b"no request object found");
+            return FFI_ERROR;
+        }
+        match running(CAPTURE_PHASES, &mut err) {
             Ok(_) => FFI_OK,
-            Err(FFI_NO_REQ) => {
-                // Upstream's wording for this API.
-                // SAFETY: the caller's error buffer, reset to its size.
-                unsafe {
-                    *errlen = size;
-                    set_err(err, errlen, b"no request object found");
-                }
-                FFI_ERROR
-            }
             Err(rc) => rc,
         }
-    })
-}
-
-/// Key/value pairs of `2 * n` strings.
-unsafe fn pairs<'a>(p: *const FfiStr, n: c_int) -> Vec<(&'a [u8], &'a [u8])> {
-    // SAFETY: the Lua side passes 2 * n strings that outlive the call.
-    unsafe {
-        (0..n.max(0) as usize)
-            .map(|i| {
-                let (k, v) = (&*p.add(2 * i), &*p.add(2 * i + 1));
-                (bytes(k.data, k.len), bytes(v.data, v.len))
-            })
-            .collect()
     }
 }
 
-/// Starts the `n` subrequests of a capture. `FFI_AGAIN`: the calling
-/// thread must yield; it is resumed once all of them have ended.
-/// `FFI_ERROR` with the text to raise; subrequests created before the
-/// failure still run (as upstream), but nobody waits for them.
-#[no_mangle]
-pub unsafe extern "C" fn ngx_lua_ffi_subreq_capture(
-    specs: *mut SubreqSpec,
-    n: c_int,
-    err: *mut u8,
-    errlen: *mut usize,
-) -> c_int {
-    guard(FFI_ERROR, || {
-        let ctx = request_in!(CAPTURE_PHASES, err, errlen);
-        let fail = |msg: &[u8]| {
-            // SAFETY: the caller's error buffer.
-            unsafe { set_err(err, errlen, msg) };
-            FFI_ERROR
-        };
-        // SAFETY: CURRENT.co is the running scheduled thread.
-        let Some(t) = (unsafe { current().co.as_mut() }) else {
-            return fail(b"no co ctx found");
+/// Key/value pairs of `2 * n` strings.
+fn pairs<'a>(p: *const FfiStr, n: c_int) -> Vec<(&'a [u8], &'a [u8])> {
+    lua_slice!(p, 2 * n.max(0) as usize)
+        .chunks_exact(2)
+        .map(|kv| (lua_bytes!(kv[0].data, kv[0].len), lua_bytes!(kv[1].data, kv[1].len)))
+        .collect()
+}
+
+export! {
+    /// Starts the `n` subrequests of a capture. `FFI_AGAIN`: the calling
+    /// thread must yield; it is resumed once all of them have ended.
+    /// `FFI_ERROR` with the text to raise; subrequests created before the
+    /// failure still run (as upstream), but nobody waits for them.
+    fn ngx_lua_ffi_subreq_capture(
+        specs: *mut SubreqSpec,
+        n: c_int,
+        err: *mut u8,
+        errlen: *mut usize,
+    ) -> c_int {
+        let mut err = err_out!(err, errlen);
+        let ctx = running!(CAPTURE_PHASES, err);
+        let Some(t) = current().thread() else {
+            err.set(b"no co ctx found");
+            return FFI_ERROR;
         };
         if n <= 0 {
-            return fail(b"at least one subrequest should be specified");
+            err.set(b"at least one subrequest should be specified");
+            return FFI_ERROR;
         }
-        let r = ctx.r;
-        // SAFETY: live request; the group lives in its pool.
-        let Some(g) = (unsafe { Group::create(r, ctx, n as usize) }) else {
-            return fail(b"no memory");
+        let r = ctx.req();
+        let Some(gp) = Group::create(r, ctx, n as usize) else {
+            err.set(b"no memory");
+            return FFI_ERROR;
         };
-        for i in 0..n as usize {
-            // SAFETY: specs holds n entries whose strings outlive the call.
-            let s = unsafe { &mut *specs.add(i) };
+        // SAFETY: the group was just created; the request pool owns it,
+        // and only this call uses it until it returns.
+        let g = unsafe { &mut *gp };
+        for (s, sub) in lua_buf!(specs, n as usize).iter_mut().zip(g.subs.iter_mut()) {
             let spec = Spec {
-                uri: bytes(s.uri, s.uri_len),
-                args: bytes(s.args, s.args_len),
+                uri: lua_bytes!(s.uri, s.uri_len),
+                args: lua_bytes!(s.args, s.args_len),
                 method: s.method.max(0) as ngx_uint_t,
-                body: (s.flags & HAS_BODY != 0).then(|| bytes(s.body, s.body_len)),
+                body: (s.flags & HAS_BODY != 0).then(|| lua_bytes!(s.body, s.body_len)),
                 share_all_vars: s.flags & SHARE_ALL_VARS != 0,
                 copy_all_vars: s.flags & COPY_ALL_VARS != 0,
                 always_forward_body: s.flags & ALWAYS_FORWARD_BODY != 0,
-                // SAFETY: as above.
-                vars: unsafe { pairs(s.vars, s.nvars) },
-                headers: unsafe { pairs(s.headers, s.nheaders) },
+                vars: pairs(s.vars, s.nvars),
+                headers: pairs(s.headers, s.nheaders),
             };
-            // SAFETY: g is alive (request pool); r is the running request.
-            let sr = match unsafe { subrequest::issue(r, &spec, &mut (&mut *g).subs[i]) } {
+            let sr = match subrequest::issue(r, &spec, sub) {
                 Ok(sr) => sr,
-                Err(msg) => return fail(msg.as_bytes()),
+                Err(msg) => {
+                    err.set(msg.as_bytes());
+                    return FFI_ERROR;
+                }
             };
-            // SAFETY: as above.
-            unsafe { (*g).pending += 1 };
+            g.pending += 1;
             if s.flags & WANTS_CTX != 0 {
                 // SAFETY: sr is a live request of the same configuration.
-                match unsafe { RequestCtx::get_or_create(sr) } {
+                match unsafe { RequestCtx::get_or_create(sr.as_ptr()) } {
                     Some(sctx) => {
                         if sctx.ctx_ref <= 0 {
                             sctx.ctx_ref = sctx.vm().ctx_ref_new();
                         }
                         s.ctx_ref = sctx.ctx_ref;
                     }
-                    None => return fail(b"no memory"),
+                    None => {
+                        err.set(b"no memory");
+                        return FFI_ERROR;
+                    }
                 }
             }
         }
-        // SAFETY: as above.
-        unsafe { (*g).counted = true };
+        g.counted = true;
         ctx.phases.pending_captures += 1;
-        t.wait_on(g as *mut core::ffi::c_void, subrequest::cancel_capture);
+        t.wait_on(gp as *mut core::ffi::c_void, subrequest::cancel_capture);
         FFI_AGAIN
-    })
+    }
 }
 
 /// The capture of the running thread whose results are ready.
 fn ready_group() -> Option<&'static mut Group> {
-    // SAFETY: CURRENT.co is the running thread; its group lives in the
-    // request pool.
-    unsafe {
-        let t = current().co.as_mut()?;
-        let g = (t.waiting_on(subrequest::cancel_capture)? as *mut Group).as_mut()?;
-        (g.pending == 0).then_some(g)
-    }
+    let t = current().thread()?;
+    let g = t.waiting_on(subrequest::cancel_capture)? as *mut Group;
+    // SAFETY: a capture wait's data is its group (see above), which lives
+    // in the request pool as long as the thread's request.
+    let g = unsafe { g.as_mut() }?;
+    (g.pending == 0).then_some(g)
 }
 
-/// The response of subrequest `i` (0-based) of the capture the running
-/// thread was woken for. `lm_buf` receives `Last-Modified` when nginx only
-/// has it as a time (29 bytes).
-#[no_mangle]
-pub unsafe extern "C" fn ngx_lua_ffi_subreq_result(
-    i: c_int,
-    out: *mut SubreqResult,
-    lm_buf: *mut u8,
-) -> c_int {
-    guard(FFI_ERROR, || {
+export! {
+    /// The response of subrequest `i` (0-based) of the capture the running
+    /// thread was woken for. `lm_buf` receives `Last-Modified` when nginx
+    /// only has it as a time (29 bytes).
+    fn ngx_lua_ffi_subreq_result(i: c_int, out: *mut SubreqResult, lm_buf: *mut u8) -> c_int {
         let Some(g) = ready_group() else {
             return FFI_ERROR;
         };
         let Some(s) = g.subs.get(i.max(0) as usize) else {
             return FFI_ERROR;
         };
-        let sr = s.sr;
-        if sr.is_null() {
+        let Some(sr) = s.sr else {
             return FFI_ERROR;
-        }
-        // SAFETY: the subrequest lives in the request pool; out and lm_buf
-        // are the Lua side's.
-        unsafe {
-            let ho = &(*sr).headers_out;
-            let mut nheaders = 0;
-            for_each_elt(&ho.headers as *const _ as *mut _, |h| {
-                if (*h).hash != 0 {
-                    nheaders += 1;
-                }
-            });
-            let (location, location_len) = match ho.location.as_ref() {
-                Some(l) if l.value.len > 0 => (l.value.data as *const u8, l.value.len),
-                _ => (ptr::null(), 0),
-            };
-            // A time nginx has not turned into a header yet (static files);
-            // only statuses that may carry one keep it.
-            let mut lm_time = ho.last_modified_time;
-            let ok_status = [200, 206, 304, 204].contains(&ho.status);
-            if lm_time != -1 && !ok_status {
-                lm_time = -1;
-            }
-            let last_modified_len = if lm_time != -1 && ho.last_modified.is_null() {
-                ngx_http_time(lm_buf, lm_time).offset_from(lm_buf) as usize
-            } else {
-                0
-            };
-            *out = SubreqResult {
+        };
+        let meta = sub::response_meta(&sr);
+        let mut nheaders = 0;
+        sub::response_headers(&sr, |_, _| nheaders += 1);
+        // A time nginx has not turned into a header yet (static files);
+        // only statuses that may carry one keep it.
+        let ok_status = [200, 206, 304, 204].contains(&meta.status);
+        let last_modified_len = if meta.last_modified_time != -1 && ok_status {
+            let mut text = [0u8; crate::nginx::time::HTTP_TIME_MAX];
+            let n = crate::nginx::time::http_time(meta.last_modified_time, false, &mut text);
+            let buf = lua_buf!(lm_buf, LM_BUF);
+            let n = n.min(buf.len());
+            buf[..n].copy_from_slice(&text[..n]);
+            n
+        } else {
+            0
+        };
+        out!(
+            out,
+            SubreqResult {
                 status: s.status as c_int,
                 truncated: s.truncated as c_int,
                 body: s.body.as_ptr(),
                 body_len: s.body.len(),
                 nheaders,
-                content_type: ho.content_type.data,
-                content_type_len: ho.content_type.len,
-                content_length: if ho.content_length.is_null() {
-                    ho.content_length_n
-                } else {
-                    -1
-                },
-                location,
-                location_len,
+                content_type: meta.content_type.as_ptr(),
+                content_type_len: meta.content_type.len(),
+                content_length: meta.content_length,
+                location: meta.location.as_ptr(),
+                location_len: meta.location.len(),
                 last_modified_len,
-            };
-        }
+            }
+        );
         FFI_OK
-    })
+    }
 }
 
-/// Fills `out` with up to `max` response headers of subrequest `i`, in
-/// order; returns how many.
-#[no_mangle]
-pub unsafe extern "C" fn ngx_lua_ffi_subreq_headers(
-    i: c_int,
-    out: *mut FfiKv,
-    max: c_int,
-) -> c_int {
-    guard(FFI_ERROR, || {
+export! {
+    /// Fills `out` with up to `max` response headers of subrequest `i`, in
+    /// order; returns how many.
+    fn ngx_lua_ffi_subreq_headers(i: c_int, out: *mut FfiKv, max: c_int) -> c_int {
         let Some(g) = ready_group() else {
             return FFI_ERROR;
         };
-        let Some(s) = g.subs.get(i.max(0) as usize) else {
+        let Some(sr) = g.subs.get(i.max(0) as usize).and_then(|s| s.sr) else {
             return FFI_ERROR;
         };
-        if s.sr.is_null() {
-            return FFI_ERROR;
-        }
+        let out = lua_buf!(out, max.max(0) as usize);
         let mut n = 0usize;
-        // SAFETY: as in ngx_lua_ffi_subreq_result; out holds max entries.
-        unsafe {
-            for_each_elt(&mut (*s.sr).headers_out.headers, |h| {
-                if (*h).hash == 0 || n >= max.max(0) as usize {
-                    return;
-                }
-                *out.add(n) =
-                    FfiKv::new((*h).key.data, (*h).key.len, (*h).value.data, (*h).value.len);
+        sub::response_headers(&sr, |k, v| {
+            if let Some(slot) = out.get_mut(n) {
+                *slot = FfiKv::new(k.as_ptr(), k.len(), v.as_ptr(), v.len());
                 n += 1;
-            });
-        }
+            }
+        });
         n as c_int
-    })
+    }
 }
 
-/// The thread has its results: free the captured bodies.
-#[no_mangle]
-pub unsafe extern "C" fn ngx_lua_ffi_subreq_finish() -> c_int {
-    guard(FFI_ERROR, || {
-        // SAFETY: as in ready_group.
-        let Some(t) = (unsafe { current().co.as_mut() }) else {
+export! {
+    /// The thread has its results: free the captured bodies.
+    fn ngx_lua_ffi_subreq_finish() -> c_int {
+        let Some(t) = current().thread() else {
             return FFI_ERROR;
         };
         if let Some(g) = t.waiting_on(subrequest::cancel_capture) {
-            // SAFETY: the group lives in the request pool.
-            unsafe { (*(g as *mut Group)).release_bodies() };
+            // SAFETY: as in ready_group.
+            if let Some(g) = unsafe { (g as *mut Group).as_mut() } {
+                g.release_bodies();
+            }
             t.wait = None;
         }
         FFI_OK
-    })
+    }
 }

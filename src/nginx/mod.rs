@@ -12,6 +12,7 @@ pub mod request;
 pub mod shm;
 pub mod sock;
 pub mod ssl_conf;
+pub mod subrequest;
 pub mod str;
 pub mod time;
 pub mod timer;
