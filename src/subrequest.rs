@@ -63,7 +63,7 @@ unsafe extern "C" fn drop_group(data: *mut c_void) {
 impl Group {
     /// A group of `n` empty records owned by `r`'s pool (shared with all
     /// its subrequests); `ctx` is `r`'s context.
-    pub fn create(r: Request, ctx: *mut RequestCtx, n: usize) -> Option<*mut Group> {
+    pub fn create(r: Request, ctx: *mut RequestCtx, n: usize) -> Option<&'static mut Group> {
         let subs = (0..n)
             .map(|_| Sub {
                 group: ptr::null_mut(),
@@ -98,7 +98,23 @@ impl Group {
             drop(unsafe { Box::from_raw(g) });
             return None;
         }
-        Some(g)
+        // SAFETY: the request pool owns the group from now on, and frees it
+        // only when the request (and every thread that could use it) ends.
+        Some(unsafe { &mut *g })
+    }
+
+    /// Makes `t` wait for the group's subrequests (a wait `ngx.thread.kill`
+    /// cannot cancel while they run).
+    pub fn wait(&mut self, t: &mut CoCtx) {
+        t.wait_on(self as *mut Group as *mut c_void, cancel_capture);
+    }
+
+    /// The capture `t` waits for, if it waits for one.
+    pub fn waited_by(t: &CoCtx) -> Option<&'static mut Group> {
+        let g = t.waiting_on(cancel_capture)? as *mut Group;
+        // SAFETY: a capture wait's data is its group (wait), which lives in
+        // the request pool as long as the thread's request.
+        unsafe { g.as_mut() }
     }
 
     /// Frees the captured bodies once the thread has read them.
@@ -376,6 +392,18 @@ pub fn issue(r: Request, spec: &Spec, s: &mut Sub) -> Result<Request, String> {
         return Err(format!("failed to adjust the subrequest: {rc}"));
     }
     Ok(sr)
+}
+
+/// The `ngx.ctx` slot of subrequest `sr`, created with its context (the
+/// `ctx` option); None when out of memory.
+pub fn ctx_slot(sr: Request) -> Option<core::ffi::c_int> {
+    // SAFETY: sr is a live request of the running configuration, whose VM
+    // exists.
+    let sctx = unsafe { RequestCtx::get_or_create(sr.as_ptr()) }?;
+    if sctx.ctx_ref <= 0 {
+        sctx.ctx_ref = sctx.vm().ctx_ref_new();
+    }
+    Some(sctx.ctx_ref)
 }
 
 /// The request body, headers, method and variables of a new subrequest.

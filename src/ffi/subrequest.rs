@@ -6,7 +6,6 @@ use core::ffi::c_int;
 use nginx_sys::*;
 
 use super::*;
-use crate::http::RequestCtx;
 use crate::nginx::subrequest as sub;
 use crate::subrequest::{self, Group, Spec};
 
@@ -110,13 +109,10 @@ export! {
             return FFI_ERROR;
         }
         let r = ctx.req();
-        let Some(gp) = Group::create(r, ctx, n as usize) else {
+        let Some(g) = Group::create(r, &mut *ctx, n as usize) else {
             err.set(b"no memory");
             return FFI_ERROR;
         };
-        // SAFETY: the group was just created; the request pool owns it,
-        // and only this call uses it until it returns.
-        let g = unsafe { &mut *gp };
         for (s, sub) in lua_buf!(specs, n as usize).iter_mut().zip(g.subs.iter_mut()) {
             let spec = Spec {
                 uri: lua_bytes!(s.uri, s.uri_len),
@@ -138,36 +134,23 @@ export! {
             };
             g.pending += 1;
             if s.flags & WANTS_CTX != 0 {
-                // SAFETY: sr is a live request of the same configuration.
-                match unsafe { RequestCtx::get_or_create(sr.as_ptr()) } {
-                    Some(sctx) => {
-                        if sctx.ctx_ref <= 0 {
-                            sctx.ctx_ref = sctx.vm().ctx_ref_new();
-                        }
-                        s.ctx_ref = sctx.ctx_ref;
-                    }
-                    None => {
-                        err.set(b"no memory");
-                        return FFI_ERROR;
-                    }
-                }
+                let Some(slot) = subrequest::ctx_slot(sr) else {
+                    err.set(b"no memory");
+                    return FFI_ERROR;
+                };
+                s.ctx_ref = slot;
             }
         }
         g.counted = true;
         ctx.phases.pending_captures += 1;
-        t.wait_on(gp as *mut core::ffi::c_void, subrequest::cancel_capture);
+        g.wait(t);
         FFI_AGAIN
     }
 }
 
 /// The capture of the running thread whose results are ready.
 fn ready_group() -> Option<&'static mut Group> {
-    let t = current().thread()?;
-    let g = t.waiting_on(subrequest::cancel_capture)? as *mut Group;
-    // SAFETY: a capture wait's data is its group (see above), which lives
-    // in the request pool as long as the thread's request.
-    let g = unsafe { g.as_mut() }?;
-    (g.pending == 0).then_some(g)
+    Group::waited_by(current().thread()?).filter(|g| g.pending == 0)
 }
 
 export! {
@@ -248,11 +231,8 @@ export! {
         let Some(t) = current().thread() else {
             return FFI_ERROR;
         };
-        if let Some(g) = t.waiting_on(subrequest::cancel_capture) {
-            // SAFETY: as in ready_group.
-            if let Some(g) = unsafe { (g as *mut Group).as_mut() } {
-                g.release_bodies();
-            }
+        if let Some(g) = Group::waited_by(t) {
+            g.release_bodies();
             t.wait = None;
         }
         FFI_OK
