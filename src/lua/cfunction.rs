@@ -40,6 +40,17 @@ impl State {
         unsafe { lua_type(self.as_ptr(), idx) }
     }
 
+    /// The bytes of the string (or number) at `idx`, if it is one; they
+    /// stay valid while the value is on the stack.
+    pub fn bytes_at<'a>(self, idx: c_int) -> Option<&'a [u8]> {
+        if !matches!(self.type_of(idx), LUA_TSTRING | LUA_TNUMBER) {
+            return None;
+        }
+        // SAFETY: a live state; a string or number at idx converts without
+        // raising.
+        unsafe { to_bytes(self.as_ptr(), idx) }
+    }
+
     /// The coroutine at `idx`, if it is one.
     pub fn thread_at(self, idx: c_int) -> Option<State> {
         // SAFETY: a live state; lua_tothread checks the type.
@@ -100,12 +111,75 @@ impl State {
         unsafe { push_bytes(self.as_ptr(), s) }
     }
 
+    /// Creates a coroutine anchored in the registry (returned with its
+    /// reference, which the caller releases) and copies this stack's values
+    /// `first..=last` onto it; with `keep`, the coroutine is also left on
+    /// top of this stack. None when a stack cannot grow that far.
+    pub fn new_coroutine(self, first: c_int, last: c_int, keep: bool) -> Option<(State, c_int)> {
+        let L = self.as_ptr();
+        let n = (last - first + 1).max(0);
+        if first < 1 || last > self.top() {
+            return None;
+        }
+        // SAFETY: a live state; lua_checkstack makes room for the new
+        // coroutine, its copy and the n values before they are pushed;
+        // luaL_ref pops the value it anchors; lua_xmove moves the n copies
+        // to the new coroutine (same VM) once its stack has room too.
+        unsafe {
+            if lua_checkstack(L, n + 2) == 0 {
+                return None;
+            }
+            let co = lua_newthread(L);
+            if keep {
+                lua_pushvalue(L, -1);
+            }
+            let co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+            if lua_checkstack(co, n) == 0 {
+                luaL_unref(L, LUA_REGISTRYINDEX, co_ref);
+                if keep {
+                    lua_pop(L, 1);
+                }
+                return None;
+            }
+            for i in first..=last {
+                lua_pushvalue(L, i);
+            }
+            lua_xmove(L, co, n);
+            Some((State(NonNull::new(co)?), co_ref))
+        }
+    }
+
     /// Drops everything on the stack.
     pub fn clear(self) {
         // SAFETY: a live state.
         unsafe { lua_settop(self.as_ptr(), 0) }
     }
 }
+
+/// Declares one of the runtime's own `lua_CFunction`s (the package
+/// searcher, the traceback handler) the way `ffi::abi`'s `cfunction!`
+/// declares the API's: `$L` is the calling state as a [`State`], and the
+/// body, run inside the panic guard, returns the number of results it
+/// pushed or a [`Raise`].
+macro_rules! lua_cfunction {
+    ($(#[$m:meta])* fn $name:ident($L:ident) $body:block) => {
+        $(#[$m])*
+        ///
+        /// # Safety
+        /// Called by LuaJIT as a C function.
+        pub unsafe extern "C-unwind" fn $name(
+            raw: *mut $crate::lua::raw::lua_State,
+        ) -> core::ffi::c_int {
+            // SAFETY: LuaJIT calls a C function with its running state.
+            let $L = unsafe { $crate::lua::cfunction::State::from_raw(raw) };
+            // Outside the unsafe blocks: the body's own unsafe needs its own.
+            let body = move || -> Result<core::ffi::c_int, $crate::lua::cfunction::Raise> { $body };
+            // SAFETY: as above.
+            unsafe { $crate::lua::cfunction::guard_lua(raw, body) }
+        }
+    };
+}
+pub(crate) use lua_cfunction;
 
 /// A Lua error a C function raises once its Rust part is done.
 #[derive(Debug)]
@@ -118,6 +192,8 @@ pub enum Raise {
     Arg(c_int, &'static CStr),
     /// Upstream's "API disabled in the context of ...".
     Disabled(Phase),
+    /// `lua_error` with the value on top of the stack (a loader's message).
+    Value,
     /// The body panicked (the hook logged where).
     Internal,
 }
@@ -142,6 +218,9 @@ impl Raise {
                     push_bytes(L, b"API disabled in the context of ");
                     push_bytes(L, phase.context_name().as_bytes());
                     lua_concat(L, 2);
+                    lua_error(L);
+                }
+                Raise::Value => {
                     lua_error(L);
                 }
                 Raise::Internal => {

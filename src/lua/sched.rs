@@ -118,7 +118,8 @@ pub unsafe fn start(
 ) -> Outcome {
     let r = ctx.r;
     let mut status = None;
-    // SAFETY: pushes onto the fresh coroutine.
+    // SAFETY: ctx is live (the contract); the closure only pushes the
+    // handler's chunk onto the coroutine start_with made for it.
     let outcome = unsafe {
         start_with(ctx, h.phase, on_outcome, |co| {
             h.push(co.as_ptr(), r, cache).map(|()| 0).map_err(|e| {
@@ -148,7 +149,10 @@ pub unsafe fn start_with(
     on_outcome: fn(&mut LuaCtx, Outcome),
     push: impl FnOnce(State) -> Result<c_int, String>,
 ) -> Outcome {
-    // SAFETY: a new coroutine anchored in the registry until released.
+    // SAFETY: ctx is live (the contract) and its VM's state is the main
+    // state; the coroutine new_thread hands out is anchored by co_ref until
+    // its record releases it (or right here when push fails); run_one gets
+    // the record just boxed into ctx.threads, which is not running.
     unsafe {
         let L = ctx.vm().state();
         ctx.release_threads();
@@ -238,7 +242,10 @@ unsafe fn log_thread_error(ctx: &mut LuaCtx, co: *mut lua_State, rc: c_int, entr
 /// # Safety
 /// `tp` is a live thread of its ctx, not currently running.
 pub unsafe fn run_one(tp: *mut CoCtx, nargs: c_int) {
-    // SAFETY: see each step; the ctx outlives its threads.
+    // SAFETY: tp is a live record that is not running (the contract) and its
+    // ctx outlives it; no Rust reference to either is held across
+    // lua_resume (Lua code reaches them through CURRENT), they are
+    // re-borrowed once it returned; co is the record's coroutine.
     unsafe {
         let (co, ctxp) = ((*tp).co, (*tp).ctx);
         (*tp).state = CoState::Running;
@@ -334,7 +341,9 @@ unsafe fn finish_light(tp: *mut CoCtx) {
 /// # Safety
 /// `t` is a zombie; `to` a valid state with room for its values.
 pub unsafe fn take_results(t: &mut CoCtx, to: *mut lua_State) -> c_int {
-    // SAFETY: both states belong to the same VM.
+    // SAFETY: a zombie's results are the only values on its own stack
+    // (run_one left them there); `to` has room (the contract) and belongs to
+    // the same VM, as lua_xmove requires.
     unsafe {
         let n = lua_gettop(t.co);
         if n > 0 {

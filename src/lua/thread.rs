@@ -41,22 +41,14 @@ pub fn spawn(L: State) -> Result<c_int, Raise> {
         return Err(Raise::Type(1, LUA_TFUNCTION));
     }
     let n = L.top();
-    // SAFETY: L is the calling C function's state with n values; the new
-    // coroutine is anchored in the registry until its record releases it.
-    let tp = unsafe {
-        let co = lua_newthread(L.as_ptr());
-        lua_pushvalue(L.as_ptr(), -1);
-        let co_ref = luaL_ref(L.as_ptr(), LUA_REGISTRYINDEX);
-        for i in 1..=n {
-            lua_pushvalue(L.as_ptr(), i);
-        }
-        lua_xmove(L.as_ptr(), co, n);
-        let mut t = CoCtx::new(co, co_ref, ctx, parent);
-        let tp: *mut CoCtx = &mut *t;
-        ctx.threads.push(t);
-        tp
-    };
-    // SAFETY: tp is a live, new thread of ctx.
+    // The function and its arguments, on a coroutine that is also the
+    // first result; its record releases the anchor.
+    let (co, co_ref) = L.new_coroutine(1, n, true).ok_or(Raise::Error(c"no memory"))?;
+    let mut t = CoCtx::new(co.as_ptr(), co_ref, ctx, parent);
+    let tp: *mut CoCtx = &mut *t;
+    ctx.threads.push(t);
+    // SAFETY: tp is the record just boxed into ctx.threads: live and not
+    // running.
     unsafe { run_one(tp, n - 1) };
     L.push_bool(ctx.exit_code.is_some() || ctx.entry_failed);
     Ok(2)
@@ -212,17 +204,11 @@ pub fn on_abort(L: State, enabled: impl FnOnce(&LuaCtx) -> bool) -> Result<c_int
     if !enabled(ctx) {
         return fail(L, b"lua_check_client_abort is off");
     }
-    // SAFETY: L is the calling C function's state; the new coroutine is
-    // anchored in the registry until its record releases it.
-    unsafe {
-        let co = lua_newthread(L.as_ptr());
-        let co_ref = luaL_ref(L.as_ptr(), LUA_REGISTRYINDEX);
-        lua_pushvalue(L.as_ptr(), 1);
-        lua_xmove(L.as_ptr(), co, 1);
-        let mut t = CoCtx::new(co, co_ref, ctx, parent);
-        t.state = CoState::Unstarted;
-        ctx.threads.push(t);
-    }
+    // The function on a coroutine its record anchors until released.
+    let (co, co_ref) = L.new_coroutine(1, 1, false).ok_or(Raise::Error(c"no memory"))?;
+    let mut t = CoCtx::new(co.as_ptr(), co_ref, ctx, parent);
+    t.state = CoState::Unstarted;
+    ctx.threads.push(t);
     L.push_int(1);
     Ok(1)
 }

@@ -2,6 +2,7 @@
 use core::ffi::{c_char, c_int};
 use core::ptr;
 
+use super::cfunction::{lua_cfunction, Raise};
 use super::raw::*;
 
 include!(concat!(env!("OUT_DIR"), "/lua_lib.rs"));
@@ -31,37 +32,36 @@ pub type Preload = (
 /// `lua_thread_cache_max_entries`' default, as upstream.
 pub const THREAD_CACHE_DEFAULT: usize = 1024;
 
-/// `package.loaders` entry serving `lua-lib/` from the module binary, so
-/// `require "resty.core.base"` finds ours before any file on disk.
-unsafe extern "C-unwind" fn embedded_searcher(L: *mut lua_State) -> c_int {
-    // SAFETY: called by `require` with the module name as argument 1.
-    unsafe {
-        let Some(name) = to_bytes(L, 1) else {
-            return 0;
+lua_cfunction! {
+    /// `package.loaders` entry serving `lua-lib/` from the module binary,
+    /// so `require "resty.core.base"` finds ours before any file on disk.
+    fn embedded_searcher(L) {
+        // `require` calls the searcher with the module name as argument 1.
+        let Some((n, src)) = L
+            .bytes_at(1)
+            .and_then(|name| EMBEDDED.iter().find(|(n, _)| n.as_bytes() == name))
+        else {
+            L.push_str(b"\n\tno module embedded in ngx_http_lua_module");
+            return Ok(1);
         };
-        let found = EMBEDDED.iter().find(|(n, _)| n.as_bytes() == name);
-        match found {
-            Some((n, src)) => {
-                let mut chunk = b"@".to_vec();
-                chunk.extend_from_slice(n.replace('.', "/").as_bytes());
-                chunk.extend_from_slice(b".lua\0");
-                if luaL_loadbuffer(
-                    L,
-                    src.as_ptr() as *const c_char,
-                    src.len(),
-                    chunk.as_ptr() as *const c_char,
-                ) != 0
-                {
-                    drop(chunk);
-                    lua_error(L);
-                }
-                1
-            }
-            None => {
-                lua_pushstring(L, c"\n\tno module embedded in ngx_http_lua_module".as_ptr());
-                1
-            }
+        let mut chunk = b"@".to_vec();
+        chunk.extend_from_slice(n.replace('.', "/").as_bytes());
+        chunk.extend_from_slice(b".lua\0");
+        // SAFETY: the embedded source and the NUL-terminated chunk name
+        // outlive the call; luaL_loadbuffer pushes the chunk or a message
+        // and does not raise.
+        let rc = unsafe {
+            luaL_loadbuffer(
+                L.as_ptr(),
+                src.as_ptr() as *const c_char,
+                src.len(),
+                chunk.as_ptr() as *const c_char,
+            )
+        };
+        if rc != 0 {
+            return Err(Raise::Value);
         }
+        Ok(1)
     }
 }
 
@@ -252,7 +252,9 @@ impl Vm {
 
     /// Drops the `ngx.ctx` table of a finished request.
     pub fn ctx_ref_free(&mut self, r: c_int) {
-        // SAFETY: valid state; balanced stack.
+        // SAFETY: our live state; the registry's ctx tables field is the
+        // plain table new() made (rawset cannot raise); the stack is left
+        // as it was.
         unsafe {
             let L = self.state;
             lua_getfield(L, LUA_REGISTRYINDEX, CTX_TABLES.as_ptr());
@@ -271,17 +273,22 @@ impl Drop for Vm {
     }
 }
 
-unsafe extern "C-unwind" fn traceback(L: *mut lua_State) -> c_int {
-    // SAFETY: message handler of lua_pcall: the error value is argument 1.
-    unsafe {
-        if lua_type(L, 1) != LUA_TSTRING && lua_type(L, 1) != LUA_TNUMBER {
-            lua_pushstring(L, c"unknown reason".as_ptr());
-            lua_replace(L, 1);
+lua_cfunction! {
+    /// The message handler of `pcall`: the error with a traceback.
+    fn traceback(L) {
+        if !matches!(L.type_of(1), LUA_TSTRING | LUA_TNUMBER) {
+            L.push_str(b"unknown reason");
+            // SAFETY: the pushed string replaces argument 1 (the error).
+            unsafe { lua_replace(L.as_ptr(), 1) };
         }
-        let msg = lua_tostring(L, 1);
-        luaL_traceback_(L, L, msg, 1);
+        // SAFETY: argument 1 is a string or number: lua_tostring gives its
+        // text, which luaL_traceback copies into the message it pushes.
+        unsafe {
+            let msg = lua_tostring(L.as_ptr(), 1);
+            luaL_traceback_(L.as_ptr(), L.as_ptr(), msg, 1);
+        }
+        Ok(1)
     }
-    1
 }
 
 /// Calls the function below `nargs` arguments on top of `L` with a
@@ -299,7 +306,9 @@ pub unsafe fn pcall(L: *mut lua_State, nargs: c_int) -> Result<(), String> {
 /// # Safety
 /// `L` is a valid state holding the function and arguments.
 pub unsafe fn pcall_n(L: *mut lua_State, nargs: c_int, nresults: c_int) -> Result<(), String> {
-    // SAFETY: stack discipline: [.. f args] -> [.. results].
+    // SAFETY: L holds the function and its arguments (the contract); the
+    // handler goes below them and is removed after lua_pcall, which catches
+    // every error: [.. f args] -> [.. results] or [.. message], popped.
     unsafe {
         let base = lua_gettop(L) - nargs;
         lua_pushcfunction(L, traceback);

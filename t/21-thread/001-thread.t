@@ -302,3 +302,27 @@ GET /t
 --- wait: 0.7
 --- no_error_log
 should not run
+
+
+
+=== TEST 15: thread: spawn passes more arguments than a C function's stack reserve
+--- config
+    location = /t {
+        content_by_lua_block {
+            local args = {}
+            for i = 1, 300 do args[i] = i end
+            local t = ngx.thread.spawn(function(...)
+                local sum = 0
+                for i = 1, select("#", ...) do sum = sum + select(i, ...) end
+                return select("#", ...), sum
+            end, unpack(args))
+            local ok, n, sum = ngx.thread.wait(t)
+            ngx.say(ok, " ", n, " ", sum)
+        }
+    }
+--- request
+GET /t
+--- response_body
+true 300 45150
+--- no_error_log
+[error]
