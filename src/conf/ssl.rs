@@ -5,8 +5,7 @@ use core::ptr::NonNull;
 
 use nginx_sys::*;
 
-use super::LocConf;
-use crate::nginx::conf::{setter, Conf, ConfError};
+use crate::nginx::conf::{Conf, ConfError, SetResult};
 use crate::nginx::ssl_conf::SslCtx;
 
 #[derive(Default)]
@@ -40,104 +39,98 @@ impl SslConf {
 
 const DUPLICATE: ConfError = ConfError::Msg(c"is duplicate");
 
-setter! {
-    fn set_protocols(cf, lcf: &mut LocConf) {
-        let sc = &mut lcf.ssl;
-        if sc.protocols.is_some() {
-            return Err(DUPLICATE);
-        }
-        let args = cf.args();
-        let mut mask = NGX_CONF_BITMASK_SET as ngx_uint_t;
-        for i in 1..args.len() {
-            let bit = match args.get(i) {
-                b"SSLv2" => NGX_SSL_SSLv2,
-                b"SSLv3" => NGX_SSL_SSLv3,
-                b"TLSv1" => NGX_SSL_TLSv1,
-                b"TLSv1.1" => NGX_SSL_TLSv1_1,
-                b"TLSv1.2" => NGX_SSL_TLSv1_2,
-                b"TLSv1.3" => NGX_SSL_TLSv1_3,
-                _ => {
-                    cf.log(NGX_LOG_EMERG, &format!("invalid value \"{}\"", args.show(i)));
-                    return Err(ConfError::Logged);
-                }
-            };
-            mask |= bit as ngx_uint_t;
-        }
-        sc.protocols = Some(mask);
-        Ok(())
-    }
-}
+// The arguments of the lua_ssl_* directives, each into the SslConf of the
+// level being parsed (module/directives.rs declares the setters).
 
-setter! {
-    fn set_ciphers(cf, lcf: &mut LocConf) {
-        let sc = &mut lcf.ssl;
-        if sc.ciphers.is_some() {
-            return Err(DUPLICATE);
-        }
-        let mut v = cf.args().get(1).to_vec();
-        v.push(0);
-        sc.ciphers = Some(v);
-        Ok(())
+/// `lua_ssl_protocols PROTOCOL...`.
+pub fn protocols(cf: Conf, sc: &mut SslConf) -> SetResult {
+    if sc.protocols.is_some() {
+        return Err(DUPLICATE);
     }
-}
-
-setter! {
-    fn set_verify_depth(cf, lcf: &mut LocConf) {
-        let sc = &mut lcf.ssl;
-        if sc.verify_depth.is_some() {
-            return Err(DUPLICATE);
-        }
-        let n = core::str::from_utf8(cf.args().get(1))
-            .ok()
-            .and_then(|s| s.parse::<u32>().ok())
-            .ok_or(ConfError::Msg(c"invalid number"))?;
-        sc.verify_depth = Some(n as ngx_uint_t);
-        Ok(())
-    }
-}
-
-macro_rules! path_setter {
-    ($name:ident, $field:ident) => {
-        setter! {
-            fn $name(cf, lcf: &mut LocConf) {
-                let sc = &mut lcf.ssl;
-                if sc.$field.is_some() {
-                    return Err(DUPLICATE);
-                }
-                sc.$field = Some(cf.args().get(1).to_vec());
-                Ok(())
+    let args = cf.args();
+    let mut mask = NGX_CONF_BITMASK_SET as ngx_uint_t;
+    for i in 1..args.len() {
+        let bit = match args.get(i) {
+            b"SSLv2" => NGX_SSL_SSLv2,
+            b"SSLv3" => NGX_SSL_SSLv3,
+            b"TLSv1" => NGX_SSL_TLSv1,
+            b"TLSv1.1" => NGX_SSL_TLSv1_1,
+            b"TLSv1.2" => NGX_SSL_TLSv1_2,
+            b"TLSv1.3" => NGX_SSL_TLSv1_3,
+            _ => {
+                cf.log(NGX_LOG_EMERG, &format!("invalid value \"{}\"", args.show(i)));
+                return Err(ConfError::Logged);
             }
-        }
-    };
-}
-
-path_setter!(set_trusted_certificate, trusted_certificate);
-path_setter!(set_crl, crl);
-
-macro_rules! list_setter {
-    ($name:ident, $field:ident) => {
-        setter! {
-            fn $name(cf, lcf: &mut LocConf) {
-                let v = cf.args().get(1).to_vec();
-                lcf.ssl.$field.get_or_insert_with(Vec::new).push(v);
-                Ok(())
-            }
-        }
-    };
-}
-
-list_setter!(set_certificate, certificates);
-list_setter!(set_certificate_key, certificate_keys);
-
-setter! {
-    fn set_conf_command(cf, lcf: &mut LocConf) {
-        let args = cf.args();
-        lcf.ssl
-            .conf_commands
-            .get_or_insert_with(Vec::new)
-            .push((args.get(1).to_vec(), args.get(2).to_vec()));
-        Ok(())
+        };
+        mask |= bit as ngx_uint_t;
     }
+    sc.protocols = Some(mask);
+    Ok(())
+}
+
+/// `lua_ssl_ciphers CIPHERS`.
+pub fn ciphers(cf: Conf, sc: &mut SslConf) -> SetResult {
+    if sc.ciphers.is_some() {
+        return Err(DUPLICATE);
+    }
+    let mut v = cf.args().get(1).to_vec();
+    v.push(0);
+    sc.ciphers = Some(v);
+    Ok(())
+}
+
+/// `lua_ssl_verify_depth N`.
+pub fn verify_depth(cf: Conf, sc: &mut SslConf) -> SetResult {
+    if sc.verify_depth.is_some() {
+        return Err(DUPLICATE);
+    }
+    let n = core::str::from_utf8(cf.args().get(1))
+        .ok()
+        .and_then(|s| s.parse::<u32>().ok())
+        .ok_or(ConfError::Msg(c"invalid number"))?;
+    sc.verify_depth = Some(n as ngx_uint_t);
+    Ok(())
+}
+
+/// `lua_ssl_trusted_certificate FILE`.
+pub fn trusted_certificate(cf: Conf, sc: &mut SslConf) -> SetResult {
+    path_once(cf, &mut sc.trusted_certificate)
+}
+
+/// `lua_ssl_crl FILE`.
+pub fn crl(cf: Conf, sc: &mut SslConf) -> SetResult {
+    path_once(cf, &mut sc.crl)
+}
+
+fn path_once(cf: Conf, slot: &mut Option<Vec<u8>>) -> SetResult {
+    if slot.is_some() {
+        return Err(DUPLICATE);
+    }
+    *slot = Some(cf.args().get(1).to_vec());
+    Ok(())
+}
+
+/// `lua_ssl_certificate FILE` (one per occurrence).
+pub fn certificate(cf: Conf, sc: &mut SslConf) -> SetResult {
+    let v = cf.args().get(1).to_vec();
+    sc.certificates.get_or_insert_with(Vec::new).push(v);
+    Ok(())
+}
+
+/// `lua_ssl_certificate_key FILE` (one per occurrence).
+pub fn certificate_key(cf: Conf, sc: &mut SslConf) -> SetResult {
+    let v = cf.args().get(1).to_vec();
+    sc.certificate_keys.get_or_insert_with(Vec::new).push(v);
+    Ok(())
+}
+
+/// `lua_ssl_conf_command NAME VALUE`.
+pub fn conf_command(cf: Conf, sc: &mut SslConf) -> SetResult {
+    let args = cf.args();
+    sc.conf_commands
+        .get_or_insert_with(Vec::new)
+        .push((args.get(1).to_vec(), args.get(2).to_vec()));
+    Ok(())
 }
 
 /// Inherits the unset values and gives `conf` its TLS context: the one of

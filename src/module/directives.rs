@@ -87,14 +87,14 @@ macro_rules! handler_directives {
             cmd(b"set_by_lua_block\0", SET_CTX | NGX_CONF_BLOCK | NGX_CONF_TAKE1, set_block, LOC),
             cmd(b"set_by_lua\0", SET_CTX | NGX_CONF_2MORE, set_inline, LOC),
             cmd(b"set_by_lua_file\0", SET_CTX | NGX_CONF_2MORE, set_file, LOC),
-            cmd(b"lua_ssl_protocols\0", SSL_LOC | NGX_CONF_1MORE, ssl::set_protocols, LOC),
-            cmd(b"lua_ssl_ciphers\0", SSL_LOC | NGX_CONF_TAKE1, ssl::set_ciphers, LOC),
-            cmd(b"lua_ssl_verify_depth\0", SSL_LOC | NGX_CONF_TAKE1, ssl::set_verify_depth, LOC),
-            cmd(b"lua_ssl_trusted_certificate\0", SSL_LOC | NGX_CONF_TAKE1, ssl::set_trusted_certificate, LOC),
-            cmd(b"lua_ssl_crl\0", SSL_LOC | NGX_CONF_TAKE1, ssl::set_crl, LOC),
-            cmd(b"lua_ssl_certificate\0", SSL_LOC | NGX_CONF_TAKE1, ssl::set_certificate, LOC),
-            cmd(b"lua_ssl_certificate_key\0", SSL_LOC | NGX_CONF_TAKE1, ssl::set_certificate_key, LOC),
-            cmd(b"lua_ssl_conf_command\0", SSL_LOC | NGX_CONF_TAKE2, ssl::set_conf_command, LOC),
+            cmd(b"lua_ssl_protocols\0", SSL_LOC | NGX_CONF_1MORE, set_ssl_protocols, LOC),
+            cmd(b"lua_ssl_ciphers\0", SSL_LOC | NGX_CONF_TAKE1, set_ssl_ciphers, LOC),
+            cmd(b"lua_ssl_verify_depth\0", SSL_LOC | NGX_CONF_TAKE1, set_ssl_verify_depth, LOC),
+            cmd(b"lua_ssl_trusted_certificate\0", SSL_LOC | NGX_CONF_TAKE1, set_ssl_trusted_certificate, LOC),
+            cmd(b"lua_ssl_crl\0", SSL_LOC | NGX_CONF_TAKE1, set_ssl_crl, LOC),
+            cmd(b"lua_ssl_certificate\0", SSL_LOC | NGX_CONF_TAKE1, set_ssl_certificate, LOC),
+            cmd(b"lua_ssl_certificate_key\0", SSL_LOC | NGX_CONF_TAKE1, set_ssl_certificate_key, LOC),
+            cmd(b"lua_ssl_conf_command\0", SSL_LOC | NGX_CONF_TAKE2, set_ssl_conf_command, LOC),
             // No inline (string) forms for these two, as upstream.
             cmd(b"server_rewrite_by_lua_block\0", SRV_REWRITE_CTX | NGX_CONF_BLOCK | NGX_CONF_NOARGS, server_rewrite_block, LOC),
             cmd(b"server_rewrite_by_lua_file\0", SRV_REWRITE_CTX | NGX_CONF_TAKE1, server_rewrite_file, LOC),
@@ -138,6 +138,25 @@ setter! { fn server_rewrite_block(cf, conf: &mut c_void) { set_handler(cf, conf,
 setter! { fn server_rewrite_file(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::ServerRewrite, Form::File) } }
 setter! { fn precontent_block(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::Precontent, Form::Block) } }
 setter! { fn precontent_file(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::Precontent, Form::File) } }
+
+macro_rules! ssl_setters {
+    ($($name:ident => $f:ident),*) => {
+        $(
+            setter! { fn $name(cf, lcf: &mut LocConf) { ssl::$f(cf, &mut lcf.ssl) } }
+        )*
+    };
+}
+
+ssl_setters!(
+    set_ssl_protocols => protocols,
+    set_ssl_ciphers => ciphers,
+    set_ssl_verify_depth => verify_depth,
+    set_ssl_trusted_certificate => trusted_certificate,
+    set_ssl_crl => crl,
+    set_ssl_certificate => certificate,
+    set_ssl_certificate_key => certificate_key,
+    set_ssl_conf_command => conf_command
+);
 
 /// `on`/`off`, as nginx's flag directives.
 fn flag(cf: Conf) -> Result<bool, ConfError> {
