@@ -292,7 +292,7 @@ unsafe extern "C" fn body_filter(r: *mut ngx_http_request_t, input: *mut ngx_cha
                     // nginx gave us.
                     Some(f) => unsafe { f(r, input) },
                     None => OK,
-                }
+                };
             }
         };
         // After the post-subrequest handler ran (an error page nginx sends
@@ -452,7 +452,13 @@ fn adjust(sr: Request, r: Request, spec: &Spec) -> Result<(), ngx_int_t> {
     for (k, v) in &spec.headers {
         // SAFETY: as above.
         let set = unsafe {
-            crate::nginx::headers_in::set_input_header(sr.as_ptr(), k, core::iter::once(*v), true, None)
+            crate::nginx::headers_in::set_input_header(
+                sr.as_ptr(),
+                k,
+                core::iter::once(*v),
+                true,
+                None,
+            )
         };
         if set.is_err() {
             return Err(ERROR);

@@ -10,8 +10,8 @@ use crate::http::RequestCtx;
 use crate::lua::ctx::LuaCtx;
 use crate::lua::phase::Phase;
 use crate::lua::sched::{self, Outcome};
-use crate::nginx::cycle;
 use crate::nginx::conf::HttpConfs;
+use crate::nginx::cycle;
 use crate::nginx::fake::FakeConnection;
 use crate::nginx::log;
 use crate::nginx::timer::TimerEvent;
@@ -62,7 +62,12 @@ pub fn running_count() -> usize {
 
 /// Creates a timer for callback `id`, running under `confs`. Errors are
 /// upstream's texts.
-pub fn add(id: f64, delay: ngx_msec_t, every: ngx_msec_t, confs: HttpConfs) -> Result<(), &'static str> {
+pub fn add(
+    id: f64,
+    delay: ngx_msec_t,
+    every: ngx_msec_t,
+    confs: HttpConfs,
+) -> Result<(), &'static str> {
     if cycle::exiting() {
         return Err("process exiting");
     }
@@ -112,14 +117,22 @@ fn run(t: Timer) {
         if let Err(e) = add(t.id, t.every, t.every, t.confs) {
             log::cycle(
                 NGX_LOG_ALERT,
-                format!("failed to create the next timer of delay {} ms: {e}", t.every).as_bytes(),
+                format!(
+                    "failed to create the next timer of delay {} ms: {e}",
+                    t.every
+                )
+                .as_bytes(),
             );
         }
     }
     if with_state(|st| st.running) >= mcf.max_running_timers {
         log::cycle(
             NGX_LOG_ALERT,
-            format!("{} lua_max_running_timers are not enough", mcf.max_running_timers).as_bytes(),
+            format!(
+                "{} lua_max_running_timers are not enough",
+                mcf.max_running_timers
+            )
+            .as_bytes(),
         );
         main.registry_table_unset(TIMERS, t.id);
         return;

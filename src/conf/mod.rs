@@ -12,13 +12,13 @@ use nginx_sys::*;
 use crate::lua::handler::Handler;
 use crate::lua::sched;
 use crate::lua::vm::Vm;
+use crate::nginx::conf::HttpConfs;
 use crate::nginx::conf::{conf_error, Conf, CONF_OK};
 use crate::nginx::cycle::Cycle;
-use crate::nginx::conf::HttpConfs;
 use crate::nginx::log::Log;
-use crate::nginx::shm::ShmZone;
 use crate::nginx::panic::guard;
 use crate::nginx::request::Request;
+use crate::nginx::shm::ShmZone;
 
 /// `http {}`-wide configuration.
 pub struct MainConf {

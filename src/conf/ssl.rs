@@ -58,7 +58,10 @@ pub fn protocols(cf: Conf, sc: &mut SslConf) -> SetResult {
             b"TLSv1.2" => NGX_SSL_TLSv1_2,
             b"TLSv1.3" => NGX_SSL_TLSv1_3,
             _ => {
-                cf.log(NGX_LOG_EMERG, &format!("invalid value \"{}\"", args.show(i)));
+                cf.log(
+                    NGX_LOG_EMERG,
+                    &format!("invalid value \"{}\"", args.show(i)),
+                );
                 return Err(ConfError::Logged);
             }
         };
@@ -199,7 +202,11 @@ fn create(cf: Conf, conf: &SslConf) -> Option<SslCtx> {
         }
     }
     let depth = conf.verify_depth.unwrap_or(1);
-    if let Some(t) = conf.trusted_certificate.as_deref().filter(|t| !t.is_empty()) {
+    if let Some(t) = conf
+        .trusted_certificate
+        .as_deref()
+        .filter(|t| !t.is_empty())
+    {
         if !ssl.trusted_certificate(cf, t, depth) {
             return None;
         }

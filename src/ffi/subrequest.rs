@@ -83,7 +83,12 @@ export! {
 fn pairs<'a>(p: *const FfiStr, n: c_int) -> Vec<(&'a [u8], &'a [u8])> {
     lua_slice!(p, 2 * n.max(0) as usize)
         .chunks_exact(2)
-        .map(|kv| (lua_bytes!(kv[0].data, kv[0].len), lua_bytes!(kv[1].data, kv[1].len)))
+        .map(|kv| {
+            (
+                lua_bytes!(kv[0].data, kv[0].len),
+                lua_bytes!(kv[1].data, kv[1].len),
+            )
+        })
         .collect()
 }
 

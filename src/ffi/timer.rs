@@ -4,8 +4,8 @@ use core::ffi::c_int;
 use nginx_sys::ngx_msec_t;
 
 use super::*;
-use crate::nginx::cycle::Cycle;
 use crate::nginx::conf::HttpConfs;
+use crate::nginx::cycle::Cycle;
 use crate::timer;
 
 export! {

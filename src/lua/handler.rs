@@ -6,11 +6,11 @@ use core::ffi::{c_char, c_int};
 use nginx_sys::*;
 
 use super::raw::*;
+use super::vm::CODE_CACHE;
+use crate::lua::phase::Phase;
 use crate::nginx::conf::{str_of as str_bytes, ComplexValue, Conf};
 use crate::nginx::cycle::Cycle;
 use crate::nginx::request::Request;
-use super::vm::CODE_CACHE;
-use crate::lua::phase::Phase;
 
 pub enum FilePath {
     /// Absolute path, resolved against the prefix at configuration time.

@@ -5,8 +5,8 @@ use core::ptr;
 
 use nginx_sys::*;
 
-pub use super::ctx::Outcome;
 use super::cfunction::State;
+pub use super::ctx::Outcome;
 use super::ctx::{CoCtx, CoState, LuaCtx};
 use super::handler::Handler;
 use super::phase::Phase;

@@ -43,7 +43,9 @@ pub fn spawn(L: State) -> Result<c_int, Raise> {
     let n = L.top();
     // The function and its arguments, on a coroutine that is also the
     // first result; its record releases the anchor.
-    let (co, co_ref) = L.new_coroutine(1, n, true).ok_or(Raise::Error(c"no memory"))?;
+    let (co, co_ref) = L
+        .new_coroutine(1, n, true)
+        .ok_or(Raise::Error(c"no memory"))?;
     let mut t = CoCtx::new(co.as_ptr(), co_ref, ctx, parent);
     let tp: *mut CoCtx = &mut *t;
     ctx.threads.push(t);
@@ -205,7 +207,9 @@ pub fn on_abort(L: State, enabled: impl FnOnce(&LuaCtx) -> bool) -> Result<c_int
         return fail(L, b"lua_check_client_abort is off");
     }
     // The function on a coroutine its record anchors until released.
-    let (co, co_ref) = L.new_coroutine(1, 1, false).ok_or(Raise::Error(c"no memory"))?;
+    let (co, co_ref) = L
+        .new_coroutine(1, 1, false)
+        .ok_or(Raise::Error(c"no memory"))?;
     let mut t = CoCtx::new(co.as_ptr(), co_ref, ctx, parent);
     t.state = CoState::Unstarted;
     ctx.threads.push(t);

@@ -188,7 +188,10 @@ fn size(cf: Conf) -> Result<usize, ConfError> {
 }
 
 fn invalid_value(cf: Conf) -> ConfError {
-    cf.log(NGX_LOG_EMERG, &format!("invalid value \"{}\"", cf.args().show(1)));
+    cf.log(
+        NGX_LOG_EMERG,
+        &format!("invalid value \"{}\"", cf.args().show(1)),
+    );
     ConfError::Logged
 }
 
@@ -243,23 +246,48 @@ macro_rules! once_setter {
     };
 }
 
-once_setter!(set_package_path, MainConf, package_path, |cf: Conf| Ok(cf.args().get(1).to_vec()));
-once_setter!(set_package_cpath, MainConf, package_cpath, |cf: Conf| Ok(cf.args().get(1).to_vec()));
+once_setter!(set_package_path, MainConf, package_path, |cf: Conf| Ok(cf
+    .args()
+    .get(1)
+    .to_vec()));
+once_setter!(set_package_cpath, MainConf, package_cpath, |cf: Conf| Ok(
+    cf.args().get(1).to_vec()
+));
 once_setter!(set_rewrite_no_postpone, MainConf, rewrite_no_postpone, flag);
 once_setter!(set_access_no_postpone, MainConf, access_no_postpone, flag);
-once_setter!(set_precontent_no_postpone, MainConf, precontent_no_postpone, flag);
+once_setter!(
+    set_precontent_no_postpone,
+    MainConf,
+    precontent_no_postpone,
+    flag
+);
 once_setter!(set_regex_cache_max, MainConf, regex_cache_max, num_slot);
 once_setter!(set_regex_match_limit, MainConf, regex_match_limit, num_slot);
 once_setter!(set_thread_cache_max, MainConf, thread_cache_max, num_slot);
 once_setter!(set_check_client_abort, LocConf, check_client_abort, flag);
-once_setter!(set_transform_underscores, LocConf, transform_underscores, flag);
+once_setter!(
+    set_transform_underscores,
+    LocConf,
+    transform_underscores,
+    flag
+);
 once_setter!(set_need_request_body, LocConf, need_request_body, flag);
 once_setter!(set_use_default_type, LocConf, use_default_type, flag);
 once_setter!(set_http10_buffering, LocConf, http10_buffering, flag);
-once_setter!(set_socket_connect_timeout, LocConf, socket_connect_timeout, msec);
+once_setter!(
+    set_socket_connect_timeout,
+    LocConf,
+    socket_connect_timeout,
+    msec
+);
 once_setter!(set_socket_send_timeout, LocConf, socket_send_timeout, msec);
 once_setter!(set_socket_read_timeout, LocConf, socket_read_timeout, msec);
-once_setter!(set_socket_keepalive_timeout, LocConf, socket_keepalive_timeout, msec);
+once_setter!(
+    set_socket_keepalive_timeout,
+    LocConf,
+    socket_keepalive_timeout,
+    msec
+);
 once_setter!(set_socket_pool_size, LocConf, socket_pool_size, number);
 once_setter!(set_socket_buffer_size, LocConf, socket_buffer_size, size);
 
@@ -399,7 +427,9 @@ fn make_handler(
             if arg.len == 0 {
                 return Err(ConfError::Msg(c"invalid empty file path"));
             }
-            Source::File(FilePath::compile(cf, arg, phase.request_phase()).ok_or(ConfError::Logged)?)
+            Source::File(
+                FilePath::compile(cf, arg, phase.request_phase()).ok_or(ConfError::Logged)?,
+            )
         }
     };
     let chunkname = match &source {

@@ -234,7 +234,10 @@ impl Conf {
             if a.nelts == 0 || a.elts.is_null() {
                 ConfArgs(&[])
             } else {
-                ConfArgs(core::slice::from_raw_parts(a.elts as *const ngx_str_t, a.nelts))
+                ConfArgs(core::slice::from_raw_parts(
+                    a.elts as *const ngx_str_t,
+                    a.nelts,
+                ))
             }
         }
     }
@@ -313,9 +316,7 @@ impl Conf {
         // main_conf array has one slot per http module.
         unsafe {
             match ctx.as_ref() {
-                Some(c) if !c.main_conf.is_null() => {
-                    *c.main_conf.add(super::module::ctx_index())
-                }
+                Some(c) if !c.main_conf.is_null() => *c.main_conf.add(super::module::ctx_index()),
                 _ => core::ptr::null_mut(),
             }
         }
@@ -483,8 +484,10 @@ impl ComplexValue {
         // value is a word in the conf pool, which the compiled value may
         // keep pointing into.
         unsafe {
-            let cv = ngx_pcalloc((*cf.as_ptr()).pool, core::mem::size_of::<ngx_http_complex_value_t>())
-                as *mut ngx_http_complex_value_t;
+            let cv = ngx_pcalloc(
+                (*cf.as_ptr()).pool,
+                core::mem::size_of::<ngx_http_complex_value_t>(),
+            ) as *mut ngx_http_complex_value_t;
             let cv = NonNull::new(cv)?;
             let mut ccv: ngx_http_compile_complex_value_t = core::mem::zeroed();
             ccv.cf = cf.as_ptr();

@@ -3,8 +3,8 @@
 //! them, ended by an entry without a checker.
 use nginx_sys::*;
 
-use super::cycle::Cycle;
 use super::conf::HttpConfs;
+use super::cycle::Cycle;
 
 /// The engine's entries of `cycle`'s http block (None without an http block
 /// or before nginx built the engine).

@@ -28,7 +28,12 @@ impl ShmZone {
         // SAFETY: the live conf; nginx keeps the name's pointer, a word of
         // the directive, in the cycle pool.
         let z = unsafe {
-            ngx_shared_memory_add(cf.as_ptr(), &mut n, size, super::module::as_ptr() as *mut c_void)
+            ngx_shared_memory_add(
+                cf.as_ptr(),
+                &mut n,
+                size,
+                super::module::as_ptr() as *mut c_void,
+            )
         };
         NonNull::new(z).map(ShmZone)
     }

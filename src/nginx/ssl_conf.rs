@@ -52,7 +52,9 @@ impl SslCtx {
     pub fn set_ciphers(self, cf: Conf, ciphers: &[u8]) -> bool {
         assert_eq!(ciphers.last(), Some(&0), "a C string");
         // SAFETY: the context's live SSL_CTX; a NUL-terminated list.
-        let ok = unsafe { SSL_CTX_set_cipher_list((*self.ptr()).ctx, ciphers.as_ptr() as *const c_char) };
+        let ok = unsafe {
+            SSL_CTX_set_cipher_list((*self.ptr()).ctx, ciphers.as_ptr() as *const c_char)
+        };
         if ok == 0 {
             // SAFETY: nginx's OpenSSL error logger; "%s" reads the C string.
             unsafe {
@@ -76,7 +78,10 @@ impl SslCtx {
         };
         // SAFETY: the live conf and context; arrays of NUL-terminated
         // strings in the conf pool.
-        unsafe { ngx_ssl_certificates(cf.as_ptr(), self.ptr(), ca, ka, ptr::null_mut()) == NGX_OK as ngx_int_t }
+        unsafe {
+            ngx_ssl_certificates(cf.as_ptr(), self.ptr(), ca, ka, ptr::null_mut())
+                == NGX_OK as ngx_int_t
+        }
     }
 
     /// The CA file that verifies peers, and the verification depth.
@@ -106,13 +111,18 @@ impl SslCtx {
         // SAFETY: an nginx array of ngx_keyval_t in the live conf pool, each
         // pushed element written before use.
         unsafe {
-            let a = ngx_array_create(pool, cmds.len().max(1), core::mem::size_of::<ngx_keyval_t>());
+            let a = ngx_array_create(
+                pool,
+                cmds.len().max(1),
+                core::mem::size_of::<ngx_keyval_t>(),
+            );
             if a.is_null() {
                 return false;
             }
             for (k, v) in cmds {
                 let kv = ngx_array_push(a) as *mut ngx_keyval_t;
-                let (Some(key), Some(value), false) = (cf.pool_cstr(k), cf.pool_cstr(v), kv.is_null())
+                let (Some(key), Some(value), false) =
+                    (cf.pool_cstr(k), cf.pool_cstr(v), kv.is_null())
                 else {
                     return false;
                 };

@@ -17,7 +17,8 @@ use nginx_sys::*;
 use super::request::{str_bytes, Rc, Request, ERROR, OK};
 
 /// What nginx calls when one of our subrequests is finalized.
-pub type PostSubrequest = unsafe extern "C" fn(*mut ngx_http_request_t, *mut c_void, ngx_int_t) -> ngx_int_t;
+pub type PostSubrequest =
+    unsafe extern "C" fn(*mut ngx_http_request_t, *mut c_void, ngx_int_t) -> ngx_int_t;
 
 /// A subrequest's response as nginx keeps it outside the header list.
 pub struct ResponseMeta<'a> {
@@ -212,7 +213,8 @@ pub fn own_body_file(r: Request) -> bool {
         }
         let body = ngx_palloc(pool, core::mem::size_of::<ngx_http_request_body_t>())
             as *mut ngx_http_request_body_t;
-        let file = ngx_palloc(pool, core::mem::size_of::<ngx_temp_file_t>()) as *mut ngx_temp_file_t;
+        let file =
+            ngx_palloc(pool, core::mem::size_of::<ngx_temp_file_t>()) as *mut ngx_temp_file_t;
         if body.is_null() || file.is_null() {
             return false;
         }
@@ -408,7 +410,10 @@ impl Chain {
 pub fn install_filters(
     header: ngx_http_output_header_filter_pt,
     body: ngx_http_output_body_filter_pt,
-) -> (ngx_http_output_header_filter_pt, ngx_http_output_body_filter_pt) {
+) -> (
+    ngx_http_output_header_filter_pt,
+    ngx_http_output_body_filter_pt,
+) {
     // SAFETY: nginx's filter chain heads, written only by postconfiguration
     // hooks, on the thread that reads the configuration.
     unsafe {

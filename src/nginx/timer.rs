@@ -40,7 +40,13 @@ impl TimerEvent {
     /// dropped, `data` is what `handler` expects until then, and `log` is a
     /// live log (a connection's or the cycle's) as long.
     #[inline]
-    pub unsafe fn arm(&mut self, ms: ngx_msec_t, handler: EventHandler, data: *mut c_void, log: *mut ngx_log_t) {
+    pub unsafe fn arm(
+        &mut self,
+        ms: ngx_msec_t,
+        handler: EventHandler,
+        data: *mut c_void,
+        log: *mut ngx_log_t,
+    ) {
         let ev = &mut self.0;
         ev.handler = Some(handler);
         ev.data = data;

@@ -880,7 +880,8 @@ impl<A: Alloc> Dict<A> {
             let data = core::slice::from_raw_parts((it as *const u8).add(ITEM), len);
             let r = f((*it).vtype, data);
             Link::remove(l);
-            self.a.free(NonNull::new_unchecked(l as *mut u8), ITEM + len);
+            self.a
+                .free(NonNull::new_unchecked(l as *mut u8), ITEM + len);
             r
         };
         let n = self.node_mut(&e);
@@ -1029,7 +1030,10 @@ mod tests {
             Some(p)
         }
         unsafe fn free(&mut self, p: NonNull<u8>, size: usize) {
-            let layout = self.blocks.remove(&(p.as_ptr() as usize)).expect("double free");
+            let layout = self
+                .blocks
+                .remove(&(p.as_ptr() as usize))
+                .expect("double free");
             // The dictionary knows the size of every block it frees.
             assert_eq!(layout.size(), size.max(1), "size of the freed block");
             self.used -= size;

@@ -7,8 +7,8 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 
 use nginx_sys::{ngx_int_t, ngx_shm_zone_t, ngx_str_t, NGX_ERROR, NGX_LOG_EMERG, NGX_OK};
 use ngx::allocator::Allocator;
-use ngx::core::SlabPool;
 use ngx::core::slab::LockedSlabPool;
+use ngx::core::SlabPool;
 
 use super::store::{Alloc, Dict, Shctx};
 use crate::conf::MainConf;
@@ -170,7 +170,11 @@ unsafe extern "C" fn init_zone(shm_zone: *mut ngx_shm_zone_t, data: *mut c_void)
         // Zone, still alive while nginx initialises the new cycle.
         let (shm, z, old) = unsafe {
             let shm = ShmZone::from_raw(shm_zone);
-            (shm, &mut *(shm.data() as *mut Zone), (data as *const Zone).as_ref())
+            (
+                shm,
+                &mut *(shm.data() as *mut Zone),
+                (data as *const Zone).as_ref(),
+            )
         };
         if init_store(shm, z, old).is_none() {
             return NGX_ERROR as ngx_int_t;
