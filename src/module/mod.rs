@@ -21,7 +21,9 @@ static mut ngx_http_lua_module_ctx: ngx_http_module_t = ngx_http_module_t {
 #[no_mangle]
 pub static mut ngx_http_lua_module: ngx_module_t = ngx_module_t {
     ctx: ptr::addr_of!(ngx_http_lua_module_ctx) as _,
-    commands: ptr::addr_of_mut!(directives::COMMANDS).cast(),
+    // SAFETY: only the address of the static is taken (Rust before 1.82,
+    // our minimum, asks for unsafe even for that); nginx reads the table.
+    commands: unsafe { ptr::addr_of_mut!(directives::COMMANDS).cast() },
     type_: NGX_HTTP_MODULE as _,
     init_master: None,
     init_module: Some(init::init_module),
