@@ -31,6 +31,7 @@ macro_rules! request_in {
     };
 }
 
+pub mod base;
 pub mod base64;
 pub mod exec;
 pub mod exit;
@@ -45,11 +46,13 @@ pub mod shdict;
 pub mod socket;
 pub mod string;
 pub mod subrequest;
+pub mod table;
 pub mod thread;
 pub mod time;
 pub mod timer;
 pub mod uri;
 pub mod var;
+pub mod worker;
 
 use core::ffi::c_int;
 
@@ -66,6 +69,7 @@ pub use abi::ErrOut;
 pub const PRELOAD: &[crate::lua::vm::Preload] = &[
     (c"ngx_lua.output", output::CFUNCS),
     (c"ngx_lua.thread", thread::CFUNCS),
+    (c"ngx_lua.table", table::CFUNCS),
 ];
 
 pub use crate::nginx::panic::guard;

@@ -5,6 +5,7 @@ pub mod headers_in;
 pub mod log;
 pub mod module;
 pub mod panic;
+pub mod process;
 pub mod request;
 pub mod sock;
 pub mod str;
