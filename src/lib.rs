@@ -14,6 +14,7 @@
 pub mod codec;
 pub mod conf;
 pub mod cosocket;
+pub mod errlog;
 pub mod ffi;
 pub mod http;
 pub mod lua;

@@ -33,6 +33,7 @@ macro_rules! request_in {
 
 pub mod base;
 pub mod base64;
+pub mod errlog;
 pub mod exec;
 pub mod exit;
 pub mod hash;

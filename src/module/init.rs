@@ -54,6 +54,9 @@ pub unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
             return NGX_ERROR as ngx_int_t;
         }
         mcf.host_var_index = Some(i as usize);
+        if !crate::errlog::prepare(cf, mcf) {
+            return NGX_ERROR as ngx_int_t;
+        }
         // With shared dicts, init_by_lua waits until nginx has initialised
         // every zone (shdict::zone::init_zone), as upstream.
         if mcf.shdicts.is_empty() && !mcf.run_init_by_lua((*cf).log) {
@@ -130,6 +133,9 @@ pub unsafe extern "C" fn init_module(cycle: *mut ngx_cycle_t) -> ngx_int_t {
         let Some(mcf) = conf::main_conf_from_cycle(cycle) else {
             return NGX_OK as ngx_int_t;
         };
+        if !crate::errlog::install(cycle) {
+            return NGX_ERROR as ngx_int_t;
+        }
         let http = *(*cycle).conf_ctx.add(ngx_http_module.index) as *mut ngx_http_conf_ctx_t;
         let cmcf = *(*http).main_conf.add(ngx_http_core_module.ctx_index)
             as *mut ngx_http_core_main_conf_t;

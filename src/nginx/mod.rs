@@ -3,6 +3,7 @@
 pub mod fake;
 pub mod headers_in;
 pub mod log;
+pub mod log_writer;
 pub mod module;
 pub mod panic;
 pub mod process;
