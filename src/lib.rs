@@ -21,6 +21,7 @@ pub mod lua;
 pub mod module;
 pub mod nginx;
 pub mod phase;
+pub mod pipe;
 pub mod regex;
 pub mod semaphore;
 pub mod shdict;

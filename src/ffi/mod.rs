@@ -39,6 +39,7 @@ pub mod exit;
 pub mod hash;
 pub mod misc;
 pub mod output;
+pub mod pipe;
 pub mod regex;
 pub mod request;
 pub mod response;

@@ -177,3 +177,21 @@ pub unsafe extern "C" fn init_module(cycle: *mut ngx_cycle_t) -> ngx_int_t {
         NGX_OK as ngx_int_t
     }
 }
+
+/// Worker (and helper) start: `init_worker_by_lua*`.
+pub unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
+    crate::nginx::panic::guard(NGX_ERROR as ngx_int_t, || {
+        // SAFETY: nginx passes the running cycle.
+        unsafe { crate::phase::init_worker::init_process(cycle) }
+    })
+}
+
+/// Worker exit: `exit_worker_by_lua*`, then the pipes to children are
+/// closed (nginx reports connections left open when a worker exits).
+pub unsafe extern "C" fn exit_process(cycle: *mut ngx_cycle_t) {
+    crate::nginx::panic::guard((), || {
+        // SAFETY: nginx passes the running cycle.
+        unsafe { crate::phase::exit_worker::exit_process(cycle) };
+        crate::pipe::on_exit();
+    })
+}

@@ -1,6 +1,7 @@
 //! Safe wrappers over the nginx objects the runtime touches. All raw
 //! pointer work on nginx structures outside `conf/` and `phase/` lives here.
 pub mod fake;
+pub mod fd_conn;
 pub mod headers_in;
 pub mod log;
 pub mod log_writer;
