@@ -22,6 +22,7 @@ pub mod module;
 pub mod nginx;
 pub mod phase;
 pub mod pipe;
+pub mod process;
 pub mod regex;
 pub mod semaphore;
 pub mod shdict;

@@ -61,9 +61,9 @@ pub struct MainConf {
     /// `lua_sa_restart` (default on).
     pub sa_restart: Option<bool>,
     /// `lua_malloc_trim` (requests between trims; default 1000, 0: off).
-    pub malloc_trim: Option<usize>,
+    pub malloc_trim: Option<u32>,
     /// `lua_worker_thread_vm_pool_size` (default 10).
-    pub worker_thread_vm_pool_size: Option<usize>,
+    pub worker_thread_vm_pool_size: Option<u32>,
 }
 
 impl MainConf {

@@ -40,6 +40,7 @@ pub mod hash;
 pub mod misc;
 pub mod output;
 pub mod pipe;
+pub mod process;
 pub mod regex;
 pub mod request;
 pub mod response;

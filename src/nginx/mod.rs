@@ -3,6 +3,7 @@
 pub mod fake;
 pub mod fd_conn;
 pub mod headers_in;
+pub mod helper;
 pub mod log;
 pub mod log_writer;
 pub mod module;

@@ -37,10 +37,17 @@ pub fn master_pid() -> i32 {
 
 /// `master_process on` in the running cycle's core conf.
 pub fn master_enabled() -> bool {
-    // SAFETY: the core module's conf of the running cycle, set before any
-    // module code runs.
+    // SAFETY: the running cycle, set before any module code runs.
+    unsafe { master_enabled_in(ngx_cycle as *mut ngx_cycle_t) }
+}
+
+/// `master_process on` in `cycle`'s core conf.
+///
+/// # Safety
+/// `cycle` is null or a cycle whose configuration was parsed.
+pub unsafe fn master_enabled_in(cycle: *mut ngx_cycle_t) -> bool {
+    // SAFETY: the caller's contract; the core conf exists once parsed.
     unsafe {
-        let cycle = ngx_cycle;
         if cycle.is_null() || (*cycle).conf_ctx.is_null() {
             return false;
         }
@@ -89,4 +96,26 @@ pub fn request_quit() {
 pub fn exiting() -> bool {
     // SAFETY: process globals.
     unsafe { ngx_exiting != 0 || ngx_quit != 0 || ngx_terminate != 0 }
+}
+
+/// Whether `SIGIO` is blocked in this thread (nginx's master blocks its
+/// signals everywhere but in `sigsuspend`).
+pub fn sigio_blocked() -> bool {
+    // SAFETY: querying the mask into a local set.
+    unsafe {
+        let mut cur: libc::sigset_t = core::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, core::ptr::null(), &mut cur);
+        libc::sigismember(&cur, libc::SIGIO) == 1
+    }
+}
+
+/// Queues `sig` to this process with `value` (`sigqueue`).
+pub fn queue_signal(sig: i32, value: usize) {
+    // SAFETY: sigqueue to ourselves with a plain value.
+    unsafe {
+        let v = libc::sigval {
+            sival_ptr: value as *mut libc::c_void,
+        };
+        libc::sigqueue(libc::getpid(), sig, v);
+    }
 }
