@@ -28,3 +28,4 @@ pub mod semaphore;
 pub mod shdict;
 pub mod subrequest;
 pub mod timer;
+pub mod worker_thread;

@@ -56,6 +56,7 @@ pub mod timer;
 pub mod uri;
 pub mod var;
 pub mod worker;
+pub mod worker_thread;
 
 use core::ffi::c_int;
 
@@ -73,6 +74,7 @@ pub const PRELOAD: &[crate::lua::vm::Preload] = &[
     (c"ngx_lua.output", output::CFUNCS),
     (c"ngx_lua.thread", thread::CFUNCS),
     (c"ngx_lua.table", table::CFUNCS),
+    (c"ngx_lua.worker_thread", worker_thread::CFUNCS),
 ];
 
 pub use crate::nginx::panic::guard;

@@ -12,5 +12,6 @@ pub mod process;
 pub mod request;
 pub mod sock;
 pub mod str;
+pub mod thread_pool;
 pub mod time;
 pub mod variables;
