@@ -38,6 +38,7 @@ pub mod exec;
 pub mod exit;
 pub mod hash;
 pub mod misc;
+pub mod ndk;
 pub mod output;
 pub mod pipe;
 pub mod process;

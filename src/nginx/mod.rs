@@ -7,6 +7,7 @@ pub mod helper;
 pub mod log;
 pub mod log_writer;
 pub mod module;
+pub mod ndk;
 pub mod panic;
 pub mod process;
 pub mod request;
