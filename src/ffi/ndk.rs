@@ -15,7 +15,7 @@ export! {
     fn ngx_lua_ffi_ndk_lookup_directive(name: *const u8, len: usize, func: &mut *mut c_void) -> c_int {
         match ndk::lookup(lua_bytes!(name, len)) {
             Some(f) => {
-                *func = f;
+                *func = f as *mut c_void;
                 FFI_OK
             }
             None => FFI_ERROR,
@@ -36,7 +36,7 @@ export! {
         let Ok(ctx) = running(u32::MAX, &mut ErrOut::none()) else {
             return FFI_NO_REQ;
         };
-        match ndk::call(ctx.req(), func, lua_bytes!(arg, arg_len)) {
+        match ndk::call(ctx.req(), func as usize, lua_bytes!(arg, arg_len)) {
             Ok(v) => {
                 *value = v.as_ptr();
                 *value_len = v.len();

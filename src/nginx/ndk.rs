@@ -42,9 +42,26 @@ pub fn available() -> bool {
     !set_var_value().is_null()
 }
 
+/// Filters handed out by [`lookup`]: [`call`] only calls those.
+static mut KNOWN: Vec<usize> = Vec::new();
+
+fn known() -> &'static mut Vec<usize> {
+    // SAFETY: only the event-loop thread looks directives up and calls
+    // them; no reference is kept across calls.
+    unsafe { &mut *ptr::addr_of_mut!(KNOWN) }
+}
+
 /// The filter behind the set_var directive `name`, if an HTTP module of
-/// the running cycle declares one.
-pub fn lookup(name: &[u8]) -> Option<*mut c_void> {
+/// the running cycle declares one (an opaque handle for [`call`]).
+pub fn lookup(name: &[u8]) -> Option<usize> {
+    let f = find(name)?;
+    if !known().contains(&f) {
+        known().push(f);
+    }
+    Some(f)
+}
+
+fn find(name: &[u8]) -> Option<usize> {
     let setter = set_var_value();
     if setter.is_null() {
         return None;
@@ -68,7 +85,7 @@ pub fn lookup(name: &[u8]) -> Option<*mut c_void> {
                 }
                 if core::slice::from_raw_parts(c.name.data, c.name.len) == name {
                     let f = (*(c.post as *const SetVar)).func;
-                    return (!f.is_null()).then_some(f);
+                    return (!f.is_null()).then_some(f as usize);
                 }
             }
         }
@@ -77,13 +94,17 @@ pub fn lookup(name: &[u8]) -> Option<*mut c_void> {
 }
 
 /// Runs the filter `func` (from [`lookup`]) on `arg` for `r`: the value
-/// (in the request pool) or the filter's status code.
-pub fn call(r: Request, func: *mut c_void, arg: &[u8]) -> Result<&[u8], ngx_int_t> {
-    // SAFETY: `func` came from lookup(): an NDK filter with that
-    // signature; `arg` outlives the call; the result lives in the
-    // request's pool.
+/// (in the request pool) or the filter's status code (`NGX_ERROR` for a
+/// handle lookup did not give).
+pub fn call(r: Request, func: usize, arg: &[u8]) -> Result<&[u8], ngx_int_t> {
+    if !known().contains(&func) {
+        return Err(NGX_ERROR as ngx_int_t);
+    }
+    // SAFETY: `func` is a filter lookup() found in an NDK module's
+    // set_var directive, with that signature; `arg` outlives the call; the
+    // result lives in the request's pool.
     unsafe {
-        let f: Filter = core::mem::transmute(func);
+        let f: Filter = core::mem::transmute::<usize, Filter>(func);
         let mut v: ngx_http_variable_value_t = core::mem::zeroed();
         v.set_valid(1);
         v.data = arg.as_ptr() as *mut u8;
