@@ -112,3 +112,57 @@ GET /t
 timer: true
 --- response_headers
 X-Req: true
+
+
+
+=== TEST 3: resty.core.base: the opt-in ngx.* modules load with their public surface
+--- config
+    location = /t {
+        content_by_lua_block {
+            local surface = {
+                ["ngx.process"] = { "type", "enable_privileged_agent", "signal_graceful_exit", "get_master_pid" },
+                ["ngx.errlog"] = { "get_logs", "raw_log", "set_filter_level", "get_sys_filter_level" },
+                ["ngx.pipe"] = { "spawn" },
+                ["ngx.semaphore"] = { "new" },
+                ["ngx.re"] = { "split", "opt" },
+                ["ngx.base64"] = { "encode_base64url", "decode_base64url" },
+                ["ngx.resp"] = { "add_header" },
+                ["ngx.req"] = { "add_header" },
+            }
+            local names = {}
+            for name in pairs(surface) do names[#names + 1] = name end
+            table.sort(names)
+            for _, name in ipairs(names) do
+                local m = require(name)
+                local missing = {}
+                for _, f in ipairs(surface[name]) do
+                    if type(m[f]) ~= "function" then missing[#missing + 1] = f end
+                end
+                ngx.say(name, " ", type(m.version), " ", #missing == 0 and "ok" or table.concat(missing, ","))
+            end
+            local proc = require("ngx.pipe").spawn({"true"})
+            local methods = { "pid", "set_timeouts", "wait", "kill", "shutdown", "write",
+                              "stdout_read_all", "stdout_read_line", "stdout_read_bytes", "stdout_read_any",
+                              "stderr_read_all", "stderr_read_line", "stderr_read_bytes", "stderr_read_any" }
+            local missing = 0
+            for _, m in ipairs(methods) do
+                if type(proc[m]) ~= "function" then missing = missing + 1 end
+            end
+            ngx.say("pipe methods missing: ", missing)
+            proc:wait()
+        }
+    }
+--- request
+GET /t
+--- response_body
+ngx.base64 string ok
+ngx.errlog string ok
+ngx.pipe string ok
+ngx.process string ok
+ngx.re string ok
+ngx.req string ok
+ngx.resp string ok
+ngx.semaphore string ok
+pipe methods missing: 0
+--- no_error_log
+[error]
