@@ -50,7 +50,6 @@ pub mod shdict;
 pub mod socket;
 pub mod string;
 pub mod subrequest;
-pub mod table;
 pub mod thread;
 pub mod time;
 pub mod timer;
@@ -74,7 +73,6 @@ pub use abi::ErrOut;
 pub const PRELOAD: &[crate::lua::vm::Preload] = &[
     (c"ngx_lua.output", output::CFUNCS),
     (c"ngx_lua.thread", thread::CFUNCS),
-    (c"ngx_lua.table", table::CFUNCS),
     (c"ngx_lua.worker_thread", worker_thread::CFUNCS),
 ];
 

@@ -98,7 +98,7 @@ unsafe fn start(L: *mut lua_State) -> c_int {
             path: mcf.package_path.as_deref(),
             cpath: mcf.package_cpath.as_deref(),
             prefix,
-            preload: &[(c"ngx_lua.table", super::table::CFUNCS)],
+            preload: &[],
             max: mcf
                 .worker_thread_vm_pool_size
                 .map_or(wt::DEFAULT_POOL_SIZE, |n| n as usize),
