@@ -5,7 +5,7 @@ use core::ptr;
 
 use nginx_sys::*;
 
-use super::parse_buf;
+use super::parse_args_into;
 use crate::ffi::*;
 
 const READ_PHASES: u32 = crate::lua::phase::HANDLER_PHASES;
@@ -240,7 +240,13 @@ pub unsafe extern "C" fn ngx_lua_ffi_req_get_post_args(
         // SAFETY: live request; buf holds size bytes.
         unsafe {
             let n = copy_body(ctx.r, buf, size);
-            parse_buf(buf, n, out, max, truncated)
+            let (n, cut) = parse_args_into(
+                core::slice::from_raw_parts_mut(buf, n),
+                core::slice::from_raw_parts_mut(out, size + 1),
+                max,
+            );
+            *truncated = cut as c_int;
+            n
         }
     })
 }

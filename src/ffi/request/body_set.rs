@@ -90,23 +90,10 @@ unsafe fn drop_temp_file(r: *mut ngx_http_request_t, rb: *mut ngx_http_request_b
 /// # Safety
 /// `r` is a live request.
 unsafe fn set_content_length(r: *mut ngx_http_request_t, n: off_t) -> Result<(), &'static [u8]> {
-    let digits = n.to_string();
-    // SAFETY: live request; the value lives in its pool.
-    unsafe {
-        (*r).headers_in.content_length_n = n;
-        let h = (*r).headers_in.content_length;
-        if !h.is_null() {
-            (*h).value = pool_str(r, digits.as_bytes()).ok_or(&b"no memory"[..])?;
-            return Ok(());
-        }
-        crate::nginx::headers_in::set_input_header(
-            r,
-            b"Content-Length",
-            core::iter::once(digits.as_bytes()),
-            true,
-            None,
-        )
-        .map_err(|_| &b"failed to reset the Content-Length input header"[..])
+    // SAFETY: live request.
+    match unsafe { crate::nginx::request::Request::from_raw(r) } {
+        Some(r) => r.set_content_length_in(n),
+        None => Err(b"no request found"),
     }
 }
 
