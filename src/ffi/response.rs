@@ -94,7 +94,7 @@ impl Key {
 
 unsafe fn pool_str(r: *mut ngx_http_request_t, s: &[u8]) -> Option<ngx_str_t> {
     // SAFETY: live request.
-    unsafe { crate::nginx::str::pool_str(r, s) }
+    unsafe { Request::from_raw(r) }?.pool_cstr(s)
 }
 
 /// Visits the live (hash != 0) entries of the response header list.

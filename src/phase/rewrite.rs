@@ -113,7 +113,7 @@ pub unsafe fn run(r: *mut ngx_http_request_t, phase: Phase) -> ngx_int_t {
             PhaseState::Running => return NGX_DONE as ngx_int_t,
             PhaseState::Idle => {}
         }
-        if let Some(rc) = super::read_body_first(r, ctx, false) {
+        if let Some(rc) = super::read_body_first(ctx, false) {
             return rc;
         }
         // While Lua runs or waits, write events belong to whatever it
