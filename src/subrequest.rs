@@ -463,7 +463,7 @@ pub unsafe fn issue(
                 format!(
                     "lua http subrequest \"{}?{}\"",
                     show(core::slice::from_raw_parts(uri.data, uri.len)),
-                    show(crate::nginx::str::bytes(args.data, args.len))
+                    show(args.as_bytes())
                 )
                 .as_bytes(),
             );
@@ -525,7 +525,10 @@ unsafe fn adjust(
                 own_length_file_body(sr)?;
             }
         }
-        if !crate::nginx::headers_in::copy_headers_in(sr, r, !own_length) {
+        let (Some(sreq), Some(preq)) = (Request::from_raw(sr), Request::from_raw(r)) else {
+            return Err(ERR);
+        };
+        if !sreq.copy_headers_in_from(preq, !own_length) {
             return Err(ERR);
         }
         (*sr).headers_in.set_chunked(0);
@@ -544,13 +547,14 @@ unsafe fn adjust(
                     };
                     cl = (*cl).next;
                 }
-                if !crate::nginx::headers_in::push_content_length(sr, len) {
+                if !sreq.push_content_length_in(len) {
                     return Err(ERR);
                 }
             }
         }
         for (k, v) in &spec.headers {
-            if crate::nginx::headers_in::set_input_header(sr, k, core::iter::once(*v), true, None)
+            if sreq
+                .set_header_in(k, core::iter::once(*v), true, None)
                 .is_err()
             {
                 return Err(ERR);

@@ -29,10 +29,18 @@ local function check(self)
     end
 end
 
+-- Counts reach C as ints: NaN is refused (upstream's conversion made it
+-- INT_MIN, a semaphore no post could bring back), larger values are
+-- clamped.
+local INT_MAX = 2147483647
+
 function _M.new(n)
     n = tonumber(n) or 0
-    if n < 0 then
+    if not (n >= 0) then
         error("no negative number", 2)
+    end
+    if n > INT_MAX then
+        n = INT_MAX
     end
     local sem = C.ngx_lua_ffi_sema_new(n)
     if sem == nil then
@@ -73,8 +81,11 @@ end
 function _M.post(self, n)
     check(self)
     local num = n and tonumber(n) or 1
-    if num < 1 then
+    if not (num >= 1) then
         error("positive number required", 2)
+    end
+    if num > INT_MAX then
+        num = INT_MAX
     end
     C.ngx_lua_ffi_sema_post(self.sem, num)
     return true

@@ -181,6 +181,15 @@ pub fn parse_args(buf: &mut [u8], max: usize, mut f: impl FnMut(Arg)) -> bool {
     false
 }
 
+/// A Content-Length value as nginx's `ngx_atoof` reads it: digits only,
+/// within a signed 64-bit `off_t`.
+pub fn parse_off(v: &[u8]) -> Option<i64> {
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    core::str::from_utf8(v).ok()?.parse::<i64>().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@ use crate::lua::sched;
 use crate::lua::vm::Vm;
 use crate::nginx::log::log_error;
 use crate::nginx::panic::guard;
+use crate::nginx::request::Request;
 
 /// `http {}`-wide configuration.
 pub struct MainConf {
@@ -67,6 +68,13 @@ pub struct MainConf {
 }
 
 impl MainConf {
+    /// The http main configuration `r` runs under.
+    pub fn of(r: Request) -> &'static mut MainConf {
+        // SAFETY: as LocConf::of; the main conf is only changed while the
+        // configuration is read and by the single worker thread.
+        unsafe { &mut *r.main_conf::<MainConf>() }
+    }
+
     /// Runs `init_by_lua*` (if configured) in the cycle's VM; false when it
     /// failed (logged).
     ///
@@ -165,6 +173,14 @@ pub struct LocConf {
 }
 
 impl LocConf {
+    /// The location configuration `r` runs under.
+    pub fn of(r: Request) -> &'static LocConf {
+        // SAFETY: our slot of a request's loc_conf holds the LocConf
+        // create_loc_conf made; it lives in the cycle's pool, longer than
+        // any request of the cycle.
+        unsafe { &*r.loc_conf::<LocConf>() }
+    }
+
     pub fn code_cache(&self) -> bool {
         self.code_cache.unwrap_or(true)
     }

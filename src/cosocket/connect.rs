@@ -33,17 +33,22 @@ impl Tcp {
         self.close();
         self.target_host = host.to_vec();
         self.target_port = port.unwrap_or(0);
-        let peer = match addr::parse(host, port) {
-            Ok(p) => Some(p),
-            Err(true) => None,
-            Err(false) => {
-                self.fail("bad address", Vec::new());
-                return Step::Now;
+        // As upstream, a host that does not parse fails once the pool
+        // admitted the operation (after waiting in its queue, if it must),
+        // and not when the pool has an idle connection for it.
+        self.bad_host = None;
+        let peer = match addr::parse_url(host, port) {
+            Ok(p) => p,
+            Err(why) => {
+                let host = String::from_utf8_lossy(host);
+                self.bad_host = Some(format!("failed to parse host name \"{host}\": {why}"));
+                None
             }
         };
         self.key = match (pool, &peer) {
             (Some(p), _) => p.to_vec(),
             (None, Some(Peer::Unix(_))) => host.to_vec(),
+            (None, None) if port.is_none() => host.to_vec(),
             (None, _) => {
                 format!("{}:{}", String::from_utf8_lossy(host), self.target_port).into_bytes()
             }
@@ -96,6 +101,7 @@ impl Tcp {
             let me_s: *mut Tcp = self;
             match pool.admit(me_s, resuming) {
                 Admit::Reuse(c, reused) => {
+                    self.bad_host = None;
                     self.pool = p;
                     self.c = c;
                     self.reused = reused + 1;
@@ -136,6 +142,10 @@ impl Tcp {
             }
         }
         self.reused = 0;
+        if let Some(e) = self.bad_host.take() {
+            self.connect_failed(e);
+            return Step::Now;
+        }
         if self.resolve_name.is_empty() {
             self.connect_sockaddr(me)
         } else {
@@ -416,6 +426,9 @@ unsafe extern "C" fn queue_handler(ev: *mut ngx_event_t) {
                     .as_bytes(),
                 );
             }
+            // The operation never held a connection: nothing frees up.
+            let p = core::mem::replace(&mut s.pool, ptr::null_mut());
+            pool::release_queued(p, false);
             s.connect_failed("timeout");
             s.wake(false);
             return;

@@ -165,6 +165,27 @@ pub unsafe fn release(p: *mut Pool) {
     }
 }
 
+/// Gives back the count of a queued connect that ends without connecting
+/// (timeout, kill): it never held a connection, so the next waiter only
+/// gets a turn when one had been passed to this operation (`pass_turn`).
+/// Waking it otherwise let it connect beyond `pool_size`.
+///
+/// # Safety
+/// `p` is a live pool and the operation was counted in it.
+pub unsafe fn release_queued(p: *mut Pool, pass_turn: bool) {
+    // SAFETY: see above.
+    unsafe {
+        let pool = &mut *p;
+        pool.connections = pool.connections.saturating_sub(1);
+        if pool.connections == 0 {
+            let key = pool.key.clone();
+            pools().remove(&key);
+        } else if pass_turn {
+            wake_first(pool);
+        }
+    }
+}
+
 /// Removes `s` from the queue (its wait ended: turn, timeout, kill).
 pub fn dequeue(p: &mut Pool, s: *mut Tcp) {
     p.waiters.retain(|&w| w != s);

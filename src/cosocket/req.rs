@@ -119,6 +119,32 @@ unsafe fn test_expect(r: *mut ngx_http_request_t) -> bool {
     }
 }
 
+/// The response of `r` is complete while a body socket left part of the
+/// body unread: nginx's discarding takes over the rest, as for a body
+/// nobody read. Left in place, the unread bytes would be parsed as the next
+/// request on a keepalive connection (upstream's socket buffer usually
+/// swallows a small body whole, so the pipelined request stays intact).
+///
+/// # Safety
+/// `r` is a live request; no Lua code reads its body socket any more.
+pub unsafe fn discard_unread(r: *mut ngx_http_request_t) {
+    // SAFETY: live request; nginx's documented body API. A body socket's
+    // `ngx_http_request_body_t` is the only one with bytes left while
+    // nginx's own reader is not running.
+    unsafe {
+        let rb = (*r).request_body;
+        if r != (*r).main || rb.is_null() || (*rb).rest <= 0 || (*r).reading_body() != 0 {
+            return;
+        }
+        (*r).headers_in.content_length_n = (*rb).rest;
+        (*rb).rest = 0;
+        (*r).request_body = ptr::null_mut();
+        if ngx_http_discard_request_body(r) != NGX_OK as ngx_int_t {
+            (*r).set_keepalive(0);
+        }
+    }
+}
+
 fn request(s: &Tcp) -> *mut ngx_http_request_t {
     // SAFETY: a request socket only reads and writes while its request lives.
     unsafe { s.ctx.as_ref().map_or(ptr::null_mut(), |ctx| ctx.r) }
@@ -138,7 +164,8 @@ pub unsafe fn recv(s: &mut Tcp, buf: *mut u8, want: usize) -> isize {
         let rb = (*r).request_body;
         let body = s.kind == Kind::Body;
         if body {
-            if (*rb).rest <= 0 {
+            // Null once discard_unread() handed the rest to nginx.
+            if rb.is_null() || (*rb).rest <= 0 {
                 return 0;
             }
             want = want.min((*rb).rest as usize);

@@ -105,8 +105,15 @@ pub struct Tcp {
     /// The host and port as given to connect (queued connects, logs).
     pub(super) target_host: Vec<u8>,
     pub(super) target_port: u16,
+    /// Why the host given to connect does not parse (reported once the
+    /// pool admitted the operation).
+    pub(super) bad_host: Option<String>,
     pub until_pat: Vec<u8>,
     until_found: bool,
+    /// Bytes after `pos` that a line or pattern receive already searched
+    /// without a match: the next search starts there instead of at `pos`,
+    /// which made a long stream without a delimiter quadratic.
+    scanned: usize,
     /// A datagram socket (ngx.socket.udp): one receive is one datagram.
     pub udp: bool,
     pub(super) resolve_name: Vec<u8>,
@@ -178,8 +185,10 @@ impl Tcp {
             },
             target_host: Vec::new(),
             target_port: 0,
+            bad_host: None,
             until_pat: Vec::new(),
             until_found: false,
+            scanned: 0,
             udp: false,
             resolve_name: Vec::new(),
             resolve_port: 0,
@@ -296,6 +305,7 @@ impl Tcp {
         }
         self.buf.clear();
         self.pos = 0;
+        self.scanned = 0;
     }
 
     /// `close()` from Lua, a killed waiting thread, or the request's end:
@@ -305,8 +315,16 @@ impl Tcp {
         unsafe {
             match self.pending {
                 Pending::Queued => {
-                    if let Some(p) = self.pool.as_mut() {
-                        pool::dequeue(p, self);
+                    let p = core::mem::replace(&mut self.pool, ptr::null_mut());
+                    if let Some(pool) = p.as_mut() {
+                        log::log_error(
+                            NGX_LOG_DEBUG,
+                            self.request_log(),
+                            b"lua tcp socket abort queueing",
+                        );
+                        pool::dequeue(pool, self);
+                        // A slot freed for this operation goes to the next.
+                        pool::release_queued(p, self.queue_ev.posted() != 0);
                     }
                 }
                 Pending::Resolve if !self.rctx.is_null() => {
@@ -442,6 +460,8 @@ impl Tcp {
 
     /// Receives per `mode`, waiting if not enough data arrived yet.
     pub fn receive(&mut self, mode: RecvMode, me: *mut CoCtx) -> Step {
+        // A new operation (maybe another pattern) searches afresh.
+        self.scanned = 0;
         if self.downstream() {
             // SAFETY: a request socket of the live request.
             unsafe { super::req::watch_reads(self) };
@@ -480,6 +500,7 @@ impl Tcp {
     pub(super) fn take(&mut self, n: usize, skip: usize) -> Vec<u8> {
         let out = self.buf[self.pos..self.pos + n].to_vec();
         self.pos += n + skip;
+        self.scanned = self.scanned.saturating_sub(n + skip);
         if self.pos == self.buf.len() {
             self.buf.clear();
             self.pos = 0;
@@ -492,8 +513,12 @@ impl Tcp {
         let n_avail = self.buf.len() - self.pos;
         match mode {
             RecvMode::Line => {
-                let i = self.buf[self.pos..].iter().position(|&b| b == b'\n')?;
-                let mut line = self.take(i, 1);
+                let from = self.pos + self.scanned;
+                let Some(i) = self.buf[from..].iter().position(|&b| b == b'\n') else {
+                    self.scanned = n_avail;
+                    return None;
+                };
+                let mut line = self.take(self.scanned + i, 1);
                 if line.last() == Some(&b'\r') {
                     line.pop();
                 }
@@ -506,7 +531,13 @@ impl Tcp {
                 let avail = &self.buf[self.pos..];
                 let pat = &self.until_pat;
                 let plen = pat.len();
-                match find(avail, pat) {
+                // A match may start in the last plen - 1 bytes searched.
+                let from = self.scanned.saturating_sub(plen.saturating_sub(1));
+                let found = find(&avail[from..], pat).map(|i| from + i);
+                if found.is_none() {
+                    self.scanned = avail.len();
+                }
+                match found {
                     Some(i) if size == 0 || i <= size => {
                         self.until_found = true;
                         let out = if inclusive {
@@ -655,6 +686,14 @@ impl Tcp {
         }
         if self.downstream() {
             return Err(Ok("not supported for downstream sockets"));
+        }
+        // SAFETY: plain reads of nginx's process-wide flags.
+        if unsafe { ngx_exiting != 0 || ngx_terminate != 0 } {
+            // A worker that shuts down closes idle connections once, when
+            // it starts to; one pooled later would keep it alive until the
+            // keepalive timeout. Upstream closes it and reports success.
+            self.close();
+            return Ok(());
         }
         let c = self.c;
         let counted = !self.pool.is_null();

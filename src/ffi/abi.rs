@@ -47,6 +47,28 @@ macro_rules! export {
     };
 }
 
+/// Declares a `lua_CFunction` lua-lib wraps: `$L` is the calling state as
+/// a `lua::cfunction::State`, and the body returns the number of results
+/// it pushed or a `Raise`, raised after the panic guard (see
+/// lua/cfunction.rs).
+macro_rules! cfunction {
+    ($(#[$m:meta])* fn $name:ident($L:ident) $body:block) => {
+        $(#[$m])*
+        ///
+        /// # Safety
+        /// Called by LuaJIT as a C function.
+        pub unsafe extern "C-unwind" fn $name(
+            raw: *mut $crate::lua::raw::lua_State,
+        ) -> core::ffi::c_int {
+            // SAFETY: LuaJIT calls a C function with its running state.
+            unsafe {
+                let $L = $crate::lua::cfunction::State::from_raw(raw);
+                $crate::lua::cfunction::guard_lua(raw, move || $body)
+            }
+        }
+    };
+}
+
 /// Takes back an object handed to Lua with `Box::into_raw` (its `ffi.gc`
 /// finalizer or explicit free calls this once); `None` for null.
 macro_rules! lua_box {

@@ -53,7 +53,9 @@ pub unsafe extern "C" fn ngx_lua_ffi_sleep(ms: c_long, err: *mut u8, errlen: *mu
                 set_err(
                     err,
                     errlen,
-                    format!("invalid sleep duration \"{ms}\"").as_bytes(),
+                    // Upstream formats its 64-bit value with `%d`, an int:
+                    // the low 32 bits ("0" for NaN and huge durations).
+                    format!("invalid sleep duration \"{}\"", ms as i32).as_bytes(),
                 )
             };
             return FFI_ERROR;

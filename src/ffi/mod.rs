@@ -33,13 +33,19 @@ macro_rules! request_in {
 
 pub mod base;
 pub mod base64;
+pub mod config;
+pub mod coroutine;
+pub mod ctx;
 pub mod errlog;
 pub mod exec;
 pub mod exit;
 pub mod hash;
+pub mod log;
 pub mod misc;
 pub mod ndk;
 pub mod output;
+pub mod param;
+pub mod phase;
 pub mod pipe;
 pub mod process;
 pub mod regex;

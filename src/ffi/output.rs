@@ -24,8 +24,8 @@ unsafe fn output_ctx(L: *mut lua_State) -> &'static mut RequestCtx {
 }
 
 /// Byte length of the value at `idx` as ngx.print writes it; raises the
-/// upstream argument errors.
-unsafe fn value_len(L: *mut lua_State, idx: c_int, arg: c_int) -> usize {
+/// upstream argument errors (`in_table`: an element of an array table).
+unsafe fn value_len(L: *mut lua_State, idx: c_int, arg: c_int, in_table: bool) -> usize {
     // SAFETY: valid state and index; errors raise through Lua.
     unsafe {
         match lua_type(L, idx) {
@@ -59,10 +59,16 @@ unsafe fn value_len(L: *mut lua_State, idx: c_int, arg: c_int) -> usize {
                 let mut size = 0;
                 for i in 1..=max {
                     lua_rawgeti(L, t, i as _);
-                    size += value_len(L, -1, arg);
+                    size += value_len(L, -1, arg, true);
                     lua_pop(L, 1);
                 }
                 size
+            }
+            ty if in_table => {
+                let msg =
+                    lua_pushfstring(L, c"bad data type %s found".as_ptr(), lua_typename(L, ty));
+                luaL_argerror(L, arg, msg);
+                unreachable!()
             }
             ty => {
                 let msg = lua_pushfstring(
@@ -78,7 +84,10 @@ unsafe fn value_len(L: *mut lua_State, idx: c_int, arg: c_int) -> usize {
     }
 }
 
-/// Largest index of an array table; raises "non-array table found".
+/// Largest index of an array table (the elements are written 1..max, nil
+/// for holes); raises "non-array table found". As upstream, which keeps
+/// the maximum in a C int, keys beyond `i32::MAX` do not count: walking to
+/// such a key (`[2^40] = v`) would take the worker hours.
 unsafe fn array_len(L: *mut lua_State, t: c_int, arg: c_int) -> i64 {
     // SAFETY: valid state; t is an absolute index of a table.
     unsafe {
@@ -95,7 +104,10 @@ unsafe fn array_len(L: *mut lua_State, t: c_int, arg: c_int) -> i64 {
                 luaL_argerror(L, arg, c"non-array table found".as_ptr());
                 unreachable!()
             }
-            max = max.max(lua_tonumber(L, -1) as i64);
+            let k = lua_tonumber(L, -1);
+            if k <= f64::from(i32::MAX) {
+                max = max.max(k as i64);
+            }
         }
         max
     }
@@ -157,7 +169,7 @@ unsafe fn print(L: *mut lua_State, newline: bool) -> c_int {
         let nargs = lua_gettop(L);
         let mut size = 0usize;
         for i in 1..=nargs {
-            size += value_len(L, i, i);
+            size += value_len(L, i, i, false);
         }
         if newline {
             size += 1;
@@ -170,12 +182,12 @@ unsafe fn print(L: *mut lua_State, newline: bool) -> c_int {
             lua_pushinteger(L, 1);
             return 1;
         }
-        let b = ngx_create_temp_buf((*r).pool, size);
-        let cl = ngx_alloc_chain_link((*r).pool);
-        if b.is_null() || cl.is_null() {
+        let cl = output::get_buf(ctx, size);
+        if cl.is_null() {
             luaL_error(L, c"no memory".as_ptr());
             unreachable!()
         }
+        let b = (*cl).buf;
         let mut p = (*b).last;
         for i in 1..=nargs {
             p = copy_value(L, i, p);
@@ -185,8 +197,6 @@ unsafe fn print(L: *mut lua_State, newline: bool) -> c_int {
             p = p.add(1);
         }
         (*b).last = p;
-        (*cl).buf = b;
-        (*cl).next = ptr::null_mut();
         let rc = output::send_chain(ctx, cl);
         if rc == NGX_ERROR as isize || rc > NGX_OK as isize {
             return push_fail(L, c"nginx output filter error");

@@ -18,14 +18,6 @@ use super::*;
 use crate::codec::text;
 use crate::nginx::log;
 
-/// A Content-Length value as nginx's `ngx_atoof` reads it.
-fn parse_off(v: &[u8]) -> Option<off_t> {
-    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    core::str::from_utf8(v).ok()?.parse::<off_t>().ok()
-}
-
 fn bytes<'a>(p: *const u8, n: usize) -> &'a [u8] {
     if n == 0 {
         &[]
@@ -102,7 +94,7 @@ impl Key {
 
 unsafe fn pool_str(r: *mut ngx_http_request_t, s: &[u8]) -> Option<ngx_str_t> {
     // SAFETY: live request.
-    unsafe { crate::nginx::str::pool_str(r, s) }
+    unsafe { Request::from_raw(r) }?.pool_cstr(s)
 }
 
 /// Visits the live (hash != 0) entries of the response header list.
@@ -391,7 +383,7 @@ unsafe fn set_one(
                     ho.content_length_n = -1;
                 } else {
                     ho.content_length_n =
-                        parse_off(ngx_bytes(&value)).ok_or(&b"failed to set header"[..])?;
+                        text::parse_off(ngx_bytes(&value)).ok_or(&b"failed to set header"[..])?;
                 }
                 set_single(r, &mut ho.content_length, key, value, no_override)
             }

@@ -100,7 +100,8 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_new(err: *mut u8, errlen: *mut u
 
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_gc(s: *mut Tcp) {
-    if !s.is_null() {
+    // The VM closes after nginx tore down the cycle at process exit.
+    if !s.is_null() && !crate::phase::exit_worker::process_exiting() {
         // SAFETY: from ngx_lua_ffi_socket_tcp_new; ffi.gc calls this once.
         guard((), || drop(unsafe { Box::from_raw(s) }));
     }
@@ -225,7 +226,9 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_receive(
 }
 
 /// The outcome of the last operation: FFI_OK with data (received bytes)
-/// and `sent`, or FFI_ERROR with the error text and partial data.
+/// and `sent`, or FFI_ERROR with the error text and partial data. Both
+/// point into the socket (no length limit) and stay until its next
+/// operation.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_result(
@@ -234,21 +237,21 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_result(
     len: *mut usize,
     sent: *mut usize,
     found: *mut c_int,
-    err: *mut u8,
+    err: *mut *const u8,
     errlen: *mut usize,
 ) -> c_int {
-    // SAFETY: a live socket; out parameters from the Lua side; the data
-    // stays in the socket until its next operation.
+    // SAFETY: a live socket; out parameters from the Lua side.
     unsafe {
         let s = &mut *s;
         *data = s.done.data.as_ptr();
         *len = s.done.data.len();
         *sent = s.done.sent;
         *found = s.done.found as c_int;
+        *err = s.done.err.as_ptr();
+        *errlen = s.done.err.len();
         if s.done.ok {
             FFI_OK
         } else {
-            set_err(err, errlen, s.done.err.as_bytes());
             FFI_ERROR
         }
     }

@@ -6,9 +6,9 @@ use core::ptr;
 
 use nginx_sys::*;
 
+use super::abi::bytes;
 use super::*;
 use crate::nginx::headers_in::for_each_elt;
-use crate::nginx::str::bytes;
 use crate::subrequest::{self, Group, Spec};
 
 /// Upstream refuses captures in `server_rewrite_by_lua*` and
@@ -131,10 +131,10 @@ pub unsafe extern "C" fn ngx_lua_ffi_subreq_capture(
             // SAFETY: specs holds n entries whose strings outlive the call.
             let s = unsafe { &mut *specs.add(i) };
             let spec = Spec {
-                uri: bytes(s.uri, s.uri_len),
-                args: bytes(s.args, s.args_len),
+                uri: lua_bytes!(s.uri, s.uri_len),
+                args: lua_bytes!(s.args, s.args_len),
                 method: s.method.max(0) as ngx_uint_t,
-                body: (s.flags & HAS_BODY != 0).then(|| bytes(s.body, s.body_len)),
+                body: (s.flags & HAS_BODY != 0).then(|| lua_bytes!(s.body, s.body_len)),
                 share_all_vars: s.flags & SHARE_ALL_VARS != 0,
                 copy_all_vars: s.flags & COPY_ALL_VARS != 0,
                 always_forward_body: s.flags & ALWAYS_FORWARD_BODY != 0,

@@ -61,6 +61,10 @@ pub struct Output {
     /// `out` until the end, so Content-Length can be sent.
     pub buffering: bool,
     pub out: *mut ngx_chain_t,
+    /// Output buffers (`ngx.say`/`ngx.print`) nginx finished with, kept for
+    /// reuse, and those still on their way out (`ngx_chain_update_chains`).
+    pub free_bufs: *mut ngx_chain_t,
+    pub busy_bufs: *mut ngx_chain_t,
     /// `ngx.req.socket(true)` was acquired: nginx sends no more output.
     pub raw_socket: bool,
 }
@@ -183,6 +187,8 @@ impl RequestCtx {
                     mime_set: false,
                     buffering: false,
                     out: ptr::null_mut(),
+                    free_bufs: ptr::null_mut(),
+                    busy_bufs: ptr::null_mut(),
                     raw_socket: false,
                 },
                 body: Body::default(),

@@ -98,6 +98,36 @@ impl FilePath {
     }
 }
 
+/// Why a handler's code could not be loaded: the logged message, and the
+/// status upstream answers a request with when the file itself could not
+/// be read (404 when it does not exist, 503 otherwise; other failures
+/// are 500s).
+pub struct LoadError {
+    pub msg: String,
+    pub status: Option<ngx_uint_t>,
+}
+
+impl From<&str> for LoadError {
+    fn from(msg: &str) -> Self {
+        LoadError {
+            msg: msg.into(),
+            status: None,
+        }
+    }
+}
+
+impl From<String> for LoadError {
+    fn from(msg: String) -> Self {
+        LoadError { msg, status: None }
+    }
+}
+
+impl From<LoadError> for String {
+    fn from(e: LoadError) -> Self {
+        e.msg
+    }
+}
+
 impl Handler {
     /// Pushes the handler's compiled function onto `L`'s stack.
     ///
@@ -109,7 +139,7 @@ impl Handler {
         L: *mut lua_State,
         r: *mut ngx_http_request_t,
         cache: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), LoadError> {
         // SAFETY: balanced stack operations on a valid state.
         unsafe {
             let path: Option<CString> = match &self.source {
@@ -159,17 +189,27 @@ impl Handler {
                 (_, Some(p)) => luaL_loadfile(L, p.as_ptr()),
                 _ => unreachable!(),
             };
+            // Read before anything else can change errno.
+            let errno = std::io::Error::last_os_error().raw_os_error();
             if rc != 0 {
                 let msg = String::from_utf8_lossy(to_bytes(L, -1).unwrap_or(b"unknown reason"))
                     .into_owned();
                 lua_pop(L, 1);
-                return Err(match &path {
+                let msg = match &path {
                     None => format!("failed to load inlined Lua code: {msg}"),
                     Some(p) => format!(
                         "failed to load external Lua file \"{}\": {msg}",
                         p.to_string_lossy()
                     ),
+                };
+                let status = (rc == LUA_ERRFILE).then(|| {
+                    if errno == Some(libc::ENOENT) {
+                        NGX_HTTP_NOT_FOUND as ngx_uint_t
+                    } else {
+                        NGX_HTTP_SERVICE_UNAVAILABLE as ngx_uint_t
+                    }
                 });
+                return Err(LoadError { msg, status });
             }
             if cache {
                 lua_getfield(L, LUA_REGISTRYINDEX, CODE_CACHE.as_ptr());

@@ -1,9 +1,11 @@
 //! The runtime: per-cycle VM, handler code, request context and scheduler.
+pub mod cfunction;
 pub mod ctx;
 pub mod handler;
 pub mod phase;
 pub mod raw;
 pub mod sched;
+pub mod thread;
 pub mod vm;
 
 use core::cell::UnsafeCell;

@@ -24,6 +24,16 @@ pub struct Current {
     pub co: *mut CoCtx,
 }
 
+impl Current {
+    /// The running request's runtime context, if a request runs.
+    pub fn lua_ctx(&self) -> Option<&'static mut LuaCtx> {
+        // SAFETY: CURRENT only holds a ctx while Lua runs for that request
+        // (Enter restores the previous value when the call returns), and a
+        // request's context lives as long as its request.
+        unsafe { self.ctx.as_mut() }
+    }
+}
+
 static CURRENT: Global<Current> = Global::new(Current {
     ctx: ptr::null_mut(),
     phase: Phase::Init,
@@ -97,11 +107,21 @@ pub unsafe fn start(
     on_outcome: fn(&mut LuaCtx, Outcome),
 ) -> Outcome {
     let r = ctx.r;
+    let mut status = None;
     // SAFETY: pushes onto the fresh coroutine.
-    unsafe {
+    let outcome = unsafe {
         start_with(ctx, h.phase, on_outcome, |co| {
-            h.push(co, r, cache).map(|()| 0)
+            h.push(co, r, cache).map(|()| 0).map_err(|e| {
+                status = e.status;
+                e.msg
+            })
         })
+    };
+    // A handler file that cannot be read ends the request with upstream's
+    // status for it (404 for a missing file).
+    match status {
+        Some(s) => Outcome::Exit(s as isize),
+        None => outcome,
     }
 }
 

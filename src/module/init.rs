@@ -60,8 +60,18 @@ pub unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
         }
         // With shared dicts, init_by_lua waits until nginx has initialised
         // every zone (shdict::zone::init_zone), as upstream.
-        if mcf.shdicts.is_empty() && !mcf.run_init_by_lua((*cf).log) {
-            return NGX_ERROR as ngx_int_t;
+        if mcf.shdicts.is_empty() {
+            // As upstream (and as with shared dicts): ngx_cycle points at
+            // the cycle being configured while init_by_lua runs; at the
+            // first start the current one is nginx's empty bootstrap cycle,
+            // whose missing configuration crashed ngx.worker.count().
+            let saved = ngx_cycle;
+            ngx_cycle = (*cf).cycle;
+            let ok = mcf.run_init_by_lua((*cf).log);
+            ngx_cycle = saved;
+            if !ok {
+                return NGX_ERROR as ngx_int_t;
+            }
         }
 
         // The capture filters first: the *_filter_by_lua ones then sit

@@ -40,6 +40,38 @@ pub fn cycle_log() -> *mut ngx_log_t {
     }
 }
 
+/// A live nginx log: a request's connection log or the cycle's.
+#[derive(Clone, Copy)]
+pub struct Log(*mut ngx_log_t);
+
+impl Log {
+    /// The cycle's log (null before nginx set one up: writes are dropped).
+    pub fn cycle() -> Log {
+        Log(cycle_log())
+    }
+
+    /// # Safety
+    /// `log` is null or a log that outlives the handle's use.
+    pub unsafe fn from_raw(log: *mut ngx_log_t) -> Log {
+        Log(log)
+    }
+
+    /// The most verbose level the log takes (debug levels are bit masks
+    /// above `NGX_LOG_DEBUG`).
+    pub fn level(self) -> u32 {
+        if self.0.is_null() {
+            return NGX_LOG_DEBUG;
+        }
+        // SAFETY: a live log (see from_raw).
+        unsafe { (*self.0).log_level as u32 }
+    }
+
+    pub fn write(self, level: u32, msg: &[u8]) {
+        // SAFETY: null or a live log (see from_raw).
+        unsafe { log_error(level, self.0, msg) }
+    }
+}
+
 /// Writes `msg` to the cycle's log (messages outside any request).
 pub fn cycle(level: u32, msg: &[u8]) {
     // SAFETY: cycle_log is null or the live cycle's log.

@@ -1,5 +1,7 @@
 //! Safe wrappers over the nginx objects the runtime touches. All raw
 //! pointer work on nginx structures outside `conf/` and `phase/` lives here.
+pub mod body;
+pub mod body_set;
 pub mod fake;
 pub mod fd_conn;
 pub mod headers_in;
@@ -10,9 +12,11 @@ pub mod module;
 pub mod ndk;
 pub mod panic;
 pub mod process;
+pub mod raw_header;
+pub mod redirect;
 pub mod request;
 pub mod sock;
-pub mod str;
 pub mod thread_pool;
 pub mod time;
+pub mod uri;
 pub mod variables;

@@ -94,6 +94,12 @@ impl Request {
         unsafe { super::log::log_error(level, self.log(), msg) }
     }
 
+    /// The request's log, as a handle.
+    pub fn log_handle(self) -> super::log::Log {
+        // SAFETY: the connection's log lives as long as the request.
+        unsafe { super::log::Log::from_raw(self.log()) }
+    }
+
     /// Whether the request's log takes messages of `level` (to skip
     /// formatting debug lines nobody reads).
     pub fn logs(self, level: u32) -> bool {
@@ -253,6 +259,16 @@ impl Request {
 
     pub fn set_status(self, status: ngx_uint_t) {
         self.get_mut().headers_out.status = status;
+    }
+
+    /// The status of an error page nginx is producing (0: none).
+    pub fn err_status(self) -> ngx_uint_t {
+        self.get().err_status
+    }
+
+    /// Drops a status line set for the previous status.
+    pub fn clear_status_line(self) {
+        self.get_mut().headers_out.status_line.len = 0;
     }
 
     // ---- request lifetime -------------------------------------------------

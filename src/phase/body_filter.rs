@@ -101,24 +101,32 @@ unsafe extern "C" fn filter(r: *mut ngx_http_request_t, input: *mut ngx_chain_t)
             ctx.arg.done = true;
         }
         consume(input);
-        let data = &ctx.arg.chunk;
-        if data.is_empty() && !new_eof && !flush {
+        let len = ctx.arg.chunk.len();
+        if len == 0 && !new_eof && !flush {
             return NGX_OK as ngx_int_t;
         }
-        let b = if data.is_empty() {
-            ngx_pcalloc((*r).pool, core::mem::size_of::<ngx_buf_t>()) as *mut ngx_buf_t
-        } else {
-            let b = ngx_create_temp_buf((*r).pool, data.len());
-            if !b.is_null() {
-                core::ptr::copy_nonoverlapping(data.as_ptr(), (*b).last, data.len());
-                (*b).last = (*b).last.add(data.len());
+        // Data goes into a reusable output buffer (see output::get_buf);
+        // an empty special buffer (flush, last) holds no memory.
+        let out = if len == 0 {
+            let b = ngx_pcalloc((*r).pool, core::mem::size_of::<ngx_buf_t>()) as *mut ngx_buf_t;
+            let out = ngx_alloc_chain_link((*r).pool);
+            if !out.is_null() {
+                (*out).buf = b;
             }
-            b
+            out
+        } else {
+            let out = super::output::get_buf(ctx, len);
+            if !out.is_null() {
+                let b = (*out).buf;
+                core::ptr::copy_nonoverlapping(ctx.arg.chunk.as_ptr(), (*b).last, len);
+                (*b).last = (*b).last.add(len);
+            }
+            out
         };
-        let out = ngx_alloc_chain_link((*r).pool);
-        if b.is_null() || out.is_null() {
+        if out.is_null() || (*out).buf.is_null() {
             return NGX_ERROR as ngx_int_t;
         }
+        let b = (*out).buf;
         if new_eof {
             if (*r).main == r {
                 (*b).set_last_buf(1);
@@ -129,11 +137,14 @@ unsafe extern "C" fn filter(r: *mut ngx_http_request_t, input: *mut ngx_chain_t)
         if flush {
             (*b).set_flush(1);
         }
-        if data.is_empty() && !new_eof {
+        if len == 0 && !new_eof {
             (*b).set_sync(1);
         }
-        (*out).buf = b;
         (*out).next = core::ptr::null_mut();
-        next(r, out)
+        let rc = next(r, out);
+        if len > 0 && rc != NGX_ERROR as ngx_int_t {
+            super::output::update_chains(ctx, out);
+        }
+        rc
     }
 }

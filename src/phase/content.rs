@@ -19,7 +19,7 @@ pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
             // Re-entered while suspended: the running coroutine owns it.
             return NGX_DONE as ngx_int_t;
         }
-        if let Some(rc) = super::read_body_first(r, ctx, true) {
+        if let Some(rc) = super::read_body_first(ctx, true) {
             return rc;
         }
         ctx.phases.content_started = true;

@@ -59,10 +59,98 @@ fn start_buffering(ctx: &mut RequestCtx) {
     }
 }
 
+/// The tag of output buffers this module may reuse.
+fn buf_tag() -> ngx_buf_tag_t {
+    crate::nginx::module::as_ptr() as ngx_buf_tag_t
+}
+
+/// A one-buffer chain with room for `size` bytes: a buffer nginx already
+/// sent when one is free (its memory reused, or replaced when too small),
+/// otherwise a new one. Without reuse, a handler streaming a large body
+/// kept every buffer it ever wrote until the request ended. Null: no
+/// memory.
+pub fn get_buf(ctx: &mut RequestCtx, size: usize) -> *mut ngx_chain_t {
+    // SAFETY: live request; free_bufs holds links and buffers from its
+    // pool that no filter references any more (update_chains moved them
+    // there once they were empty).
+    unsafe {
+        let pool = (*ctx.r).pool;
+        let cl = ctx.output.free_bufs;
+        if cl.is_null() {
+            let cl = ngx_alloc_chain_link(pool);
+            let b = ngx_create_temp_buf(pool, size.max(1));
+            if cl.is_null() || b.is_null() {
+                return ptr::null_mut();
+            }
+            (*b).tag = buf_tag();
+            (*cl).buf = b;
+            (*cl).next = ptr::null_mut();
+            return cl;
+        }
+        ctx.output.free_bufs = (*cl).next;
+        (*cl).next = ptr::null_mut();
+        let b = (*cl).buf;
+        let (mut start, mut end) = ((*b).start, (*b).end);
+        if start.is_null() || (end.offset_from(start) as usize) < size {
+            if !start.is_null() {
+                // Frees a large (malloc'ed) block; a small one stays in the
+                // pool, as any pool memory does.
+                ngx_pfree(pool, start as *mut core::ffi::c_void);
+            }
+            start = ngx_palloc(pool, size.max(1)) as *mut u8;
+            if start.is_null() {
+                return ptr::null_mut();
+            }
+            end = start.add(size.max(1));
+        }
+        ptr::write_bytes(b, 0, 1);
+        (*b).start = start;
+        (*b).pos = start;
+        (*b).last = start;
+        (*b).end = end;
+        (*b).tag = buf_tag();
+        (*b).set_temporary(1);
+        cl
+    }
+}
+
+/// After `cl` went down the filters: our buffers they are done with (all
+/// data taken) move to the free list, the others wait in the busy list.
+///
+/// # Safety
+/// `cl` is a chain from `get_buf` that was just passed to a filter.
+pub unsafe fn update_chains(ctx: &mut RequestCtx, mut cl: *mut ngx_chain_t) {
+    // SAFETY: live request; the chain links are ours to hand over.
+    unsafe {
+        ngx_chain_update_chains(
+            (*ctx.r).pool,
+            &mut ctx.output.free_bufs,
+            &mut ctx.output.busy_bufs,
+            &mut cl,
+            buf_tag(),
+        );
+    }
+}
+
+/// `ngx_http_output_filter`, then `update_chains`.
+///
+/// # Safety
+/// `cl` is null or a chain from `get_buf`.
+unsafe fn output_filter(ctx: &mut RequestCtx, cl: *mut ngx_chain_t) -> isize {
+    // SAFETY: live request; see update_chains.
+    unsafe {
+        let rc = ngx_http_output_filter(ctx.r, cl);
+        if rc != NGX_ERROR as isize {
+            update_chains(ctx, cl);
+        }
+        rc
+    }
+}
+
 /// Passes a chain down the output filters, sending the header first.
 ///
 /// # Safety
-/// `cl` must be a valid chain allocated from the request's pool.
+/// `cl` must be a chain from `get_buf`.
 pub unsafe fn send_chain(ctx: &mut RequestCtx, cl: *mut ngx_chain_t) -> isize {
     start_buffering(ctx);
     // SAFETY: live request; cl and the held chain live in its pool.
@@ -79,7 +167,7 @@ pub unsafe fn send_chain(ctx: &mut RequestCtx, cl: *mut ngx_chain_t) -> isize {
         if rc == NGX_ERROR as isize || rc > NGX_OK as isize || (*ctx.r).header_only() != 0 {
             return rc;
         }
-        ngx_http_output_filter(ctx.r, cl)
+        output_filter(ctx, cl)
     }
 }
 
@@ -112,7 +200,7 @@ fn flush_buffered(ctx: &mut RequestCtx) -> isize {
         if out.is_null() || (*r).header_only() != 0 {
             return NGX_OK as isize;
         }
-        ngx_http_output_filter(r, out)
+        output_filter(ctx, out)
     }
 }
 

@@ -55,6 +55,14 @@ fn go_on(ctx: &mut RequestCtx, grant: bool) -> isize {
     // Held HTTP/1.0 output (`lua_http10_buffering`) counts too.
     // SAFETY: live request.
     let started = unsafe { (*ctx.r).header_sent() != 0 } || !ctx.output.out.is_null();
+    // The response is complete, or another module's content handler makes
+    // it and knows nothing of a body socket's unread bytes.
+    // SAFETY: live request whose threads are all done.
+    unsafe {
+        if started || loc_conf(ctx.r).content.is_none() {
+            crate::cosocket::req::discard_unread(ctx.r);
+        }
+    }
     if started {
         let rc = super::output::send_eof(ctx);
         if rc == NGX_ERROR as isize || rc > NGX_OK as isize {
@@ -105,7 +113,7 @@ pub unsafe fn run(r: *mut ngx_http_request_t, phase: Phase) -> ngx_int_t {
             PhaseState::Running => return NGX_DONE as ngx_int_t,
             PhaseState::Idle => {}
         }
-        if let Some(rc) = super::read_body_first(r, ctx, false) {
+        if let Some(rc) = super::read_body_first(ctx, false) {
             return rc;
         }
         // While Lua runs or waits, write events belong to whatever it

@@ -251,7 +251,7 @@ unsafe fn run(r: *mut ngx_http_request_t, var: &SetVar) -> Option<ngx_str_t> {
         let res = {
             let _cur = Enter::new(&mut ctx.lua, Phase::Set);
             match var.handler.push(L, r, cache) {
-                Err(e) => Err(e),
+                Err(e) => Err(e.msg),
                 Ok(()) => {
                     let nargs = ctx.phases.set_args.len() as c_int;
                     for a in &ctx.phases.set_args {

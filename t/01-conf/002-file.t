@@ -42,16 +42,27 @@ ngx.say("b")
 
 
 
-=== TEST 3: missing file gives 500 and upstream's load error
+=== TEST 3: a missing file gives 404 (rewrite and content), an unreadable one 503, with upstream's load error
 --- config
     location = /t {
         content_by_lua_file html/nope.lua;
     }
---- request
-GET /t
---- error_code: 500
---- error_log
-failed to load external Lua file
+    location = /r {
+        rewrite_by_lua_file html/nope.lua;
+        content_by_lua_block { ngx.say("content ran") }
+    }
+    location = /dir {
+        content_by_lua_file html/adir;
+    }
+--- user_files
+>>> adir/x
+x
+--- request eval
+["GET /t", "GET /r", "GET /dir"]
+--- error_code eval
+[404, 404, 503]
+--- error_log eval
+qr{failed to load external Lua file ".*/html/(nope\.lua": cannot open .*/html/nope\.lua: No such file or directory|adir": cannot read .*/html/adir: Is a directory)}
 
 
 

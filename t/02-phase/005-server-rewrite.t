@@ -349,7 +349,7 @@ file says server_rewrite
 
 
 
-=== TEST 18: server_rewrite_by_lua_file: a missing file gives 500
+=== TEST 18: server_rewrite_by_lua_file: a missing file gives 404, as upstream
 --- config
     server_rewrite_by_lua_file html/missing.lua;
     location = /t {
@@ -357,7 +357,7 @@ file says server_rewrite
     }
 --- request
 GET /t
---- error_code: 500
+--- error_code: 404
 --- error_log
 missing.lua
 

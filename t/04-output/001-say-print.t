@@ -185,3 +185,142 @@ GET /t
 lua flush: waiting for the send buffer to drain
 --- no_error_log
 [error]
+
+
+
+=== TEST 12: say/print: array tables are written 1..max with nil for holes; keys beyond a C int are not walked to; bad keys and element types refused
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say({ [1] = "a", [2^40] = "b" })
+            ngx.print({ [1] = "a", [2^53] = "b", [math.huge] = "c" }, "\n")
+            ngx.say({ "x", { "y", { [2^31] = "big", "z" } } })
+            ngx.say({ [1] = "a", [3] = "c" }, { ngx.null, true, false, 1.5 })
+            for _, t in ipairs({ { [1] = "a", [1.5] = "b" }, { [1] = "a", [-1] = "b" },
+                                 { [1] = "a", [0] = "b" }, { "a", { k = 1 } } }) do
+                ngx.say(select(2, pcall(ngx.say, t)))
+            end
+            ngx.say(select(2, pcall(ngx.print, "x", { "a", { print } })))
+            ngx.say(select(2, pcall(ngx.say, { "a", ngx.say })))
+        }
+    }
+--- request
+GET /t
+--- response_body
+a
+a
+xyz
+anilcnulltruefalse1.5
+bad argument #1 to '?' (non-array table found)
+bad argument #1 to '?' (non-array table found)
+bad argument #1 to '?' (non-array table found)
+bad argument #1 to '?' (non-array table found)
+bad argument #2 to '?' (bad data type function found)
+bad argument #1 to '?' (bad data type function found)
+--- no_error_log
+[error]
+
+
+
+=== TEST 13: say/flush: streaming 256 MiB reuses sent buffers; the worker's peak RSS stays small
+--- config
+    location = /stream {
+        content_by_lua_block {
+            local chunk = string.rep("x", 65535)
+            for i = 1, 4096 do
+                ngx.say(chunk)
+                if i % 16 == 0 then
+                    assert(ngx.flush(true))
+                end
+            end
+            local f = assert(io.open("/proc/self/status"))
+            local hwm = tonumber(f:read("*a"):match("VmHWM:%s*(%d+) kB"))
+            f:close()
+            ngx.say(hwm < 64 * 1024 and "peak RSS below 64 MiB" or "peak RSS " .. hwm .. " kB")
+        }
+    }
+    location = /t {
+        content_by_lua_block {
+            -- The test client is too slow for 256 MiB: a cosocket reads it.
+            local sock = ngx.socket.tcp()
+            sock:settimeout(30000)
+            assert(sock:connect("127.0.0.1", ngx.var.server_port))
+            assert(sock:send("GET /stream HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
+            local total, tail = 0, ""
+            while true do
+                local data, err = sock:receiveany(65536)
+                if not data then
+                    ngx.say(err)
+                    break
+                end
+                total = total + #data
+                tail = (tail .. data):sub(-64)
+            end
+            ngx.say(total > 256 * 1024 * 1024)
+            ngx.say(tail:match("peak RSS[^\r\n]*"))
+        }
+    }
+--- request
+GET /t
+--- response_body
+closed
+true
+peak RSS below 64 MiB
+--- timeout: 60
+--- no_error_log
+[error]
+
+
+
+=== TEST 14: body_filter_by_lua: chunks replaced through ngx.arg[1] reuse sent buffers too
+--- config
+    location = /stream {
+        body_filter_by_lua_block {
+            if ngx.arg[1] ~= "" then
+                ngx.arg[1] = ngx.arg[1]:upper()
+            end
+        }
+        content_by_lua_block {
+            local chunk = string.rep("x", 65535)
+            for i = 1, 4096 do
+                ngx.say(chunk)
+                if i % 16 == 0 then
+                    assert(ngx.flush(true))
+                end
+            end
+            local f = assert(io.open("/proc/self/status"))
+            local hwm = tonumber(f:read("*a"):match("VmHWM:%s*(%d+) kB"))
+            f:close()
+            ngx.say(hwm < 64 * 1024 and "peak RSS below 64 MiB" or "peak RSS " .. hwm .. " kB")
+        }
+    }
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            sock:settimeout(30000)
+            assert(sock:connect("127.0.0.1", ngx.var.server_port))
+            assert(sock:send("GET /stream HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
+            local total, tail, lower = 0, "", false
+            while true do
+                local data, err = sock:receiveany(65536)
+                if not data then
+                    ngx.say(err)
+                    break
+                end
+                total = total + #data
+                lower = lower or data:find("xxx", 1, true) ~= nil
+                tail = (tail .. data):sub(-64)
+            end
+            ngx.say(total > 256 * 1024 * 1024, " ", lower)
+            ngx.say(tail:match("PEAK RSS[^\r\n]*"))
+        }
+    }
+--- request
+GET /t
+--- response_body
+closed
+true false
+PEAK RSS BELOW 64 MIB
+--- timeout: 60
+--- no_error_log
+[error]

@@ -194,3 +194,28 @@ GET /t
 thread false true true true true
 --- no_error_log
 [error]
+
+
+
+=== TEST 11: sleep: NaN, infinite and huge durations are refused as upstream refuses them
+--- config
+    location = /t {
+        content_by_lua_block {
+            local cases = { nan = 0/0, inf = math.huge, ["-inf"] = -math.huge, ["1e300"] = 1e300,
+                            ["2^60"] = 2^60, ["-0.0004"] = -0.0004 }
+            for _, k in ipairs({ "nan", "inf", "-inf", "1e300", "2^60", "-0.0004" }) do
+                ngx.say(k, ": ", select(2, pcall(ngx.sleep, cases[k])))
+            end
+        }
+    }
+--- request
+GET /t
+--- response_body
+nan: invalid sleep duration "0"
+inf: invalid sleep duration "0"
+-inf: invalid sleep duration "0"
+1e300: invalid sleep duration "0"
+2^60: invalid sleep duration "0"
+-0.0004: 
+--- no_error_log
+[error]

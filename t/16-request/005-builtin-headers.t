@@ -84,3 +84,39 @@ GeT / HTTP/1.1
 ok nil nil
 --- no_error_log
 [error]
+
+
+
+=== TEST 7: set_header Content-Length: a value nginx cannot read is refused with upstream's text, so the body is still read by its real length
+--- config
+    location = /t {
+        content_by_lua_block {
+            for _, v in ipairs({ "-5", "1e30", "99999999999999999999", " 5", "0x10" }) do
+                local ok, err = pcall(ngx.req.set_header, "Content-Length", v)
+                ngx.say("[", v, "] ", ok, " ", err)
+            end
+            ngx.say(ngx.var.http_content_length)
+            ngx.req.read_body()
+            local body = ngx.req.get_body_data()
+            ngx.say("body: ", #body, " ", body:match("^[^\r]*"))
+        }
+    }
+    location = /smuggled {
+        content_by_lua_block { ngx.say("smuggled request ran") }
+    }
+    location = /next {
+        content_by_lua_block { ngx.say("next") }
+    }
+--- pipelined_requests eval
+["POST /t\nGET /smuggled HTTP/1.0\r\n\r\n.", "GET /next"]
+--- response_body eval
+["[-5] false failed to set header
+[1e30] false failed to set header
+[99999999999999999999] false failed to set header
+[ 5] false failed to set header
+[0x10] false failed to set header
+27
+body: 27 GET /smuggled HTTP/1.0
+", "next\n"]
+--- no_error_log
+[error]

@@ -299,3 +299,36 @@ ok
 --- wait: 0.2
 --- error_log
 timer dict: 42 redis: +PONG
+
+
+
+=== TEST 15: timer: NaN, infinite and huge delays are refused by every (upstream's "delay cannot be zero") and by NaN checks; at(math.huge) fires once at once
+--- config
+    location = /t {
+        content_by_lua_block {
+            local runs = 0
+            local function f() runs = runs + 1 end
+            local cases = { nan = 0/0, inf = math.huge, ["1e300"] = 1e300, ["2^53"] = 2^53 }
+            for _, k in ipairs({ "nan", "inf", "1e300", "2^53" }) do
+                ngx.say(k, ": every ", select(2, pcall(ngx.timer.every, cases[k], f)))
+            end
+            ngx.say("at nan: ", select(2, pcall(ngx.timer.at, 0/0, f)))
+            ngx.say("at -inf: ", select(2, pcall(ngx.timer.at, -math.huge, f)))
+            ngx.say("at inf: ", ngx.timer.at(math.huge, f))
+            ngx.sleep(0.05)
+            ngx.say("runs: ", runs, ", pending: ", ngx.timer.pending_count())
+        }
+    }
+--- request
+GET /t
+--- response_body
+nan: every bad argument #1 to 'every' (delay must not be NaN)
+inf: every delay cannot be zero
+1e300: every delay cannot be zero
+2^53: every true
+at nan: bad argument #1 to 'at' (delay must not be NaN)
+at -inf: bad argument #1 to 'at' (delay must not be negative)
+at inf: true
+runs: 1, pending: 1
+--- no_error_log
+[error]

@@ -178,3 +178,29 @@ GET /t
 -2
 -1
 second: true
+
+
+
+=== TEST 9: semaphore: a NaN count is refused with upstream's errors; counts beyond a C int are clamped instead of wrapping negative
+--- config
+    location = /t {
+        content_by_lua_block {
+            local semaphore = require "ngx.semaphore"
+            ngx.say("new nan: ", select(2, pcall(semaphore.new, 0/0)))
+            local s = semaphore.new(0)
+            ngx.say("post nan: ", select(2, pcall(s.post, s, 0/0)), ", count ", s:count())
+            ngx.say("post inf: ", s:post(math.huge), ", count ", s:count())
+            ngx.say("new 2^40: ", semaphore.new(2^40):count())
+            ngx.say("wait: ", s:wait(0))
+        }
+    }
+--- request
+GET /t
+--- response_body
+new nan: no negative number
+post nan: positive number required, count 0
+post inf: true, count 2147483647
+new 2^40: 2147483647
+wait: true
+--- no_error_log
+[error]

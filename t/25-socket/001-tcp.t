@@ -486,3 +486,175 @@ GET /t
 --- response_body_like
 ^nil timeout true
 false.*bad timeout value
+
+
+
+=== TEST 19: tcp/udp: connect refuses empty and malformed hosts with nginx's URL parser reason
+--- config
+    location = /t {
+        resolver 127.0.0.1:$TEST_NGINX_RAND_PORT_2 ipv6=off;
+        resolver_timeout 200ms;
+        content_by_lua_block {
+            local hosts = { "", "unix:", "UNIX:", "unix:" .. string.rep("p", 108), ":80",
+                            "[]", "[::1", "[zz]", "::1", "127.0.0.1:abc", "127.0.0.1:0",
+                            "a/b", "a?b", "[::1]:x" }
+            for _, h in ipairs(hosts) do
+                local sock = ngx.socket.tcp()
+                local ok, err = sock:connect(h, 80)
+                local udp = ngx.socket.udp()
+                local uok, uerr = udp:setpeername(h, 53)
+                ngx.say(ok, " ", err == uerr, " ", (err:gsub("pppp+", "p...")))
+            end
+            ngx.say(ngx.socket.connect("", 80))
+            -- A port inside the host wins, as in nginx's URLs.
+            local sock = ngx.socket.tcp()
+            ngx.say(sock:connect("127.0.0.1:$TEST_NGINX_RAND_PORT_1", 1))
+            -- A label longer than DNS allows is not sent to the resolver.
+            local name = string.rep("n", 300)
+            local ok, err = sock:connect(name, 80)
+            ngx.say(ok, " ", (err:gsub("nnnn+", "n...")))
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_no_close
+--- request
+GET /t
+--- response_body
+nil true failed to parse host name "": no host
+nil true failed to parse host name "unix:": no path in the unix domain socket
+nil true failed to parse host name "UNIX:": no path in the unix domain socket
+nil true failed to parse host name "unix:p...": too long path in the unix domain socket
+nil true failed to parse host name ":80": no host
+nil true failed to parse host name "[]": no host
+nil true failed to parse host name "[::1": invalid host
+nil true failed to parse host name "[zz]": invalid IPv6 address
+nil true failed to parse host name "::1": invalid port
+nil true failed to parse host name "127.0.0.1:abc": invalid port
+nil true failed to parse host name "127.0.0.1:0": invalid port
+nil true failed to parse host name "a/b": invalid host
+nil true failed to parse host name "a?b": invalid host
+nil true failed to parse host name "[::1]:x": invalid port
+nilfailed to parse host name "": no host
+1
+nil n... could not be resolved (3: Host not found)
+--- no_error_log
+[error]
+
+
+
+=== TEST 20: tcp: receive() and receiveuntil() over MiBs without a delimiter search each byte once; the worker keeps serving
+--- http_config
+    lua_shared_dict results 1m;
+--- config
+    location = /big {
+        content_by_lua_block {
+            ngx.timer.at(0, function()
+                local d = ngx.shared.results
+                for _, how in ipairs({ "line", "until" }) do
+                    local sock = ngx.socket.tcp()
+                    sock:settimeout(20000)
+                    assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+                    assert(sock:send("go\n"))
+                    local data, err, partial
+                    if how == "line" then
+                        data, err, partial = sock:receive()
+                    else
+                        data, err, partial = sock:receiveuntil("xy-q")()
+                    end
+                    d:set(how, table.concat({ tostring(data), err, #partial,
+                                              partial:sub(1, 3), partial:sub(-3) }, " "))
+                end
+                d:set("done", true)
+            end)
+            ngx.say("started")
+        }
+    }
+    location = /ping {
+        content_by_lua_block { ngx.say("pong") }
+    }
+    location = /result {
+        content_by_lua_block {
+            local d = ngx.shared.results
+            for _ = 1, 250 do
+                if d:get("done") then
+                    break
+                end
+                ngx.sleep(0.01)
+            end
+            ngx.say(d:get("line"))
+            ngx.say(d:get("until"))
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_query_len: 3
+--- tcp_reply eval
+"abc" . ("xy-" x (4 * 1024 * 1024 / 3)) . "xyz"
+--- request eval
+["GET /big", "GET /ping", "GET /result"]
+--- response_body eval
+["started\n", "pong\n", "nil closed 4194309 abc xyz\nnil closed 4194309 abc xyz\n"]
+--- timeout: 3
+--- no_error_log
+[error]
+
+
+
+=== TEST 21: tcp: NaN, infinite and out-of-range numbers are refused with upstream's errors
+--- config
+    lua_socket_log_errors off;
+    location = /t {
+        content_by_lua_block {
+            local cases = { nan = 0/0, inf = math.huge, ["-inf"] = -math.huge, ["1e300"] = 1e300 }
+            local function try(f, ...)
+                local ok, err = pcall(f, ...)
+                return ok and "ok" or err
+            end
+            for _, k in ipairs({ "nan", "inf", "-inf", "1e300" }) do
+                local v = cases[k]
+                local s = ngx.socket.tcp()
+                ngx.say(k, " settimeout: ", try(s.settimeout, s, v))
+                ngx.say(k, " settimeouts: ", try(s.settimeouts, s, 1, v, 1))
+                ngx.say(k, " pool_size: ", try(s.connect, s, "127.0.0.1", 1, { pool_size = v }))
+                ngx.say(k, " backlog: ", try(s.connect, s, "127.0.0.1", 1, { pool_size = 1, backlog = v }))
+                -- As upstream converts it: port 0.
+                ngx.say(k, " port: ", select(2, s:connect("127.0.0.1", v)))
+                assert(s:connect("127.0.0.1", $TEST_NGINX_REDIS_PORT))
+                ngx.say(k, " receive: ", try(s.receive, s, v))
+                ngx.say(k, " receiveany: ", try(s.receiveany, s, v))
+                s:close()
+            end
+        }
+    }
+--- request
+GET /t
+--- response_body
+nan settimeout: bad timeout value
+nan settimeouts: bad timeout value
+nan pool_size: bad argument #3 to 'connect' (bad "pool_size" option value: 0)
+nan backlog: bad argument #3 to 'connect' (bad "backlog" option value: 0)
+nan port: connection refused
+nan receive: bad argument #1 to 'receive' (bad pattern argument)
+nan receiveany: bad argument #1 to 'receiveany' (bad max argument)
+inf settimeout: bad timeout value
+inf settimeouts: bad timeout value
+inf pool_size: bad argument #3 to 'connect' (bad "pool_size" option value: 0)
+inf backlog: bad argument #3 to 'connect' (bad "backlog" option value: 0)
+inf port: connection refused
+inf receive: bad argument #1 to 'receive' (bad pattern argument)
+inf receiveany: bad argument #1 to 'receiveany' (bad max argument)
+-inf settimeout: bad timeout value
+-inf settimeouts: bad timeout value
+-inf pool_size: bad argument #3 to 'connect' (bad "pool_size" option value: 0)
+-inf backlog: bad argument #3 to 'connect' (bad "backlog" option value: 0)
+-inf port: connection refused
+-inf receive: bad argument #1 to 'receive' (bad pattern argument)
+-inf receiveany: bad argument #1 to 'receiveany' (bad max argument)
+1e300 settimeout: bad timeout value
+1e300 settimeouts: bad timeout value
+1e300 pool_size: bad argument #3 to 'connect' (bad "pool_size" option value: 0)
+1e300 backlog: bad argument #3 to 'connect' (bad "backlog" option value: 0)
+1e300 port: connection refused
+1e300 receive: bad argument #1 to 'receive' (bad pattern argument)
+1e300 receiveany: bad argument #1 to 'receiveany' (bad max argument)
+--- no_error_log
+[error]

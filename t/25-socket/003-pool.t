@@ -280,3 +280,106 @@ GET /t
 1 1 0
 --- no_error_log
 [error]
+
+
+
+=== TEST 11: backlog: a queued connect to a host that does not parse fails with upstream's error once its turn comes
+--- config
+    location = /t {
+        content_by_lua_block {
+            local opts = { pool = "q", pool_size = 1, backlog = 1 }
+            local sock = assert(ngx.socket.connect("127.0.0.1", $TEST_NGINX_REDIS_PORT, opts))
+            ngx.timer.at(0, function()
+                local s, err = ngx.socket.connect("", $TEST_NGINX_REDIS_PORT, opts)
+                ngx.log(ngx.WARN, "queued connect: ", s, " ", err)
+            end)
+            ngx.sleep(0.01)
+            assert(sock:close())
+            ngx.sleep(0.01)
+            ngx.say("ok")
+        }
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- error_log
+queued connect: nil failed to parse host name "": no host
+--- grep_error_log eval: qr/queue connect operation for connection pool/
+--- grep_error_log_out
+queue connect operation for connection pool
+--- no_error_log
+[error]
+
+
+
+=== TEST 12: backlog: when a resumed connect fails at once, the next queued one gets the slot
+--- config
+    location = /t {
+        content_by_lua_block {
+            local opts = { pool = "q", pool_size = 1, backlog = 2 }
+            local function try(host)
+                local sock = ngx.socket.tcp()
+                local ok, err = sock:connect(host, $TEST_NGINX_REDIS_PORT, opts)
+                if not ok then
+                    ngx.say(err)
+                    return
+                end
+                ngx.say("connected in a light thread")
+                sock:close()
+            end
+            local sock = assert(ngx.socket.connect("127.0.0.1", $TEST_NGINX_REDIS_PORT, opts))
+            local t1 = ngx.thread.spawn(try, "")
+            local t2 = ngx.thread.spawn(try, "127.0.0.1")
+            assert(sock:close())
+            ngx.thread.wait(t1)
+            ngx.thread.wait(t2)
+            ngx.say("ok")
+        }
+    }
+--- request
+GET /t
+--- response_body
+failed to parse host name "": no host
+connected in a light thread
+ok
+--- no_error_log
+[error]
+
+
+
+=== TEST 13: backlog: every queued connect of a full pool times out; none connects beyond pool_size
+--- config
+    lua_socket_log_errors off;
+    location = /t {
+        content_by_lua_block {
+            local opts = { pool = "p5", pool_size = 5, backlog = 5 }
+            local held = {}
+            for i = 1, 5 do
+                held[i] = assert(ngx.socket.connect("127.0.0.1", $TEST_NGINX_REDIS_PORT, opts))
+            end
+            local threads = {}
+            for i = 1, 6 do
+                threads[i] = ngx.thread.spawn(function()
+                    local s = ngx.socket.tcp()
+                    s:settimeouts(50, 1000, 1000)
+                    local ok, err = s:connect("127.0.0.1", $TEST_NGINX_REDIS_PORT, opts)
+                    return tostring(ok) .. " " .. tostring(err)
+                end)
+            end
+            for i = 1, 6 do
+                ngx.say(i, ": ", select(2, ngx.thread.wait(threads[i])))
+            end
+        }
+    }
+--- request
+GET /t
+--- response_body
+1: nil timeout
+2: nil timeout
+3: nil timeout
+4: nil timeout
+5: nil timeout
+6: nil too many waiting connect operations
+--- no_error_log
+[error]

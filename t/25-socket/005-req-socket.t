@@ -413,3 +413,98 @@ nil pending request body reading in some other thread
 cdef
 --- no_error_log
 [error]
+
+
+
+=== TEST 16: req.socket: a body read in part is discarded when the content handler ends; the pipelined request is answered
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = assert(ngx.req.socket())
+            ngx.say("got: ", sock:receive(5))
+        }
+    }
+    location = /smuggled {
+        content_by_lua_block { ngx.say("smuggled request ran") }
+    }
+    location = /next {
+        content_by_lua_block { ngx.say("next: ", ngx.var.request_method) }
+    }
+--- pipelined_requests eval
+["POST /t\n12345GET /smuggled HTTP/1.0\r\n\r\n", "GET /next"]
+--- response_body eval
+["got: 12345\n", "next: GET\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 17: req.socket: the rest of the body is discarded after rewrite_by_lua answers with ngx.exit, and after ngx.sleep and ngx.exit(403)
+--- config
+    location = /t {
+        rewrite_by_lua_block {
+            local sock = assert(ngx.req.socket())
+            ngx.say("got: ", sock:receive(5))
+            ngx.exit(200)
+        }
+        content_by_lua_block { ngx.say("content") }
+    }
+    location = /t403 {
+        content_by_lua_block {
+            local sock = assert(ngx.req.socket())
+            ngx.ctx.got = sock:receive(5)
+            ngx.sleep(0.01)
+            ngx.exit(403)
+        }
+    }
+    location = /smuggled {
+        content_by_lua_block { ngx.say("smuggled request ran") }
+    }
+    location = /next {
+        content_by_lua_block { ngx.say("next: ", ngx.var.request_method) }
+    }
+--- pipelined_requests eval
+["POST /t\n12345GET /smuggled HTTP/1.0\r\n\r\n",
+ "POST /t403\n12345GET /smuggled HTTP/1.0\r\n\r\n",
+ "GET /next"]
+--- error_code eval
+[200, 403, 200]
+--- response_body_like eval
+["^got: 12345\n\\z", "403 Forbidden", "^next: GET\n\\z"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 18: req.socket: a large body read in part is discarded while it still arrives, also before another module's content handler (static: 405 for POST)
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = assert(ngx.req.socket())
+            ngx.say("got: ", sock:receive(5))
+        }
+    }
+    location = /static.txt {
+        rewrite_by_lua_block {
+            local sock = assert(ngx.req.socket())
+            assert(sock:receive(5) == "12345")
+        }
+    }
+    location = /smuggled {
+        content_by_lua_block { ngx.say("smuggled request ran") }
+    }
+    location = /next {
+        content_by_lua_block { ngx.say("next: ", ngx.var.request_method) }
+    }
+--- user_files
+>>> static.txt
+static file
+--- pipelined_requests eval
+my $junk = ("GET /smuggled HTTP/1.0\r\n\r\n" x 4000);
+["POST /t\n12345$junk", "POST /static.txt\n12345$junk", "GET /next"]
+--- error_code eval
+[200, 405, 200]
+--- response_body_like eval
+["^got: 12345\n\\z", "405 Not Allowed", "^next: GET\n\\z"]
+--- no_error_log
+[error]

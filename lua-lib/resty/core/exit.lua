@@ -7,7 +7,10 @@ local get_errbuf = base.get_errbuf
 local yield_to_scheduler = base.yield_to_scheduler
 local FFI_OK, FFI_DONE, FFI_AGAIN = base.FFI_OK, base.FFI_DONE, base.FFI_AGAIN
 local type, tonumber, error, select, floor = type, tonumber, error, select, math.floor
+local ceil = math.ceil
 local ngx = ngx
+-- 2^63: the first value beyond the range of a 64-bit integer.
+local MSEC_LIMIT = 2 ^ 63
 
 ffi.cdef [[
     int ngx_lua_ffi_exit(int status, u_char *err, size_t *errlen);
@@ -41,8 +44,18 @@ function ngx.sleep(...)
     if not s then
         error("bad argument #1 to 'sleep' (number expected, got " .. type(sec) .. ")", 2)
     end
+    -- As upstream's conversion to ngx_int_t: NaN and milliseconds beyond
+    -- its range become its minimum, which is refused as negative.
+    local ms = s * 1000
+    if ms >= 0 and ms < MSEC_LIMIT then
+        ms = floor(ms)
+    elseif ms < 0 and ms > -MSEC_LIMIT then
+        ms = ceil(ms)
+    else
+        ms = -MSEC_LIMIT
+    end
     local err, errlen = get_errbuf()
-    local r = C.ngx_lua_ffi_sleep(floor(s * 1000), err, errlen)
+    local r = C.ngx_lua_ffi_sleep(ms, err, errlen)
     if r == FFI_AGAIN then
         yield_to_scheduler()
         return

@@ -611,6 +611,9 @@ function req.get_post_args(max)
     max = check_max(max, "get_post_args", MAX_ARGS)
     local err, errlen = get_errbuf()
     local len = C.ngx_lua_ffi_req_get_post_args_len(err, errlen)
+    if len == FFI_DECLINED then
+        return nil, ffi_str(err, errlen[0])
+    end
     if len < 0 then
         fail(err, errlen)
     end

@@ -24,7 +24,8 @@ ffi.cdef [[
         const char *pat, size_t pat_len, int inclusive,
         u_char *err, size_t *errlen);
     int ngx_lua_ffi_socket_tcp_result(ngx_lua_tcp_t *s, const u_char **data,
-        size_t *len, size_t *sent, int *found, u_char *err, size_t *errlen);
+        size_t *len, size_t *sent, int *found, const u_char **err,
+        size_t *errlen);
     int ngx_lua_ffi_socket_tcp_close(ngx_lua_tcp_t *s);
     void ngx_lua_ffi_socket_tcp_settimeouts(ngx_lua_tcp_t *s, double connect,
         double send, double read);
@@ -51,12 +52,28 @@ local data_ptr = ffi_new("const u_char *[1]")
 local data_len = ffi_new("size_t[1]")
 local sent_len = ffi_new("size_t[1]")
 local found = ffi_new("int[1]")
+local err_ptr = ffi_new("const u_char *[1]")
 local session_out = ffi_new("ngx_lua_ssl_session_t *[1]")
 local ssl_code = ffi_new("int[1]")
 local req_sock_out = ffi_new("ngx_lua_tcp_t *[1]")
 
 local tcp = {}
 local mt = { __index = tcp }
+
+-- 2^63: numbers at or beyond it (and NaN, the infinities) are what
+-- upstream's conversion to a 64-bit integer turns into its minimum.
+local INT64_LIMIT = 2 ^ 63
+local INT_MAX = 2147483647
+
+-- A numeric option as upstream reads it (a 64-bit integer, shown as a C
+-- int in its errors): NaN, infinities and out-of-range values become 0.
+local function int_option(v)
+    v = math.floor(v)
+    if not (v > -INT64_LIMIT and v < INT64_LIMIT) then
+        return 0
+    end
+    return v
+end
 
 local function sock_of(self)
     if type(self) ~= "table" or type(self[1]) ~= "cdata" then
@@ -65,17 +82,20 @@ local function sock_of(self)
     return self[1]
 end
 
--- Runs an operation; after a wait, collects its outcome.
+-- Runs an operation; after a wait, collects its outcome. A failure may
+-- carry partial data (a receive cut short at once). Its text is read from
+-- the socket rather than the shared error buffer, which would cut a long
+-- one (a resolver error naming a long host) short.
 local function finish(s, rc, err, errlen)
     if rc == FFI_AGAIN then
         yield_to_scheduler()
         err, errlen = get_errbuf()
-        rc = C.ngx_lua_ffi_socket_tcp_result(s, data_ptr, data_len, sent_len, found, err, errlen)
-    elseif rc == FFI_OK or rc == FFI_ERROR then
-        -- A failure may carry partial data (a receive cut short at once).
-        rc = C.ngx_lua_ffi_socket_tcp_result(s, data_ptr, data_len, sent_len, found, err, errlen)
+    elseif rc ~= FFI_OK and rc ~= FFI_ERROR then
+        return rc, err, errlen
     end
-    return rc, err, errlen
+    rc = C.ngx_lua_ffi_socket_tcp_result(s, data_ptr, data_len, sent_len, found, err_ptr,
+                                         errlen)
+    return rc, err_ptr[0], errlen
 end
 
 function tcp.connect(self, host, port, opts)
@@ -98,18 +118,22 @@ function tcp.connect(self, host, port, opts)
                 error("bad argument #3 to 'connect' (bad \"pool_size\" option type: "
                       .. type(v) .. ")", 2)
             end
-            size = math.floor(size)
-            if size <= 0 then
+            size = int_option(size)
+            if size <= 0 or size > INT_MAX then
                 error("bad argument #3 to 'connect' (bad \"pool_size\" option value: "
                       .. size .. ")", 2)
             end
         end
         v = tonumber(opts.backlog)
         if v then
-            backlog = math.floor(v)
-            if backlog < 0 then
+            backlog = int_option(v)
+            if not (v >= 0 and v < INT64_LIMIT) then
                 error("bad argument #3 to 'connect' (bad \"backlog\" option value: "
                       .. backlog .. ")", 2)
+            end
+            -- Upstream's queue has no practical limit there either.
+            if backlog > INT_MAX then
+                backlog = INT_MAX
             end
         end
         pool = opts.pool
@@ -122,7 +146,8 @@ function tcp.connect(self, host, port, opts)
     end
     local p = tonumber(port)
     if p then
-        p = math.floor(p)
+        -- NaN and infinities become port 0, as upstream converts them.
+        p = int_option(p)
         if p < 0 or p > 65535 then
             return nil, "bad port number: " .. p
         end
@@ -212,8 +237,8 @@ function tcp.receive(self, pat)
     end
     local n = tonumber(pat)
     if type(pat) == "number" or n then
-        if not n or n < 0 then
-            error("bad argument #1 to 'receive' (bad number of bytes)", 2)
+        if not n or not (n >= 0 and n < INT64_LIMIT) then
+            error("bad argument #1 to 'receive' (bad pattern argument)", 2)
         end
         return receive(self, 2, n)
     end
@@ -258,7 +283,7 @@ end
 
 function tcp.receiveany(self, max)
     local n = tonumber(max)
-    if not n or n <= 0 then
+    if not n or not (n > 0 and n < INT64_LIMIT) then
         error("bad argument #1 to 'receiveany' (bad max argument)", 2)
     end
     return receive(self, 3, n)
@@ -283,7 +308,7 @@ local function check_timeout(t)
     if not t then
         return nil
     end
-    if t < 0 or t >= 2147483648 then
+    if not (t >= 0 and t < 2147483648) then
         error("bad timeout value", 3)
     end
     return t

@@ -7,6 +7,8 @@ local ffi_str = ffi.string
 local get_errbuf = base.get_errbuf
 local FFI_OK, FFI_NO_REQ_CTX = base.FFI_OK, base.FFI_NO_REQ_CTX
 local type, select, error, tonumber, unpack = type, select, error, tonumber, unpack
+-- 2^63: milliseconds at or beyond it do not fit nginx's timer arithmetic.
+local MSEC_LIMIT = 2 ^ 63
 
 ffi.cdef [[
     int ngx_lua_ffi_timer_add(double id, double delay_ms, double every_ms,
@@ -40,10 +42,20 @@ local function add(every, name, ...)
     if not d then
         error("bad argument #1 to '" .. name .. "' (number expected, got " .. type(delay) .. ")", 0)
     end
+    -- NaN would make an `every` timer that fires on every loop turn.
+    if d ~= d then
+        error("bad argument #1 to '" .. name .. "' (delay must not be NaN)", 0)
+    end
     if d < 0 then
         error("bad argument #1 to '" .. name .. "' (delay must not be negative)", 0)
     end
     local ms = d * 1000
+    -- Upstream's conversion to ngx_msec_t turns milliseconds beyond its
+    -- range (math.huge, 1e300) into 0: `every` refuses them below, `at`
+    -- fires at once. Passed on, they would wrap nginx's timer key.
+    if ms >= MSEC_LIMIT then
+        ms = 0
+    end
     if every and ms < 1 then
         error("delay cannot be zero", 0)
     end
