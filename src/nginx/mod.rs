@@ -2,6 +2,7 @@
 //! pointer work on nginx structures outside `conf/` and `phase/` lives here.
 pub mod fake;
 pub mod headers_in;
+pub mod headers_out;
 pub mod log;
 pub mod module;
 pub mod panic;
