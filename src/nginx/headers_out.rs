@@ -526,6 +526,7 @@ impl Request {
     }
 
     /// The Last-Modified time nginx will send (-1: none).
+    #[allow(clippy::unnecessary_cast)]
     pub fn last_modified_time(self) -> i64 {
         // SAFETY: a field of the live request.
         unsafe { (*self.headers_out()).last_modified_time as i64 }
