@@ -54,7 +54,7 @@ fn phase_rc(ctx: &mut RequestCtx, phase: Phase, outcome: Outcome) -> Option<isiz
 fn go_on(ctx: &mut RequestCtx, grant: bool) -> isize {
     // Held HTTP/1.0 output (`lua_http10_buffering`) counts too.
     // SAFETY: live request.
-    let started = unsafe { (*ctx.r).header_sent() != 0 } || !ctx.output.out.is_null();
+    let started = unsafe { (*ctx.r).header_sent() != 0 } || !ctx.output.held.is_empty();
     // The response is complete, or another module's content handler makes
     // it and knows nothing of a body socket's unread bytes.
     // SAFETY: live request whose threads are all done.
