@@ -7,6 +7,7 @@ pub mod phase;
 pub mod raw;
 pub mod sched;
 pub mod thread;
+pub mod value;
 pub mod vm;
 
 use core::cell::UnsafeCell;

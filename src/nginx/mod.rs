@@ -11,6 +11,7 @@ pub mod module;
 pub mod panic;
 pub mod phase_engine;
 pub mod request;
+pub mod script;
 pub mod sock;
 pub mod str;
 pub mod time;
