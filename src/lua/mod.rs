@@ -6,6 +6,7 @@ pub mod output;
 pub mod phase;
 pub mod raw;
 pub mod sched;
+pub mod sleep;
 pub mod thread;
 pub mod value;
 pub mod vm;
