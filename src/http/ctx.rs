@@ -130,6 +130,7 @@ impl RequestCtx {
 
     /// The context of the request whose Lua code runs now (the one the
     /// scheduler entered), if any.
+    #[inline]
     pub fn running() -> Option<&'static mut RequestCtx> {
         // SAFETY: the scheduler's current context is null or the LuaCtx of
         // a live request, and every request's LuaCtx is the first field of
@@ -138,6 +139,7 @@ impl RequestCtx {
     }
 
     /// The request's context, if one was created.
+    #[inline]
     pub fn of(r: Request) -> Option<&'static mut RequestCtx> {
         // SAFETY: our context slot is null (nginx zeroes it, also on an
         // internal redirect) or holds the RequestCtx of_or_create moved
@@ -153,7 +155,7 @@ impl RequestCtx {
             return Some(ctx);
         }
         let vm: *mut crate::lua::vm::Vm = conf::MainConf::of(r).vm.as_mut()?;
-        let ctx = r.set_pool_ctx(RequestCtx {
+        let ctx = r.set_pool_ctx(|| RequestCtx {
             lua: LuaCtx::new(r.as_ptr(), vm),
             phases: Phases {
                 server_rewrite: PhaseState::Idle,

@@ -35,24 +35,28 @@ fn bad_type(ty: c_int, in_table: bool) -> &'static CStr {
 impl State {
     /// Byte length of the value at `idx` as ngx.print writes it, or the
     /// argument error for argument `arg`.
+    #[inline]
     pub fn print_len(self, idx: c_int, arg: c_int) -> Result<usize, Raise> {
         value_len(self, idx, arg, false)
     }
 
     /// Writes the value at `idx` (checked by [`State::print_len`]) at the
     /// start of `out`, which has room for it; returns the bytes written.
+    #[inline]
     pub fn print_write(self, idx: c_int, out: &mut [u8]) -> usize {
         copy_value(self, idx, out)
     }
 
     /// Lua's truth of the value at `idx` (false for nil, false and no
     /// value).
+    #[inline]
     pub fn truthy(self, idx: c_int) -> bool {
         // SAFETY: the live state; lua_toboolean accepts any index.
         unsafe { lua_toboolean(self.as_ptr(), idx) != 0 }
     }
 
     /// An index that stays valid while values are pushed.
+    #[inline]
     fn absolute(self, idx: c_int) -> c_int {
         if idx < 0 {
             self.top() + idx + 1

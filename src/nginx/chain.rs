@@ -20,6 +20,7 @@ pub struct Chain(NonNull<ngx_chain_t>);
 
 /// The tag of the output buffers this module may reuse
 /// (`ngx_chain_update_chains` hands back only buffers with it).
+#[inline]
 fn buf_tag() -> ngx_buf_tag_t {
     module::as_ptr() as ngx_buf_tag_t
 }
@@ -32,6 +33,7 @@ impl Chain {
         NonNull::new(cl).map(Chain)
     }
 
+    #[inline]
     pub fn as_ptr(self) -> *mut ngx_chain_t {
         self.0.as_ptr()
     }
@@ -47,23 +49,27 @@ impl Chain {
     }
 
     /// The next link of the chain.
+    #[inline]
     pub fn next(self) -> Option<Chain> {
         // SAFETY: the links of a chain live as long as its first one (the
         // same pool, or the same filter call).
         unsafe { Chain::from_raw((*self.0.as_ptr()).next) }
     }
 
+    #[inline]
     pub fn set_next(self, next: Option<Chain>) {
         // SAFETY: a live link (see from_raw).
         unsafe { (*self.0.as_ptr()).next = next.map_or(ptr::null_mut(), Chain::as_ptr) }
     }
 
     /// This link and the ones after it.
+    #[inline]
     pub fn iter(self) -> impl Iterator<Item = Chain> {
         core::iter::successors(Some(self), |c| c.next())
     }
 
     /// The buffer's unsent bytes in memory (none for a file buffer).
+    #[inline]
     pub fn data(&self) -> &[u8] {
         let b = self.buf();
         if b.in_file() != 0 || b.pos.is_null() || b.last <= b.pos {
@@ -76,17 +82,20 @@ impl Chain {
 
     /// Whether the buffer ends the response (`last_buf`) or a
     /// subrequest's part of it (`last_in_chain`).
+    #[inline]
     pub fn is_last(self) -> bool {
         let b = self.buf();
         b.last_buf() != 0 || b.last_in_chain() != 0
     }
 
+    #[inline]
     pub fn is_flush(self) -> bool {
         self.buf().flush() != 0
     }
 
     /// Marks the buffer consumed (all its data taken), so that its owner
     /// may reuse it.
+    #[inline]
     pub fn consume(self) {
         let b = self.buf();
         b.pos = b.last;
@@ -117,6 +126,7 @@ impl Chain {
 
     /// Marks the buffer as the end of the request's output: the whole
     /// response for a main request, its own part for a subrequest.
+    #[inline]
     pub fn set_last(self, main: bool) {
         let b = self.buf();
         if main {
@@ -126,11 +136,13 @@ impl Chain {
         }
     }
 
+    #[inline]
     pub fn set_flush(self) {
         self.buf().set_flush(1);
     }
 
     /// Marks an empty buffer that only carries flags.
+    #[inline]
     pub fn set_sync(self) {
         self.buf().set_sync(1);
     }
@@ -146,6 +158,7 @@ pub struct OutBufs {
 }
 
 impl Default for OutBufs {
+    #[inline]
     fn default() -> Self {
         OutBufs {
             free: ptr::null_mut(),
@@ -162,6 +175,7 @@ impl OutBufs {
     /// ended. `None`: no memory.
     ///
     /// `r` is the request the lists belong to.
+    #[inline]
     pub fn get(&mut self, r: Request, size: usize) -> Option<Chain> {
         let pool = r.pool();
         let size = size.max(1);
@@ -210,6 +224,7 @@ impl OutBufs {
     /// After `out` (from [`OutBufs::get`]) went down the filters: the
     /// buffers they are done with (all data taken) move to the free list,
     /// the others wait in the busy list.
+    #[inline]
     pub fn update(&mut self, r: Request, out: Chain) {
         let mut out = out.as_ptr();
         // SAFETY: the live request's pool; the links of `out` and of both
@@ -231,22 +246,26 @@ impl OutBufs {
 pub struct HeldChain(*mut ngx_chain_t);
 
 impl Default for HeldChain {
+    #[inline]
     fn default() -> Self {
         HeldChain(ptr::null_mut())
     }
 }
 
 impl HeldChain {
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.0.is_null()
     }
 
+    #[inline]
     fn first(&self) -> Option<Chain> {
         // SAFETY: the held links live in the request pool (push).
         unsafe { Chain::from_raw(self.0) }
     }
 
     /// Appends `cl` (links of the request's pool) at the end.
+    #[inline]
     pub fn push(&mut self, cl: Chain) {
         match self.first().and_then(|c| c.iter().last()) {
             Some(tail) => tail.set_next(Some(cl)),
@@ -255,12 +274,14 @@ impl HeldChain {
     }
 
     /// How many bytes are held.
+    #[inline]
     pub fn size(&self) -> usize {
         self.first()
             .map_or(0, |c| c.iter().map(|l| l.data().len()).sum())
     }
 
     /// The held chain, leaving nothing held.
+    #[inline]
     pub fn take(&mut self) -> Option<Chain> {
         let c = self.first();
         self.0 = ptr::null_mut();
@@ -271,6 +292,7 @@ impl HeldChain {
 impl Request {
     /// An empty buffer in a new link of the request pool, to carry flags
     /// (flush, last) without data.
+    #[inline]
     pub fn special_buf(self) -> Option<Chain> {
         // SAFETY: the live request's pool; the buffer is zeroed (no data,
         // no flags) and the link set before the handle is made.

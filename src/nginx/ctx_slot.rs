@@ -19,11 +19,12 @@ unsafe extern "C" fn drop_value<T>(data: *mut c_void) {
 }
 
 impl Request {
-    /// Moves `value` into the request pool, next to a pool cleanup that
-    /// drops it when the request ends (no malloc/free pair per request),
-    /// and stores its address in this module's context slot. `None`: no
-    /// memory.
-    pub fn set_pool_ctx<T>(self, value: T) -> Option<NonNull<T>> {
+    /// Makes a value with `init` in the request pool (in place: the
+    /// value may be large), next to a pool cleanup that drops it when the
+    /// request ends (no malloc/free pair per request), and stores its
+    /// address in this module's context slot. `None`: no memory.
+    #[inline]
+    pub fn set_pool_ctx<T>(self, init: impl FnOnce() -> T) -> Option<NonNull<T>> {
         // ngx_palloc aligns to NGX_ALIGNMENT (a word).
         const { assert!(core::mem::align_of::<T>() <= core::mem::size_of::<usize>()) };
         // SAFETY: the live request's pool; the cleanup's data is fresh pool
@@ -35,7 +36,7 @@ impl Request {
                 return None;
             }
             let p = NonNull::new((*cln).data as *mut T)?;
-            p.as_ptr().write(value);
+            p.as_ptr().write(init());
             (*cln).handler = Some(drop_value::<T>);
             self.set_module_ctx(p.as_ptr() as *mut c_void);
             Some(p)

@@ -21,6 +21,7 @@ pub struct NextHeaderFilter(UnsafeCell<ngx_http_output_header_filter_pt>);
 unsafe impl Sync for NextHeaderFilter {}
 
 impl Default for NextHeaderFilter {
+    #[inline]
     fn default() -> Self {
         Self::new()
     }
@@ -33,6 +34,7 @@ impl NextHeaderFilter {
 
     /// Puts `f` at the top of nginx's header filter chain, remembering the
     /// filter it goes before. Called from postconfiguration.
+    #[inline]
     pub fn install(&self, f: HeaderFilterFn) {
         // SAFETY: nginx builds its filter chains while reading the
         // configuration, on one thread; the top is a plain function pointer
@@ -63,6 +65,7 @@ pub struct NextBodyFilter(UnsafeCell<ngx_http_output_body_filter_pt>);
 unsafe impl Sync for NextBodyFilter {}
 
 impl Default for NextBodyFilter {
+    #[inline]
     fn default() -> Self {
         Self::new()
     }
@@ -75,6 +78,7 @@ impl NextBodyFilter {
 
     /// Puts `f` at the top of nginx's body filter chain, remembering the
     /// filter it goes before. Called from postconfiguration.
+    #[inline]
     pub fn install(&self, f: BodyFilterFn) {
         // SAFETY: as NextHeaderFilter::install.
         unsafe {
@@ -100,6 +104,7 @@ impl NextBodyFilter {
 
 impl Request {
     /// `ngx_http_send_header`: runs the header filters.
+    #[inline]
     pub fn send_header(self) -> Rc {
         // SAFETY: nginx's header API on the live request.
         unsafe { ngx_http_send_header(self.as_ptr()) }
@@ -107,6 +112,7 @@ impl Request {
 
     /// `ngx_http_output_filter`: runs the body filters on `cl` (`None`:
     /// write out what they still hold).
+    #[inline]
     pub fn output_filter(self, cl: Option<Chain>) -> Rc {
         let cl = cl.map_or(core::ptr::null_mut(), Chain::as_ptr);
         // SAFETY: nginx's output API on the live request and a chain of
@@ -117,12 +123,14 @@ impl Request {
     /// Sends the last buffer: for a subrequest nginx makes it a
     /// `last_in_chain` buffer, which tells a capture (or SSI) that the
     /// subrequest's body is complete.
+    #[inline]
     pub fn send_last(self) -> Rc {
         // SAFETY: nginx's output API on the live request.
         unsafe { ngx_http_send_special(self.as_ptr(), NGX_HTTP_LAST as ngx_uint_t) }
     }
 
     /// Sends a flush buffer.
+    #[inline]
     pub fn send_flush_buf(self) -> Rc {
         // SAFETY: nginx's output API on the live request.
         unsafe { ngx_http_send_special(self.as_ptr(), NGX_HTTP_FLUSH as ngx_uint_t) }
@@ -130,12 +138,14 @@ impl Request {
 
     /// From a header filter: replaces the response with nginx's special
     /// response for `status` (`ngx_http_filter_finalize_request`).
+    #[inline]
     pub fn filter_finalize(self, status: Rc) -> Rc {
         // SAFETY: called from our header filter with its live request.
         unsafe { ngx_http_filter_finalize_request(self.as_ptr(), module::as_ptr(), status) }
     }
 
     /// Asks the filters before ours for the body in memory buffers.
+    #[inline]
     pub fn set_filter_need_in_memory(self) {
         // SAFETY: a flag of the live request, read by the copy filter.
         unsafe { (*self.as_ptr()).set_filter_need_in_memory(1) }
@@ -144,6 +154,7 @@ impl Request {
     /// A response that ends without the client body having been read:
     /// discards it, or its bytes would be parsed as the next request on a
     /// keepalive connection. False when that failed.
+    #[inline]
     pub fn discard_unread_body(self) -> bool {
         let r = self.as_ptr();
         // SAFETY: fields of the live request; nginx's documented body API,

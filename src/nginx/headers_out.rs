@@ -63,6 +63,7 @@ type MultiField = *mut *mut ngx_table_elt_t;
 type MultiField = *mut ngx_array_t;
 
 impl Request {
+    #[inline]
     fn headers_out(self) -> *mut ngx_http_headers_out_t {
         // SAFETY: a field of the live request (the handle's invariant);
         // only its address is taken.
@@ -90,6 +91,7 @@ impl Request {
 
     /// Copies a header value into the request pool (NUL-terminated, as
     /// nginx's values are).
+    #[inline]
     pub fn out_value(self, v: &[u8]) -> Option<OutValue> {
         self.pool_cstr(v).map(OutValue)
     }
@@ -487,6 +489,7 @@ impl Request {
     }
 
     /// The Content-Type nginx will send (empty: none yet).
+    #[inline]
     pub fn content_type(&self) -> &[u8] {
         // SAFETY: a field of the live request; the string lives in its pool
         // or in nginx's configuration.
@@ -494,6 +497,7 @@ impl Request {
     }
 
     /// `content_length_n`: the body length nginx announces (-1: unknown).
+    #[inline]
     pub fn content_length_n(self) -> i64 {
         // SAFETY: a field of the live request.
         unsafe { (*self.headers_out()).content_length_n }
@@ -501,6 +505,7 @@ impl Request {
 
     /// The Content-Length nginx's header filter writes from
     /// `content_length_n`, when no element of its own carries one.
+    #[inline]
     pub fn computed_content_length(self) -> Option<i64> {
         // SAFETY: fields of the live request.
         let (elt, n) = unsafe {
@@ -527,18 +532,21 @@ impl Request {
 
     /// The Last-Modified time nginx will send (-1: none).
     #[allow(clippy::unnecessary_cast)]
+    #[inline]
     pub fn last_modified_time(self) -> i64 {
         // SAFETY: a field of the live request.
         unsafe { (*self.headers_out()).last_modified_time as i64 }
     }
 
     /// Whether the connection is kept alive after this response.
+    #[inline]
     pub fn keepalive(self) -> bool {
         // SAFETY: a field of the live request.
         unsafe { (*self.as_ptr()).keepalive() != 0 }
     }
 
     /// Whether the response body goes out chunked.
+    #[inline]
     pub fn chunked(self) -> bool {
         // SAFETY: a field of the live request.
         unsafe { (*self.as_ptr()).chunked() != 0 }

@@ -20,29 +20,34 @@ pub enum Client {
 }
 
 impl Request {
+    #[inline]
     fn conn(self) -> *mut ngx_connection_t {
         self.connection()
     }
 
     /// Write events do nothing (while Lua runs or waits, they belong to
     /// whatever it waits on).
+    #[inline]
     pub fn ignore_write_events(self) {
         self.set_write_handler(Some(ngx_http_request_empty_handler));
     }
 
     /// Write events run the phase engine again (nginx's default while
     /// the phases run).
+    #[inline]
     pub fn write_events_run_phases(self) {
         self.set_write_handler(Some(ngx_http_core_run_phases));
     }
 
     /// Read events are ignored (the client's data stays in the socket).
+    #[inline]
     pub fn block_reads(self) {
         self.set_read_handler(Some(ngx_http_block_reading));
     }
 
     /// Whether the URI changed since nginx last looked for a location
     /// (`find_config` clears it).
+    #[inline]
     pub fn uri_changed(self) -> bool {
         // SAFETY: a flag of the live request.
         unsafe { (*self.as_ptr()).uri_changed() != 0 }
@@ -51,6 +56,7 @@ impl Request {
     // ---- the client connection ---------------------------------------------
 
     /// Whether the connection still holds output it could not send yet.
+    #[inline]
     pub fn client_buffered(self) -> bool {
         // SAFETY: a live request has a live connection.
         unsafe { (*self.conn()).buffered() != 0 }
@@ -59,6 +65,7 @@ impl Request {
     /// Asks for a write event once the client can take more, with the
     /// location's `send_timeout` when none is pending (`send_lowat` as
     /// nginx's own writers do). False when the event could not be armed.
+    #[inline]
     pub fn wait_writable(self) -> bool {
         let clcf = self.core_loc_conf();
         // `send_lowat` is `size_t` or `ssize_t` depending on the version.
@@ -77,6 +84,7 @@ impl Request {
 
     /// Whether the write event fired for its timer: the flag moves from
     /// the event to the connection, as nginx's writers do.
+    #[inline]
     pub fn take_write_timeout(self) -> bool {
         // SAFETY: the live request's connection and its write event.
         unsafe {
@@ -92,6 +100,7 @@ impl Request {
     }
 
     /// Drops the write event's timer, if any.
+    #[inline]
     pub fn stop_write_timer(self) {
         // SAFETY: the live request's connection and its write event; a set
         // timer is in nginx's timer tree.
@@ -108,6 +117,7 @@ impl Request {
     /// marked (eof, and error for a socket error). With level-triggered
     /// event methods (poll, select), which would report the same pending
     /// data for ever, reading is blocked as nginx does.
+    #[inline]
     pub fn check_client(self) -> Client {
         let c = self.conn();
         // SAFETY: the live request's connection and its read event.
@@ -133,6 +143,7 @@ impl Request {
 
     /// The connection's posted subrequests, to run after something that
     /// may end this request (a resumed handler).
+    #[inline]
     pub fn posted_requests(self) -> PostedRequests {
         PostedRequests(NonNull::new(self.conn()).expect("a request has a connection"))
     }
@@ -145,6 +156,7 @@ pub struct PostedRequests(NonNull<ngx_connection_t>);
 
 impl PostedRequests {
     /// Runs them, as nginx's own event handlers do after theirs.
+    #[inline]
     pub fn run(self) {
         // SAFETY: a slot of the cycle's connection array (see the type);
         // nginx's own request event handlers make this call the same way.

@@ -27,6 +27,7 @@ unsafe extern "C" fn filter(r: *mut ngx_http_request_t, input: *mut ngx_chain_t)
     })
 }
 
+#[inline]
 fn body_filter(r: Request, input: Option<Chain>) -> Rc {
     let lcf = LocConf::of(r);
     let Some(h) = lcf.body_filter.clone() else {

@@ -24,6 +24,7 @@ unsafe extern "C" fn filter(r: *mut ngx_http_request_t) -> ngx_int_t {
     })
 }
 
+#[inline]
 fn header_filter(r: Request) -> Rc {
     let lcf = LocConf::of(r);
     if lcf.body_filter.is_some() {

@@ -16,6 +16,7 @@ pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
     })
 }
 
+#[inline]
 fn run(r: Request) -> Rc {
     let lcf = LocConf::of(r);
     let Some(h) = lcf.log.clone() else {
