@@ -212,14 +212,26 @@ impl RequestCtx {
     }
 
     /// Starts `h` in a new entry thread of this request (see
-    /// `sched::start`).
-    pub fn start(
-        &mut self,
-        h: &Handler,
-        cache: bool,
-        on_outcome: fn(&mut LuaCtx, Outcome),
-    ) -> Outcome {
+    /// `sched::start`); `A` acts on the handler's state whenever an event
+    /// resumes one of its threads.
+    pub fn start<A: AfterResume>(&mut self, h: &Handler, cache: bool) -> Outcome {
         // SAFETY: this request's live context.
-        unsafe { sched::start(&mut self.lua, h, cache, on_outcome) }
+        unsafe { sched::start(&mut self.lua, h, cache, continuation::<A>) }
+    }
+}
+
+/// What the code that started a request's entry thread does with the
+/// handler's state after an event resumed one of its threads (a phase
+/// ends the request, or hands a status to nginx's phase engine).
+pub trait AfterResume {
+    fn after_resume(ctx: &mut RequestCtx, outcome: Outcome);
+}
+
+/// The runtime's continuation for [`RequestCtx::start`].
+fn continuation<A: AfterResume>(l: &mut LuaCtx, outcome: Outcome) {
+    // SAFETY: only RequestCtx::start installs this continuation, on the
+    // LuaCtx embedded in a RequestCtx.
+    if let Some(ctx) = unsafe { RequestCtx::from_lua(l) } {
+        A::after_resume(ctx, outcome);
     }
 }

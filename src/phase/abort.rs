@@ -59,5 +59,8 @@ fn on_read(r: Request) {
 fn abort(ctx: &mut RequestCtx) {
     ctx.exit_code = Some(NGX_HTTP_CLIENT_CLOSED_REQUEST as isize);
     let outcome = crate::lua::sched::overall(ctx);
-    super::after_phase(ctx, outcome);
+    // What the phase that started the handler does next, as after any
+    // resumption.
+    let then = ctx.on_outcome;
+    then(&mut ctx.lua, outcome);
 }

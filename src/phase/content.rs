@@ -2,7 +2,7 @@
 use nginx_sys::{ngx_http_request_t, ngx_int_t, NGX_HTTP_INTERNAL_SERVER_ERROR};
 
 use crate::conf::LocConf;
-use crate::http::RequestCtx;
+use crate::http::ctx::{AfterResume, RequestCtx};
 use crate::lua::sched::Outcome;
 use crate::nginx::panic::guard;
 use crate::nginx::request::{Rc, Request, DECLINED, DONE, ERROR};
@@ -40,13 +40,13 @@ fn run(r: Request) -> Rc {
     // on (ngx.flush(true) installs its own handler).
     r.ignore_write_events();
     super::abort::watch(r);
-    let outcome = ctx.start(&h, lcf.code_cache(), super::after_phase);
+    let outcome = ctx.start::<Content>(&h, lcf.code_cache());
     if let Some(rc) = super::exec::perform(ctx) {
         // NGX_DONE: the content phase checker drops the reference the
         // internal redirect took.
         return rc;
     }
-    match super::finish_rc(ctx, outcome) {
+    match super::finish::finish_rc(ctx, outcome) {
         Some(rc) => rc,
         None => {
             // Kept alive while the coroutine waits: the finalize call in
@@ -57,18 +57,24 @@ fn run(r: Request) -> Rc {
     }
 }
 
-pub fn after_resume(ctx: &mut RequestCtx, outcome: Outcome) {
-    let r = ctx.req();
-    if super::exec::perform(ctx).is_some() {
-        // Drop the internal redirect's reference (the suspension's was
-        // consumed by the content checker's NGX_DONE; the request's own
-        // one now belongs to the new pass).
-        r.finalize(DONE);
-        return;
-    }
-    if let Some(rc) = super::finish_rc(ctx, outcome) {
-        r.block_reads();
-        // Consumes the reference taken at the first suspension.
-        r.finalize(rc);
+/// The content handler after an event resumed its Lua code: it ends the
+/// request once the code is done.
+pub struct Content;
+
+impl AfterResume for Content {
+    fn after_resume(ctx: &mut RequestCtx, outcome: Outcome) {
+        let r = ctx.req();
+        if super::exec::perform(ctx).is_some() {
+            // Drop the internal redirect's reference (the suspension's was
+            // consumed by the content checker's NGX_DONE; the request's own
+            // one now belongs to the new pass).
+            r.finalize(DONE);
+            return;
+        }
+        if let Some(rc) = super::finish::finish_rc(ctx, outcome) {
+            r.block_reads();
+            // Consumes the reference taken at the first suspension.
+            r.finalize(rc);
+        }
     }
 }

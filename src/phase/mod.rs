@@ -5,6 +5,7 @@ pub mod body_filter;
 pub mod content;
 pub mod exec;
 pub mod exit_worker;
+pub mod finish;
 pub mod flush;
 pub mod header_filter;
 pub mod init_worker;
@@ -19,10 +20,6 @@ use nginx_sys::*;
 
 use crate::conf;
 use crate::http::RequestCtx;
-use crate::lua::ctx::LuaCtx;
-use crate::lua::phase::Phase;
-use crate::lua::sched::Outcome;
-use crate::nginx::request::{Rc, ERROR};
 
 /// `lua_need_request_body`: reads the client body before a rewrite,
 /// access or content handler runs its Lua code. `Some(rc)` when the
@@ -101,63 +98,6 @@ unsafe extern "C" fn content_body_read(r: *mut ngx_http_request_t) {
                 }
                 (*(*r).main).set_count((*(*r).main).count() - 1);
             }
-        }
-    }
-}
-
-/// The continuation of the request phases' handlers: lets the phase
-/// whose threads ran act on the handler's state after an event resumed one
-/// of them.
-pub fn after_phase(l: &mut LuaCtx, outcome: Outcome) {
-    // SAFETY: the phase handlers register this continuation only when they
-    // start a thread with RequestCtx::start, on the LuaCtx of a RequestCtx.
-    let Some(ctx) = (unsafe { RequestCtx::from_lua(l) }) else {
-        return;
-    };
-    match ctx.phase {
-        Phase::Content => content::after_resume(ctx, outcome),
-        Phase::ServerRewrite | Phase::Rewrite | Phase::Access | Phase::Precontent => {
-            rewrite::after_resume(ctx, outcome)
-        }
-        _ => {}
-    }
-}
-
-/// The status a finished rewrite/access/content handler ends the request
-/// with, sending what is still owed (header, last buffer).
-pub fn finish_rc(ctx: &mut RequestCtx, outcome: Outcome) -> Option<Rc> {
-    let r = ctx.req();
-    let header_sent = r.header_sent();
-    if outcome != Outcome::Yielded {
-        // SAFETY: a live request whose Lua threads are all done.
-        unsafe { crate::cosocket::req::discard_unread(r.as_ptr()) };
-    }
-    match outcome {
-        Outcome::Yielded => None,
-        // With subrequests still running (a light thread's capture),
-        // upstream ends the request without a response.
-        Outcome::Error if ctx.phases.pending_captures > 0 => Some(ERROR),
-        Outcome::Error => Some(if header_sent {
-            ERROR
-        } else {
-            NGX_HTTP_INTERNAL_SERVER_ERROR as Rc
-        }),
-        Outcome::Done => Some(output::send_eof(ctx)),
-        Outcome::Exit(code) => {
-            if code == ERROR || code == NGX_HTTP_CLIENT_CLOSED_REQUEST as Rc {
-                return Some(code);
-            }
-            // As upstream, the exit code becomes the response status unless
-            // one was set; it survives an `error_page 404 = /uri` redirect.
-            if code >= 200 && !header_sent && r.status() == 0 {
-                r.set_status(code as ngx_uint_t);
-            }
-            // Buffered HTTP/1.0 output goes out with the exit status, as
-            // upstream does, instead of being replaced by an error page.
-            if code >= 300 && !header_sent && !ctx.output.buffering {
-                return Some(code);
-            }
-            Some(output::send_eof(ctx))
         }
     }
 }

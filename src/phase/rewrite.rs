@@ -4,7 +4,7 @@
 use nginx_sys::{ngx_http_request_t, ngx_int_t, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_OK};
 
 use crate::conf::LocConf;
-use crate::http::ctx::{PhaseState, RequestCtx};
+use crate::http::ctx::{AfterResume, PhaseState, RequestCtx};
 use crate::lua::phase::Phase;
 use crate::lua::sched::Outcome;
 use crate::nginx::panic::guard;
@@ -39,7 +39,7 @@ fn phase_rc(ctx: &mut RequestCtx, phase: Phase, outcome: Outcome) -> Option<Rc> 
             })
         }
         Outcome::Exit(_) | Outcome::Error => {
-            let rc = super::finish_rc(ctx, outcome)?;
+            let rc = super::finish::finish_rc(ctx, outcome)?;
             // A finished response must not look like "granted" to the
             // access checker, which treats NGX_OK as "go on".
             if rc == OK {
@@ -120,7 +120,7 @@ pub fn run(r: Request, phase: Phase) -> Rc {
     // on; the phase engine gets them back when it is done.
     r.ignore_write_events();
     super::abort::watch(r);
-    let outcome = ctx.start(&h, lcf.code_cache(), super::after_phase);
+    let outcome = ctx.start::<Handed>(&h, lcf.code_cache());
     if super::exec::perform(ctx).is_some() {
         // Drop the reference the internal redirect took; the new pass owns
         // the request now.
@@ -152,25 +152,30 @@ fn state_of(ctx: &mut RequestCtx, phase: Phase) -> &mut PhaseState {
     }
 }
 
-/// A coroutine of one of these phases resumed by an event has finished:
-/// hand its result to the phase engine by re-entering the handler.
-pub fn after_resume(ctx: &mut RequestCtx, outcome: Outcome) {
-    let r = ctx.req();
-    if super::exec::perform(ctx).is_some() {
-        // Drop the internal redirect's reference and the one taken when
-        // the handler first yielded.
+/// These phases after an event resumed their Lua code: once it has
+/// finished, its result goes to the phase engine, which re-enters the
+/// handler.
+pub struct Handed;
+
+impl AfterResume for Handed {
+    fn after_resume(ctx: &mut RequestCtx, outcome: Outcome) {
+        let r = ctx.req();
+        if super::exec::perform(ctx).is_some() {
+            // Drop the internal redirect's reference and the one taken when
+            // the handler first yielded.
+            r.finalize(DONE);
+            r.finalize(DONE);
+            return;
+        }
+        let phase = ctx.phase;
+        let Some(rc) = phase_rc(ctx, phase, outcome) else {
+            return;
+        };
+        *state_of(ctx, phase) = PhaseState::Done(rc);
+        r.write_events_run_phases();
+        r.block_reads();
+        r.run_phases();
+        // Drops the reference taken in run(), after the phases moved on.
         r.finalize(DONE);
-        r.finalize(DONE);
-        return;
     }
-    let phase = ctx.phase;
-    let Some(rc) = phase_rc(ctx, phase, outcome) else {
-        return;
-    };
-    *state_of(ctx, phase) = PhaseState::Done(rc);
-    r.write_events_run_phases();
-    r.block_reads();
-    r.run_phases();
-    // Drops the reference taken in run(), after the phases moved on.
-    r.finalize(DONE);
 }
