@@ -6,6 +6,7 @@ use core::ffi::c_int;
 
 use super::*;
 use crate::lua::phase::YIELDABLE;
+use crate::lua::raw::*;
 
 pub const CFUNCS: &[(&core::ffi::CStr, lua_CFunction)] = &[(c"run", run), (c"result", result)];
 
