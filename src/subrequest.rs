@@ -357,11 +357,11 @@ pub fn issue(r: Request, spec: &Spec, s: &mut Sub) -> Result<Request, String> {
     let Some(mut args) = sub::parse_unsafe_uri(r, &mut uri) else {
         return Err(format!("unsafe uri in argument #1: {}", show(spec.uri)));
     };
-    let shown_uri = show(crate::nginx::str::bytes(uri.data, uri.len));
+    let shown_uri = show(uri.as_bytes());
     if !spec.args.is_empty() {
         let mut joined = Vec::with_capacity(args.len + 1 + spec.args.len());
         if args.len > 0 {
-            joined.extend_from_slice(crate::nginx::str::bytes(args.data, args.len));
+            joined.extend_from_slice(args.as_bytes());
             joined.push(b'&');
         }
         joined.extend_from_slice(spec.args);
@@ -379,7 +379,7 @@ pub fn issue(r: Request, spec: &Spec, s: &mut Sub) -> Result<Request, String> {
     let sr = unsafe { sub::create(r, &mut uri, &mut args, &mut s.psr) }
         .map_err(|rc| format!("failed to issue subrequest: {rc}"))?;
     if r.logs(NGX_LOG_DEBUG) {
-        let shown_args = show(crate::nginx::str::bytes(args.data, args.len));
+        let shown_args = show(args.as_bytes());
         r.log_error(
             NGX_LOG_DEBUG,
             format!("lua http subrequest \"{shown_uri}?{shown_args}\"").as_bytes(),
@@ -419,7 +419,7 @@ fn adjust(sr: Request, r: Request, spec: &Spec) -> Result<(), ngx_int_t> {
         if !sub::set_body(sr, data) {
             return Err(ERROR);
         }
-    } else if !spec.always_forward_body && !is_post_put && sub::content_length_in(r) > 0 {
+    } else if !spec.always_forward_body && !is_post_put && r.content_length_in() > 0 {
         sub::drop_body(sr);
     } else {
         own_length = !sub::chunked_in(r);
@@ -435,32 +435,23 @@ fn adjust(sr: Request, r: Request, spec: &Spec) -> Result<(), ngx_int_t> {
             _ => {}
         }
     }
-    // SAFETY: sr was just created from r, both live, sharing r's pool.
-    if !unsafe { crate::nginx::headers_in::copy_headers_in(sr.as_ptr(), r.as_ptr(), !own_length) } {
+    if !sr.copy_headers_in_from(r, !own_length) {
         return Err(ERROR);
     }
     sub::set_chunked_in(sr, false);
     if !own_length {
-        sub::set_content_length_in(sr, -1);
+        sr.set_content_length_in_n(-1);
         if let Some(len) = sub::body_len(sr) {
-            // SAFETY: the live subrequest, with its own header list.
-            if !unsafe { crate::nginx::headers_in::push_content_length(sr.as_ptr(), len) } {
+            if !sr.push_content_length_in(len) {
                 return Err(ERROR);
             }
         }
     }
     for (k, v) in &spec.headers {
-        // SAFETY: as above.
-        let set = unsafe {
-            crate::nginx::headers_in::set_input_header(
-                sr.as_ptr(),
-                k,
-                core::iter::once(*v),
-                true,
-                None,
-            )
-        };
-        if set.is_err() {
+        if sr
+            .set_header_in(k, core::iter::once(*v), true, None)
+            .is_err()
+        {
             return Err(ERROR);
         }
     }

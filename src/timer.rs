@@ -11,9 +11,9 @@ use crate::lua::ctx::LuaCtx;
 use crate::lua::phase::Phase;
 use crate::lua::sched::{self, Outcome};
 use crate::nginx::conf::HttpConfs;
-use crate::nginx::cycle;
 use crate::nginx::fake::FakeConnection;
 use crate::nginx::log;
+use crate::nginx::process;
 use crate::nginx::timer::TimerEvent;
 
 /// Registry field of the Lua function that runs a timer callback by id.
@@ -68,7 +68,7 @@ pub fn add(
     every: ngx_msec_t,
     confs: HttpConfs,
 ) -> Result<(), &'static str> {
-    if cycle::exiting() {
+    if process::exiting() {
         return Err("process exiting");
     }
     let mcf = MainConf::of_confs(confs);
@@ -113,7 +113,7 @@ fn run(t: Timer) {
         return;
     };
     let main = vm.main_state();
-    if t.every > 0 && !t.premature && !cycle::exiting() {
+    if t.every > 0 && !t.premature && !process::exiting() {
         if let Err(e) = add(t.id, t.every, t.every, t.confs) {
             log::cycle(
                 NGX_LOG_ALERT,

@@ -1,11 +1,13 @@
 //! ngx.worker.*.
 use core::ffi::c_int;
 
+use super::*;
 use crate::nginx::cycle::{self, Cycle};
+use crate::nginx::process;
 
 export! {
     fn ngx_lua_ffi_worker_pid() -> c_int {
-        cycle::pid() as c_int
+        process::pid() as c_int
     }
 }
 
@@ -24,6 +26,22 @@ export! {
 
 export! {
     fn ngx_lua_ffi_worker_exiting() -> c_int {
-        cycle::exiting() as c_int
+        process::exiting() as c_int
+    }
+}
+
+export! {
+    /// Fills `pids` (room for `*len`) with the worker pids this process
+    /// knows of; `*len` becomes their number. `FFI_ERROR` when none is
+    /// known (a process outside the master's table).
+    fn ngx_lua_ffi_worker_pids(pids: *mut c_int, len: &mut usize) -> c_int {
+        let out = lua_buf!(pids, *len);
+        let known = process::sibling_pids(out.len());
+        if known.is_empty() {
+            return FFI_ERROR;
+        }
+        out[..known.len()].copy_from_slice(&known);
+        *len = known.len();
+        FFI_OK
     }
 }

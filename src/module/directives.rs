@@ -60,7 +60,7 @@ macro_rules! handler_directives {
             setter! { fn $fn_inline(cf, conf: &mut c_void) { set_handler(cf, conf, $phase, Form::Inline) } }
             setter! { fn $fn_file(cf, conf: &mut c_void) { set_handler(cf, conf, $phase, Form::File) } }
         )*
-        pub static mut COMMANDS: [ngx_command_t; 41 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
+        pub static mut COMMANDS: [ngx_command_t; 45 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
             cmd(b"lua_package_path\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_path, MAIN),
             cmd(b"lua_package_cpath\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_cpath, MAIN),
             cmd(b"lua_code_cache\0", ANY_LOC | NGX_CONF_FLAG, set_code_cache, LOC),
@@ -103,6 +103,10 @@ macro_rules! handler_directives {
             cmd(b"rewrite_by_lua_no_postpone\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_rewrite_no_postpone, MAIN),
             cmd(b"access_by_lua_no_postpone\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_access_no_postpone, MAIN),
             cmd(b"precontent_by_lua_no_postpone\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_precontent_no_postpone, MAIN),
+            cmd(b"lua_capture_error_log\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, crate::errlog::set_capture_error_log, MAIN),
+            cmd(b"lua_sa_restart\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_sa_restart, MAIN),
+            cmd(b"lua_malloc_trim\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, crate::process::set_malloc_trim, MAIN),
+            cmd(b"lua_worker_thread_vm_pool_size\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_worker_thread_vm_pool_size, MAIN),
             $(
                 cmd($block, $ctx | NGX_CONF_BLOCK | NGX_CONF_NOARGS, $fn_block, $offset),
                 cmd($inline, $ctx | NGX_CONF_TAKE1, $fn_inline, $offset),
@@ -195,6 +199,11 @@ fn invalid_value(cf: Conf) -> ConfError {
     ConfError::Logged
 }
 
+/// The argument as it is.
+fn word(cf: Conf) -> Result<Vec<u8>, ConfError> {
+    Ok(cf.args().get(1).to_vec())
+}
+
 /// A non-negative integer, with nginx's wording on bad input.
 fn number(cf: Conf) -> Result<usize, ConfError> {
     let v = cf.args().get(1);
@@ -246,13 +255,8 @@ macro_rules! once_setter {
     };
 }
 
-once_setter!(set_package_path, MainConf, package_path, |cf: Conf| Ok(cf
-    .args()
-    .get(1)
-    .to_vec()));
-once_setter!(set_package_cpath, MainConf, package_cpath, |cf: Conf| Ok(
-    cf.args().get(1).to_vec()
-));
+once_setter!(set_package_path, MainConf, package_path, word);
+once_setter!(set_package_cpath, MainConf, package_cpath, word);
 once_setter!(set_rewrite_no_postpone, MainConf, rewrite_no_postpone, flag);
 once_setter!(set_access_no_postpone, MainConf, access_no_postpone, flag);
 once_setter!(
@@ -261,9 +265,16 @@ once_setter!(
     precontent_no_postpone,
     flag
 );
+once_setter!(set_sa_restart, MainConf, sa_restart, flag);
 once_setter!(set_regex_cache_max, MainConf, regex_cache_max, num_slot);
 once_setter!(set_regex_match_limit, MainConf, regex_match_limit, num_slot);
 once_setter!(set_thread_cache_max, MainConf, thread_cache_max, num_slot);
+once_setter!(
+    set_worker_thread_vm_pool_size,
+    MainConf,
+    worker_thread_vm_pool_size,
+    num_slot
+);
 once_setter!(set_check_client_abort, LocConf, check_client_abort, flag);
 once_setter!(
     set_transform_underscores,

@@ -8,7 +8,6 @@ use crate::conf::MainConf;
 use crate::lua::vm::Vm;
 use crate::nginx::conf::Conf;
 use crate::nginx::cycle::{self, Cycle};
-use crate::nginx::phase_engine;
 use crate::phase::{access, body_filter, header_filter, log, precontent, rewrite, server_rewrite};
 use crate::subrequest;
 
@@ -34,6 +33,7 @@ fn configure(cf: Conf) -> bool {
     let Some(mcf) = MainConf::of_conf(cf) else {
         return false;
     };
+    crate::process::begin_config();
     let cycle = cf.cycle();
     let prefix = cycle.prefix().to_vec();
     let vm = crate::shdict::zone::while_configuring(mcf, |mcf| {
@@ -59,6 +59,10 @@ fn configure(cf: Conf) -> bool {
         return false;
     };
     mcf.host_var_index = Some(host);
+    // SAFETY: cf is the configuration being parsed, mcf its main conf.
+    if !unsafe { crate::errlog::prepare(cf.as_ptr(), mcf) } {
+        return false;
+    }
     // With shared dicts, init_by_lua waits until nginx has initialised
     // every zone (shdict::zone::init_zone), as upstream. Either way
     // ngx_cycle points at the cycle being configured while it runs: at the
@@ -77,7 +81,12 @@ fn configure(cf: Conf) -> bool {
     // nginx runs a phase's handlers in the reverse order of this array:
     // ours, pushed after the built-in modules', come first (init_module
     // moves the postponed ones to the end of their phase).
-    let hooks: [(bool, u32, ngx_http_handler_pt); 5] = [
+    let malloc_trim = mcf
+        .malloc_trim
+        .unwrap_or(crate::process::DEFAULT_MALLOC_TRIM)
+        > 0
+        && (mcf.malloc_trim.is_some() || mcf.uses_log);
+    let hooks: [(bool, u32, ngx_http_handler_pt); 6] = [
         (
             mcf.uses_server_rewrite,
             ngx_http_phases_NGX_HTTP_SERVER_REWRITE_PHASE,
@@ -103,6 +112,11 @@ fn configure(cf: Conf) -> bool {
             ngx_http_phases_NGX_HTTP_LOG_PHASE,
             Some(log::handler),
         ),
+        (
+            malloc_trim,
+            ngx_http_phases_NGX_HTTP_LOG_PHASE,
+            Some(crate::process::malloc_trim_handler),
+        ),
     ];
     hooks
         .into_iter()
@@ -123,8 +137,16 @@ pub unsafe extern "C" fn init_module(cycle: *mut ngx_cycle_t) -> ngx_int_t {
         let Some(cycle) = (unsafe { Cycle::from_raw(cycle) }) else {
             return OK;
         };
-        let (Some(mcf), Some(ph)) = (MainConf::of_cycle(cycle), phase_engine::handlers(cycle))
-        else {
+        let Some(mcf) = MainConf::of_cycle(cycle) else {
+            return OK;
+        };
+        // SAFETY: the cycle nginx just configured.
+        if !unsafe { crate::errlog::install(cycle.as_ptr()) } {
+            return ERROR;
+        }
+        // SAFETY: as above.
+        unsafe { crate::process::commit(cycle.as_ptr()) };
+        let Some(ph) = cycle.http_phase_handlers() else {
             return OK;
         };
         let ours: [(ngx_http_handler_pt, Option<bool>); 3] = [
@@ -160,4 +182,34 @@ fn move_to_phase_end(ph: &mut [ngx_http_phase_handler_t], h: ngx_http_handler_pt
         ph[k].handler = ph[k + 1].handler;
     }
     ph[j].handler = h;
+}
+
+/// Worker (and privileged agent) start: `lua_sa_restart`, then
+/// `init_worker_by_lua*`. nginx's cache manager and loader run no Lua
+/// code, as upstream.
+pub unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
+    crate::nginx::panic::guard(NGX_ERROR as ngx_int_t, || {
+        if crate::nginx::process::kind() == NGX_PROCESS_HELPER && !crate::process::is_agent() {
+            return NGX_OK as ngx_int_t;
+        }
+        // SAFETY: nginx passes the running cycle.
+        let Some(mcf) = unsafe { Cycle::from_raw(cycle) }.and_then(MainConf::of_cycle) else {
+            return NGX_OK as ngx_int_t;
+        };
+        if mcf.sa_restart != Some(false) {
+            crate::process::set_sa_restart();
+        }
+        // SAFETY: as above.
+        unsafe { crate::phase::init_worker::init_process(cycle) }
+    })
+}
+
+/// Worker exit: `exit_worker_by_lua*`, then the pipes to children are
+/// closed (nginx reports connections left open when a worker exits).
+pub unsafe extern "C" fn exit_process(cycle: *mut ngx_cycle_t) {
+    crate::nginx::panic::guard((), || {
+        // SAFETY: nginx passes the running cycle.
+        unsafe { crate::phase::exit_worker::exit_process(cycle) };
+        crate::pipe::on_exit();
+    })
 }

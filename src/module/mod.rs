@@ -3,7 +3,7 @@
 mod directives;
 mod init;
 
-use crate::{conf, phase};
+use crate::conf;
 use core::ptr;
 use nginx_sys::{ngx_http_module_t, ngx_module_t, NGX_HTTP_MODULE};
 
@@ -21,14 +21,14 @@ static mut ngx_http_lua_module_ctx: ngx_http_module_t = ngx_http_module_t {
 #[no_mangle]
 pub static mut ngx_http_lua_module: ngx_module_t = ngx_module_t {
     ctx: ptr::addr_of!(ngx_http_lua_module_ctx) as _,
-    // SAFETY: only the address of the static is taken (Rust before 1.82,
-    // our minimum, asks for unsafe even for that); nginx reads the table.
-    commands: unsafe { ptr::addr_of_mut!(directives::COMMANDS).cast() },
+    // SAFETY: only the address of the table's first entry is taken; nginx
+    // reads the table through it.
+    commands: unsafe { ptr::addr_of_mut!(directives::COMMANDS[0]) },
     type_: NGX_HTTP_MODULE as _,
     init_master: None,
     init_module: Some(init::init_module),
-    init_process: Some(phase::init_worker::init_process),
-    exit_process: Some(phase::exit_worker::exit_process),
+    init_process: Some(init::init_process),
+    exit_process: Some(init::exit_process),
     ..ngx_module_t::default()
 };
 

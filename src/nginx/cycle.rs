@@ -1,6 +1,6 @@
-//! The process's and the running cycle's globals: which worker this is,
-//! how many there are, whether the process is shutting down, the server
-//! prefix. (`process.rs` has the process kind and pids of `ngx.process`.)
+//! The running cycle and the worker's place in it: which worker this is,
+//! how many there are, the server prefix, `nginx -t`. (`process.rs` has
+//! the process kind, the pids and the exiting flags.)
 //!
 //! nginx writes these globals before it loads any configuration or forks,
 //! or from its own signal handling on the event-loop thread, and the module
@@ -63,6 +63,32 @@ impl Cycle {
         unsafe { super::log::Log::from_raw(core::ptr::addr_of_mut!((*self.as_ptr()).new_log)) }
     }
 
+    /// The phase engine nginx compiled from the http block's phase
+    /// handlers (None without an http block or before nginx built it): one
+    /// entry per handler, in the order requests run them.
+    ///
+    /// nginx builds the array in the cycle pool at `init_phase_handlers` and
+    /// reads it for every request; the module only reorders handlers of one
+    /// phase before any request runs (`init_module`), which keeps each
+    /// entry's checker and `next` with its phase.
+    pub fn http_phase_handlers(self) -> Option<&'static mut [ngx_http_phase_handler_t]> {
+        let cmcf = super::conf::HttpConfs::of_cycle(self)?.core_main_conf();
+        // SAFETY: the core module's main conf of the http block (a live
+        // cycle's pool), whose phase_engine.handlers is null or the array
+        // ended by an entry with no checker.
+        unsafe {
+            let ph = (*cmcf).phase_engine.handlers;
+            if ph.is_null() {
+                return None;
+            }
+            let mut n = 0usize;
+            while (*ph.add(n)).checker.is_some() {
+                n += 1;
+            }
+            Some(core::slice::from_raw_parts_mut(ph, n))
+        }
+    }
+
     /// `worker_processes` of the cycle's configuration (1 before the core
     /// module's configuration exists).
     pub fn worker_processes(self) -> usize {
@@ -104,24 +130,12 @@ pub fn with_cycle<R>(cycle: Cycle, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// This process's pid.
-pub fn pid() -> ngx_pid_t {
-    // SAFETY: set once at process start (and after fork).
-    unsafe { ngx_pid }
-}
-
 /// The worker's number (0-based), None outside worker processes (the
 /// master, helpers); a single-process nginx is worker 0.
 pub fn worker_id() -> Option<usize> {
     // SAFETY: set before the process runs any module code.
     let (process, worker) = unsafe { (ngx_process as u32, ngx_worker) };
     (process == NGX_PROCESS_WORKER || process == NGX_PROCESS_SINGLE).then_some(worker)
-}
-
-/// The process is shutting down (graceful or fast).
-pub fn exiting() -> bool {
-    // SAFETY: flags set by nginx's signal handling on this thread.
-    unsafe { ngx_exiting != 0 || ngx_quit != 0 || ngx_terminate != 0 }
 }
 
 /// `nginx -t`: the configuration is only tested.

@@ -1,52 +1,107 @@
-//! The request's header list (`r->headers_in`): visiting, adding,
-//! replacing and removing elements while keeping nginx's parsed fields
-//! (`host`, `content_length_n`, `user_agent`, ...) in step, and giving a
-//! subrequest a list of its own.
+//! The request's header list (`r->headers_in`): reading its elements,
+//! adding, replacing and removing them while keeping nginx's parsed
+//! fields (`host`, `content_length_n`, `user_agent`, ...) in step, and
+//! giving a subrequest a list of its own.
+use core::marker::PhantomData;
 use core::ptr;
 
 use nginx_sys::*;
 
-use super::str::{bytes, pool_str};
+use super::request::{str_bytes, Request};
 use crate::codec::text;
 
-/// Visits every element of a header list.
-pub unsafe fn for_each_elt(list: *mut ngx_list_t, mut f: impl FnMut(*mut ngx_table_elt_t)) {
-    // SAFETY: nginx's list of parts of ngx_table_elt_t.
-    unsafe {
-        let mut part: *mut ngx_list_part_t = &mut (*list).part;
-        while !part.is_null() {
-            let elts = (*part).elts as *mut ngx_table_elt_t;
-            for i in 0..(*part).nelts {
-                f(elts.add(i));
-            }
-            part = (*part).next;
+/// The elements of a header list as raw pointers, for the code here that
+/// relinks or stores them.
+struct RawElts {
+    part: *mut ngx_list_part_t,
+    i: usize,
+}
+
+impl RawElts {
+    /// # Safety
+    /// `list` is an nginx list of `ngx_table_elt_t` (initialised, or
+    /// zeroed as in a request nginx gave up on before reading its header),
+    /// and it is not changed while the iterator is used.
+    unsafe fn new(list: *mut ngx_list_t) -> RawElts {
+        RawElts {
+            // SAFETY: see above; the first part is inside the list.
+            part: unsafe { ptr::addr_of_mut!((*list).part) },
+            i: 0,
         }
     }
 }
 
-unsafe fn remove_header(list: *mut ngx_list_t, lower: &[u8]) -> bool {
-    let mut removed = false;
-    // SAFETY: nginx's list of ngx_table_elt_t; shifting within a part keeps
-    // the part's nelts consistent; list->last still points to the last part.
-    unsafe {
-        let mut part: *mut ngx_list_part_t = &mut (*list).part;
-        while !part.is_null() {
-            let elts = (*part).elts as *mut ngx_table_elt_t;
-            let mut i = 0;
-            while i < (*part).nelts {
-                let h = &*elts.add(i);
-                if bytes(h.key.data, h.key.len).eq_ignore_ascii_case(lower) {
-                    ptr::copy(elts.add(i + 1), elts.add(i), (*part).nelts - i - 1);
-                    (*part).nelts -= 1;
-                    removed = true;
-                } else {
-                    i += 1;
+impl Iterator for RawElts {
+    type Item = *mut ngx_table_elt_t;
+
+    #[inline]
+    fn next(&mut self) -> Option<*mut ngx_table_elt_t> {
+        while !self.part.is_null() {
+            // SAFETY: new's contract: each part holds `nelts` elements in
+            // `elts` and links to the next part or null.
+            unsafe {
+                let part = &*self.part;
+                if self.i < part.nelts {
+                    self.i += 1;
+                    return Some((part.elts as *mut ngx_table_elt_t).add(self.i - 1));
                 }
+                self.part = part.next;
             }
-            part = (*part).next;
+            self.i = 0;
         }
+        None
     }
-    removed
+}
+
+/// One element of a header list, for as long as the list is not changed.
+#[derive(Clone, Copy)]
+pub struct Header<'a>(&'a ngx_table_elt_t);
+
+impl<'a> Header<'a> {
+    #[inline]
+    pub fn key(self) -> &'a [u8] {
+        str_bytes(&self.0.key)
+    }
+
+    /// The lower-cased name nginx keeps beside the name (the name itself
+    /// for an element made without one).
+    #[inline]
+    pub fn lowcase_key(self) -> &'a [u8] {
+        if self.0.lowcase_key.is_null() {
+            return self.key();
+        }
+        // SAFETY: an element's lowcase_key holds key.len bytes, in the same
+        // pool as the key.
+        unsafe { core::slice::from_raw_parts(self.0.lowcase_key, self.0.key.len) }
+    }
+
+    #[inline]
+    pub fn value(self) -> &'a [u8] {
+        str_bytes(&self.0.value)
+    }
+}
+
+/// The elements of a header list, in order.
+pub struct Headers<'a>(RawElts, PhantomData<&'a ngx_list_t>);
+
+impl<'a> Iterator for Headers<'a> {
+    type Item = Header<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Header<'a>> {
+        // SAFETY: the elements live in the request pool, and the borrow of
+        // the request handle that made the iterator keeps the list as is.
+        self.0.next().map(|h| Header(unsafe { &*h }))
+    }
+}
+
+/// Visits every element of a header list.
+///
+/// # Safety
+/// `list` is an nginx list of `ngx_table_elt_t`.
+pub unsafe fn for_each_elt(list: *mut ngx_list_t, f: impl FnMut(*mut ngx_table_elt_t)) {
+    // SAFETY: the caller's contract.
+    unsafe { RawElts::new(list) }.for_each(f)
 }
 
 /// Multi-valued `headers_in` fields that are arrays before nginx 1.23.
@@ -55,95 +110,170 @@ fn is_array_field(lower: &[u8]) -> bool {
     lower == b"cookie" || lower == b"x-forwarded-for"
 }
 
-/// Points nginx's parsed `headers_in` fields (found through nginx's own
-/// `ngx_http_headers_in` table) at the current elements: the field of
-/// `only`, or all of them after elements were removed (removal shifts the
-/// elements that follow, so every field may be stale).
-unsafe fn sync_fields(r: *mut ngx_http_request_t, only: Option<&[u8]>) {
-    // SAFETY: ngx_http_headers_in ends with an empty name; offsets index
-    // ngx_http_headers_in_t; fields are `ngx_table_elt_t *` (or, for the
-    // multi headers of nginx < 1.23, `ngx_array_t` of such pointers).
-    unsafe {
+impl Request {
+    /// The request's header elements, as the client sent them and Lua
+    /// changed them (the list must not be changed while they are read).
+    #[inline]
+    pub fn headers_in(&self) -> Headers<'_> {
+        // SAFETY: a live request's header list: nginx initialises it
+        // before any handler runs (a request it rejected while reading the
+        // header has it zeroed, which reads as empty).
+        Headers(
+            unsafe { RawElts::new(ptr::addr_of_mut!((*self.as_ptr()).headers_in.headers)) },
+            PhantomData,
+        )
+    }
+
+    /// The header list, for the writers below.
+    fn headers_in_list(self) -> *mut ngx_list_t {
+        // SAFETY: a field of the live request.
+        unsafe { ptr::addr_of_mut!((*self.as_ptr()).headers_in.headers) }
+    }
+
+    /// Whether nginx set up the header list and can take new headers: a
+    /// 400 Bad Request (an error_page target) never got one.
+    fn headers_in_ready(self) -> bool {
+        // SAFETY: fields of the live request.
+        unsafe { !(*self.as_ptr()).headers_in.headers.last.is_null() && self.status() != 400 }
+    }
+
+    /// Appends an element to the header list, zeroed, then filled by
+    /// `fill`; false when out of memory.
+    fn push_header_in(self, fill: impl FnOnce(&mut ngx_table_elt_t)) -> bool {
+        // SAFETY: an initialised list of the live request (headers_in_ready
+        // or copy_headers_in_from made it); ngx_list_push returns room for
+        // one element in the request pool, which a zeroed element is valid
+        // for, and nothing else refers to it yet.
+        unsafe {
+            let h = ngx_list_push(self.headers_in_list()) as *mut ngx_table_elt_t;
+            if h.is_null() {
+                return false;
+            }
+            ptr::write_bytes(h, 0, 1);
+            fill(&mut *h);
+        }
+        true
+    }
+
+    /// Removes the elements whose name is `lower` (case-insensitive);
+    /// true if there were any.
+    fn remove_header_in(self, lower: &[u8]) -> bool {
+        let mut removed = false;
+        // SAFETY: a field of the live request.
+        let mut part = unsafe { ptr::addr_of_mut!((*self.headers_in_list()).part) };
+        while !part.is_null() {
+            // SAFETY: the list's parts hold nelts elements each; shifting
+            // the rest of a part down keeps it consistent, and list->last
+            // still points at the last part.
+            unsafe {
+                let elts = (*part).elts as *mut ngx_table_elt_t;
+                let mut i = 0;
+                while i < (*part).nelts {
+                    if str_bytes(&(*elts.add(i)).key).eq_ignore_ascii_case(lower) {
+                        ptr::copy(elts.add(i + 1), elts.add(i), (*part).nelts - i - 1);
+                        (*part).nelts -= 1;
+                        removed = true;
+                    } else {
+                        i += 1;
+                    }
+                }
+                part = (*part).next;
+            }
+        }
+        removed
+    }
+
+    /// Points nginx's parsed `headers_in` fields (found through nginx's
+    /// own `ngx_http_headers_in` table) at the current elements: the field
+    /// of `only`, or all of them after elements were removed (removal
+    /// shifts the elements that follow, so every field may be stale).
+    fn sync_fields_in(self, only: Option<&[u8]>) {
         let table = ptr::addr_of!(ngx_http_headers_in) as *const ngx_http_header_t;
         let mut i = 0;
         loop {
-            let e = &*table.add(i);
+            // SAFETY: nginx's static table ends with an empty name.
+            let e = unsafe { &*table.add(i) };
             i += 1;
             if e.name.len == 0 {
                 return;
             }
-            let name = bytes(e.name.data, e.name.len);
+            let name = str_bytes(&e.name);
             if only.is_some_and(|o| !name.eq_ignore_ascii_case(o)) {
                 continue;
             }
-            sync_field(r, name, e.offset);
+            self.sync_field_in(name, e.offset);
         }
     }
-}
 
-unsafe fn sync_field(r: *mut ngx_http_request_t, name: &[u8], offset: ngx_uint_t) {
-    // SAFETY: see sync_fields.
-    unsafe {
-        let base = ptr::addr_of_mut!((*r).headers_in) as *mut u8;
-        let mut first: *mut ngx_table_elt_t = ptr::null_mut();
-        #[allow(unused_mut)]
-        let mut prev: *mut ngx_table_elt_t = ptr::null_mut();
-        #[cfg(not(ngx_lua_nginx_ge_1_25))]
-        let arr = if is_array_field(&name.to_ascii_lowercase()) {
-            let arr = base.add(offset) as *mut ngx_array_t;
-            if (*arr).elts.is_null() {
-                // ngx_array_init is a static inline function in C.
-                let size = core::mem::size_of::<*mut ngx_table_elt_t>();
-                (*arr).elts = ngx_palloc((*r).pool, 2 * size);
+    /// Points the `headers_in` field at `offset` (nginx's table entry for
+    /// `name`) at the elements named `name`.
+    fn sync_field_in(self, name: &[u8], offset: ngx_uint_t) {
+        // SAFETY: `offset` comes from nginx's ngx_http_headers_in table, so
+        // it is the offset of a `ngx_table_elt_t *` field of
+        // ngx_http_headers_in_t (for nginx < 1.23's multi headers, an
+        // `ngx_array_t` of such pointers); the elements and arrays live
+        // in the request pool.
+        unsafe {
+            let base = ptr::addr_of_mut!((*self.as_ptr()).headers_in) as *mut u8;
+            let mut first: *mut ngx_table_elt_t = ptr::null_mut();
+            #[allow(unused_mut)]
+            let mut prev: *mut ngx_table_elt_t = ptr::null_mut();
+            #[cfg(not(ngx_lua_nginx_ge_1_25))]
+            let arr = if is_array_field(&name.to_ascii_lowercase()) {
+                let arr = base.add(offset) as *mut ngx_array_t;
                 if (*arr).elts.is_null() {
-                    return;
+                    // ngx_array_init is a static inline function in C.
+                    let size = core::mem::size_of::<*mut ngx_table_elt_t>();
+                    (*arr).elts = ngx_palloc(self.pool(), 2 * size);
+                    if (*arr).elts.is_null() {
+                        return;
+                    }
+                    (*arr).size = size;
+                    (*arr).nalloc = 2;
+                    (*arr).pool = self.pool();
                 }
-                (*arr).size = size;
-                (*arr).nalloc = 2;
-                (*arr).pool = (*r).pool;
+                (*arr).nelts = 0;
+                Some(arr)
+            } else {
+                None
+            };
+            for h in RawElts::new(self.headers_in_list()) {
+                if !str_bytes(&(*h).key).eq_ignore_ascii_case(name) {
+                    continue;
+                }
+                #[cfg(not(ngx_lua_nginx_ge_1_25))]
+                if let Some(arr) = arr {
+                    let slot = ngx_array_push(arr) as *mut *mut ngx_table_elt_t;
+                    if !slot.is_null() {
+                        *slot = h;
+                    }
+                }
+                #[cfg(ngx_lua_nginx_ge_1_25)]
+                {
+                    (*h).next = ptr::null_mut();
+                    if !prev.is_null() {
+                        (*prev).next = h;
+                    }
+                    prev = h;
+                }
+                if first.is_null() {
+                    first = h;
+                }
             }
-            (*arr).nelts = 0;
-            Some(arr)
-        } else {
-            None
-        };
-        for_each_elt(&mut (*r).headers_in.headers, |h| {
-            if !bytes((*h).key.data, (*h).key.len).eq_ignore_ascii_case(name) {
+            let _ = prev;
+            #[cfg(not(ngx_lua_nginx_ge_1_25))]
+            if arr.is_some() {
                 return;
             }
-            #[cfg(not(ngx_lua_nginx_ge_1_25))]
-            if let Some(arr) = arr {
-                let slot = ngx_array_push(arr) as *mut *mut ngx_table_elt_t;
-                if !slot.is_null() {
-                    *slot = h;
-                }
-            }
-            #[cfg(ngx_lua_nginx_ge_1_25)]
-            {
-                (*h).next = ptr::null_mut();
-                if !prev.is_null() {
-                    (*prev).next = h;
-                }
-                prev = h;
-            }
-            if first.is_null() {
-                first = h;
-            }
-        });
-        let _ = prev;
-        #[cfg(not(ngx_lua_nginx_ge_1_25))]
-        if arr.is_some() {
-            return;
+            *(base.add(offset) as *mut *mut ngx_table_elt_t) = first;
         }
-        *(base.add(offset) as *mut *mut ngx_table_elt_t) = first;
     }
-}
 
-/// Effects of a request header on nginx's derived request fields.
-unsafe fn header_effects(r: *mut ngx_http_request_t, lower: &[u8], value: Option<&[u8]>) {
-    // SAFETY: live request; values live in its pool.
-    unsafe {
-        let hi = &mut (*r).headers_in;
+    /// Effects of a request header on nginx's derived request fields.
+    fn header_in_effects(self, lower: &[u8], value: Option<&[u8]>) {
+        // SAFETY: the live request's parsed header, written before nginx
+        // runs again.
+        let hi = unsafe { &mut (*self.as_ptr()).headers_in };
         match lower {
             b"connection" => {
                 // As nginx parses it: the tokens anywhere in the value.
@@ -179,205 +309,209 @@ unsafe fn header_effects(r: *mut ngx_http_request_t, lower: &[u8], value: Option
             _ => {}
         }
     }
-}
 
-/// Gives subrequest `sr` a header list of its own: nginx's subrequest is a
-/// shallow copy of the parent's `headers_in`, so a header set in the
-/// subrequest would land in the parent's list. The parent's elements are
-/// copied (without `Content-Length` when `drop_length`), then nginx's
-/// parsed fields are pointed at the copies.
-///
-/// # Safety
-/// `sr` is a subrequest of the live request `pr` that has not run yet.
-pub unsafe fn copy_headers_in(
-    sr: *mut ngx_http_request_t,
-    pr: *mut ngx_http_request_t,
-    drop_length: bool,
-) -> bool {
-    // SAFETY: both requests live in the same pool; the copied elements'
-    // strings live there too (or in the connection's header buffers).
-    unsafe {
-        let list: *mut ngx_list_t = &mut (*sr).headers_in.headers;
-        if ngx_list_init(
-            list,
-            (*sr).pool,
-            20,
-            core::mem::size_of::<ngx_table_elt_t>(),
-        ) != NGX_OK as ngx_int_t
-        {
+    /// Gives this subrequest of `parent` a header list of its own: nginx's
+    /// subrequest is a shallow copy of the parent's `headers_in`, so a
+    /// header set in the subrequest would land in the parent's list. The
+    /// parent's elements are copied (without `Content-Length` when
+    /// `drop_length`), then nginx's parsed fields are pointed at the
+    /// copies. False when `parent` is not this request's parent, or on
+    /// allocation failure.
+    pub fn copy_headers_in_from(self, parent: Request, drop_length: bool) -> bool {
+        if self.parent() != Some(parent) {
             return false;
         }
-        // The array fields of nginx < 1.23 must not share the parent's
-        // array memory either: sync_fields allocates new ones.
-        #[cfg(not(ngx_lua_nginx_ge_1_25))]
-        {
-            (*sr).headers_in.cookies = core::mem::zeroed();
-            (*sr).headers_in.x_forwarded_for = core::mem::zeroed();
-        }
-        let mut ok = true;
-        for_each_elt(&mut (*pr).headers_in.headers, |h| {
-            if !ok
-                || (drop_length
-                    && bytes((*h).key.data, (*h).key.len).eq_ignore_ascii_case(b"content-length"))
+        let list = self.headers_in_list();
+        // SAFETY: the subrequest's own header list, initialised in its pool
+        // (which is the parent's: a subrequest shares it); the parent's
+        // elements are copied by value and their strings live in that pool
+        // or in the connection's header buffers, which outlive both.
+        unsafe {
+            if ngx_list_init(
+                list,
+                self.pool(),
+                20,
+                core::mem::size_of::<ngx_table_elt_t>(),
+            ) != NGX_OK as ngx_int_t
             {
-                return;
+                return false;
             }
-            let c = ngx_list_push(list) as *mut ngx_table_elt_t;
-            if c.is_null() {
-                ok = false;
-                return;
+            // The array fields of nginx < 1.23 must not share the parent's
+            // array memory either: sync_fields_in allocates new ones.
+            #[cfg(not(ngx_lua_nginx_ge_1_25))]
+            {
+                (*self.as_ptr()).headers_in.cookies = core::mem::zeroed();
+                (*self.as_ptr()).headers_in.x_forwarded_for = core::mem::zeroed();
             }
-            ptr::copy_nonoverlapping(h, c, 1);
-        });
-        if ok {
-            sync_fields(sr, None);
         }
-        ok
-    }
-}
-
-/// Adds a `Content-Length: n` element to `r`'s request headers.
-///
-/// # Safety
-/// `r` is a live request.
-pub unsafe fn push_content_length(r: *mut ngx_http_request_t, n: usize) -> bool {
-    // SAFETY: live request; the element and its strings in its pool.
-    unsafe {
-        let h = ngx_list_push(&mut (*r).headers_in.headers) as *mut ngx_table_elt_t;
-        let Some(v) = pool_str(r, n.to_string().as_bytes()) else {
-            return false;
-        };
-        if h.is_null() {
-            return false;
+        for h in parent.headers_in() {
+            if drop_length && h.key().eq_ignore_ascii_case(b"content-length") {
+                continue;
+            }
+            if !self.push_header_in(|c| *c = *h.0) {
+                return false;
+            }
         }
-        ptr::write_bytes(h, 0, 1);
-        (*h).key = ngx_str_t {
-            len: 14,
-            data: c"Content-Length".as_ptr() as *mut u8,
-        };
-        (*h).lowcase_key = c"content-length".as_ptr() as *mut u8;
-        (*h).hash = ngx_hash_key((*h).lowcase_key, 14);
-        (*h).value = v;
-        sync_fields(r, Some(b"content-length"));
-        (*r).headers_in.content_length_n = n as off_t;
+        self.sync_fields_in(None);
         true
     }
-}
 
-/// Sets (appends, with `replace` false) or clears (no values) a request
-/// header, escaping its name and values, and keeps nginx's parsed
-/// `headers_in` fields in step.
-///
-/// # Safety
-/// `r` is a live request.
-pub unsafe fn set_input_header<'a>(
-    r: *mut ngx_http_request_t,
-    key: &[u8],
-    values: impl ExactSizeIterator<Item = &'a [u8]>,
-    replace: bool,
-    host_var: Option<usize>,
-) -> Result<(), &'static [u8]> {
-    // SAFETY: live request.
-    unsafe {
-        if (*r).headers_in.headers.last.is_null() || (*r).headers_out.status == 400 {
-            // A 400 Bad Request (an error_page target): nginx never set
-            // up the header list; upstream ignores the call too.
+    /// Adds a `Content-Length: n` element to the request headers.
+    pub fn push_content_length_in(self, n: usize) -> bool {
+        let Some(v) = self.pool_cstr(n.to_string().as_bytes()) else {
+            return false;
+        };
+        let pushed = self.push_header_in(|h| {
+            h.key = ngx_str_t {
+                len: 14,
+                data: c"Content-Length".as_ptr() as *mut u8,
+            };
+            h.lowcase_key = c"content-length".as_ptr() as *mut u8;
+            // SAFETY: lowcase_key points at key.len bytes (a static string).
+            h.hash = unsafe { ngx_hash_key(h.lowcase_key, h.key.len) };
+            h.value = v;
+        });
+        if !pushed {
+            return false;
+        }
+        self.sync_fields_in(Some(b"content-length"));
+        self.set_content_length_in_n(n as off_t);
+        true
+    }
+
+    /// The body length nginx reads and forwards (`-1`: none given).
+    pub fn content_length_in(self) -> off_t {
+        // SAFETY: a field of the live request.
+        unsafe { (*self.as_ptr()).headers_in.content_length_n }
+    }
+
+    /// Sets the parsed body length alone (the header follows with
+    /// [`Request::set_content_length_in`]).
+    pub fn set_content_length_in_n(self, n: off_t) {
+        // SAFETY: a field of the live request.
+        unsafe { (*self.as_ptr()).headers_in.content_length_n = n }
+    }
+
+    /// Sets the request's Content-Length to `n`: the parsed length, and
+    /// the header proxy_pass forwards.
+    pub fn set_content_length_in(self, n: off_t) -> Result<(), &'static [u8]> {
+        self.set_content_length_in_n(n);
+        let digits = n.to_string();
+        // SAFETY: a field of the live request; the element it points at
+        // (if any) lives in the request pool.
+        let h = unsafe { (*self.as_ptr()).headers_in.content_length };
+        // SAFETY: as above.
+        if let Some(h) = unsafe { h.as_mut() } {
+            h.value = self.pool_cstr(digits.as_bytes()).ok_or(&b"no memory"[..])?;
             return Ok(());
         }
+        self.set_header_in(
+            b"Content-Length",
+            core::iter::once(digits.as_bytes()),
+            true,
+            None,
+        )
+        .map_err(|_| &b"failed to reset the Content-Length input header"[..])
     }
-    let name = text::escape_header(key, true);
-    let lower = name.to_ascii_lowercase();
-    let values: Vec<&[u8]> = values.collect();
-    let nvals = values.len();
-    // nginx's idea of the host ($host, server lookup) comes from the
-    // first value, which must be a valid host (upstream refuses others).
-    let server = match (&lower[..], values.first()) {
-        (b"host", Some(v)) if !v.is_empty() => {
-            let escaped = text::escape_header(v, false);
-            match text::validate_host(&escaped) {
-                Some(h) => Some(h),
-                None => return Err(b"failed to set header"),
-            }
+
+    /// Sets (appends, with `replace` false) or clears (no values) a
+    /// request header, escaping its name and values, and keeps nginx's
+    /// parsed `headers_in` fields in step. `host_var` is `$host`'s index,
+    /// whose cached value a new Host makes stale.
+    pub fn set_header_in<'a>(
+        self,
+        key: &[u8],
+        values: impl ExactSizeIterator<Item = &'a [u8]>,
+        replace: bool,
+        host_var: Option<usize>,
+    ) -> Result<(), &'static [u8]> {
+        if !self.headers_in_ready() {
+            // Upstream ignores the call too.
+            return Ok(());
         }
-        _ => None,
-    };
-    // nginx reads the body by content_length_n: a value it cannot parse
-    // (upstream refuses it) would leave the body to be parsed as the next
-    // request on the connection.
-    if lower == b"content-length"
-        && values
-            .iter()
-            .any(|v| !v.is_empty() && text::parse_off(v).is_none())
-    {
-        return Err(b"failed to set header");
-    }
-    // SAFETY: live request; new elements and strings in its pool.
-    unsafe {
-        let list: *mut ngx_list_t = &mut (*r).headers_in.headers;
-        let removed = (replace || nvals == 0) && remove_header(list, &lower);
+        let name = text::escape_header(key, true);
+        let lower = name.to_ascii_lowercase();
+        let values: Vec<&[u8]> = values.collect();
+        let nvals = values.len();
+        // nginx's idea of the host ($host, server lookup) comes from the
+        // first value, which must be a valid host (upstream refuses others).
+        let server = match (&lower[..], values.first()) {
+            (b"host", Some(v)) if !v.is_empty() => {
+                let escaped = text::escape_header(v, false);
+                match text::validate_host(&escaped) {
+                    Some(h) => Some(h),
+                    None => return Err(b"failed to set header"),
+                }
+            }
+            _ => None,
+        };
+        // nginx reads the body by content_length_n: a value it cannot parse
+        // (upstream refuses it) would leave the body to be parsed as the
+        // next request on the connection.
+        if lower == b"content-length"
+            && values
+                .iter()
+                .any(|v| !v.is_empty() && text::parse_off(v).is_none())
+        {
+            return Err(b"failed to set header");
+        }
+        let removed = (replace || nvals == 0) && self.remove_header_in(&lower);
         let mut first: Option<ngx_str_t> = None;
         for v in values {
             let value = text::escape_header(v, false);
-            let h = ngx_list_push(list) as *mut ngx_table_elt_t;
-            if h.is_null() {
-                return Err(b"no memory");
-            }
-            ptr::write_bytes(h, 0, 1);
-            let (Some(k), Some(lk), Some(val)) =
-                (pool_str(r, &name), pool_str(r, &lower), pool_str(r, &value))
-            else {
+            let (Some(k), Some(lk), Some(val)) = (
+                self.pool_cstr(&name),
+                self.pool_cstr(&lower),
+                self.pool_cstr(&value),
+            ) else {
                 return Err(b"no memory");
             };
-            (*h).hash = ngx_hash_key(lk.data, lk.len);
-            (*h).key = k;
-            (*h).lowcase_key = lk.data;
-            (*h).value = val;
+            let pushed = self.push_header_in(|h| {
+                // SAFETY: lk holds lk.len bytes in the request pool.
+                h.hash = unsafe { ngx_hash_key(lk.data, lk.len) };
+                h.key = k;
+                h.lowcase_key = lk.data;
+                h.value = val;
+            });
+            if !pushed {
+                return Err(b"no memory");
+            }
             first.get_or_insert(val);
         }
-        sync_fields(r, if removed { None } else { Some(&lower) });
+        self.sync_fields_in(if removed { None } else { Some(&lower) });
         // The derived fields follow the first remaining value.
-        let mut cur: Option<ngx_str_t> = first;
-        if cur.is_none() && !replace {
-            for_each_elt(list, |h| {
-                if cur.is_none() && bytes((*h).key.data, (*h).key.len).eq_ignore_ascii_case(&lower)
-                {
-                    cur = Some((*h).value);
-                }
-            });
-        }
-        header_effects(r, &lower, cur.as_ref().map(|s| bytes(s.data, s.len)));
-        if lower == b"host" {
-            set_server(r, server.as_deref(), host_var)?;
-        }
-    }
-    Ok(())
-}
-
-/// `headers_in.server` after Host changed, and a fresh `$host` (nginx
-/// caches indexed variables per request).
-///
-/// # Safety
-/// `r` is a live request.
-unsafe fn set_server(
-    r: *mut ngx_http_request_t,
-    host: Option<&[u8]>,
-    host_var: Option<usize>,
-) -> Result<(), &'static [u8]> {
-    // SAFETY: live request; the copy lives in its pool; the index was
-    // taken at configuration time, so r->variables has that slot.
-    unsafe {
-        (*r).headers_in.server = match host {
-            Some(h) => pool_str(r, h).ok_or(&b"no memory"[..])?,
-            None => ngx_str_t {
-                len: 0,
-                data: ptr::null_mut(),
-            },
+        let cur = match &first {
+            Some(v) => Some(str_bytes(v)),
+            None if !replace => self
+                .headers_in()
+                .find(|h| h.key().eq_ignore_ascii_case(&lower))
+                .map(|h| h.value()),
+            None => None,
         };
-        if let Some(i) = host_var {
-            let v = (*r).variables.add(i);
-            (*v).set_valid(0);
-            (*v).set_not_found(0);
+        self.header_in_effects(&lower, cur);
+        if lower == b"host" {
+            self.set_server(server.as_deref(), host_var)?;
         }
+        Ok(())
     }
-    Ok(())
+
+    /// `headers_in.server` after Host changed, and a fresh `$host` (nginx
+    /// caches indexed variables per request).
+    fn set_server(self, host: Option<&[u8]>, host_var: Option<usize>) -> Result<(), &'static [u8]> {
+        let server = match host {
+            Some(h) => self.pool_cstr(h).ok_or(&b"no memory"[..])?,
+            None => ngx_str_t::empty(),
+        };
+        // SAFETY: fields of the live request; the index was taken at
+        // configuration time, so r->variables has that slot.
+        unsafe {
+            (*self.as_ptr()).headers_in.server = server;
+            if let Some(i) = host_var {
+                let v = (*self.as_ptr()).variables.add(i);
+                (*v).set_valid(0);
+                (*v).set_not_found(0);
+            }
+        }
+        Ok(())
+    }
 }

@@ -1,19 +1,34 @@
 //! Safe wrappers over the nginx objects the runtime touches. All raw
 //! pointer work on nginx structures outside `conf/` and `phase/` lives here.
+pub mod body;
+pub mod body_set;
+pub mod chain;
 pub mod conf;
+pub mod ctx_slot;
 pub mod cycle;
 pub mod fake;
+pub mod fd_conn;
+pub mod filter;
 pub mod headers_in;
+pub mod headers_out;
+pub mod helper;
 pub mod log;
+pub mod log_writer;
 pub mod module;
+pub mod ndk;
 pub mod panic;
 pub mod phase_engine;
+pub mod process;
+pub mod raw_header;
+pub mod redirect;
 pub mod request;
+pub mod script;
 pub mod shm;
 pub mod sock;
 pub mod ssl_conf;
-pub mod str;
 pub mod subrequest;
+pub mod thread_pool;
 pub mod time;
 pub mod timer;
+pub mod uri;
 pub mod variables;

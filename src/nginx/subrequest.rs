@@ -136,15 +136,6 @@ pub fn share_header_buffer(r: Request, from: Request) {
     fields_mut(&r).header_in = fields(&from).header_in;
 }
 
-/// The request body's Content-Length header value (-1: none).
-pub fn content_length_in(r: Request) -> off_t {
-    fields(&r).headers_in.content_length_n
-}
-
-pub fn set_content_length_in(r: Request, n: off_t) {
-    fields_mut(&r).headers_in.content_length_n = n;
-}
-
 pub fn chunked_in(r: Request) -> bool {
     fields(&r).headers_in.chunked() != 0
 }

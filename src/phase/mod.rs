@@ -1,10 +1,12 @@
 //! nginx phase hooks: one file per phase.
 pub mod abort;
 pub mod access;
+pub mod body;
 pub mod body_filter;
 pub mod content;
 pub mod exec;
 pub mod exit_worker;
+pub mod finish;
 pub mod flush;
 pub mod header_filter;
 pub mod init_worker;
@@ -15,149 +17,4 @@ pub mod rewrite;
 pub mod server_rewrite;
 pub mod set;
 
-use nginx_sys::*;
-
-use crate::conf;
-use crate::http::RequestCtx;
-use crate::lua::ctx::LuaCtx;
-use crate::lua::phase::Phase;
-use crate::lua::sched::Outcome;
-
-/// `lua_need_request_body`: reads the client body before a rewrite,
-/// access or content handler runs its Lua code. `Some(rc)` when the
-/// handler must return `rc` now: `NGX_DONE` while nginx reads (the post
-/// handler re-enters the handler), or nginx's error status.
-///
-/// # Safety
-/// `r` is the live request of `ctx`, in one of those phases.
-pub unsafe fn read_body_first(
-    r: *mut ngx_http_request_t,
-    ctx: &mut RequestCtx,
-    content: bool,
-) -> Option<ngx_int_t> {
-    if ctx.body.waiting_more {
-        return Some(NGX_DONE as ngx_int_t);
-    }
-    // SAFETY: live request; nginx's documented body API.
-    unsafe {
-        if ctx.body.read_done || !conf::loc_conf(r).need_request_body() {
-            return None;
-        }
-        (*r).set_request_body_in_single_buf(1);
-        (*r).set_request_body_in_persistent_file(1);
-        (*r).set_request_body_in_clean_file(1);
-        let post: ngx_http_client_body_handler_pt = if content {
-            Some(content_body_read)
-        } else {
-            Some(phase_body_read)
-        };
-        let rc = ngx_http_read_client_request_body(r, post);
-        if rc == NGX_ERROR as ngx_int_t || rc >= NGX_HTTP_SPECIAL_RESPONSE as ngx_int_t {
-            return Some(rc);
-        }
-        if rc == NGX_AGAIN as ngx_int_t {
-            ctx.body.waiting_more = true;
-            return Some(NGX_DONE as ngx_int_t);
-        }
-        None
-    }
-}
-
-/// Body read for a rewrite/access handler: drop the read's reference and,
-/// if the handler is waiting for it, run the phases again.
-unsafe extern "C" fn phase_body_read(r: *mut ngx_http_request_t) {
-    // SAFETY: nginx calls the post handler with the live request holding
-    // the reference ngx_http_read_client_request_body took.
-    unsafe {
-        (*(*r).main).set_count((*(*r).main).count() - 1);
-        let Some(ctx) = RequestCtx::get(r) else {
-            return;
-        };
-        ctx.body.read_done = true;
-        if ctx.body.waiting_more {
-            ctx.body.waiting_more = false;
-            ngx_http_core_run_phases(r);
-        }
-    }
-}
-
-/// Body read for a content handler: run it now if it was waiting (its
-/// result finalizes the request with the read's reference), else just
-/// drop the reference.
-unsafe extern "C" fn content_body_read(r: *mut ngx_http_request_t) {
-    // SAFETY: as phase_body_read.
-    unsafe {
-        let ctx = RequestCtx::get(r);
-        match ctx {
-            Some(ctx) if ctx.body.waiting_more => {
-                ctx.body.read_done = true;
-                ctx.body.waiting_more = false;
-                ngx_http_finalize_request(r, content::handler(r));
-            }
-            ctx => {
-                if let Some(ctx) = ctx {
-                    ctx.body.read_done = true;
-                }
-                (*(*r).main).set_count((*(*r).main).count() - 1);
-            }
-        }
-    }
-}
-
-/// The continuation of the request phases' handlers: lets the phase
-/// whose threads ran act on the handler's state after an event resumed one
-/// of them.
-pub fn after_phase(l: &mut LuaCtx, outcome: Outcome) {
-    // SAFETY: every LuaCtx of a request is part of a RequestCtx.
-    let Some(ctx) = (unsafe { RequestCtx::from_lua(l) }) else {
-        return;
-    };
-    match ctx.phase {
-        Phase::Content => content::after_resume(ctx, outcome),
-        Phase::ServerRewrite | Phase::Rewrite | Phase::Access | Phase::Precontent => {
-            rewrite::after_resume(ctx, outcome)
-        }
-        _ => {}
-    }
-}
-
-/// The status a finished rewrite/access/content handler ends the request
-/// with, sending what is still owed (header, last buffer).
-pub fn finish_rc(ctx: &mut RequestCtx, outcome: Outcome) -> Option<isize> {
-    let r = ctx.r;
-    // SAFETY: live request.
-    let header_sent = unsafe { (*r).header_sent() != 0 };
-    if outcome != Outcome::Yielded {
-        // SAFETY: live request whose threads are all done.
-        unsafe { crate::cosocket::req::discard_unread(r) };
-    }
-    match outcome {
-        Outcome::Yielded => None,
-        // With subrequests still running (a light thread's capture),
-        // upstream ends the request without a response.
-        Outcome::Error if ctx.phases.pending_captures > 0 => Some(NGX_ERROR as isize),
-        Outcome::Error => Some(if header_sent { NGX_ERROR as isize } else { 500 }),
-        Outcome::Done => Some(output::send_eof(ctx)),
-        Outcome::Exit(code) => {
-            if code == NGX_ERROR as isize || code == NGX_HTTP_CLIENT_CLOSED_REQUEST as isize {
-                return Some(code);
-            }
-            // As upstream, the exit code becomes the response status unless
-            // one was set; it survives an `error_page 404 = /uri` redirect.
-            if code >= 200 && !header_sent {
-                // SAFETY: live request, header not yet sent.
-                unsafe {
-                    if (*r).headers_out.status == 0 {
-                        (*r).headers_out.status = code as ngx_uint_t;
-                    }
-                }
-            }
-            // Buffered HTTP/1.0 output goes out with the exit status, as
-            // upstream does, instead of being replaced by an error page.
-            if code >= 300 && !header_sent && !ctx.output.buffering {
-                return Some(code);
-            }
-            Some(output::send_eof(ctx))
-        }
-    }
-}
+pub use body::read_body_first;
