@@ -114,39 +114,31 @@ impl State {
     /// Creates a coroutine anchored in the registry (returned with its
     /// reference, which the caller releases) and copies this stack's values
     /// `first..=last` onto it; with `keep`, the coroutine is also left on
-    /// top of this stack. None when a stack cannot grow that far.
+    /// top of this stack. None for a range outside the stack.
     pub fn new_coroutine(self, first: c_int, last: c_int, keep: bool) -> Option<(State, c_int)> {
-        let L = self.as_ptr();
-        let n = (last - first + 1).max(0);
         if first < 1 || last > self.top() {
             return None;
         }
-        // SAFETY: a live state; lua_checkstack makes room for the new
-        // coroutine, its copy and the n values before they are pushed;
-        // luaL_ref pops the value it anchors; lua_xmove moves the n copies
-        // to the new coroutine (same VM) once its stack has room too.
-        unsafe {
-            if lua_checkstack(L, n + 2) == 0 {
-                return None;
-            }
+        let L = self.as_ptr();
+        let n = (last - first + 1).max(0);
+        // SAFETY: a live state and valid indices (checked above); LuaJIT
+        // grows a stack as values are pushed (lua_pushvalue) or moved onto
+        // it (lua_xmove checks the target); luaL_ref pops the value it
+        // anchors; lua_xmove moves the n copies to the new coroutine of
+        // the same VM.
+        let co = unsafe {
             let co = lua_newthread(L);
             if keep {
                 lua_pushvalue(L, -1);
             }
             let co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-            if lua_checkstack(co, n) == 0 {
-                luaL_unref(L, LUA_REGISTRYINDEX, co_ref);
-                if keep {
-                    lua_pop(L, 1);
-                }
-                return None;
-            }
             for i in first..=last {
                 lua_pushvalue(L, i);
             }
             lua_xmove(L, co, n);
-            Some((State(NonNull::new(co)?), co_ref))
-        }
+            (co, co_ref)
+        };
+        Some((State(NonNull::new(co.0)?), co.1))
     }
 
     /// Drops everything on the stack.

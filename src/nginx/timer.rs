@@ -18,6 +18,7 @@ pub type EventHandler = unsafe extern "C" fn(*mut ngx_event_t);
 pub struct TimerEvent(ngx_event_t);
 
 impl Default for TimerEvent {
+    #[inline]
     fn default() -> Self {
         Self::new()
     }
@@ -25,6 +26,7 @@ impl Default for TimerEvent {
 
 impl TimerEvent {
     /// An unarmed event.
+    #[inline]
     pub fn new() -> TimerEvent {
         // SAFETY: an all-zero ngx_event_t is nginx's idle event (no timer,
         // not posted, no handler); nginx's own modules calloc theirs.
