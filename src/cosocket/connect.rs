@@ -59,7 +59,7 @@ impl Tcp {
                     Peer::Inet(a) => a.to_string().into_bytes(),
                     Peer::Unix(_) => host.to_vec(),
                 };
-                self.sockaddr = addr::sockaddr(p).0;
+                self.sockaddr = addr::sockaddr(p);
                 self.resolve_name.clear();
             }
             None => {

@@ -7,24 +7,12 @@ use core::ptr;
 use nginx_sys::*;
 
 use super::pool::{self, Pool};
+use super::recv::RecvBuf;
+pub use super::recv::RecvMode;
 use crate::lua::ctx::CoCtx;
 use crate::lua::ctx::LuaCtx;
 use crate::nginx::log;
 use crate::nginx::sock::errno;
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum RecvMode {
-    Line,
-    All,
-    Size(usize),
-    Any(usize),
-    /// receiveuntil: data before `until_pat`, at most `size` bytes a call
-    /// when `size > 0`.
-    Until {
-        size: usize,
-        inclusive: bool,
-    },
-}
 
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
 pub(super) enum Pending {
@@ -84,8 +72,8 @@ pub struct Tcp {
     pub log_errors: bool,
     pub default_pool_size: usize,
     pub keepalive_timeout: ngx_msec_t,
-    pub(super) buf: Vec<u8>,
-    pub(super) pos: usize,
+    /// Bytes received and not yet handed out.
+    pub rx: RecvBuf,
     send_buf: Vec<u8>,
     send_off: usize,
     pub(super) reader: *mut CoCtx,
@@ -108,12 +96,6 @@ pub struct Tcp {
     /// Why the host given to connect does not parse (reported once the
     /// pool admitted the operation).
     pub(super) bad_host: Option<String>,
-    pub until_pat: Vec<u8>,
-    until_found: bool,
-    /// Bytes after `pos` that a line or pattern receive already searched
-    /// without a match: the next search starts there instead of at `pos`,
-    /// which made a long stream without a delimiter quadratic.
-    scanned: usize,
     /// A datagram socket (ngx.socket.udp): one receive is one datagram.
     pub udp: bool,
     pub(super) resolve_name: Vec<u8>,
@@ -165,8 +147,7 @@ impl Tcp {
             log_errors: lcf.socket_log_errors(),
             default_pool_size: lcf.socket_pool_size(),
             keepalive_timeout: lcf.socket_keepalive_timeout(),
-            buf: Vec::new(),
-            pos: 0,
+            rx: RecvBuf::default(),
             send_buf: Vec::new(),
             send_off: 0,
             reader: ptr::null_mut(),
@@ -186,9 +167,6 @@ impl Tcp {
             target_host: Vec::new(),
             target_port: 0,
             bad_host: None,
-            until_pat: Vec::new(),
-            until_found: false,
-            scanned: 0,
             udp: false,
             resolve_name: Vec::new(),
             resolve_port: 0,
@@ -303,9 +281,7 @@ impl Tcp {
             // SAFETY: we held one of its slots, so it is alive.
             unsafe { pool::release(p) };
         }
-        self.buf.clear();
-        self.pos = 0;
-        self.scanned = 0;
+        self.rx.clear();
     }
 
     /// `close()` from Lua, a killed waiting thread, or the request's end:
@@ -461,7 +437,7 @@ impl Tcp {
     /// Receives per `mode`, waiting if not enough data arrived yet.
     pub fn receive(&mut self, mode: RecvMode, me: *mut CoCtx) -> Step {
         // A new operation (maybe another pattern) searches afresh.
-        self.scanned = 0;
+        self.rx.new_search();
         if self.downstream() {
             // SAFETY: a request socket of the live request.
             unsafe { super::req::watch_reads(self) };
@@ -497,74 +473,9 @@ impl Tcp {
         }
     }
 
-    pub(super) fn take(&mut self, n: usize, skip: usize) -> Vec<u8> {
-        let out = self.buf[self.pos..self.pos + n].to_vec();
-        self.pos += n + skip;
-        self.scanned = self.scanned.saturating_sub(n + skip);
-        if self.pos == self.buf.len() {
-            self.buf.clear();
-            self.pos = 0;
-        }
-        out
-    }
-
-    /// Answers from the buffer if it can.
-    fn answer_from_buffer(&mut self, mode: RecvMode, eof: bool) -> Option<Vec<u8>> {
-        let n_avail = self.buf.len() - self.pos;
-        match mode {
-            RecvMode::Line => {
-                let from = self.pos + self.scanned;
-                let Some(i) = self.buf[from..].iter().position(|&b| b == b'\n') else {
-                    self.scanned = n_avail;
-                    return None;
-                };
-                let mut line = self.take(self.scanned + i, 1);
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-                Some(line)
-            }
-            RecvMode::Size(n) => (n_avail >= n).then(|| self.take(n, 0)),
-            RecvMode::Any(max) => (n_avail > 0).then(|| self.take(n_avail.min(max), 0)),
-            RecvMode::All => eof.then(|| self.take(n_avail, 0)),
-            RecvMode::Until { size, inclusive } => {
-                let avail = &self.buf[self.pos..];
-                let pat = &self.until_pat;
-                let plen = pat.len();
-                // A match may start in the last plen - 1 bytes searched.
-                let from = self.scanned.saturating_sub(plen.saturating_sub(1));
-                let found = find(&avail[from..], pat).map(|i| from + i);
-                if found.is_none() {
-                    self.scanned = avail.len();
-                }
-                match found {
-                    Some(i) if size == 0 || i <= size => {
-                        self.until_found = true;
-                        let out = if inclusive {
-                            self.take(i + plen, 0)
-                        } else {
-                            self.take(i, plen)
-                        };
-                        Some(out)
-                    }
-                    Some(_) => Some(self.take(size, 0)),
-                    None => {
-                        // Keep back a tail that could start the pattern.
-                        let keep = (1..plen.min(avail.len() + 1))
-                            .rev()
-                            .find(|&k| avail.ends_with(&pat[..k]))
-                            .unwrap_or(0);
-                        let safe = avail.len() - keep;
-                        (size > 0 && safe >= size).then(|| self.take(size, 0))
-                    }
-                }
-            }
-        }
-    }
-
     /// Reads until `mode` is satisfied; `Some` when done, `None` to wait.
     pub(super) fn try_recv(&mut self, mode: RecvMode) -> Option<()> {
-        self.until_found = false;
+        self.rx.until_found = false;
         if self.udp {
             return self.try_recv_datagram(mode);
         }
@@ -573,40 +484,34 @@ impl Tcp {
             return Some(());
         }
         loop {
-            if let Some(data) = self.answer_from_buffer(mode, false) {
+            if let Some(data) = self.rx.answer(mode, false) {
                 self.done = Done {
                     data,
-                    found: self.until_found,
+                    found: self.rx.until_found,
                     ..Done::ok()
                 };
                 return Some(());
             }
-            if self.pos > 0 && self.pos * 2 > self.buf.len() {
-                self.buf.drain(..self.pos);
-                self.pos = 0;
-            }
-            let want = match mode {
-                RecvMode::Size(n) => (n - (self.buf.len() - self.pos)).clamp(1, 1 << 16),
-                _ => 4096,
-            };
-            self.buf.reserve(want);
-            let len = self.buf.len();
+            let (buf, want) = self.rx.space(mode);
+            buf.reserve(want);
+            let len = buf.len();
             // SAFETY: the read writes at most `want` bytes into reserved space.
             let n = unsafe {
+                let at = buf.as_mut_ptr().add(len);
                 if self.downstream() {
-                    let at = self.buf.as_mut_ptr().add(len);
                     super::req::recv(self, at, want)
                 } else {
                     let c = self.c;
                     let Some(recv) = (*c).recv else {
                         return Some(());
                     };
-                    recv(c, self.buf.as_mut_ptr().add(len), want)
+                    recv(c, at, want)
                 }
             };
             if n > 0 {
-                // SAFETY: the read initialised n bytes past len.
-                unsafe { self.buf.set_len(len + n as usize) };
+                // SAFETY: the read initialised n bytes past len (space()
+                // made its room above and moves nothing a second time).
+                unsafe { self.rx.space(mode).0.set_len(len + n as usize) };
                 continue;
             }
             if n == NGX_AGAIN as isize {
@@ -614,16 +519,16 @@ impl Tcp {
             }
             if n == 0 {
                 if mode == RecvMode::All {
-                    let data = self.answer_from_buffer(mode, true).unwrap_or_default();
+                    let data = self.rx.answer(mode, true).unwrap_or_default();
                     self.done = Done {
                         data,
-                        found: self.until_found,
+                        found: self.rx.until_found,
                         ..Done::ok()
                     };
                     self.close_conn();
                     return Some(());
                 }
-                let partial = self.take(self.buf.len() - self.pos, 0);
+                let partial = self.rx.take_all();
                 self.close_conn();
                 self.fail("closed", partial);
                 return Some(());
@@ -633,7 +538,7 @@ impl Tcp {
             } else {
                 Some(errno())
             };
-            let partial = self.take(self.buf.len() - self.pos, 0);
+            let partial = self.rx.take_all();
             self.close_conn();
             self.fail(
                 match e {
@@ -678,7 +583,7 @@ impl Tcp {
         if self.busy_writing() {
             return Err(Ok("socket busy writing"));
         }
-        if self.pos < self.buf.len() {
+        if self.rx.pending() > 0 {
             return Err(Ok("unread data in buffer"));
         }
         if bad {
@@ -802,7 +707,7 @@ impl Tcp {
                     };
                     log::log_error(NGX_LOG_ERR, (*rev).log, msg);
                 }
-                let partial = self.take(self.buf.len() - self.pos, 0);
+                let partial = self.rx.take_all();
                 if self.downstream() {
                     super::req::unwatch_reads(self);
                 }
@@ -862,14 +767,6 @@ impl Tcp {
             self.wake(false);
         }
     }
-}
-
-/// First index of `pat` in `hay`.
-fn find(hay: &[u8], pat: &[u8]) -> Option<usize> {
-    if pat.is_empty() || hay.len() < pat.len() {
-        return None;
-    }
-    hay.windows(pat.len()).position(|w| w == pat)
 }
 
 /// The thread waiting on a socket goes away: abandon what it waited for.
@@ -947,7 +844,7 @@ impl Tcp {
     pub fn bind(&mut self, address: &[u8], port: u16) -> Result<(), String> {
         match super::addr::parse(address, Some(port)) {
             Ok(peer @ super::addr::Peer::Inet(_)) => {
-                self.local_sa = super::addr::sockaddr(&peer).0;
+                self.local_sa = super::addr::sockaddr(&peer);
                 Ok(())
             }
             _ => Err("bad address".into()),

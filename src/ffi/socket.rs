@@ -210,8 +210,8 @@ pub unsafe extern "C" fn ngx_lua_ffi_socket_tcp_receive(
                 2 => RecvMode::Size(n),
                 3 => RecvMode::Any(n),
                 _ => {
-                    s.until_pat.clear();
-                    s.until_pat
+                    s.rx.until_pat.clear();
+                    s.rx.until_pat
                         .extend_from_slice(core::slice::from_raw_parts(pat, pat_len));
                     RecvMode::Until {
                         size: n,
