@@ -2,6 +2,7 @@
 //! calling Lua thread until the operation completes.
 pub mod addr;
 pub mod connect;
+pub mod io;
 pub mod pool;
 pub mod recv;
 pub mod req;
