@@ -14,19 +14,31 @@ use crate::nginx::request::AGAIN;
 use crate::nginx::sock::errno;
 
 impl Tcp {
-    /// Sends `data`, waiting if the socket buffer is full.
+    /// Sends `data`, waiting if the socket buffer is full. What the socket
+    /// takes at once goes straight from `data`; only a rest that must wait
+    /// is copied.
     pub fn send(&mut self, data: &[u8], me: *mut CoCtx) -> Step {
+        let Some(c) = self.c else {
+            self.fail("closed", Vec::new());
+            return Step::Now;
+        };
+        let mut off = 0;
+        match write_out(c, data, &mut off) {
+            Ok(true) => {
+                self.sent(data.len());
+                return Step::Now;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                self.send_failed(e);
+                return Step::Now;
+            }
+        }
         self.tx.clear();
         self.tx.extend_from_slice(data);
-        self.tx_off = 0;
-        if self.try_send().is_some() {
-            return Step::Now;
-        }
+        self.tx_off = off;
         self.pending = Pending::Send;
         self.writer = me;
-        let Some(c) = self.c else {
-            return Step::Wait;
-        };
         let wev = c.write();
         if !wev.timer_set() {
             wev.add_timer(self.timeouts.send);
@@ -44,38 +56,42 @@ impl Tcp {
         Step::Wait
     }
 
-    /// Writes what is left; `Some` when done (ok or failed), `None` to wait.
+    /// Writes what is left of a send that waited; `Some` when done (ok or
+    /// failed), `None` to wait again.
     fn try_send(&mut self) -> Option<()> {
         let Some(c) = self.c else {
             self.fail("closed", Vec::new());
             return Some(());
         };
-        while self.tx_off < self.tx.len() {
-            let n = c.send(&self.tx[self.tx_off..]);
-            if n > 0 {
-                self.tx_off += n as usize;
-                continue;
-            }
-            if n == AGAIN {
-                return None;
-            }
-            let e = errno();
-            self.close_conn();
-            self.fail(
-                if e != 0 {
-                    errno_str(e)
-                } else {
-                    "closed".into()
-                },
-                Vec::new(),
-            );
-            return Some(());
+        let mut off = self.tx_off;
+        let r = write_out(c, &self.tx, &mut off);
+        self.tx_off = off;
+        match r {
+            Ok(true) => self.sent(self.tx.len()),
+            Ok(false) => return None,
+            Err(e) => self.send_failed(e),
         }
+        Some(())
+    }
+
+    fn sent(&mut self, n: usize) {
         self.done = Done {
-            sent: self.tx.len(),
+            sent: n,
             ..Done::ok()
         };
-        Some(())
+    }
+
+    /// A send failed with errno `e`: the connection goes.
+    fn send_failed(&mut self, e: i32) {
+        self.close_conn();
+        self.fail(
+            if e != 0 {
+                errno_str(e)
+            } else {
+                "closed".into()
+            },
+            Vec::new(),
+        );
     }
 
     /// The pattern of the `receiveuntil` receives to come.
@@ -307,4 +323,21 @@ impl ConnHandler for Tcp {
             _ => {}
         }
     }
+}
+
+/// Writes `data[*off..]` as far as the socket takes it, advancing `off`:
+/// `Ok(true)` all out, `Ok(false)` the socket is full, `Err(errno)` failed.
+fn write_out(c: Connection, data: &[u8], off: &mut usize) -> Result<bool, i32> {
+    while *off < data.len() {
+        let n = c.send(&data[*off..]);
+        if n > 0 {
+            *off += n as usize;
+            continue;
+        }
+        if n == AGAIN {
+            return Ok(false);
+        }
+        return Err(errno());
+    }
+    Ok(true)
 }
