@@ -1,10 +1,12 @@
 //! Connecting a cosocket: the keepalive pool (reuse, `pool_size`, the
 //! `backlog` queue), nginx's resolver for host names, the TCP connect.
+use std::io::Write;
+
 use nginx_sys::{NGX_LOG_DEBUG, NGX_LOG_ERR};
 
 use super::addr::{self, Peer};
 use super::pool::{self, Admit, Sizing};
-use super::tcp::{errno_str, Done, Pending, Step, Tcp};
+use super::tcp::{errno_str, Done, Pending, Step, Target, Tcp};
 use crate::lua::ctx::CoCtx;
 use crate::nginx::connection::LogOf;
 use crate::nginx::event::{EventRef, OnEvent};
@@ -46,28 +48,16 @@ impl Tcp {
                 None
             }
         };
-        t.key = match (pool, &peer) {
-            (Some(p), _) => p.to_vec(),
-            (None, Some(Peer::Unix(_))) => host.to_vec(),
-            (None, None) if port.is_none() => host.to_vec(),
-            (None, _) => host_port(host, t.port),
-        };
-        match &peer {
-            Some(p) => {
-                t.name = match p {
-                    Peer::Inet(a) => a.to_string().into_bytes(),
-                    Peer::Unix(_) => host.to_vec(),
-                };
-                t.sockaddr = addr::sockaddr(p);
-                t.resolve_name.clear();
-            }
-            None => {
-                t.name = host_port(&t.host, t.port);
-                t.sockaddr.clear();
-                t.resolve_name = host.to_vec();
-                t.resolve_port = t.port;
-            }
+        t.key.clear();
+        match (pool, &peer) {
+            (Some(p), _) => t.key.extend_from_slice(p),
+            (None, Some(Peer::Unix(_))) => t.key.extend_from_slice(host),
+            (None, None) if port.is_none() => t.key.extend_from_slice(host),
+            (None, _) => push_host_port(&mut t.key, host, t.port),
         }
+        // The peer's name and address are only worked out for a connect
+        // (not for a connection the pool has).
+        t.peer = peer;
         let admit = if self.udp {
             Admit::Connect(None)
         } else {
@@ -134,6 +124,7 @@ impl Tcp {
             self.connect_failed(e);
             return Step::Now;
         }
+        self.target.address();
         if self.target.resolve_name.is_empty() {
             self.connect_sockaddr(me)
         } else {
@@ -272,9 +263,50 @@ impl Tcp {
     }
 }
 
-/// `host:port`, a pool key and a peer name.
-fn host_port(host: &[u8], port: u16) -> Vec<u8> {
-    format!("{}:{}", String::from_utf8_lossy(host), port).into_bytes()
+impl Target {
+    /// The peer's name for logs and its socket address, or the host name
+    /// to resolve.
+    fn address(&mut self) {
+        self.name.clear();
+        match &self.peer {
+            Some(Peer::Inet(a)) => {
+                // SocketAddr's Display: "127.0.0.1:80", "[::1]:80".
+                let _ = write!(&mut self.name, "{a}");
+            }
+            Some(Peer::Unix(_)) => self.name.extend_from_slice(&self.host),
+            None => push_host_port(&mut self.name, &self.host, self.port),
+        }
+        match &self.peer {
+            Some(p) => {
+                self.sockaddr = addr::sockaddr(p);
+                self.resolve_name.clear();
+            }
+            None => {
+                self.sockaddr.clear();
+                self.resolve_name.clear();
+                self.resolve_name.extend_from_slice(&self.host);
+                self.resolve_port = self.port;
+            }
+        }
+    }
+}
+
+/// Appends `host:port` (a pool key, a peer name), the host as text.
+fn push_host_port(out: &mut Vec<u8>, host: &[u8], port: u16) {
+    out.extend_from_slice(String::from_utf8_lossy(host).as_bytes());
+    out.push(b':');
+    let mut digits = [0u8; 5];
+    let mut n = port;
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 impl OnResolved for Tcp {
@@ -341,5 +373,28 @@ impl OnEvent for Tcp {
             Step::Now => self.wake(false),
             Step::Wait => self.writer = me,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_host_port;
+
+    #[test]
+    fn host_port_as_format_wrote_it() {
+        for (host, port) in [
+            (&b"a.example"[..], 0u16),
+            (b"h", 7),
+            (b"h", 80),
+            (b"x", 65535),
+        ] {
+            let mut out = b"old".to_vec();
+            push_host_port(&mut out, host, port);
+            let want = format!("old{}:{}", String::from_utf8_lossy(host), port);
+            assert_eq!(out, want.as_bytes());
+        }
+        let mut out = Vec::new();
+        push_host_port(&mut out, b"\xffx", 1);
+        assert_eq!(out, "\u{fffd}x:1".as_bytes());
     }
 }

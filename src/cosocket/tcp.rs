@@ -7,6 +7,7 @@ use core::ptr;
 
 use nginx_sys::{ngx_msec_t, NGX_LOG_DEBUG};
 
+use super::addr::Peer;
 use super::pool::{self, Slot};
 use super::recv::{RecvBuf, RecvMode};
 use crate::conf::LocConf;
@@ -80,7 +81,9 @@ pub(super) struct Target {
     pub port: u16,
     /// The keepalive pool's key: `host:port`, the path, or the `pool` name.
     pub key: Vec<u8>,
-    /// How log lines name the peer.
+    /// The host parsed as an address (`None`: a host name, or no host).
+    pub peer: Option<Peer>,
+    /// How log lines name the peer (set when a connect starts).
     pub name: Vec<u8>,
     /// The peer's socket address; for a host name, once resolved.
     pub sockaddr: Vec<u8>,
