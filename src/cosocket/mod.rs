@@ -3,6 +3,7 @@
 pub mod addr;
 pub mod connect;
 pub mod pool;
+pub mod receive_until;
 pub mod req;
 pub mod ssl;
 pub mod tcp;

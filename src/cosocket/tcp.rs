@@ -7,6 +7,7 @@ use core::ptr;
 use nginx_sys::*;
 
 use super::pool::{self, Pool};
+use super::receive_until::{self, Step as Until};
 use crate::lua::coctx::CoCtx;
 use crate::lua::ctx::RequestCtx;
 use crate::nginx::log;
@@ -491,29 +492,18 @@ impl Tcp {
             RecvMode::Any(max) => (n_avail > 0).then(|| self.take(n_avail.min(max), 0)),
             RecvMode::All => eof.then(|| self.take(n_avail, 0)),
             RecvMode::Until { size, inclusive } => {
-                let avail = &self.buf[self.pos..];
-                let pat = &self.until_pat;
-                let plen = pat.len();
-                match find(avail, pat) {
-                    Some(i) if size == 0 || i <= size => {
+                let plen = self.until_pat.len();
+                match receive_until::step(&self.buf[self.pos..], &self.until_pat, size) {
+                    Until::Found(i) => {
                         self.until_found = true;
-                        let out = if inclusive {
+                        Some(if inclusive {
                             self.take(i + plen, 0)
                         } else {
                             self.take(i, plen)
-                        };
-                        Some(out)
+                        })
                     }
-                    Some(_) => Some(self.take(size, 0)),
-                    None => {
-                        // Keep back a tail that could start the pattern.
-                        let keep = (1..plen.min(avail.len() + 1))
-                            .rev()
-                            .find(|&k| avail.ends_with(&pat[..k]))
-                            .unwrap_or(0);
-                        let safe = avail.len() - keep;
-                        (size > 0 && safe >= size).then(|| self.take(size, 0))
-                    }
+                    Until::Chunk(n) => Some(self.take(n, 0)),
+                    Until::Wait => None,
                 }
             }
         }
@@ -809,14 +799,6 @@ impl Tcp {
             self.wake(false);
         }
     }
-}
-
-/// First index of `pat` in `hay`.
-fn find(hay: &[u8], pat: &[u8]) -> Option<usize> {
-    if pat.is_empty() || hay.len() < pat.len() {
-        return None;
-    }
-    hay.windows(pat.len()).position(|w| w == pat)
 }
 
 impl Drop for Tcp {
