@@ -1,0 +1,35 @@
+# Defects the argument fuzzer (001-args.t) found, each pinned by a plain
+# test of its own.
+use Test::Nginx::Socket::Lua;
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+
+$ENV{TEST_NGINX_CERT_DIR} ||= abs_path(dirname(__FILE__) . "/../cert");
+
+plan tests => repeat_each() * (blocks() * 4);
+run_tests();
+
+__DATA__
+
+=== TEST 1: udpsock:receive: a NaN or huge size reads a datagram instead of sizing a buffer from it
+--- config
+    location = /t {
+        content_by_lua_block {
+            local u = ngx.socket.udp()
+            u:settimeout(50)
+            assert(u:setpeername("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            for _, size in ipairs({0/0, 2^53, math.huge}) do
+                local ok, data, err = pcall(u.receive, u, size)
+                ngx.say(tostring(ok), " ", tostring(data), " ", tostring(err))
+            end
+        }
+    }
+--- request
+GET /t
+--- response_body
+true nil timeout
+true nil timeout
+true nil timeout
+--- no_error_log
+[alert]
+panicked
