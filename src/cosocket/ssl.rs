@@ -99,6 +99,10 @@ impl Tcp {
                     self.ssl_name.as_mut_ptr() as *mut c_void,
                 ) == 0
                 {
+                    // Left in the thread's queue, OpenSSL's reason would
+                    // surface as nginx's "ignoring stale global SSL error"
+                    // [alert] at the next handshake of any connection.
+                    ERR_clear_error();
                     self.fail("SSL_set_tlsext_host_name failed", Vec::new());
                     return Handshake::Err;
                 }

@@ -33,3 +33,34 @@ true nil timeout
 --- no_error_log
 [alert]
 panicked
+
+=== TEST 2: tcpsock:sslhandshake: a server name OpenSSL refuses leaves no error behind for the next handshake
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1 ssl;
+        ssl_certificate $TEST_NGINX_CERT_DIR/server.crt;
+        ssl_certificate_key $TEST_NGINX_CERT_DIR/server.key;
+        location / { return 200 "tls\n"; }
+    }
+--- config
+    location = /t {
+        content_by_lua_block {
+            local s = ngx.socket.tcp()
+            assert(s:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            -- longer than the 255 bytes a host name may have
+            ngx.say(select(2, s:sslhandshake(nil, string.rep("a", 300))))
+            s:close()
+            s = ngx.socket.tcp()
+            assert(s:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            ngx.say((s:sslhandshake(nil, "test.com")) ~= nil)
+            s:close()
+        }
+    }
+--- request
+GET /t
+--- response_body
+SSL_set_tlsext_host_name failed
+true
+--- no_error_log
+[alert]
+stale global SSL error
