@@ -64,3 +64,27 @@ true
 --- no_error_log
 [alert]
 stale global SSL error
+
+=== TEST 3: ngx.timer.every/at: an infinite or huge delay never fires, instead of wrapping nginx's timer key into the past
+--- config
+    location = /t {
+        content_by_lua_block {
+            local fired = 0
+            local function f() fired = fired + 1 end
+            for _, d in ipairs({math.huge, 2^53, 2^63}) do
+                assert(ngx.timer.every(d, f))
+                assert(ngx.timer.at(d, f))
+            end
+            ngx.say(select(2, ngx.timer.every(0/0, f)))
+            ngx.sleep(0.05)
+            ngx.say("fired ", fired)
+        }
+    }
+--- request
+GET /t
+--- response_body
+delay cannot be zero
+fired 0
+--- no_error_log
+[error]
+[alert]
