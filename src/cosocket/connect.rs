@@ -31,6 +31,12 @@ impl Tcp {
         me: *mut CoCtx,
     ) -> Step {
         self.close();
+        if host.is_empty() {
+            // Taken for a host name, "" would reach the connect step with
+            // no address at all. upstream's ngx_parse_url error.
+            self.fail("failed to parse host name \"\": no host", Vec::new());
+            return Step::Now;
+        }
         self.target_host = host.to_vec();
         self.target_port = port.unwrap_or(0);
         let peer = match addr::parse(host, port) {

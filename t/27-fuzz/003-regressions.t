@@ -88,3 +88,22 @@ fired 0
 --- no_error_log
 [error]
 [alert]
+
+=== TEST 4: tcpsock:connect / udpsock:setpeername: an empty host name fails as upstream instead of connecting to no address (the worker crashed)
+--- config
+    location = /t {
+        content_by_lua_block {
+            local s = ngx.socket.tcp()
+            ngx.say(s:connect("", 80))
+            local u = ngx.socket.udp()
+            ngx.say(u:setpeername("", 80))
+        }
+    }
+--- request
+GET /t
+--- response_body
+nilfailed to parse host name "": no host
+nilfailed to parse host name "": no host
+--- no_error_log
+[alert]
+[crit]
