@@ -61,9 +61,10 @@ for i, v in ipairs(values) do
     end
 end
 
--- "plausible" first arguments, so the fuzzed value also reaches the
--- second parameter: 8 is ngx.DEBUG for ngx.log (lower levels would write
--- [emerg]/[alert] lines the tests look for).
+-- "plausible" arguments put before or after each fuzzed value, so that
+-- the value reaches a parameter the call's checks of the others would
+-- not let it reach: 8 is ngx.DEBUG for ngx.log (lower levels would write
+-- [emerg]/[alert] lines the tests look for) and a port for connect().
 local firsts = { "a", 8 }
 
 -- Not called by the generic walk:
@@ -223,6 +224,9 @@ function Fuzz:fuzz(name, f, tuples, pre)
         go(2, x, x)
         for _, a in ipairs(firsts) do
             go(2, a, x)
+            -- and before a plausible second one (connect("", 8) crashed
+            -- a worker: found by the HUP run, not by the random tuples)
+            go(2, x, a)
         end
     end
     local rand = self.rand
