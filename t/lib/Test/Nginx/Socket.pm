@@ -53,7 +53,7 @@ our $NoRootLocation    = 0;
 our $ServerName        = 'localhost';
 our $ServerAddr        = '127.0.0.1';
 # valgrind and partial I/O (TEST_NGINX_MOCKEAGAIN) make nginx slow
-our $Timeout           = $ENV{TEST_NGINX_MOCKEAGAIN} ? 30 : $ENV{TEST_NGINX_USE_VALGRIND} ? 10 : 3;
+our $Timeout           = $ENV{TEST_NGINX_MOCKEAGAIN} ? 30 : $ENV{TEST_NGINX_USE_VALGRIND} ? 20 : 3;
 our $ConfigPreamble    = '';
 our $HttpConfigFilter;
 our $NoNginxManager    = 0;
