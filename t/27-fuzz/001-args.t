@@ -23,7 +23,8 @@
 #     the same conversion (shared defect). The fuzzer uses a fresh
 #     semaphore per call because of it.
 #   - udpsock:receive(size): ours caps the size (and defaults) at 8192,
-#     upstream at 65536.
+#     as upstream's README says; upstream's code uses 65536 (its
+#     UDP_MAX_DATAGRAM_SIZE), so a larger datagram is cut short here.
 #   - ngx.timer.every(inf / 2^53 / NaN): upstream's timer key wraps into the
 #     past and the timer fires in a busy loop; ours caps the delay at 2^62
 #     ms and refuses a NaN period (found here, fixed with 003-regressions).
