@@ -53,3 +53,41 @@ between: 5000 true
 rest: tail nil
 --- no_error_log
 [error]
+
+
+
+=== TEST 2: access_by_lua: output then ngx.exit(200) reaches a client that takes it a byte at a time (the request stalled)
+--- config
+    location = /t {
+        access_by_lua_block {
+            ngx.say(string.rep("a", 200))
+            ngx.exit(200)
+        }
+        content_by_lua_block { ngx.say("not reached") }
+    }
+--- request
+GET /t
+--- response_body eval
+"a" x 200 . "\n"
+--- no_error_log
+[error]
+--- timeout: 10
+
+
+
+=== TEST 3: precontent_by_lua: output then ngx.exit(200) reaches a client that takes it a byte at a time
+--- config
+    location = /t {
+        precontent_by_lua_block {
+            ngx.say(string.rep("p", 200))
+            ngx.exit(200)
+        }
+        content_by_lua_block { ngx.say("not reached") }
+    }
+--- request
+GET /t
+--- response_body eval
+"p" x 200 . "\n"
+--- no_error_log
+[error]
+--- timeout: 10
