@@ -144,21 +144,33 @@ static void owe(int fd, uint32_t what)
     owed[fd] |= what;
 }
 
-/* 1: fail this call with EAGAIN; 0: move at most one byte. Either way
- * the next epoll_wait reports the descriptor ready for `what`. */
+/* 1: fail this call with EAGAIN (and owe the next epoll_wait a
+ * readiness event for `what`); 0: move at most one byte. */
 static int fake_eagain(int fd, uint32_t what)
 {
-    owe(fd, what);
     if (faked[fd]) {
         faked[fd] = 0;
         return 0;
     }
     if ((int) (next_rand() % 100) < eagain_pct) {
         faked[fd] = 1;
+        owe(fd, what);
         errno = EAGAIN;
         return 1;
     }
     return 0;
+}
+
+/* The result of a cut-short call: bytes moved mean more may be waiting
+ * (or room left), which the kernel would announce with a new edge, so the
+ * next epoll_wait reports it. A real EAGAIN, an error or an end of file
+ * owe nothing: the kernel's own edge will come, or none is due. */
+static ssize_t moved(int fd, uint32_t what, ssize_t n)
+{
+    if (n > 0) {
+        owe(fd, what);
+    }
+    return n;
 }
 
 /* How many bytes a mocked call moves: 1, or 1 to MOCKEAGAIN_MAX. */
@@ -192,7 +204,7 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
     if (fake_eagain(fd, EPOLLIN)) {
         return -1;
     }
-    return real_recv(fd, buf, cut(len), flags);
+    return moved(fd, EPOLLIN, real_recv(fd, buf, cut(len), flags));
 }
 
 ssize_t read(int fd, void *buf, size_t len)
@@ -203,7 +215,7 @@ ssize_t read(int fd, void *buf, size_t len)
     if (fake_eagain(fd, EPOLLIN)) {
         return -1;
     }
-    return real_read(fd, buf, cut(len));
+    return moved(fd, EPOLLIN, real_read(fd, buf, cut(len)));
 }
 
 ssize_t readv(int fd, const struct iovec *iov, int cnt)
@@ -216,7 +228,7 @@ ssize_t readv(int fd, const struct iovec *iov, int cnt)
     if (fake_eagain(fd, EPOLLIN)) {
         return -1;
     }
-    return real_readv(fd, &one, 1);
+    return moved(fd, EPOLLIN, real_readv(fd, &one, 1));
 }
 
 ssize_t send(int fd, const void *buf, size_t len, int flags)
@@ -227,7 +239,7 @@ ssize_t send(int fd, const void *buf, size_t len, int flags)
     if (fake_eagain(fd, EPOLLOUT)) {
         return -1;
     }
-    return real_send(fd, buf, cut(len), flags);
+    return moved(fd, EPOLLOUT, real_send(fd, buf, cut(len), flags));
 }
 
 ssize_t write(int fd, const void *buf, size_t len)
@@ -238,7 +250,7 @@ ssize_t write(int fd, const void *buf, size_t len)
     if (fake_eagain(fd, EPOLLOUT)) {
         return -1;
     }
-    return real_write(fd, buf, cut(len));
+    return moved(fd, EPOLLOUT, real_write(fd, buf, cut(len)));
 }
 
 ssize_t writev(int fd, const struct iovec *iov, int cnt)
@@ -251,7 +263,7 @@ ssize_t writev(int fd, const struct iovec *iov, int cnt)
     if (fake_eagain(fd, EPOLLOUT)) {
         return -1;
     }
-    return real_writev(fd, &one, 1);
+    return moved(fd, EPOLLOUT, real_writev(fd, &one, 1));
 }
 
 int close(int fd)
