@@ -68,8 +68,10 @@ our $UseValgrind = $ENV{TEST_NGINX_USE_VALGRIND};
 our $NoClean     = $ENV{TEST_NGINX_NO_CLEAN} ? 1 : 0;
 # partial socket I/O for nginx through t/mockeagain (r, w or rw)
 our $MockEagain  = $ENV{TEST_NGINX_MOCKEAGAIN};
-# `--- no_mockeagain`: this block's nginx runs without the shim
+# `--- no_mockeagain`: this block's nginx runs without the shim;
+# `--- mockeagain_max: N`: it moves up to N bytes a call (big bodies)
 our $BlockNoMock = 0;
+our $BlockMockMax;
 our $CheckLeak   = $ENV{TEST_NGINX_CHECK_LEAK};
 our $Verbose     = $ENV{TEST_NGINX_VERBOSE};
 
@@ -603,6 +605,8 @@ sub run_cmd_wait {
                 my $v = $ENV{"TEST_NGINX_MOCKEAGAIN_$k"};
                 $ENV{"MOCKEAGAIN_$k"} = $v if defined $v;
             }
+            $ENV{MOCKEAGAIN_MAX} = $BlockMockMax
+                if defined $BlockMockMax && !defined $ENV{TEST_NGINX_MOCKEAGAIN_MAX};
         }
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', $StderrFile;
@@ -1680,6 +1684,8 @@ sub run_test {
     $CurBlockName = $name;
     my $no_hup = has_sec($block, 'no_hup');
     $BlockNoMock = has_sec($block, 'no_mockeagain');
+    $BlockMockMax = sec($block, 'mockeagain_max');
+    $BlockMockMax =~ s/\s+//g if defined $BlockMockMax;
     my $hup = $UseHup && !defined $must_die && $NginxUp && !$NoNginxManager && !$no_hup;
     my $extra_log_lines = [];
 
