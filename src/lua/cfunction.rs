@@ -115,6 +115,7 @@ impl State {
     /// reference, which the caller releases) and copies this stack's values
     /// `first..=last` onto it; with `keep`, the coroutine is also left on
     /// top of this stack. None for a range outside the stack.
+    #[inline]
     pub fn new_coroutine(self, first: c_int, last: c_int, keep: bool) -> Option<(State, c_int)> {
         if first < 1 || last > self.top() {
             return None;

@@ -5,6 +5,7 @@
 //! state in a larger struct that embeds this one (`http::RequestCtx`);
 //! the runtime never creates one itself.
 use core::ffi::{c_int, c_void};
+use core::mem::ManuallyDrop;
 use core::ptr;
 
 use nginx_sys::*;
@@ -181,8 +182,11 @@ pub struct CoCtx {
     pub state: CoState,
     /// Suspended on an nginx event (as opposed to a plain yield).
     pub waiting: bool,
-    /// Timer of ngx.sleep (and of "resume on the next loop").
-    pub sleep_ev: TimerEvent,
+    /// Timer of ngx.sleep (and of "resume on the next loop"). Not dropped
+    /// with the record: a record is freed only after `cancel_events` took
+    /// the timer out of nginx's tree (`release_threads`), and without drop
+    /// glue a record is built in its box rather than copied there.
+    pub sleep_ev: ManuallyDrop<TimerEvent>,
     /// The parent blocked in ngx.thread.wait on this thread.
     pub waited_by: *mut CoCtx,
     /// The thread itself called ngx.thread.wait.
@@ -209,7 +213,7 @@ impl CoCtx {
             parent,
             state: CoState::Running,
             waiting: false,
-            sleep_ev: TimerEvent::new(),
+            sleep_ev: ManuallyDrop::new(TimerEvent::new()),
             waited_by: ptr::null_mut(),
             in_wait: false,
             wait: None,

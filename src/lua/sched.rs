@@ -359,7 +359,7 @@ unsafe extern "C" fn sleep_handler(ev: *mut ngx_event_t) {
     crate::nginx::panic::guard((), || {
         // SAFETY: the event's data is the CoCtx that armed it (arm_wakeup);
         // a thread record cancels its timer before it goes away
-        // (cancel_events, TimerEvent's drop), so it is alive here, and
+        // (release_threads' cancel_events), so it is alive here, and
         // suspended: that is what the timer is armed for.
         unsafe { resume_from_event(TimerEvent::data_of(ev) as *mut CoCtx) }
     })
