@@ -12,5 +12,6 @@ pub mod redirect;
 pub mod request;
 pub mod sock;
 pub mod time;
+pub mod upstream;
 pub mod uri;
 pub mod variables;
