@@ -6,11 +6,15 @@ use nginx_sys::*;
 use super::*;
 use crate::lua::sched::arm_sleep;
 
-const EXIT_PHASES: u32 =
-    crate::lua::phase::HANDLER_PHASES | Phase::HeaderFilter.bit() | Phase::Timer.bit();
+const EXIT_PHASES: u32 = crate::lua::phase::HANDLER_PHASES
+    | Phase::HeaderFilter.bit()
+    | Phase::Timer.bit()
+    | Phase::Balancer.bit();
 
 /// Records `ngx.exit(status)`. `FFI_OK`: the Lua side must yield so the
-/// scheduler ends the handler; `FFI_DONE`: return normally (filters).
+/// scheduler ends the handler; `FFI_DONE`: return normally (the header
+/// filter and the balancer, which run in the main thread and act on the
+/// recorded status when the chunk returns, as upstream).
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_exit(
     status: c_int,
@@ -32,7 +36,7 @@ pub unsafe extern "C" fn ngx_lua_ffi_exit(
             return FFI_ERROR;
         }
         ctx.exit_code = Some(status as isize);
-        if phase == Phase::HeaderFilter {
+        if matches!(phase, Phase::HeaderFilter | Phase::Balancer) {
             FFI_DONE
         } else {
             FFI_OK

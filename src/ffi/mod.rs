@@ -31,6 +31,7 @@ macro_rules! request_in {
     };
 }
 
+pub mod balancer;
 pub mod base64;
 pub mod config;
 pub mod coroutine;

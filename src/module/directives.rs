@@ -51,7 +51,7 @@ const fn cmd(name: &'static [u8], type_: u32, set: Setter, conf: u32) -> ngx_com
 
 /// How a handler directive takes its code.
 #[derive(Clone, Copy)]
-enum Form {
+pub(super) enum Form {
     Block,
     Inline,
     File,
@@ -74,7 +74,7 @@ macro_rules! handler_directives {
                 unsafe { set_handler(cf, c, conf, $phase, Form::File) }
             }
         )*
-        pub static mut COMMANDS: [ngx_command_t; 41 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
+        pub static mut COMMANDS: [ngx_command_t; 44 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
             cmd(b"lua_package_path\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_path, MAIN),
             cmd(b"lua_package_cpath\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_cpath, MAIN),
             cmd(b"lua_code_cache\0", ANY_LOC | NGX_CONF_FLAG, set_code_cache, LOC),
@@ -117,6 +117,9 @@ macro_rules! handler_directives {
             cmd(b"rewrite_by_lua_no_postpone\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_rewrite_no_postpone, MAIN),
             cmd(b"access_by_lua_no_postpone\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_access_no_postpone, MAIN),
             cmd(b"precontent_by_lua_no_postpone\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_precontent_no_postpone, MAIN),
+            cmd(b"balancer_by_lua_block\0", NGX_HTTP_UPS_CONF | NGX_CONF_BLOCK | NGX_CONF_NOARGS, super::balancer::set_block, super::balancer::SRV),
+            cmd(b"balancer_by_lua_file\0", NGX_HTTP_UPS_CONF | NGX_CONF_TAKE1, super::balancer::set_file, super::balancer::SRV),
+            cmd(b"balancer_keepalive\0", NGX_HTTP_UPS_CONF | NGX_CONF_TAKE1, super::balancer::set_keepalive, super::balancer::SRV),
             $(
                 cmd($block, $ctx | NGX_CONF_BLOCK | NGX_CONF_NOARGS, $fn_block, $offset),
                 cmd($inline, $ctx | NGX_CONF_TAKE1, $fn_inline, $offset),
@@ -651,7 +654,7 @@ fn tag_of(phase: Phase) -> &'static str {
 /// Builds the handler of a `*_by_lua*` directive whose code (or file path)
 /// is argument `code_arg` (the inline and file forms) or the block that
 /// follows (the block form).
-unsafe fn make_handler(
+pub(super) unsafe fn make_handler(
     cf: *mut ngx_conf_t,
     mcf: &mut MainConf,
     phase: Phase,
