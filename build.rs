@@ -69,6 +69,7 @@ fn main() {
         }
     }
     println!("cargo::rustc-check-cfg=cfg(ngx_lua_debug)");
+    println!("cargo::rustc-check-cfg=cfg(ngx_lua_threads)");
     let mut configure = String::new();
     if let Ok(dir) = env::var("DEP_NGINX_BUILD_DIR") {
         println!("cargo:rustc-env=NGX_LUA_NGINX_BUILD_DIR={dir}");
@@ -79,6 +80,9 @@ fn main() {
                 configure = v.trim().trim_matches('"').trim().to_string();
             } else if line.starts_with("#define NGX_DEBUG ") && line.trim_end().ends_with('1') {
                 println!("cargo:rustc-cfg=ngx_lua_debug");
+            } else if line.starts_with("#define NGX_THREADS ") && line.trim_end().ends_with('1') {
+                // nginx built --with-threads: ngx.run_worker_thread works
+                println!("cargo:rustc-cfg=ngx_lua_threads");
             }
         }
     }

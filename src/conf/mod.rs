@@ -57,6 +57,14 @@ pub struct MainConf {
     /// Index of `$host`, whose cached value `ngx.req.set_header("Host")`
     /// invalidates.
     pub host_var_index: Option<usize>,
+    /// `lua_capture_error_log` (bytes of the capture buffer).
+    pub capture_error_log: Option<usize>,
+    /// `lua_sa_restart` (default on).
+    pub sa_restart: Option<bool>,
+    /// `lua_malloc_trim` (requests between trims; default 1000, 0: off).
+    pub malloc_trim: Option<u32>,
+    /// `lua_worker_thread_vm_pool_size` (default 10).
+    pub worker_thread_vm_pool_size: Option<u32>,
 }
 
 impl MainConf {
@@ -118,6 +126,10 @@ impl Default for MainConf {
             shdicts: Vec::new(),
             shdicts_ready: 0,
             host_var_index: None,
+            capture_error_log: None,
+            sa_restart: None,
+            malloc_trim: None,
+            worker_thread_vm_pool_size: None,
         }
     }
 }

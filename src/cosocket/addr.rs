@@ -110,49 +110,55 @@ fn url_port(digits: &[u8]) -> Result<u16, &'static str> {
     }
 }
 
-/// The raw socket address for nginx (`sockaddr` bytes and length).
-pub fn sockaddr(peer: &Peer) -> (Vec<u8>, u32) {
-    // SAFETY: plain C structs filled field by field and copied as bytes.
-    unsafe {
-        match peer {
-            Peer::Inet(std::net::SocketAddr::V4(a)) => {
-                let mut sa: libc::sockaddr_in = core::mem::zeroed();
-                sa.sin_family = libc::AF_INET as _;
-                sa.sin_port = a.port().to_be();
-                sa.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
-                let n = core::mem::size_of::<libc::sockaddr_in>();
-                (
-                    core::slice::from_raw_parts(&sa as *const _ as *const u8, n).to_vec(),
-                    n as u32,
-                )
-            }
-            Peer::Inet(std::net::SocketAddr::V6(a)) => {
-                let mut sa: libc::sockaddr_in6 = core::mem::zeroed();
-                sa.sin6_family = libc::AF_INET6 as _;
-                sa.sin6_port = a.port().to_be();
-                sa.sin6_addr.s6_addr = a.ip().octets();
-                let n = core::mem::size_of::<libc::sockaddr_in6>();
-                (
-                    core::slice::from_raw_parts(&sa as *const _ as *const u8, n).to_vec(),
-                    n as u32,
-                )
-            }
-            Peer::Unix(path) => {
-                let mut sa: libc::sockaddr_un = core::mem::zeroed();
-                sa.sun_family = libc::AF_UNIX as _;
-                let n = path.len().min(sa.sun_path.len() - 1);
-                for (i, b) in path[..n].iter().enumerate() {
-                    sa.sun_path[i] = *b as _;
-                }
-                let len = core::mem::size_of::<libc::sockaddr_un>();
-                (
-                    core::slice::from_raw_parts(&sa as *const _ as *const u8, len).to_vec(),
-                    len as u32,
-                )
-            }
+/// The socket address of `peer` as the bytes of a C `sockaddr_in`,
+/// `sockaddr_in6` or `sockaddr_un` (Linux layouts: the family in native
+/// byte order, ports and addresses in network order).
+pub fn sockaddr(peer: &Peer) -> Vec<u8> {
+    match peer {
+        Peer::Inet(std::net::SocketAddr::V4(a)) => {
+            let mut sa = Vec::with_capacity(SOCKADDR_IN_LEN);
+            sa.extend_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+            sa.extend_from_slice(&a.port().to_be_bytes());
+            sa.extend_from_slice(&a.ip().octets());
+            sa.resize(SOCKADDR_IN_LEN, 0);
+            sa
+        }
+        Peer::Inet(std::net::SocketAddr::V6(a)) => {
+            let mut sa = Vec::with_capacity(SOCKADDR_IN6_LEN);
+            sa.extend_from_slice(&(libc::AF_INET6 as u16).to_ne_bytes());
+            sa.extend_from_slice(&a.port().to_be_bytes());
+            // sin6_flowinfo, then the address; sin6_scope_id stays 0.
+            sa.extend_from_slice(&[0; 4]);
+            sa.extend_from_slice(&a.ip().octets());
+            sa.resize(SOCKADDR_IN6_LEN, 0);
+            sa
+        }
+        Peer::Unix(path) => {
+            let mut sa = Vec::with_capacity(SOCKADDR_UN_LEN);
+            sa.extend_from_slice(&(libc::AF_UNIX as u16).to_ne_bytes());
+            // sun_path keeps a terminating NUL.
+            sa.extend_from_slice(&path[..path.len().min(UNIX_PATH_MAX - 1)]);
+            sa.resize(SOCKADDR_UN_LEN, 0);
+            sa
         }
     }
 }
+
+/// Sets the port of an IPv4 or IPv6 socket address (as
+/// `ngx_inet_set_port`; other families have none).
+pub fn set_port(sa: &mut [u8], port: u16) {
+    if sa.len() < 4 {
+        return;
+    }
+    let family = i32::from(u16::from_ne_bytes([sa[0], sa[1]]));
+    if family == libc::AF_INET || family == libc::AF_INET6 {
+        sa[2..4].copy_from_slice(&port.to_be_bytes());
+    }
+}
+
+const SOCKADDR_IN_LEN: usize = core::mem::size_of::<libc::sockaddr_in>();
+const SOCKADDR_IN6_LEN: usize = core::mem::size_of::<libc::sockaddr_in6>();
+const SOCKADDR_UN_LEN: usize = core::mem::size_of::<libc::sockaddr_un>();
 
 #[cfg(test)]
 mod tests {
@@ -207,5 +213,25 @@ mod tests {
         assert_eq!(port(b"[::1]:8080"), 8080);
         assert!(matches!(parse_url(b"example.com", Some(80)), Ok(None)));
         assert!(matches!(parse_url(b"localhost:81", Some(80)), Ok(None)));
+    }
+
+    #[test]
+    fn sockaddrs_as_libc_lays_them_out() {
+        let v4 = sockaddr(&Peer::Inet("127.0.0.1:8080".parse().unwrap()));
+        assert_eq!(v4.len(), 16);
+        assert_eq!(&v4[2..8], &[0x1f, 0x90, 127, 0, 0, 1]);
+        let v6 = sockaddr(&Peer::Inet("[::1]:443".parse().unwrap()));
+        assert_eq!(v6.len(), 28);
+        assert_eq!(&v6[2..4], &[1, 0xbb]);
+        assert_eq!(v6[23], 1);
+        let un = sockaddr(&Peer::Unix(b"/tmp/s".to_vec()));
+        assert_eq!(un.len(), 110);
+        assert_eq!(&un[2..9], b"/tmp/s\0");
+        let mut sa = v4.clone();
+        set_port(&mut sa, 53);
+        assert_eq!(&sa[2..4], &[0, 53]);
+        let mut sa = un.clone();
+        set_port(&mut sa, 53);
+        assert_eq!(sa, un);
     }
 }

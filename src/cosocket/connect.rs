@@ -1,16 +1,17 @@
 //! Connecting a cosocket: the keepalive pool (reuse, `pool_size`, the
 //! `backlog` queue), nginx's resolver for host names, the TCP connect.
-use core::ffi::c_void;
-use core::ptr;
+use std::io::Write;
 
-use nginx_sys::*;
+use nginx_sys::{NGX_LOG_DEBUG, NGX_LOG_ERR};
 
 use super::addr::{self, Peer};
-use super::pool::{self, Admit};
-use super::tcp::{errno_str, Done, Pending, Step, Tcp};
+use super::pool::{self, Admit, Sizing};
+use super::tcp::{errno_str, Done, Pending, Step, Target, Tcp};
 use crate::lua::ctx::CoCtx;
-use crate::nginx::log;
-use crate::nginx::sock::errno;
+use crate::nginx::connection::LogOf;
+use crate::nginx::event::{EventRef, OnEvent};
+use crate::nginx::peer::{self, Connect};
+use crate::nginx::resolver::{Answer, OnResolved, Resolver, StartError};
 
 /// The pool options of `connect`.
 #[derive(Clone, Copy, Default)]
@@ -31,137 +32,103 @@ impl Tcp {
         me: *mut CoCtx,
     ) -> Step {
         self.close();
-        self.target_host = host.to_vec();
-        self.target_port = port.unwrap_or(0);
+        let t = &mut self.target;
+        t.host.clear();
+        t.host.extend_from_slice(host);
+        t.port = port.unwrap_or(0);
         // As upstream, a host that does not parse fails once the pool
         // admitted the operation (after waiting in its queue, if it must),
         // and not when the pool has an idle connection for it.
-        self.bad_host = None;
+        t.bad_host = None;
         let peer = match addr::parse_url(host, port) {
             Ok(p) => p,
             Err(why) => {
                 let host = String::from_utf8_lossy(host);
-                self.bad_host = Some(format!("failed to parse host name \"{host}\": {why}"));
+                t.bad_host = Some(format!("failed to parse host name \"{host}\": {why}"));
                 None
             }
         };
-        self.key = match (pool, &peer) {
-            (Some(p), _) => p.to_vec(),
-            (None, Some(Peer::Unix(_))) => host.to_vec(),
-            (None, None) if port.is_none() => host.to_vec(),
-            (None, _) => {
-                format!("{}:{}", String::from_utf8_lossy(host), self.target_port).into_bytes()
-            }
-        };
-        match &peer {
-            Some(p) => {
-                self.peer_name = match p {
-                    Peer::Inet(a) => a.to_string().into_bytes(),
-                    Peer::Unix(_) => host.to_vec(),
-                };
-                self.sockaddr = addr::sockaddr(p).0;
-                self.resolve_name.clear();
-            }
-            None => {
-                self.peer_name = self.key_for_host();
-                self.sockaddr.clear();
-                self.resolve_name = host.to_vec();
-                self.resolve_port = self.target_port;
-            }
+        t.key.clear();
+        match (pool, &peer) {
+            (Some(p), _) => t.key.extend_from_slice(p),
+            (None, Some(Peer::Unix(_))) => t.key.extend_from_slice(host),
+            (None, None) if port.is_none() => t.key.extend_from_slice(host),
+            (None, _) => push_host_port(&mut t.key, host, t.port),
         }
-        let mut p = if self.udp {
-            ptr::null_mut()
+        // The peer's name and address are only worked out for a connect
+        // (not for a connection the pool has).
+        t.peer = peer;
+        let admit = if self.udp {
+            Admit::Connect(None)
         } else {
-            pool::find(&self.key)
+            let create = opts
+                .size
+                .or(opts.backlog.map(|_| self.default_pool_size))
+                .map(|size| Sizing {
+                    size,
+                    backlog: opts.backlog,
+                });
+            let log = self.log_of();
+            pool::admit(&self.target.key, create, log, || self.connecting.waiter())
         };
-        if p.is_null() && !self.udp {
-            let size = opts.size.or(opts.backlog.map(|_| self.default_pool_size));
-            if let Some(n) = size {
-                // SAFETY: the request's (or the cycle's) live log.
-                p = unsafe { pool::create(&self.key, n, opts.backlog, self.request_log()) };
-            }
-        }
-        self.start(p, me, false)
+        self.start(admit, me)
     }
 
-    fn key_for_host(&self) -> Vec<u8> {
-        format!(
-            "{}:{}",
-            String::from_utf8_lossy(&self.target_host),
-            self.target_port
-        )
-        .into_bytes()
-    }
-
-    /// Goes through the pool (reuse, queue) and then resolves or connects.
-    /// `resuming`: a queued connect whose turn came.
-    fn start(&mut self, p: *mut pool::Pool, me: *mut CoCtx, resuming: bool) -> Step {
-        // SAFETY: p is null or a live pool of this worker.
-        if let Some(pool) = unsafe { p.as_mut() } {
-            let me_s: *mut Tcp = self;
-            match pool.admit(me_s, resuming) {
-                Admit::Reuse(c, reused) => {
-                    self.bad_host = None;
-                    self.pool = p;
-                    self.c = c;
-                    self.reused = reused + 1;
-                    self.adopt();
-                    self.done = Done::ok();
-                    return Step::Now;
+    /// Goes on from the pool's verdict (reuse, queue) and then resolves or
+    /// connects.
+    fn start(&mut self, admit: Admit, me: *mut CoCtx) -> Step {
+        match admit {
+            Admit::Reuse(c, reused, slot) => {
+                self.target.bad_host = None;
+                self.connecting.slot = Some(slot);
+                self.c = Some(c);
+                self.connecting.reused = reused + 1;
+                self.adopt(c);
+                self.done = Done::ok();
+                return Step::Now;
+            }
+            Admit::Connect(slot) => self.connecting.slot = slot,
+            Admit::Queued(slot) => {
+                let log = self.log_of();
+                if log.logs(NGX_LOG_DEBUG) {
+                    log.write(
+                        NGX_LOG_DEBUG,
+                        format!(
+                            "lua tcp socket queue connect operation for connection pool \"{}\"",
+                            String::from_utf8_lossy(slot.key())
+                        )
+                        .as_bytes(),
+                    );
                 }
-                Admit::Connect => self.pool = p,
-                Admit::Queued => {
-                    self.pool = p;
-                    self.pending = Pending::Queued;
-                    self.writer = me;
-                    // SAFETY: the event lives in this boxed socket; close()
-                    // cancels it.
-                    unsafe {
-                        log::log_error(
-                            NGX_LOG_DEBUG,
-                            self.request_log(),
-                            format!(
-                                "lua tcp socket queue connect operation for connection pool \"{}\"",
-                                String::from_utf8_lossy(pool.key())
-                            )
-                            .as_bytes(),
-                        );
-                        let data = self as *mut Tcp as *mut c_void;
-                        let ev = &mut self.queue_ev;
-                        ev.handler = Some(queue_handler);
-                        ev.data = data;
-                        ev.log = log::cycle_log();
-                        ngx_add_timer(ev, self.connect_timeout);
-                    }
-                    return Step::Wait;
-                }
-                Admit::TooMany => {
-                    self.fail("too many waiting connect operations", Vec::new());
-                    return Step::Now;
-                }
+                self.connecting.slot = Some(slot);
+                self.pending = Pending::Queued;
+                self.writer = me;
+                let target: *mut Tcp = self;
+                // SAFETY: the event lives in this boxed socket and close()
+                // (which Drop calls) cancels it.
+                unsafe {
+                    self.connecting
+                        .queue_ev
+                        .set_handler(target, LogOf::Cycle.raw())
+                };
+                self.connecting.queue_ev.add_timer(self.timeouts.connect);
+                return Step::Wait;
+            }
+            Admit::TooMany => {
+                self.fail("too many waiting connect operations", Vec::new());
+                return Step::Now;
             }
         }
-        self.reused = 0;
-        if let Some(e) = self.bad_host.take() {
+        self.connecting.reused = 0;
+        if let Some(e) = self.target.bad_host.take() {
             self.connect_failed(e);
             return Step::Now;
         }
-        if self.resolve_name.is_empty() {
+        self.target.address();
+        if self.target.resolve_name.is_empty() {
             self.connect_sockaddr(me)
         } else {
             self.resolve(me)
-        }
-    }
-
-    /// Lets a queued connect run on the next event-loop turn.
-    pub fn post_queue_turn(&mut self) {
-        // SAFETY: the event lives in this boxed socket; close() cancels it.
-        unsafe {
-            let ev = &mut self.queue_ev;
-            if ev.timer_set() != 0 {
-                ngx_del_timer(ev);
-            }
-            ngx_post_event(ev, ptr::addr_of_mut!(ngx_posted_events));
         }
     }
 
@@ -171,39 +138,18 @@ impl Tcp {
         self.fail(err, Vec::new());
     }
 
-    /// Connects to `self.sockaddr` (the peer connection is set up here).
+    /// Connects to `target.sockaddr`.
     fn connect_sockaddr(&mut self, me: *mut CoCtx) -> Step {
-        let len = self.sockaddr.len() as u32;
-        self.name = ngx_str_t {
-            len: self.peer_name.len(),
-            data: self.peer_name.as_mut_ptr(),
+        let t = &self.target;
+        let peer = peer::Peer {
+            sockaddr: &t.sockaddr,
+            name: &t.name,
+            local: (!t.local.is_empty()).then_some(&t.local[..]),
+            datagram: self.udp,
+            log: self.log_of(),
         };
-        // SAFETY: the peer connection points at our own buffers, which live
-        // as long as the Tcp; ngx_event_connect_peer takes a socket and a
-        // connection slot.
-        unsafe {
-            self.pc = core::mem::zeroed();
-            self.pc.sockaddr = self.sockaddr.as_mut_ptr() as *mut sockaddr;
-            self.pc.socklen = len;
-            self.pc.name = &mut self.name;
-            self.pc.get = Some(ngx_event_get_peer);
-            if self.udp {
-                self.pc.type_ = libc::SOCK_DGRAM;
-            }
-            if !self.local_sa.is_empty() {
-                self.local.sockaddr = self.local_sa.as_mut_ptr() as *mut sockaddr;
-                self.local.socklen = self.local_sa.len() as socklen_t;
-                self.pc.local = &mut self.local;
-            }
-            self.pc.log = self.request_log();
-            self.pc
-                .set_log_error(ngx_connection_log_error_e_NGX_ERROR_ERR as _);
-            let rc = ngx_event_connect_peer(&mut self.pc);
-            if rc == NGX_ERROR as isize || rc == NGX_BUSY as isize || rc == NGX_DECLINED as isize {
-                let e = errno();
-                if !self.pc.connection.is_null() {
-                    ngx_close_connection(self.pc.connection);
-                }
+        let (c, in_progress) = match peer.connect() {
+            Connect::Failed(e) => {
                 self.connect_failed(if e != 0 {
                     errno_str(e)
                 } else {
@@ -211,189 +157,182 @@ impl Tcp {
                 });
                 return Step::Now;
             }
-            self.c = self.pc.connection;
-            // TLS needs a pool of the connection's own (it outlives the
-            // request when pooled).
-            (*self.c).pool = ngx_create_pool(128, self.request_log());
-            if (*self.c).pool.is_null() {
-                self.connect_failed("no memory");
-                return Step::Now;
-            }
-            self.adopt();
-            if rc == NGX_OK as isize {
-                self.done = Done::ok();
-                return Step::Now;
-            }
-            // NGX_AGAIN: the write event tells when the connect finished.
-            ngx_add_timer((*self.c).write, self.connect_timeout);
+            Connect::Done(c) => (c, false),
+            Connect::InProgress(c) => (c, true),
+        };
+        self.c = Some(c);
+        // TLS needs a pool of the connection's own (it outlives the
+        // request when pooled).
+        if !c.create_pool(128, self.log_of()) {
+            self.connect_failed("no memory");
+            return Step::Now;
         }
+        self.adopt(c);
+        if !in_progress {
+            self.done = Done::ok();
+            return Step::Now;
+        }
+        // The write event tells when the connect finished.
+        c.write().add_timer(self.timeouts.connect);
         self.pending = Pending::Connect;
         self.writer = me;
         Step::Wait
     }
 
-    /// Resolves `resolve_name` with the location's `resolver`, then connects.
+    /// Resolves `target.resolve_name` with the location's `resolver`, then
+    /// connects.
     fn resolve(&mut self, me: *mut CoCtx) -> Step {
-        // SAFETY: the request's core loc conf holds the resolver; the
-        // resolver context's name points at our buffer, which outlives it.
-        unsafe {
-            let Some(ctx) = self.ctx.as_ref() else {
-                self.connect_failed("no request");
-                return Step::Now;
-            };
-            let clcf = *(*ctx.r).loc_conf.add(ngx_http_core_module.ctx_index)
-                as *mut ngx_http_core_loc_conf_t;
-            let mut temp: ngx_resolver_ctx_t = core::mem::zeroed();
-            temp.name = ngx_str_t {
-                len: self.resolve_name.len(),
-                data: self.resolve_name.as_mut_ptr(),
-            };
-            let rctx = ngx_resolve_start((*clcf).resolver, &mut temp);
-            if rctx.is_null() {
-                self.connect_failed("failed to start the resolver");
-                return Step::Now;
+        let Some(r) = self.request() else {
+            self.connect_failed("no request");
+            return Step::Now;
+        };
+        self.pending = Pending::Resolve;
+        self.writer = me;
+        let target: *mut Tcp = self;
+        // SAFETY: the socket is boxed and its name buffer is not touched
+        // while the resolution runs; close() (which connect() and Drop
+        // call) cancels a pending resolution.
+        let started = unsafe { Resolver::of(r).resolve(&self.target.resolve_name, target) };
+        let failed = match started {
+            Ok(Some(resolving)) => {
+                self.connecting.resolving = Some(resolving);
+                return Step::Wait;
             }
-            if rctx as isize == -1 {
-                let msg = format!(
-                    "no resolver defined to resolve \"{}\"",
-                    String::from_utf8_lossy(&self.resolve_name)
-                );
-                self.connect_failed(msg);
-                return Step::Now;
+            // Answered from the cache: connected (or failed) at once, or
+            // connecting.
+            Ok(None) => {
+                return match self.pending {
+                    Pending::None => {
+                        self.writer = core::ptr::null_mut();
+                        Step::Now
+                    }
+                    _ => Step::Wait,
+                };
             }
-            (*rctx).name = ngx_str_t {
-                len: self.resolve_name.len(),
-                data: self.resolve_name.as_mut_ptr(),
-            };
-            (*rctx).handler = Some(resolved);
-            (*rctx).data = self as *mut Tcp as *mut c_void;
-            (*rctx).timeout = (*clcf).resolver_timeout;
-            self.rctx = rctx;
-            self.pending = Pending::Resolve;
-            self.writer = me;
-            self.in_resolve_call = true;
-            let rc = ngx_resolve_name(rctx);
-            self.in_resolve_call = false;
-            if rc != NGX_OK as isize {
-                self.rctx = ptr::null_mut();
-                self.pending = Pending::None;
-                self.writer = ptr::null_mut();
-                let msg = format!(
-                    "{} could not be resolved",
-                    String::from_utf8_lossy(&self.resolve_name)
-                );
-                self.connect_failed(msg);
-                return Step::Now;
-            }
-        }
-        match self.pending {
-            // Resolved from the cache and connected (or failed) at once.
-            Pending::None => {
-                self.writer = ptr::null_mut();
-                Step::Now
-            }
-            _ => Step::Wait,
-        }
+            Err(e) => e,
+        };
+        self.pending = Pending::None;
+        self.writer = core::ptr::null_mut();
+        let name = String::from_utf8_lossy(&self.target.resolve_name).into_owned();
+        self.connect_failed(match failed {
+            StartError::Start => "failed to start the resolver".to_owned(),
+            StartError::NoResolver => format!("no resolver defined to resolve \"{name}\""),
+            StartError::Resolve => format!("{name} could not be resolved"),
+        });
+        Step::Now
     }
 
     /// The write event of a pending connect fired (or timed out).
     pub(super) fn connect_finished(&mut self) {
-        // SAFETY: our live connection, its socket just became writable.
-        unsafe {
-            let c = self.c;
-            let wev = (*c).write;
-            if (*wev).timedout() != 0 {
-                if self.log_errors {
-                    log::log_error(
-                        NGX_LOG_ERR,
-                        (*c).log,
-                        format!(
-                            "lua tcp socket connect timed out, when connecting to {}",
-                            String::from_utf8_lossy(&self.peer_name)
-                        )
-                        .as_bytes(),
-                    );
-                }
-                self.connect_failed("timeout");
-                return;
+        let Some(c) = self.c else {
+            return;
+        };
+        let wev = c.write();
+        if wev.timedout() {
+            if self.log_errors {
+                c.log().write(
+                    NGX_LOG_ERR,
+                    format!(
+                        "lua tcp socket connect timed out, when connecting to {}",
+                        String::from_utf8_lossy(&self.target.name)
+                    )
+                    .as_bytes(),
+                );
             }
-            if (*wev).timer_set() != 0 {
-                ngx_del_timer(wev);
+            self.connect_failed("timeout");
+            return;
+        }
+        wev.del_timer();
+        let err = c.so_error();
+        if err != 0 {
+            if self.log_errors {
+                c.log().write(
+                    NGX_LOG_ERR,
+                    format!(
+                        "lua tcp socket connect() failed ({}), when connecting to {}",
+                        errno_str(err),
+                        String::from_utf8_lossy(&self.target.name)
+                    )
+                    .as_bytes(),
+                );
             }
-            let mut err: libc::c_int = 0;
-            let mut len = core::mem::size_of::<libc::c_int>() as libc::socklen_t;
-            if libc::getsockopt(
-                (*c).fd,
-                libc::SOL_SOCKET,
-                libc::SO_ERROR,
-                &mut err as *mut _ as *mut c_void,
-                &mut len,
-            ) == -1
-            {
-                err = errno();
-            }
-            if err != 0 {
-                if self.log_errors {
-                    log::log_error(
-                        NGX_LOG_ERR,
-                        (*c).log,
-                        format!(
-                            "lua tcp socket connect() failed ({}), when connecting to {}",
-                            errno_str(err),
-                            String::from_utf8_lossy(&self.peer_name)
-                        )
-                        .as_bytes(),
-                    );
-                }
-                self.connect_failed(errno_str(err));
-                return;
-            }
+            self.connect_failed(errno_str(err));
+            return;
         }
         self.done = Done::ok();
     }
 }
 
-unsafe extern "C" fn resolved(rctx: *mut ngx_resolver_ctx_t) {
-    // SAFETY: data is the Tcp that started the resolution; close() ends a
-    // pending resolution, so the socket is alive here.
-    unsafe {
-        let s = &mut *((*rctx).data as *mut Tcp);
-        s.rctx = ptr::null_mut();
-        let me = s.writer;
-        let state = (*rctx).state;
-        if state != 0 {
-            let why = core::ffi::CStr::from_ptr(ngx_resolver_strerror(state))
-                .to_string_lossy()
-                .into_owned();
-            ngx_resolve_name_done(rctx);
-            let msg = format!(
-                "{} could not be resolved ({state}: {why})",
-                String::from_utf8_lossy(&s.resolve_name)
-            );
-            s.connect_failed(msg);
-            s.pending = Pending::None;
-            if !s.in_resolve_call {
-                s.wake(false);
+impl Target {
+    /// The peer's name for logs and its socket address, or the host name
+    /// to resolve.
+    fn address(&mut self) {
+        self.name.clear();
+        match &self.peer {
+            Some(Peer::Inet(a)) => {
+                // SocketAddr's Display: "127.0.0.1:80", "[::1]:80".
+                let _ = write!(&mut self.name, "{a}");
             }
-            return;
+            Some(Peer::Unix(_)) => self.name.extend_from_slice(&self.host),
+            None => push_host_port(&mut self.name, &self.host, self.port),
         }
-        let n = (*rctx).naddrs;
-        let pick = if n > 1 {
-            (ngx_random() as usize) % n
-        } else {
-            0
-        };
-        let a = &*(*rctx).addrs.add(pick);
-        s.sockaddr =
-            core::slice::from_raw_parts(a.sockaddr as *const u8, a.socklen as usize).to_vec();
-        ngx_inet_set_port(s.sockaddr.as_mut_ptr() as *mut sockaddr, s.resolve_port);
-        ngx_resolve_name_done(rctx);
-        s.pending = Pending::None;
-        match s.connect_sockaddr(me) {
-            Step::Wait => {}
-            Step::Now => {
-                if !s.in_resolve_call {
-                    s.wake(false);
+        match &self.peer {
+            Some(p) => {
+                self.sockaddr = addr::sockaddr(p);
+                self.resolve_name.clear();
+            }
+            None => {
+                self.sockaddr.clear();
+                self.resolve_name.clear();
+                self.resolve_name.extend_from_slice(&self.host);
+                self.resolve_port = self.port;
+            }
+        }
+    }
+}
+
+/// Appends `host:port` (a pool key, a peer name), the host as text.
+fn push_host_port(out: &mut Vec<u8>, host: &[u8], port: u16) {
+    out.extend_from_slice(String::from_utf8_lossy(host).as_bytes());
+    out.push(b':');
+    let mut digits = [0u8; 5];
+    let mut n = port;
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+impl OnResolved for Tcp {
+    fn on_resolved(&mut self, answer: Answer, at_once: bool) {
+        self.connecting.resolving = None;
+        let me = self.writer;
+        match answer {
+            Answer::Failed { state, why } => {
+                let msg = format!(
+                    "{} could not be resolved ({state}: {why})",
+                    String::from_utf8_lossy(&self.target.resolve_name)
+                );
+                self.connect_failed(msg);
+                self.pending = Pending::None;
+                if !at_once {
+                    self.wake(false);
+                }
+            }
+            Answer::Addr(mut sa) => {
+                addr::set_port(&mut sa, self.target.resolve_port);
+                self.target.sockaddr = sa;
+                self.pending = Pending::None;
+                if let Step::Now = self.connect_sockaddr(me) {
+                    if !at_once {
+                        self.wake(false);
+                    }
                 }
             }
         }
@@ -401,44 +340,61 @@ unsafe extern "C" fn resolved(rctx: *mut ngx_resolver_ctx_t) {
 }
 
 /// A queued connect's turn came (posted) or its wait timed out (timer).
-unsafe extern "C" fn queue_handler(ev: *mut ngx_event_t) {
-    // SAFETY: data is the queued socket; close() cancels this event.
-    unsafe {
-        let s = &mut *((*ev).data as *mut Tcp);
-        if s.pending != Pending::Queued {
+impl OnEvent for Tcp {
+    fn on_event(&mut self, ev: EventRef) {
+        if self.pending != Pending::Queued {
             return;
         }
-        let p = s.pool;
-        pool::dequeue(&mut *p, s);
-        let me = s.writer;
-        s.pending = Pending::None;
-        if (*ev).timedout() != 0 {
-            (*ev).set_timedout(0);
-            if s.log_errors {
-                log::log_error(
+        let Some(slot) = self.connecting.slot.take() else {
+            return;
+        };
+        slot.dequeue(ev);
+        let me = self.writer;
+        self.pending = Pending::None;
+        if ev.take_timedout() {
+            if self.log_errors {
+                self.log_of().write(
                     NGX_LOG_ERR,
-                    s.request_log(),
                     format!(
                         "lua tcp socket queued connect timed out, when trying to connect to {}:{}",
-                        String::from_utf8_lossy(&s.target_host),
-                        s.target_port
+                        String::from_utf8_lossy(&self.target.host),
+                        self.target.port
                     )
                     .as_bytes(),
                 );
             }
             // The operation never held a connection: nothing frees up.
-            let p = core::mem::replace(&mut s.pool, ptr::null_mut());
-            pool::release_queued(p, false);
-            s.connect_failed("timeout");
-            s.wake(false);
+            slot.release_queued(false);
+            self.connect_failed("timeout");
+            self.wake(false);
             return;
         }
-        // The queued operation's slot is taken again by the connect itself.
-        s.pool = ptr::null_mut();
-        (*p).forfeit();
-        match s.start(p, me, true) {
-            Step::Now => s.wake(false),
-            Step::Wait => s.writer = me,
+        match self.start(slot.readmit(), me) {
+            Step::Now => self.wake(false),
+            Step::Wait => self.writer = me,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_host_port;
+
+    #[test]
+    fn host_port_as_format_wrote_it() {
+        for (host, port) in [
+            (&b"a.example"[..], 0u16),
+            (b"h", 7),
+            (b"h", 80),
+            (b"x", 65535),
+        ] {
+            let mut out = b"old".to_vec();
+            push_host_port(&mut out, host, port);
+            let want = format!("old{}:{}", String::from_utf8_lossy(host), port);
+            assert_eq!(out, want.as_bytes());
+        }
+        let mut out = Vec::new();
+        push_host_port(&mut out, b"\xffx", 1);
+        assert_eq!(out, "\u{fffd}x:1".as_bytes());
     }
 }

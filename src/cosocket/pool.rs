@@ -4,36 +4,38 @@
 //! A pool counts its connections as upstream does: the idle ones, the
 //! sockets that connected through it (an existing pool, or one the
 //! `pool_size`/`backlog` options created) and the connect operations queued
-//! behind a full pool (`backlog`). When the count drops to zero the pool is
-//! forgotten, so the next connect or setkeepalive sizes it anew.
+//! behind a full pool (`backlog`). A counted socket or operation holds a
+//! [`Slot`]. When the count drops to zero the pool is forgotten, so the
+//! next connect or setkeepalive sizes it anew.
 use std::collections::{HashMap, VecDeque};
 
-use core::ffi::c_void;
-use core::ptr;
+use core::ptr::{self, NonNull};
 
-use nginx_sys::*;
+use nginx_sys::{ngx_msec_t, NGX_LOG_DEBUG};
 
-use super::tcp::Tcp;
-use crate::nginx::log;
-use crate::nginx::sock::{peek, Peek};
+use crate::nginx::connection::{ConnHandler, Connection, LogOf};
+use crate::nginx::event::EventRef;
+use crate::nginx::sock::Peek;
 
 struct Idle {
-    c: *mut ngx_connection_t,
-    pool: *mut Pool,
+    c: Connection,
+    pool: NonNull<Pool>,
     reused: u32,
 }
 
-pub struct Pool {
+struct Pool {
     key: Vec<u8>,
     size: usize,
     /// Connect operations that may wait for a free slot; `None`: no queue,
     /// connects beyond `size` go ahead.
     backlog: Option<usize>,
     connections: usize,
-    /// Oldest first; reuse takes the newest.
+    /// Oldest first; reuse takes the newest. Boxed: an idle connection's
+    /// data points at its record.
     idle: VecDeque<Box<Idle>>,
-    /// Queued connect operations, first come first served.
-    waiters: VecDeque<*mut Tcp>,
+    /// The queue events of connect operations waiting for a slot, first
+    /// come first served.
+    waiters: VecDeque<EventRef>,
 }
 
 type PoolMap = HashMap<Vec<u8>, Box<Pool>>;
@@ -51,74 +53,90 @@ fn pools() -> &'static mut PoolMap {
     unsafe { &mut *p }
 }
 
-/// The pool for `key`, if one exists.
-pub fn find(key: &[u8]) -> *mut Pool {
-    pools()
-        .get_mut(key)
-        .map_or(ptr::null_mut(), |p| &mut **p as *mut Pool)
-}
+/// One counted place in a pool: a socket connected (or connecting)
+/// through it, or a connect operation queued behind it. While a slot
+/// exists its pool's count is not zero, so the pool stays.
+#[must_use = "a slot is given back with release or release_queued"]
+#[derive(Debug)]
+pub struct Slot(NonNull<Pool>);
 
-/// Creates the pool for `key` (the caller checked that there is none).
-///
-/// # Safety
-/// `log` is a live log.
-pub unsafe fn create(
-    key: &[u8],
-    size: usize,
-    backlog: Option<usize>,
-    log: *mut ngx_log_t,
-) -> *mut Pool {
-    let mut p = Box::new(Pool {
-        key: key.to_vec(),
-        size,
-        backlog,
-        connections: 0,
-        idle: VecDeque::new(),
-        waiters: VecDeque::new(),
-    });
-    let ptr: *mut Pool = &mut *p;
-    // SAFETY: a live log.
-    unsafe {
-        log::log_error(
-            NGX_LOG_DEBUG,
-            log,
-            format!(
-                "lua tcp socket connection pool size: {size}, backlog: {}",
-                backlog.map_or(-1, |b| b as i64)
-            )
-            .as_bytes(),
-        )
-    };
-    pools().insert(key.to_vec(), p);
-    ptr
-}
-
-/// What a connect through a pool should do.
+/// What a connect through the pools should do.
 pub enum Admit {
     /// An idle connection (and its reuse count) for the caller.
-    Reuse(*mut ngx_connection_t, u32),
-    /// The caller holds a slot now and connects.
-    Connect,
-    /// The pool is full: the caller was queued and waits.
-    Queued,
+    Reuse(Connection, u32, Slot),
+    /// Connect; the slot when the connection counts in a pool.
+    Connect(Option<Slot>),
+    /// The pool is full: the caller waits in its queue, on the event it
+    /// gave, for its turn ([`Slot::readmit`]).
+    Queued(Slot),
     /// Pool and queue are full.
     TooMany,
 }
 
+/// How a pool is made when a connect finds none.
+#[derive(Clone, Copy)]
+pub struct Sizing {
+    pub size: usize,
+    pub backlog: Option<usize>,
+}
+
+/// Admits a connect to `key`: reuse, connect, or wait in the queue (on
+/// `waiter()`, an event that stays valid until the operation leaves the
+/// queue). Without a pool for the key, `create` makes one.
+pub fn admit(
+    key: &[u8],
+    create: Option<Sizing>,
+    log: LogOf,
+    waiter: impl FnOnce() -> EventRef,
+) -> Admit {
+    let pool = match pools().get_mut(key) {
+        Some(p) => &mut **p,
+        None => match create {
+            Some(s) => self::create(key, s, log),
+            None => return Admit::Connect(None),
+        },
+    };
+    pool.admit(false, waiter)
+}
+
+/// Creates the pool for `key` (the caller checked that there is none).
+fn create(key: &[u8], s: Sizing, log: LogOf) -> &'static mut Pool {
+    if log.logs(NGX_LOG_DEBUG) {
+        log.write(
+            NGX_LOG_DEBUG,
+            format!(
+                "lua tcp socket connection pool size: {}, backlog: {}",
+                s.size,
+                s.backlog.map_or(-1, |b| b as i64)
+            )
+            .as_bytes(),
+        );
+    }
+    let map = pools();
+    let p = map.entry(key.to_vec()).or_insert_with(|| {
+        Box::new(Pool {
+            key: key.to_vec(),
+            size: s.size,
+            backlog: s.backlog,
+            connections: 0,
+            idle: VecDeque::new(),
+            waiters: VecDeque::new(),
+        })
+    });
+    p
+}
+
 impl Pool {
-    /// Admits one connect operation of `s`. `resuming`: a queued operation
-    /// whose turn came; it is not queued again.
-    pub fn admit(&mut self, s: *mut Tcp, resuming: bool) -> Admit {
+    /// Admits one connect operation. `resuming`: a queued operation whose
+    /// turn came; it is not queued again.
+    fn admit(&mut self, resuming: bool, waiter: impl FnOnce() -> EventRef) -> Admit {
+        let slot = Slot(NonNull::from(&mut *self));
         if let Some(idle) = self.idle.pop_back() {
-            // SAFETY: an idle connection we own; the caller adopts it.
-            unsafe {
-                let c = idle.c;
-                (*c).set_idle(0);
-                if (*(*c).read).timer_set() != 0 {
-                    ngx_del_timer((*c).read);
-                }
-                return Admit::Reuse(c, idle.reused);
-            }
+            let c = idle.c;
+            c.set_idle(false);
+            c.read().del_timer();
+            // The idle connection's count passes to the caller.
+            return Admit::Reuse(c, idle.reused, slot);
         }
         self.connections += 1;
         if let (Some(backlog), false) = (self.backlog, resuming) {
@@ -127,95 +145,94 @@ impl Pool {
                 return Admit::TooMany;
             }
             if self.connections > self.size {
-                self.waiters.push_back(s);
-                return Admit::Queued;
+                self.waiters.push_back(waiter());
+                return Admit::Queued(slot);
             }
         }
-        Admit::Connect
+        Admit::Connect(Some(slot))
     }
 
-    /// A queued connect's turn came: its queue slot is given up before it
-    /// is admitted again (without freeing the pool in between).
-    pub fn forfeit(&mut self) {
-        self.connections = self.connections.saturating_sub(1);
+    /// Lets the first queued connect operation run (on the next loop turn).
+    fn wake_first(&mut self) {
+        if let Some(&ev) = self.waiters.front() {
+            // Its wait for a turn is over: the queue timer goes.
+            ev.del_timer();
+            ev.post();
+        }
+    }
+}
+
+/// Takes one off the count of `p`; forgets the pool at zero (it is freed:
+/// `p` must not be used then). True while the pool remains.
+fn uncount(p: NonNull<Pool>) -> bool {
+    // SAFETY: a live pool (the caller's slot or idle connection counts in
+    // it); the borrow ends before the pool may be freed.
+    let key = unsafe {
+        let pool = &mut *p.as_ptr();
+        pool.connections = pool.connections.saturating_sub(1);
+        if pool.connections > 0 {
+            return true;
+        }
+        core::mem::take(&mut pool.key)
+    };
+    pools().remove(&key);
+    false
+}
+
+/// Gives back one counted place of `p` and lets the first queued connect
+/// go, if the pool remains.
+fn release(p: NonNull<Pool>) {
+    if uncount(p) {
+        // SAFETY: uncount said the pool remains.
+        unsafe { (*p.as_ptr()).wake_first() };
+    }
+}
+
+impl Slot {
+    #[allow(clippy::mut_from_ref)]
+    fn pool(&self) -> &mut Pool {
+        // SAFETY: the slot counts in its pool, which is only freed when the
+        // count drops to zero (Pool::uncount): alive. Single-threaded, and
+        // no reference to the pool is held across calls.
+        unsafe { &mut *self.0.as_ptr() }
     }
 
     pub fn key(&self) -> &[u8] {
-        &self.key
+        &self.pool().key
     }
-}
 
-/// Gives back the slot a socket held (a closed connection, a failed or
-/// abandoned connect); frees the pool when nothing is left in it, else lets
-/// the first queued connect go.
-///
-/// # Safety
-/// `p` is a live pool and the caller held one of its counted slots.
-pub unsafe fn release(p: *mut Pool) {
-    // SAFETY: see above.
-    unsafe {
-        let pool = &mut *p;
+    /// Gives the slot back (a closed connection, a failed or abandoned
+    /// connect); the first queued connect gets a turn.
+    pub fn release(self) {
+        release(self.0);
+    }
+
+    /// Gives back the slot of a queued connect that ends without
+    /// connecting (timeout, kill): it never held a connection, so the next
+    /// waiter only gets a turn when one had been passed to this operation
+    /// (`pass_turn`). Waking it otherwise let it connect beyond
+    /// `pool_size`.
+    pub fn release_queued(self, pass_turn: bool) {
+        if pass_turn {
+            release(self.0);
+        } else {
+            uncount(self.0);
+        }
+    }
+
+    /// Takes a queued operation's event out of the queue (its wait ended:
+    /// turn, timeout, kill).
+    pub fn dequeue(&self, waiter: EventRef) {
+        self.pool().waiters.retain(|&w| w != waiter);
+    }
+
+    /// A queued connect's turn came: its queue slot is given up and it is
+    /// admitted again (reuse or connect; never queued twice), without
+    /// freeing the pool in between.
+    pub fn readmit(self) -> Admit {
+        let pool = self.pool();
         pool.connections = pool.connections.saturating_sub(1);
-        if pool.connections == 0 {
-            let key = pool.key.clone();
-            pools().remove(&key);
-            return;
-        }
-        wake_first(pool);
-    }
-}
-
-/// Gives back the count of a queued connect that ends without connecting
-/// (timeout, kill): it never held a connection, so the next waiter only
-/// gets a turn when one had been passed to this operation (`pass_turn`).
-/// Waking it otherwise let it connect beyond `pool_size`.
-///
-/// # Safety
-/// `p` is a live pool and the operation was counted in it.
-pub unsafe fn release_queued(p: *mut Pool, pass_turn: bool) {
-    // SAFETY: see above.
-    unsafe {
-        let pool = &mut *p;
-        pool.connections = pool.connections.saturating_sub(1);
-        if pool.connections == 0 {
-            let key = pool.key.clone();
-            pools().remove(&key);
-        } else if pass_turn {
-            wake_first(pool);
-        }
-    }
-}
-
-/// Removes `s` from the queue (its wait ended: turn, timeout, kill).
-pub fn dequeue(p: &mut Pool, s: *mut Tcp) {
-    p.waiters.retain(|&w| w != s);
-}
-
-/// Lets the first queued connect operation run (on the next loop turn).
-fn wake_first(pool: &mut Pool) {
-    if let Some(&s) = pool.waiters.front() {
-        // SAFETY: queued sockets are live (their end dequeues them).
-        unsafe { (*s).post_queue_turn() };
-    }
-}
-
-/// Closes a cosocket connection: a quiet TLS shutdown, its pool, the socket.
-///
-/// # Safety
-/// `c` is a connection nobody uses any more.
-pub unsafe fn close_connection(c: *mut ngx_connection_t) {
-    // SAFETY: see above; the pool was made for this connection.
-    unsafe {
-        if !(*c).ssl.is_null() {
-            (*(*c).ssl).set_no_wait_shutdown(1);
-            (*(*c).ssl).set_no_send_shutdown(1);
-            ngx_ssl_shutdown(c);
-        }
-        if !(*c).pool.is_null() {
-            ngx_destroy_pool((*c).pool);
-            (*c).pool = ptr::null_mut();
-        }
-        ngx_close_connection(c);
+        pool.admit(true, || unreachable!("a resumed connect is not queued"))
     }
 }
 
@@ -227,130 +244,132 @@ pub enum PutError {
     Dubious,
 }
 
+/// How `put` parks a connection.
+pub struct Park {
+    /// The slot the socket held in the pool (it passes to the idle
+    /// connection).
+    pub slot: Option<Slot>,
+    pub reused: u32,
+    pub timeout: ngx_msec_t,
+    /// The `pool_size` given to setkeepalive, for a pool made here.
+    pub size: Option<i64>,
+    pub default_size: usize,
+    pub log: LogOf,
+}
+
 /// Parks an idle connection in `key`'s pool, creating it with `size` (or
 /// `default_size`) when there is none, evicting the oldest idle connection
-/// when the pool is full. `counted`: the caller held a slot of this pool.
-///
-/// # Safety
-/// `c` is a connected upstream connection nobody else uses any more.
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn put(
-    key: &[u8],
-    c: *mut ngx_connection_t,
-    reused: u32,
-    counted: bool,
-    timeout: ngx_msec_t,
-    size: Option<i64>,
-    default_size: usize,
-    log: *mut ngx_log_t,
-) -> Result<(), PutError> {
-    let mut p = find(key);
-    if p.is_null() {
-        let n = size.unwrap_or(default_size as i64);
-        if n <= 0 {
-            return Err(PutError::BadSize(n));
-        }
-        // SAFETY: the caller's live log.
-        p = unsafe { create(key, n as usize, None, log) };
-    }
-    // SAFETY: p is a live pool; c is ours (see above).
-    unsafe {
-        let pool = &mut *p;
-        if pool.idle.len() >= pool.size {
-            if let Some(old) = pool.idle.pop_front() {
-                close_connection(old.c);
+/// when the pool is full. The connection is the pool's afterwards, pooled
+/// or closed.
+pub fn put(key: &[u8], c: Connection, park: Park) -> Result<(), PutError> {
+    let counted = park.slot.is_some();
+    let p: NonNull<Pool> = match park.slot {
+        // The slot passes to the idle connection.
+        Some(slot) => slot.0,
+        None => match pools().get_mut(key) {
+            Some(p) => NonNull::from(&mut **p),
+            None => {
+                let n = park.size.unwrap_or(park.default_size as i64);
+                if n <= 0 {
+                    return Err(PutError::BadSize(n));
+                }
+                let sizing = Sizing {
+                    size: n as usize,
+                    backlog: None,
+                };
+                NonNull::from(create(key, sizing, park.log))
             }
-            if counted {
-                pool.connections = pool.connections.saturating_sub(1);
-            }
-        } else if !counted {
-            pool.connections += 1;
+        },
+    };
+    // SAFETY: a pool of the map (the slot counted in it, or it was just
+    // found or made); nothing frees it before drop_idle below.
+    let pool = unsafe { &mut *p.as_ptr() };
+    if pool.idle.len() >= pool.size {
+        if let Some(old) = pool.idle.pop_front() {
+            old.c.close();
         }
-        let mut idle = Box::new(Idle { c, pool: p, reused });
-        // The connection now belongs to the pool: it logs to the cycle log
-        // (the request that used it may go away) and watches for the peer
-        // closing it or the idle timeout.
-        (*c).data = &mut *idle as *mut Idle as *mut c_void;
-        let cl = log::cycle_log();
-        (*c).log = cl;
-        (*(*c).read).log = cl;
-        (*(*c).write).log = cl;
-        if !(*c).pool.is_null() {
-            (*(*c).pool).log = cl;
+        if counted {
+            pool.connections = pool.connections.saturating_sub(1);
         }
-        (*(*c).read).handler = Some(idle_read);
-        (*(*c).write).handler = Some(idle_write);
-        (*c).set_idle(1);
-        let rev = (*c).read;
-        if (*rev).timer_set() != 0 {
-            ngx_del_timer(rev);
-        }
-        if (*(*c).write).timer_set() != 0 {
-            ngx_del_timer((*c).write);
-        }
-        if timeout > 0 {
-            ngx_add_timer(rev, timeout);
-        }
-        let ready = (*rev).ready() != 0;
-        pool.idle.push_back(idle);
-        if ready && !still_idle(c) {
-            drop_idle(c);
-            return Err(PutError::Dubious);
-        }
-        if ngx_handle_read_event(rev, 0) != NGX_OK as isize {
-            drop_idle(c);
-            return Err(PutError::Dubious);
-        }
-        wake_first(pool);
+    } else if !counted {
+        pool.connections += 1;
     }
+    let mut idle = Box::new(Idle {
+        c,
+        pool: p,
+        reused: park.reused,
+    });
+    // The connection now belongs to the pool: it logs to the cycle log
+    // (the request that used it may go away) and watches for the peer
+    // closing it or the idle timeout.
+    // SAFETY: the record is boxed in the pool's idle list until drop_idle
+    // or admit takes it out; drop_idle closes the connection, admit hands
+    // it to a socket that sets its own handler.
+    unsafe { c.set_handler(&mut *idle as *mut Idle) };
+    c.set_log(LogOf::Cycle);
+    c.set_idle(true);
+    let rev = c.read();
+    rev.del_timer();
+    c.write().del_timer();
+    if park.timeout > 0 {
+        rev.add_timer(park.timeout);
+    }
+    let ready = rev.ready();
+    pool.idle.push_back(idle);
+    if ready && !still_idle(c) {
+        drop_idle(p, c);
+        return Err(PutError::Dubious);
+    }
+    if !rev.handle_read() {
+        drop_idle(p, c);
+        return Err(PutError::Dubious);
+    }
+    pool.wake_first();
     Ok(())
 }
 
 /// Whether an idle connection that became readable is still usable: TLS
 /// connections read (a session ticket after the handshake is not data);
 /// plain ones peek.
-unsafe fn still_idle(c: *mut ngx_connection_t) -> bool {
-    // SAFETY: an idle pooled connection.
-    unsafe {
-        if (*c).close() != 0 || (*(*c).read).timedout() != 0 {
-            return false;
-        }
-        if !(*c).ssl.is_null() {
-            let mut b = [0u8; 1];
-            let Some(recv) = (*c).recv else {
-                return false;
-            };
-            return recv(c, b.as_mut_ptr(), 1) == NGX_AGAIN as isize;
-        }
-        peek((*c).fd) == Peek::WouldBlock
+fn still_idle(c: Connection) -> bool {
+    if c.closing() || c.read().timedout() {
+        return false;
     }
+    if c.is_tls() {
+        let mut b = [0u8; 1];
+        return c.recv(&mut b) == crate::nginx::request::AGAIN;
+    }
+    c.peek() == Peek::WouldBlock
 }
 
-/// Closes and forgets an idle connection.
-unsafe fn drop_idle(c: *mut ngx_connection_t) {
-    // SAFETY: c's data is its Idle record in its pool.
-    unsafe {
-        let idle = (*c).data as *mut Idle;
-        let p = (*idle).pool;
-        (*p).idle.retain(|i| !ptr::eq(&**i, idle));
-        close_connection(c);
-        release(p);
-    }
+/// Closes and forgets an idle connection of `pool` (its record goes).
+fn drop_idle(pool: NonNull<Pool>, c: Connection) {
+    // SAFETY: the pool counts the idle connection, so it is alive; the
+    // borrow ends before release may free it.
+    unsafe { (*pool.as_ptr()).idle.retain(|i| i.c != c) };
+    c.close();
+    release(pool);
 }
 
-unsafe extern "C" fn idle_read(rev: *mut ngx_event_t) {
-    // SAFETY: an idle pooled connection's read event.
-    unsafe {
-        let c = (*rev).data as *mut ngx_connection_t;
+impl ConnHandler for Idle {
+    fn on_read(&mut self, c: Connection, ev: EventRef) {
         if still_idle(c) {
-            if ngx_handle_read_event(rev, 0) != NGX_OK as isize {
-                drop_idle(c);
+            if !ev.handle_read() {
+                self.close();
             }
             return;
         }
         // The peer closed it, sent data nobody asked for, or it timed out.
-        drop_idle(c);
+        self.close();
     }
+
+    fn on_write(&mut self, _c: Connection, _ev: EventRef) {}
 }
 
-unsafe extern "C" fn idle_write(_wev: *mut ngx_event_t) {}
+impl Idle {
+    /// Closes the connection and forgets this record (the last use of
+    /// `self`: the record is freed).
+    fn close(&mut self) {
+        drop_idle(self.pool, self.c);
+    }
+}

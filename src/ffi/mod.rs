@@ -32,18 +32,23 @@ macro_rules! request_in {
 }
 
 pub mod balancer;
+pub mod base;
 pub mod base64;
 pub mod config;
 pub mod coroutine;
 pub mod ctx;
+pub mod errlog;
 pub mod exec;
 pub mod exit;
 pub mod hash;
 pub mod log;
 pub mod misc;
+pub mod ndk;
 pub mod output;
 pub mod param;
 pub mod phase;
+pub mod pipe;
+pub mod process;
 pub mod regex;
 pub mod request;
 pub mod response;
@@ -58,12 +63,12 @@ pub mod timer;
 pub mod uri;
 pub mod var;
 pub mod worker;
+pub mod worker_thread;
 
 use core::ffi::c_int;
 
 use crate::http::RequestCtx;
 pub use crate::lua::phase::{Phase, REQUEST_PHASES};
-use crate::lua::raw::*;
 use crate::lua::sched::current;
 use crate::nginx::log::log_error;
 use crate::nginx::request::Request;
@@ -74,6 +79,7 @@ pub use abi::ErrOut;
 pub const PRELOAD: &[crate::lua::vm::Preload] = &[
     (c"ngx_lua.output", output::CFUNCS),
     (c"ngx_lua.thread", thread::CFUNCS),
+    (c"ngx_lua.worker_thread", worker_thread::CFUNCS),
 ];
 
 pub use crate::nginx::panic::guard;
@@ -150,26 +156,6 @@ pub unsafe fn set_err(err: *mut u8, errlen: *mut usize, msg: &[u8]) {
     }
 }
 
-/// True (after logging upstream's error line) when the response header of
-/// `r` is already out, so `what` can no longer be set.
-///
-/// # Safety
-/// `r` is a live request.
-pub unsafe fn header_already_sent(r: *mut nginx_sys::ngx_http_request_t, what: &str) -> bool {
-    // SAFETY: live request and its connection's log.
-    unsafe {
-        if (*r).header_sent() == 0 {
-            return false;
-        }
-        log_error(
-            nginx_sys::NGX_LOG_ERR,
-            (*(*r).connection).log,
-            format!("attempt to set {what} after sending out response headers").as_bytes(),
-        );
-        true
-    }
-}
-
 /// The running request in one of the `allowed` phases, or the status to
 /// return (with the upstream error text in `err`).
 ///
@@ -235,58 +221,4 @@ pub const PENDING_SUBREQUESTS: &[u8] = b"attempt to abort with pending subreques
 
 pub fn disabled(phase: Phase) -> String {
     format!("API disabled in the context of {}", phase.context_name())
-}
-
-/// For `lua_CFunction`s: raises upstream's "API disabled in the context of
-/// ..." error. Builds the message on the Lua stack, so no Rust value needs
-/// dropping when `lua_error` unwinds.
-///
-/// # Safety
-/// `L` is the running Lua state, inside a `lua_CFunction`.
-pub unsafe fn raise_disabled(L: *mut lua_State, phase: Phase) -> ! {
-    // SAFETY: see above.
-    unsafe {
-        push_bytes(L, b"API disabled in the context of ");
-        push_bytes(L, phase.context_name().as_bytes());
-        lua_concat(L, 2);
-        lua_error(L)
-    }
-}
-
-/// For `lua_CFunction`s: the running request in one of the `allowed`
-/// phases, or a raised Lua error (`no_req` when no request runs).
-///
-/// # Safety
-/// `L` is the running Lua state, inside a `lua_CFunction`.
-pub unsafe fn cfunction_ctx(
-    L: *mut lua_State,
-    allowed: u32,
-    no_req: &core::ffi::CStr,
-) -> &'static mut RequestCtx {
-    let cur = current();
-    // SAFETY: CURRENT holds a live ctx while Lua runs for it; luaL_error
-    // does not return.
-    unsafe {
-        let Some(ctx) = RequestCtx::from_lua(cur.ctx) else {
-            luaL_error(L, no_req.as_ptr());
-            unreachable!()
-        };
-        if allowed & cur.phase.bit() == 0 {
-            raise_disabled(L, cur.phase);
-        }
-        ctx
-    }
-}
-
-/// For `lua_CFunction`s: the usual failure return, `nil, msg`.
-///
-/// # Safety
-/// `L` is a valid Lua state.
-pub unsafe fn push_fail(L: *mut lua_State, msg: &core::ffi::CStr) -> c_int {
-    // SAFETY: valid state.
-    unsafe {
-        lua_pushnil(L);
-        lua_pushstring(L, msg.as_ptr());
-    }
-    2
 }

@@ -3,6 +3,9 @@ use core::ffi::c_int;
 
 use nginx_sys::*;
 
+use super::*;
+use crate::nginx::process;
+
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_worker_pid() -> c_int {
     // SAFETY: ngx_pid is set at process start.
@@ -36,4 +39,20 @@ pub unsafe extern "C" fn ngx_lua_ffi_worker_count() -> c_int {
 pub unsafe extern "C" fn ngx_lua_ffi_worker_exiting() -> c_int {
     // SAFETY: process global.
     unsafe { (ngx_exiting != 0 || ngx_quit != 0 || ngx_terminate != 0) as c_int }
+}
+
+export! {
+    /// Fills `pids` (room for `*len`) with the worker pids this process
+    /// knows of; `*len` becomes their number. `FFI_ERROR` when none is
+    /// known (a process outside the master's table).
+    fn ngx_lua_ffi_worker_pids(pids: *mut c_int, len: &mut usize) -> c_int {
+        let out = lua_buf!(pids, *len);
+        let known = process::sibling_pids(out.len());
+        if known.is_empty() {
+            return FFI_ERROR;
+        }
+        out[..known.len()].copy_from_slice(&known);
+        *len = known.len();
+        FFI_OK
+    }
 }

@@ -3,14 +3,16 @@
 //! keep per request, grouped by concern. It lives in the request pool and
 //! a pool cleanup drops it, cancelling everything it armed, so nothing
 //! fires into a freed request.
-use core::ffi::c_void;
 use core::ops::{Deref, DerefMut};
-use core::ptr;
 
 use nginx_sys::*;
 
 use crate::conf;
-use crate::lua::ctx::LuaCtx;
+use crate::lua::ctx::{LuaCtx, Outcome};
+use crate::lua::handler::Handler;
+use crate::lua::sched::{self, current};
+use crate::nginx::chain::{HeldChain, OutBufs};
+use crate::nginx::request::Request;
 
 /// How a server rewrite/rewrite/access/precontent handler that finished
 /// after a yield hands its result back to nginx's phase engine (which
@@ -58,13 +60,12 @@ pub struct Output {
     /// Lua set (or cleared) Content-Type: no default type is added.
     pub mime_set: bool,
     /// `lua_http10_buffering`: output of an HTTP/1.0 request is held in
-    /// `out` until the end, so Content-Length can be sent.
+    /// `held` until the end, so Content-Length can be sent.
     pub buffering: bool,
-    pub out: *mut ngx_chain_t,
-    /// Output buffers (`ngx.say`/`ngx.print`) nginx finished with, kept for
-    /// reuse, and those still on their way out (`ngx_chain_update_chains`).
-    pub free_bufs: *mut ngx_chain_t,
-    pub busy_bufs: *mut ngx_chain_t,
+    pub held: HeldChain,
+    /// Output buffers (`ngx.say`/`ngx.print`, body filters) nginx finished
+    /// with, kept for reuse, and those still on their way out.
+    pub bufs: OutBufs,
     /// `ngx.req.socket(true)` was acquired: nginx sends no more output.
     pub raw_socket: bool,
 }
@@ -103,9 +104,6 @@ pub struct RequestCtx {
     pub arg: BodyArg,
 }
 
-// ngx_palloc aligns to NGX_ALIGNMENT (a word); the context is written there.
-const _: () = assert!(core::mem::align_of::<RequestCtx>() <= core::mem::size_of::<usize>());
-
 impl Deref for RequestCtx {
     type Target = LuaCtx;
     fn deref(&self) -> &LuaCtx {
@@ -119,22 +117,73 @@ impl DerefMut for RequestCtx {
     }
 }
 
-unsafe extern "C" fn cleanup(data: *mut c_void) {
-    // SAFETY: data is the context written into the cleanup's own pool
-    // memory in get_or_create; the pool runs each cleanup exactly once,
-    // before it frees its memory.
-    unsafe { ptr::drop_in_place(data as *mut RequestCtx) };
-}
-
 impl RequestCtx {
     /// The whole context of the runtime's part `l`.
     ///
     /// # Safety
     /// `l` is null or the `lua` field of a live `RequestCtx` (every
-    /// `LuaCtx` of a request is made by [`RequestCtx::get_or_create`]).
+    /// `LuaCtx` of a request is made by [`RequestCtx::of_or_create`]).
     pub unsafe fn from_lua(l: *mut LuaCtx) -> Option<&'static mut RequestCtx> {
         // SAFETY: repr(C) puts `lua` at offset 0.
         unsafe { (l as *mut RequestCtx).as_mut() }
+    }
+
+    /// The context of the request whose Lua code runs now (the one the
+    /// scheduler entered), if any.
+    #[inline]
+    pub fn running() -> Option<&'static mut RequestCtx> {
+        // SAFETY: the scheduler's current context is null or the LuaCtx of
+        // a live request, and every request's LuaCtx is the first field of
+        // its RequestCtx (of_or_create makes them; nothing else does).
+        unsafe { Self::from_lua(current().ctx) }
+    }
+
+    /// The request's context, if one was created.
+    #[inline]
+    pub fn of(r: Request) -> Option<&'static mut RequestCtx> {
+        // SAFETY: our context slot is null (nginx zeroes it, also on an
+        // internal redirect) or holds the RequestCtx of_or_create moved
+        // into the request's pool, alive as long as the request.
+        unsafe { (r.module_ctx() as *mut RequestCtx).as_mut() }
+    }
+
+    /// The request's context, created on first use in the request pool,
+    /// whose cleanup drops it (and all it armed) when the request ends.
+    /// `None`: no memory, or no VM (a cycle without Lua).
+    pub fn of_or_create(r: Request) -> Option<&'static mut RequestCtx> {
+        if let Some(ctx) = Self::of(r) {
+            return Some(ctx);
+        }
+        let vm: *mut crate::lua::vm::Vm = conf::MainConf::of(r).vm.as_mut()?;
+        let ctx = r.set_pool_ctx(|| RequestCtx {
+            lua: LuaCtx::new(r.as_ptr(), vm),
+            phases: Phases {
+                server_rewrite: PhaseState::Idle,
+                rewrite: PhaseState::Idle,
+                access: PhaseState::Idle,
+                precontent: PhaseState::Idle,
+                content_started: false,
+                uri_jump: false,
+                header_filter_exit: None,
+                exec: None,
+                pending_captures: 0,
+                set_args: Vec::new(),
+            },
+            output: Output {
+                eof_sent: false,
+                flush_error: None,
+                mime_set: false,
+                buffering: false,
+                held: HeldChain::default(),
+                bufs: OutBufs::default(),
+                raw_socket: false,
+            },
+            body: Body::default(),
+            arg: BodyArg::default(),
+        })?;
+        // SAFETY: just moved into the request pool, which keeps it until
+        // the request ends; the slot is the only other way to it.
+        Some(unsafe { &mut *ctx.as_ptr() })
     }
 
     /// The request's context, if one was created.
@@ -142,61 +191,47 @@ impl RequestCtx {
     /// # Safety
     /// `r` must be a live request.
     pub unsafe fn get(r: *mut ngx_http_request_t) -> Option<&'static mut RequestCtx> {
-        // SAFETY: r->ctx has a slot per http module; ours holds a context
-        // made by get_or_create or null.
-        unsafe { (*(*r).ctx.add(crate::nginx::module::ctx_index()) as *mut RequestCtx).as_mut() }
+        // SAFETY: the caller's promise.
+        Self::of(unsafe { Request::from_raw(r) }?)
     }
 
-    /// The request's context, created on first use with a pool cleanup
-    /// that drops it (and all it armed) when the request ends.
+    /// [`RequestCtx::of_or_create`] for a raw request.
     ///
     /// # Safety
-    /// `r` must be a live request of a cycle whose VM exists.
+    /// `r` must be a live request.
     pub unsafe fn get_or_create(r: *mut ngx_http_request_t) -> Option<&'static mut RequestCtx> {
-        // SAFETY: see get; the cleanup owns the context.
-        unsafe {
-            if let Some(ctx) = Self::get(r) {
-                return Some(ctx);
-            }
-            let mcf = conf::main_conf(r);
-            let vm: *mut crate::lua::vm::Vm = mcf.vm.as_mut()?;
-            // The context lives in the request pool, next to the cleanup
-            // that drops it: no malloc/free pair per request.
-            let cln = ngx_pool_cleanup_add((*r).pool, core::mem::size_of::<RequestCtx>());
-            if cln.is_null() {
-                return None;
-            }
-            let ctx = (*cln).data as *mut RequestCtx;
-            ctx.write(RequestCtx {
-                lua: LuaCtx::new(r, vm),
-                phases: Phases {
-                    server_rewrite: PhaseState::Idle,
-                    rewrite: PhaseState::Idle,
-                    access: PhaseState::Idle,
-                    precontent: PhaseState::Idle,
-                    content_started: false,
-                    uri_jump: false,
-                    header_filter_exit: None,
-                    exec: None,
-                    pending_captures: 0,
-                    set_args: Vec::new(),
-                },
-                output: Output {
-                    eof_sent: false,
-                    flush_error: None,
-                    mime_set: false,
-                    buffering: false,
-                    out: ptr::null_mut(),
-                    free_bufs: ptr::null_mut(),
-                    busy_bufs: ptr::null_mut(),
-                    raw_socket: false,
-                },
-                body: Body::default(),
-                arg: BodyArg::default(),
-            });
-            (*cln).handler = Some(cleanup);
-            *(*r).ctx.add(crate::nginx::module::ctx_index()) = ctx as *mut c_void;
-            Some(&mut *ctx)
-        }
+        // SAFETY: the caller's promise.
+        Self::of_or_create(unsafe { Request::from_raw(r) }?)
+    }
+
+    /// Runs a synchronous handler (filters, log) for this request.
+    pub fn run_sync(&mut self, h: &Handler, cache: bool) -> Result<(), String> {
+        let L = self.vm().state();
+        // SAFETY: this request's live context and its cycle's main state.
+        unsafe { sched::run_sync(&mut self.lua, L, h, cache) }
+    }
+
+    /// Starts `h` in a new entry thread of this request (see
+    /// `sched::start`); `A` acts on the handler's state whenever an event
+    /// resumes one of its threads.
+    pub fn start<A: AfterResume>(&mut self, h: &Handler, cache: bool) -> Outcome {
+        // SAFETY: this request's live context.
+        unsafe { sched::start(&mut self.lua, h, cache, continuation::<A>) }
+    }
+}
+
+/// What the code that started a request's entry thread does with the
+/// handler's state after an event resumed one of its threads (a phase
+/// ends the request, or hands a status to nginx's phase engine).
+pub trait AfterResume {
+    fn after_resume(ctx: &mut RequestCtx, outcome: Outcome);
+}
+
+/// The runtime's continuation for [`RequestCtx::start`].
+fn continuation<A: AfterResume>(l: &mut LuaCtx, outcome: Outcome) {
+    // SAFETY: only RequestCtx::start installs this continuation, on the
+    // LuaCtx embedded in a RequestCtx.
+    if let Some(ctx) = unsafe { RequestCtx::from_lua(l) } {
+        A::after_resume(ctx, outcome);
     }
 }

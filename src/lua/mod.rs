@@ -2,10 +2,13 @@
 pub mod cfunction;
 pub mod ctx;
 pub mod handler;
+pub mod output;
 pub mod phase;
 pub mod raw;
 pub mod sched;
+pub mod sleep;
 pub mod thread;
+pub mod value;
 pub mod vm;
 
 use core::cell::UnsafeCell;

@@ -143,6 +143,18 @@ impl Vm {
         prefix: &[u8],
         preload: &[Preload],
     ) -> Result<Vm, String> {
+        Self::with_init(path, cpath, prefix, preload, b"require('resty.core')")
+    }
+
+    /// As [`Vm::new`], running `init` instead of loading `resty.core` (a
+    /// VM with another set of `ngx.*`, such as a worker thread's).
+    pub fn with_init(
+        path: Option<&[u8]>,
+        cpath: Option<&[u8]>,
+        prefix: &[u8],
+        preload: &[Preload],
+        init: &[u8],
+    ) -> Result<Vm, String> {
         // SAFETY: a fresh state owned by the returned Vm; every stack
         // operation below is balanced and checked.
         unsafe {
@@ -208,7 +220,7 @@ impl Vm {
             lua_setfield(L, -2, c"ngx".as_ptr());
             lua_pop(L, 2);
 
-            vm.run_string(b"require('resty.core')", c"=ngx_lua_init")?;
+            vm.run_string(init, c"=ngx_lua_init")?;
             Ok(vm)
         }
     }

@@ -74,7 +74,7 @@ macro_rules! handler_directives {
                 unsafe { set_handler(cf, c, conf, $phase, Form::File) }
             }
         )*
-        pub static mut COMMANDS: [ngx_command_t; 44 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
+        pub static mut COMMANDS: [ngx_command_t; 48 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
             cmd(b"lua_package_path\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_path, MAIN),
             cmd(b"lua_package_cpath\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_cpath, MAIN),
             cmd(b"lua_code_cache\0", ANY_LOC | NGX_CONF_FLAG, set_code_cache, LOC),
@@ -117,6 +117,10 @@ macro_rules! handler_directives {
             cmd(b"rewrite_by_lua_no_postpone\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_rewrite_no_postpone, MAIN),
             cmd(b"access_by_lua_no_postpone\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_access_no_postpone, MAIN),
             cmd(b"precontent_by_lua_no_postpone\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_precontent_no_postpone, MAIN),
+            cmd(b"lua_capture_error_log\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, crate::errlog::set_capture_error_log, MAIN),
+            cmd(b"lua_sa_restart\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_sa_restart, MAIN),
+            cmd(b"lua_malloc_trim\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, crate::process::set_malloc_trim, MAIN),
+            cmd(b"lua_worker_thread_vm_pool_size\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_worker_thread_vm_pool_size, MAIN),
             cmd(b"balancer_by_lua_block\0", NGX_HTTP_UPS_CONF | NGX_CONF_BLOCK | NGX_CONF_NOARGS, super::balancer::set_block, super::balancer::SRV),
             cmd(b"balancer_by_lua_file\0", NGX_HTTP_UPS_CONF | NGX_CONF_TAKE1, super::balancer::set_file, super::balancer::SRV),
             cmd(b"balancer_keepalive\0", NGX_HTTP_UPS_CONF | NGX_CONF_TAKE1, super::balancer::set_keepalive, super::balancer::SRV),
@@ -198,6 +202,7 @@ macro_rules! main_flag_setter {
 main_flag_setter!(set_rewrite_no_postpone, rewrite_no_postpone);
 main_flag_setter!(set_access_no_postpone, access_no_postpone);
 main_flag_setter!(set_precontent_no_postpone, precontent_no_postpone);
+main_flag_setter!(set_sa_restart, sa_restart);
 
 /// The directive's arguments.
 ///
@@ -474,6 +479,7 @@ macro_rules! main_num_setter {
 main_num_setter!(set_regex_cache_max, regex_cache_max);
 main_num_setter!(set_regex_match_limit, regex_match_limit);
 main_num_setter!(set_thread_cache_max, thread_cache_max);
+main_num_setter!(set_worker_thread_vm_pool_size, worker_thread_vm_pool_size);
 
 unsafe extern "C" fn set_shared_dict(
     cf: *mut ngx_conf_t,

@@ -18,6 +18,7 @@ pub unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
         let Some(mcf) = main_conf_from_cf(cf) else {
             return NGX_ERROR as ngx_int_t;
         };
+        crate::process::begin_config();
         let prefix = {
             let s = &(*(*cf).cycle).prefix;
             core::slice::from_raw_parts(s.data, s.len).to_vec()
@@ -54,6 +55,9 @@ pub unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
             return NGX_ERROR as ngx_int_t;
         }
         mcf.host_var_index = Some(i as usize);
+        if !crate::errlog::prepare(cf, mcf) {
+            return NGX_ERROR as ngx_int_t;
+        }
         // With shared dicts, init_by_lua waits until nginx has initialised
         // every zone (shdict::zone::init_zone), as upstream.
         if mcf.shdicts.is_empty() {
@@ -83,7 +87,12 @@ pub unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
         // nginx runs a phase's handlers in the reverse order of this array:
         // ours, pushed after the built-in modules', come first (init_module
         // moves the postponed ones to the end of their phase).
-        let hooks: [(bool, usize, ngx_http_handler_pt); 5] = [
+        let malloc_trim = mcf
+            .malloc_trim
+            .unwrap_or(crate::process::DEFAULT_MALLOC_TRIM)
+            > 0
+            && (mcf.malloc_trim.is_some() || mcf.uses_log);
+        let hooks: [(bool, usize, ngx_http_handler_pt); 6] = [
             (
                 mcf.uses_server_rewrite,
                 ngx_http_phases_NGX_HTTP_SERVER_REWRITE_PHASE as usize,
@@ -108,6 +117,11 @@ pub unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
                 mcf.uses_log,
                 ngx_http_phases_NGX_HTTP_LOG_PHASE as usize,
                 Some(log::handler),
+            ),
+            (
+                malloc_trim,
+                ngx_http_phases_NGX_HTTP_LOG_PHASE as usize,
+                Some(crate::process::malloc_trim_handler),
             ),
         ];
         for (used, phase, h) in hooks {
@@ -140,6 +154,10 @@ pub unsafe extern "C" fn init_module(cycle: *mut ngx_cycle_t) -> ngx_int_t {
         let Some(mcf) = conf::main_conf_from_cycle(cycle) else {
             return NGX_OK as ngx_int_t;
         };
+        if !crate::errlog::install(cycle) {
+            return NGX_ERROR as ngx_int_t;
+        }
+        crate::process::commit(cycle);
         let http = *(*cycle).conf_ctx.add(ngx_http_module.index) as *mut ngx_http_conf_ctx_t;
         let cmcf = *(*http).main_conf.add(ngx_http_core_module.ctx_index)
             as *mut ngx_http_core_main_conf_t;
@@ -180,4 +198,34 @@ pub unsafe extern "C" fn init_module(cycle: *mut ngx_cycle_t) -> ngx_int_t {
         }
         NGX_OK as ngx_int_t
     }
+}
+
+/// Worker (and privileged agent) start: `lua_sa_restart`, then
+/// `init_worker_by_lua*`. nginx's cache manager and loader run no Lua
+/// code, as upstream.
+pub unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
+    crate::nginx::panic::guard(NGX_ERROR as ngx_int_t, || {
+        if crate::nginx::process::kind() == NGX_PROCESS_HELPER && !crate::process::is_agent() {
+            return NGX_OK as ngx_int_t;
+        }
+        // SAFETY: nginx passes the running cycle.
+        let Some(mcf) = (unsafe { conf::main_conf_from_cycle(cycle) }) else {
+            return NGX_OK as ngx_int_t;
+        };
+        if mcf.sa_restart != Some(false) {
+            crate::process::set_sa_restart();
+        }
+        // SAFETY: as above.
+        unsafe { crate::phase::init_worker::init_process(cycle) }
+    })
+}
+
+/// Worker exit: `exit_worker_by_lua*`, then the pipes to children are
+/// closed (nginx reports connections left open when a worker exits).
+pub unsafe extern "C" fn exit_process(cycle: *mut ngx_cycle_t) {
+    crate::nginx::panic::guard((), || {
+        // SAFETY: nginx passes the running cycle.
+        unsafe { crate::phase::exit_worker::exit_process(cycle) };
+        crate::pipe::on_exit();
+    })
 }

@@ -4,7 +4,7 @@ mod balancer;
 mod directives;
 mod init;
 
-use crate::{conf, phase};
+use crate::conf;
 use core::ptr;
 use nginx_sys::{ngx_http_module_t, ngx_module_t, NGX_HTTP_MODULE};
 
@@ -26,8 +26,8 @@ pub static mut ngx_http_lua_module: ngx_module_t = ngx_module_t {
     type_: NGX_HTTP_MODULE as _,
     init_master: None,
     init_module: Some(init::init_module),
-    init_process: Some(phase::init_worker::init_process),
-    exit_process: Some(phase::exit_worker::exit_process),
+    init_process: Some(init::init_process),
+    exit_process: Some(init::exit_process),
     ..ngx_module_t::default()
 };
 

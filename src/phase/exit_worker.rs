@@ -1,11 +1,12 @@
 //! `exit_worker_by_lua*`.
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use nginx_sys::*;
+use nginx_sys::{ngx_cycle_t, NGX_LOG_ERR};
 
 use crate::conf::main_conf_from_cycle;
 use crate::lua::sched;
-use crate::nginx::log::log_error;
+use crate::nginx::log;
+use crate::nginx::panic::guard;
 
 /// Set once the process runs its module exit hooks: what follows is the
 /// cycle pool's destruction, which closes the Lua VM after nginx freed
@@ -19,25 +20,22 @@ pub fn process_exiting() -> bool {
 }
 
 pub unsafe extern "C" fn exit_process(cycle: *mut ngx_cycle_t) {
-    PROCESS_EXITING.store(true, Ordering::Relaxed);
-    // SAFETY: nginx passes the running cycle.
-    let Some(mcf) = (unsafe { main_conf_from_cycle(cycle) }) else {
-        return;
-    };
-    let (Some(vm), Some(h)) = (mcf.vm.as_ref(), mcf.exit_worker.clone()) else {
-        return;
-    };
-    // SAFETY: the worker's VM, outside any request.
-    if let Err(e) = unsafe { sched::run_sync(core::ptr::null_mut(), vm.state(), &h, true) } {
-        // SAFETY: the cycle's log is valid until the process exits.
-        let log = unsafe { (*cycle).log };
-        // SAFETY: the cycle's log.
-        unsafe {
-            log_error(
-                NGX_LOG_ERR,
-                log,
-                format!("exit_worker_by_lua error: {e}").as_bytes(),
-            )
+    guard((), || {
+        PROCESS_EXITING.store(true, Ordering::Relaxed);
+        // SAFETY: nginx passes the running cycle.
+        let Some(mcf) = (unsafe { main_conf_from_cycle(cycle) }) else {
+            return;
         };
-    }
+        let (Some(vm), Some(h)) = (mcf.vm.as_ref(), mcf.exit_worker.clone()) else {
+            return;
+        };
+        // SAFETY: the worker's VM, outside any request.
+        if let Err(e) = unsafe { sched::run_sync(core::ptr::null_mut(), vm.state(), &h, true) } {
+            // The cycle nginx passes is the running one, whose log this is.
+            log::cycle(
+                NGX_LOG_ERR,
+                format!("exit_worker_by_lua error: {e}").as_bytes(),
+            );
+        }
+    })
 }

@@ -1,29 +1,35 @@
 //! `log_by_lua*`.
-use nginx_sys::*;
+use nginx_sys::{ngx_http_request_t, ngx_int_t, NGX_LOG_ERR};
 
-use crate::conf::loc_conf;
+use crate::conf::LocConf;
 use crate::http::RequestCtx;
-use crate::lua::sched;
-use crate::nginx::log::log_error;
+use crate::nginx::panic::guard;
+use crate::nginx::request::{Rc, Request, DECLINED, ERROR, OK};
 
 pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
-    // SAFETY: log-phase handlers get a live request.
-    unsafe {
-        let lcf = loc_conf(r);
-        let Some(h) = lcf.log.clone() else {
-            return NGX_DECLINED as ngx_int_t;
-        };
-        let Some(ctx) = RequestCtx::get_or_create(r) else {
-            return NGX_DECLINED as ngx_int_t;
-        };
-        let L = ctx.vm().state();
-        if let Err(e) = sched::run_sync(&mut ctx.lua, L, &h, lcf.code_cache()) {
-            log_error(
-                NGX_LOG_ERR,
-                (*(*r).connection).log,
-                format!("failed to run log_by_lua*: {e}").as_bytes(),
-            );
+    guard(ERROR, || {
+        // SAFETY: nginx calls log-phase handlers with a live request.
+        match unsafe { Request::from_raw(r) } {
+            Some(r) => run(r),
+            None => ERROR,
         }
-        NGX_OK as ngx_int_t
+    })
+}
+
+#[inline]
+fn run(r: Request) -> Rc {
+    let lcf = LocConf::of(r);
+    let Some(h) = lcf.log.clone() else {
+        return DECLINED;
+    };
+    let Some(ctx) = RequestCtx::of_or_create(r) else {
+        return DECLINED;
+    };
+    if let Err(e) = ctx.run_sync(&h, lcf.code_cache()) {
+        r.log_error(
+            NGX_LOG_ERR,
+            format!("failed to run log_by_lua*: {e}").as_bytes(),
+        );
     }
+    OK
 }

@@ -1,22 +1,28 @@
 //! `rewrite_by_lua*`, and the handler body and resume path it shares with
 //! `server_rewrite_by_lua*`, `access_by_lua*` and `precontent_by_lua*`:
 //! phases whose Lua handler may answer the request or let it go on.
-use nginx_sys::*;
+use nginx_sys::{ngx_http_request_t, ngx_int_t, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_OK};
 
-use crate::conf::loc_conf;
-use crate::http::ctx::{PhaseState, RequestCtx};
+use crate::conf::LocConf;
+use crate::http::ctx::{AfterResume, PhaseState, RequestCtx};
 use crate::lua::phase::Phase;
-use crate::lua::sched::{self, Outcome};
+use crate::lua::sched::Outcome;
+use crate::nginx::panic::guard;
+use crate::nginx::request::{Rc, Request, DECLINED, DONE, ERROR, OK};
 
 pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
-    // SAFETY: phase handlers get a live request.
-    unsafe { run(r, Phase::Rewrite) }
+    guard(ERROR, || {
+        // SAFETY: nginx calls phase handlers with a live request.
+        match unsafe { Request::from_raw(r) } {
+            Some(r) => run(r, Phase::Rewrite),
+            None => ERROR,
+        }
+    })
 }
 
 /// The phase result of a finished handler: continue (`NGX_DECLINED`), let
 /// the access phase grant (`NGX_OK`), or end the request with a status.
-fn phase_rc(ctx: &mut RequestCtx, phase: Phase, outcome: Outcome) -> Option<isize> {
-    let declined = NGX_DECLINED as isize;
+fn phase_rc(ctx: &mut RequestCtx, phase: Phase, outcome: Outcome) -> Option<Rc> {
     match outcome {
         Outcome::Yielded => None,
         // As upstream, returning and `ngx.exit(ngx.OK)` are the same: the
@@ -25,22 +31,22 @@ fn phase_rc(ctx: &mut RequestCtx, phase: Phase, outcome: Outcome) -> Option<isiz
         Outcome::Done | Outcome::Exit(0) => Some(go_on(ctx, phase == Phase::Access)),
         // `ngx.exit(ngx.DECLINED)`: go on without granting access; the
         // rewrite phases still finish a started response, as upstream.
-        Outcome::Exit(c) if c == declined => {
+        Outcome::Exit(DECLINED) => {
             Some(if matches!(phase, Phase::Rewrite | Phase::ServerRewrite) {
                 go_on(ctx, false)
             } else {
-                declined
+                DECLINED
             })
         }
         Outcome::Exit(_) | Outcome::Error => {
-            let rc = super::finish_rc(ctx, outcome)?;
+            let rc = super::finish::finish_rc(ctx, outcome)?;
             // A finished response must not look like "granted" to the
             // access checker, which treats NGX_OK as "go on".
-            if rc == NGX_OK as isize {
+            if rc == OK {
                 return Some(if phase == Phase::Access {
-                    NGX_HTTP_OK as isize
+                    NGX_HTTP_OK as Rc
                 } else {
-                    NGX_OK as isize
+                    OK
                 });
             }
             Some(rc)
@@ -51,94 +57,87 @@ fn phase_rc(ctx: &mut RequestCtx, phase: Phase, outcome: Outcome) -> Option<isiz
 /// The phase goes on (`NGX_OK` for a granting access handler), unless the
 /// handler already started a response, which later phases must not
 /// produce again: it is finished here and the request ends.
-fn go_on(ctx: &mut RequestCtx, grant: bool) -> isize {
+fn go_on(ctx: &mut RequestCtx, grant: bool) -> Rc {
+    let r = ctx.req();
     // Held HTTP/1.0 output (`lua_http10_buffering`) counts too.
-    // SAFETY: live request.
-    let started = unsafe { (*ctx.r).header_sent() != 0 } || !ctx.output.out.is_null();
+    let started = r.header_sent() || !ctx.output.held.is_empty();
     // The response is complete, or another module's content handler makes
     // it and knows nothing of a body socket's unread bytes.
-    // SAFETY: live request whose threads are all done.
-    unsafe {
-        if started || loc_conf(ctx.r).content.is_none() {
-            crate::cosocket::req::discard_unread(ctx.r);
-        }
+    if started || LocConf::of(r).content.is_none() {
+        // SAFETY: a live request whose Lua threads are all done.
+        unsafe { crate::cosocket::req::discard_unread(r.as_ptr()) };
     }
     if started {
         let rc = super::output::send_eof(ctx);
-        if rc == NGX_ERROR as isize || rc > NGX_OK as isize {
+        if super::output::failed(rc) {
             return rc;
         }
-        return NGX_HTTP_OK as isize;
+        return NGX_HTTP_OK as Rc;
     }
     if grant {
-        NGX_OK as isize
+        OK
     } else {
-        NGX_DECLINED as isize
+        DECLINED
     }
 }
 
 /// Shared body of the server rewrite, rewrite, access and precontent
-/// handlers.
-///
-/// # Safety
-/// `r` is a live request in `phase`.
-pub unsafe fn run(r: *mut ngx_http_request_t, phase: Phase) -> ngx_int_t {
-    // SAFETY: live request.
-    unsafe {
-        // In the server rewrite phase this is the server's own loc conf.
-        let lcf = loc_conf(r);
-        let h = match phase {
-            Phase::ServerRewrite => lcf.server_rewrite.clone(),
-            Phase::Rewrite => lcf.rewrite.clone(),
-            Phase::Access => lcf.access.clone(),
-            _ => lcf.precontent.clone(),
-        };
-        let Some(h) = h else {
-            return NGX_DECLINED as ngx_int_t;
-        };
-        let Some(ctx) = RequestCtx::get_or_create(r) else {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
-        };
-        let state = *state_of(ctx, phase);
-        match state {
-            // After `ngx.req.set_uri(uri, true)` nginx found the new
-            // location (find_config cleared uri_changed): start afresh.
-            PhaseState::Done(_) if ctx.phases.uri_jump && (*r).uri_changed() == 0 => {
-                ctx.phases.uri_jump = false;
-                ctx.phases.rewrite = PhaseState::Idle;
-                ctx.phases.access = PhaseState::Idle;
-                ctx.phases.precontent = PhaseState::Idle;
-            }
-            PhaseState::Done(rc) => return rc,
-            PhaseState::Running => return NGX_DONE as ngx_int_t,
-            PhaseState::Idle => {}
+/// handlers, for request `r` in `phase`.
+pub fn run(r: Request, phase: Phase) -> Rc {
+    // In the server rewrite phase this is the server's own loc conf.
+    let lcf = LocConf::of(r);
+    let h = match phase {
+        Phase::ServerRewrite => &lcf.server_rewrite,
+        Phase::Rewrite => &lcf.rewrite,
+        Phase::Access => &lcf.access,
+        _ => &lcf.precontent,
+    };
+    let Some(h) = h.clone() else {
+        return DECLINED;
+    };
+    let Some(ctx) = RequestCtx::of_or_create(r) else {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR as Rc;
+    };
+    let state = *state_of(ctx, phase);
+    match state {
+        // After `ngx.req.set_uri(uri, true)` nginx found the new location
+        // (find_config cleared uri_changed): start afresh.
+        PhaseState::Done(_) if ctx.phases.uri_jump && !r.uri_changed() => {
+            ctx.phases.uri_jump = false;
+            ctx.phases.rewrite = PhaseState::Idle;
+            ctx.phases.access = PhaseState::Idle;
+            ctx.phases.precontent = PhaseState::Idle;
         }
-        if let Some(rc) = super::read_body_first(ctx, false) {
-            return rc;
+        PhaseState::Done(rc) => return rc,
+        PhaseState::Running => return DONE,
+        PhaseState::Idle => {}
+    }
+    if let Some(rc) = super::read_body_first(ctx, false) {
+        return rc;
+    }
+    // While Lua runs or waits, write events belong to whatever it waits
+    // on; the phase engine gets them back when it is done.
+    r.ignore_write_events();
+    super::abort::watch(r);
+    let outcome = ctx.start::<Handed>(&h, lcf.code_cache());
+    if super::exec::perform(ctx).is_some() {
+        // Drop the reference the internal redirect took; the new pass owns
+        // the request now.
+        r.finalize(DONE);
+        return DONE;
+    }
+    match phase_rc(ctx, phase, outcome) {
+        Some(rc) => {
+            *state_of(ctx, phase) = PhaseState::Done(rc);
+            r.write_events_run_phases();
+            r.block_reads();
+            rc
         }
-        // While Lua runs or waits, write events belong to whatever it
-        // waits on; the phase engine gets them back when it is done.
-        (*r).write_event_handler = Some(ngx_http_request_empty_handler);
-        super::abort::watch(r);
-        let outcome = sched::start(ctx, &h, lcf.code_cache(), super::after_phase);
-        if super::exec::perform(ctx).is_some() {
-            // Drop the reference the internal redirect took; the new pass
-            // owns the request now.
-            ngx_http_finalize_request(r, NGX_DONE as ngx_int_t);
-            return NGX_DONE as ngx_int_t;
-        }
-        match phase_rc(ctx, phase, outcome) {
-            Some(rc) => {
-                set_state(ctx, phase, PhaseState::Done(rc));
-                (*r).write_event_handler = Some(ngx_http_core_run_phases);
-                (*r).read_event_handler = Some(ngx_http_block_reading);
-                rc
-            }
-            None => {
-                set_state(ctx, phase, PhaseState::Running);
-                (*(*r).main).set_count((*(*r).main).count() + 1);
-                NGX_DONE as ngx_int_t
-            }
+        None => {
+            *state_of(ctx, phase) = PhaseState::Running;
+            // Kept alive while Lua waits; after_resume drops it.
+            r.hold();
+            DONE
         }
     }
 }
@@ -152,34 +151,30 @@ fn state_of(ctx: &mut RequestCtx, phase: Phase) -> &mut PhaseState {
     }
 }
 
-fn set_state(ctx: &mut RequestCtx, phase: Phase, s: PhaseState) {
-    *state_of(ctx, phase) = s;
-}
+/// These phases after an event resumed their Lua code: once it has
+/// finished, its result goes to the phase engine, which re-enters the
+/// handler.
+pub struct Handed;
 
-/// A coroutine of one of these phases resumed by an event has finished: hand its
-/// result to the phase engine by re-entering the handler.
-pub fn after_resume(ctx: &mut RequestCtx, outcome: Outcome) {
-    let r = ctx.r;
-    if super::exec::perform(ctx).is_some() {
-        // SAFETY: live request: drop the internal redirect's reference and
-        // the one taken when the handler first yielded.
-        unsafe {
-            ngx_http_finalize_request(r, NGX_DONE as ngx_int_t);
-            ngx_http_finalize_request(r, NGX_DONE as ngx_int_t);
+impl AfterResume for Handed {
+    fn after_resume(ctx: &mut RequestCtx, outcome: Outcome) {
+        let r = ctx.req();
+        if super::exec::perform(ctx).is_some() {
+            // Drop the internal redirect's reference and the one taken when
+            // the handler first yielded.
+            r.finalize(DONE);
+            r.finalize(DONE);
+            return;
         }
-        return;
-    }
-    let phase = ctx.phase;
-    let Some(rc) = phase_rc(ctx, phase, outcome) else {
-        return;
-    };
-    set_state(ctx, phase, PhaseState::Done(rc));
-    // SAFETY: live request holding the extra reference taken in run();
-    // finalize(NGX_DONE) drops it after the phases moved on.
-    unsafe {
-        (*r).write_event_handler = Some(ngx_http_core_run_phases);
-        (*r).read_event_handler = Some(ngx_http_block_reading);
-        ngx_http_core_run_phases(r);
-        ngx_http_finalize_request(r, NGX_DONE as ngx_int_t);
+        let phase = ctx.phase;
+        let Some(rc) = phase_rc(ctx, phase, outcome) else {
+            return;
+        };
+        *state_of(ctx, phase) = PhaseState::Done(rc);
+        r.write_events_run_phases();
+        r.block_reads();
+        r.run_phases();
+        // Drops the reference taken in run(), after the phases moved on.
+        r.finalize(DONE);
     }
 }

@@ -324,3 +324,29 @@ PEAK RSS BELOW 64 MIB
 --- timeout: 60
 --- no_error_log
 [error]
+
+
+
+=== TEST 15: say/print: the argument errors name the other Lua types (userdata, thread, cdata), as arguments and as table elements
+--- config
+    location = /t {
+        content_by_lua_block {
+            local ffi = require "ffi"
+            local bad = { newproxy(), coroutine.create(print), ffi.new("int[1]") }
+            for _, v in ipairs(bad) do
+                ngx.say(select(2, pcall(ngx.say, "a", v)))
+                ngx.say(select(2, pcall(ngx.print, { "a", { v } })))
+            end
+        }
+    }
+--- request
+GET /t
+--- response_body
+bad argument #2 to '?' (string, number, boolean, nil, ngx.null, or array table expected, but got userdata)
+bad argument #1 to '?' (bad data type userdata found)
+bad argument #2 to '?' (string, number, boolean, nil, ngx.null, or array table expected, but got thread)
+bad argument #1 to '?' (bad data type thread found)
+bad argument #2 to '?' (string, number, boolean, nil, ngx.null, or array table expected, but got cdata)
+bad argument #1 to '?' (bad data type cdata found)
+--- no_error_log
+[error]

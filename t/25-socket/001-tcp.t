@@ -658,3 +658,46 @@ inf receiveany: bad argument #1 to 'receiveany' (bad max argument)
 1e300 receiveany: bad argument #1 to 'receiveany' (bad max argument)
 --- no_error_log
 [error]
+
+
+
+=== TEST 22: tcp: a send larger than the socket buffers waits for the peer and arrives whole and in order
+--- config
+    location = /sink {
+        content_by_lua_block {
+            local sock = assert(ngx.req.socket())
+            sock:settimeout(5000)
+            local n = tonumber(ngx.var.http_content_length)
+            local body = assert(sock:receive(n))
+            ngx.say(#body, " ", ngx.md5(body))
+        }
+    }
+    location = /t {
+        content_by_lua_block {
+            -- 16 MiB of numbered 8 KiB blocks: more than loopback's socket
+            -- buffers take at once.
+            local blocks = {}
+            for i = 1, 2048 do
+                blocks[i] = string.format("%07d", i) .. string.rep("x", 8185)
+            end
+            local payload = table.concat(blocks)
+            local c = ngx.socket.tcp()
+            c:settimeout(5000)
+            assert(c:connect("127.0.0.1", $TEST_NGINX_SERVER_PORT))
+            local head = "POST /sink HTTP/1.0\r\nContent-Length: " .. #payload .. "\r\n\r\n"
+            ngx.say("sent: ", c:send({ head, payload }) == #head + #payload)
+            repeat
+                local line = assert(c:receive())
+            until line == ""
+            ngx.say("peer got: ", c:receive() == #payload .. " " .. ngx.md5(payload))
+            c:close()
+        }
+    }
+--- request
+GET /t
+--- response_body
+sent: true
+peer got: true
+--- timeout: 10
+--- no_error_log
+[error]

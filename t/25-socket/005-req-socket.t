@@ -508,3 +508,25 @@ my $junk = ("GET /smuggled HTTP/1.0\r\n\r\n" x 4000);
 ["^got: 12345\n\\z", "405 Not Allowed", "^next: GET\n\\z"]
 --- no_error_log
 [error]
+
+
+
+=== TEST 19: req.socket: a body that arrives in pieces is waited for while the request also holds a cosocket
+--- config
+    location = /t {
+        content_by_lua_block {
+            local up = ngx.socket.tcp()
+            local sock = assert(ngx.req.socket())
+            sock:settimeout(1000)
+            ngx.say(sock:receive(11))
+            ngx.say(up:close())
+        }
+    }
+--- raw_request eval
+["POST /t HTTP/1.0\r\nHost: localhost\r\nContent-Length: 11\r\n\r\nhel", "lo world"]
+--- raw_request_middle_delay: 0.1
+--- response_body
+hello world
+nilclosed
+--- no_error_log
+[error]

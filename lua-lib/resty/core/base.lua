@@ -1,21 +1,48 @@
--- Shared FFI plumbing for the resty.core.* modules.
+-- Shared FFI plumbing for the resty.core.* modules, and the surface
+-- libraries written for lua-resty-core use from `resty.core.base`: the
+-- shared C types, the scratch buffers, the request pointer, the FFI status
+-- codes.
 local ffi = require "ffi"
 local ffi_new = ffi.new
 local co_yield = coroutine._yield or coroutine.yield
+local select, error, ceil, pcall = select, error, math.ceil, pcall
 
 ffi.cdef [[
     typedef unsigned char u_char;
+    void *ngx_lua_ffi_get_request(void);
 ]]
+
+-- The C types every lua-resty-core-style module declares against; a
+-- library may have declared them first, which ffi.cdef would refuse.
+if not pcall(ffi.typeof, "ngx_str_t") then
+    ffi.cdef [[
+        typedef struct { size_t len; const unsigned char *data; } ngx_str_t;
+    ]]
+end
+if not pcall(ffi.typeof, "ngx_http_request_t") then
+    ffi.cdef [[ typedef struct ngx_http_request_s ngx_http_request_t; ]]
+end
+if not pcall(ffi.typeof, "ngx_http_lua_ffi_str_t") then
+    ffi.cdef [[
+        typedef struct { int len; const unsigned char *data; } ngx_http_lua_ffi_str_t;
+    ]]
+end
+
+local C = ffi.C
+local subsystem = "http"
 
 local _M = {
     version = "0.1.28",
+    subsystem = subsystem,
     FFI_OK = 0,
     FFI_ERROR = -1,
     FFI_AGAIN = -2,
     FFI_BUSY = -3,
     FFI_DONE = -4,
     FFI_DECLINED = -5,
+    FFI_ABORT = -6,
     FFI_NO_REQ_CTX = -100,
+    FFI_BAD_CONTEXT = -101,
 }
 
 local ERR_BUF_SIZE = 256
@@ -31,15 +58,80 @@ end
 
 local str_buf_size = 4096
 local str_buf
+local size_ptr
+local errmsg
+local buf_type = ffi.typeof("u_char[?]")
 
-function _M.get_string_buf(size)
-    if size > str_buf_size then
-        return ffi_new("u_char[?]", size)
+-- A scratch buffer of at least `size` bytes, shared by every caller
+-- (valid until the next call); `must_alloc` asks for a fresh one.
+function _M.get_string_buf(size, must_alloc)
+    if size > str_buf_size or must_alloc then
+        return ffi_new(buf_type, size)
     end
     if not str_buf then
-        str_buf = ffi_new("u_char[?]", str_buf_size)
+        str_buf = ffi_new(buf_type, str_buf_size)
     end
     return str_buf
+end
+
+function _M.get_string_buf_size()
+    return str_buf_size
+end
+
+function _M.set_string_buf_size(size)
+    if size <= 0 then
+        return
+    end
+    str_buf = nil
+    str_buf_size = ceil(size)
+end
+
+function _M.get_size_ptr()
+    if not size_ptr then
+        size_ptr = ffi_new("size_t[1]")
+    end
+    return size_ptr
+end
+
+function _M.get_errmsg_ptr()
+    if not errmsg then
+        errmsg = ffi_new("char *[1]")
+    end
+    return errmsg
+end
+
+-- The running request as an `ngx_http_request_t *`, or nil outside one
+-- (init_by_lua*, init_worker_by_lua*).
+function _M.get_request()
+    local r = C.ngx_lua_ffi_get_request()
+    if r ~= nil then
+        return ffi.cast("ngx_http_request_t *", r)
+    end
+end
+
+function _M.allows_subsystem(...)
+    for i = 1, select("#", ...) do
+        if select(i, ...) == subsystem then
+            return
+        end
+    end
+    error("unsupported subsystem: " .. subsystem, 2)
+end
+
+-- Stores `key` in the array part of `tb`, reusing slots freed into the
+-- free list at index 0; returns its index (-1 for nil).
+function _M.ref_in_table(tb, key)
+    if key == nil then
+        return -1
+    end
+    local ref = tb[0]
+    if ref and ref ~= 0 then
+        tb[0] = tb[ref]
+    else
+        ref = #tb + 1
+    end
+    tb[ref] = key
+    return ref
 end
 
 -- The private value yielded to the scheduler by APIs that wait for an

@@ -1,0 +1,343 @@
+//! Sending and receiving on a cosocket: the data of a send, the receive
+//! patterns over the receive buffer (`recv.rs`), datagrams, and the
+//! connection's events that end a wait.
+use core::ptr;
+
+use nginx_sys::NGX_LOG_ERR;
+
+use super::recv::RecvMode;
+use super::tcp::{errno_str, Done, Kind, Pending, Step, Tcp, CLIENT_ABORTED};
+use crate::lua::ctx::CoCtx;
+use crate::nginx::connection::{ConnHandler, Connection};
+use crate::nginx::event::EventRef;
+use crate::nginx::request::AGAIN;
+use crate::nginx::sock::errno;
+
+impl Tcp {
+    /// Sends `data`, waiting if the socket buffer is full. What the socket
+    /// takes at once goes straight from `data`; only a rest that must wait
+    /// is copied.
+    pub fn send(&mut self, data: &[u8], me: *mut CoCtx) -> Step {
+        let Some(c) = self.c else {
+            self.fail("closed", Vec::new());
+            return Step::Now;
+        };
+        let mut off = 0;
+        match write_out(c, data, &mut off) {
+            Ok(true) => {
+                self.sent(data.len());
+                return Step::Now;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                self.send_failed(e);
+                return Step::Now;
+            }
+        }
+        self.tx.clear();
+        self.tx.extend_from_slice(data);
+        self.tx_off = off;
+        self.pending = Pending::Send;
+        self.writer = me;
+        let wev = c.write();
+        if !wev.timer_set() {
+            wev.add_timer(self.timeouts.send);
+        }
+        if self.kind == Kind::Raw {
+            self.wait_writable();
+        }
+        if !wev.handle_write() {
+            self.writer = ptr::null_mut();
+            self.pending = Pending::None;
+            self.close_conn();
+            self.fail("failed to arm the write event", Vec::new());
+            return Step::Now;
+        }
+        Step::Wait
+    }
+
+    /// Writes what is left of a send that waited; `Some` when done (ok or
+    /// failed), `None` to wait again.
+    fn try_send(&mut self) -> Option<()> {
+        let Some(c) = self.c else {
+            self.fail("closed", Vec::new());
+            return Some(());
+        };
+        let mut off = self.tx_off;
+        let r = write_out(c, &self.tx, &mut off);
+        self.tx_off = off;
+        match r {
+            Ok(true) => self.sent(self.tx.len()),
+            Ok(false) => return None,
+            Err(e) => self.send_failed(e),
+        }
+        Some(())
+    }
+
+    fn sent(&mut self, n: usize) {
+        self.done = Done {
+            sent: n,
+            ..Done::ok()
+        };
+    }
+
+    /// A send failed with errno `e`: the connection goes.
+    fn send_failed(&mut self, e: i32) {
+        self.close_conn();
+        self.fail(
+            if e != 0 {
+                errno_str(e)
+            } else {
+                "closed".into()
+            },
+            Vec::new(),
+        );
+    }
+
+    /// The pattern of the `receiveuntil` receives to come.
+    pub fn set_until(&mut self, pat: &[u8]) {
+        self.rx.until_pat.clear();
+        self.rx.until_pat.extend_from_slice(pat);
+    }
+
+    /// Receives per `mode`, waiting if not enough data arrived yet.
+    pub fn receive(&mut self, mode: RecvMode, me: *mut CoCtx) -> Step {
+        self.rx.new_search();
+        if self.downstream() {
+            self.watch_reads();
+        }
+        if self.try_recv(mode).is_some() {
+            if self.downstream() {
+                self.unwatch_reads();
+            }
+            return Step::Now;
+        }
+        self.recv_mode = Some(mode);
+        self.reader = me;
+        let Some(c) = self.c else {
+            return Step::Wait;
+        };
+        let rev = c.read();
+        rev.reset_timer(self.timeouts.read);
+        if !rev.handle_read() {
+            self.reader = ptr::null_mut();
+            self.recv_mode = None;
+            self.close_conn();
+            self.fail("failed to arm the read event", Vec::new());
+            return Step::Now;
+        }
+        Step::Wait
+    }
+
+    /// Reads until `mode` is satisfied; `Some` when done, `None` to wait.
+    pub(super) fn try_recv(&mut self, mode: RecvMode) -> Option<()> {
+        self.rx.until_found = false;
+        if self.udp {
+            return self.try_recv_datagram(mode);
+        }
+        if let RecvMode::Size(0) = mode {
+            self.done = Done::ok();
+            return Some(());
+        }
+        loop {
+            if let Some(data) = self.rx.answer(mode, false) {
+                self.done = Done {
+                    data,
+                    found: self.rx.until_found,
+                    ..Done::ok()
+                };
+                return Some(());
+            }
+            let Some(c) = self.c else {
+                self.fail("closed", Vec::new());
+                return Some(());
+            };
+            let kind = self.kind;
+            let req = if kind == Kind::Upstream {
+                None
+            } else {
+                self.request()
+            };
+            let (buf, want) = self.rx.space(mode);
+            let n = match kind {
+                Kind::Upstream => c.recv_append(buf, want),
+                kind => Self::recv_client(req, c, kind, buf, want),
+            };
+            if n > 0 {
+                continue;
+            }
+            if n == AGAIN {
+                return None;
+            }
+            if n == 0 {
+                if mode == RecvMode::All {
+                    let data = self.rx.answer(mode, true).unwrap_or_default();
+                    self.done = Done {
+                        data,
+                        found: self.rx.until_found,
+                        ..Done::ok()
+                    };
+                    self.close_conn();
+                    return Some(());
+                }
+                let partial = self.rx.take_all();
+                self.close_conn();
+                self.fail("closed", partial);
+                return Some(());
+            }
+            let e = if n == CLIENT_ABORTED {
+                None
+            } else {
+                Some(errno())
+            };
+            let partial = self.rx.take_all();
+            self.close_conn();
+            self.fail(
+                match e {
+                    None => "client aborted".into(),
+                    Some(0) => "closed".into(),
+                    Some(e) => errno_str(e),
+                },
+                partial,
+            );
+            return Some(());
+        }
+    }
+
+    /// One datagram of at most `Any(size)` bytes.
+    fn try_recv_datagram(&mut self, mode: RecvMode) -> Option<()> {
+        let size = match mode {
+            RecvMode::Any(n) => n,
+            _ => 65536,
+        };
+        let Some(c) = self.c else {
+            self.fail("closed", Vec::new());
+            return Some(());
+        };
+        let mut data = vec![0u8; size];
+        let n = c.recv(&mut data);
+        if n >= 0 {
+            data.truncate(n as usize);
+            self.done = Done { data, ..Done::ok() };
+            return Some(());
+        }
+        if n == AGAIN {
+            return None;
+        }
+        let e = errno();
+        self.fail(
+            if e != 0 {
+                errno_str(e)
+            } else {
+                "closed".into()
+            },
+            Vec::new(),
+        );
+        Some(())
+    }
+
+    /// A read event (or its timeout) for a waiting receive.
+    pub(super) fn on_readable(&mut self, rev: EventRef) {
+        let Some(mode) = self.recv_mode else {
+            return;
+        };
+        if rev.take_timedout() {
+            if self.log_errors {
+                let msg: &[u8] = if self.udp {
+                    b"lua udp socket read timed out"
+                } else {
+                    b"lua tcp socket read timed out"
+                };
+                rev.log().write(NGX_LOG_ERR, msg);
+            }
+            let partial = self.rx.take_all();
+            if self.downstream() {
+                self.unwatch_reads();
+            }
+            self.fail("timeout", partial);
+            self.wake(true);
+            return;
+        }
+        if self.try_recv(mode).is_none() {
+            if !rev.handle_read() {
+                self.close_conn();
+                self.fail("failed to arm the read event", Vec::new());
+                self.wake(true);
+            }
+            return;
+        }
+        if self.c.is_some() {
+            rev.del_timer();
+        }
+        if self.downstream() {
+            self.unwatch_reads();
+        }
+        self.wake(true);
+    }
+
+    /// A write event (or its timeout) for a waiting send.
+    pub(super) fn on_writable(&mut self, wev: EventRef) {
+        if self.pending != Pending::Send {
+            return;
+        }
+        if wev.take_timedout() {
+            if self.log_errors {
+                wev.log()
+                    .write(NGX_LOG_ERR, b"lua tcp socket write timed out");
+            }
+            self.close_conn();
+            self.fail("timeout", Vec::new());
+            self.wake(false);
+            return;
+        }
+        if self.try_send().is_none() {
+            if !wev.handle_write() {
+                self.close_conn();
+                self.fail("failed to arm the write event", Vec::new());
+                self.wake(false);
+            }
+            return;
+        }
+        if self.c.is_some() {
+            wev.del_timer();
+        }
+        if self.kind == Kind::Raw {
+            self.done_writing();
+        }
+        self.wake(false);
+    }
+}
+
+impl ConnHandler for Tcp {
+    fn on_read(&mut self, _c: Connection, ev: EventRef) {
+        self.on_readable(ev);
+    }
+
+    fn on_write(&mut self, _c: Connection, ev: EventRef) {
+        match self.pending {
+            Pending::Connect => {
+                self.connect_finished();
+                self.wake(false);
+            }
+            Pending::Send => self.on_writable(ev),
+            _ => {}
+        }
+    }
+}
+
+/// Writes `data[*off..]` as far as the socket takes it, advancing `off`:
+/// `Ok(true)` all out, `Ok(false)` the socket is full, `Err(errno)` failed.
+fn write_out(c: Connection, data: &[u8], off: &mut usize) -> Result<bool, i32> {
+    while *off < data.len() {
+        let n = c.send(&data[*off..]);
+        if n > 0 {
+            *off += n as usize;
+            continue;
+        }
+        if n == AGAIN {
+            return Ok(false);
+        }
+        return Err(errno());
+    }
+    Ok(true)
+}

@@ -1,0 +1,176 @@
+//! The Lua side of the output functions. How `ngx.print`/`ngx.say` turn their arguments into bytes: strings and
+//! numbers as Lua formats them, `nil`/booleans as words, `ngx.null` as
+//! "null", and array tables (nested too) flattened in index order, holes
+//! written as "nil". Two passes over the calling C function's stack: the
+//! length (which also checks the arguments, reporting upstream's argument
+//! errors as a [`Raise`]), then the copy into the output buffer.
+use core::ffi::{c_int, CStr};
+
+use super::cfunction::{Raise, State};
+use super::raw::*;
+
+/// Upstream's argument error for a value of type `ty` (`in_table`: an
+/// element of an array table), with `lua_typename`'s name for it.
+fn bad_type(ty: c_int, in_table: bool) -> &'static CStr {
+    match (in_table, ty) {
+        (true, LUA_TFUNCTION) => c"bad data type function found",
+        (true, LUA_TUSERDATA | LUA_TLIGHTUSERDATA) => c"bad data type userdata found",
+        (true, LUA_TTHREAD) => c"bad data type thread found",
+        (true, _) => c"bad data type cdata found",
+        (false, LUA_TFUNCTION) => {
+            c"string, number, boolean, nil, ngx.null, or array table expected, but got function"
+        }
+        (false, LUA_TUSERDATA | LUA_TLIGHTUSERDATA) => {
+            c"string, number, boolean, nil, ngx.null, or array table expected, but got userdata"
+        }
+        (false, LUA_TTHREAD) => {
+            c"string, number, boolean, nil, ngx.null, or array table expected, but got thread"
+        }
+        (false, _) => {
+            c"string, number, boolean, nil, ngx.null, or array table expected, but got cdata"
+        }
+    }
+}
+
+impl State {
+    /// Byte length of the value at `idx` as ngx.print writes it, or the
+    /// argument error for argument `arg`.
+    #[inline]
+    pub fn print_len(self, idx: c_int, arg: c_int) -> Result<usize, Raise> {
+        value_len(self, idx, arg, false)
+    }
+
+    /// Writes the value at `idx` (checked by [`State::print_len`]) at the
+    /// start of `out`, which has room for it; returns the bytes written.
+    #[inline]
+    pub fn print_write(self, idx: c_int, out: &mut [u8]) -> usize {
+        copy_value(self, idx, out)
+    }
+
+    /// Lua's truth of the value at `idx` (false for nil, false and no
+    /// value).
+    #[inline]
+    pub fn truthy(self, idx: c_int) -> bool {
+        // SAFETY: the live state; lua_toboolean accepts any index.
+        unsafe { lua_toboolean(self.as_ptr(), idx) != 0 }
+    }
+
+    /// An index that stays valid while values are pushed.
+    #[inline]
+    fn absolute(self, idx: c_int) -> c_int {
+        if idx < 0 {
+            self.top() + idx + 1
+        } else {
+            idx
+        }
+    }
+}
+
+fn value_len(L: State, idx: c_int, arg: c_int, in_table: bool) -> Result<usize, Raise> {
+    let l = L.as_ptr();
+    // SAFETY: the live state of the running C function; idx is an
+    // acceptable index; LuaJIT's pushes grow the stack as needed.
+    unsafe {
+        Ok(match lua_type(l, idx) {
+            LUA_TNUMBER | LUA_TSTRING => {
+                let mut n = 0usize;
+                lua_tolstring(l, idx, &mut n);
+                n
+            }
+            LUA_TNIL => 3,
+            LUA_TBOOLEAN => {
+                if lua_toboolean(l, idx) != 0 {
+                    4
+                } else {
+                    5
+                }
+            }
+            LUA_TLIGHTUSERDATA => {
+                if lua_touserdata(l, idx).is_null() {
+                    4
+                } else {
+                    0
+                }
+            }
+            LUA_TTABLE => {
+                let t = L.absolute(idx);
+                let max = array_len(L, t, arg)?;
+                let mut size = 0;
+                for i in 1..=max {
+                    lua_rawgeti(l, t, i as _);
+                    let n = value_len(L, -1, arg, true);
+                    lua_pop(l, 1);
+                    size += n?;
+                }
+                size
+            }
+            ty => return Err(Raise::Arg(arg, bad_type(ty, in_table))),
+        })
+    }
+}
+
+/// Largest index of the array table at `t` (elements are written 1..max,
+/// nil for holes), or "non-array table found". As upstream, which keeps
+/// the maximum in a C int, keys beyond `i32::MAX` do not count: walking to
+/// such a key (`[2^40] = v`) would take the worker hours.
+fn array_len(L: State, t: c_int, arg: c_int) -> Result<i64, Raise> {
+    let l = L.as_ptr();
+    // SAFETY: the live state; t is the absolute index of a table; the
+    // traversal leaves the stack as it found it, also when it fails.
+    unsafe {
+        let mut max = 0i64;
+        lua_pushnil(l);
+        while lua_next(l, t) != 0 {
+            lua_pop(l, 1);
+            let number = lua_type(l, -1) == LUA_TNUMBER;
+            let k = if number { lua_tonumber(l, -1) } else { 0.0 };
+            if !number || k.floor() != k || k < 1.0 {
+                lua_pop(l, 1);
+                return Err(Raise::Arg(arg, c"non-array table found"));
+            }
+            if k <= f64::from(i32::MAX) {
+                max = max.max(k as i64);
+            }
+        }
+        Ok(max)
+    }
+}
+
+/// Writes the value at `idx` at the start of `out`; returns the length.
+fn copy_value(L: State, idx: c_int, out: &mut [u8]) -> usize {
+    let l = L.as_ptr();
+    let put = |out: &mut [u8], s: &[u8]| {
+        let n = s.len().min(out.len());
+        out[..n].copy_from_slice(&s[..n]);
+        n
+    };
+    // SAFETY: the live state; idx is an acceptable index; the value was
+    // checked by value_len, so the table is an array and nothing raises.
+    unsafe {
+        match lua_type(l, idx) {
+            LUA_TNUMBER | LUA_TSTRING => put(out, to_bytes(l, idx).unwrap_or(b"")),
+            LUA_TNIL => put(out, b"nil"),
+            LUA_TBOOLEAN => put(
+                out,
+                if lua_toboolean(l, idx) != 0 {
+                    b"true"
+                } else {
+                    b"false"
+                },
+            ),
+            LUA_TLIGHTUSERDATA if lua_touserdata(l, idx).is_null() => put(out, b"null"),
+            LUA_TTABLE => {
+                let t = L.absolute(idx);
+                let max = array_len(L, t, 0).unwrap_or(0);
+                let mut n = 0;
+                for i in 1..=max {
+                    lua_rawgeti(l, t, i as _);
+                    n += copy_value(L, -1, &mut out[n..]);
+                    lua_pop(l, 1);
+                }
+                n
+            }
+            _ => 0,
+        }
+    }
+}
