@@ -381,9 +381,7 @@ fn run_handler(pd: &'static PeerData) -> NgxRc {
     let Some(h) = pd.conf().handler.clone() else {
         return ERROR;
     };
-    // SAFETY: a live request (nginx is connecting its upstream) of a cycle
-    // whose VM exists (the module configured a handler).
-    let Some(ctx) = (unsafe { RequestCtx::get_or_create(r.as_ptr()) }) else {
+    let Some(ctx) = RequestCtx::of_or_create(r) else {
         return ERROR;
     };
     let cache = LocConf::of(r).code_cache();
@@ -416,9 +414,8 @@ fn run_handler(pd: &'static PeerData) -> NgxRc {
         }
     };
     RUNNING.set(prev);
-    // SAFETY: the same live request; Lua code no longer runs, so this is
-    // the only reference to its context.
-    let exit = match unsafe { RequestCtx::get(r.as_ptr()) } {
+    // Lua code no longer runs: this is the only reference to the context.
+    let exit = match RequestCtx::of(r) {
         Some(ctx) => core::mem::replace(&mut ctx.exit_code, saved_exit),
         None => None,
     };
