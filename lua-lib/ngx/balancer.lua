@@ -5,6 +5,7 @@ local base = require "resty.core.base"
 local C = ffi.C
 local ffi_str = ffi.string
 local get_errbuf = base.get_errbuf
+local get_request = base.get_request
 local FFI_OK, FFI_ERROR, FFI_NO_REQ_CTX = base.FFI_OK, base.FFI_ERROR, base.FFI_NO_REQ_CTX
 local type, tonumber, error = type, tonumber, error
 
@@ -43,15 +44,28 @@ local function failed(rc, err, errlen)
     return nil, ffi_str(err, errlen[0])
 end
 
+-- A bad argument: raised as such in a request, as "no request found"
+-- outside one (upstream looks for the request first). Only on this
+-- error path, so a good call pays nothing for it.
+local function bad_arg(msg, level)
+    if not get_request() then
+        error("no request found", 2)
+    end
+    error(msg, level + 1)
+end
+
 function _M.set_current_peer(addr, port, host)
     if not port then
         port = 0
     elseif type(port) ~= "number" then
         port = tonumber(port)
+        if not port and not get_request() then
+            error("no request found")
+        end
     end
     if host ~= nil and type(host) ~= "string" then
-        error("bad argument #3 to 'set_current_peer' (string expected, got "
-              .. type(host) .. ")")
+        bad_arg("bad argument #3 to 'set_current_peer' (string expected, got "
+                .. type(host) .. ")", 1)
     end
     local err, errlen = get_errbuf()
     local rc = C.ngx_lua_ffi_balancer_set_current_peer(addr, #addr, port, host,
@@ -67,20 +81,20 @@ function _M.enable_keepalive(idle_timeout, max_requests)
     if not idle_timeout then
         idle_timeout = DEFAULT_IDLE_TIMEOUT_MS
     elseif type(idle_timeout) ~= "number" then
-        error("bad argument #1 to 'enable_keepalive' (number expected, got "
-              .. type(idle_timeout) .. ")", 2)
+        bad_arg("bad argument #1 to 'enable_keepalive' (number expected, got "
+                .. type(idle_timeout) .. ")", 2)
     elseif idle_timeout < 0 then
-        error("bad argument #1 to 'enable_keepalive' (expected >= 0)", 2)
+        bad_arg("bad argument #1 to 'enable_keepalive' (expected >= 0)", 2)
     else
         idle_timeout = idle_timeout * 1000
     end
     if not max_requests then
         max_requests = DEFAULT_MAX_REQUESTS
     elseif type(max_requests) ~= "number" then
-        error("bad argument #2 to 'enable_keepalive' (number expected, got "
-              .. type(max_requests) .. ")", 2)
+        bad_arg("bad argument #2 to 'enable_keepalive' (number expected, got "
+                .. type(max_requests) .. ")", 2)
     elseif max_requests < 0 then
-        error("bad argument #2 to 'enable_keepalive' (expected >= 0)", 2)
+        bad_arg("bad argument #2 to 'enable_keepalive' (expected >= 0)", 2)
     end
     local err, errlen = get_errbuf()
     local rc = C.ngx_lua_ffi_balancer_enable_keepalive(idle_timeout, max_requests,
@@ -92,6 +106,9 @@ function _M.enable_keepalive(idle_timeout, max_requests)
 end
 
 function _M.set_more_tries(count)
+    if type(count) ~= "number" and not get_request() then
+        error("no request found")
+    end
     local err, errlen = get_errbuf()
     local rc = C.ngx_lua_ffi_balancer_set_more_tries(count, err, errlen)
     if rc == FFI_OK then
@@ -123,7 +140,7 @@ local function timeout_ms(t, what)
         return 0
     end
     if type(t) ~= "number" or t <= 0 then
-        error("bad " .. what .. " timeout", 3)
+        bad_arg("bad " .. what .. " timeout", 3)
     end
     return t * 1000
 end
@@ -167,8 +184,8 @@ end
 
 function _M.bind_to_local_addr(addr)
     if type(addr) ~= "string" then
-        error("bad argument #1 to 'bind_to_local_addr' (string expected, got "
-              .. type(addr) .. ")")
+        bad_arg("bad argument #1 to 'bind_to_local_addr' (string expected, got "
+                .. type(addr) .. ")", 1)
     end
     local err, errlen = get_errbuf()
     local rc = C.ngx_lua_ffi_balancer_bind_to_local_addr(addr, #addr, err, errlen)

@@ -103,6 +103,18 @@ bind_to_local_addr: nil API disabled in the current context nil
             local ok, err = pcall(b[f], unpack(args))
             ngx.log(ngx.WARN, f, ": ", ok, " ", err)
         end
+        -- Bad arguments too: the missing request is what is reported.
+        local bad = {
+            set_current_peer = { "127.0.0.1", "x" }, set_more_tries = { "x" },
+            set_timeouts = { 0 }, enable_keepalive = { true },
+            bind_to_local_addr = { 1 },
+        }
+        for f, args in pairs(bad) do
+            local ok, err = pcall(b[f], unpack(args))
+            ngx.log(ngx.WARN, "bad ", f, ": ", ok, " ", err)
+        end
+        local ok, err = pcall(b.set_current_peer, "127.0.0.1", 80, 1)
+        ngx.log(ngx.WARN, "bad host: ", ok, " ", err)
     }
 --- config
     location = /t { return 200 "ok\n"; }
@@ -112,7 +124,7 @@ GET /t
 ok
 --- grep_error_log eval: qr/\w+: false \S+ no request found/
 --- grep_error_log_out eval
-[qr/\A(?:\w+: false \S+ no request found\n){8}\z/, ""]
+[qr/\A(?:\w+: false \S+ no request found\n){14}\z/, ""]
 
 
 
