@@ -524,3 +524,27 @@ enable_keepalive: bad argument #1 to 'enable_keepalive' (number expected, got bo
 enable_keepalive: bad argument #1 to 'enable_keepalive' (expected >= 0)
 enable_keepalive: bad argument #2 to 'enable_keepalive' (number expected, got string)
 enable_keepalive: bad argument #2 to 'enable_keepalive' (expected >= 0)
+
+
+
+=== TEST 18: enable_keepalive: idle_timeout 0 keeps an idle connection without a timeout (as documented)
+--- http_config
+    upstream backend {
+        server 0.0.0.1;
+        balancer_by_lua_block {
+            local b = require "ngx.balancer"
+            assert(b.set_current_peer("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(b.enable_keepalive(0))
+        }
+    }
+--- config
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    location /p/ { proxy_pass http://backend/; }
+    location = /t {
+        content_by_lua_block { ngx.say(backend_conns({ "/p/", "sleep", "/p/" })) }
+    }
+--- response_body
+A1 A2
+--- no_error_log
+[error]
