@@ -185,15 +185,6 @@ const NO_STR: ngx_str_t = ngx_str_t {
     data: ptr::null_mut(),
 };
 
-fn str_bytes(s: &ngx_str_t) -> &[u8] {
-    if s.len == 0 || s.data.is_null() {
-        &[]
-    } else {
-        // SAFETY: an nginx string of the request pool points at len bytes.
-        unsafe { core::slice::from_raw_parts(s.data, s.len) }
-    }
-}
-
 impl PeerData {
     fn conf(&self) -> &'static mut SrvConf {
         // SAFETY: the block's SrvConf (conf memory, outlives requests),
@@ -210,7 +201,7 @@ impl PeerData {
         pool::Key {
             addr: addr.bytes(),
             local: local.as_ref().map(LocalAddr::bytes),
-            host: str_bytes(host),
+            host: host.as_bytes(),
         }
     }
 }
@@ -349,7 +340,7 @@ fn get(pc: PeerConn, pd: &'static PeerData) -> NgxRc {
                 pd.r,
                 "keepalive reusing connection",
                 addr.name(),
-                str_bytes(&host),
+                host.as_bytes(),
             );
             pc.reuse(c);
             return DONE;
@@ -358,7 +349,7 @@ fn get(pc: PeerConn, pd: &'static PeerData) -> NgxRc {
             pd.r,
             "keepalive no free connection",
             addr.name(),
-            str_bytes(&host),
+            host.as_bytes(),
         );
     }
     OK
@@ -491,7 +482,7 @@ fn free(pc: PeerConn, pd: &'static PeerData, state: ngx_uint_t) {
         pd.r,
         "keepalive saving connection",
         addr.name(),
-        str_bytes(&host),
+        host.as_bytes(),
     );
     pc.forget_connection();
     if c.park(timeout, scf as *mut SrvConf as *mut c_void, idle_read) {

@@ -87,7 +87,7 @@ pub(super) unsafe extern "C" fn set_keepalive(
                 return conf_err();
             };
             let a = (*(*cf).args).elts as *const ngx_str_t;
-            (scf, str_bytes(&*a), str_bytes(&*a.add(1)))
+            (scf, (*a).as_bytes(), (*a.add(1)).as_bytes())
         };
         if scf.pool_size.is_some() {
             return DUPLICATE;
@@ -121,16 +121,6 @@ fn parse_count(v: &[u8]) -> Option<usize> {
         .parse::<usize>()
         .ok()
         .filter(|&n| n > 0 && n <= isize::MAX as usize)
-}
-
-fn str_bytes(s: &ngx_str_t) -> &[u8] {
-    if s.len == 0 {
-        &[]
-    } else {
-        // SAFETY: nginx's argument strings point at len bytes of the conf
-        // buffer or pool.
-        unsafe { core::slice::from_raw_parts(s.data, s.len) }
-    }
 }
 
 #[cfg(test)]

@@ -322,7 +322,7 @@ impl Upstream {
                 };
             }
         }
-        name.len = strip_port(str_bytes(&name)).len();
+        name.len = strip_port(name.as_bytes()).len();
         self.get().ssl_name = name;
         name
     }
@@ -357,15 +357,6 @@ impl Upstream {
 
     pub fn request_body_sent(self) -> bool {
         self.get().request_body_sent() != 0
-    }
-}
-
-fn str_bytes(s: &ngx_str_t) -> &[u8] {
-    if s.len == 0 || s.data.is_null() {
-        &[]
-    } else {
-        // SAFETY: an nginx string points at len bytes.
-        unsafe { core::slice::from_raw_parts(s.data, s.len) }
     }
 }
 
@@ -573,7 +564,7 @@ impl PeerAddr {
     /// The address as nginx shows it.
     pub fn name(&self) -> &[u8] {
         // SAFETY: as bytes; the name is nginx's text of the address.
-        str_bytes(unsafe { &*self.name })
+        unsafe { &*self.name }.as_bytes()
     }
 }
 
