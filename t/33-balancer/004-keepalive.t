@@ -548,3 +548,42 @@ enable_keepalive: bad argument #2 to 'enable_keepalive' (expected >= 0)
 A1 A2
 --- no_error_log
 [error]
+
+
+
+=== TEST 19: enable_keepalive: without a host, TLS connections are kept per the SNI name nginx sends (proxy_ssl_name)
+--- http_config
+    upstream backend {
+        server 0.0.0.1;
+        balancer_by_lua_block {
+            local b = require "ngx.balancer"
+            assert(b.set_current_peer("127.0.0.1", $TEST_NGINX_RAND_PORT_3))
+            assert(b.enable_keepalive())
+        }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_3 ssl;
+        ssl_certificate $TEST_NGINX_CERT_DIR/server.crt;
+        ssl_certificate_key $TEST_NGINX_CERT_DIR/server.key;
+        location / { return 200 "$ssl_server_name $connection $connection_requests\n"; }
+    }
+--- config
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_ssl_server_name on;
+    proxy_ssl_name $arg_sni;
+    location /p/ { proxy_pass https://backend/; }
+    location = /t {
+        content_by_lua_block {
+            local out = {}
+            for _, h in ipairs({ "one.test", "two.test" }) do
+                out[#out + 1] = ngx.location.capture("/p/?sni=" .. h).body:match("^%S+")
+            end
+            ngx.say(table.concat(out, " "), ": ",
+                    backend_conns({ "/p/?sni=one.test", "/p/?sni=two.test", "/p/?sni=ONE.test" }))
+        }
+    }
+--- response_body
+one.test two.test: A2 B2 A3
+--- no_error_log
+[error]
