@@ -206,8 +206,10 @@ impl Tcp {
 
     /// One datagram of at most `Any(size)` bytes.
     fn try_recv_datagram(&mut self, mode: RecvMode) -> Option<()> {
+        // No datagram is larger; a NaN or huge size from Lua arrives as
+        // 2^63 and must not become the allocation size.
         let size = match mode {
-            RecvMode::Any(n) => n,
+            RecvMode::Any(n) => n.min(65536),
             _ => 65536,
         };
         let Some(c) = self.c else {

@@ -6,6 +6,21 @@ use nginx_sys::*;
 use super::*;
 use crate::timer;
 
+/// The longest delay nginx's timer tree orders correctly: it compares a
+/// key with the clock by their signed difference, so a key pushed 2^63 ms
+/// or more ahead (what `math.huge` or 2^53 s become) counts as past and
+/// the timer fires at once; for ngx.timer.every, again and again.
+const MAX_DELAY_MS: f64 = (1u64 << 62) as f64;
+
+/// A delay in ms from Lua as a timer offset (NaN as 0).
+fn delay(ms: f64) -> ngx_msec_t {
+    if ms.is_nan() {
+        0
+    } else {
+        ms.clamp(0.0, MAX_DELAY_MS) as ngx_msec_t
+    }
+}
+
 /// Arms timer `id` (its callback is already in the Lua timers table).
 #[no_mangle]
 pub unsafe extern "C" fn ngx_lua_ffi_timer_add(
@@ -40,8 +55,16 @@ pub unsafe extern "C" fn ngx_lua_ffi_timer_add(
             unsafe { set_err(err, errlen, b"no request") };
             return FFI_NO_REQ;
         };
+        // A NaN period would become 0, a one-shot timer (or, if it
+        // stayed a period, a busy loop); the Lua side's "< 1 ms" check
+        // lets NaN through.
+        if every_ms.is_nan() {
+            // SAFETY: the caller's error buffer.
+            unsafe { set_err(err, errlen, b"delay cannot be zero") };
+            return FFI_DECLINED;
+        }
         // SAFETY: conf arrays of the running cycle.
-        match unsafe { timer::add(id, delay_ms as ngx_msec_t, every_ms as ngx_msec_t, m, s, l) } {
+        match unsafe { timer::add(id, delay(delay_ms), delay(every_ms), m, s, l) } {
             Ok(()) => FFI_OK,
             Err(e) => {
                 // SAFETY: the caller's error buffer.

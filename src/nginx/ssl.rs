@@ -103,14 +103,22 @@ impl Connection {
         };
         // SAFETY: SSL_set_tlsext_host_name, a macro over SSL_ctrl, copies
         // the NUL-terminated name.
-        unsafe {
+        let ok = unsafe {
             SSL_ctrl(
                 ssl,
                 SSL_CTRL_SET_TLSEXT_HOSTNAME as _,
                 TLSEXT_NAMETYPE_host_name as _,
                 name.as_ptr() as *mut c_void,
             ) != 0
+        };
+        if !ok {
+            // Left in the thread's queue, OpenSSL's reason would surface
+            // as nginx's "ignoring stale global SSL error" [alert] at the
+            // next handshake of any connection.
+            // SAFETY: clears this thread's OpenSSL error queue.
+            unsafe { ERR_clear_error() };
         }
+        ok
     }
 
     /// Asks the server for its OCSP status (stapling).

@@ -40,6 +40,17 @@ fn phase_rc(ctx: &mut RequestCtx, phase: Phase, outcome: Outcome) -> Option<Rc> 
         }
         Outcome::Exit(_) | Outcome::Error => {
             let rc = super::finish::finish_rc(ctx, outcome)?;
+            // Output the client has not taken yet (NGX_AGAIN) must not
+            // reach the access and precontent checkers, which take it for
+            // "resume me later" and wait for a resume nobody makes. As
+            // upstream: "done, 200", and nginx's finalize arms the writer
+            // that sends the rest. (The rewrite checker finalizes with any
+            // code itself.)
+            if rc == nginx_sys::NGX_AGAIN as isize
+                && matches!(phase, Phase::Access | Phase::Precontent)
+            {
+                return Some(NGX_HTTP_OK as isize);
+            }
             // A finished response must not look like "granted" to the
             // access checker, which treats NGX_OK as "go on".
             if rc == OK {

@@ -124,6 +124,7 @@ false true nil header already sent
 
 
 === TEST 8: a large body in many pieces
+--- mockeagain_max: 256
 --- config
     location = /t {
         content_by_lua_block {
@@ -169,6 +170,7 @@ no argument is expected
 
 
 === TEST 11: flush(true) waits until a large body has been sent
+--- mockeagain_max: 256
 --- config
     location = /t {
         content_by_lua_block {

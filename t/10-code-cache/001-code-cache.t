@@ -7,6 +7,7 @@ run_tests();
 __DATA__
 
 === TEST 1: code cache on: a changed file is not re-read
+--- no_hup
 --- config
     location = /run {
         content_by_lua_file html/code.lua;

@@ -80,6 +80,7 @@ true true 2
 
 
 === TEST 3: shdict: incr init_ttl starts a ttl only for a new value
+--- no_hup
 --- http_config
     lua_shared_dict dogs 1m;
 --- config

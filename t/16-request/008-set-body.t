@@ -356,6 +356,7 @@ nil 0
 
 
 === TEST 13: init_body/append_body/finish_body: errors
+--- no_mockeagain
 --- config
     location = /t {
         content_by_lua_block {

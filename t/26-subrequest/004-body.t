@@ -38,6 +38,7 @@ GET /t
 
 
 === TEST 2: capture_multi: three 1 MB bodies through proxy_pass, buffered to temp files and not buffered
+--- mockeagain_max: 256
 --- http_config
     server {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
@@ -112,6 +113,7 @@ GET /t
 
 
 === TEST 4: capture: the parent can send a captured 1 MB body on
+--- mockeagain_max: 256
 --- config
     location = /big {
         content_by_lua_block { ngx.print(string.rep("z", 1048576)) }
@@ -164,6 +166,7 @@ hello world
 
 
 === TEST 6: capture: a request body in a temp file is forwarded to each subrequest
+--- mockeagain_max: 256
 --- http_config
     server {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;

@@ -12,6 +12,7 @@ no warnings 'redefine';
 
 use Cwd ();
 use Errno ();
+use File::Basename ();
 use File::Path ();
 use File::Spec ();
 use File::Temp ();
@@ -51,7 +52,8 @@ our @CleanupHandlers;
 our $NoRootLocation    = 0;
 our $ServerName        = 'localhost';
 our $ServerAddr        = '127.0.0.1';
-our $Timeout           = $ENV{TEST_NGINX_USE_VALGRIND} ? 10 : 3;
+# valgrind and partial I/O (TEST_NGINX_MOCKEAGAIN) make nginx slow
+our $Timeout           = $ENV{TEST_NGINX_MOCKEAGAIN} ? 30 : $ENV{TEST_NGINX_USE_VALGRIND} ? 20 : 3;
 our $ConfigPreamble    = '';
 our $HttpConfigFilter;
 our $NoNginxManager    = 0;
@@ -59,8 +61,17 @@ our $CheckAccumErrLog  = 0;
 our $WorkerUser;
 
 our $UseHup      = $ENV{TEST_NGINX_USE_HUP} ? 1 : 0;
+# also reload between the requests (and repeats) of a block
+our $HupEachRequest = $ENV{TEST_NGINX_HUP_EACH_REQUEST} ? 1 : 0;
+$UseHup = 1 if $HupEachRequest;
 our $UseValgrind = $ENV{TEST_NGINX_USE_VALGRIND};
 our $NoClean     = $ENV{TEST_NGINX_NO_CLEAN} ? 1 : 0;
+# partial socket I/O for nginx through t/mockeagain (r, w or rw)
+our $MockEagain  = $ENV{TEST_NGINX_MOCKEAGAIN};
+# `--- no_mockeagain`: this block's nginx runs without the shim;
+# `--- mockeagain_max: N`: it moves up to N bytes a call (big bodies)
+our $BlockNoMock = 0;
+our $BlockMockMax;
 our $CheckLeak   = $ENV{TEST_NGINX_CHECK_LEAK};
 our $Verbose     = $ENV{TEST_NGINX_VERBOSE};
 
@@ -118,6 +129,8 @@ our $NginxPid;          # pid of the running nginx (master or single process)
 our $NginxChild;        # our own child when nginx runs in the foreground
 our $NginxUp = 0;
 our $ErrLogPos = 0;
+our %GonePids;          # workers of configurations a HUP replaced
+our $CurBlockName;      # for reports made when nginx stops
 our $ConfigVersion = 0;
 our @FakeServers;       # pids
 our $Started = 0;
@@ -546,11 +559,35 @@ sub nginx_cmd {
     }
     if ($UseValgrind) {
         my $vopts = $UseValgrind =~ /^\d+$/ ? '' : $UseValgrind;
-        unshift @cmd, 'valgrind', '-q', '--leak-check=full',
+        # Only definite leaks count; --keep-debuginfo names the frames of
+        # the module even though nginx unloads it before the leak check.
+        my $supp = File::Spec->rel2abs(File::Basename::dirname(__FILE__) . "/../../../valgrind.suppress");
+        unshift @cmd, 'valgrind', '-q', '--tool=memcheck', '--leak-check=full',
+            '--show-leak-kinds=definite', '--errors-for-leak-kinds=definite',
+            '--keep-debuginfo=yes', '--num-callers=30',
+            (-f $supp ? "--suppressions=$supp" : ()),
+            ($ENV{TEST_NGINX_VALGRIND_GEN_SUPPRESSIONS} ? '--gen-suppressions=all' : ()),
             '--log-file=' . "$LogDir/valgrind.log",
             ($vopts ne '' ? split(/\s+/, $vopts) : ());
     }
     return @cmd;
+}
+
+# t/mockeagain/mockeagain.c built with gcc (once, shared by the files of
+# a `prove -j` run: built under a temporary name, then renamed).
+my $MockEagainSo;
+sub mockeagain_so {
+    return $MockEagainSo if $MockEagainSo;
+    my $dir = File::Spec->rel2abs(File::Basename::dirname(__FILE__) . "/../../../mockeagain");
+    my $src = "$dir/mockeagain.c";
+    my $so = "$dir/mockeagain.so";
+    if (!-f $so || -M $so > -M $src) {
+        my $tmp = "$so.$$";
+        system($ENV{CC} || 'gcc', '-Wall', '-shared', '-fPIC', '-O2', '-o', $tmp, $src, '-ldl') == 0
+            or bail_out("cannot build $so with gcc");
+        rename $tmp, $so or bail_out("rename $tmp: $!");
+    }
+    return $MockEagainSo = $so;
 }
 
 # run nginx in the foreground until it exits (or $limit seconds pass);
@@ -559,7 +596,18 @@ sub run_cmd_wait {
     my ($limit, @cmd) = @_;
     my $pid = fork();
     bail_out("fork failed: $!") if !defined $pid;
+    my $shim = $MockEagain && !$BlockNoMock ? mockeagain_so() : undef;
     if ($pid == 0) {
+        if ($shim) {
+            $ENV{LD_PRELOAD} = $shim;
+            $ENV{MOCKEAGAIN} = $MockEagain;
+            for my $k (qw(SEED EAGAIN MAX)) {
+                my $v = $ENV{"TEST_NGINX_MOCKEAGAIN_$k"};
+                $ENV{"MOCKEAGAIN_$k"} = $v if defined $v;
+            }
+            $ENV{MOCKEAGAIN_MAX} = $BlockMockMax
+                if defined $BlockMockMax && !defined $ENV{TEST_NGINX_MOCKEAGAIN_MAX};
+        }
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', $StderrFile;
         open STDERR, '>>', $StderrFile;
@@ -643,8 +691,16 @@ sub stop_nginx {
     # nginx workers of a killed master may linger a moment
     if ($UseValgrind) {
         my $v = read_file_data("$LogDir/valgrind.log");
+        unlink "$LogDir/valgrind.log";
         if (defined $v && $v =~ /\S/) {
-            Test::More::diag("valgrind report:\n$v");
+            # Whatever the suppressions (t/valgrind.suppress) let through
+            # is a defect: one extra failing check for the block.
+            my @kinds = $v =~ /^==\d+== (Invalid (?:read|write|free\(\) \/ delete)[^\n]*|Mismatched free[^\n]*|Conditional jump or move depends on uninitialised value[^\n]*|Use of uninitialised value[^\n]*|Syscall param [^\n]*uninitialised[^\n]*|Source and destination overlap[^\n]*|[\d,]+ (?:\([^)]*\) )?bytes in [\d,]+ blocks are definitely lost[^\n]*)$/mg;
+            my $name = $CurBlockName // 'nginx';
+            if (@kinds) {
+                Test::More::fail("$name - valgrind reports " . scalar(@kinds) . " error(s): $kinds[0]");
+            }
+            Test::More::diag("$name - valgrind report:\n$v");
         }
     }
 }
@@ -680,7 +736,8 @@ sub reload_nginx {
         if ((-s $ErrLogFile || 0) > $log_size && open my $in, '<', $ErrLogFile) {
             seek $in, $log_size, 0;
             while (my $l = <$in>) {
-                if ($l =~ /\[emerg\]/) {
+                # (an [emerg] line that Lua code logs is not a refusal)
+                if ($l =~ /\[emerg\] \d+#\d+: (?!\[lua\])/) {
                     chomp $l;
                     return (0, "nginx refused the new configuration on HUP: $l");
                 }
@@ -689,6 +746,7 @@ sub reload_nginx {
         }
         my $v = http_get_simple('harness-config-version', '/harness-config-version', 1);
         if (defined $v && $v eq $ConfigVersion) {
+            $GonePids{$_} = 1 for @old_workers;
             # let the old workers stop accepting connections
             my $d2 = Time::HiRes::time() + 3;
             while (grep { pid_alive($_) } @old_workers) {
@@ -700,6 +758,30 @@ sub reload_nginx {
         Time::HiRes::sleep(0.05);
     }
     return (0, "nginx did not load the new configuration (HUP reload) within 10s");
+}
+
+# The offset just past the last line from $from on that matches $re.
+sub log_offset_after {
+    my ($from, $re) = @_;
+    open my $in, '<', $ErrLogFile or return undef;
+    seek $in, $from, 0;
+    my $found;
+    while (my $l = <$in>) {
+        chomp(my $c = $l);
+        $found = tell($in) if $c =~ $re;
+    }
+    close $in;
+    return $found;
+}
+
+# TEST_NGINX_HUP_EACH_REQUEST: the same configuration under a new version
+# number, so that reload_nginx() can tell when the new workers answer.
+sub hup_between_requests {
+    my ($block) = @_;
+    $ConfigVersion++;
+    write_config($block);
+    my ($ok, $err) = reload_nginx();
+    Test::More::diag($block->name . " - HUP between requests failed: $err") if !$ok;
 }
 
 sub child_pids {
@@ -726,6 +808,11 @@ sub error_log_data {
     my @lines = <$in>;
     $ErrLogPos = tell($in) if !$CheckAccumErrLog;
     close $in;
+    if (%GonePids) {
+        # what the workers of a configuration a HUP replaced log while
+        # they shut down belongs to no block
+        @lines = grep { !(/^\S+ \S+ \[\w+\] (\d+)#/ && $GonePids{$1}) } @lines;
+    }
     return \@lines;
 }
 
@@ -1592,7 +1679,14 @@ sub run_test {
     my $failed_before = grep { !$_ } $tb->summary;
 
     my $must_die = sec($block, 'must_die');
-    my $hup = $UseHup && !defined $must_die && $NginxUp && !$NoNginxManager;
+    # `--- no_hup`: the block needs state a reload drops (per-worker Lua
+    # state, connection pools, the worker pid): it gets a fresh nginx
+    $CurBlockName = $name;
+    my $no_hup = has_sec($block, 'no_hup');
+    $BlockNoMock = has_sec($block, 'no_mockeagain');
+    $BlockMockMax = sec($block, 'mockeagain_max');
+    $BlockMockMax =~ s/\s+//g if defined $BlockMockMax;
+    my $hup = $UseHup && !defined $must_die && $NginxUp && !$NoNginxManager && !$no_hup;
     my $extra_log_lines = [];
 
     if (!$NoNginxManager) {
@@ -1636,8 +1730,13 @@ sub run_test {
     if (!$NoNginxManager) {
         my ($ok, $err);
         if ($hup) {
+            # the block's log starts where the master begins to load its
+            # configuration, so that what its init_by_lua and
+            # init_worker_by_lua log is seen, but not the previous
+            # configuration's "signal received" notice
+            my $pre = -s $ErrLogFile || 0;
             ($ok, $err) = reload_nginx();
-            $ErrLogPos = -s $ErrLogFile || 0;
+            $ErrLogPos = log_offset_after($pre, qr/\d: reconfiguring$/) // (-s $ErrLogFile || 0);
         } else {
             $ErrLogPos = 0;
             ($ok, $err) = start_nginx($name);
@@ -1685,6 +1784,11 @@ sub run_test {
         my $idx = 0;
         for my $ri (0 .. $#$reqs) {
             my $req = $reqs->[$ri];
+            if ($HupEachRequest && !$no_hup && !$NoNginxManager && $NginxUp
+                && ($ri > 0 || $rep > 0))
+            {
+                hup_between_requests($block);
+            }
             my ($raw) = send_request($block, $req, $timeout);
             my $left = $raw;
             for my $k (1 .. $req->{n}) {
