@@ -3,7 +3,8 @@
 //! The crate's layers, top to bottom (each imports only from below it; see
 //! `docs/design.md` and `scripts/check-layers`): `module` (the nginx module
 //! and its directives), `ffi` (the API lua-lib calls), `phase`, the
-//! features (`cosocket`, `shdict`, `subrequest`, `timer`, `semaphore`),
+//! features (`cosocket`, `shdict`, `subrequest`, `timer`, `semaphore`,
+//! `balancer`),
 //! `http` (per-request state), `conf`, `lua` (the runtime), `nginx` (safe
 //! wrappers), and the pure `codec`/`regex`.
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -11,6 +12,7 @@
 // `L` for a lua_State is the universal Lua C API convention.
 #![allow(non_snake_case)]
 
+pub mod balancer;
 pub mod codec;
 pub mod conf;
 pub mod cosocket;

@@ -6,8 +6,10 @@ use nginx_sys::*;
 use super::*;
 use crate::lua::sleep::sleep_running;
 
-const EXIT_PHASES: u32 =
-    crate::lua::phase::HANDLER_PHASES | Phase::HeaderFilter.bit() | Phase::Timer.bit();
+const EXIT_PHASES: u32 = crate::lua::phase::HANDLER_PHASES
+    | Phase::HeaderFilter.bit()
+    | Phase::Timer.bit()
+    | Phase::Balancer.bit();
 
 /// Statuses that end the request at once, so they may leave captures
 /// running.
@@ -20,7 +22,9 @@ const ABORTS: [c_int; 4] = [
 
 export! {
     /// Records `ngx.exit(status)`. `FFI_OK`: the Lua side must yield so the
-    /// scheduler ends the handler; `FFI_DONE`: return normally (filters).
+    /// scheduler ends the handler; `FFI_DONE`: return normally (the header
+    /// filter and the balancer, which run in the main thread and act on the
+    /// recorded status when the chunk returns, as upstream).
     fn ngx_lua_ffi_exit(status: c_int, err: *mut u8, errlen: *mut usize) -> c_int {
         let mut err = err_out!(err, errlen);
         let ctx = running!(EXIT_PHASES, err);
@@ -29,7 +33,7 @@ export! {
             return FFI_ERROR;
         }
         ctx.exit_code = Some(status as isize);
-        if crate::lua::sched::current().phase == Phase::HeaderFilter {
+        if matches!(crate::lua::sched::current().phase, Phase::HeaderFilter | Phase::Balancer) {
             FFI_DONE
         } else {
             FFI_OK

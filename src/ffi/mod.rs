@@ -49,6 +49,7 @@ macro_rules! lua_free {
     };
 }
 
+pub mod balancer;
 pub mod base;
 pub mod base64;
 pub mod config;

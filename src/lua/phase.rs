@@ -18,6 +18,7 @@ pub enum Phase {
     ExitWorker = 11,
     ServerRewrite = 12,
     Precontent = 13,
+    Balancer = 14,
 }
 
 impl Phase {
@@ -37,6 +38,7 @@ impl Phase {
             Phase::ExitWorker => "exit_worker_by_lua",
             Phase::ServerRewrite => "server_rewrite_by_lua",
             Phase::Precontent => "precontent_by_lua",
+            Phase::Balancer => "balancer_by_lua",
         }
     }
 
@@ -56,6 +58,7 @@ impl Phase {
             Phase::ExitWorker => "exit_worker_by_lua*",
             Phase::ServerRewrite => "server_rewrite_by_lua*",
             Phase::Precontent => "precontent_by_lua*",
+            Phase::Balancer => "balancer_by_lua*",
         }
     }
 
@@ -88,9 +91,12 @@ pub const HANDLER_PHASES: u32 = Phase::ServerRewrite.bit()
 /// Phases where the entry coroutine may yield.
 pub const YIELDABLE: u32 = HANDLER_PHASES | Phase::Timer.bit();
 
-/// Phases that run for a request (or one of its filters).
+/// Phases that run for a request (or one of its filters). The balancer
+/// runs for the request whose upstream connects, in the main Lua thread
+/// (synchronously, like the filters).
 pub const REQUEST_PHASES: u32 = Phase::Set.bit()
     | HANDLER_PHASES
     | Phase::Log.bit()
     | Phase::HeaderFilter.bit()
-    | Phase::BodyFilter.bit();
+    | Phase::BodyFilter.bit()
+    | Phase::Balancer.bit();

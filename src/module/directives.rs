@@ -46,7 +46,7 @@ const DUPLICATE: ConfError = ConfError::Msg(c"is duplicate");
 
 /// How a handler directive takes its code.
 #[derive(Clone, Copy)]
-enum Form {
+pub(super) enum Form {
     Block,
     Inline,
     File,
@@ -60,7 +60,7 @@ macro_rules! handler_directives {
             setter! { fn $fn_inline(cf, conf: &mut c_void) { set_handler(cf, conf, $phase, Form::Inline) } }
             setter! { fn $fn_file(cf, conf: &mut c_void) { set_handler(cf, conf, $phase, Form::File) } }
         )*
-        pub static mut COMMANDS: [ngx_command_t; 45 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
+        pub static mut COMMANDS: [ngx_command_t; 48 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
             cmd(b"lua_package_path\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_path, MAIN),
             cmd(b"lua_package_cpath\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_cpath, MAIN),
             cmd(b"lua_code_cache\0", ANY_LOC | NGX_CONF_FLAG, set_code_cache, LOC),
@@ -107,6 +107,9 @@ macro_rules! handler_directives {
             cmd(b"lua_sa_restart\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_sa_restart, MAIN),
             cmd(b"lua_malloc_trim\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, crate::process::set_malloc_trim, MAIN),
             cmd(b"lua_worker_thread_vm_pool_size\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_worker_thread_vm_pool_size, MAIN),
+            cmd(b"balancer_by_lua_block\0", NGX_HTTP_UPS_CONF | NGX_CONF_BLOCK | NGX_CONF_NOARGS, super::balancer::set_block, super::balancer::SRV),
+            cmd(b"balancer_by_lua_file\0", NGX_HTTP_UPS_CONF | NGX_CONF_TAKE1, super::balancer::set_file, super::balancer::SRV),
+            cmd(b"balancer_keepalive\0", NGX_HTTP_UPS_CONF | NGX_CONF_TAKE1, super::balancer::set_keepalive, super::balancer::SRV),
             $(
                 cmd($block, $ctx | NGX_CONF_BLOCK | NGX_CONF_NOARGS, $fn_block, $offset),
                 cmd($inline, $ctx | NGX_CONF_TAKE1, $fn_inline, $offset),
@@ -405,7 +408,7 @@ fn read_block(cf: Conf) -> Result<Vec<u8>, ConfError> {
 /// Builds the handler of a `*_by_lua*` directive whose code (or file path)
 /// is argument `code_arg` (the inline and file forms) or the block that
 /// follows (the block form).
-fn make_handler(
+pub(super) fn make_handler(
     cf: Conf,
     mcf: &mut MainConf,
     phase: Phase,

@@ -1,5 +1,6 @@
 //! The nginx module: its statics, the directives table and the init hooks
 //! that wire the features into nginx. The top layer: it may use every other.
+mod balancer;
 mod directives;
 mod init;
 
@@ -12,7 +13,7 @@ static mut ngx_http_lua_module_ctx: ngx_http_module_t = ngx_http_module_t {
     postconfiguration: Some(init::postconfiguration),
     create_main_conf: Some(conf::create_main_conf),
     init_main_conf: Some(conf::init_main_conf),
-    create_srv_conf: None,
+    create_srv_conf: Some(crate::balancer::create_srv_conf),
     merge_srv_conf: None,
     create_loc_conf: Some(conf::create_loc_conf),
     merge_loc_conf: Some(conf::merge_loc_conf),

@@ -36,5 +36,6 @@ pub mod subrequest;
 pub mod thread_pool;
 pub mod time;
 pub mod timer;
+pub mod upstream;
 pub mod uri;
 pub mod variables;

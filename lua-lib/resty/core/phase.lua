@@ -10,7 +10,7 @@ local names = {
     [1] = "init", [2] = "init_worker", [3] = "set", [4] = "rewrite",
     [5] = "access", [6] = "content", [7] = "log", [8] = "header_filter",
     [9] = "body_filter", [10] = "timer", [11] = "exit_worker",
-    [12] = "server_rewrite", [13] = "precontent",
+    [12] = "server_rewrite", [13] = "precontent", [14] = "balancer",
 }
 
 function ngx.get_phase()
