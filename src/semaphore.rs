@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use nginx_sys::*;
 
-use crate::lua::ctx::CoCtx;
+use crate::lua::ctx::{CoCtx, WaitKind};
 use crate::lua::sched::{arm_sleep, arm_wakeup, resume_from_event};
 use crate::nginx::timer::TimerEvent;
 
@@ -50,7 +50,7 @@ impl Sema {
         t.wait_result = 0;
         self.waiters.push_back(t);
         arm_wakeup(t, ms, timeout_handler);
-        t.wait_on(self as *mut Sema as *mut c_void, cancel);
+        t.wait_on(self as *mut Sema as *mut c_void, &WAIT);
     }
 
     /// Adds `n` resources and hands them to waiters in arrival order; they
@@ -87,6 +87,8 @@ impl Drop for Sema {
         }
     }
 }
+
+static WAIT: WaitKind = WaitKind { cancel };
 
 /// The waiting thread goes away: it leaves the queue.
 unsafe fn cancel(

@@ -17,7 +17,7 @@ use core::ptr;
 use nginx_sys::*;
 
 use crate::http::RequestCtx;
-use crate::lua::ctx::{CoCtx, CoState};
+use crate::lua::ctx::{CoCtx, CoState, WaitKind};
 use crate::lua::sched::arm_sleep;
 use crate::lua::Global;
 use crate::nginx::request::{Request, ERROR, OK};
@@ -106,12 +106,12 @@ impl Group {
     /// Makes `t` wait for the group's subrequests (a wait `ngx.thread.kill`
     /// cannot cancel while they run).
     pub fn wait(&mut self, t: &mut CoCtx) {
-        t.wait_on(self as *mut Group as *mut c_void, cancel_capture);
+        t.wait_on(self as *mut Group as *mut c_void, &WAIT);
     }
 
     /// The capture `t` waits for, if it waits for one.
     pub fn waited_by(t: &CoCtx) -> Option<&'static mut Group> {
-        let g = t.waiting_on(cancel_capture)? as *mut Group;
+        let g = t.waiting_on(&WAIT)? as *mut Group;
         // SAFETY: a capture wait's data is its group (wait), which lives in
         // the request pool as long as the thread's request.
         unsafe { g.as_mut() }
@@ -132,6 +132,10 @@ fn captured(r: Request) -> Option<&'static mut Sub> {
     // group the request pool owns, so it lives as long as the request.
     Some(unsafe { &mut *(data.as_ptr() as *mut Sub) })
 }
+
+static WAIT: WaitKind = WaitKind {
+    cancel: cancel_capture,
+};
 
 /// The wait of a thread for its capture (registered until the thread
 /// has read the results). It cannot be killed while subrequests run, as
@@ -200,7 +204,7 @@ fn finished(r: Request, s: &mut Sub, mut rc: ngx_int_t) -> ngx_int_t {
         ctx.phases.pending_captures -= 1;
         let gp: *mut Group = g;
         if let Some(t) = ctx.threads.iter_mut().find(|t| {
-            t.waiting_on(cancel_capture) == Some(gp as *mut c_void) && t.state == CoState::Suspended
+            t.waiting_on(&WAIT) == Some(gp as *mut c_void) && t.state == CoState::Suspended
         }) {
             // Not from inside nginx's finalization of the subrequest: the
             // thread runs on the next turn of the event loop.

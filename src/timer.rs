@@ -1,6 +1,5 @@
 //! ngx.timer.at / ngx.timer.every: callbacks run in their own entry thread
 //! on a fake request, with `premature` set when the worker shuts down.
-use core::cell::RefCell;
 use core::ffi::c_void;
 
 use nginx_sys::{ngx_event_t, ngx_msec_t, NGX_LOG_ALERT};
@@ -12,6 +11,7 @@ use crate::lua::phase::Phase;
 use crate::lua::sched::{self, Outcome};
 use crate::nginx::conf::HttpConfs;
 use crate::nginx::fake::FakeConnection;
+use crate::nginx::global::Worker;
 use crate::nginx::log;
 use crate::nginx::process;
 use crate::nginx::timer::TimerEvent;
@@ -41,15 +41,18 @@ struct State {
     watcher: Option<FakeConnection>,
 }
 
-struct StateCell(RefCell<Option<State>>);
-// SAFETY: only nginx's single event-loop thread uses it.
-unsafe impl Sync for StateCell {}
-static STATE: StateCell = StateCell(RefCell::new(None));
+static STATE: Worker<State> = Worker::new();
 
 /// Runs `f` on the worker's timer state (not re-entered: `f` never runs
 /// Lua code or nginx handlers).
 fn with_state<R>(f: impl FnOnce(&mut State) -> R) -> R {
-    f(STATE.0.borrow_mut().get_or_insert_with(State::default))
+    STATE.with(f)
+}
+
+/// The worker exits: its timer bookkeeping goes (the timers themselves
+/// were run prematurely or dropped with their events).
+pub fn on_exit() {
+    drop(STATE.take());
 }
 
 pub fn pending_count() -> usize {

@@ -12,10 +12,11 @@ use core::ptr;
 
 use nginx_sys::*;
 
-use crate::lua::ctx::CoCtx;
+use crate::lua::ctx::{CoCtx, WaitKind};
 use crate::lua::raw::*;
 use crate::lua::sched::resume_from_event;
 use crate::lua::vm::{Preload, Vm};
+use crate::nginx::global::Worker;
 use crate::nginx::panic::guard;
 
 /// `lua_worker_thread_vm_pool_size`'s default.
@@ -24,6 +25,7 @@ pub const DEFAULT_POOL_SIZE: usize = 10;
 /// How deep tables may nest in what is copied between VMs.
 const MAX_DEPTH: usize = 100;
 
+#[derive(Default)]
 struct VmPool {
     /// Boxed: a VM moves between the pool and a job without its address
     /// mattering, but jobs hold boxes.
@@ -32,15 +34,11 @@ struct VmPool {
     created: usize,
 }
 
-static mut POOL: VmPool = VmPool {
-    idle: Vec::new(),
-    created: 0,
-};
+static POOL: Worker<VmPool> = Worker::new();
 
-fn pool() -> &'static mut VmPool {
-    // SAFETY: only the event-loop thread takes and returns VMs; no
-    // reference is kept across calls.
-    unsafe { &mut *ptr::addr_of_mut!(POOL) }
+/// The worker exits: idle VMs are closed.
+pub fn on_exit() {
+    drop(POOL.take());
 }
 
 /// What a new VM is built from.
@@ -54,13 +52,14 @@ pub struct VmSpec<'a> {
 
 /// An idle VM, or a new one while fewer than `spec.max` exist.
 pub fn take_vm(spec: &VmSpec) -> Option<Box<Vm>> {
-    let p = pool();
-    if let Some(vm) = p.idle.pop() {
+    let (idle, created) = POOL.with(|p| (p.idle.pop(), p.created));
+    if let Some(vm) = idle {
         return Some(vm);
     }
-    if p.created >= spec.max {
+    if created >= spec.max {
         return None;
     }
+    // Built outside the borrow: loading resty.core runs Lua code.
     match Vm::with_init(
         spec.path,
         spec.cpath,
@@ -69,7 +68,7 @@ pub fn take_vm(spec: &VmSpec) -> Option<Box<Vm>> {
         b"require('resty.core.thread_vm')",
     ) {
         Ok(vm) => {
-            p.created += 1;
+            POOL.with(|p| p.created += 1);
             Some(Box::new(vm))
         }
         Err(e) => {
@@ -90,7 +89,7 @@ pub fn give_vm(vm: Box<Vm>) {
         lua_settop(L, 0);
         lua_gc(L, LUA_GCCOLLECT, 0);
     }
-    pool().idle.push(vm);
+    POOL.with(|p| p.idle.push(vm));
 }
 
 /// Copies the value at `idx` of `from` onto `to`: booleans, numbers,
@@ -205,7 +204,7 @@ pub fn post(
         let mut b = unsafe { Box::from_raw(job) };
         return Err(PostError::Queue(b.vm.take().expect("the job has its VM")));
     }
-    me.wait_on(job as *mut c_void, cancel);
+    me.wait_on(job as *mut c_void, &WAIT);
     Ok(job)
 }
 
@@ -240,7 +239,7 @@ unsafe extern "C" fn done(ev: *mut ngx_event_t) {
         let t = core::mem::replace(&mut j.waiter, ptr::null_mut());
         // SAFETY: the waiter is live (its cancel sets `aborted` first).
         if let Some(tr) = unsafe { t.as_mut() } {
-            if tr.waiting_on(cancel).is_some() {
+            if tr.waiting_on(&WAIT).is_some() {
                 tr.wait = None;
             }
             // SAFETY: from an event handler, as the scheduler requires.
@@ -248,6 +247,8 @@ unsafe extern "C" fn done(ev: *mut ngx_event_t) {
         }
     })
 }
+
+static WAIT: WaitKind = WaitKind { cancel };
 
 /// The waiting thread is killed or its request ends: the call runs to its
 /// end and its VM goes back to the pool then.

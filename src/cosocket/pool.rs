@@ -9,12 +9,13 @@
 //! next connect or setkeepalive sizes it anew.
 use std::collections::{HashMap, VecDeque};
 
-use core::ptr::{self, NonNull};
+use core::ptr::NonNull;
 
 use nginx_sys::{ngx_msec_t, NGX_LOG_DEBUG};
 
 use crate::nginx::connection::{ConnHandler, Connection, LogOf};
 use crate::nginx::event::EventRef;
+use crate::nginx::global::Worker;
 use crate::nginx::sock::Peek;
 
 struct Idle {
@@ -40,17 +41,19 @@ struct Pool {
 
 type PoolMap = HashMap<Vec<u8>, Box<Pool>>;
 
-static POOLS: crate::lua::Global<*mut PoolMap> = crate::lua::Global::new(ptr::null_mut());
+static POOLS: Worker<PoolMap> = Worker::new();
 
-fn pools() -> &'static mut PoolMap {
-    let mut p = POOLS.get();
-    if p.is_null() {
-        p = Box::into_raw(Box::default());
-        POOLS.set(p);
-    }
-    // SAFETY: created once per process and never freed; single-threaded
-    // worker, no borrow is held across calls.
-    unsafe { &mut *p }
+/// The pool of `key`, if there is one. Pools are boxed: the pointer stays
+/// valid after the map's borrow ends, until the pool is removed (when its
+/// count drops to zero, see `uncount`).
+fn find(key: &[u8]) -> Option<NonNull<Pool>> {
+    POOLS.with(|m| m.get_mut(key).map(|p| NonNull::from(&mut **p)))
+}
+
+/// The worker exits: the pools' bookkeeping goes (nginx closed the idle
+/// connections already).
+pub fn on_exit() {
+    drop(POOLS.take());
 }
 
 /// One counted place in a pool: a socket connected (or connecting)
@@ -89,18 +92,20 @@ pub fn admit(
     log: LogOf,
     waiter: impl FnOnce() -> EventRef,
 ) -> Admit {
-    let pool = match pools().get_mut(key) {
-        Some(p) => &mut **p,
+    let pool = match find(key) {
+        Some(p) => p,
         None => match create {
             Some(s) => self::create(key, s, log),
             None => return Admit::Connect(None),
         },
     };
-    pool.admit(false, waiter)
+    // SAFETY: a pool of the map, boxed (see find); nothing frees it
+    // before admit returns.
+    unsafe { (*pool.as_ptr()).admit(false, waiter) }
 }
 
 /// Creates the pool for `key` (the caller checked that there is none).
-fn create(key: &[u8], s: Sizing, log: LogOf) -> &'static mut Pool {
+fn create(key: &[u8], s: Sizing, log: LogOf) -> NonNull<Pool> {
     if log.logs(NGX_LOG_DEBUG) {
         log.write(
             NGX_LOG_DEBUG,
@@ -112,18 +117,19 @@ fn create(key: &[u8], s: Sizing, log: LogOf) -> &'static mut Pool {
             .as_bytes(),
         );
     }
-    let map = pools();
-    let p = map.entry(key.to_vec()).or_insert_with(|| {
-        Box::new(Pool {
-            key: key.to_vec(),
-            size: s.size,
-            backlog: s.backlog,
-            connections: 0,
-            idle: VecDeque::new(),
-            waiters: VecDeque::new(),
-        })
-    });
-    p
+    POOLS.with(|map| {
+        let p = map.entry(key.to_vec()).or_insert_with(|| {
+            Box::new(Pool {
+                key: key.to_vec(),
+                size: s.size,
+                backlog: s.backlog,
+                connections: 0,
+                idle: VecDeque::new(),
+                waiters: VecDeque::new(),
+            })
+        });
+        NonNull::from(&mut **p)
+    })
 }
 
 impl Pool {
@@ -175,7 +181,7 @@ fn uncount(p: NonNull<Pool>) -> bool {
         }
         core::mem::take(&mut pool.key)
     };
-    pools().remove(&key);
+    POOLS.with(|m| m.remove(&key));
     false
 }
 
@@ -266,8 +272,8 @@ pub fn put(key: &[u8], c: Connection, park: Park) -> Result<(), PutError> {
     let p: NonNull<Pool> = match park.slot {
         // The slot passes to the idle connection.
         Some(slot) => slot.0,
-        None => match pools().get_mut(key) {
-            Some(p) => NonNull::from(&mut **p),
+        None => match find(key) {
+            Some(p) => p,
             None => {
                 let n = park.size.unwrap_or(park.default_size as i64);
                 if n <= 0 {
@@ -277,7 +283,7 @@ pub fn put(key: &[u8], c: Connection, park: Park) -> Result<(), PutError> {
                     size: n as usize,
                     backlog: None,
                 };
-                NonNull::from(create(key, sizing, park.log))
+                create(key, sizing, park.log)
             }
         },
     };

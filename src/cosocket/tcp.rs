@@ -11,7 +11,7 @@ use super::addr::Peer;
 use super::pool::{self, Slot};
 use super::recv::{RecvBuf, RecvMode};
 use crate::conf::LocConf;
-use crate::lua::ctx::{CoCtx, LuaCtx};
+use crate::lua::ctx::{AttachKind, CoCtx, LuaCtx, WaitKind};
 use crate::nginx::connection::{self, Connection, LogOf};
 use crate::nginx::event::{Event, EventRef};
 use crate::nginx::request::Request;
@@ -285,14 +285,14 @@ impl Tcp {
     /// it and forgets the request (the socket itself lives as long as its
     /// Lua object).
     pub fn attach(&mut self) {
-        let end: unsafe fn(*mut c_void) = if self.downstream() {
-            orphan_request_socket
+        let kind = if self.downstream() {
+            &REQUEST_SOCKET
         } else {
-            orphan_socket
+            &SOCKET
         };
         let me = self as *mut Tcp as *mut c_void;
         if let Some(ctx) = self.lua_ctx() {
-            ctx.attach(me, end);
+            ctx.attach(me, kind);
         }
     }
 
@@ -318,9 +318,9 @@ impl Tcp {
     /// The request socket (`ngx.req.socket`) of `ctx`'s request, if one
     /// was created.
     pub fn of_request(ctx: &LuaCtx) -> Option<&'static mut Tcp> {
-        // SAFETY: only request sockets attach with orphan_request_socket,
+        // SAFETY: only request sockets attach as REQUEST_SOCKET,
         // and they detach before they are dropped.
-        unsafe { (ctx.attached(orphan_request_socket)? as *mut Tcp).as_mut() }
+        unsafe { (ctx.attached(&REQUEST_SOCKET)? as *mut Tcp).as_mut() }
     }
 
     /// Closes the connection (not pooled) and gives back its pool slot. A
@@ -366,7 +366,7 @@ impl Tcp {
         for t in [self.reader, self.writer] {
             // SAFETY: a recorded waiter is a live thread (see wake()).
             if let Some(t) = unsafe { t.as_mut() } {
-                if t.waiting_on(cancel_wait).is_some() {
+                if t.waiting_on(&WAIT).is_some() {
                     t.wait = None;
                 }
             }
@@ -481,7 +481,7 @@ impl Tcp {
             let Some(tr) = t.as_mut() else {
                 return;
             };
-            if tr.waiting_on(cancel_wait).is_some() {
+            if tr.waiting_on(&WAIT).is_some() {
                 tr.wait = None;
             }
             crate::lua::sched::resume_from_event(t)
@@ -495,7 +495,7 @@ impl Tcp {
         // SAFETY: the scheduler's current thread is alive while its Lua
         // code runs, which is what calls us.
         if let Some(me) = unsafe { crate::lua::sched::current().co.as_mut() } {
-            me.wait_on(data, cancel_wait);
+            me.wait_on(data, &WAIT);
         }
     }
 
@@ -532,6 +532,11 @@ impl Tcp {
     }
 }
 
+/// A thread waits on a socket.
+pub(super) static WAIT: WaitKind = WaitKind {
+    cancel: cancel_wait,
+};
+
 /// The thread waiting on a socket goes away: abandon what it waited for.
 pub(super) unsafe fn cancel_wait(
     data: *mut c_void,
@@ -544,22 +549,16 @@ pub(super) unsafe fn cancel_wait(
     Ok(())
 }
 
-/// The request of an upstream socket ended.
-unsafe fn orphan_socket(data: *mut c_void) {
+/// A cosocket tied to its request.
+static SOCKET: AttachKind = AttachKind { end: orphan };
+
+/// The request socket, found among the request's attachments by its kind.
+static REQUEST_SOCKET: AttachKind = AttachKind { end: orphan };
+
+/// The request of a socket ended.
+unsafe fn orphan(data: *mut c_void) {
     // SAFETY: attached by Tcp::attach, detached by its Drop.
     unsafe { (*(data as *mut Tcp)).orphan() }
-}
-
-/// The request of a request socket ended (a distinct function, so the
-/// request socket can be found among the request's attachments).
-unsafe fn orphan_request_socket(data: *mut c_void) {
-    // The request socket is found by this function's address, and LLVM
-    // gives functions with identical bodies one address: the black_box
-    // keeps this body different from orphan_socket's (merged, a request's
-    // cosocket passed for its request socket, whose reads then hung).
-    let s = core::hint::black_box(data as *mut Tcp);
-    // SAFETY: as orphan_socket.
-    unsafe { (*s).orphan() }
 }
 
 impl Drop for Tcp {

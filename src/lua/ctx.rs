@@ -16,11 +16,19 @@ use super::vm::Vm;
 use crate::nginx::request::Request;
 use crate::nginx::timer::TimerEvent;
 
-/// Something a feature tied to the request (a cosocket, say): `end` runs
-/// when the request ends, unless the feature detached it first.
+/// Something a feature tied to the request (a cosocket, say): its kind's
+/// `end` runs when the request ends, unless the feature detached it first.
 struct Attachment {
     data: *mut c_void,
-    end: unsafe fn(*mut c_void),
+    kind: &'static AttachKind,
+}
+
+/// A feature's kind of attachment, declared as a `static`: a feature finds
+/// its own attachments by the static's address. Statics have one address
+/// each; functions do not (LLVM folds identical bodies into one, which
+/// once handed a request's cosocket out as its request socket).
+pub struct AttachKind {
+    pub end: unsafe fn(*mut c_void),
 }
 
 pub struct LuaCtx {
@@ -95,9 +103,9 @@ impl LuaCtx {
     }
 
     /// Ties `data` to the request: `end(data)` runs when the request ends.
-    pub fn attach(&mut self, data: *mut c_void, end: unsafe fn(*mut c_void)) {
+    pub fn attach(&mut self, data: *mut c_void, kind: &'static AttachKind) {
         if !self.attachments.iter().any(|a| a.data == data) {
-            self.attachments.push(Attachment { data, end });
+            self.attachments.push(Attachment { data, kind });
         }
     }
 
@@ -105,12 +113,11 @@ impl LuaCtx {
         self.attachments.retain(|a| a.data != data);
     }
 
-    /// The first attachment registered with `end` (a feature finds its
-    /// own attachment by its end function).
-    pub fn attached(&self, end: unsafe fn(*mut c_void)) -> Option<*mut c_void> {
+    /// The first attachment of `kind`.
+    pub fn attached(&self, kind: &'static AttachKind) -> Option<*mut c_void> {
         self.attachments
             .iter()
-            .find(|a| a.end as usize == end as usize)
+            .find(|a| ptr::eq(a.kind, kind))
             .map(|a| a.data)
     }
 }
@@ -120,7 +127,7 @@ impl Drop for LuaCtx {
         for a in core::mem::take(&mut self.attachments) {
             // SAFETY: the feature attached data with its own end function
             // and detaches it before the data goes away.
-            unsafe { (a.end)(a.data) };
+            unsafe { (a.kind.end)(a.data) };
         }
         self.release_threads();
         // SAFETY: the VM lives in the main conf, which outlives requests.
@@ -163,10 +170,18 @@ pub enum CoState {
 /// What a suspended thread waits on, registered by the feature that armed
 /// the wait (a socket, a semaphore, a capture), as upstream's coroutine
 /// context holds a cleanup handler and its data. The runtime knows no
-/// feature type: it only calls `cancel` when the thread goes away.
+/// feature type: it only calls the kind's `cancel` when the thread goes
+/// away.
 #[derive(Clone, Copy)]
 pub struct Wait {
     pub data: *mut c_void,
+    pub kind: &'static WaitKind,
+}
+
+/// A feature's kind of wait, declared as a `static`: a feature recognises
+/// its own waits by the static's address (see [`AttachKind`] for why not
+/// by a function's).
+pub struct WaitKind {
     /// Abandons the wait. With `force` false (`ngx.thread.kill`) the
     /// feature may refuse with upstream's reason; with `force` true (the
     /// handler or the request ends) it must let go.
@@ -231,17 +246,15 @@ impl CoCtx {
 
     /// Registers what the thread now waits on; the feature resumes it
     /// through `sched::resume_from_event` and clears the slot first.
-    pub fn wait_on(&mut self, data: *mut c_void, cancel: WaitCancel) {
-        self.wait = Some(Wait { data, cancel });
+    pub fn wait_on(&mut self, data: *mut c_void, kind: &'static WaitKind) {
+        self.wait = Some(Wait { data, kind });
         self.waiting = true;
     }
 
-    /// The data of the wait registered with `cancel`, if that is what the
-    /// thread waits on (a feature recognises its own waits by their cancel
-    /// function).
-    pub fn waiting_on(&self, cancel: WaitCancel) -> Option<*mut c_void> {
+    /// The data of the wait, if the thread waits on one of `kind`.
+    pub fn waiting_on(&self, kind: &'static WaitKind) -> Option<*mut c_void> {
         match self.wait {
-            Some(w) if w.cancel as usize == cancel as usize => Some(w.data),
+            Some(w) if ptr::eq(w.kind, kind) => Some(w.data),
             _ => None,
         }
     }
@@ -252,7 +265,7 @@ impl CoCtx {
         if let Some(w) = self.wait {
             // SAFETY: the feature registered data and cancel together; the
             // wait is still pending (features clear the slot when it ends).
-            unsafe { (w.cancel)(w.data, self, false)? };
+            unsafe { (w.kind.cancel)(w.data, self, false)? };
             self.wait = None;
         }
         Ok(())
@@ -264,7 +277,7 @@ impl CoCtx {
         self.sleep_ev.cancel();
         if let Some(w) = self.wait.take() {
             // SAFETY: as in try_cancel_wait; forced, so it cannot refuse.
-            let _ = unsafe { (w.cancel)(w.data, self, true) };
+            let _ = unsafe { (w.kind.cancel)(w.data, self, true) };
         }
         self.waiting = false;
     }

@@ -11,26 +11,4 @@ pub mod thread;
 pub mod value;
 pub mod vm;
 
-use core::cell::UnsafeCell;
-
-/// A process-global slot. nginx runs each worker's event loop on one
-/// thread and the module never starts others, so plain interior mutability
-/// is enough; the wrapper only exists to be `Sync` for a `static`.
-pub struct Global<T>(UnsafeCell<T>);
-
-// SAFETY: only nginx's single event-loop thread touches these statics.
-unsafe impl<T> Sync for Global<T> {}
-
-impl<T: Copy> Global<T> {
-    pub const fn new(v: T) -> Self {
-        Global(UnsafeCell::new(v))
-    }
-    pub fn get(&self) -> T {
-        // SAFETY: single-threaded access (see the Sync impl).
-        unsafe { *self.0.get() }
-    }
-    pub fn set(&self, v: T) {
-        // SAFETY: single-threaded access (see the Sync impl).
-        unsafe { *self.0.get() = v }
-    }
-}
+pub use crate::nginx::global::Global;

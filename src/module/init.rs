@@ -204,12 +204,24 @@ pub unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
     })
 }
 
-/// Worker exit: `exit_worker_by_lua*`, then the pipes to children are
-/// closed (nginx reports connections left open when a worker exits).
+/// Worker exit: `exit_worker_by_lua*`; the pipes to children are closed
+/// (nginx reports connections left open when a worker exits); then the
+/// VM is closed while nginx is still whole, so the finalizers of sockets
+/// and other Lua-owned objects let go of what they hold (after this,
+/// nginx destroys the cycle and unloads the module); last, what the
+/// worker's globals own is freed.
 pub unsafe extern "C" fn exit_process(cycle: *mut ngx_cycle_t) {
     crate::nginx::panic::guard((), || {
         // SAFETY: nginx passes the running cycle.
         unsafe { crate::phase::exit_worker::exit_process(cycle) };
         crate::pipe::on_exit();
+        // SAFETY: as above.
+        if let Some(mcf) = unsafe { crate::conf::main_conf_from_cycle(cycle) } {
+            drop(mcf.vm.take());
+        }
+        crate::phase::exit_worker::mark_exited();
+        crate::timer::on_exit();
+        crate::cosocket::pool::on_exit();
+        crate::worker_thread::on_exit();
     })
 }

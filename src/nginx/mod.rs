@@ -12,6 +12,7 @@ pub mod event;
 pub mod fake;
 pub mod fd_conn;
 pub mod filter;
+pub mod global;
 pub mod headers_in;
 pub mod headers_out;
 pub mod helper;

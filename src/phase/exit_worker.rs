@@ -8,20 +8,24 @@ use crate::lua::sched;
 use crate::nginx::log;
 use crate::nginx::panic::guard;
 
-/// Set once the process runs its module exit hooks: what follows is the
-/// cycle pool's destruction, which closes the Lua VM after nginx freed
-/// the structures (resolvers, connections) that a collected socket's
-/// cleanup would touch. The sockets' finalizers then leave them alone, as
-/// upstream's do while nginx exits; the process is about to end.
+/// Set once the worker closed its Lua VM at exit (`mark_exited`): what
+/// follows is the cycle pool's destruction, after which nothing of nginx
+/// (resolvers, connections) may be touched. A finalizer that still ran
+/// then (a VM closed by the pool's cleanup, as in the master) leaves
+/// nginx alone, as upstream's do while nginx exits.
 static PROCESS_EXITING: AtomicBool = AtomicBool::new(false);
 
 pub fn process_exiting() -> bool {
     PROCESS_EXITING.load(Ordering::Relaxed)
 }
 
+/// See `PROCESS_EXITING`.
+pub fn mark_exited() {
+    PROCESS_EXITING.store(true, Ordering::Relaxed);
+}
+
 pub unsafe extern "C" fn exit_process(cycle: *mut ngx_cycle_t) {
     guard((), || {
-        PROCESS_EXITING.store(true, Ordering::Relaxed);
         // SAFETY: nginx passes the running cycle.
         let Some(mcf) = (unsafe { main_conf_from_cycle(cycle) }) else {
             return;

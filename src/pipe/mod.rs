@@ -18,9 +18,10 @@ use nginx_sys::{
     ngx_add_timer, ngx_del_timer, ngx_event_t, ngx_msec_t, NGX_LOG_DEBUG, NGX_LOG_NOTICE,
 };
 
-use crate::lua::ctx::CoCtx;
+use crate::lua::ctx::{CoCtx, WaitKind};
 use crate::lua::sched::{arm_sleep, resume_from_event};
 use crate::nginx::fd_conn::FdConn;
+use crate::nginx::global::Worker;
 use crate::nginx::log;
 use crate::nginx::panic::guard;
 pub use sigchld::Exit;
@@ -219,7 +220,7 @@ impl Stream {
             return self.finish(Err((format!("failed to add {what} event"), None)));
         }
         self.waiter = me;
-        me.wait_on(self as *mut Stream as *mut c_void, cancel_stream);
+        me.wait_on(self as *mut Stream as *mut c_void, &STREAM_WAIT);
         Step::Wait
     }
 
@@ -236,7 +237,7 @@ impl Stream {
         // SAFETY: the waiter is a live suspended thread: its cancel
         // function clears `waiter` before it goes away.
         if let Some(tr) = unsafe { t.as_mut() } {
-            if tr.waiting_on(cancel_stream).is_some() {
+            if tr.waiting_on(&STREAM_WAIT).is_some() {
                 tr.wait = None;
             }
             if deferred {
@@ -264,6 +265,10 @@ fn os_text(e: &std::io::Error) -> String {
     let s = e.to_string();
     s.split(" (os error").next().unwrap_or_default().to_string()
 }
+
+static STREAM_WAIT: WaitKind = WaitKind {
+    cancel: cancel_stream,
+};
 
 /// A waiting thread goes away (killed, its request ended): the operation
 /// is abandoned.
@@ -340,24 +345,18 @@ pub struct Proc {
 
 /// The processes of this worker: by SIGCHLD slot (until reaped), and all
 /// of them (until their Lua object is collected).
+#[derive(Default)]
 struct Registry {
     by_slot: Vec<*mut Proc>,
     all: Vec<*mut Proc>,
 }
 
-static mut REGISTRY: Registry = Registry {
-    by_slot: Vec::new(),
-    all: Vec::new(),
-};
+static REGISTRY: Worker<Registry> = Worker::new();
 
-fn registry() -> &'static mut Registry {
-    // SAFETY: only the event-loop thread touches it, and no caller keeps
-    // the reference across a call that could come back here.
-    unsafe { &mut *ptr::addr_of_mut!(REGISTRY) }
-}
-
-fn procs() -> &'static mut Vec<*mut Proc> {
-    &mut registry().by_slot
+/// The worker exits: the registry's lists go (the processes were killed
+/// and their Lua objects are collected with the VM).
+pub fn drop_registry() {
+    drop(REGISTRY.take());
 }
 
 fn on_reaped(slot: usize, pid: i32, exit: Exit) {
@@ -365,10 +364,11 @@ fn on_reaped(slot: usize, pid: i32, exit: Exit) {
         NGX_LOG_NOTICE,
         format!("signal {} (SIGCHLD) received from {pid}", libc::SIGCHLD).as_bytes(),
     );
-    let Some(p) = procs()
-        .get_mut(slot)
-        .map(|p| core::mem::replace(p, ptr::null_mut()))
-    else {
+    let Some(p) = REGISTRY.with(|r| {
+        r.by_slot
+            .get_mut(slot)
+            .map(|p| core::mem::replace(p, ptr::null_mut()))
+    }) else {
         return;
     };
     // SAFETY: a registered Proc is alive (destroy unregisters it).
@@ -411,12 +411,14 @@ impl Proc {
             wait_ev: unsafe { core::mem::zeroed() },
             wait_timed_out: false,
         });
-        let v = procs();
-        if v.len() <= slot {
-            v.resize(slot + 1, ptr::null_mut());
-        }
-        v[slot] = &mut *p;
-        registry().all.push(&mut *p);
+        let me: *mut Proc = &mut *p;
+        REGISTRY.with(|r| {
+            if r.by_slot.len() <= slot {
+                r.by_slot.resize(slot + 1, ptr::null_mut());
+            }
+            r.by_slot[slot] = me;
+            r.all.push(me);
+        });
         match streams {
             (Ok(i), Ok(o), e) => {
                 p.stdin = i;
@@ -514,7 +516,7 @@ impl Proc {
             unsafe { ngx_add_timer(&mut self.wait_ev, timeout as ngx_msec_t) };
         }
         self.waiter = me;
-        me.wait_on(self as *mut Proc as *mut c_void, cancel_wait);
+        me.wait_on(self as *mut Proc as *mut c_void, &PROC_WAIT);
         Ok(Step::Wait)
     }
 
@@ -547,7 +549,7 @@ impl Proc {
         // SAFETY: the waiter is live: its cancel function clears `waiter`
         // first.
         if let Some(tr) = unsafe { t.as_mut() } {
-            if tr.waiting_on(cancel_wait).is_some() {
+            if tr.waiting_on(&PROC_WAIT).is_some() {
                 tr.wait = None;
             }
             // Resumed on the next loop turn: the reaper may run inside
@@ -576,9 +578,11 @@ impl Proc {
             format!("lua pipe destroy process:{:p} pid:{}", self, self.pid).as_bytes(),
         );
         if let Some(slot) = self.slot.take() {
-            if let Some(p) = procs().get_mut(slot) {
-                *p = ptr::null_mut();
-            }
+            REGISTRY.with(|r| {
+                if let Some(p) = r.by_slot.get_mut(slot) {
+                    *p = ptr::null_mut();
+                }
+            });
             if self.exit.is_none() && matches!(sigchld::kill(slot, libc::SIGKILL), Ok(true)) {
                 log::cycle(
                     NGX_LOG_DEBUG,
@@ -587,7 +591,7 @@ impl Proc {
             }
         }
         let me: *mut Proc = self;
-        registry().all.retain(|&p| p != me);
+        REGISTRY.with(|r| r.all.retain(|&p| p != me));
         self.stop_wait_timer();
         self.waiter = ptr::null_mut();
         self.stdin.shutdown();
@@ -614,6 +618,10 @@ impl Stream {
     }
 }
 
+static PROC_WAIT: WaitKind = WaitKind {
+    cancel: cancel_wait,
+};
+
 unsafe fn cancel_wait(
     data: *mut c_void,
     _t: *mut CoCtx,
@@ -639,7 +647,10 @@ unsafe extern "C" fn on_wait_timeout(ev: *mut ngx_event_t) {
 /// The worker is exiting: close every pipe (nginx reports connections
 /// left open); the children are killed when the VM collects their objects.
 pub fn on_exit() {
-    for &p in registry().all.iter() {
+    // The list is copied out: shutting a stream down may reach the
+    // registry again.
+    let all = REGISTRY.with(|r| r.all.clone());
+    for p in all {
         // SAFETY: registered Procs are alive.
         if let Some(p) = unsafe { p.as_mut() } {
             p.stdin.shutdown();
@@ -650,6 +661,7 @@ pub fn on_exit() {
         }
     }
     sigchld::shutdown();
+    drop_registry();
 }
 
 /// The C struct behind a Lua process object (`ngx_lua_pipe_proc_t` in
