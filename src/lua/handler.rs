@@ -167,11 +167,12 @@ impl Handler {
             };
             let dynamic = matches!(self.source, Source::File(FilePath::Complex(_)));
             if cache {
-                lua_getfield(L, LUA_REGISTRYINDEX, CODE_CACHE.as_ptr());
+                // The raw calls: mlua's lua_rawgeti adds a lua_type call.
+                lua_rawgeti_(L, LUA_REGISTRYINDEX, CODE_CACHE);
                 if let (true, Some(p)) = (dynamic, &path) {
                     lua_getfield(L, -1, p.as_ptr());
                 } else {
-                    lua_rawgeti(L, -1, self.id as _);
+                    lua_rawgeti_(L, -1, self.id);
                 }
                 if lua_type(L, -1) == LUA_TFUNCTION {
                     lua_remove(L, -2);
@@ -212,7 +213,7 @@ impl Handler {
                 return Err(LoadError { msg, status });
             }
             if cache {
-                lua_getfield(L, LUA_REGISTRYINDEX, CODE_CACHE.as_ptr());
+                lua_rawgeti_(L, LUA_REGISTRYINDEX, CODE_CACHE);
                 lua_pushvalue(L, -2);
                 if let (true, Some(p)) = (dynamic, &path) {
                     lua_setfield(L, -2, p.as_ptr());

@@ -8,8 +8,13 @@ include!(concat!(env!("OUT_DIR"), "/lua_lib.rs"));
 
 /// Registry field holding the `ngx.ctx` tables, indexed by request ref.
 pub const CTX_TABLES: &core::ffi::CStr = c"ngx_lua_ctx_tables";
-/// Registry field holding compiled handler chunks.
-pub const CODE_CACHE: &core::ffi::CStr = c"ngx_lua_code_cache";
+/// Registry slot of the table of compiled handler chunks, and of the
+/// traceback message handler of `pcall`. Negative integer keys, which
+/// `luaL_ref` never hands out: looking them up per handler run costs no
+/// string interning (`lua_getfield` by name hashed and looked up its key
+/// every time) and no new closure (`lua_pushcfunction` made one per call).
+pub const CODE_CACHE: c_int = -0x6e67_0001;
+const TRACEBACK: c_int = -0x6e67_0002;
 
 pub struct Vm {
     state: *mut lua_State,
@@ -195,7 +200,9 @@ impl Vm {
             lua_pop(L, 2);
 
             lua_newtable(L);
-            lua_setfield(L, LUA_REGISTRYINDEX, CODE_CACHE.as_ptr());
+            lua_rawseti_(L, LUA_REGISTRYINDEX, CODE_CACHE);
+            lua_pushcfunction(L, traceback);
+            lua_rawseti_(L, LUA_REGISTRYINDEX, TRACEBACK);
             lua_newtable(L);
             lua_setfield(L, LUA_REGISTRYINDEX, CTX_TABLES.as_ptr());
 
@@ -307,7 +314,7 @@ pub unsafe fn pcall_n(L: *mut lua_State, nargs: c_int, nresults: c_int) -> Resul
     // SAFETY: stack discipline: [.. f args] -> [.. results].
     unsafe {
         let base = lua_gettop(L) - nargs;
-        lua_pushcfunction(L, traceback);
+        lua_rawgeti_(L, LUA_REGISTRYINDEX, TRACEBACK);
         lua_insert(L, base);
         let rc = lua_pcall(L, nargs, nresults, base);
         lua_remove(L, base);
