@@ -10,7 +10,7 @@ use super::ctx::{CoCtx, CoState, LuaCtx};
 use super::handler::Handler;
 use super::phase::Phase;
 use super::raw::*;
-use super::vm::pcall;
+use super::vm::{pcall_over_handler, push_traceback};
 use super::Global;
 use crate::nginx::log::log_error;
 
@@ -81,8 +81,12 @@ pub unsafe fn run_sync(
     // variables are only allowed in request phases).
     unsafe {
         let r = ctx.as_ref().map_or(ptr::null_mut(), |c| c.r);
-        h.push(L, r, cache)?;
-        pcall(L, 0)
+        push_traceback(L);
+        if let Err(e) = h.push(L, r, cache) {
+            lua_pop(L, 1);
+            return Err(e.into());
+        }
+        pcall_over_handler(L)
     }
 }
 

@@ -306,6 +306,37 @@ pub unsafe fn pcall(L: *mut lua_State, nargs: c_int) -> Result<(), String> {
     unsafe { pcall_n(L, nargs, 0) }
 }
 
+/// Pushes `pcall`'s message handler (for [`pcall_over_handler`]).
+///
+/// # Safety
+/// `L` is a state of a VM made by [`Vm::new`], with room on its stack.
+pub unsafe fn push_traceback(L: *mut lua_State) {
+    // SAFETY: the caller's promise; the slot was set when the VM was made.
+    unsafe { lua_rawgeti_(L, LUA_REGISTRYINDEX, TRACEBACK) }
+}
+
+/// Calls the function on top of `L` (no arguments, no results) with the
+/// message handler [`push_traceback`] pushed just below it, and pops
+/// both: the same as [`pcall`] without moving the handler under the
+/// function and out again.
+///
+/// # Safety
+/// `L` holds the handler, then the function, on top of its stack.
+pub unsafe fn pcall_over_handler(L: *mut lua_State) -> Result<(), String> {
+    // SAFETY: stack discipline: [.. handler f] -> [..].
+    unsafe {
+        let rc = lua_pcall(L, 0, 0, -2);
+        if rc != 0 {
+            let e =
+                String::from_utf8_lossy(to_bytes(L, -1).unwrap_or(b"unknown reason")).into_owned();
+            lua_pop(L, 2);
+            return Err(e);
+        }
+        lua_pop(L, 1);
+        Ok(())
+    }
+}
+
 /// `pcall` keeping `nresults` results on the stack when it succeeds.
 ///
 /// # Safety
