@@ -7,7 +7,7 @@ use core::ptr;
 use nginx_sys::*;
 
 use super::raw::*;
-use super::vm::CODE_CACHE;
+use super::vm::{Vm, CODE_CACHE};
 use crate::lua::phase::Phase;
 
 pub enum FilePath {
@@ -129,6 +129,39 @@ impl From<LoadError> for String {
 }
 
 impl Handler {
+    /// [`Handler::push`] for the VM `vm`: a chunk compiled with the code
+    /// cache on also gets a registry ref of its own, so that later runs
+    /// find it with one array lookup instead of the code cache table's two
+    /// lookups and a stack shuffle.
+    ///
+    /// # Safety
+    /// As `push`; `L` is a state of `vm`.
+    pub unsafe fn push_in(
+        &self,
+        vm: &mut Vm,
+        L: *mut lua_State,
+        r: *mut ngx_http_request_t,
+        cache: bool,
+    ) -> Result<(), LoadError> {
+        let fixed = cache && !matches!(self.source, Source::File(FilePath::Complex(_)));
+        // SAFETY: the caller's promise; a ref of vm's registry holds the
+        // handler's function.
+        unsafe {
+            if fixed {
+                if let Some(f) = vm.code_ref(self.id) {
+                    lua_rawgeti_(L, LUA_REGISTRYINDEX, f);
+                    return Ok(());
+                }
+            }
+            self.push(L, r, cache)?;
+            if fixed {
+                lua_pushvalue(L, -1);
+                vm.set_code_ref(self.id, luaL_ref(L, LUA_REGISTRYINDEX));
+            }
+        }
+        Ok(())
+    }
+
     /// Pushes the handler's compiled function onto `L`'s stack.
     ///
     /// # Safety

@@ -77,12 +77,17 @@ pub unsafe fn run_sync(
     cache: bool,
 ) -> Result<(), String> {
     let _cur = Enter::new(ctx, h.phase);
-    // SAFETY: valid state; r null outside requests (file paths with
-    // variables are only allowed in request phases).
+    // SAFETY: valid state; a request's context points at its VM (which
+    // outlives requests) and its live request; outside requests there is
+    // no request (file paths with variables are only allowed in request
+    // phases).
     unsafe {
-        let r = ctx.as_ref().map_or(ptr::null_mut(), |c| c.r);
         push_traceback(L);
-        if let Err(e) = h.push(L, r, cache) {
+        let pushed = match ctx.as_mut() {
+            Some(c) => h.push_in(&mut *c.vm, L, c.r, cache),
+            None => h.push(L, ptr::null_mut(), cache),
+        };
+        if let Err(e) = pushed {
             lua_pop(L, 1);
             return Err(e.into());
         }
@@ -111,11 +116,13 @@ pub unsafe fn start(
     on_outcome: fn(&mut LuaCtx, Outcome),
 ) -> Outcome {
     let r = ctx.r;
+    let vm = ctx.vm;
     let mut status = None;
-    // SAFETY: pushes onto the fresh coroutine.
+    // SAFETY: pushes onto the fresh coroutine; the VM lives in the main
+    // conf, which outlives requests.
     let outcome = unsafe {
         start_with(ctx, h.phase, on_outcome, |co| {
-            h.push(co, r, cache).map(|()| 0).map_err(|e| {
+            h.push_in(&mut *vm, co, r, cache).map(|()| 0).map_err(|e| {
                 status = e.status;
                 e.msg
             })

@@ -24,6 +24,9 @@ pub struct Vm {
     /// registry, for the next handler to reuse (`lua_thread_cache_max_entries`).
     thread_cache: Vec<(*mut lua_State, c_int)>,
     pub thread_cache_max: usize,
+    /// Registry refs of cached handler chunks, by handler id (see
+    /// `Handler::push_in`).
+    code_refs: Vec<c_int>,
 }
 
 /// A module of C functions for lua-lib: its `package.loaded` name and its
@@ -173,6 +176,7 @@ impl Vm {
                 ctx_next: 1,
                 thread_cache: Vec::new(),
                 thread_cache_max: THREAD_CACHE_DEFAULT,
+                code_refs: Vec::new(),
             };
             luaL_openlibs(L);
 
@@ -252,6 +256,23 @@ impl Vm {
             lua_settop(L, top);
             r
         }
+    }
+
+    /// The registry ref of handler `id`'s cached chunk, once it has one.
+    pub fn code_ref(&self, id: i32) -> Option<c_int> {
+        let r = *self.code_refs.get(usize::try_from(id).ok()?)?;
+        (r > 0).then_some(r)
+    }
+
+    /// Records the registry ref of handler `id`'s cached chunk.
+    pub fn set_code_ref(&mut self, id: i32, r: c_int) {
+        let Ok(i) = usize::try_from(id) else {
+            return;
+        };
+        if self.code_refs.len() <= i {
+            self.code_refs.resize(i + 1, LUA_NOREF);
+        }
+        self.code_refs[i] = r;
     }
 
     /// A fresh `ngx.ctx` slot index (the Lua side stores the table).
