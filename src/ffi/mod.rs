@@ -79,6 +79,7 @@ pub use abi::ErrOut;
 pub const PRELOAD: &[crate::lua::vm::Preload] = &[
     (c"ngx_lua.output", output::CFUNCS),
     (c"ngx_lua.arg", param::CFUNCS),
+    (c"ngx_lua.var", var::CFUNCS),
     (c"ngx_lua.thread", thread::CFUNCS),
     (c"ngx_lua.worker_thread", worker_thread::CFUNCS),
 ];
