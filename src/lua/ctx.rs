@@ -128,19 +128,22 @@ impl LuaCtx {
     /// Cancels and unanchors every thread of the previous (or finished)
     /// handler.
     pub fn release_threads(&mut self) {
-        for t in self.threads.iter_mut() {
-            t.cancel_events();
-            t.release();
-            t.state = CoState::Dead;
-        }
         if !self.threads.is_empty() {
+            for t in self.threads.iter_mut() {
+                t.cancel_events();
+                t.release();
+                t.state = CoState::Dead;
+            }
             // SAFETY: the closure does not reach SPARE again (the records
             // it drops beyond the bound are plain data).
             unsafe {
                 SPARE.with(|s| {
-                    let room = SPARE_RECORDS.saturating_sub(s.records.len());
-                    let keep = self.threads.len().min(room);
-                    s.records.extend(self.threads.drain(..keep));
+                    while s.records.len() < SPARE_RECORDS {
+                        match self.threads.pop() {
+                            Some(t) => s.records.push(t),
+                            None => break,
+                        }
+                    }
                 });
             }
             self.threads.clear();
