@@ -93,9 +93,12 @@ use crate::nginx::request::Request;
 pub use abi::ErrOut;
 
 /// The C-function modules lua-lib wraps: output functions that run
-/// filters, thread functions that move values between coroutines.
+/// filters, thread functions that move values between coroutines,
+/// `ngx.arg`'s metamethods (run by interpreted handler chunks).
 pub const PRELOAD: &[crate::lua::vm::Preload] = &[
     (c"ngx_lua.output", output::CFUNCS),
+    (c"ngx_lua.arg", param::CFUNCS),
+    (c"ngx_lua.var", var::CFUNCS),
     (c"ngx_lua.thread", thread::CFUNCS),
     (c"ngx_lua.worker_thread", worker_thread::CFUNCS),
 ];

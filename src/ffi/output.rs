@@ -52,9 +52,16 @@ fn print(L: State, newline: bool) -> Result<c_int, Raise> {
         return fail(L, c"seen eof");
     }
     let nargs = L.top();
+    // One string argument, the usual `ngx.say("...")`: one pass.
+    let single = if nargs == 1 { L.str_at(1) } else { None };
     let mut size = usize::from(newline);
-    for i in 1..=nargs {
-        size += L.print_len(i, i)?;
+    match single {
+        Some(s) => size += s.len(),
+        None => {
+            for i in 1..=nargs {
+                size += L.print_len(i, i)?;
+            }
+        }
     }
     if size == 0 {
         if failed(output::send_header_if_needed(ctx)) {
@@ -67,8 +74,16 @@ fn print(L: State, newline: bool) -> Result<c_int, Raise> {
     };
     cl.fill(|room| {
         let mut n = 0;
-        for i in 1..=nargs {
-            n += L.print_write(i, &mut room[n..]);
+        match single {
+            Some(s) => {
+                n = s.len().min(room.len());
+                room[..n].copy_from_slice(&s[..n]);
+            }
+            None => {
+                for i in 1..=nargs {
+                    n += L.print_write(i, &mut room[n..]);
+                }
+            }
         }
         if newline && n < room.len() {
             room[n] = b'\n';

@@ -1,80 +1,97 @@
 //! ngx.arg: set_by_lua's arguments, a body filter's chunk and eof flag.
-use core::ffi::c_int;
+//!
+//! `ngx.arg`'s `__index` and `__newindex` are C functions rather than Lua
+//! functions calling FFI: they run on every access from handler chunks,
+//! which LuaJIT interprets (a chunk is a vararg function), and an FFI call
+//! from the interpreter converts every argument and boxes every pointer it
+//! reads back. The body filter's chunk goes from nginx's buffer to a Lua
+//! string and from the Lua string to an output buffer, with no copy in
+//! between (body-filter benchmark: see docs/design.md).
+use core::ffi::CStr;
 
-use super::*;
+use crate::http::RequestCtx;
+use crate::lua::cfunction::Raise;
+use crate::lua::phase::Phase;
+use crate::lua::raw::lua_CFunction;
+use crate::lua::sched::current;
+use crate::phase::body_filter;
 
-export! {
-    /// `ngx.arg[idx]` of the running `set_by_lua*`: `FFI_OK` with the
-    /// value, `FFI_DECLINED` for nil (out of range or empty, as upstream),
-    /// `FFI_ERROR` in another phase.
-    fn ngx_lua_ffi_set_arg_get(idx: c_int, data: &mut *const u8, len: &mut usize) -> c_int {
-        let ctx = match running(Phase::Set.bit(), &mut ErrOut::none()) {
-            Ok(c) => c,
-            // FFI_DECLINED means nil here: another phase is an error.
-            Err(FFI_DECLINED) => return FFI_ERROR,
-            Err(rc) => return rc,
-        };
-        let Some(a) = usize::try_from(idx)
-            .ok()
-            .and_then(|i| i.checked_sub(1))
-            .and_then(|i| ctx.phases.set_args.get(i))
-        else {
-            return FFI_DECLINED;
-        };
-        if a.len == 0 {
-            return FFI_DECLINED;
-        }
-        // The value lives in the request pool.
-        *data = a.data;
-        *len = a.len;
-        FFI_OK
-    }
-}
-
-export! {
-    /// `ngx.arg[1]` / `ngx.arg[2]` of the running body filter; returns the
-    /// eof flag or an error status.
-    fn ngx_lua_ffi_body_arg_get(data: &mut *const u8, len: &mut usize) -> c_int {
-        let mut none = ErrOut::none();
-        let ctx = running!(Phase::BodyFilter.bit(), none);
-        *data = ctx.arg.chunk.as_ptr();
-        *len = ctx.arg.chunk.len();
-        ctx.arg.eof as c_int
-    }
-}
-
-export! {
-    /// `ngx.arg[which] = ...` in a body filter (`which` 0 only checks the
-    /// phase). `FFI_NO_REQ` in `init_by_lua*`, where upstream ignores the
-    /// assignment; `FFI_DECLINED` with upstream's error text in other
-    /// phases (`init_worker_by_lua*` and `exit_worker_by_lua*` included,
-    /// which run with a fake request upstream).
-    fn ngx_lua_ffi_body_arg_set(
-        which: c_int,
-        data: *const u8,
-        len: usize,
-        eof: c_int,
-        err: *mut u8,
-        errlen: *mut usize,
-    ) -> c_int {
-        let mut err = err_out!(err, errlen);
+cfunction! {
+    /// `ngx.arg[i]`: in `set_by_lua*` the directive's `i`th argument (nil
+    /// past the last or for an empty one); in a body filter `[1]` the
+    /// chunk and `[2]` the eof flag; an error elsewhere.
+    fn index(L) {
         let cur = current();
-        if cur.ctx.is_null() && matches!(cur.phase, Phase::InitWorker | Phase::ExitWorker) {
-            err.set(disabled(cur.phase).as_bytes());
-            return FFI_DECLINED;
+        let ctx = RequestCtx::running();
+        match (ctx, cur.phase) {
+            (Some(ctx), Phase::Set) => {
+                // `tonumber(i) or 0`, then the C int of upstream's API.
+                let i = L.to_number(2) as i32;
+                match usize::try_from(i).ok().and_then(|i| ctx.phases.set_arg(i)) {
+                    Some(a) => L.push_str(a),
+                    None => L.push_nil(),
+                }
+                Ok(1)
+            }
+            (Some(ctx), Phase::BodyFilter) => {
+                match L.number_at(2) {
+                    Some(1.0) => ctx.arg.with_chunk(|c| L.push_str(c)),
+                    Some(2.0) => L.push_bool(ctx.arg.eof),
+                    _ => L.push_nil(),
+                }
+                Ok(1)
+            }
+            // Neither set_by_lua* nor a body filter: ngx.arg means nothing.
+            _ if cur.phase == Phase::Init => Err(Raise::Error(c"no request found")),
+            _ => Err(Raise::Error(c"API disabled in the current context")),
         }
-        let ctx = running!(Phase::BodyFilter.bit(), err);
-        if which == 0 {
-            return FFI_OK;
-        }
-        if which == 1 {
-            ctx.arg.chunk.clear();
-            ctx.arg.chunk.extend_from_slice(lua_bytes!(data, len));
-            ctx.arg.chunk_set = true;
-        } else {
-            ctx.arg.eof = eof != 0;
-            ctx.arg.eof_set = true;
-        }
-        FFI_OK
     }
 }
+
+cfunction! {
+    /// `ngx.arg[i] = v` in a body filter: `[1]` replaces the chunk (a
+    /// string, number, boolean, nil or array table of those), `[2]` the
+    /// eof flag (`true` drops what follows). Ignored in `init_by_lua*`, an
+    /// error in any other context, as upstream.
+    fn newindex(L) {
+        let cur = current();
+        let Some(ctx) = RequestCtx::running() else {
+            // init_worker_by_lua* and exit_worker_by_lua* run with a fake
+            // request upstream, so there it is the usual refusal.
+            if matches!(cur.phase, Phase::InitWorker | Phase::ExitWorker) {
+                return Err(Raise::DisabledHere(cur.phase));
+            }
+            return Ok(0);
+        };
+        if cur.phase != Phase::BodyFilter {
+            return Err(Raise::DisabledHere(cur.phase));
+        }
+        match L.number_at(2) {
+            Some(1.0) => {
+                let done = match L.str_at(3) {
+                    Some(s) => body_filter::set_chunk(ctx, Some(s), s.len(), |out| {
+                        let n = s.len().min(out.len());
+                        out[..n].copy_from_slice(&s[..n]);
+                        n
+                    }),
+                    None => {
+                        let len = L.arg_len(3)?;
+                        body_filter::set_chunk(ctx, None, len, |out| L.arg_write(3, out))
+                    }
+                };
+                if !done {
+                    return Err(Raise::Error(c"no memory"));
+                }
+            }
+            Some(2.0) => {
+                ctx.arg.eof = L.truthy(3);
+                ctx.arg.eof_set = true;
+            }
+            _ => return Err(Raise::BadIndex(2)),
+        }
+        Ok(0)
+    }
+}
+
+/// Installed into `package.loaded["ngx_lua.arg"]` for lua-lib.
+pub const CFUNCS: &[(&CStr, lua_CFunction)] = &[(c"index", index), (c"newindex", newindex)];

@@ -11,7 +11,7 @@ use crate::conf;
 use crate::lua::ctx::{LuaCtx, Outcome};
 use crate::lua::handler::Handler;
 use crate::lua::sched::{self, current};
-use crate::nginx::chain::{HeldChain, OutBufs};
+use crate::nginx::chain::{Chain, HeldChain, OutBufs};
 use crate::nginx::request::Request;
 
 /// How a server rewrite/rewrite/access/precontent handler that finished
@@ -44,6 +44,20 @@ pub struct Phases {
     pub pending_captures: u32,
     /// `ngx.arg` of the running `set_by_lua*` (request-pool strings).
     pub set_args: Vec<ngx_str_t>,
+}
+
+impl Phases {
+    /// `ngx.arg[i]` of the running `set_by_lua*` (from 1); `None` past the
+    /// last argument or for an empty one.
+    pub fn set_arg(&self, i: usize) -> Option<&[u8]> {
+        let a = self.set_args.get(i.checked_sub(1)?)?;
+        if a.len == 0 || a.data.is_null() {
+            return None;
+        }
+        // SAFETY: set_by_lua* fills set_args with its evaluated arguments,
+        // strings of the request pool, for the time its chunk runs.
+        Some(unsafe { core::slice::from_raw_parts(a.data, a.len) })
+    }
 }
 
 /// Target of `ngx.exec`, in the request pool.
@@ -81,15 +95,121 @@ pub struct Body {
     pub waiting_more: bool,
 }
 
-/// `ngx.arg` of the running body filter.
+/// `ngx.arg` of the running body filter. The chunk is not copied out of
+/// nginx's buffers: Lua reads it from the input chain, and a chunk Lua
+/// sets goes straight into an output buffer of ours.
 #[derive(Default)]
 pub struct BodyArg {
-    pub chunk: Vec<u8>,
+    /// The chain the filter was called with, while its Lua code runs.
+    pub input: Option<Chain>,
+    /// The chunk Lua set (`chunk_set`), in a buffer of ours; `None` for
+    /// an empty one.
+    pub out: Option<Chain>,
+    /// The input's only link with data, when Lua read it.
+    link: Option<Chain>,
     pub eof: bool,
     pub chunk_set: bool,
     pub eof_set: bool,
     /// A body filter saw `ngx.arg[2] = true`: later data is dropped.
     pub done: bool,
+}
+
+impl BodyArg {
+    /// Before the filter's Lua code runs on `input`.
+    pub fn begin(&mut self, input: Chain, eof: bool) {
+        self.input = Some(input);
+        self.link = None;
+        self.out = None;
+        self.eof = eof;
+        self.chunk_set = false;
+        self.eof_set = false;
+    }
+
+    /// After it ran: the input's links are nginx's again.
+    pub fn end(&mut self) {
+        self.input = None;
+        self.link = None;
+    }
+
+    /// Runs `f` on `ngx.arg[1]` as Lua sees it now: what it set, or the
+    /// input.
+    pub fn with_chunk<R>(&mut self, f: impl FnOnce(&[u8]) -> R) -> R {
+        if self.chunk_set {
+            return f(self.out.as_ref().map_or(&[], Chain::data));
+        }
+        let Some(input) = self.input else {
+            return f(&[]);
+        };
+        match data_link(input) {
+            Ok(link) => {
+                // The usual case (a proxied chunk often comes with an
+                // empty last buffer): Lua's string is made from nginx's
+                // buffer.
+                self.link = link;
+                f(self.link.as_ref().map_or(&[], Chain::data))
+            }
+            Err(total) => JOINED.with(|j| {
+                let mut j = j.borrow_mut();
+                j.clear();
+                j.reserve(total);
+                for cl in input.iter() {
+                    j.extend_from_slice(cl.data());
+                }
+                let r = f(&j);
+                if j.capacity() > JOINED_KEEP {
+                    *j = Vec::new();
+                }
+                r
+            }),
+        }
+    }
+
+    /// Whether `data` is the input's data, so that setting it changes
+    /// nothing (checked when at most one buffer of the input holds data,
+    /// the usual case).
+    pub fn is_input(&self, data: &[u8]) -> bool {
+        let Some(input) = self.input else {
+            return data.is_empty();
+        };
+        if input.iter().any(Chain::in_file) {
+            return false;
+        }
+        match data_link(input) {
+            Ok(Some(link)) => link.data() == data,
+            Ok(None) => data.is_empty(),
+            Err(_) => false,
+        }
+    }
+}
+
+thread_local! {
+    /// The input of a body filter joined, when it spans several buffers
+    /// and Lua reads it: one buffer per worker, not one per request.
+    static JOINED: core::cell::RefCell<Vec<u8>> = const { core::cell::RefCell::new(Vec::new()) };
+}
+
+/// The size up to which [`JOINED`] keeps its memory between uses.
+const JOINED_KEEP: usize = 64 * 1024;
+
+/// The one link of `input` that holds data (`None`: no data at all), or
+/// the total length when several do.
+fn data_link(input: Chain) -> Result<Option<Chain>, usize> {
+    let mut link = None;
+    let mut total = 0;
+    let mut several = false;
+    for cl in input.iter() {
+        let len = cl.data().len();
+        if len > 0 {
+            several |= link.is_some();
+            link = Some(cl);
+            total += len;
+        }
+    }
+    if several {
+        Err(total)
+    } else {
+        Ok(link)
+    }
 }
 
 /// `repr(C)` with the runtime's part first: the runtime hands out

@@ -142,6 +142,45 @@ impl State {
         Some((State(NonNull::new(co.0)?), co.1))
     }
 
+    /// The bytes of the string at `idx` (not converting numbers), valid
+    /// while the value stays on the stack.
+    pub fn str_at<'a>(self, idx: c_int) -> Option<&'a [u8]> {
+        // SAFETY: a live state; lua_tolstring of a string value neither
+        // converts nor moves it, and the bytes live as long as it does.
+        unsafe {
+            if lua_type(self.as_ptr(), idx) != LUA_TSTRING {
+                return None;
+            }
+            to_bytes(self.as_ptr(), idx)
+        }
+    }
+
+    /// The number at `idx`, if the value is one (no string conversion).
+    pub fn number_at(self, idx: c_int) -> Option<f64> {
+        // SAFETY: a live state; lua_tonumber reads any acceptable index.
+        unsafe {
+            if lua_type(self.as_ptr(), idx) != LUA_TNUMBER {
+                return None;
+            }
+            Some(lua_tonumber(self.as_ptr(), idx))
+        }
+    }
+
+    /// `tonumber(v) or 0` of the value at `idx`: numbers, and strings
+    /// that convert.
+    pub fn to_number(self, idx: c_int) -> f64 {
+        // SAFETY: a live state; lua_tonumber gives 0 for anything else and
+        // does not change the value.
+        unsafe { lua_tonumber(self.as_ptr(), idx) }
+    }
+
+    /// Lua's name of the type of the value at `idx` (`type(v)`).
+    pub fn type_name(self, idx: c_int) -> &'static CStr {
+        // SAFETY: a live state; lua_typename returns a static C string for
+        // every type LuaJIT reports.
+        unsafe { CStr::from_ptr(lua_typename(self.as_ptr(), lua_type(self.as_ptr(), idx))) }
+    }
+
     /// Drops everything on the stack.
     pub fn clear(self) {
         // SAFETY: a live state.
@@ -185,8 +224,16 @@ pub enum Raise {
     Arg(c_int, &'static CStr),
     /// Upstream's "API disabled in the context of ...".
     Disabled(Phase),
+    /// The same, with the caller's position, as `error(msg, 2)` from a
+    /// Lua function would give it.
+    DisabledHere(Phase),
     /// `lua_error` with the value on top of the stack (a loader's message).
     Value,
+    /// A message made at run time, with the caller's position.
+    Message(Vec<u8>),
+    /// `"bad index: " .. tostring(v)` of the value at the index, with the
+    /// caller's position.
+    BadIndex(c_int),
     /// The body panicked (the hook logged where).
     Internal,
 }
@@ -214,6 +261,32 @@ impl Raise {
                     lua_error(L);
                 }
                 Raise::Value => {
+                    lua_error(L);
+                }
+                Raise::DisabledHere(phase) => {
+                    luaL_where(L, 1);
+                    push_bytes(L, b"API disabled in the context of ");
+                    push_bytes(L, phase.context_name().as_bytes());
+                    lua_concat(L, 3);
+                    lua_error(L);
+                }
+                Raise::Message(msg) => {
+                    luaL_where(L, 1);
+                    push_bytes(L, &msg);
+                    // Nothing with a destructor may be left when Lua
+                    // unwinds this frame.
+                    drop(msg);
+                    lua_concat(L, 2);
+                    lua_error(L);
+                }
+                Raise::BadIndex(idx) => {
+                    let idx = lua_absindex(L, idx);
+                    luaL_where(L, 1);
+                    push_bytes(L, b"bad index: ");
+                    lua_getglobal(L, c"tostring".as_ptr());
+                    lua_pushvalue(L, idx);
+                    lua_call(L, 1, 1);
+                    lua_concat(L, 3);
                     lua_error(L);
                 }
                 Raise::Internal => {

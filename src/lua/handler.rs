@@ -6,7 +6,7 @@ use core::ffi::{c_char, c_int};
 use nginx_sys::*;
 
 use super::raw::*;
-use super::vm::CODE_CACHE;
+use super::vm::{Vm, CODE_CACHE};
 use crate::lua::phase::Phase;
 use crate::nginx::conf::{str_of as str_bytes, ComplexValue, Conf};
 use crate::nginx::cycle::Cycle;
@@ -109,6 +109,39 @@ impl From<LoadError> for String {
 }
 
 impl Handler {
+    /// [`Handler::push`] for the VM `vm`: a chunk compiled with the code
+    /// cache on also gets a registry ref of its own, so that later runs
+    /// find it with one array lookup instead of the code cache table's two
+    /// lookups and a stack shuffle.
+    ///
+    /// # Safety
+    /// As `push`; `L` is a state of `vm`.
+    pub unsafe fn push_in(
+        &self,
+        vm: &mut Vm,
+        L: *mut lua_State,
+        r: *mut ngx_http_request_t,
+        cache: bool,
+    ) -> Result<(), LoadError> {
+        let fixed = cache && !matches!(self.source, Source::File(FilePath::Complex(_)));
+        // SAFETY: the caller's promise; a ref of vm's registry holds the
+        // handler's function.
+        unsafe {
+            if fixed {
+                if let Some(f) = vm.code_ref(self.id) {
+                    lua_rawgeti_(L, LUA_REGISTRYINDEX, f);
+                    return Ok(());
+                }
+            }
+            self.push(L, r, cache)?;
+            if fixed {
+                lua_pushvalue(L, -1);
+                vm.set_code_ref(self.id, luaL_ref(L, LUA_REGISTRYINDEX));
+            }
+        }
+        Ok(())
+    }
+
     /// Pushes the handler's compiled function onto `L`'s stack.
     ///
     /// # Safety
@@ -135,11 +168,14 @@ impl Handler {
         // with the cached function, or as it was.
         unsafe {
             if cache {
-                lua_getfield(L, LUA_REGISTRYINDEX, CODE_CACHE.as_ptr());
+                // The raw calls: mlua's lua_rawgeti adds a lua_type call.
+                lua_rawgeti_(L, LUA_REGISTRYINDEX, CODE_CACHE);
                 match key {
-                    Some(k) => lua_getfield(L, -1, k.as_ptr()),
-                    None => lua_rawgeti(L, -1, self.id as _),
-                };
+                    Some(k) => {
+                        lua_getfield(L, -1, k.as_ptr());
+                    }
+                    None => lua_rawgeti_(L, -1, self.id),
+                }
                 if lua_type(L, -1) == LUA_TFUNCTION {
                     lua_remove(L, -2);
                     return Ok(());
@@ -191,7 +227,7 @@ impl Handler {
             // SAFETY: the loaded function is on top; a copy goes into the
             // plain code cache table, which is popped again.
             unsafe {
-                lua_getfield(L, LUA_REGISTRYINDEX, CODE_CACHE.as_ptr());
+                lua_rawgeti_(L, LUA_REGISTRYINDEX, CODE_CACHE);
                 lua_pushvalue(L, -2);
                 match key {
                     Some(k) => lua_setfield(L, -2, k.as_ptr()),

@@ -174,3 +174,89 @@ fn copy_value(L: State, idx: c_int, out: &mut [u8]) -> usize {
         }
     }
 }
+
+/// How a body filter's `ngx.arg[1] = v` turns `v` into bytes: strings and
+/// numbers as Lua formats them, booleans as words, `nil` as nothing, and
+/// array tables (nested too) element by element from 1 to their length,
+/// read raw as upstream does. Like the print functions, two passes: the
+/// length (with the error for any other value), then the copy.
+impl State {
+    /// Byte length of the value at `idx` as `ngx.arg[1]` takes it.
+    pub fn arg_len(self, idx: c_int) -> Result<usize, Raise> {
+        let l = self.as_ptr();
+        // SAFETY: the live state of the running C function; idx is an
+        // acceptable index; the pushes are popped again.
+        unsafe {
+            Ok(match lua_type(l, idx) {
+                LUA_TNUMBER | LUA_TSTRING => {
+                    let mut n = 0usize;
+                    lua_tolstring(l, idx, &mut n);
+                    n
+                }
+                LUA_TBOOLEAN => {
+                    if lua_toboolean(l, idx) != 0 {
+                        4
+                    } else {
+                        5
+                    }
+                }
+                LUA_TNIL | LUA_TNONE => 0,
+                LUA_TTABLE => {
+                    let t = self.absolute(idx);
+                    let mut size = 0;
+                    for i in 1..=lua_objlen(l, t) {
+                        lua_rawgeti(l, t, i as _);
+                        let n = self.arg_len(-1);
+                        lua_pop(l, 1);
+                        size += n?;
+                    }
+                    size
+                }
+                _ => {
+                    let mut msg = b"bad argument #1 (string, number, nil, boolean, or array table \
+                                    expected, got "
+                        .to_vec();
+                    msg.extend_from_slice(self.type_name(idx).to_bytes());
+                    msg.push(b')');
+                    return Err(Raise::Message(msg));
+                }
+            })
+        }
+    }
+
+    /// Writes the value at `idx` (checked by [`State::arg_len`]) at the
+    /// start of `out`; returns the bytes written.
+    pub fn arg_write(self, idx: c_int, out: &mut [u8]) -> usize {
+        let l = self.as_ptr();
+        let put = |out: &mut [u8], s: &[u8]| {
+            let n = s.len().min(out.len());
+            out[..n].copy_from_slice(&s[..n]);
+            n
+        };
+        // SAFETY: as arg_len; the value was checked, so nothing raises.
+        unsafe {
+            match lua_type(l, idx) {
+                LUA_TNUMBER | LUA_TSTRING => put(out, to_bytes(l, idx).unwrap_or(b"")),
+                LUA_TBOOLEAN => put(
+                    out,
+                    if lua_toboolean(l, idx) != 0 {
+                        b"true"
+                    } else {
+                        b"false"
+                    },
+                ),
+                LUA_TTABLE => {
+                    let t = self.absolute(idx);
+                    let mut n = 0;
+                    for i in 1..=lua_objlen(l, t) {
+                        lua_rawgeti(l, t, i as _);
+                        n += self.arg_write(-1, &mut out[n..]);
+                        lua_pop(l, 1);
+                    }
+                    n
+                }
+                _ => 0,
+            }
+        }
+    }
+}

@@ -11,7 +11,7 @@ use super::ctx::{CoCtx, CoState, LuaCtx};
 use super::handler::Handler;
 use super::phase::Phase;
 use super::raw::*;
-use super::vm::pcall;
+use super::vm::{pcall_over_handler, push_traceback};
 use super::Global;
 use crate::nginx::log::log_error;
 use crate::nginx::timer::{EventHandler, TimerEvent};
@@ -87,12 +87,21 @@ pub unsafe fn run_sync(
     cache: bool,
 ) -> Result<(), String> {
     let _cur = Enter::new(ctx, h.phase);
-    // SAFETY: valid state; r null outside requests (file paths with
-    // variables are only allowed in request phases).
+    // SAFETY: valid state; a request's context points at its VM (which
+    // outlives requests) and its live request; outside requests there is
+    // no request (file paths with variables are only allowed in request
+    // phases).
     unsafe {
-        let r = ctx.as_ref().map_or(ptr::null_mut(), |c| c.r);
-        h.push(L, r, cache)?;
-        pcall(L, 0)
+        push_traceback(L);
+        let pushed = match ctx.as_mut() {
+            Some(c) => h.push_in(&mut *c.vm, L, c.r, cache),
+            None => h.push(L, ptr::null_mut(), cache),
+        };
+        if let Err(e) = pushed {
+            lua_pop(L, 1);
+            return Err(e.into());
+        }
+        pcall_over_handler(L)
     }
 }
 
@@ -117,15 +126,19 @@ pub unsafe fn start(
     on_outcome: fn(&mut LuaCtx, Outcome),
 ) -> Outcome {
     let r = ctx.r;
+    let vm = ctx.vm;
     let mut status = None;
     // SAFETY: ctx is live (the contract); the closure only pushes the
-    // handler's chunk onto the coroutine start_with made for it.
+    // handler's chunk onto the coroutine start_with made for it; the VM
+    // lives in the main conf, which outlives requests.
     let outcome = unsafe {
         start_with(ctx, h.phase, on_outcome, |co| {
-            h.push(co.as_ptr(), r, cache).map(|()| 0).map_err(|e| {
-                status = e.status;
-                e.msg
-            })
+            h.push_in(&mut *vm, co.as_ptr(), r, cache)
+                .map(|()| 0)
+                .map_err(|e| {
+                    status = e.status;
+                    e.msg
+                })
         })
     };
     // A handler file that cannot be read ends the request with upstream's

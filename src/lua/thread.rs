@@ -64,7 +64,8 @@ pub fn wait(L: State) -> Result<c_int, Raise> {
     if n == 0 {
         return Err(Raise::Error(c"at least one coroutine should be specified"));
     }
-    let mut pending: Vec<*mut CoCtx> = Vec::new();
+    // First pass: check every argument and collect a finished thread;
+    // the second marks the pending ones (no list allocated per call).
     for i in 1..=n {
         let Some(co) = L.thread_at(i) else {
             return Err(Raise::Arg(i, c"lua thread expected"));
@@ -100,12 +101,20 @@ pub fn wait(L: State) -> Result<c_int, Raise> {
                 L.push_str(b"already waited or killed");
                 return Ok(2);
             }
-            _ => pending.push(t),
+            _ => {}
         }
     }
-    for t in pending {
-        // SAFETY: records of ctx (see above).
-        unsafe { (*t).waited_by = cur };
+    for i in 1..=n {
+        if let Some(co) = L.thread_at(i) {
+            let t = find(ctx, co);
+            // SAFETY: records of ctx (see above); all checked as threads of
+            // the caller by the first pass.
+            if let Some(tr) = unsafe { t.as_mut() } {
+                if !matches!(tr.state, CoState::Zombie | CoState::Dead) {
+                    tr.waited_by = cur;
+                }
+            }
+        }
     }
     // SAFETY: the running thread's record.
     unsafe { (*cur).in_wait = true };

@@ -32,13 +32,15 @@ pub fn call_for_value<T>(
 ) -> Result<T, CallError> {
     let L = ctx.vm().state();
     let r = ctx.r;
+    let vm = ctx.vm;
     let _cur = Enter::new(ctx, Phase::Set);
     // SAFETY: the cycle's main state, with the stack restored to `top`
-    // before returning; r is the live request of ctx; the arguments point
-    // at len bytes each.
+    // before returning; r is the live request of ctx; the VM lives in the
+    // main conf, which outlives requests; the arguments point at len bytes
+    // each.
     unsafe {
         let top = lua_gettop(L);
-        let res = match h.push(L, r, cache) {
+        let res = match h.push_in(&mut *vm, L, r, cache) {
             Err(e) => Err(CallError::Load(e.msg)),
             Ok(()) => {
                 for a in args {

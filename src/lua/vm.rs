@@ -9,8 +9,13 @@ include!(concat!(env!("OUT_DIR"), "/lua_lib.rs"));
 
 /// Registry field holding the `ngx.ctx` tables, indexed by request ref.
 pub const CTX_TABLES: &core::ffi::CStr = c"ngx_lua_ctx_tables";
-/// Registry field holding compiled handler chunks.
-pub const CODE_CACHE: &core::ffi::CStr = c"ngx_lua_code_cache";
+/// Registry slot of the table of compiled handler chunks, and of the
+/// traceback message handler of `pcall`. Negative integer keys, which
+/// `luaL_ref` never hands out: looking them up per handler run costs no
+/// string interning (`lua_getfield` by name hashed and looked up its key
+/// every time) and no new closure (`lua_pushcfunction` made one per call).
+pub const CODE_CACHE: c_int = -0x6e67_0001;
+const TRACEBACK: c_int = -0x6e67_0002;
 
 pub struct Vm {
     state: *mut lua_State,
@@ -20,6 +25,9 @@ pub struct Vm {
     /// registry, for the next handler to reuse (`lua_thread_cache_max_entries`).
     thread_cache: Vec<(*mut lua_State, c_int)>,
     pub thread_cache_max: usize,
+    /// Registry refs of cached handler chunks, by handler id (see
+    /// `Handler::push_in`).
+    code_refs: Vec<c_int>,
 }
 
 /// A module of C functions for lua-lib: its `package.loaded` name and its
@@ -168,6 +176,7 @@ impl Vm {
                 ctx_next: 1,
                 thread_cache: Vec::new(),
                 thread_cache_max: THREAD_CACHE_DEFAULT,
+                code_refs: Vec::new(),
             };
             luaL_openlibs(L);
 
@@ -195,7 +204,9 @@ impl Vm {
             lua_pop(L, 2);
 
             lua_newtable(L);
-            lua_setfield(L, LUA_REGISTRYINDEX, CODE_CACHE.as_ptr());
+            lua_rawseti_(L, LUA_REGISTRYINDEX, CODE_CACHE);
+            lua_pushcfunction(L, traceback);
+            lua_rawseti_(L, LUA_REGISTRYINDEX, TRACEBACK);
             lua_newtable(L);
             lua_setfield(L, LUA_REGISTRYINDEX, CTX_TABLES.as_ptr());
 
@@ -252,6 +263,23 @@ impl Vm {
             lua_settop(L, top);
             r
         }
+    }
+
+    /// The registry ref of handler `id`'s cached chunk, once it has one.
+    pub fn code_ref(&self, id: i32) -> Option<c_int> {
+        let r = *self.code_refs.get(usize::try_from(id).ok()?)?;
+        (r > 0).then_some(r)
+    }
+
+    /// Records the registry ref of handler `id`'s cached chunk.
+    pub fn set_code_ref(&mut self, id: i32, r: c_int) {
+        let Ok(i) = usize::try_from(id) else {
+            return;
+        };
+        if self.code_refs.len() <= i {
+            self.code_refs.resize(i + 1, LUA_NOREF);
+        }
+        self.code_refs[i] = r;
     }
 
     /// A fresh `ngx.ctx` slot index (the Lua side stores the table).
@@ -313,6 +341,37 @@ pub unsafe fn pcall(L: *mut lua_State, nargs: c_int) -> Result<(), String> {
     unsafe { pcall_n(L, nargs, 0) }
 }
 
+/// Pushes `pcall`'s message handler (for [`pcall_over_handler`]).
+///
+/// # Safety
+/// `L` is a state of a VM made by [`Vm::new`], with room on its stack.
+pub unsafe fn push_traceback(L: *mut lua_State) {
+    // SAFETY: the caller's promise; the slot was set when the VM was made.
+    unsafe { lua_rawgeti_(L, LUA_REGISTRYINDEX, TRACEBACK) }
+}
+
+/// Calls the function on top of `L` (no arguments, no results) with the
+/// message handler [`push_traceback`] pushed just below it, and pops
+/// both: the same as [`pcall`] without moving the handler under the
+/// function and out again.
+///
+/// # Safety
+/// `L` holds the handler, then the function, on top of its stack.
+pub unsafe fn pcall_over_handler(L: *mut lua_State) -> Result<(), String> {
+    // SAFETY: stack discipline: [.. handler f] -> [..].
+    unsafe {
+        let rc = lua_pcall(L, 0, 0, -2);
+        if rc != 0 {
+            let e =
+                String::from_utf8_lossy(to_bytes(L, -1).unwrap_or(b"unknown reason")).into_owned();
+            lua_pop(L, 2);
+            return Err(e);
+        }
+        lua_pop(L, 1);
+        Ok(())
+    }
+}
+
 /// `pcall` keeping `nresults` results on the stack when it succeeds.
 ///
 /// # Safety
@@ -323,7 +382,7 @@ pub unsafe fn pcall_n(L: *mut lua_State, nargs: c_int, nresults: c_int) -> Resul
     // every error: [.. f args] -> [.. results] or [.. message], popped.
     unsafe {
         let base = lua_gettop(L) - nargs;
-        lua_pushcfunction(L, traceback);
+        lua_rawgeti_(L, LUA_REGISTRYINDEX, TRACEBACK);
         lua_insert(L, base);
         let rc = lua_pcall(L, nargs, nresults, base);
         lua_remove(L, base);

@@ -223,5 +223,6 @@ pub unsafe extern "C" fn exit_process(cycle: *mut ngx_cycle_t) {
         crate::timer::on_exit();
         crate::cosocket::pool::on_exit();
         crate::worker_thread::on_exit();
+        crate::lua::ctx::on_exit();
     })
 }

@@ -80,6 +80,12 @@ impl Chain {
         unsafe { core::slice::from_raw_parts(b.pos, b.last.offset_from(b.pos) as usize) }
     }
 
+    /// Whether the buffer's data is in a file rather than in memory.
+    #[inline]
+    pub fn in_file(self) -> bool {
+        self.buf().in_file() != 0
+    }
+
     /// Whether the buffer ends the response (`last_buf`) or a
     /// subrequest's part of it (`last_in_chain`).
     #[inline]

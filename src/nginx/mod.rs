@@ -1,5 +1,6 @@
 //! Safe wrappers over the nginx objects the runtime touches. All raw
 //! pointer work on nginx structures outside `conf/` and `phase/` lives here.
+pub mod bitfield;
 pub mod body;
 pub mod body_set;
 pub mod chain;

@@ -56,10 +56,11 @@ impl Request {
             if vv.is_null() || (*vv).not_found() != 0 {
                 return None;
             }
-            Some(if (*vv).len() == 0 {
+            let len = super::bitfield::value_len(&*vv);
+            Some(if len == 0 {
                 &[]
             } else {
-                core::slice::from_raw_parts((*vv).data, (*vv).len() as usize)
+                core::slice::from_raw_parts((*vv).data, len)
             })
         }
     }

@@ -43,20 +43,18 @@ fn body_filter(r: Request, input: Option<Chain>) -> Rc {
         input.iter().for_each(Chain::consume);
         return OK;
     }
-    ctx.arg.chunk.clear();
     let mut eof = false;
     let mut flush = false;
     for cl in input.iter() {
-        ctx.arg.chunk.extend_from_slice(cl.data());
         eof |= cl.is_last();
         flush |= cl.is_flush();
     }
-    ctx.arg.eof = eof;
-    ctx.arg.chunk_set = false;
-    ctx.arg.eof_set = false;
+    // Lua reads the chunk from the input chain itself (BodyArg::chunk).
+    ctx.arg.begin(input, eof);
     let saved = ctx.exit_code.take();
     let res = ctx.run_sync(&h, lcf.code_cache());
     ctx.exit_code = saved;
+    ctx.arg.end();
     if let Err(e) = res {
         r.log_error(
             NGX_LOG_ERR,
@@ -71,23 +69,25 @@ fn body_filter(r: Request, input: Option<Chain>) -> Rc {
     if ctx.arg.eof_set && new_eof {
         ctx.arg.done = true;
     }
+    let out = if ctx.arg.chunk_set {
+        ctx.arg.out.take()
+    } else {
+        // Only the eof flag changed: the input's data goes out in a
+        // buffer of ours with the new flags.
+        match copy_input(ctx, input) {
+            Ok(out) => out,
+            Err(()) => return ERROR,
+        }
+    };
     input.iter().for_each(Chain::consume);
-    let len = ctx.arg.chunk.len();
+    let len = out.map_or(0, |o| o.data().len());
     if len == 0 && !new_eof && !flush {
         return OK;
     }
-    // Data goes into a reusable output buffer (see output::get_buf); an
-    // empty special buffer (flush, last) holds no memory.
-    let out = if len == 0 {
-        r.special_buf()
-    } else {
-        super::output::get_buf(ctx, len).inspect(|out| {
-            out.fill(|room| {
-                let n = len.min(room.len());
-                room[..n].copy_from_slice(&ctx.arg.chunk[..n]);
-                n
-            })
-        })
+    // An empty special buffer (flush, last) holds no memory.
+    let out = match out {
+        Some(o) if len > 0 => Some(o),
+        _ => r.special_buf(),
     };
     let Some(out) = out else {
         return ERROR;
@@ -107,4 +107,51 @@ fn body_filter(r: Request, input: Option<Chain>) -> Rc {
         super::output::update_chains(ctx, out);
     }
     rc
+}
+
+/// The input's data in a reusable output buffer (see output::get_buf);
+/// `None` when there is none. `Err`: no memory.
+fn copy_input(ctx: &mut RequestCtx, input: Chain) -> Result<Option<Chain>, ()> {
+    let len: usize = input.iter().map(|cl| cl.data().len()).sum();
+    if len == 0 {
+        return Ok(None);
+    }
+    let out = super::output::get_buf(ctx, len).ok_or(())?;
+    out.fill(|room| {
+        let mut n = 0;
+        for cl in input.iter() {
+            let d = cl.data();
+            let k = d.len().min(room.len() - n);
+            room[n..n + k].copy_from_slice(&d[..k]);
+            n += k;
+        }
+        n
+    });
+    Ok(Some(out))
+}
+
+/// `ngx.arg[1] = v` with the `len` bytes `write` puts in place: kept in a
+/// buffer of ours until the filter passes it on. A value equal to the
+/// input (`ngx.arg[1] = ngx.arg[1]`, an empty last buffer set to "")
+/// changes nothing and copies nothing. False: no memory.
+pub fn set_chunk(
+    ctx: &mut RequestCtx,
+    value: Option<&[u8]>,
+    len: usize,
+    write: impl FnOnce(&mut [u8]) -> usize,
+) -> bool {
+    if !ctx.arg.chunk_set && value.is_some_and(|v| ctx.arg.is_input(v)) {
+        return true;
+    }
+    ctx.arg.chunk_set = true;
+    ctx.arg.out = None;
+    if len == 0 {
+        return true;
+    }
+    let Some(out) = super::output::get_buf(ctx, len) else {
+        return false;
+    };
+    out.fill(write);
+    ctx.arg.out = Some(out);
+    true
 }

@@ -246,3 +246,69 @@ GET /static.txt
 HELLO, STATIC
 --- no_error_log
 [error]
+
+
+
+=== TEST 17: body filter: ngx.arg[1] reads back what was set; values are flattened
+--- config
+    location = /t {
+        content_by_lua_block { ngx.print("abc") }
+        body_filter_by_lua_block {
+            if ngx.arg[1] == "" then return end
+            local seen = { ngx.arg[1] }
+            ngx.arg[1] = ngx.arg[1]
+            seen[#seen + 1] = ngx.arg[1]
+            ngx.arg[1] = 12.5
+            seen[#seen + 1] = ngx.arg[1]
+            ngx.arg[1] = { "x", { 1, true, false }, "y" }
+            seen[#seen + 1] = ngx.arg[1]
+            ngx.arg[1] = table.concat(seen, "|") .. "\n"
+        }
+    }
+--- request
+GET /t
+--- response_body
+abc|abc|12.5|x1truefalsey
+--- no_error_log
+[error]
+
+
+
+=== TEST 18: body filter: a chunk of several buffers reads as one string
+--- http_config
+    lua_http10_buffering on;
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.print("one ")
+            ngx.print("two ")
+            ngx.print("three")
+        }
+        body_filter_by_lua_block {
+            ngx.arg[1] = ngx.arg[1]:reverse()
+        }
+    }
+--- request
+GET /t HTTP/1.0
+--- response_body: eerht owt eno
+--- no_error_log
+[error]
+
+
+
+=== TEST 19: body filter: bad ngx.arg index and value
+--- config
+    location = /t {
+        return 200 "x\n";
+        body_filter_by_lua_block {
+            local ok, err = pcall(function() ngx.arg[3] = "x" end)
+            local ok2, err2 = pcall(function() ngx.arg[1] = print end)
+            ngx.log(ngx.WARN, "index: ", err, ", value: ", err2)
+        }
+    }
+--- request
+GET /t
+--- response_body
+x
+--- error_log eval
+qr/index: [^,]*:\d+: bad index: 3, value: [^,]*:\d+: bad argument #1 \(string, number, nil, boolean, or array table expected, got function\)/

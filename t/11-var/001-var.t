@@ -95,3 +95,37 @@ abc 42 nil
 GET /t
 --- response_body
 42 string true true nil
+
+
+
+=== TEST 7: var: reading with a bad name, outside a request and in a timer fails with the caller's position
+--- http_config
+    init_worker_by_lua_block {
+        local ok, err = pcall(function() return ngx.var.uri end)
+        ngx.log(ngx.WARN, "init_worker: ", err)
+    }
+--- config
+    location = /t {
+        content_by_lua_block {
+            local ok, err = pcall(function() return ngx.var[{}] end)
+            ngx.say(err)
+            ok, err = pcall(function() return ngx.var[true] end)
+            ngx.say(err)
+            ngx.timer.at(0, function()
+                local ok, err = pcall(function() return ngx.var.uri end)
+                ngx.log(ngx.WARN, "timer: ", err)
+            end)
+            ngx.sleep(0.01)
+            ngx.say(ngx.var[1.0], " ", ngx.var["URI"], " ", ngx.var.no_such_var)
+        }
+    }
+--- request
+GET /t
+--- response_body_like chomp
+^content_by_lua\(nginx.conf:\d+\):2: bad variable name
+content_by_lua\(nginx.conf:\d+\):4: bad variable name
+nil /t nil
+$
+--- error_log eval
+[qr/init_worker: init_worker_by_lua\(nginx.conf:\d+\):2: no request found/,
+qr/timer: content_by_lua\(nginx.conf:\d+\):7: API disabled in the context of ngx.timer/]
