@@ -12,6 +12,7 @@ use crate::lua::ctx::{LuaCtx, Outcome};
 use crate::lua::handler::Handler;
 use crate::lua::sched::{self, current};
 use crate::nginx::chain::{Chain, HeldChain, OutBufs};
+use crate::nginx::global::Worker;
 use crate::nginx::request::Request;
 
 /// How a server rewrite/rewrite/access/precontent handler that finished
@@ -149,13 +150,12 @@ impl BodyArg {
                 f(self.link.as_ref().map_or(&[], Chain::data))
             }
             Err(total) => JOINED.with(|j| {
-                let mut j = j.borrow_mut();
                 j.clear();
                 j.reserve(total);
                 for cl in input.iter() {
                     j.extend_from_slice(cl.data());
                 }
-                let r = f(&j);
+                let r = f(j);
                 if j.capacity() > JOINED_KEEP {
                     *j = Vec::new();
                 }
@@ -182,11 +182,9 @@ impl BodyArg {
     }
 }
 
-thread_local! {
-    /// The input of a body filter joined, when it spans several buffers
-    /// and Lua reads it: one buffer per worker, not one per request.
-    static JOINED: core::cell::RefCell<Vec<u8>> = const { core::cell::RefCell::new(Vec::new()) };
-}
+/// The input of a body filter joined, when it spans several buffers and
+/// Lua reads it: one buffer per worker, not one per request.
+static JOINED: Worker<Vec<u8>> = Worker::new();
 
 /// The size up to which [`JOINED`] keeps its memory between uses.
 const JOINED_KEEP: usize = 64 * 1024;

@@ -5,7 +5,7 @@ use core::mem::offset_of;
 
 use nginx_sys::*;
 
-use super::directives::{make_handler, Form};
+use super::handler::{make_handler, Form};
 use crate::balancer::{self, SrvConf};
 use crate::conf::MainConf;
 use crate::lua::phase::Phase;

@@ -1,5 +1,4 @@
 //! The commands table and one setter per directive.
-use std::ffi::CString;
 use std::rc::Rc;
 
 use core::ffi::{c_char, c_void};
@@ -8,11 +7,11 @@ use core::ptr;
 
 use nginx_sys::*;
 
-use crate::conf::block::{BlockLexer, Scan};
+use super::handler::{make_handler, Form};
 use crate::conf::{ssl, LocConf, MainConf};
-use crate::lua::handler::{FilePath, Handler, Source};
+use crate::lua::handler::Handler;
 use crate::lua::phase::Phase;
-use crate::nginx::conf::{parse_size, parse_time, setter, BlockError, Conf, ConfError, SetResult};
+use crate::nginx::conf::{parse_size, parse_time, setter, Conf, ConfError, SetResult};
 
 const MAIN: u32 = offset_of!(ngx_http_conf_ctx_t, main_conf) as u32;
 const LOC: u32 = offset_of!(ngx_http_conf_ctx_t, loc_conf) as u32;
@@ -43,14 +42,6 @@ const fn cmd(name: &'static [u8], type_: u32, set: Setter, conf: u32) -> ngx_com
 }
 
 const DUPLICATE: ConfError = ConfError::Msg(c"is duplicate");
-
-/// How a handler directive takes its code.
-#[derive(Clone, Copy)]
-pub(super) enum Form {
-    Block,
-    Inline,
-    File,
-}
 
 macro_rules! handler_directives {
     ($( $fn_block:ident, $fn_inline:ident, $fn_file:ident => $phase:expr, $ctx:expr, $offset:expr,
@@ -362,102 +353,6 @@ setter! {
         mcf.max_running_timers = number(cf)?;
         Ok(())
     }
-}
-
-/// Chunk name as upstream builds it: `=tag(nginx.conf:LINE)`, with the conf
-/// file's path relative to the conf prefix (or its base name for
-/// `nginx.conf`).
-fn chunk_name(cf: Conf, tag: &str, line: usize) -> Vec<u8> {
-    let (file, _) = cf.file();
-    let cycle = cf.cycle();
-    let prefix = cycle.conf_prefix();
-    let shown: &[u8] = if file.ends_with(b"/nginx.conf") {
-        b"nginx.conf"
-    } else if file.len() > prefix.len() && file.starts_with(prefix) {
-        &file[prefix.len()..]
-    } else {
-        file
-    };
-    let mut name = format!("={tag}(").into_bytes();
-    name.extend_from_slice(shown);
-    name.extend_from_slice(format!(":{line})").as_bytes());
-    name
-}
-
-/// Reads the raw Lua code of a `*_by_lua_block { ... }` straight from the
-/// conf file, leaving nginx's parser right after the closing `}`.
-fn read_block(cf: Conf) -> Result<Vec<u8>, ConfError> {
-    let mut lx = BlockLexer::new();
-    let code = cf.read_block(|text, eof| match lx.scan(text, eof) {
-        Scan::Done(i) => Some(i),
-        Scan::NeedMore => None,
-    });
-    let msg = match code {
-        Ok(code) => return Ok(code),
-        Err(BlockError::NoFile) => "block directives are not supported in -g option",
-        Err(BlockError::Eof) => {
-            "unexpected end of file, expecting terminating characters for lua code block"
-        }
-        Err(BlockError::ShortRead) => "short read of the configuration file",
-        Err(BlockError::Read) => return Err(ConfError::Logged),
-    };
-    cf.log(NGX_LOG_EMERG, msg);
-    Err(ConfError::Logged)
-}
-
-/// Builds the handler of a `*_by_lua*` directive whose code (or file path)
-/// is argument `code_arg` (the inline and file forms) or the block that
-/// follows (the block form).
-pub(super) fn make_handler(
-    cf: Conf,
-    mcf: &mut MainConf,
-    phase: Phase,
-    form: Form,
-    code_arg: usize,
-) -> Result<Rc<Handler>, ConfError> {
-    // nginx has read up to the `{` or the terminating `;`: the line is the
-    // directive's.
-    let (_, line) = cf.file();
-    let args = cf.args();
-    let source = match form {
-        Form::Block => Source::Inline(read_block(cf)?),
-        Form::Inline => {
-            let code = args.get(code_arg).to_vec();
-            // set_by_lua accepts empty code (its value is then empty).
-            if code.is_empty() && phase != Phase::Set {
-                cf.log(
-                    NGX_LOG_EMERG,
-                    &format!(
-                        "invalid location config: no runnable Lua code in \"{}\"",
-                        args.show(0)
-                    ),
-                );
-                return Err(ConfError::Logged);
-            }
-            Source::Inline(code)
-        }
-        Form::File => {
-            let arg = args.raw(code_arg).ok_or(ConfError::Logged)?;
-            if arg.len == 0 {
-                return Err(ConfError::Msg(c"invalid empty file path"));
-            }
-            Source::File(
-                FilePath::compile(cf, arg, phase.request_phase()).ok_or(ConfError::Logged)?,
-            )
-        }
-    };
-    let chunkname = match &source {
-        Source::Inline(_) => chunk_name(cf, phase.directive_tag(), line),
-        Source::File(_) => Vec::new(),
-    };
-    let id = mcf.next_handler_id;
-    mcf.next_handler_id += 1;
-    Ok(Rc::new(Handler {
-        phase,
-        source,
-        chunkname: CString::new(chunkname).unwrap_or_default(),
-        id,
-    }))
 }
 
 /// Setter of `set_by_lua_block $var { ... }`, `set_by_lua $var CODE

@@ -6,7 +6,7 @@ use nginx_sys::*;
 
 use crate::conf::MainConf;
 use crate::lua::vm::Vm;
-use crate::nginx::conf::Conf;
+use crate::nginx::conf::{Conf, HttpConfs};
 use crate::nginx::cycle::{self, Cycle};
 use crate::phase::{access, body_filter, header_filter, log, precontent, rewrite, server_rewrite};
 use crate::subrequest;
@@ -146,7 +146,7 @@ pub unsafe extern "C" fn init_module(cycle: *mut ngx_cycle_t) -> ngx_int_t {
         }
         // SAFETY: as above.
         unsafe { crate::process::commit(cycle.as_ptr()) };
-        let Some(ph) = cycle.http_phase_handlers() else {
+        let Some(ph) = HttpConfs::of_cycle(cycle).and_then(HttpConfs::phase_handlers) else {
             return OK;
         };
         let ours: [(ngx_http_handler_pt, Option<bool>); 3] = [

@@ -2,6 +2,7 @@
 //! that wire the features into nginx. The top layer: it may use every other.
 mod balancer;
 mod directives;
+mod handler;
 mod init;
 
 use crate::conf;

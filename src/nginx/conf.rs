@@ -153,6 +153,32 @@ impl HttpConfs {
         unsafe { *self.main.add(ngx_http_core_module.ctx_index) as *mut _ }
     }
 
+    /// The phase engine nginx compiled from the phase handlers of
+    /// the block these arrays belong to (None before nginx built it): one
+    /// entry per handler, in the order requests run them.
+    ///
+    /// nginx builds the array in the cycle pool at `init_phase_handlers` and
+    /// reads it for every request; the module only reorders handlers of one
+    /// phase before any request runs (`init_module`), which keeps each
+    /// entry's checker and `next` with its phase.
+    pub fn phase_handlers(self) -> Option<&'static mut [ngx_http_phase_handler_t]> {
+        let cmcf = self.core_main_conf();
+        // SAFETY: the core module's main conf of the http block (a live
+        // cycle's pool), whose phase_engine.handlers is null or the array
+        // ended by an entry with no checker.
+        unsafe {
+            let ph = (*cmcf).phase_engine.handlers;
+            if ph.is_null() {
+                return None;
+            }
+            let mut n = 0usize;
+            while (*ph.add(n)).checker.is_some() {
+                n += 1;
+            }
+            Some(core::slice::from_raw_parts_mut(ph, n))
+        }
+    }
+
     /// This module's slot of the main level (its `MainConf`).
     pub fn module_main_conf(self) -> *mut c_void {
         // SAFETY: the main array has one slot per http module (see the

@@ -63,32 +63,6 @@ impl Cycle {
         unsafe { super::log::Log::from_raw(core::ptr::addr_of_mut!((*self.as_ptr()).new_log)) }
     }
 
-    /// The phase engine nginx compiled from the http block's phase
-    /// handlers (None without an http block or before nginx built it): one
-    /// entry per handler, in the order requests run them.
-    ///
-    /// nginx builds the array in the cycle pool at `init_phase_handlers` and
-    /// reads it for every request; the module only reorders handlers of one
-    /// phase before any request runs (`init_module`), which keeps each
-    /// entry's checker and `next` with its phase.
-    pub fn http_phase_handlers(self) -> Option<&'static mut [ngx_http_phase_handler_t]> {
-        let cmcf = super::conf::HttpConfs::of_cycle(self)?.core_main_conf();
-        // SAFETY: the core module's main conf of the http block (a live
-        // cycle's pool), whose phase_engine.handlers is null or the array
-        // ended by an entry with no checker.
-        unsafe {
-            let ph = (*cmcf).phase_engine.handlers;
-            if ph.is_null() {
-                return None;
-            }
-            let mut n = 0usize;
-            while (*ph.add(n)).checker.is_some() {
-                n += 1;
-            }
-            Some(core::slice::from_raw_parts_mut(ph, n))
-        }
-    }
-
     /// `worker_processes` of the cycle's configuration (1 before the core
     /// module's configuration exists).
     pub fn worker_processes(self) -> usize {

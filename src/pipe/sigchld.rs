@@ -15,6 +15,7 @@ use core::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 use std::sync::OnceLock;
 
 use crate::nginx::fd_conn::FdConn;
+use crate::nginx::global::Worker;
 use crate::nginx::panic::guard;
 
 /// How many children may be alive (or not yet delivered) at once.
@@ -235,13 +236,12 @@ extern "C" fn on_sigchld(sig: c_int, info: *mut libc::siginfo_t, uctx: *mut libc
 }
 
 /// The notification pipe's read end, watched by the event loop.
-static mut WATCH: Option<FdConn> = None;
+static WATCH: Worker<Option<FdConn>> = Worker::new();
 
 /// Installs the handler and the notification pipe in this process (once);
 /// false (logged) when that failed.
 pub fn install(on_reaped: fn(usize, i32, Exit)) -> bool {
-    // SAFETY: WATCH is only touched by the event-loop thread.
-    if unsafe { (*core::ptr::addr_of!(WATCH)).is_some() } {
+    if WATCH.with(|w| w.is_some()) {
         return true;
     }
     ON_REAPED.get_or_init(|| on_reaped);
@@ -294,16 +294,15 @@ pub fn install(on_reaped: fn(usize, i32, Exit)) -> bool {
             );
             return false;
         }
-        *core::ptr::addr_of_mut!(WATCH) = Some(conn);
     }
+    WATCH.with(|w| *w = Some(conn));
     true
 }
 
 /// Closes the notification pipe (the worker is exiting: nginx reports
 /// connections left open).
 pub fn shutdown() {
-    // SAFETY: event-loop thread only.
-    if let Some(c) = unsafe { (*core::ptr::addr_of_mut!(WATCH)).take() } {
+    if let Some(c) = WATCH.take().flatten() {
         c.close();
         let fd = NOTIFY.swap(-1, Ordering::Relaxed);
         if fd >= 0 {

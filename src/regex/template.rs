@@ -145,7 +145,7 @@ mod tests {
         assert_eq!(run("[$0][$1]").unwrap(), "[12][1]");
         assert_eq!(run("${0}00").unwrap(), "1200");
         assert_eq!(run("$$").unwrap(), "$");
-        assert_eq!(run("a$$b$").is_err(), true);
+        assert!(run("a$$b$").is_err());
         assert_eq!(run("$9|${10}|$word|${word}").unwrap(), "||hello|hello");
         assert_eq!(run("$10x").unwrap(), "x");
         assert_eq!(run("").unwrap(), "");
