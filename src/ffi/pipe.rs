@@ -3,7 +3,8 @@ use core::ffi::{c_char, c_int, CStr};
 
 use super::*;
 use crate::lua::phase::YIELDABLE;
-use crate::pipe::{running_thread, spawn::Command, Exit, Handle, Proc, ReadMode, Step};
+use crate::nginx::spawn::Command;
+use crate::pipe::{running_thread, Exit, Handle, Proc, ReadMode, Step};
 
 /// The running request in a phase that may yield, or the status to return:
 /// `FFI_NO_REQ`, or the refusal (`FFI_BAD_CONTEXT` and upstream's text,

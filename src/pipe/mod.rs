@@ -3,13 +3,11 @@
 //! `nginx::fd_conn`), so reading, writing and waiting suspend only the Lua
 //! thread that asks. Stock nginx needs no patch: children are spawned with
 //! their descriptors closed (`spawn.rs`) and reaped by a SIGCHLD handler of
-//! ours that leaves nginx's own child handling in place (`sigchld.rs`).
+//! ours that leaves nginx's own child handling in place (`nginx/sigchld.rs`).
 //!
 //! A waiting thread registers a wait slot with the stream (or process) it
 //! waits on; the stream's event handler finishes the operation, keeps the
 //! result for the thread to collect, and resumes it through the scheduler.
-pub mod sigchld;
-pub mod spawn;
 
 use core::ffi::c_void;
 use core::ptr;
@@ -24,6 +22,7 @@ use crate::nginx::fd_conn::FdConn;
 use crate::nginx::global::Worker;
 use crate::nginx::log;
 use crate::nginx::panic::guard;
+use crate::nginx::{sigchld, spawn};
 pub use sigchld::Exit;
 
 /// How a read ends.
