@@ -24,6 +24,15 @@ add_block_preprocessor(sub {
     }
 });
 
+# Added last, so it runs first (as in Test::Nginx): the request it sets is
+# kept by the preprocessor above.
+add_block_preprocessor(sub {
+    my $block = shift;
+    if (!defined $block->request && $block->name =~ /preprocessor order/) {
+        $block->set_value("request", "GET /order\n");
+    }
+});
+
 plan tests => repeat_each() * (blocks() * 2 + 5);
 
 run_tests();
@@ -82,3 +91,12 @@ m:/t
 "location = /t { return 200 '$ENV{TEST_NGINX_REDIS_PORT} $ENV{TEST_NGINX_MEMCACHED_PORT}'; }"
 --- response_body chop
 6379 11211
+
+
+
+=== TEST 6: preprocessor order: the one added last runs first
+--- config
+    location = /order { return 200 "order\n"; }
+    location = /t { return 200 "t\n"; }
+--- response_body
+order

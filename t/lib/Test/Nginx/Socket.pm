@@ -201,7 +201,10 @@ sub master_process_enabled {
 sub workers { $Workers = shift if @_; return $Workers }
 sub worker_connections { $WorkerConnections = shift if @_; return $WorkerConnections }
 sub env_to_nginx { push @EnvToNginx, @_ }
-sub add_block_preprocessor (&) { push @BlockPreprocessors, shift }
+# The preprocessor added last runs first, as in Test::Nginx: a .t file's own
+# preprocessor sees the block before the one of the module it uses (which
+# then fills in only what is still unset).
+sub add_block_preprocessor (&) { unshift @BlockPreprocessors, shift }
 sub add_response_body_check (&) { push @ResponseBodyChecks, shift }
 sub add_cleanup_handler { push @CleanupHandlers, shift }
 sub set_http_config_filter { $HttpConfigFilter = shift }
