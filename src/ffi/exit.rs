@@ -27,6 +27,13 @@ export! {
     /// recorded status when the chunk returns, as upstream).
     fn ngx_lua_ffi_exit(status: c_int, err: *mut u8, errlen: *mut usize) -> c_int {
         let mut err = err_out!(err, errlen);
+        // Refused before the phase check, as upstream: NGX_AGAIN and
+        // NGX_DONE would leave the request neither finished nor resumable.
+        let _ = running!(u32::MAX, err);
+        if status == NGX_AGAIN as c_int || status == NGX_DONE as c_int {
+            err.set(b"bad argument to 'ngx.exit': does not accept NGX_AGAIN or NGX_DONE");
+            return FFI_ERROR;
+        }
         let ctx = running!(EXIT_PHASES, err);
         if ctx.phases.pending_captures > 0 && !ABORTS.contains(&status) {
             err.set(PENDING_SUBREQUESTS);

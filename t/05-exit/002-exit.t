@@ -1,0 +1,66 @@
+# ngx.exit: statuses it refuses.
+use Test::Nginx::Socket::Lua;
+
+repeat_each(2);
+plan 'no_plan';
+run_tests();
+
+__DATA__
+
+=== TEST 1: ngx.exit: ngx.AGAIN is refused with upstream's error, the request ends with 500
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.exit(ngx.AGAIN)
+        }
+    }
+--- request
+GET /t
+--- error_code: 500
+--- response_body_like: 500 Internal Server Error
+--- error_log eval
+qr/\[error\] .*? bad argument to 'ngx.exit': does not accept NGX_AGAIN or NGX_DONE/
+
+
+
+=== TEST 2: ngx.exit: ngx.DONE is refused in rewrite_by_lua, catchable by pcall
+--- config
+    location = /t {
+        rewrite_by_lua_block {
+            local ok, err = pcall(ngx.exit, ngx.DONE)
+            ngx.say(ok, " ", err)
+            ok, err = pcall(ngx.exit, -2)
+            ngx.say(ok, " ", err)
+            ngx.exit(200)
+        }
+    }
+--- request
+GET /t
+--- response_body
+false bad argument to 'ngx.exit': does not accept NGX_AGAIN or NGX_DONE
+false bad argument to 'ngx.exit': does not accept NGX_AGAIN or NGX_DONE
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: ngx.exit: ngx.AGAIN in a timer is refused too
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.timer.at(0, function()
+                local ok, err = pcall(ngx.exit, ngx.AGAIN)
+                ngx.log(ngx.WARN, "timer exit: ", ok, " ", err)
+            end)
+            ngx.sleep(0.01)
+            ngx.say("ok")
+        }
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- error_log
+timer exit: false bad argument to 'ngx.exit': does not accept NGX_AGAIN or NGX_DONE
+--- no_error_log
+[error]
