@@ -24,7 +24,13 @@ export! {
             return FFI_ERROR;
         }
         r.set_status(status as nginx_sys::ngx_uint_t);
-        r.clear_status_line();
+        if status == 101 {
+            // nginx has no built-in reason for 101 and would send
+            // "101 " alone; websocket clients expect upstream's line.
+            r.set_static_status_line(b"101 Switching Protocols");
+        } else {
+            r.clear_status_line();
+        }
         FFI_OK
     }
 }

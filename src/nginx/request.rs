@@ -271,6 +271,14 @@ impl Request {
         self.get_mut().headers_out.status_line.len = 0;
     }
 
+    /// Sends `line` ("ddd Reason") as the status line. Static, so it
+    /// outlives the request without a pool copy.
+    pub fn set_static_status_line(self, line: &'static [u8]) {
+        let out = &mut self.get_mut().headers_out;
+        out.status_line.len = line.len();
+        out.status_line.data = line.as_ptr() as *mut u8;
+    }
+
     // ---- request lifetime -------------------------------------------------
 
     /// Keeps the main request alive across a wait (dropped by a later

@@ -1,4 +1,4 @@
-# The status ngx.exit leaves on the response.
+# The status ngx.exit and ngx.status leave on the response.
 use Test::Nginx::Socket::Lua;
 
 plan 'no_plan';
@@ -24,5 +24,46 @@ __DATA__
 [404, 200]
 --- response_body eval
 ["error page, status 404\n", "error page, status 0\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: ngx.status = 101: the status line carries upstream's reason, which nginx has none of
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.status = 101
+            ngx.header["Upgrade"] = "websocket"
+            ngx.send_headers()
+            ngx.log(ngx.WARN, "status: ", ngx.status)
+        }
+    }
+--- request
+GET /t
+--- error_code: 101
+--- raw_response_headers_like: ^HTTP/1\.1 101 Switching Protocols\r\n
+--- error_log
+status: 101
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: ngx.status: a status set after 101 gets nginx's own line again
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.status = 101
+            ngx.status = 404
+            ngx.say("gone")
+        }
+    }
+--- request
+GET /t
+--- error_code: 404
+--- raw_response_headers_like: ^HTTP/1\.1 404 Not Found\r\n
+--- response_body
+gone
 --- no_error_log
 [error]
