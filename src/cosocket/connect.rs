@@ -82,6 +82,8 @@ impl Tcp {
                 self.target.bad_host = None;
                 self.connecting.slot = Some(slot);
                 self.c = Some(c);
+                self.read_closed = false;
+                self.write_closed = false;
                 self.connecting.reused = reused + 1;
                 self.adopt(c);
                 self.done = Done::ok();
@@ -161,6 +163,8 @@ impl Tcp {
             Connect::InProgress(c) => (c, true),
         };
         self.c = Some(c);
+        self.read_closed = false;
+        self.write_closed = false;
         // TLS needs a pool of the connection's own (it outlives the
         // request when pooled).
         if !c.create_pool(128, self.log_of()) {

@@ -83,7 +83,7 @@ impl Tcp {
 
     /// A send failed with errno `e`: the connection goes.
     fn send_failed(&mut self, e: i32) {
-        self.close_conn();
+        self.shut_write();
         self.fail(
             if e != 0 {
                 errno_str(e)
@@ -177,11 +177,16 @@ impl Tcp {
                         found: self.rx.until_found,
                         ..Done::ok()
                     };
-                    self.close_conn();
+                    // A complete answer: our own connection stays open,
+                    // as upstream's (close() gives 1). A request socket
+                    // is done with the client's body.
+                    if self.downstream() {
+                        self.close_conn();
+                    }
                     return Some(());
                 }
                 let partial = self.rx.take_all();
-                self.close_conn();
+                self.shut_read();
                 self.fail("closed", partial);
                 return Some(());
             }
@@ -191,7 +196,7 @@ impl Tcp {
                 Some(errno())
             };
             let partial = self.rx.take_all();
-            self.close_conn();
+            self.shut_read();
             self.fail(
                 match e {
                     None => "client aborted".into(),
@@ -287,7 +292,7 @@ impl Tcp {
                 wev.log()
                     .write(NGX_LOG_ERR, b"lua tcp socket write timed out");
             }
-            self.close_conn();
+            self.shut_write();
             self.fail("timeout", Vec::new());
             self.wake(false);
             return;

@@ -172,6 +172,12 @@ pub struct Tcp {
     pub(super) connecting: Connecting,
     pub(super) tls: Tls,
     pub(super) req_handlers: ReqHandlers,
+    /// A receive failed (the peer closed, an error): later receives say
+    /// "closed" while the connection stays for sending and for `close()`,
+    /// as upstream finalizes only the reading half.
+    pub(super) read_closed: bool,
+    /// The same for a failed send.
+    pub(super) write_closed: bool,
 }
 
 /// What a call did: finished now, or the caller must yield.
@@ -218,11 +224,26 @@ impl Tcp {
             connecting: Connecting::default(),
             tls: Tls::default(),
             req_handlers: ReqHandlers::default(),
+            read_closed: false,
+            write_closed: false,
         })
     }
 
     pub fn connected(&self) -> bool {
         self.c.is_some()
+    }
+
+    /// Both halves failed: `close()` and the like answer "closed".
+    pub fn both_closed(&self) -> bool {
+        self.read_closed && self.write_closed
+    }
+
+    pub fn read_closed(&self) -> bool {
+        self.read_closed
+    }
+
+    pub fn write_closed(&self) -> bool {
+        self.write_closed
     }
 
     pub fn busy_connecting(&self) -> bool {
@@ -341,6 +362,33 @@ impl Tcp {
         self.rx.clear();
     }
 
+    /// A receive failed: a request socket lets go of the client
+    /// connection; our own connection only stops reading (its unread data
+    /// dropped) and is closed once the writing half failed too.
+    pub(super) fn shut_read(&mut self) {
+        if self.downstream() || self.write_closed {
+            self.close_conn();
+            return;
+        }
+        self.read_closed = true;
+        self.rx.clear();
+        if let Some(c) = self.c {
+            c.read().del_timer();
+        }
+    }
+
+    /// A send failed: as [`Tcp::shut_read`] for the writing half.
+    pub(super) fn shut_write(&mut self) {
+        if self.downstream() || self.read_closed {
+            self.close_conn();
+            return;
+        }
+        self.write_closed = true;
+        if let Some(c) = self.c {
+            c.write().del_timer();
+        }
+    }
+
     /// `close()` from Lua, a killed waiting thread, or the request's end:
     /// whatever is under way is abandoned and nobody waits any more.
     pub fn close(&mut self) {
@@ -413,6 +461,9 @@ impl Tcp {
         let Some(c) = self.c else {
             return Err(Ok("closed"));
         };
+        if self.read_closed || self.write_closed {
+            return Err(Ok("closed"));
+        }
         let (rev, wev) = (c.read(), c.write());
         if rev.eof() {
             return Err(Ok("closed"));

@@ -61,7 +61,14 @@ fn refuse(s: &mut Tcp, e: &[u8], err: &mut ErrOut) -> c_int {
 /// Upstream's refusals before an operation starts: a closed socket, or
 /// another thread already connecting, reading or writing it.
 fn refusal(s: &Tcp, need_connected: bool, reading: bool, writing: bool) -> Option<&'static [u8]> {
-    if need_connected && !s.connected() {
+    // A half that failed refuses its own operations (both halves for the
+    // TLS handshake, which needs both), as upstream's read/write_closed.
+    let half_closed = match (reading, writing) {
+        (true, false) => s.read_closed(),
+        (false, true) => s.write_closed(),
+        _ => s.both_closed(),
+    };
+    if need_connected && (!s.connected() || half_closed) {
         Some(b"closed")
     } else if s.busy_connecting() {
         Some(b"socket busy connecting")
@@ -232,7 +239,7 @@ export! {
 
 export! {
     fn ngx_lua_ffi_socket_tcp_close(s: &mut Tcp) -> c_int {
-        if !s.connected() {
+        if !s.connected() || s.both_closed() {
             return FFI_ERROR;
         }
         if s.busy_connecting() || s.busy_reading() || s.busy_writing() {

@@ -87,7 +87,7 @@ lua tcp socket read timed out
 
 
 
-=== TEST 4: tcp: receive sizes and *a until the peer closes
+=== TEST 4: tcp: receive sizes and *a until the peer closes; *a again gives "" (the socket stays open)
 --- config
     location = /t {
         content_by_lua_block {
@@ -106,12 +106,8 @@ lua tcp socket read timed out
 "abcdef\r\nrest of\nthe data"
 --- request
 GET /t
---- response_body
-abc
-def
-rest of
-the data
-nilclosed
+--- response_body eval
+"abc\ndef\nrest of\nthe data\n\n"
 
 
 
@@ -699,5 +695,88 @@ GET /t
 sent: true
 peer got: true
 --- timeout: 10
+--- no_error_log
+[error]
+
+
+
+=== TEST 23: tcp: close() after the peer closed gives 1; a failed receive refuses further receives, not sends
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:send("hi\n"))
+            local data, err, partial = sock:receive(100)
+            ngx.say("receive: ", err, " ", partial)
+            ngx.say("again: ", select(2, sock:receive(1)))
+            ngx.say("send: ", sock:send("x"))
+            ngx.say("close: ", sock:close())
+            ngx.say("close again: ", select(2, sock:close()))
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply: bye
+--- request
+GET /t
+--- response_body
+receive: closed bye
+again: closed
+send: 1
+close: 1
+close again: closed
+--- no_error_log
+[error]
+
+
+
+=== TEST 24: tcp: close() after receive("*a") read to the end gives 1
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:send("hi\n"))
+            ngx.say("all: ", sock:receive("*a"))
+            ngx.say("close: ", sock:close())
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply: bye
+--- request
+GET /t
+--- response_body
+all: bye
+close: 1
+--- no_error_log
+[error]
+
+
+
+=== TEST 25: tcp: receiveuntil with a size gives "" when the pattern sits at the cursor, then nil
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:send("hi\n"))
+            local it = sock:receiveuntil("--ab")
+            for i = 1, 6 do
+                local data, err, partial = it(4)
+                ngx.say(i, ": ", data == nil and "nil" or "[" .. data .. "]", " ", err, " ", partial)
+            end
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply: --abhello--ab
+--- request
+GET /t
+--- response_body
+1: [] nil nil
+2: nil nil nil
+3: [hell] nil nil
+4: [o] nil nil
+5: nil nil nil
+6: nil closed 
 --- no_error_log
 [error]

@@ -247,7 +247,8 @@ end
 
 -- receiveuntil(pattern, {inclusive = bool}): an iterator returning the
 -- data before the pattern; with a size argument, chunks of at most size
--- bytes, then nil (and the iterator starts over).
+-- bytes (the last one "" when the pattern follows a full chunk), then nil
+-- (and the iterator starts over).
 function tcp.receiveuntil(self, pat, opts)
     sock_of(self)
     if type(pat) ~= "string" then
@@ -272,9 +273,8 @@ function tcp.receiveuntil(self, pat, opts)
         end
         local data, err, partial = receive(self, 4, n, pat, inclusive)
         if data and n > 0 and found[0] == 1 then
-            if data == "" then
-                return nil, nil
-            end
+            -- Even "" (the pattern at the cursor): the end shows as nil
+            -- at the next call, as upstream's.
             finished = true
         end
         return data, err, partial
