@@ -70,7 +70,7 @@ function _M.wait(self, seconds)
         if C.ngx_lua_ffi_sema_result() == 1 and sem ~= nil then
             return true
         end
-        return nil, "timeout"
+        return false, "timeout"
     end
     if rc == FFI_NO_REQ_CTX then
         error("no request found", 2)

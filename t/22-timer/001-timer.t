@@ -6,7 +6,7 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: timer: fires after the request that created it ended, with its arguments
+=== TEST 1: timer: ngx.timer.at gives 1; the timer fires after the request that created it ended, with its arguments
 --- config
     location = /t {
         content_by_lua_block {
@@ -19,7 +19,7 @@ __DATA__
 --- request
 GET /t
 --- response_body
-true nil
+1 nil
 --- wait: 0.2
 --- error_log eval
 qr/\[warn\] .*timer fired: false x 42 phase timer, context: ngx\.timer/
@@ -139,8 +139,8 @@ qr/lua entry thread aborted: runtime error: content_by_lua\(nginx\.conf:\d+\):2:
 --- request
 GET /t
 --- response_body
-true
-true
+1
+1
 niltoo many pending timers
 2 0
 
@@ -325,10 +325,10 @@ GET /t
 nan: every bad argument #1 to 'every' (delay must not be NaN)
 inf: every delay cannot be zero
 1e300: every delay cannot be zero
-2^53: every true
+2^53: every 1
 at nan: bad argument #1 to 'at' (delay must not be NaN)
 at -inf: bad argument #1 to 'at' (delay must not be negative)
-at inf: true
+at inf: 1
 runs: 1, pending: 1
 --- no_error_log
 [error]

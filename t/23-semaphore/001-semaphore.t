@@ -33,7 +33,7 @@ count after: 0
 
 
 
-=== TEST 2: semaphore: wait times out
+=== TEST 2: semaphore: a wait that times out gives false, "timeout"; wait(0) with nothing free gives nil, "timeout" at once
 --- config
     location = /t {
         content_by_lua_block {
@@ -49,7 +49,7 @@ count after: 0
 --- request
 GET /t
 --- response_body
-nil timeout true
+false timeout true
 niltimeout
 
 

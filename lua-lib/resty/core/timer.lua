@@ -68,7 +68,8 @@ local function add(every, name, ...)
     local err, errlen = get_errbuf()
     local rc = C.ngx_lua_ffi_timer_add(id, ms, every and ms or 0, err, errlen)
     if rc == FFI_OK then
-        return true
+        -- 1, not true: upstream's C function pushes an integer.
+        return 1
     end
     callbacks[id] = nil
     if rc == FFI_NO_REQ_CTX then
