@@ -231,6 +231,10 @@ pub enum Raise {
     Value,
     /// A message made at run time, with the caller's position.
     Message(Vec<u8>),
+    /// A message with the position of the caller's caller: for a function
+    /// lua-lib calls from one Lua wrapper, the user's call site, where
+    /// upstream's C function (called directly) puts it.
+    MessageUp(Vec<u8>),
     /// `"bad index: " .. tostring(v)` of the value at the index, with the
     /// caller's position.
     BadIndex(c_int),
@@ -275,6 +279,13 @@ impl Raise {
                     push_bytes(L, &msg);
                     // Nothing with a destructor may be left when Lua
                     // unwinds this frame.
+                    drop(msg);
+                    lua_concat(L, 2);
+                    lua_error(L);
+                }
+                Raise::MessageUp(msg) => {
+                    luaL_where(L, 2);
+                    push_bytes(L, &msg);
                     drop(msg);
                     lua_concat(L, 2);
                     lua_error(L);

@@ -263,6 +263,10 @@ pub struct CoCtx {
     pub waited_by: *mut CoCtx,
     /// The thread itself called ngx.thread.wait.
     pub in_wait: bool,
+    /// Suspended by a plain coroutine.yield (resumed on the next loop
+    /// turn): coroutine.status says "suspended", as upstream's, not the
+    /// "running" of a thread waiting on an event.
+    pub yielded: bool,
     /// What the thread waits on, if a feature registered it.
     pub wait: Option<Wait>,
     /// What the event that ended the wait reported, for the thread to read
@@ -288,6 +292,7 @@ impl CoCtx {
             sleep_ev: ManuallyDrop::new(TimerEvent::new()),
             waited_by: ptr::null_mut(),
             in_wait: false,
+            yielded: false,
             wait: None,
             wait_result: 0,
         };

@@ -37,3 +37,31 @@ pub unsafe fn push_bytes(L: *mut lua_State, s: &[u8]) {
         lua_pushlstring(L, s.as_ptr() as *const c_char, s.len());
     }
 }
+
+/// When `co` failed inside a call of the `error` builtin, pushes that
+/// call's first argument onto `co` (the message without the position
+/// `error` prefixes) and returns true; false (nothing pushed) otherwise.
+///
+/// # Safety
+/// `co` is a coroutine that just failed in `lua_resume` (its stack is not
+/// unwound, so the failing frames are still there), with stack room.
+pub unsafe fn push_error_arg(co: *mut lua_State) -> bool {
+    // SAFETY: the caller's promise; lua_Debug is plain data that
+    // lua_getstack fills; every push below is popped or left as the result.
+    unsafe {
+        let mut ar = core::mem::MaybeUninit::<lua_Debug>::zeroed();
+        if lua_getstack(co, 0, ar.as_mut_ptr()) == 0 {
+            return false;
+        }
+        if lua_getinfo(co, c"f".as_ptr(), ar.as_mut_ptr()) == 0 {
+            return false;
+        }
+        lua_getfield(co, LUA_GLOBALSINDEX, c"error".as_ptr());
+        let is_error = lua_rawequal(co, -1, -2) != 0;
+        lua_pop(co, 2);
+        if !is_error {
+            return false;
+        }
+        !lua_getlocal(co, ar.as_ptr(), 1).is_null()
+    }
+}

@@ -262,6 +262,7 @@ pub unsafe fn run_one(tp: *mut CoCtx, nargs: c_int) {
     unsafe {
         let (co, ctxp) = ((*tp).co, (*tp).ctx);
         (*tp).state = CoState::Running;
+        (*tp).yielded = false;
         let rc = {
             let _cur = Enter::with_co(ctxp, (*ctxp).phase, tp);
             lua_resume_(co, nargs)
@@ -284,6 +285,7 @@ pub unsafe fn run_one(tp: *mut CoCtx, nargs: c_int) {
                     // A plain coroutine.yield(): give other events a turn
                     // and continue on the next loop iteration.
                     arm_sleep(t, 0);
+                    t.yielded = true;
                 }
             }
             0 => {
@@ -308,10 +310,15 @@ pub unsafe fn run_one(tp: *mut CoCtx, nargs: c_int) {
                     t.state = CoState::Dead;
                     t.release();
                 } else {
-                    // Results for ngx.thread.wait: false, err
+                    // Results for ngx.thread.wait: false, err. Upstream
+                    // hands over the bottom of the failed coroutine's
+                    // stack, which for `error(msg)` is msg as given,
+                    // without the position `error` added.
                     let top = lua_gettop(co);
                     lua_pushboolean(co, 0);
-                    lua_pushvalue(co, top);
+                    if rc != LUA_ERRRUN || !push_error_arg(co) {
+                        lua_pushvalue(co, top);
+                    }
                     for _ in 0..top {
                         lua_remove(co, 1);
                     }

@@ -62,29 +62,33 @@ pub fn wait(L: State) -> Result<c_int, Raise> {
     let (ctx, cur) = running()?;
     let n = L.top();
     if n == 0 {
-        return Err(Raise::Error(c"at least one coroutine should be specified"));
+        return Err(Raise::MessageUp(
+            b"at least one coroutine should be specified".to_vec(),
+        ));
     }
     // First pass: check every argument and collect a finished thread;
     // the second marks the pending ones (no list allocated per call).
     for i in 1..=n {
         let Some(co) = L.thread_at(i) else {
-            return Err(Raise::Arg(i, c"lua thread expected"));
+            return Err(Raise::MessageUp(
+                format!("bad argument #{i} to 'wait' (lua thread expected)").into_bytes(),
+            ));
         };
         let t = find(ctx, co);
         // SAFETY: records of ctx are alive until the handler ends.
         let Some(tr) = (unsafe { t.as_mut() }) else {
-            return Err(Raise::Error(
-                c"attempt to wait on a coroutine that is not a user thread",
+            return Err(Raise::MessageUp(
+                b"attempt to wait on a coroutine that is not a user thread".to_vec(),
             ));
         };
         if tr.is_entry() {
-            return Err(Raise::Error(
-                c"attempt to wait on a coroutine that is not a user thread",
+            return Err(Raise::MessageUp(
+                b"attempt to wait on a coroutine that is not a user thread".to_vec(),
             ));
         }
         if tr.parent != cur {
-            return Err(Raise::Error(
-                c"only the parent coroutine can wait on the thread",
+            return Err(Raise::MessageUp(
+                b"only the parent coroutine can wait on the thread".to_vec(),
             ));
         }
         match tr.state {
@@ -177,20 +181,23 @@ pub fn kill(L: State) -> Result<c_int, Raise> {
 }
 
 /// The status of a light thread whose coroutine status would mislead:
-/// "zombie" (finished, not waited for: its results stay on its stack) or
-/// "dead" (killed while suspended); nil otherwise.
+/// "zombie" (finished, not waited for: its results stay on its stack),
+/// "dead" (killed while suspended) or "running" (suspended on an event or
+/// in ngx.thread.wait: upstream marks only a plain coroutine.yield as
+/// suspending it); nil otherwise.
 pub fn status(L: State) -> Result<c_int, Raise> {
     let state = match (current().lua_ctx(), L.thread_at(1)) {
         (Some(ctx), Some(co)) => {
             let t = find(ctx, co);
             // SAFETY: records of ctx are alive until the handler ends.
-            unsafe { t.as_ref() }.map(|t| t.state)
+            unsafe { t.as_ref() }.map(|t| (t.state, (t.waiting || t.in_wait) && !t.yielded))
         }
         _ => None,
     };
     match state {
-        Some(CoState::Zombie) => L.push_str(b"zombie"),
-        Some(CoState::Dead) => L.push_str(b"dead"),
+        Some((CoState::Zombie, _)) => L.push_str(b"zombie"),
+        Some((CoState::Dead, _)) => L.push_str(b"dead"),
+        Some((CoState::Suspended, true)) => L.push_str(b"running"),
         _ => L.push_nil(),
     }
     Ok(1)

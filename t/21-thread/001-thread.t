@@ -85,7 +85,7 @@ slow
 
 
 
-=== TEST 5: thread: an error is logged with its traceback and returned to wait, siblings go on
+=== TEST 5: thread: an error is logged with its traceback and error()'s message returned to wait as given, siblings go on
 --- config
     location = /t {
         content_by_lua_block {
@@ -98,9 +98,9 @@ slow
     }
 --- request
 GET /t
---- response_body_like chomp
-^false content_by_lua\(nginx\.conf:\d+\):2: thread boom
-fine$
+--- response_body
+false thread boom
+fine
 --- error_log eval
 [
 qr/lua user thread aborted: runtime error: content_by_lua\(nginx\.conf:\d+\):2: thread boom/,
@@ -244,10 +244,10 @@ sum 5050
     }
 --- request
 GET /t
---- response_body_like chomp
+--- response_body
 at least one coroutine should be specified
-.*attempt to wait on a coroutine that is not a user thread
-.*only the parent coroutine can wait on the thread
+attempt to wait on a coroutine that is not a user thread
+only the parent coroutine can wait on the thread
 
 
 
@@ -324,5 +324,87 @@ should not run
 GET /t
 --- response_body
 true 300 45150
+--- no_error_log
+[error]
+
+
+
+=== TEST 16: thread: wait errors carry the position of the user's call, as upstream's
+--- config
+    location = /t {
+        content_by_lua_block {
+            local function try(...)
+                local ok, err = pcall(function(...)
+                    ngx.thread.wait(...)
+                end, ...)
+                ngx.say(err)
+            end
+            try()
+            try("x")
+            try(coroutine.create(function() end))
+        }
+    }
+--- request
+GET /t
+--- response_body_like chomp
+^content_by_lua\(nginx\.conf:\d+\):4: at least one coroutine should be specified
+content_by_lua\(nginx\.conf:\d+\):4: bad argument #1 to 'wait' \(lua thread expected\)
+content_by_lua\(nginx\.conf:\d+\):4: attempt to wait on a coroutine that is not a user thread$
+--- no_error_log
+[error]
+
+
+
+=== TEST 17: thread: a thread that failed in error(msg) gives wait msg as given, as upstream
+--- config
+    location = /t {
+        content_by_lua_block {
+            local quick = ngx.thread.spawn(function() error("bad bad!") end)
+            local slow = ngx.thread.spawn(function()
+                ngx.sleep(0.01)
+                error("worse", 2)
+            end)
+            local tbl = ngx.thread.spawn(function() error({ code = 7 }) end)
+            local rt = ngx.thread.spawn(function() local x = nil; return x.y end)
+            local function show(ok, e) return tostring(ok) .. " " .. tostring(e) end
+            ngx.say(show(ngx.thread.wait(quick)))
+            ngx.say(show(ngx.thread.wait(slow)))
+            local ok, e = ngx.thread.wait(tbl)
+            ngx.say(ok, " ", e.code)
+            ok, e = ngx.thread.wait(rt)
+            ngx.say(ok, " ", e)
+        }
+    }
+--- request
+GET /t
+--- response_body_like chomp
+^false bad bad!
+false worse
+false 7
+false content_by_lua\(nginx\.conf:\d+\):\d+: attempt to index local 'x' \(a nil value\)$
+--- error_log
+lua user thread aborted: runtime error:
+
+
+
+=== TEST 18: thread: coroutine.status of a thread waiting on an event or in ngx.thread.wait is "running", after a plain yield "suspended"
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sleeper = ngx.thread.spawn(function() ngx.sleep(0.02) end)
+            local waiter = ngx.thread.spawn(function() ngx.thread.wait(ngx.thread.spawn(function() ngx.sleep(0.01) end)) end)
+            local yielder = ngx.thread.spawn(function() coroutine.yield() ngx.sleep(0.01) end)
+            ngx.say(coroutine.status(sleeper), " ", coroutine.status(waiter), " ", coroutine.status(yielder))
+            ngx.thread.wait(sleeper)
+            ngx.thread.wait(waiter)
+            ngx.thread.wait(yielder)
+            ngx.say(coroutine.status(sleeper))
+        }
+    }
+--- request
+GET /t
+--- response_body
+running running suspended
+dead
 --- no_error_log
 [error]
