@@ -219,3 +219,32 @@ inf: invalid sleep duration "0"
 -0.0004: 
 --- no_error_log
 [error]
+
+
+
+=== TEST 12: coroutine.resume: a coroutine that returns nothing gives true alone; one that resumed another cannot be resumed ("normal")
+--- config
+    location = /t {
+        content_by_lua_block {
+            local co
+            local function inner()
+                ngx.say("inner: ", select("#", coroutine.resume(co)), " ", select(2, coroutine.resume(co)))
+            end
+            co = coroutine.create(function()
+                local c2 = coroutine.create(inner)
+                coroutine.resume(c2)
+            end)
+            local r = { coroutine.resume(co) }
+            ngx.say("outer: ", #r, " ", tostring(r[1]))
+            local empty = coroutine.create(function() ngx.sleep(0.001) end)
+            ngx.say("after a wait: ", select("#", coroutine.resume(empty)))
+        }
+    }
+--- request
+GET /t
+--- response_body
+inner: 2 cannot resume normal coroutine
+outer: 1 true
+after a wait: 1
+--- no_error_log
+[error]

@@ -17,7 +17,7 @@ local MARKER = base.YIELD_MARKER
 local thread_status = require("ngx_lua.thread").status
 local co_create, co_resume, co_yield, co_status, co_wrap =
     coroutine.create, coroutine.resume, coroutine.yield, coroutine.status, coroutine.wrap
-local error = error
+local error, type = error, type
 
 ffi.cdef [[
     int ngx_lua_ffi_coroutine_check(u_char *err, size_t *errlen);
@@ -37,17 +37,24 @@ local function check()
 end
 
 -- Values flow through varargs and tail calls: no table per resume.
-local function resumed(co, ok, first, ...)
-    if ok and first == MARKER and co_status(co) == "suspended" then
+-- `...` is passed on whole: a coroutine that returned nothing gives
+-- `true` alone, not `true, nil`.
+local function resumed(co, ok, ...)
+    if ok and ... == MARKER and co_status(co) == "suspended" then
         -- An API waits inside `co`: suspend our own thread too, and hand
         -- what we are resumed with back down to `co`.
         return resumed(co, co_resume(co, co_yield(MARKER)))
     end
-    return ok, first, ...
+    return ok, ...
 end
 
 local function resume(co, ...)
     check()
+    -- LuaJIT words this as for a running coroutine; upstream's own resume
+    -- names the status.
+    if type(co) == "thread" and co_status(co) == "normal" then
+        return false, "cannot resume normal coroutine"
+    end
     return resumed(co, co_resume(co, ...))
 end
 
