@@ -18,6 +18,14 @@ export! {
 }
 
 export! {
+    /// resty.core.time's monotonic_msec: nginx's monotonic clock, as
+    /// upstream's.
+    fn ngx_lua_ffi_monotonic_msec() -> i64 {
+        time::current_msec() as i64
+    }
+}
+
+export! {
     fn ngx_lua_ffi_update_time() {
         time::update()
     }

@@ -11,6 +11,14 @@ pub fn cached() -> (i64, u64) {
     }
 }
 
+/// nginx's monotonic millisecond clock (`ngx_current_msec`), as of the
+/// last time update.
+pub fn current_msec() -> ngx_msec_t {
+    // SAFETY: a plain integer nginx's event loop updates in this same
+    // (single-threaded) worker.
+    unsafe { ngx_current_msec }
+}
+
 pub fn update() {
     // SAFETY: updating the cached time is allowed at any point in a worker.
     unsafe { ngx_time_update() }

@@ -79,7 +79,46 @@ false userdata
 
 
 
-=== TEST 5: ngx.config
+=== TEST 5: constants: every HTTP method and status name upstream defines, HTTP_NOT_IMPLEMENTED and its old name included
+--- config
+    location = /t {
+        content_by_lua_block {
+            local names = {
+                "HTTP_ACCEPTED", "HTTP_BAD_GATEWAY", "HTTP_BAD_REQUEST", "HTTP_CLOSE",
+                "HTTP_CONFLICT", "HTTP_CONTINUE", "HTTP_COPY", "HTTP_CREATED", "HTTP_DELETE",
+                "HTTP_FORBIDDEN", "HTTP_GATEWAY_TIMEOUT", "HTTP_GET", "HTTP_GONE", "HTTP_HEAD",
+                "HTTP_ILLEGAL", "HTTP_INSUFFICIENT_STORAGE", "HTTP_INTERNAL_SERVER_ERROR",
+                "HTTP_LOCK", "HTTP_METHOD_NOT_IMPLEMENTED", "HTTP_MKCOL", "HTTP_MOVE",
+                "HTTP_MOVED_PERMANENTLY", "HTTP_MOVED_TEMPORARILY", "HTTP_NOT_ACCEPTABLE",
+                "HTTP_NOT_ALLOWED", "HTTP_NOT_FOUND", "HTTP_NOT_IMPLEMENTED",
+                "HTTP_NOT_MODIFIED", "HTTP_NO_CONTENT", "HTTP_OK", "HTTP_OPTIONS",
+                "HTTP_PARTIAL_CONTENT", "HTTP_PATCH", "HTTP_PAYMENT_REQUIRED",
+                "HTTP_PERMANENT_REDIRECT", "HTTP_POST", "HTTP_PROPFIND", "HTTP_PROPPATCH",
+                "HTTP_PUT", "HTTP_REQUEST_TIMEOUT", "HTTP_SEE_OTHER",
+                "HTTP_SERVICE_UNAVAILABLE", "HTTP_SPECIAL_RESPONSE", "HTTP_SWITCHING_PROTOCOLS",
+                "HTTP_TEMPORARY_REDIRECT", "HTTP_TOO_MANY_REQUESTS", "HTTP_TRACE",
+                "HTTP_UNAUTHORIZED", "HTTP_UNLOCK", "HTTP_UPGRADE_REQUIRED",
+                "HTTP_VERSION_NOT_SUPPORTED"
+            }
+            local missing = {}
+            for _, n in ipairs(names) do
+                if type(ngx[n]) ~= "number" then
+                    missing[#missing + 1] = n
+                end
+            end
+            ngx.say(#names, " names, missing: [", table.concat(missing, " "), "]")
+            ngx.say(ngx.HTTP_NOT_IMPLEMENTED, " ", ngx.HTTP_METHOD_NOT_IMPLEMENTED)
+        }
+    }
+--- request
+GET /t
+--- response_body
+51 names, missing: []
+501 501
+
+
+
+=== TEST 6: ngx.config
 --- config
     location = /t {
         content_by_lua_block {
@@ -98,7 +137,7 @@ string
 
 
 
-=== TEST 6: ngx.worker
+=== TEST 7: ngx.worker
 --- config
     location = /t {
         content_by_lua_block {
@@ -112,7 +151,7 @@ true 0 1 false
 
 
 
-=== TEST 7: time functions agree with each other
+=== TEST 8: time functions agree with each other
 --- config
     location = /t {
         content_by_lua_block {
@@ -136,7 +175,29 @@ true
 
 
 
-=== TEST 8: ngx.get_phase in every request phase
+=== TEST 9: resty.core.time: monotonic_msec and monotonic_time follow nginx's monotonic clock
+--- config
+    location = /t {
+        content_by_lua_block {
+            local t = require "resty.core.time"
+            local m0 = t.monotonic_msec()
+            ngx.sleep(0.05)
+            local m1, s1 = t.monotonic_msec(), t.monotonic_time()
+            ngx.say(type(m0), " ", m1 - m0 >= 40, " ", m1 - m0 < 1000)
+            ngx.say(m1 == math.floor(m1), " ", math.abs(s1 * 1000 - m1) < 1000)
+        }
+    }
+--- request
+GET /t
+--- response_body
+number true true
+true true
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: ngx.get_phase in every request phase
 --- config
     location = /t {
         rewrite_by_lua_block { ngx.ctx.p = { ngx.get_phase() } }
@@ -155,7 +216,7 @@ phases: rewrite access content header_filter body_filter log
 
 
 
-=== TEST 9: ngx.is_subrequest is false for a main request
+=== TEST 11: ngx.is_subrequest is false for a main request
 --- config
     location = /t {
         content_by_lua_block { ngx.say(ngx.is_subrequest) }
@@ -167,7 +228,7 @@ false
 
 
 
-=== TEST 10: require "ngx" gives the ngx table
+=== TEST 12: require "ngx" gives the ngx table
 --- config
     location = /t {
         content_by_lua_block { ngx.say(require("ngx") == ngx) }
@@ -179,7 +240,7 @@ true
 
 
 
-=== TEST 11: a Lua C module from the distribution (lua-cjson) loads
+=== TEST 13: a Lua C module from the distribution (lua-cjson) loads
 --- http_config
     lua_package_cpath "/usr/lib/x86_64-linux-gnu/lua/5.1/?.so;;";
 --- config
@@ -196,7 +257,7 @@ GET /t
 
 
 
-=== TEST 12: lua_package_path with ;; and $prefix
+=== TEST 14: lua_package_path with ;; and $prefix
 --- http_config
     lua_package_path "$prefix/html/?.lua;;";
 --- config
@@ -215,7 +276,7 @@ module loaded true
 
 
 
-=== TEST 13: LuaJIT extras used by lua-resty libraries
+=== TEST 15: LuaJIT extras used by lua-resty libraries
 --- config
     location = /t {
         content_by_lua_block {
@@ -232,7 +293,7 @@ function function 7 true
 
 
 
-=== TEST 14: table.new, table.clear and string.buffer work as LuaJIT 2.1 documents them
+=== TEST 16: table.new, table.clear and string.buffer work as LuaJIT 2.1 documents them
 --- config
     location = /t {
         content_by_lua_block {
@@ -257,7 +318,7 @@ a1b42 5
 
 
 
-=== TEST 15: resty.core is loaded when the VM starts; requiring it again is a no-op
+=== TEST 17: resty.core is loaded when the VM starts; requiring it again is a no-op
 --- config
     location = /t {
         content_by_lua_block {

@@ -1,4 +1,5 @@
--- ngx.time, ngx.now, ngx.update_time, ngx.today, ngx.localtime, ngx.utctime.
+-- ngx.time, ngx.now, ngx.update_time, ngx.today, ngx.localtime, ngx.utctime;
+-- the module's monotonic_msec and monotonic_time (nginx's monotonic clock).
 local ffi = require "ffi"
 local C = ffi.C
 local ffi_str = ffi.string
@@ -8,6 +9,7 @@ ffi.cdef [[
     int64_t ngx_lua_ffi_time(void);
     double ngx_lua_ffi_now(void);
     void ngx_lua_ffi_update_time(void);
+    int64_t ngx_lua_ffi_monotonic_msec(void);
     size_t ngx_lua_ffi_fmt_time(int kind, u_char *buf);
     size_t ngx_lua_ffi_http_time(int64_t sec, int kind, u_char *buf);
     int64_t ngx_lua_ffi_parse_http_time(const u_char *s, size_t len);
@@ -64,4 +66,16 @@ function ngx.parse_http_time(s)
     return tonumber(t)
 end
 
-return { version = require("resty.core.base").version }
+local function monotonic_msec()
+    return tonumber(C.ngx_lua_ffi_monotonic_msec())
+end
+
+local function monotonic_time()
+    return tonumber(C.ngx_lua_ffi_monotonic_msec()) / 1000
+end
+
+return {
+    version = require("resty.core.base").version,
+    monotonic_msec = monotonic_msec,
+    monotonic_time = monotonic_time,
+}
