@@ -16,6 +16,20 @@ export! {
 }
 
 export! {
+    /// The value `env NAME=value;` of the configuration gives `name`, for
+    /// os.getenv in init_by_lua*; null when there is no such directive.
+    fn ngx_lua_ffi_get_conf_env(name: *const u8, name_len: usize, len: *mut usize) -> *const u8 {
+        match Cycle::current().conf_env(lua_bytes!(name, name_len)) {
+            Some(v) => {
+                out!(len, v.len());
+                v.as_ptr()
+            }
+            None => core::ptr::null(),
+        }
+    }
+}
+
+export! {
     fn ngx_lua_ffi_nginx_version() -> c_uint {
         NGINX_VERSION as c_uint
     }

@@ -82,6 +82,44 @@ impl Cycle {
     }
 }
 
+impl Cycle {
+    /// The value an `env NAME=value;` directive of the cycle's
+    /// configuration gives `name` (None for `env NAME;` or no directive).
+    /// nginx puts these into the environment only when it starts workers,
+    /// after `init_by_lua*` ran.
+    pub fn conf_env(self, name: &[u8]) -> Option<&'static [u8]> {
+        let conf = self.get().conf_ctx;
+        if conf.is_null() {
+            return None;
+        }
+        // SAFETY: as in worker_processes: the core module's slot of a
+        // configured cycle holds its ngx_core_conf_t.
+        let ccf = unsafe { (*conf.add(ngx_core_module.index) as *const ngx_core_conf_t).as_ref() }?;
+        let env = &ccf.env;
+        if env.elts.is_null() {
+            return None;
+        }
+        // SAFETY: `env` is an array of nelts ngx_str_t in the cycle's pool.
+        let vars = unsafe { core::slice::from_raw_parts(env.elts as *const ngx_str_t, env.nelts) };
+        for var in vars {
+            // SAFETY: the directive's argument: `len` bytes of the name,
+            // then '=' and the value for NAME=value, NUL-terminated as every
+            // word the configuration parser keeps.
+            unsafe {
+                if var.data.is_null() || *var.data.add(var.len) != b'=' {
+                    continue;
+                }
+                if core::slice::from_raw_parts(var.data, var.len) != name {
+                    continue;
+                }
+                let value = core::ffi::CStr::from_ptr(var.data.add(var.len + 1) as *const _);
+                return Some(value.to_bytes());
+            }
+        }
+        None
+    }
+}
+
 /// Runs `f` with `ngx_cycle` pointing at `cycle`, as upstream does for
 /// `init_by_lua*`, which runs while nginx builds a new cycle (so
 /// `ngx.worker.count()`, `ngx.config.prefix()` ... describe the new one).

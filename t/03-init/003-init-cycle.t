@@ -29,3 +29,37 @@ GET /t
 true true
 --- no_error_log
 [error]
+
+
+
+=== TEST 2: init_by_lua: os.getenv sees the values of env NAME=value (which nginx sets only in its workers), exactly by name; workers see them too
+--- main_config
+    env C24_FOO=hello;
+    env C24_EMPTY=;
+    env C24_BARE;
+--- http_config
+    init_by_lua_block {
+        init_env = {
+            foo = os.getenv("C24_FOO"),
+            lower = os.getenv("c24_foo"),
+            prefix = os.getenv("C24_FO"),
+            empty = os.getenv("C24_EMPTY"),
+            bare = os.getenv("C24_BARE"),
+        }
+    }
+--- config
+    location = /t {
+        content_by_lua_block {
+            local e = init_env
+            ngx.say(e.foo, " ", e.lower, " ", e.prefix, " [", e.empty, "] ", e.bare)
+            local before = os.getenv
+            ngx.say(os.getenv("C24_FOO"), " ", os.getenv ~= before)
+        }
+    }
+--- request
+GET /t
+--- response_body
+hello nil nil [] nil
+hello true
+--- no_error_log
+[error]

@@ -1,4 +1,5 @@
--- ngx.status, ngx.is_subrequest, ngx.headers_sent.
+-- ngx.status, ngx.is_subrequest, ngx.headers_sent; os.getenv before the
+-- workers run.
 local ffi = require "ffi"
 local base = require "resty.core.base"
 local C = ffi.C
@@ -12,6 +13,7 @@ ffi.cdef [[
     int ngx_lua_ffi_set_status(int status, u_char *err, size_t *errlen);
     int ngx_lua_ffi_is_subrequest(void);
     int ngx_lua_ffi_headers_sent(void);
+    const u_char *ngx_lua_ffi_get_conf_env(const u_char *name, size_t len, size_t *vlen);
 ]]
 
 base.ngx_getters.status = function()
@@ -49,6 +51,29 @@ base.ngx_getters.headers_sent = function()
         error("no request found", 3)
     end
     return rc == 1
+end
+
+-- nginx applies `env NAME=value;` to the environment only in its workers,
+-- after init_by_lua* ran: until then os.getenv reads the configuration
+-- first, as upstream's resty.core does. The first call from a request puts
+-- the plain function back.
+do
+    local plain_getenv = os.getenv
+    local get_request = base.get_request
+    local vlen = ffi.new("size_t[1]")
+    os.getenv = function(name)
+        if get_request() then
+            os.getenv = plain_getenv
+            return plain_getenv(name)
+        end
+        if type(name) == "string" then
+            local v = C.ngx_lua_ffi_get_conf_env(name, #name, vlen)
+            if v ~= nil then
+                return ffi_str(v, vlen[0])
+            end
+        end
+        return plain_getenv(name)
+    end
 end
 
 return { version = base.version }
