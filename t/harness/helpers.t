@@ -100,3 +100,11 @@ m:/t
     location = /t { return 200 "t\n"; }
 --- response_body
 order
+
+
+
+=== TEST 7: no response at all (444): an empty status and an empty body, as Test::Nginx parses it
+--- config
+    location = /t { return 444; }
+--- error_code:
+--- response_body

@@ -1407,8 +1407,9 @@ sub check_response {
         }
     }
 
-    # body
-    my $content = $res ? $res->{body} : undef;
+    # body: with no response at all (the connection closed), an empty one,
+    # as Test::Nginx parses an empty reply
+    my $content = $res ? $res->{body} : '';
     if (defined(my $filters = sec($block, 'response_body_filters')) && defined $content) {
         my @f = ref $filters eq 'ARRAY' ? @$filters : (split /\s+/, $filters);
         @f = @{ $f[$idx] } if ref $f[0] eq 'ARRAY';
