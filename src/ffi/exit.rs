@@ -39,6 +39,26 @@ export! {
             err.set(PENDING_SUBREQUESTS);
             return FFI_ERROR;
         }
+        let mut status = status;
+        let r = ctx.req();
+        // Too late for another status: upstream logs the attempt and ends
+        // the request as a successful one.
+        if r.header_sent()
+            && status >= NGX_HTTP_SPECIAL_RESPONSE as c_int
+            && !ABORTS[1..].contains(&status)
+        {
+            if status as nginx_sys::ngx_uint_t != r.status() {
+                r.log_error(
+                    NGX_LOG_ERR,
+                    format!(
+                        "attempt to set status {status} via ngx.exit after sending out the response status {}",
+                        r.status()
+                    )
+                    .as_bytes(),
+                );
+            }
+            status = NGX_HTTP_OK as c_int;
+        }
         ctx.exit_code = Some(status as isize);
         if matches!(crate::lua::sched::current().phase, Phase::HeaderFilter | Phase::Balancer) {
             FFI_DONE

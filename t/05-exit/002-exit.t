@@ -64,3 +64,42 @@ ok
 timer exit: false bad argument to 'ngx.exit': does not accept NGX_AGAIN or NGX_DONE
 --- no_error_log
 [error]
+
+
+
+=== TEST 4: ngx.exit: an error status after the header went out is logged and the request ends as a 200
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say("hi")
+            ngx.flush(true)
+            ngx.exit(404)
+            ngx.say("not reached")
+        }
+    }
+--- request
+GET /t
+--- response_body
+hi
+--- error_log
+attempt to set status 404 via ngx.exit after sending out the response status 200
+--- no_error_log
+[alert]
+
+
+
+=== TEST 5: ngx.exit: 444 and 499 after the header went out are not logged
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say("hi")
+            ngx.flush(true)
+            ngx.exit(ngx.HTTP_CLOSE)
+        }
+    }
+--- request
+GET /t
+--- ignore_response
+--- no_error_log
+attempt to set status
+[alert]
