@@ -65,3 +65,66 @@ pub unsafe fn push_error_arg(co: *mut lua_State) -> bool {
         !lua_getlocal(co, ar.as_ptr(), 1).is_null()
     }
 }
+
+/// Frames shown per coroutine and coroutines shown in a thread's
+/// traceback, as upstream's limits.
+const BT_DEPTH: c_int = 22;
+const BT_MAX_COROS: usize = 5;
+
+/// The "stack traceback:" text upstream logs when a thread aborts: for
+/// each of `cos` (the failed coroutine, then the live threads that spawned
+/// it) a "coroutine N:" section with one line per frame.
+///
+/// # Safety
+/// Every state in `cos` is a live coroutine of one VM that is not running
+/// (suspended, waiting on a child, or just failed with its stack kept).
+pub unsafe fn thread_traceback(cos: &[*mut lua_State]) -> Vec<u8> {
+    fn c_bytes<'a>(p: *const c_char) -> &'a [u8] {
+        if p.is_null() {
+            return b"";
+        }
+        // SAFETY: LuaJIT's debug strings are NUL-terminated and live as
+        // long as the function they describe.
+        unsafe { core::ffi::CStr::from_ptr(p) }.to_bytes()
+    }
+    let mut out = b"stack traceback:".to_vec();
+    for (id, &co) in cos.iter().take(BT_MAX_COROS).enumerate() {
+        out.extend_from_slice(format!("\ncoroutine {id}:").as_bytes());
+        let mut level = 0;
+        let mut ar = core::mem::MaybeUninit::<lua_Debug>::zeroed();
+        // SAFETY: the caller's promise; lua_getstack/lua_getinfo fill ar.
+        while unsafe { lua_getstack(co, level, ar.as_mut_ptr()) } != 0 {
+            level += 1;
+            if level > BT_DEPTH {
+                out.extend_from_slice(b"\n\t...");
+                break;
+            }
+            // SAFETY: as above; "Snl" pushes nothing.
+            let ar = unsafe {
+                lua_getinfo(co, c"Snl".as_ptr(), ar.as_mut_ptr());
+                ar.assume_init_ref()
+            };
+            out.extend_from_slice(b"\n\t");
+            out.extend_from_slice(c_bytes(ar.short_src.as_ptr()));
+            out.push(b':');
+            if ar.currentline > 0 {
+                out.extend_from_slice(format!("{}:", ar.currentline).as_bytes());
+            }
+            let what = c_bytes(ar.what);
+            if !c_bytes(ar.namewhat).is_empty() {
+                out.extend_from_slice(b" in function '");
+                out.extend_from_slice(c_bytes(ar.name));
+                out.push(b'\'');
+            } else if what.first() == Some(&b'm') {
+                out.extend_from_slice(b" in main chunk");
+            } else if matches!(what.first(), Some(b'C' | b't')) {
+                out.extend_from_slice(b" ?");
+            } else {
+                out.extend_from_slice(b" in function <");
+                out.extend_from_slice(c_bytes(ar.short_src.as_ptr()));
+                out.extend_from_slice(format!(":{}>", ar.linedefined).as_bytes());
+            }
+        }
+    }
+    out
+}

@@ -225,11 +225,30 @@ pub fn overall(ctx: &mut LuaCtx) -> Outcome {
     Outcome::Done
 }
 
-/// Logs the error at the top of `co` as upstream does.
-unsafe fn log_thread_error(ctx: &mut LuaCtx, co: *mut lua_State, rc: c_int, entry: bool) {
-    // SAFETY: co holds its error value on top; L is the main state.
+/// The coroutines a thread's traceback shows: its own, then those of the
+/// live threads that spawned it.
+fn traceback_chain(t: &CoCtx) -> Vec<*mut lua_State> {
+    let mut cos = vec![t.co];
+    let mut p = t.parent;
+    // SAFETY: a thread's parent records are live records of the same ctx
+    // (records are released only when the handler ends).
+    while let Some(pt) = unsafe { p.as_ref() } {
+        if !pt.alive() {
+            break;
+        }
+        cos.push(pt.co);
+        p = pt.parent;
+    }
+    cos
+}
+
+/// Logs the error at the top of `cos[0]` as upstream does, with the
+/// traceback of every coroutine in `cos`.
+unsafe fn log_thread_error(ctx: &mut LuaCtx, cos: &[*mut lua_State], rc: c_int, entry: bool) {
+    // SAFETY: cos[0] holds its error value on top; all are live coroutines
+    // that are not running.
     unsafe {
-        let L = ctx.vm().state();
+        let co = cos[0];
         let msg: &[u8] = match lua_type(co, -1) {
             LUA_TSTRING | LUA_TNUMBER => to_bytes(co, -1).unwrap_or(b""),
             _ => b"unknown reason",
@@ -237,10 +256,8 @@ unsafe fn log_thread_error(ctx: &mut LuaCtx, co: *mut lua_State, rc: c_int, entr
         let who = if entry { "entry" } else { "user" };
         let mut line = format!("lua {who} thread aborted: {}: ", err_kind(rc)).into_bytes();
         line.extend_from_slice(msg);
-        luaL_traceback_(L, co, ptr::null(), 0);
         line.push(b'\n');
-        line.extend_from_slice(to_bytes(L, -1).unwrap_or(b""));
-        lua_pop(L, 1);
+        line.extend_from_slice(&thread_traceback(cos));
         log_error(NGX_LOG_ERR, (*(*ctx.r).connection).log, &line);
     }
 }
@@ -304,7 +321,8 @@ pub unsafe fn run_one(tp: *mut CoCtx, nargs: c_int) {
                 }
             }
             _ => {
-                log_thread_error(ctx, co, rc, t.is_entry());
+                let cos = traceback_chain(t);
+                log_thread_error(ctx, &cos, rc, t.is_entry());
                 if t.is_entry() {
                     ctx.entry_failed = true;
                     t.state = CoState::Dead;

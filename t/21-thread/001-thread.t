@@ -408,3 +408,36 @@ running running suspended
 dead
 --- no_error_log
 [error]
+
+
+
+=== TEST 19: thread: an aborted thread's traceback has a "coroutine N:" section for it and each live thread that spawned it, as upstream's
+--- config
+    location = /t {
+        content_by_lua_block {
+            local function inner()
+                error("deep boom")
+            end
+            local function middle()
+                local t = ngx.thread.spawn(inner)
+                ngx.thread.wait(t)
+            end
+            local t = ngx.thread.spawn(middle)
+            ngx.thread.wait(t)
+            ngx.say("done")
+        }
+    }
+--- request
+GET /t
+--- response_body
+done
+--- error_log eval
+[
+qr/lua user thread aborted: runtime error: content_by_lua\(nginx\.conf:\d+\):3: deep boom$/,
+qr/^coroutine 0:$/,
+qr/^coroutine 1:$/,
+qr/^coroutine 2:$/,
+qr/^\tcontent_by_lua\(nginx\.conf:\d+\):9: in main chunk, client:/,
+]
+--- no_error_log
+coroutine 3:
