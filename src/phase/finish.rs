@@ -5,7 +5,7 @@ use nginx_sys::{ngx_uint_t, NGX_HTTP_CLIENT_CLOSED_REQUEST, NGX_HTTP_INTERNAL_SE
 use super::output;
 use crate::http::RequestCtx;
 use crate::lua::sched::Outcome;
-use crate::nginx::request::{Rc, ERROR};
+use crate::nginx::request::{Rc, DECLINED, ERROR, OK};
 
 /// The status a finished rewrite/access/content handler ends the request
 /// with, sending what is still owed (header, last buffer).
@@ -30,6 +30,12 @@ pub fn finish_rc(ctx: &mut RequestCtx, outcome: Outcome) -> Option<Rc> {
         Outcome::Exit(code) => {
             if code == ERROR || code == NGX_HTTP_CLIENT_CLOSED_REQUEST as Rc {
                 return Some(code);
+            }
+            // Content's `ngx.exit(ngx.DECLINED)` (rewrite and access go on
+            // before they get here): upstream's handler returns NGX_OK
+            // without sending anything more, not even the last buffer.
+            if code == DECLINED && !ctx.output.buffering {
+                return Some(OK);
             }
             // As upstream, the exit code becomes the response status unless
             // one was set; it survives an `error_page 404 = /uri` redirect.

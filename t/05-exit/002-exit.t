@@ -103,3 +103,36 @@ GET /t
 --- no_error_log
 attempt to set status
 [alert]
+
+
+
+=== TEST 6: ngx.exit: ngx.DECLINED in content_by_lua ends the handler without a response, as upstream
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.exit(ngx.DECLINED)
+        }
+    }
+--- request
+GET /t
+--- error_code:
+--- response_body
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: ngx.exit: ngx.DECLINED in content_by_lua after a wait ends the handler without a response too
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.sleep(0.001)
+            ngx.exit(ngx.DECLINED)
+        }
+    }
+--- request
+GET /t
+--- error_code:
+--- response_body
+--- no_error_log
+[error]
