@@ -52,18 +52,21 @@ true
 
 
 
-=== TEST 4: assigning a non-table is an error
+=== TEST 4: assigning a non-table is an error, worded as upstream's
 --- config
     location = /t {
         content_by_lua_block {
             local ok, err = pcall(function() ngx.ctx = 1 end)
             ngx.say(err)
+            ok, err = pcall(function() ngx.ctx = nil end)
+            ngx.say(err)
         }
     }
 --- request
 GET /t
---- response_body_like
-ctx should be a table while getting a number value
+--- response_body_like chomp
+ctx should be a table while getting a number
+.*ctx should be a table while getting a nil$
 
 
 
@@ -95,3 +98,23 @@ ctx should be a table while getting a number value
 GET /t
 --- response_body_like
 no request found
+
+
+
+=== TEST 7: resty.core.ctx get_ctx_table(t): t becomes the request's ngx.ctx when it has none yet
+--- config
+    location = /t {
+        content_by_lua_block {
+            local get_ctx_table = require("resty.core.ctx").get_ctx_table
+            local mine = { preset = 1 }
+            ngx.say(get_ctx_table(mine) == mine, " ", ngx.ctx == mine, " ", ngx.ctx.preset)
+            ngx.say(get_ctx_table({}) == mine, " ", get_ctx_table() == mine)
+        }
+    }
+--- request
+GET /t
+--- response_body
+true true 1
+true true
+--- no_error_log
+[error]

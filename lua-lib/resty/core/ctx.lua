@@ -12,14 +12,16 @@ ffi.cdef [[
 local ctx_tables = debug.getregistry().ngx_lua_ctx_tables
 local is_new = ffi.new("int[1]")
 
-local function get_ctx()
+-- `reuse`: the table to become the request's ngx.ctx when it has none yet
+-- (resty.core.ctx's get_ctx_table(ctx), which lets callers recycle one).
+local function get_ctx(reuse)
     local ref = C.ngx_lua_ffi_ctx_ref(is_new)
     if ref < 0 then
         error("no request found", 2)
     end
     local t = ctx_tables[ref]
     if is_new[0] == 1 or t == nil then
-        t = {}
+        t = reuse or {}
         ctx_tables[ref] = t
     end
     return t
@@ -27,7 +29,7 @@ end
 
 local function set_ctx(v)
     if type(v) ~= "table" then
-        error("ctx should be a table while getting a " .. type(v) .. " value", 2)
+        error("ctx should be a table while getting a " .. type(v), 2)
     end
     local ref = C.ngx_lua_ffi_ctx_ref(is_new)
     if ref < 0 then
