@@ -1,4 +1,4 @@
-# ngx.http_time, ngx.cookie_time, ngx.parse_http_time, ngx.quote_sql_str, ngx.null.
+# ngx.http_time, ngx.cookie_time, ngx.parse_http_time, ngx.quote_sql_str, ngx.null, resty.core.utils.
 use Test::Nginx::Socket::Lua;
 
 plan 'no_plan';
@@ -121,5 +121,27 @@ false bad argument #1 to 'quote_sql_str' (string expected, got table)
 GET /t
 --- response_body
 userdata true
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: resty.core.utils str_replace_char: every occurrence of one byte replaced, the string itself when there is none
+--- config
+    location = /t {
+        content_by_lua_block {
+            local utils = require "resty.core.utils"
+            local s = "Header_Name_x"
+            ngx.say(utils.str_replace_char(s, "_", "-"))
+            ngx.say(utils.str_replace_char(s, "?", "-") == s)
+            ngx.say(utils.str_replace_char("a01b01", "01", "23"))
+        }
+    }
+--- request
+GET /t
+--- response_body
+Header-Name-x
+true
+a21b21
 --- no_error_log
 [error]
