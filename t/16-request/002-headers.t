@@ -269,3 +269,29 @@ X-B: 2
 User-Agent: ua
 --- response_body
 2 ua nil
+
+
+
+=== TEST 12: ngx.req.get_headers: a number key finds the header of that name; a name with underscores is looked up as given first
+--- config
+    underscores_in_headers on;
+    location = /t {
+        content_by_lua_block {
+            local req = require "ngx.req"
+            req.add_header(123, 456)
+            req.add_header(123, 789)
+            local h = ngx.req.get_headers()
+            ngx.say("123: [", table.concat(h[123], ", "), "]")
+            ngx.say(h.X_Under, " ", h["x-dash"], " ", h.X_Dash)
+        }
+    }
+--- request
+GET /t
+--- more_headers
+X_Under: u
+X-Dash: d
+--- response_body
+123: [456, 789]
+u d d
+--- no_error_log
+[error]

@@ -194,18 +194,22 @@ local function headers_table(out, n, lower)
     return t
 end
 
--- get_headers()'s tables find "Content_Type" and "content-type" alike.
+-- get_headers()'s tables find "Content_Type" and "content-type" alike,
+-- and a number key as its string (string.lower takes numbers), as
+-- upstream's.
 local headers_mt = {
     __index = function(t, k)
-        if type(k) ~= "string" then
+        local tk = type(k)
+        if tk ~= "string" and tk ~= "number" then
             return nil
         end
         k = str_lower(k)
+        local v = rawget(t, k)
         -- string.gsub is not compiled by LuaJIT; string.find (plain) is.
-        if str_find(k, "_", 1, true) then
-            k = str_gsub(k, "_", "-")
+        if v == nil and str_find(k, "_", 1, true) then
+            v = rawget(t, (str_gsub(k, "_", "-")))
         end
-        return rawget(t, k)
+        return v
     end,
 }
 
