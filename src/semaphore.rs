@@ -6,13 +6,16 @@ use std::collections::VecDeque;
 use nginx_sys::*;
 
 use crate::lua::ctx::{CoCtx, WaitKind};
-use crate::lua::sched::{arm_sleep, arm_wakeup, resume_from_event};
+use crate::lua::sched::{arm_wakeup, resume_from_event};
 use crate::nginx::timer::TimerEvent;
 
 pub struct Sema {
     /// Available resources.
     count: i64,
     waiters: VecDeque<*mut CoCtx>,
+    /// Waiters a post handed a resource to, not resumed yet: one that goes
+    /// away first (killed, request gone) gives the resource back.
+    woken: Vec<*mut CoCtx>,
 }
 
 /// What a woken waiter finds in its `wait_result`.
@@ -23,6 +26,7 @@ impl Sema {
         Sema {
             count: n,
             waiters: VecDeque::new(),
+            woken: Vec::new(),
         }
     }
 
@@ -63,12 +67,14 @@ impl Sema {
             };
             self.count -= 1;
             // SAFETY: queued threads are live: their wait's cancel removes
-            // them from the queue before they go away.
+            // them from the queue before they go away; the same holds for
+            // the hand-over wait set here.
             unsafe {
-                (*t).wait = None;
                 (*t).wait_result = GOT_IT;
-                arm_sleep(&mut *t, 0);
+                arm_wakeup(&mut *t, 0, woken_handler);
+                (*t).wait_on(self as *mut Sema as *mut c_void, &WOKEN);
             }
+            self.woken.push(t);
         }
     }
 
@@ -80,9 +86,10 @@ impl Sema {
 
 impl Drop for Sema {
     fn drop(&mut self) {
-        for &t in &self.waiters {
-            // SAFETY: see post(); the threads just lose their semaphore and
-            // time out as if nobody posted.
+        for &t in self.waiters.iter().chain(self.woken.iter()) {
+            // SAFETY: see post(); waiting threads just lose their semaphore
+            // and time out as if nobody posted, woken ones keep what they
+            // were given.
             unsafe { (*t).wait = None };
         }
     }
@@ -100,6 +107,45 @@ unsafe fn cancel(
     // semaphore clears its waiters' slots before it is dropped.
     unsafe { (*(data as *mut Sema)).forget(t) };
     Ok(())
+}
+
+static WOKEN: WaitKind = WaitKind {
+    cancel: cancel_woken,
+};
+
+/// A thread a post handed a resource to goes away before it resumed: the
+/// resource goes back (to the next waiter, if any), as upstream's cleanup.
+unsafe fn cancel_woken(
+    data: *mut c_void,
+    t: *mut CoCtx,
+    _force: bool,
+) -> Result<(), &'static core::ffi::CStr> {
+    // SAFETY: data is the semaphore that woke the thread (post); a
+    // semaphore clears its woken threads' slots before it is dropped.
+    unsafe {
+        let sema = &mut *(data as *mut Sema);
+        sema.woken.retain(|&w| !core::ptr::eq(w, t));
+        (*t).wait_result = 0;
+        sema.post(1);
+    }
+    Ok(())
+}
+
+/// The turn a post scheduled: the woken thread resumes with its resource.
+unsafe extern "C" fn woken_handler(ev: *mut ngx_event_t) {
+    crate::nginx::panic::guard((), || {
+        // SAFETY: as in timeout_handler: the data is the live woken CoCtx,
+        // and its wait, while set, names the live semaphore that woke it.
+        unsafe {
+            let t = TimerEvent::data_of(ev) as *mut CoCtx;
+            if let Some(w) = (*t).wait.take() {
+                (*(w.data as *mut Sema))
+                    .woken
+                    .retain(|&x| !core::ptr::eq(x, t));
+            }
+            resume_from_event(t);
+        }
+    })
 }
 
 unsafe extern "C" fn timeout_handler(ev: *mut ngx_event_t) {

@@ -204,3 +204,41 @@ new 2^40: 2147483647
 wait: true
 --- no_error_log
 [error]
+
+
+
+=== TEST 10: semaphore: a thread killed after a post woke it, before it ran, gives the resource back (to the next waiter if any)
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sem = require("ngx.semaphore").new(0)
+            local t = ngx.thread.spawn(function() sem:wait(1) end)
+            sem:post()
+            ngx.say("kill: ", ngx.thread.kill(t))
+            ngx.sleep(0.01)
+            ngx.say("count: ", sem:count())
+            ngx.say("take it: ", sem:wait(0))
+
+            local t1 = ngx.thread.spawn(function() sem:wait(1) end)
+            local t2 = ngx.thread.spawn(function()
+                local ok, err = sem:wait(1)
+                ngx.say("second waiter: ", ok, " ", err)
+            end)
+            ngx.say("count: ", sem:count())
+            sem:post()
+            ngx.thread.kill(t1)
+            ngx.thread.wait(t2)
+            ngx.say("count: ", sem:count())
+        }
+    }
+--- request
+GET /t
+--- response_body
+kill: 1
+count: 1
+take it: true
+count: -2
+second waiter: true nil
+count: 0
+--- no_error_log
+[error]
