@@ -64,15 +64,15 @@ variable "nope" not found for writing; maybe it is a built-in variable that is n
 
 
 
-=== TEST 5: var: regex captures by number
+=== TEST 5: var: regex captures by number, [0] the whole match, a negative index nil
 --- config
     location ~ ^/cap/(\w+)/(\d+)$ {
-        content_by_lua_block { ngx.say(ngx.var[1], " ", ngx.var[2], " ", ngx.var[3]) }
+        content_by_lua_block { ngx.say(ngx.var[1], " ", ngx.var[2], " ", ngx.var[3], " ", ngx.var[0], " ", ngx.var[-1]) }
     }
 --- request
 GET /cap/abc/42
 --- response_body
-abc 42 nil
+abc 42 nil /cap/abc/42 nil
 
 
 
