@@ -224,5 +224,6 @@ pub unsafe extern "C" fn exit_process(cycle: *mut ngx_cycle_t) {
         crate::cosocket::pool::on_exit();
         crate::worker_thread::on_exit();
         crate::lua::ctx::on_exit();
+        crate::http::ctx::on_exit();
     })
 }
