@@ -231,6 +231,9 @@ pub enum Raise {
     Value,
     /// A message made at run time, with the caller's position.
     Message(Vec<u8>),
+    /// A message with the position of the running Lua function, raised
+    /// from a hook (which adds no frame of its own: level 0).
+    InHook(Vec<u8>),
     /// `"bad index: " .. tostring(v)` of the value at the index, with the
     /// caller's position.
     BadIndex(c_int),
@@ -279,6 +282,13 @@ impl Raise {
                     lua_concat(L, 2);
                     lua_error(L);
                 }
+                Raise::InHook(msg) => {
+                    luaL_where(L, 0);
+                    push_bytes(L, &msg);
+                    drop(msg);
+                    lua_concat(L, 2);
+                    lua_error(L);
+                }
                 Raise::BadIndex(idx) => {
                     let idx = lua_absindex(L, idx);
                     luaL_where(L, 1);
@@ -308,9 +318,17 @@ impl Raise {
 /// # Safety
 /// `L` is the state LuaJIT called the C function with.
 pub unsafe fn guard_lua(L: *mut lua_State, body: impl FnOnce() -> Result<c_int, Raise>) -> c_int {
-    let r = match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(r) => r,
-        Err(_) => Err(Raise::Internal),
+    let r = {
+        // A refused allocation would raise inside catch_unwind, which
+        // aborts on a foreign exception: the Rust part runs outside the
+        // memory limit (its result is small; the Lua code that goes on is
+        // held to it again).
+        // SAFETY: L is the running C function's state (the contract).
+        let _unlimited = unsafe { super::limits::Unlimited::new(L) };
+        match catch_unwind(AssertUnwindSafe(body)) {
+            Ok(r) => r,
+            Err(_) => Err(Raise::Internal),
+        }
     };
     match r {
         Ok(n) => n,
