@@ -213,6 +213,30 @@ macro_rules! lua_cfunction {
 }
 pub(crate) use lua_cfunction;
 
+/// Declares a LuaJIT hook (`lua_sethook`) the way [`lua_cfunction!`]
+/// declares a C function: the body runs inside the panic guard, and a
+/// [`Raise`] it returns is raised in the running Lua code afterwards.
+macro_rules! lua_hook {
+    ($(#[$m:meta])* fn $name:ident($L:ident) $body:block) => {
+        $(#[$m])*
+        ///
+        /// # Safety
+        /// Called by LuaJIT as a hook.
+        pub unsafe extern "C-unwind" fn $name(
+            raw: *mut $crate::lua::raw::lua_State,
+            _ar: *mut $crate::lua::raw::lua_Debug,
+        ) {
+            // SAFETY: LuaJIT calls a hook with its running state.
+            let $L = unsafe { $crate::lua::cfunction::State::from_raw(raw) };
+            let body = move || -> Result<core::ffi::c_int, $crate::lua::cfunction::Raise> { $body };
+            // SAFETY: as above; a hook adds no frame, so what is raised
+            // lands in the running Lua function.
+            unsafe { $crate::lua::cfunction::guard_lua(raw, body) };
+        }
+    };
+}
+pub(crate) use lua_hook;
+
 /// A Lua error a C function raises once its Rust part is done.
 #[derive(Debug)]
 pub enum Raise {

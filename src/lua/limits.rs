@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use nginx_sys::NGX_LOG_ERR;
 
-use super::cfunction::{guard_lua, Raise};
+use super::cfunction::{lua_hook, Raise};
 use super::raw::*;
 use super::Global;
 use crate::nginx::log::{cycle_log, log_error};
@@ -302,27 +302,25 @@ fn on_interrupt() {
     }
 }
 
-/// Raises in the overrunning step, at every instruction until the step
-/// ends (so a `pcall` in a loop cannot swallow it); a hook left from a
-/// step that already ended removes itself.
-unsafe extern "C-unwind" fn run_time_hook(L: *mut lua_State, _ar: *mut lua_Debug) {
-    // SAFETY: LuaJIT calls the hook with the running state; guard_lua
-    // raises after the Rust part, as in a C function.
-    unsafe {
-        guard_lua(L, || {
-            if RUNNING.load(SeqCst) && SEQ.load(SeqCst) == FIRED.load(SeqCst) {
-                return Err(Raise::InHook(
-                    format!(
-                        " ran longer than lua_max_run_time ({} ms) without yielding",
-                        RUN_LIMIT_MS.get()
-                    )
-                    .into_bytes(),
-                ));
-            }
-            HOOKED.store(false, SeqCst);
-            lua_sethook(L, None, 0, 0);
-            Ok(0)
-        });
+lua_hook! {
+    /// Raises in the overrunning step, at every instruction until the step
+    /// ends (so a `pcall` in a loop cannot swallow it); a hook left from a
+    /// step that already ended removes itself.
+    fn run_time_hook(L) {
+        if RUNNING.load(SeqCst) && SEQ.load(SeqCst) == FIRED.load(SeqCst) {
+            return Err(Raise::InHook(
+                format!(
+                    "ran longer than lua_max_run_time ({} ms) without yielding",
+                    RUN_LIMIT_MS.get()
+                )
+                .into_bytes(),
+            ));
+        }
+        HOOKED.store(false, SeqCst);
+        // SAFETY: the running state; removing the hook from inside it is
+        // what LuaJIT's own Ctrl-C hook does.
+        unsafe { lua_sethook(L.as_ptr(), None, 0, 0) };
+        Ok(0)
     }
 }
 
