@@ -20,7 +20,7 @@ use super::raw::*;
 use super::Global;
 use crate::nginx::log::{cycle_log, log_error};
 use crate::nginx::panic::guard;
-use crate::nginx::watchdog::{self, Tick};
+use crate::nginx::watchdog;
 
 /// The counting allocator's state: LuaJIT's own allocator, which does the
 /// work, and the VM's heap size as the allocator has seen it. Installed
@@ -251,29 +251,33 @@ fn report_refusal(b: &mut Budget) {
     unsafe { log_error(NGX_LOG_ERR, log, msg.as_bytes()) };
 }
 
-// lua_max_run_time. The event-loop thread marks steps (SEQ, RUNNING); the
-// watchdog thread sees a step that has not changed for the limit, records
-// it in FIRED and signals; the signal handler, on the event-loop thread,
-// sets a count hook if that step still runs; the hook raises in it. JIT-
+// lua_max_run_time. The event-loop thread marks steps (SEQ, RUNNING); a
+// tick of the worker's interval timer (a signal handler on the same
+// thread, nginx::watchdog) sees a step that has not changed for the limit,
+// records it in FIRED and sets a count hook; the hook raises in it. JIT-
 // compiled loops see the hook because LuaJIT is built with
 // LUAJIT_ENABLE_CHECKHOOK (.cargo/config.toml): traces leave when a hook
-// is set.
+// is set. Everything here runs on the event-loop thread; the atomics are
+// for the signal handler, which interrupts it anywhere.
 
 static RUN_LIMIT_MS: Global<u64> = Global::new(0);
 static SEQ: AtomicU64 = AtomicU64::new(0);
 static RUNNING: AtomicBool = AtomicBool::new(false);
 static FIRED: AtomicU64 = AtomicU64::new(u64::MAX);
 static HOOKED: AtomicBool = AtomicBool::new(false);
-static PARKED: AtomicBool = AtomicBool::new(false);
 static MAIN: AtomicPtr<lua_State> = AtomicPtr::new(ptr::null_mut());
+// The tick's own state (only the handler touches it).
+static TICKS_NEEDED: AtomicU64 = AtomicU64::new(u64::MAX);
+static IDLE_TICKS_MAX: AtomicU64 = AtomicU64::new(u64::MAX);
+static SEEN: AtomicU64 = AtomicU64::new(u64::MAX);
+static TICKS: AtomicU64 = AtomicU64::new(0);
+static IDLE: AtomicU64 = AtomicU64::new(0);
 
 #[inline]
 fn run_begin() {
     SEQ.store(SEQ.load(SeqCst).wrapping_add(1), SeqCst);
     RUNNING.store(true, SeqCst);
-    if PARKED.load(SeqCst) && PARKED.swap(false, SeqCst) {
-        watchdog::wake();
-    }
+    watchdog::arm();
 }
 
 #[inline]
@@ -289,16 +293,43 @@ fn run_end() {
     }
 }
 
-/// In signal context on the event-loop thread: the watchdog saw the step
-/// FIRED overrun. Only atomics and lua_sethook (signal-safe in LuaJIT).
-fn on_interrupt() {
-    if RUNNING.load(SeqCst) && SEQ.load(SeqCst) == FIRED.load(SeqCst) {
-        let L = MAIN.load(SeqCst);
-        if !L.is_null() {
-            HOOKED.store(true, SeqCst);
-            // SAFETY: the VM's main state; hooks are global to the VM.
-            unsafe { lua_sethook(L, Some(run_time_hook), LUA_MASKCOUNT, 1) };
+/// A tick, in signal context on the event-loop thread: only atomics, the
+/// timer and lua_sethook (which LuaJIT documents as safe in a signal
+/// handler: its own Ctrl-C handler uses it).
+fn on_tick() {
+    let seq = SEQ.load(SeqCst);
+    if !RUNNING.load(SeqCst) {
+        // No Lua code right now; idle when no step began since the last
+        // tick either. After a second of that, the ticks stop until the
+        // next step.
+        if SEEN.swap(seq, SeqCst) == seq {
+            if IDLE.fetch_add(1, SeqCst) + 1 >= IDLE_TICKS_MAX.load(SeqCst) {
+                IDLE.store(0, SeqCst);
+                watchdog::disarm();
+            }
+        } else {
+            IDLE.store(0, SeqCst);
         }
+        TICKS.store(0, SeqCst);
+        return;
+    }
+    IDLE.store(0, SeqCst);
+    if SEEN.swap(seq, SeqCst) != seq {
+        // A step that began since the last tick.
+        TICKS.store(0, SeqCst);
+        return;
+    }
+    if TICKS.fetch_add(1, SeqCst) + 1 < TICKS_NEEDED.load(SeqCst) {
+        return;
+    }
+    // The same step for the whole limit. Set again on every further tick
+    // while it runs, should the collector's hook bookkeeping drop it.
+    FIRED.store(seq, SeqCst);
+    let L = MAIN.load(SeqCst);
+    if !L.is_null() {
+        HOOKED.store(true, SeqCst);
+        // SAFETY: the VM's main state; hooks are global to the VM.
+        unsafe { lua_sethook(L, Some(run_time_hook), LUA_MASKCOUNT, 1) };
     }
 }
 
@@ -339,46 +370,13 @@ pub unsafe fn start_run_limit(L: *mut lua_State, ms: u64) -> Result<(), String> 
     // Ticks of a quarter of the limit (1 ms to 250 ms): a step is stopped
     // between `ms` and `ms` + a tick after it began.
     let tick = (ms / 4).clamp(1, 250);
-    let needed = ms.div_ceil(tick);
-    let park_after = 1000u64.div_ceil(tick);
+    TICKS_NEEDED.store(ms.div_ceil(tick), SeqCst);
+    IDLE_TICKS_MAX.store(1000u64.div_ceil(tick), SeqCst);
     MAIN.store(L, SeqCst);
     RUN_LIMIT_MS.set(ms);
+    watchdog::start(Duration::from_millis(tick), on_tick)?;
     b.run_limit = true;
-    let mut seen = u64::MAX;
-    let mut ticks = 0u64;
-    let mut idle = 0u64;
-    let check = move || {
-        if !RUNNING.load(SeqCst) {
-            seen = u64::MAX;
-            idle += 1;
-            if idle < park_after {
-                return Tick::Nothing;
-            }
-            // Parked, then checked again: a step that began in between
-            // either is seen here or finds PARKED and wakes us.
-            PARKED.store(true, SeqCst);
-            if RUNNING.load(SeqCst) {
-                PARKED.store(false, SeqCst);
-                return Tick::Nothing;
-            }
-            idle = 0;
-            return Tick::Park;
-        }
-        idle = 0;
-        let seq = SEQ.load(SeqCst);
-        if seq != seen {
-            seen = seq;
-            ticks = 0;
-            return Tick::Nothing;
-        }
-        ticks += 1;
-        if ticks < needed {
-            return Tick::Nothing;
-        }
-        FIRED.store(seq, SeqCst);
-        Tick::Interrupt
-    };
-    watchdog::start(Duration::from_millis(tick), check, on_interrupt)
+    Ok(())
 }
 
 /// The worker's VM is about to close: no hook may be set on it any more.

@@ -1,48 +1,46 @@
-//! A worker's watchdog thread and the signal it interrupts the worker's
-//! event-loop thread with (`lua_max_run_time`).
+//! A worker's watchdog tick for `lua_max_run_time`: a POSIX interval timer
+//! that sends `SIGVTALRM` to the worker's event-loop thread while Lua code
+//! runs, and whose handler runs the runtime's check.
 //!
-//! The thread wakes every tick and asks its check function (the runtime's
-//! bookkeeping, read through atomics) what to do: nothing, interrupt the
-//! event-loop thread, or sleep until [`wake`]. An interrupt is a
-//! `SIGVTALRM` sent to that thread alone (`pthread_kill`); nginx uses
-//! neither that signal nor timers of its own on it (its
-//! `timer_resolution` uses `SIGALRM`, `jit.profile` uses `SIGPROF`). The
-//! handler runs on the event-loop thread, between two of its instructions,
-//! so what it calls must be async-signal-safe: the runtime's handler only
-//! reads atomics and sets a LuaJIT hook, which LuaJIT documents as safe
-//! from a signal handler.
+//! No thread: a second thread would make glibc take its multi-threaded
+//! paths (locked malloc arenas, cancellation bookkeeping around every
+//! system call), about 1% of a small request. The timer is armed by the
+//! first step after an idle spell ([`arm`], one system call) and disarmed
+//! by the handler itself once no Lua code has run for a while
+//! ([`disarm`]), so an idle worker gets no signal.
 //!
-//! No signal is sent while nothing overruns, and the thread sleeps for
-//! good after a second without Lua code running, so an idle worker is
-//! never woken: nothing interrupts nginx's `epoll_wait`.
+//! nginx uses neither the signal nor a timer of its own on it (its
+//! `timer_resolution` uses `SIGALRM`, `jit.profile` uses `SIGPROF`). A tick
+//! that lands in `epoll_wait` makes it fail with EINTR, which nginx logs
+//! unless its own timer alarm flag is set: the handler sets that flag, as
+//! nginx's `SIGALRM` handler does, so nginx only updates its time. Other
+//! system calls are restarted (`SA_RESTART`). The handler runs between two
+//! instructions of the event-loop thread: the check it calls may only
+//! touch atomics and call async-signal-safe functions.
 use core::ffi::c_int;
-use core::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
-use std::thread::Thread;
+use core::ptr;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 use crate::nginx::panic::guard;
 
-/// What the check function wants after a tick.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Tick {
-    Nothing,
-    /// Signal the event-loop thread (again on each tick while it says so).
-    Interrupt,
-    /// Sleep until [`wake`].
-    Park,
-}
-
 const SIGNAL: c_int = libc::SIGVTALRM;
 
-/// The event-loop thread's handler (an `fn()` as usize; 0 = none).
-static ON_SIGNAL: AtomicUsize = AtomicUsize::new(0);
-/// The watchdog thread, for [`wake`].
-static THREAD: OnceLock<Thread> = OnceLock::new();
+/// The runtime's check (an `fn()` as usize; 0 = none).
+static ON_TICK: AtomicUsize = AtomicUsize::new(0);
+/// The timer (`timer_t`, which may well be 0: the kernel numbers a
+/// process's timers from 0), valid once CREATED.
+static TIMER: AtomicPtr<libc::c_void> = AtomicPtr::new(ptr::null_mut());
+static CREATED: AtomicBool = AtomicBool::new(false);
+static TICK_NS: AtomicUsize = AtomicUsize::new(0);
+static ARMED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(_sig: c_int) {
     guard((), || {
-        let f = ON_SIGNAL.load(Ordering::Acquire);
+        // SAFETY: nginx's own flag for its SIGALRM, a sig_atomic_t that
+        // signal handlers set; see the module comment.
+        unsafe { nginx_sys::ngx_event_timer_alarm = 1 };
+        let f = ON_TICK.load(SeqCst);
         if f != 0 {
             // SAFETY: only start() stores, and it stores an fn() pointer.
             let f: fn() = unsafe { core::mem::transmute::<usize, fn()>(f) };
@@ -51,60 +49,76 @@ extern "C" fn on_signal(_sig: c_int) {
     })
 }
 
-/// Starts the watchdog in this (worker) process: `check` runs on the
-/// watchdog thread every `tick`; `on_interrupt` runs on the calling
-/// (event-loop) thread, in signal context, when `check` asks for it.
-/// Errors are the OS's, as text for the log.
-pub fn start(
-    tick: Duration,
-    mut check: impl FnMut() -> Tick + Send + 'static,
-    on_interrupt: fn(),
-) -> Result<(), String> {
-    if THREAD.get().is_some() {
+/// Makes the (disarmed) timer of this worker process: [`arm`] starts it
+/// ticking every `tick`, each tick calls `on_tick` on the calling
+/// (event-loop) thread in signal context. Errors are the OS's, as text.
+pub fn start(tick: Duration, on_tick: fn()) -> Result<(), String> {
+    if CREATED.load(SeqCst) {
         return Ok(());
     }
-    ON_SIGNAL.store(on_interrupt as usize, Ordering::Release);
-    // SAFETY: a zeroed sigaction is a valid empty one; sigemptyset and
-    // sigaction get pointers to it; the handler is a plain extern "C" fn
-    // that never unwinds (guard). SA_RESTART: a system call the signal
-    // lands in (a write of ngx.say's) is restarted, not failed.
+    ON_TICK.store(on_tick as usize, SeqCst);
+    TICK_NS.store(tick.as_nanos().max(1) as usize, SeqCst);
+    // SAFETY: zeroed sigaction/sigevent are valid empty ones; the calls
+    // get pointers to them and to a timer_t slot; the handler is a plain
+    // extern "C" fn that never unwinds (guard). SIGEV_THREAD_ID with our
+    // own thread id: the signal goes to the event-loop thread only.
     unsafe {
         let mut sa: libc::sigaction = core::mem::zeroed();
         sa.sa_sigaction = on_signal as extern "C" fn(c_int) as usize;
         sa.sa_flags = libc::SA_RESTART;
         libc::sigemptyset(&mut sa.sa_mask);
-        if libc::sigaction(SIGNAL, &sa, core::ptr::null_mut()) != 0 {
+        if libc::sigaction(SIGNAL, &sa, ptr::null_mut()) != 0 {
             return Err(format!(
                 "sigaction() failed: {}",
                 std::io::Error::last_os_error()
             ));
         }
+        let mut sev: libc::sigevent = core::mem::zeroed();
+        sev.sigev_notify = libc::SIGEV_THREAD_ID;
+        sev.sigev_signo = SIGNAL;
+        sev.sigev_notify_thread_id = libc::gettid();
+        let mut timer: libc::timer_t = ptr::null_mut();
+        if libc::timer_create(libc::CLOCK_MONOTONIC, &mut sev, &mut timer) != 0 {
+            return Err(format!(
+                "timer_create() failed: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        TIMER.store(timer, SeqCst);
+        CREATED.store(true, SeqCst);
     }
-    // SAFETY: pthread_self has no preconditions.
-    let main = unsafe { libc::pthread_self() } as usize;
-    let spawned = std::thread::Builder::new()
-        .name("lua watchdog".into())
-        .stack_size(64 * 1024)
-        .spawn(move || loop {
-            std::thread::sleep(tick);
-            match check() {
-                Tick::Nothing => {}
-                // SAFETY: the event-loop thread lives as long as the
-                // process; SIGNAL has our handler installed.
-                Tick::Interrupt => unsafe {
-                    libc::pthread_kill(main as libc::pthread_t, SIGNAL);
-                },
-                Tick::Park => std::thread::park(),
-            }
-        })
-        .map_err(|e| format!("failed to start the watchdog thread: {e}"))?;
-    let _ = THREAD.set(spawned.thread().clone());
     Ok(())
 }
 
-/// Wakes a parked watchdog (a futex wake: only called when it parked).
-pub fn wake() {
-    if let Some(t) = THREAD.get() {
-        t.unpark();
+fn set(ns: usize) {
+    if !CREATED.load(SeqCst) {
+        return;
     }
+    let timer = TIMER.load(SeqCst);
+    let ts = libc::timespec {
+        tv_sec: (ns / 1_000_000_000) as libc::time_t,
+        tv_nsec: (ns % 1_000_000_000) as libc::c_long,
+    };
+    let spec = libc::itimerspec {
+        it_interval: ts,
+        it_value: ts,
+    };
+    // SAFETY: a timer start() made; timer_settime is async-signal-safe
+    // (disarm runs in the handler).
+    unsafe { libc::timer_settime(timer, 0, &spec, ptr::null_mut()) };
+}
+
+/// Starts the ticks, unless they run (a system call only then).
+#[inline]
+pub fn arm() {
+    if !ARMED.load(SeqCst) {
+        ARMED.store(true, SeqCst);
+        set(TICK_NS.load(SeqCst));
+    }
+}
+
+/// Stops the ticks (from the tick handler: async-signal-safe).
+pub fn disarm() {
+    ARMED.store(false, SeqCst);
+    set(0);
 }

@@ -189,6 +189,7 @@ GET /t
 done after more than 0.4 s: true, slices > 10: true
 --- no_error_log
 [error]
+epoll_wait() failed
 --- timeout: 5
 
 
