@@ -367,11 +367,9 @@ pub unsafe fn start_run_limit(L: *mut lua_State, ms: u64) -> Result<(), String> 
         return Err("no budget installed".into());
     };
     let ms = ms.max(1);
-    // Ticks of a quarter of the limit (1 ms to 250 ms): a step is stopped
-    // between `ms` and `ms` + a tick after it began.
-    let tick = (ms / 4).clamp(1, 250);
-    TICKS_NEEDED.store(ms.div_ceil(tick), SeqCst);
-    IDLE_TICKS_MAX.store(1000u64.div_ceil(tick), SeqCst);
+    let (tick, needed, idle_max) = tick_plan(ms);
+    TICKS_NEEDED.store(needed, SeqCst);
+    IDLE_TICKS_MAX.store(idle_max, SeqCst);
     MAIN.store(L, SeqCst);
     RUN_LIMIT_MS.set(ms);
     watchdog::start(Duration::from_millis(tick), on_tick)?;
@@ -379,7 +377,34 @@ pub unsafe fn start_run_limit(L: *mut lua_State, ms: u64) -> Result<(), String> 
     Ok(())
 }
 
+/// The tick (ms), how many ticks of one step stop it, and after how many
+/// ticks without a step the timer stops: ticks of a quarter of the limit
+/// (1 ms to 250 ms), so a step is stopped between `ms` and `ms` + a tick
+/// after it began, and a second of idleness ends the ticks.
+fn tick_plan(ms: u64) -> (u64, u64, u64) {
+    let tick = (ms / 4).clamp(1, 250);
+    (tick, ms.div_ceil(tick), 1000u64.div_ceil(tick))
+}
+
 /// The worker's VM is about to close: no hook may be set on it any more.
 pub fn stop_run_limit() {
     MAIN.store(ptr::null_mut(), SeqCst);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tick_plan;
+
+    #[test]
+    fn ticks_cover_the_limit() {
+        assert_eq!(tick_plan(100), (25, 4, 40));
+        assert_eq!(tick_plan(1), (1, 1, 1000));
+        assert_eq!(tick_plan(3), (1, 3, 1000));
+        assert_eq!(tick_plan(10_000), (250, 40, 4));
+        assert_eq!(tick_plan(1001), (250, 5, 4));
+        for ms in 1..5000 {
+            let (tick, needed, _) = tick_plan(ms);
+            assert!(tick * needed >= ms && tick * (needed - 1) < ms, "{ms}");
+        }
+    }
 }
