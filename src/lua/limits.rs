@@ -389,6 +389,7 @@ fn tick_plan(ms: u64) -> (u64, u64, u64) {
 /// The worker's VM is about to close: no hook may be set on it any more.
 pub fn stop_run_limit() {
     MAIN.store(ptr::null_mut(), SeqCst);
+    watchdog::stop();
 }
 
 #[cfg(test)]

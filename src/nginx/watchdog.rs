@@ -122,3 +122,21 @@ pub fn disarm() {
     ARMED.store(false, SeqCst);
     set(0);
 }
+
+/// Deletes the timer and ignores the signal from here on: the worker is
+/// exiting, and nginx unloads the module before the process ends, so a
+/// late tick must not find the handler's address gone.
+pub fn stop() {
+    if !CREATED.swap(false, SeqCst) {
+        return;
+    }
+    ARMED.store(false, SeqCst);
+    ON_TICK.store(0, SeqCst);
+    // SAFETY: the timer start() made (CREATED was set), deleted once;
+    // SIG_IGN is a valid disposition, and a signal already pending is
+    // then discarded.
+    unsafe {
+        libc::timer_delete(TIMER.load(SeqCst));
+        libc::signal(SIGNAL, libc::SIG_IGN);
+    }
+}
