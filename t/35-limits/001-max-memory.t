@@ -152,7 +152,30 @@ GET /t
 
 
 
-=== TEST 7: lua_max_memory: an invalid size is refused at nginx -t
+=== TEST 7: lua_max_memory: in init_worker_by_lua the handler fails and the worker serves
+--- http_config
+    lua_max_memory 16m;
+    init_worker_by_lua_block {
+        local t = {}
+        for i = 1, 1e8 do t[i] = { i } end
+    }
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say("serving, heap below the limit: ", collectgarbage("count") * 1024 < 16 * 1024 * 1024)
+        }
+    }
+--- request
+GET /t
+--- response_body
+serving, heap below the limit: true
+--- error_log eval
+[qr/lua_max_memory 16777216 bytes reached in init_worker_by_lua\*/,
+ qr/init_worker_by_lua error: not enough memory/]
+
+
+
+=== TEST 8: lua_max_memory: an invalid size is refused at nginx -t
 --- http_config
     lua_max_memory 16q;
 --- config
@@ -162,7 +185,7 @@ invalid value "16q"
 
 
 
-=== TEST 8: lua_max_memory: zero is refused
+=== TEST 9: lua_max_memory: zero is refused
 --- http_config
     lua_max_memory 0;
 --- config
@@ -172,7 +195,7 @@ invalid value "0"
 
 
 
-=== TEST 9: lua_max_memory: a limit below what the VM already holds is refused
+=== TEST 10: lua_max_memory: a limit below what the VM already holds is refused
 --- http_config
     lua_max_memory 4k;
 --- config
@@ -182,7 +205,7 @@ qr/lua_max_memory 4096 is below what the Lua VM holds after loading resty\.core 
 
 
 
-=== TEST 10: lua_max_memory: not allowed in a location
+=== TEST 11: lua_max_memory: not allowed in a location
 --- config
     location = /t {
         lua_max_memory 16m;
@@ -193,7 +216,7 @@ qr/lua_max_memory 4096 is below what the Lua VM holds after loading resty\.core 
 
 
 
-=== TEST 11: lua_max_memory: duplicate
+=== TEST 12: lua_max_memory: duplicate
 --- http_config
     lua_max_memory 16m;
     lua_max_memory 32m;

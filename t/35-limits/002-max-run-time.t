@@ -221,7 +221,31 @@ timer finished: false
 
 
 
-=== TEST 9: lua_max_run_time: in init_worker_by_lua the handler fails and the worker serves
+=== TEST 9: lua_max_run_time: a light thread that never yields is stopped, its parent goes on
+--- http_config
+    lua_max_run_time 100ms;
+--- config
+    location = /t {
+        content_by_lua_block {
+            local th = ngx.thread.spawn(function()
+                ngx.sleep(0)
+                while true do end
+            end)
+            local ok, err = ngx.thread.wait(th)
+            ngx.say(ok, " ", err)
+        }
+    }
+--- request
+GET /t
+--- response_body_like
+^false .*ran longer than lua_max_run_time \(100 ms\) without yielding
+--- error_log
+lua user thread aborted: runtime error:
+--- timeout: 5
+
+
+
+=== TEST 10: lua_max_run_time: in init_worker_by_lua the handler fails and the worker serves
 --- http_config
     lua_max_run_time 100ms;
     init_worker_by_lua_block {
@@ -242,7 +266,7 @@ qr/init_worker_by_lua(?:_block)?\(nginx\.conf:\d+\):\d+: ran longer than lua_max
 
 
 
-=== TEST 10: lua_max_run_time: a step just under the limit is not stopped
+=== TEST 11: lua_max_run_time: a step just under the limit is not stopped
 --- http_config
     lua_max_run_time 300ms;
 --- config
@@ -263,7 +287,7 @@ ok
 
 
 
-=== TEST 11: lua_max_run_time: an invalid time is refused at nginx -t
+=== TEST 12: lua_max_run_time: an invalid time is refused at nginx -t
 --- http_config
     lua_max_run_time 10parsecs;
 --- config
@@ -273,7 +297,7 @@ invalid value "10parsecs"
 
 
 
-=== TEST 12: lua_max_run_time: zero is refused
+=== TEST 13: lua_max_run_time: zero is refused
 --- http_config
     lua_max_run_time 0;
 --- config
@@ -283,7 +307,7 @@ invalid value "0"
 
 
 
-=== TEST 13: lua_max_run_time: not allowed in a server
+=== TEST 14: lua_max_run_time: not allowed in a server
 --- config
     lua_max_run_time 1s;
 --- must_die
