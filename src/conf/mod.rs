@@ -51,6 +51,10 @@ pub struct MainConf {
     pub regex_cache_max: Option<u32>,
     /// `lua_thread_cache_max_entries` (default 1024).
     pub thread_cache_max: Option<u32>,
+    /// `lua_max_memory` (an extension; default: no limit).
+    pub max_memory: Option<usize>,
+    /// `lua_max_run_time` in ms (an extension; default: no limit).
+    pub max_run_time: Option<ngx_msec_t>,
     /// `lua_regex_match_limit` (default 0: PCRE2's own limit).
     pub regex_match_limit: Option<u32>,
     /// `lua_shared_dict` zones, in declaration order (cycle-pool objects).
@@ -139,6 +143,8 @@ impl Default for MainConf {
             max_running_timers: 256,
             regex_cache_max: None,
             thread_cache_max: None,
+            max_memory: None,
+            max_run_time: None,
             regex_match_limit: None,
             shdicts: Vec::new(),
             shdicts_ready: 0,

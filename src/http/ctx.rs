@@ -186,6 +186,11 @@ impl BodyArg {
 /// Lua reads it: one buffer per worker, not one per request.
 static JOINED: Worker<Vec<u8>> = Worker::new();
 
+/// The worker exits: the join buffer is freed.
+pub fn on_exit() {
+    drop(JOINED.take());
+}
+
 /// The size up to which [`JOINED`] keeps its memory between uses.
 const JOINED_KEEP: usize = 64 * 1024;
 

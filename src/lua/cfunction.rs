@@ -213,6 +213,30 @@ macro_rules! lua_cfunction {
 }
 pub(crate) use lua_cfunction;
 
+/// Declares a LuaJIT hook (`lua_sethook`) the way [`lua_cfunction!`]
+/// declares a C function: the body runs inside the panic guard, and a
+/// [`Raise`] it returns is raised in the running Lua code afterwards.
+macro_rules! lua_hook {
+    ($(#[$m:meta])* fn $name:ident($L:ident) $body:block) => {
+        $(#[$m])*
+        ///
+        /// # Safety
+        /// Called by LuaJIT as a hook.
+        pub unsafe extern "C-unwind" fn $name(
+            raw: *mut $crate::lua::raw::lua_State,
+            _ar: *mut $crate::lua::raw::lua_Debug,
+        ) {
+            // SAFETY: LuaJIT calls a hook with its running state.
+            let $L = unsafe { $crate::lua::cfunction::State::from_raw(raw) };
+            let body = move || -> Result<core::ffi::c_int, $crate::lua::cfunction::Raise> { $body };
+            // SAFETY: as above; a hook adds no frame, so what is raised
+            // lands in the running Lua function.
+            unsafe { $crate::lua::cfunction::guard_lua(raw, body) };
+        }
+    };
+}
+pub(crate) use lua_hook;
+
 /// A Lua error a C function raises once its Rust part is done.
 #[derive(Debug)]
 pub enum Raise {
@@ -235,6 +259,9 @@ pub enum Raise {
     /// lua-lib calls from one Lua wrapper, the user's call site, where
     /// upstream's C function (called directly) puts it.
     MessageUp(Vec<u8>),
+    /// A message with the position of the running Lua function, raised
+    /// from a hook (which adds no frame of its own: level 0).
+    InHook(Vec<u8>),
     /// `"bad index: " .. tostring(v)` of the value at the index, with the
     /// caller's position.
     BadIndex(c_int),
@@ -290,6 +317,13 @@ impl Raise {
                     lua_concat(L, 2);
                     lua_error(L);
                 }
+                Raise::InHook(msg) => {
+                    luaL_where(L, 0);
+                    push_bytes(L, &msg);
+                    drop(msg);
+                    lua_concat(L, 2);
+                    lua_error(L);
+                }
                 Raise::BadIndex(idx) => {
                     let idx = lua_absindex(L, idx);
                     luaL_where(L, 1);
@@ -319,9 +353,17 @@ impl Raise {
 /// # Safety
 /// `L` is the state LuaJIT called the C function with.
 pub unsafe fn guard_lua(L: *mut lua_State, body: impl FnOnce() -> Result<c_int, Raise>) -> c_int {
-    let r = match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(r) => r,
-        Err(_) => Err(Raise::Internal),
+    let r = {
+        // A refused allocation would raise inside catch_unwind, which
+        // aborts on a foreign exception: the Rust part runs outside the
+        // memory limit (its result is small; the Lua code that goes on is
+        // held to it again).
+        // SAFETY: L is the running C function's state (the contract).
+        let _unlimited = unsafe { super::limits::Unlimited::new(L) };
+        match catch_unwind(AssertUnwindSafe(body)) {
+            Ok(r) => r,
+            Err(_) => Err(Raise::Internal),
+        }
     };
     match r {
         Ok(n) => n,

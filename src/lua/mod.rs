@@ -2,6 +2,7 @@
 pub mod cfunction;
 pub mod ctx;
 pub mod handler;
+pub mod limits;
 pub mod output;
 pub mod phase;
 pub mod raw;

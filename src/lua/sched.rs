@@ -282,6 +282,8 @@ pub unsafe fn run_one(tp: *mut CoCtx, nargs: c_int) {
         (*tp).yielded = false;
         let rc = {
             let _cur = Enter::with_co(ctxp, (*ctxp).phase, tp);
+            // Dropped before _cur: a limit's log line names this request.
+            let _step = super::limits::step(co);
             lua_resume_(co, nargs)
         };
         let t = &mut *tp;

@@ -28,6 +28,8 @@ pub struct Vm {
     /// Registry refs of cached handler chunks, by handler id (see
     /// `Handler::push_in`).
     code_refs: Vec<c_int>,
+    /// `lua_max_memory`'s counting allocator, when set.
+    budget: Option<Box<super::limits::Budget>>,
 }
 
 /// A module of C functions for lua-lib: its `package.loaded` name and its
@@ -177,6 +179,7 @@ impl Vm {
                 thread_cache: Vec::new(),
                 thread_cache_max: THREAD_CACHE_DEFAULT,
                 code_refs: Vec::new(),
+                budget: None,
             };
             luaL_openlibs(L);
 
@@ -234,6 +237,19 @@ impl Vm {
             vm.run_string(init, c"=ngx_lua_init")?;
             Ok(vm)
         }
+    }
+
+    /// Puts the limits' bookkeeping under the VM, capping its heap at
+    /// `limit` bytes (`lua_max_memory`; `usize::MAX` for none); Err with
+    /// the heap's size when it already holds that much.
+    pub fn set_memory_limit(&mut self, limit: usize) -> Result<(), usize> {
+        if self.budget.is_some() {
+            return Ok(());
+        }
+        // SAFETY: our main state, running no Lua code (configuration
+        // time); the budget is kept in the Vm and uninstalled in drop.
+        self.budget = Some(unsafe { super::limits::install(self.state, limit)? });
+        Ok(())
     }
 
     pub fn state(&self) -> *mut lua_State {
@@ -308,8 +324,14 @@ impl Vm {
 
 impl Drop for Vm {
     fn drop(&mut self) {
-        // SAFETY: we own the state; no coroutine of it outlives the cycle.
-        unsafe { lua_close(self.state) }
+        // SAFETY: we own the state; no coroutine of it outlives the cycle;
+        // LuaJIT's own allocator goes back in before it frees its arena.
+        unsafe {
+            if let Some(b) = self.budget.as_deref_mut() {
+                super::limits::uninstall(self.state, b);
+            }
+            lua_close(self.state)
+        }
     }
 }
 
@@ -360,7 +382,10 @@ pub unsafe fn push_traceback(L: *mut lua_State) {
 pub unsafe fn pcall_over_handler(L: *mut lua_State) -> Result<(), String> {
     // SAFETY: stack discipline: [.. handler f] -> [..].
     unsafe {
-        let rc = lua_pcall(L, 0, 0, -2);
+        let rc = {
+            let _step = super::limits::step(L);
+            lua_pcall(L, 0, 0, -2)
+        };
         if rc != 0 {
             let e =
                 String::from_utf8_lossy(to_bytes(L, -1).unwrap_or(b"unknown reason")).into_owned();
@@ -384,7 +409,10 @@ pub unsafe fn pcall_n(L: *mut lua_State, nargs: c_int, nresults: c_int) -> Resul
         let base = lua_gettop(L) - nargs;
         lua_rawgeti_(L, LUA_REGISTRYINDEX, TRACEBACK);
         lua_insert(L, base);
-        let rc = lua_pcall(L, nargs, nresults, base);
+        let rc = {
+            let _step = super::limits::step(L);
+            lua_pcall(L, nargs, nresults, base)
+        };
         lua_remove(L, base);
         if rc != 0 {
             let e =

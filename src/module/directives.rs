@@ -51,7 +51,7 @@ macro_rules! handler_directives {
             setter! { fn $fn_inline(cf, conf: &mut c_void) { set_handler(cf, conf, $phase, Form::Inline) } }
             setter! { fn $fn_file(cf, conf: &mut c_void) { set_handler(cf, conf, $phase, Form::File) } }
         )*
-        pub static mut COMMANDS: [ngx_command_t; 48 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
+        pub static mut COMMANDS: [ngx_command_t; 50 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
             cmd(b"lua_package_path\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_path, MAIN),
             cmd(b"lua_package_cpath\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_cpath, MAIN),
             cmd(b"lua_code_cache\0", ANY_LOC | NGX_CONF_FLAG, set_code_cache, LOC),
@@ -73,6 +73,8 @@ macro_rules! handler_directives {
             cmd(b"lua_max_running_timers\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_max_running_timers, MAIN),
             cmd(b"lua_regex_cache_max_entries\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_regex_cache_max, MAIN),
             cmd(b"lua_thread_cache_max_entries\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_thread_cache_max, MAIN),
+            cmd(b"lua_max_memory\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_max_memory, MAIN),
+            cmd(b"lua_max_run_time\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_max_run_time, MAIN),
             cmd(b"lua_regex_match_limit\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_regex_match_limit, MAIN),
             cmd(b"lua_shared_dict\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE2, set_shared_dict, MAIN),
             cmd(b"set_by_lua_block\0", SET_CTX | NGX_CONF_BLOCK | NGX_CONF_TAKE1, set_block, LOC),
@@ -185,6 +187,16 @@ fn size(cf: Conf) -> Result<usize, ConfError> {
     parse_size(cf.args().get(1)).ok_or_else(|| invalid_value(cf))
 }
 
+/// A size above zero (a limit of nothing makes no sense).
+fn positive_size(cf: Conf) -> Result<usize, ConfError> {
+    size(cf).and_then(|v| if v > 0 { Ok(v) } else { Err(invalid_value(cf)) })
+}
+
+/// A time above zero.
+fn positive_msec(cf: Conf) -> Result<ngx_msec_t, ConfError> {
+    msec(cf).and_then(|v| if v > 0 { Ok(v) } else { Err(invalid_value(cf)) })
+}
+
 fn invalid_value(cf: Conf) -> ConfError {
     cf.log(
         NGX_LOG_EMERG,
@@ -263,6 +275,8 @@ once_setter!(set_sa_restart, MainConf, sa_restart, flag);
 once_setter!(set_regex_cache_max, MainConf, regex_cache_max, num_slot);
 once_setter!(set_regex_match_limit, MainConf, regex_match_limit, num_slot);
 once_setter!(set_thread_cache_max, MainConf, thread_cache_max, num_slot);
+once_setter!(set_max_memory, MainConf, max_memory, positive_size);
+once_setter!(set_max_run_time, MainConf, max_run_time, positive_msec);
 once_setter!(
     set_worker_thread_vm_pool_size,
     MainConf,

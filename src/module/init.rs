@@ -51,6 +51,19 @@ fn configure(cf: Conf) -> bool {
             return false;
         }
     };
+    if mcf.max_memory.is_some() || mcf.max_run_time.is_some() {
+        let limit = mcf.max_memory.unwrap_or(usize::MAX);
+        if let Err(used) = vm.set_memory_limit(limit) {
+            cf.log(
+                NGX_LOG_EMERG,
+                &format!(
+                    "lua_max_memory {limit} is below what the Lua VM holds after loading resty.core \
+                     ({used} bytes)"
+                ),
+            );
+            return false;
+        }
+    }
     vm.thread_cache_max = mcf
         .thread_cache_max
         .map_or(crate::lua::vm::THREAD_CACHE_DEFAULT, |n| n as usize);
@@ -199,6 +212,16 @@ pub unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
         if mcf.sa_restart != Some(false) {
             crate::process::set_sa_restart();
         }
+        if let (Some(ms), Some(vm)) = (mcf.max_run_time, mcf.vm.as_ref()) {
+            // SAFETY: the worker's VM, whose budget configure() installed
+            // for lua_max_run_time.
+            if let Err(e) = unsafe { crate::lua::limits::start_run_limit(vm.state(), ms as u64) } {
+                crate::nginx::log::cycle(
+                    NGX_LOG_ALERT,
+                    format!("lua_max_run_time: {e}").as_bytes(),
+                );
+            }
+        }
         // SAFETY: as above.
         unsafe { crate::phase::init_worker::init_process(cycle) }
     })
@@ -217,6 +240,7 @@ pub unsafe extern "C" fn exit_process(cycle: *mut ngx_cycle_t) {
         crate::pipe::on_exit();
         // SAFETY: as above.
         if let Some(mcf) = unsafe { crate::conf::main_conf_from_cycle(cycle) } {
+            crate::lua::limits::stop_run_limit();
             drop(mcf.vm.take());
         }
         crate::phase::exit_worker::mark_exited();
@@ -224,5 +248,6 @@ pub unsafe extern "C" fn exit_process(cycle: *mut ngx_cycle_t) {
         crate::cosocket::pool::on_exit();
         crate::worker_thread::on_exit();
         crate::lua::ctx::on_exit();
+        crate::http::ctx::on_exit();
     })
 }

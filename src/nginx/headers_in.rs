@@ -105,9 +105,55 @@ pub unsafe fn for_each_elt(list: *mut ngx_list_t, f: impl FnMut(*mut ngx_table_e
 }
 
 /// Multi-valued `headers_in` fields that are arrays before nginx 1.23.
-#[cfg(not(ngx_lua_nginx_ge_1_25))]
-fn is_array_field(lower: &[u8]) -> bool {
-    lower == b"cookie" || lower == b"x-forwarded-for"
+#[cfg_attr(ngx_lua_nginx_ge_1_25, allow(dead_code))]
+fn is_array_field(name: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(b"cookie") || name.eq_ignore_ascii_case(b"x-forwarded-for")
+}
+
+/// The entries of nginx's `ngx_http_headers_in` table: a header name and
+/// the offset of its field in `ngx_http_headers_in_t`.
+fn headers_in_table() -> impl Iterator<Item = (&'static [u8], ngx_uint_t)> {
+    let table = ptr::addr_of!(ngx_http_headers_in) as *const ngx_http_header_t;
+    (0..)
+        // SAFETY: nginx's static table ends with an entry whose name is
+        // empty; the iteration stops there.
+        .map(move |i| unsafe { &*table.add(i) })
+        .take_while(|e| e.name.len != 0)
+        .map(|e| {
+            // SAFETY: the names are static strings of nginx's binary.
+            let name = unsafe { core::slice::from_raw_parts(e.name.data, e.name.len) };
+            (name, e.offset)
+        })
+}
+
+/// One field of `headers_in` being synced with the header list.
+#[derive(Clone, Copy)]
+struct FieldIn {
+    name: &'static [u8],
+    offset: ngx_uint_t,
+    /// An `ngx_array_t` of element pointers (nginx < 1.23's multi headers).
+    #[cfg_attr(ngx_lua_nginx_ge_1_25, allow(dead_code))]
+    array: bool,
+    /// The last element given to the field.
+    last: *mut ngx_table_elt_t,
+}
+
+impl FieldIn {
+    const EMPTY: FieldIn = FieldIn {
+        name: &[],
+        offset: 0,
+        array: false,
+        last: ptr::null_mut(),
+    };
+
+    fn new(name: &'static [u8], offset: ngx_uint_t) -> FieldIn {
+        FieldIn {
+            name,
+            offset,
+            array: cfg!(not(ngx_lua_nginx_ge_1_25)) && is_array_field(name),
+            last: ptr::null_mut(),
+        }
+    }
 }
 
 impl Request {
@@ -185,87 +231,117 @@ impl Request {
 
     /// Points nginx's parsed `headers_in` fields (found through nginx's
     /// own `ngx_http_headers_in` table) at the current elements: the field
-    /// of `only`, or all of them after elements were removed (removal
-    /// shifts the elements that follow, so every field may be stale).
+    /// of `only`, or all of them after elements were removed or copied
+    /// (removal shifts the elements that follow, so every field may be
+    /// stale).
     fn sync_fields_in(self, only: Option<&[u8]>) {
-        let table = ptr::addr_of!(ngx_http_headers_in) as *const ngx_http_header_t;
-        let mut i = 0;
-        loop {
-            // SAFETY: nginx's static table ends with an empty name.
-            let e = unsafe { &*table.add(i) };
-            i += 1;
-            if e.name.len == 0 {
-                return;
-            }
-            let name = str_bytes(&e.name);
+        // Every field at once: one walk over the elements, each element
+        // looked up in the table (a subrequest copies its parent's headers
+        // and syncs them all; a walk per table entry was most of its cost).
+        const MAX: usize = 64;
+        let mut fields = [FieldIn::EMPTY; MAX];
+        let mut n = 0;
+        for (name, offset) in headers_in_table() {
             if only.is_some_and(|o| !name.eq_ignore_ascii_case(o)) {
                 continue;
             }
-            self.sync_field_in(name, e.offset);
+            if n == MAX {
+                // A table larger than any nginx's: one walk per entry.
+                for (name, offset) in headers_in_table() {
+                    self.sync_field_in(name, offset);
+                }
+                return;
+            }
+            fields[n] = FieldIn::new(name, offset);
+            self.reset_field_in(&fields[n]);
+            n += 1;
+        }
+        let fields = &mut fields[..n];
+        // SAFETY: the request's header list, which add_to_field_in does
+        // not change (it only links elements).
+        for h in unsafe { RawElts::new(self.headers_in_list()) } {
+            // SAFETY: the list yields live elements of the request pool.
+            let key = str_bytes(unsafe { &(*h).key });
+            if let Some(f) = fields.iter_mut().find(|f| f.name.eq_ignore_ascii_case(key)) {
+                self.add_to_field_in(f, h);
+            }
         }
     }
 
     /// Points the `headers_in` field at `offset` (nginx's table entry for
     /// `name`) at the elements named `name`.
-    fn sync_field_in(self, name: &[u8], offset: ngx_uint_t) {
+    fn sync_field_in(self, name: &'static [u8], offset: ngx_uint_t) {
+        let mut f = FieldIn::new(name, offset);
+        self.reset_field_in(&f);
+        // SAFETY: as in sync_fields_in.
+        for h in unsafe { RawElts::new(self.headers_in_list()) } {
+            // SAFETY: the list yields live elements of the request pool.
+            if str_bytes(unsafe { &(*h).key }).eq_ignore_ascii_case(name) {
+                self.add_to_field_in(&mut f, h);
+            }
+        }
+    }
+
+    /// Empties the field: no element (or an empty array).
+    fn reset_field_in(self, f: &FieldIn) {
         // SAFETY: `offset` comes from nginx's ngx_http_headers_in table, so
         // it is the offset of a `ngx_table_elt_t *` field of
         // ngx_http_headers_in_t (for nginx < 1.23's multi headers, an
-        // `ngx_array_t` of such pointers); the elements and arrays live
-        // in the request pool.
+        // `ngx_array_t` of such pointers); arrays live in the request pool.
         unsafe {
-            let base = ptr::addr_of_mut!((*self.as_ptr()).headers_in) as *mut u8;
-            let mut first: *mut ngx_table_elt_t = ptr::null_mut();
-            #[allow(unused_mut)]
-            let mut prev: *mut ngx_table_elt_t = ptr::null_mut();
+            let field = ptr::addr_of_mut!((*self.as_ptr()).headers_in) as *mut u8;
+            let field = field.add(f.offset);
             #[cfg(not(ngx_lua_nginx_ge_1_25))]
-            let arr = if is_array_field(&name.to_ascii_lowercase()) {
-                let arr = base.add(offset) as *mut ngx_array_t;
+            if f.array {
+                let arr = field as *mut ngx_array_t;
                 if (*arr).elts.is_null() {
                     // ngx_array_init is a static inline function in C.
                     let size = core::mem::size_of::<*mut ngx_table_elt_t>();
                     (*arr).elts = ngx_palloc(self.pool(), 2 * size);
-                    if (*arr).elts.is_null() {
-                        return;
-                    }
                     (*arr).size = size;
-                    (*arr).nalloc = 2;
+                    (*arr).nalloc = if (*arr).elts.is_null() { 0 } else { 2 };
                     (*arr).pool = self.pool();
                 }
                 (*arr).nelts = 0;
-                Some(arr)
-            } else {
-                None
-            };
-            for h in RawElts::new(self.headers_in_list()) {
-                if !str_bytes(&(*h).key).eq_ignore_ascii_case(name) {
-                    continue;
-                }
-                #[cfg(not(ngx_lua_nginx_ge_1_25))]
-                if let Some(arr) = arr {
-                    let slot = ngx_array_push(arr) as *mut *mut ngx_table_elt_t;
-                    if !slot.is_null() {
-                        *slot = h;
-                    }
-                }
-                #[cfg(ngx_lua_nginx_ge_1_25)]
-                {
-                    (*h).next = ptr::null_mut();
-                    if !prev.is_null() {
-                        (*prev).next = h;
-                    }
-                    prev = h;
-                }
-                if first.is_null() {
-                    first = h;
-                }
-            }
-            let _ = prev;
-            #[cfg(not(ngx_lua_nginx_ge_1_25))]
-            if arr.is_some() {
                 return;
             }
-            *(base.add(offset) as *mut *mut ngx_table_elt_t) = first;
+            *(field as *mut *mut ngx_table_elt_t) = ptr::null_mut();
+        }
+    }
+
+    /// Adds element `h` (named as the field) to the field: the first one
+    /// is the field's; later ones join its array (nginx < 1.23's multi
+    /// headers) or its `next` chain (nginx ≥ 1.23).
+    fn add_to_field_in(self, f: &mut FieldIn, h: *mut ngx_table_elt_t) {
+        // SAFETY: as reset_field_in; `h` is a live element of the
+        // request's header list.
+        unsafe {
+            let field = ptr::addr_of_mut!((*self.as_ptr()).headers_in) as *mut u8;
+            let field = field.add(f.offset);
+            #[cfg(not(ngx_lua_nginx_ge_1_25))]
+            if f.array {
+                let arr = field as *mut ngx_array_t;
+                if (*arr).nalloc == 0 {
+                    return;
+                }
+                let slot = ngx_array_push(arr) as *mut *mut ngx_table_elt_t;
+                if !slot.is_null() {
+                    *slot = h;
+                }
+                return;
+            }
+            #[cfg(ngx_lua_nginx_ge_1_25)]
+            {
+                (*h).next = ptr::null_mut();
+                if !f.last.is_null() {
+                    (*f.last).next = h;
+                }
+            }
+            f.last = h;
+            let first = field as *mut *mut ngx_table_elt_t;
+            if (*first).is_null() {
+                *first = h;
+            }
         }
     }
 

@@ -43,3 +43,4 @@ pub mod timer;
 pub mod upstream;
 pub mod uri;
 pub mod variables;
+pub mod watchdog;

@@ -120,3 +120,41 @@ body: 27 GET /smuggled HTTP/1.0
 ", "next\n"]
 --- no_error_log
 [error]
+
+
+
+=== TEST 8: clear_header and capture re-point nginx's multi-valued fields: every Cookie and X-Forwarded-For line is still seen, in order
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.req.clear_header("X-Drop")
+            ngx.say(ngx.var.cookie_a, " ", ngx.var.cookie_b, " ", ngx.var.cookie_c)
+            ngx.say(ngx.var.http_x_forwarded_for)
+            ngx.say(ngx.var.http_user_agent)
+            local r = ngx.location.capture("/sub")
+            ngx.print(r.body)
+        }
+    }
+    location = /sub {
+        content_by_lua_block {
+            ngx.say("sub: ", ngx.var.cookie_a, " ", ngx.var.cookie_c, " ", ngx.var.http_user_agent)
+            ngx.say("sub: ", ngx.var.http_x_forwarded_for, " | ", ngx.var.http_cookie)
+        }
+    }
+--- request
+GET /t
+--- more_headers
+X-Drop: 1
+Cookie: a=1; b=2
+User-Agent: ua-test
+X-Forwarded-For: 10.0.0.1
+Cookie: c=3
+X-Forwarded-For: 10.0.0.2
+--- response_body
+1 2 3
+10.0.0.1, 10.0.0.2
+ua-test
+sub: 1 3 ua-test
+sub: 10.0.0.1, 10.0.0.2 | a=1; b=2; c=3
+--- no_error_log
+[error]
