@@ -1,0 +1,89 @@
+//! TLS record framing, just enough to know when a ClientHello has fully
+//! arrived (`ssl_certificate_by_lua*` peeks at it before nginx reads it).
+
+/// Where the handshake message that starts `buf` (TLS records of type 22)
+/// ends: `Some(Ok(n))` when the record holding its last byte is complete
+/// and ends at `n`; `None` when more bytes are needed; `Some(Err(()))`
+/// when `buf` is not a TLS handshake.
+pub fn client_hello_end(buf: &[u8]) -> Option<Result<usize, ()>> {
+    let mut at = 0;
+    // The handshake message's bytes seen so far (header first).
+    let mut header = [0u8; 4];
+    let mut seen = 0usize;
+    let mut need: Option<usize> = None;
+    loop {
+        if buf.len() < at + 5 {
+            return None;
+        }
+        let rec = &buf[at..at + 5];
+        if rec[0] != 0x16 || rec[1] != 3 {
+            return Some(Err(()));
+        }
+        let len = usize::from(u16::from_be_bytes([rec[3], rec[4]]));
+        if len == 0 {
+            return Some(Err(()));
+        }
+        if buf.len() < at + 5 + len {
+            return None;
+        }
+        for &b in &buf[at + 5..at + 5 + len] {
+            if seen < 4 {
+                header[seen] = b;
+                if seen == 3 {
+                    if header[0] != 1 {
+                        return Some(Err(()));
+                    }
+                    need = Some(
+                        4 + ((usize::from(header[1]) << 16)
+                            | (usize::from(header[2]) << 8)
+                            | usize::from(header[3])),
+                    );
+                }
+            }
+            seen += 1;
+        }
+        at += 5 + len;
+        if let Some(n) = need {
+            if seen >= n {
+                return Some(Ok(at));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_hello_end;
+
+    fn record(body: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x16, 3, 1, (body.len() >> 8) as u8, body.len() as u8];
+        v.extend_from_slice(body);
+        v
+    }
+
+    #[test]
+    fn whole_and_split_hellos() {
+        let mut hello = vec![1, 0, 0, 6];
+        hello.extend_from_slice(b"abcdef");
+        let one = record(&hello);
+        assert_eq!(client_hello_end(&one), Some(Ok(one.len())));
+        for cut in 0..one.len() {
+            assert_eq!(client_hello_end(&one[..cut]), None, "cut {cut}");
+        }
+        // Split over two records.
+        let mut two = record(&hello[..5]);
+        two.extend(record(&hello[5..]));
+        assert_eq!(client_hello_end(&two), Some(Ok(two.len())));
+        assert_eq!(client_hello_end(&two[..two.len() - 1]), None);
+        // Bytes after the hello are not counted.
+        let mut more = one.clone();
+        more.extend_from_slice(&[0x17, 3, 3]);
+        assert_eq!(client_hello_end(&more), Some(Ok(one.len())));
+    }
+
+    #[test]
+    fn not_a_hello() {
+        assert_eq!(client_hello_end(b"GET / HTTP/1.1\r\n"), Some(Err(())));
+        assert_eq!(client_hello_end(&record(&[2, 0, 0, 0])), Some(Err(())));
+    }
+}
