@@ -1,7 +1,7 @@
-//! `ssl_certificate_by_lua*`: the handler runs for a TLS connection before
-//! nginx's handshake, in a fake request over the connection's probe (see
-//! `nginx::ssl_server`), and may yield; its verdict and settings are then
-//! applied by the real handshake.
+//! `ssl_client_hello_by_lua*` and `ssl_certificate_by_lua*`: the handlers
+//! run for a TLS connection before nginx's handshake, in a fake request
+//! over the connection's probe (see `nginx::ssl_server`), and may yield;
+//! their verdicts and settings are then applied by the real handshake.
 use core::ffi::c_void;
 
 use nginx_sys::{ngx_connection_t, ngx_ssl_connection_t, NGX_ERROR};
@@ -13,7 +13,7 @@ use crate::lua::sched::{self, Outcome};
 use crate::nginx::conf::HttpConfs;
 use crate::nginx::fake::FakeConnection;
 use crate::nginx::request::Request;
-use crate::nginx::ssl_server::{self, Start};
+use crate::nginx::ssl_server::{self, Kind, Start};
 
 /// Continue (true) or fail the handshake, once the handler is over
 /// (None while it waits). As upstream, `ngx.exit(ngx.ERROR)` and error
@@ -27,17 +27,18 @@ fn verdict(outcome: Outcome) -> Option<bool> {
     }
 }
 
-/// Starts the handler of the server `confs` for client connection `c`
-/// (`ssl_server`'s [`ssl_server::StartFn`]).
+/// Starts the `kind` handler of the server `confs` for client connection
+/// `c` (`ssl_server`'s [`ssl_server::StartFn`]).
 pub fn start(
     c: *mut ngx_connection_t,
     confs: HttpConfs,
     probe: *mut ngx_ssl_connection_t,
+    kind: Kind,
 ) -> Start {
     let Some(fc) = FakeConnection::new() else {
         return Start::Done(false);
     };
-    fc.lend_tls(c, probe);
+    fc.lend_tls(c, probe, kind == Kind::ClientHello);
     let close = |fc: FakeConnection| {
         fc.unlend_tls();
         fc.close();
@@ -47,7 +48,11 @@ pub fn start(
         return Start::Done(false);
     };
     let lcf = LocConf::of(r);
-    let Some(h) = lcf.ssl_cert.clone() else {
+    let handler = match kind {
+        Kind::ClientHello => &lcf.ssl_client_hello,
+        Kind::Cert => &lcf.ssl_cert,
+    };
+    let Some(h) = handler.clone() else {
         close(fc);
         return Start::Done(true);
     };

@@ -51,9 +51,44 @@ pub fn client_hello_end(buf: &[u8]) -> Option<Result<usize, ()>> {
     }
 }
 
+/// The host name of a `server_name` extension's body (RFC 6066): the
+/// first name of the list, which must be of the host name type. None for
+/// a malformed body.
+pub fn sni_host_name(ext: &[u8]) -> Option<&[u8]> {
+    if ext.len() <= 2 {
+        return None;
+    }
+    let list = usize::from(u16::from_be_bytes([ext[0], ext[1]]));
+    if list + 2 != ext.len() {
+        return None;
+    }
+    let rest = &ext[2..];
+    if rest.is_empty() || rest[0] != 0 {
+        return None;
+    }
+    let rest = &rest[1..];
+    if rest.len() <= 2 {
+        return None;
+    }
+    let n = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+    if n + 2 > rest.len() {
+        return None;
+    }
+    Some(&rest[2..2 + n])
+}
+
 #[cfg(test)]
 mod tests {
-    use super::client_hello_end;
+    use super::{client_hello_end, sni_host_name};
+
+    #[test]
+    fn sni_bodies() {
+        let body = [0, 9, 0, 0, 6, b'a', b'.', b't', b'e', b's', b't'];
+        assert_eq!(sni_host_name(&body), Some(&b"a.test"[..]));
+        assert_eq!(sni_host_name(&body[..5]), None);
+        assert_eq!(sni_host_name(&[0, 9, 1, 0, 6, 1, 2, 3, 4, 5, 6]), None);
+        assert_eq!(sni_host_name(&[0, 1]), None);
+    }
 
     fn record(body: &[u8]) -> Vec<u8> {
         let mut v = vec![0x16, 3, 1, (body.len() >> 8) as u8, body.len() as u8];

@@ -172,6 +172,8 @@ pub struct LocConf {
     /// `ssl_certificate_by_lua*` (http or server level; the server's own
     /// loc conf is read).
     pub ssl_cert: Option<Rc<Handler>>,
+    /// `ssl_client_hello_by_lua*` (likewise; the default server's runs).
+    pub ssl_client_hello: Option<Rc<Handler>>,
     /// `lua_code_cache`; `None` until set or merged.
     pub code_cache: Option<bool>,
     /// `lua_check_client_abort`.
@@ -323,6 +325,7 @@ impl LocConf {
         inherit(&mut self.header_filter, &prev.header_filter);
         inherit(&mut self.body_filter, &prev.body_filter);
         inherit(&mut self.ssl_cert, &prev.ssl_cert);
+        inherit(&mut self.ssl_client_hello, &prev.ssl_client_hello);
         if self.code_cache.is_none() {
             self.code_cache = Some(prev.code_cache());
         }

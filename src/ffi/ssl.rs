@@ -6,7 +6,7 @@
 //! need no request.
 use core::ffi::{c_int, c_void};
 
-use super::{ErrOut, FFI_DECLINED, FFI_ERROR, FFI_NO_REQ, FFI_OK};
+use super::{ErrOut, FFI_BUSY, FFI_DECLINED, FFI_ERROR, FFI_NO_REQ, FFI_OK};
 use crate::lua::sched::current;
 use crate::nginx::ssl_server::{with_chain, with_key, CertChain, PKey, Tls};
 
@@ -358,5 +358,121 @@ export! {
     fn ngx_lua_ffi_free_priv_key(cdata: *mut c_void) {
         // SAFETY: as free_cert, for a key.
         drop(unsafe { PKey::from_raw(cdata) });
+    }
+}
+
+export! {
+    /// The client hello's SNI name (`FFI_DECLINED`: none).
+    fn ngx_lua_ffi_ssl_client_hello_server_name(
+        out: *mut u8,
+        cap: usize,
+        len: *mut usize,
+        err: *mut u8,
+        errlen: *mut usize,
+    ) -> c_int {
+        let mut err = err_out!(err, errlen);
+        let Some(ext) = tls!(err).client_hello_ext(0) else {
+            return FFI_DECLINED;
+        };
+        match crate::codec::tls::sni_host_name(&ext) {
+            Some(name) if copy_out(name, out, cap, len) => FFI_OK,
+            Some(_) => {
+                err.set(b"buffer too small");
+                FFI_ERROR
+            }
+            None => {
+                err.set(b"Bad SSL Client Hello Extension");
+                FFI_ERROR
+            }
+        }
+    }
+}
+
+export! {
+    /// The client hello's extension `typ` (`FFI_DECLINED`: absent;
+    /// `FFI_BUSY`: `*len` is the room it needs).
+    fn ngx_lua_ffi_ssl_client_hello_ext(
+        typ: u32,
+        out: *mut u8,
+        cap: usize,
+        len: *mut usize,
+        err: *mut u8,
+        errlen: *mut usize,
+    ) -> c_int {
+        let mut err = err_out!(err, errlen);
+        let Some(ext) = tls!(err).client_hello_ext(typ) else {
+            return FFI_DECLINED;
+        };
+        if copy_out(&ext, out, cap, len) {
+            FFI_OK
+        } else {
+            out!(len, ext.len());
+            FFI_BUSY
+        }
+    }
+}
+
+export! {
+    /// The client hello's extension types (`FFI_BUSY`: `*len` is the
+    /// count it needs room for).
+    fn ngx_lua_ffi_ssl_client_hello_ext_present(
+        out: *mut c_int,
+        cap: usize,
+        len: *mut usize,
+        err: *mut u8,
+        errlen: *mut usize,
+    ) -> c_int {
+        let mut err = err_out!(err, errlen);
+        let Some(types) = tls!(err).client_hello_ext_present() else {
+            err.set(b"failed SSL_client_hello_get1_extensions_present()");
+            return FFI_ERROR;
+        };
+        if types.is_empty() {
+            return FFI_DECLINED;
+        }
+        out!(len, types.len());
+        let buf = lua_buf!(out, cap);
+        if types.len() > buf.len() {
+            return FFI_BUSY;
+        }
+        buf[..types.len()].copy_from_slice(&types);
+        FFI_OK
+    }
+}
+
+export! {
+    /// The client hello's cipher suites into `out` (up to `cap`); their
+    /// count, or `FFI_ERROR`.
+    fn ngx_lua_ffi_ssl_client_hello_ciphers(
+        out: *mut u16,
+        cap: usize,
+        err: *mut u8,
+        errlen: *mut usize,
+    ) -> c_int {
+        let mut err = err_out!(err, errlen);
+        let Some(raw) = tls!(err).client_hello_ciphers() else {
+            err.set(b"failed SSL_client_hello_get0_ciphers()");
+            return FFI_ERROR;
+        };
+        if raw.len() % 2 != 0 {
+            err.set(b"SSL_client_hello_get0_ciphers() odd ciphersuites_bytes");
+            return FFI_ERROR;
+        }
+        let buf = lua_buf!(out, cap);
+        let mut n = 0;
+        for (slot, pair) in buf.iter_mut().zip(raw.chunks_exact(2)) {
+            *slot = u16::from_be_bytes([pair[0], pair[1]]);
+            n += 1;
+        }
+        n as c_int
+    }
+}
+
+export! {
+    /// `set_protocols`: nginx's protocol mask.
+    fn ngx_lua_ffi_ssl_set_protocols(mask: c_int, err: *mut u8, errlen: *mut usize) -> c_int {
+        let mut err = err_out!(err, errlen);
+        tls!(err).set_protocols(mask as u32);
+        FFI_OK
     }
 }

@@ -20,6 +20,7 @@ pub enum Phase {
     Precontent = 13,
     Balancer = 14,
     SslCert = 15,
+    SslClientHello = 16,
 }
 
 impl Phase {
@@ -41,6 +42,7 @@ impl Phase {
             Phase::Precontent => "precontent_by_lua",
             Phase::Balancer => "balancer_by_lua",
             Phase::SslCert => "ssl_certificate_by_lua",
+            Phase::SslClientHello => "ssl_client_hello_by_lua",
         }
     }
 
@@ -62,6 +64,7 @@ impl Phase {
             Phase::Precontent => "precontent_by_lua*",
             Phase::Balancer => "balancer_by_lua*",
             Phase::SslCert => "ssl_certificate_by_lua*",
+            Phase::SslClientHello => "ssl_client_hello_by_lua*",
         }
     }
 
@@ -81,7 +84,7 @@ impl Phase {
     /// Phases whose Lua code runs in a fake request of the module's own
     /// (no client request, no posted subrequests).
     pub fn fake_request(self) -> bool {
-        matches!(self, Phase::Timer | Phase::SslCert)
+        matches!(self, Phase::Timer | Phase::SslCert | Phase::SslClientHello)
     }
 
     pub const fn bit(self) -> u32 {
@@ -98,7 +101,8 @@ pub const HANDLER_PHASES: u32 = Phase::ServerRewrite.bit()
     | Phase::Content.bit();
 
 /// Phases where the entry coroutine may yield.
-pub const YIELDABLE: u32 = HANDLER_PHASES | Phase::Timer.bit() | Phase::SslCert.bit();
+pub const YIELDABLE: u32 =
+    HANDLER_PHASES | Phase::Timer.bit() | Phase::SslCert.bit() | Phase::SslClientHello.bit();
 
 /// Phases that run for a request (or one of its filters). The balancer
 /// runs for the request whose upstream connects, in the main Lua thread

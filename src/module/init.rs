@@ -78,6 +78,14 @@ fn configure(cf: Conf) -> bool {
         Some(any) => mcf.uses_ssl_cert = any,
         None => return false,
     }
+    match crate::nginx::ssl_server::install_client_hello_cb(cf, |confs| {
+        crate::conf::LocConf::of_confs(confs)
+            .ssl_client_hello
+            .is_some()
+    }) {
+        Some(any) => mcf.uses_ssl_cert |= any,
+        None => return false,
+    }
 
     // The capture filters first: the *_filter_by_lua ones then sit above
     // them and see subrequest responses too.

@@ -214,16 +214,26 @@ unsafe extern "C" fn timer_log_handler(
 impl FakeConnection {
     /// Lends the TLS state `tls` of connection `client` (a handshake's
     /// probe) to the fake connection, whose log lines then end as
-    /// upstream's in `ssl_certificate_by_lua*`: the context, the client
-    /// and the server address.
-    pub fn lend_tls(&self, client: *mut ngx_connection_t, tls: *mut ngx_ssl_connection_t) {
+    /// upstream's in `ssl_certificate_by_lua*` (or, with `hello`, in
+    /// `ssl_client_hello_by_lua*`): the context, the client and the
+    /// server address.
+    pub fn lend_tls(
+        &self,
+        client: *mut ngx_connection_t,
+        tls: *mut ngx_ssl_connection_t,
+        hello: bool,
+    ) {
         let c = self.as_ptr();
         // SAFETY: our fake connection and the log new() made for it; the
         // client connection outlives the fake one (its pool's cleanup
         // closes the fake one first).
         unsafe {
             (*c).ssl = tls;
-            (*(*c).log).handler = Some(ssl_cert_log_handler);
+            (*(*c).log).handler = Some(if hello {
+                ssl_hello_log_handler
+            } else {
+                ssl_cert_log_handler
+            });
             (*(*c).log).data = client as *mut c_void;
         }
     }
@@ -254,7 +264,33 @@ unsafe extern "C" fn ssl_cert_log_handler(
     len: usize,
 ) -> *mut u_char {
     super::panic::guard(buf, || {
-        let mut s = b", context: ssl_certificate_by_lua*".to_vec();
+        // SAFETY: nginx's arguments, passed on.
+        unsafe { ssl_log(log, buf, len, b", context: ssl_certificate_by_lua*") }
+    })
+}
+
+/// Appends ", context: ssl_client_hello_by_lua*, client: ..., server: ...".
+unsafe extern "C" fn ssl_hello_log_handler(
+    log: *mut ngx_log_t,
+    buf: *mut u_char,
+    len: usize,
+) -> *mut u_char {
+    super::panic::guard(buf, || {
+        // SAFETY: nginx's arguments, passed on.
+        unsafe { ssl_log(log, buf, len, b", context: ssl_client_hello_by_lua*") }
+    })
+}
+
+/// # Safety
+/// nginx's log handler arguments: `buf` has room for `len` bytes.
+unsafe fn ssl_log(
+    log: *mut ngx_log_t,
+    buf: *mut u_char,
+    len: usize,
+    context: &[u8],
+) -> *mut u_char {
+    {
+        let mut s = context.to_vec();
         // SAFETY: the log lend_tls set up, whose data is the live client
         // connection; its address texts live in its pool and the cycle's.
         unsafe {
@@ -276,5 +312,5 @@ unsafe extern "C" fn ssl_cert_log_handler(
             ptr::copy_nonoverlapping(s.as_ptr(), buf, n);
             buf.add(n)
         }
-    })
+    }
 }

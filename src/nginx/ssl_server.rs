@@ -19,6 +19,7 @@
 //! ([`Op`]); when it is done, nginx's own handler runs the real handshake,
 //! whose certificate callback replays the record and answers with the
 //! handler's verdict.
+use core::cell::{Cell, RefCell};
 use core::ffi::{c_int, c_void};
 use core::ptr::{self, NonNull};
 
@@ -34,8 +35,21 @@ use super::panic::guard;
 /// What the feature does at the probe's pause: start the handler of the
 /// virtual server `confs` for the TLS connection `c`, whose probe's
 /// connection state is `probe`.
-pub type StartFn =
-    fn(c: *mut ngx_connection_t, confs: HttpConfs, probe: *mut ngx_ssl_connection_t) -> Start;
+pub type StartFn = fn(
+    c: *mut ngx_connection_t,
+    confs: HttpConfs,
+    probe: *mut ngx_ssl_connection_t,
+    kind: Kind,
+) -> Start;
+
+/// Which handler the probe stopped for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    /// `ssl_client_hello_by_lua*` (the default server's, before SNI).
+    ClientHello,
+    /// `ssl_certificate_by_lua*` (the server the name chose).
+    Cert,
+}
 
 /// The handler's state after its first run.
 pub enum Start {
@@ -62,44 +76,66 @@ pub enum Op {
     ClearCerts,
     Cert(CertChain),
     Key(PKey),
+    /// `SSL_OP_NO_*` bits to clear, then to set (`set_protocols`).
+    Protocols(u64, u64),
 }
 
+#[derive(Clone, Copy)]
 enum Stage {
     /// Waiting for the whole ClientHello.
     Fresh,
     /// The handler runs; its job and how to abort it.
     Running(*mut c_void, fn(*mut c_void)),
-    /// The handler is done (or none applies): its verdict.
+    /// A client hello handler said yes: the probe goes on.
+    Next,
+    /// The handlers are done (or none applies): the verdict.
     Done(bool),
 }
 
-/// Per connection, owned by a cleanup of its pool.
+/// Per connection, owned by a cleanup of its pool. Our OpenSSL callbacks
+/// and the Lua handler (through `ngx.ssl`) reach it while the functions
+/// that drive the probe hold it too: every field is a cell, and only
+/// shared references to it exist.
 struct Pending {
-    stage: Stage,
-    probe: *mut SSL,
-    /// The probe reached our certificate callback (the server has a
-    /// handler).
-    reached: bool,
-    ops: Vec<Op>,
+    stage: Cell<Stage>,
+    probe: Cell<*mut SSL>,
+    /// State of the probe as our callbacks saw it in its last run.
+    hello_reached: Cell<bool>,
+    cert_reached: Cell<bool>,
+    /// The client hello handler said yes: the probe's callback lets the
+    /// hello through.
+    hello_done: Cell<bool>,
+    /// The handler that runs (Running) or that failed (Done(false)).
+    kind: Cell<Kind>,
+    /// The probe's own connection state (in the client's pool).
+    sc: Cell<*mut ngx_ssl_connection_t>,
+    /// The client's conf before any SNI callback changed it.
+    default_ctx: Cell<*mut ngx_http_conf_ctx_t>,
+    ops: RefCell<Vec<Op>>,
 }
 
 impl Drop for Pending {
     fn drop(&mut self) {
-        if let Stage::Running(job, abort) = self.stage {
-            self.stage = Stage::Done(false);
-            abort(job);
-        }
+        self.abort();
         self.free_probe();
     }
 }
 
 impl Pending {
-    fn free_probe(&mut self) {
-        if !self.probe.is_null() {
+    /// Stops a running handler (its verdict: fail).
+    fn abort(&self) {
+        if let Stage::Running(job, abort) = self.stage.get() {
+            self.stage.set(Stage::Done(false));
+            abort(job);
+        }
+    }
+
+    fn free_probe(&self) {
+        let probe = self.probe.replace(ptr::null_mut());
+        if !probe.is_null() {
             // SAFETY: the probe this record made and owns; nothing else
             // keeps it (the fake connection that lent it is closed first).
-            unsafe { SSL_free(self.probe) };
-            self.probe = ptr::null_mut();
+            unsafe { SSL_free(probe) };
         }
     }
 }
@@ -108,6 +144,26 @@ impl Pending {
 /// for which `wants` says yes; true when there was one. Logs and fails for
 /// a server without TLS (None).
 pub fn install_cert_cb(cf: Conf, wants: impl Fn(HttpConfs) -> bool) -> Option<bool> {
+    install(cf, wants, |ctx| {
+        // SAFETY: a server's live TLS context.
+        unsafe { SSL_CTX_set_cert_cb(ctx, Some(cert_cb), ptr::null_mut()) }
+    })
+}
+
+/// Installs the client hello callback as [`install_cert_cb`] does the
+/// certificate callback.
+pub fn install_client_hello_cb(cf: Conf, wants: impl Fn(HttpConfs) -> bool) -> Option<bool> {
+    install(cf, wants, |ctx| {
+        // SAFETY: a server's live TLS context.
+        unsafe { SSL_CTX_set_client_hello_cb(ctx, Some(hello_cb), ptr::null_mut()) }
+    })
+}
+
+fn install(
+    cf: Conf,
+    wants: impl Fn(HttpConfs) -> bool,
+    set: impl Fn(*mut SSL_CTX),
+) -> Option<bool> {
     let cmcf = cf.core_main_conf();
     let mut any = false;
     // SAFETY: after the http block is parsed and merged (postconfiguration)
@@ -135,11 +191,7 @@ pub fn install_cert_cb(cf: Conf, wants: impl Fn(HttpConfs) -> bool) -> Option<bo
                 cf.log(NGX_LOG_EMERG, "no ssl configured for the server");
                 return None;
             }
-            SSL_CTX_set_cert_cb(
-                (*sscf).ssl.ctx as *mut SSL_CTX,
-                Some(cert_cb),
-                ptr::null_mut(),
-            );
+            set((*sscf).ssl.ctx as *mut SSL_CTX);
             any = true;
         }
         if any && PROBE_INDEX.get() < 0 {
@@ -210,7 +262,7 @@ unsafe extern "C" fn init_connection(c: *mut ngx_connection_t) {
 }
 
 /// The record of `c`, if it has one: the data of its pool cleanup.
-fn pending_of(c: *mut ngx_connection_t) -> Option<&'static mut Pending> {
+fn pending_of(c: *mut ngx_connection_t) -> Option<&'static Pending> {
     // SAFETY: a live connection's pool and its cleanup list; ours are
     // recognised by their handler and hold a boxed Pending.
     unsafe {
@@ -221,7 +273,7 @@ fn pending_of(c: *mut ngx_connection_t) -> Option<&'static mut Pending> {
         let mut cln = (*pool).cleanup;
         while !cln.is_null() {
             if (*cln).handler.map(|f| f as usize) == Some(drop_pending as *const () as usize) {
-                return ((*cln).data as *mut Pending).as_mut();
+                return ((*cln).data as *const Pending).as_ref();
             }
             cln = (*cln).next;
         }
@@ -229,7 +281,7 @@ fn pending_of(c: *mut ngx_connection_t) -> Option<&'static mut Pending> {
     }
 }
 
-fn new_pending(c: *mut ngx_connection_t) -> Option<&'static mut Pending> {
+fn new_pending(c: *mut ngx_connection_t) -> Option<&'static Pending> {
     // SAFETY: a cleanup of the live connection's pool owning the box.
     unsafe {
         let cln = ngx_pool_cleanup_add((*c).pool, 0);
@@ -237,14 +289,19 @@ fn new_pending(c: *mut ngx_connection_t) -> Option<&'static mut Pending> {
             return None;
         }
         let p = Box::into_raw(Box::new(Pending {
-            stage: Stage::Fresh,
-            probe: ptr::null_mut(),
-            reached: false,
-            ops: Vec::new(),
+            stage: Cell::new(Stage::Fresh),
+            probe: Cell::new(ptr::null_mut()),
+            hello_reached: Cell::new(false),
+            cert_reached: Cell::new(false),
+            hello_done: Cell::new(false),
+            kind: Cell::new(Kind::Cert),
+            sc: Cell::new(ptr::null_mut()),
+            default_ctx: Cell::new(ptr::null_mut()),
+            ops: RefCell::new(Vec::new()),
         }));
         (*cln).handler = Some(drop_pending);
         (*cln).data = p as *mut c_void;
-        Some(&mut *p)
+        Some(&*p)
     }
 }
 
@@ -287,25 +344,24 @@ unsafe extern "C" fn pre_handshake(rev: *mut ngx_event_t) {
             // running handler.
             return delegate(rev);
         }
-        match pending.as_ref().map(|p| &p.stage) {
-            Some(Stage::Done(_)) => {
-                // The handler's fake request is closed by now.
-                pending.expect("matched").free_probe();
-                return delegate(rev);
-            }
-            Some(Stage::Running(..)) => {
-                if peer_gone(rev) {
-                    // The client left while the handler runs: stop it now.
-                    let p = pending.expect("matched");
-                    if let Stage::Running(job, abort) = p.stage {
-                        p.stage = Stage::Done(false);
-                        abort(job);
-                    }
+        if let Some(p) = pending {
+            match p.stage.get() {
+                Stage::Done(_) => {
+                    // The handler's fake request is closed by now.
+                    p.free_probe();
                     return delegate(rev);
                 }
-                return;
+                Stage::Next => return advance(c, p, rev),
+                Stage::Running(..) => {
+                    if peer_gone(rev) {
+                        // The client left while the handler runs: stop it.
+                        p.abort();
+                        return delegate(rev);
+                    }
+                    return;
+                }
+                Stage::Fresh => {}
             }
-            _ => {}
         }
         if pp {
             return delegate(rev);
@@ -347,22 +403,37 @@ unsafe extern "C" fn pre_handshake(rev: *mut ngx_event_t) {
                 None => return delegate(rev),
             },
         };
-        let Some((confs, probe_sc)) = run_probe(c, p, &buf[..n]) else {
+        if !make_probe(c, p, &buf[..n]) {
             p.free_probe();
-            p.stage = Stage::Done(true);
+            p.stage.set(Stage::Done(true));
+            return delegate(rev);
+        }
+        advance(c, p, rev)
+    })
+}
+
+/// Runs the probe to its next stop and the handler it stopped for, until
+/// one waits or the handshake can go to nginx.
+fn advance(c: *mut ngx_connection_t, p: &Pending, rev: *mut ngx_event_t) {
+    let Some(start) = START.get() else {
+        return delegate(rev);
+    };
+    loop {
+        let Some((kind, confs)) = drive_probe(c, p) else {
+            p.stage.set(Stage::Done(true));
+            p.free_probe();
             return delegate(rev);
         };
-        let Some(start) = START.get() else {
-            return delegate(rev);
-        };
-        match start(c, confs, probe_sc) {
+        p.kind.set(kind);
+        match start(c, confs, p.sc.get(), kind) {
+            Start::Done(true) if kind == Kind::ClientHello => p.hello_done.set(true),
             Start::Done(ok) => {
-                p.stage = Stage::Done(ok);
+                p.stage.set(Stage::Done(ok));
                 p.free_probe();
-                delegate(rev)
+                return delegate(rev);
             }
             Start::Pending(job, abort) => {
-                p.stage = Stage::Running(job, abort);
+                p.stage.set(Stage::Running(job, abort));
                 // SAFETY: the live connection's read event: with a level-
                 // triggered event method it would fire again and again
                 // for the unread hello.
@@ -374,9 +445,10 @@ unsafe extern "C" fn pre_handshake(rev: *mut ngx_event_t) {
                         }
                     }
                 }
+                return;
             }
         }
-    })
+    }
 }
 
 /// Whether the peer of the read event's connection closed (or is about
@@ -386,79 +458,92 @@ fn peer_gone(rev: *mut ngx_event_t) -> bool {
     unsafe { (*rev).eof() != 0 || (*rev).pending_eof() != 0 || (*rev).error() != 0 }
 }
 
-/// Feeds `hello` to a probe of the connection's default server; Some
-/// (the chosen server's conf arrays, the probe's connection state) when
-/// it stopped in our certificate callback.
-fn run_probe(
-    c: *mut ngx_connection_t,
-    p: &mut Pending,
-    hello: &[u8],
-) -> Option<(HttpConfs, *mut ngx_ssl_connection_t)> {
+/// Makes the probe: an SSL object of the connection's default server
+/// over memory BIOs holding a copy of `hello`.
+fn make_probe(c: *mut ngx_connection_t, p: &Pending, hello: &[u8]) -> bool {
     // SAFETY: the live http connection and its conf; the probe is a new
-    // SSL object of the default server's context over memory BIOs (SSL_free
-    // frees them); nginx's SNI callback reads c->ssl, so the probe's state
-    // stands there during SSL_do_handshake, and what that callback changes
-    // on the connection (server conf, log, server name) is put back, so
-    // nginx's real handshake starts as it would have.
+    // SSL object of the default server's context (SSL_free frees it and
+    // its BIOs); its connection state lives in the client's pool.
     unsafe {
         let hc = (*c).data as *mut ngx_http_connection_t;
         let conf_ctx = (*hc).conf_ctx;
         let sscf = *(*conf_ctx).srv_conf.add(ngx_http_ssl_module.ctx_index)
             as *mut ngx_http_ssl_srv_conf_t;
         if sscf.is_null() || (*sscf).ssl.ctx.is_null() {
-            return None;
+            return false;
         }
         let ssl = SSL_new((*sscf).ssl.ctx as *mut SSL_CTX);
         if ssl.is_null() {
             ERR_clear_error();
-            return None;
+            return false;
         }
-        p.probe = ssl;
+        p.probe.set(ssl);
         let rbio = BIO_new(BIO_s_mem());
         let wbio = BIO_new(BIO_s_mem());
         if rbio.is_null() || wbio.is_null() {
             BIO_free(rbio);
             BIO_free(wbio);
-            return None;
+            return false;
         }
         BIO_write(rbio, hello.as_ptr() as *const c_void, hello.len() as c_int);
         SSL_set_bio(ssl, rbio, wbio);
         SSL_set_accept_state(ssl);
         if SSL_set_ex_data(ssl, ngx_ssl_connection_index, c as *mut c_void) == 0
-            || SSL_set_ex_data(ssl, PROBE_INDEX.get(), p as *mut Pending as *mut c_void) == 0
+            || SSL_set_ex_data(ssl, PROBE_INDEX.get(), p as *const Pending as *mut c_void) == 0
         {
             ERR_clear_error();
-            return None;
+            return false;
         }
         let sc = ngx_pcalloc((*c).pool, core::mem::size_of::<ngx_ssl_connection_t>())
             as *mut ngx_ssl_connection_t;
         if sc.is_null() {
-            return None;
+            return false;
         }
         (*sc).connection = ssl;
         (*sc).buffer_size = (*sscf).ssl.buffer_size;
+        p.sc.set(sc);
+        p.default_ctx.set(conf_ctx);
+        true
+    }
+}
+
+/// Runs the probe's handshake to its next stop: Some when one of our
+/// callbacks stopped it (which handler, the conf arrays it runs under).
+fn drive_probe(c: *mut ngx_connection_t, p: &Pending) -> Option<(Kind, HttpConfs)> {
+    // SAFETY: the live http connection and the probe make_probe made;
+    // nginx's SNI callback reads c->ssl, so the probe's state stands there
+    // during SSL_do_handshake, and what that callback changes on the
+    // connection (server conf, log, server name) is put back, so nginx's
+    // real handshake starts as it would have.
+    unsafe {
+        let hc = (*c).data as *mut ngx_http_connection_t;
         let saved_log = *(*c).log;
         let saved_name = (*hc).ssl_servername;
         let saved_ssl = (*c).ssl;
-        (*c).ssl = sc;
-        p.reached = false;
-        SSL_do_handshake(ssl);
+        (*c).ssl = p.sc.get();
+        p.hello_reached.set(false);
+        p.cert_reached.set(false);
+        SSL_do_handshake(p.probe.get());
         (*c).ssl = saved_ssl;
         ERR_clear_error();
         let chosen = (*hc).conf_ctx;
-        (*hc).conf_ctx = conf_ctx;
+        (*hc).conf_ctx = p.default_ctx.get();
         (*hc).ssl_servername = saved_name;
         *(*c).log = saved_log;
-        if !p.reached {
+        let (kind, ctx) = if p.hello_reached.get() {
+            (Kind::ClientHello, p.default_ctx.get())
+        } else if p.cert_reached.get() {
+            (Kind::Cert, chosen)
+        } else {
             return None;
-        }
+        };
         Some((
+            kind,
             HttpConfs {
-                main: (*chosen).main_conf,
-                srv: (*chosen).srv_conf,
-                loc: (*chosen).loc_conf,
+                main: (*ctx).main_conf,
+                srv: (*ctx).srv_conf,
+                loc: (*ctx).loc_conf,
             },
-            sc,
         ))
     }
 }
@@ -474,10 +559,15 @@ pub unsafe fn finish(c: *mut ngx_connection_t, ok: bool) {
     let Some(p) = pending_of(c) else {
         return;
     };
-    if !matches!(p.stage, Stage::Running(..)) {
+    if !matches!(p.stage.get(), Stage::Running(..)) {
         return;
     }
-    p.stage = Stage::Done(ok);
+    p.stage.set(if ok && p.kind.get() == Kind::ClientHello {
+        p.hello_done.set(true);
+        Stage::Next
+    } else {
+        Stage::Done(ok)
+    });
     // SAFETY: the live connection (its record is alive, so its pool is);
     // its read handler is still ours and runs nginx's handshake next turn.
     unsafe {
@@ -495,9 +585,9 @@ unsafe extern "C" fn cert_cb(ssl: *mut SSL, _arg: *mut c_void) -> c_int {
         // probe carries its Pending in our slot; any other is nginx's, whose
         // connection is in nginx's slot.
         unsafe {
-            let probe = SSL_get_ex_data(ssl, PROBE_INDEX.get()) as *mut Pending;
-            if let Some(p) = probe.as_mut() {
-                p.reached = true;
+            let probe = SSL_get_ex_data(ssl, PROBE_INDEX.get()) as *const Pending;
+            if let Some(p) = probe.as_ref() {
+                p.cert_reached.set(true);
                 return -1;
             }
             let c = SSL_get_ex_data(ssl, ngx_ssl_connection_index) as *mut ngx_connection_t;
@@ -505,10 +595,12 @@ unsafe extern "C" fn cert_cb(ssl: *mut SSL, _arg: *mut c_void) -> c_int {
                 return 0;
             }
             match pending_of(c) {
-                Some(p) => match p.stage {
+                Some(p) => match p.stage.get() {
                     Stage::Done(ok) => {
                         let tls = Tls(NonNull::new_unchecked(ssl));
-                        for op in &p.ops {
+                        let ops = p.ops.borrow();
+                        let cert_ops = ops.iter().filter(|op| !matches!(op, Op::Protocols(..)));
+                        for op in cert_ops {
                             if tls.apply(op).is_err() {
                                 ERR_clear_error();
                                 return 0;
@@ -526,6 +618,60 @@ unsafe extern "C" fn cert_cb(ssl: *mut SSL, _arg: *mut c_void) -> c_int {
                     );
                     0
                 }
+            }
+        }
+    })
+}
+
+// SSL_CLIENT_HELLO_ERROR, _SUCCESS, _RETRY.
+const ERROR: c_int = 0;
+const SUCCESS: c_int = 1;
+const RETRY: c_int = -1;
+
+unsafe extern "C" fn hello_cb(ssl: *mut SSL, al: *mut c_int, _arg: *mut c_void) -> c_int {
+    guard(ERROR, || {
+        // SAFETY: as cert_cb; `al` is OpenSSL's alert slot.
+        unsafe {
+            let probe = SSL_get_ex_data(ssl, PROBE_INDEX.get()) as *const Pending;
+            if let Some(p) = probe.as_ref() {
+                if p.hello_done.get() {
+                    return SUCCESS;
+                }
+                p.hello_reached.set(true);
+                return RETRY;
+            }
+            let c = SSL_get_ex_data(ssl, ngx_ssl_connection_index) as *mut ngx_connection_t;
+            let verdict = match pending_of(c) {
+                Some(p) => match p.stage.get() {
+                    Stage::Done(false) if p.kind.get() == Kind::ClientHello => false,
+                    Stage::Done(_) => {
+                        let tls = Tls(NonNull::new_unchecked(ssl));
+                        let ops = p.ops.borrow();
+                        for op in ops.iter().filter(|op| matches!(op, Op::Protocols(..))) {
+                            let _ = tls.apply(op);
+                        }
+                        true
+                    }
+                    _ => false,
+                },
+                None => {
+                    if !c.is_null() {
+                        log::log_error(
+                            NGX_LOG_ALERT,
+                            (*c).log,
+                            b"ssl_client_hello_by_lua*: the handler could not run before the handshake (PROXY protocol or a ClientHello over 32 KiB)",
+                        );
+                    }
+                    false
+                }
+            };
+            if verdict {
+                SUCCESS
+            } else {
+                if !al.is_null() {
+                    *al = SSL_AD_INTERNAL_ERROR as c_int;
+                }
+                ERROR
             }
         }
     })
@@ -838,15 +984,15 @@ impl Tls {
 
     /// Records `op` when this is a probe, for the real handshake.
     fn record(self, op: impl FnOnce() -> Option<Op>) {
-        // SAFETY: our slot holds a probe's Pending (or null).
-        let p = unsafe { SSL_get_ex_data(self.ptr(), PROBE_INDEX.get()) } as *mut Pending;
         if PROBE_INDEX.get() < 0 {
             return;
         }
+        // SAFETY: our slot holds a probe's Pending (or null).
+        let p = unsafe { SSL_get_ex_data(self.ptr(), PROBE_INDEX.get()) } as *const Pending;
         // SAFETY: a probe's record outlives the probe (it frees it).
-        if let Some(p) = unsafe { p.as_mut() } {
+        if let Some(p) = unsafe { p.as_ref() } {
             if let Some(op) = op() {
-                p.ops.push(op);
+                p.ops.borrow_mut().push(op);
             }
         }
     }
@@ -885,6 +1031,14 @@ impl Tls {
                 }
                 Ok(())
             }
+            Op::Protocols(clear, set) => {
+                // SAFETY: the live SSL object's option bits.
+                unsafe {
+                    SSL_clear_options(self.ptr(), *clear as _);
+                    SSL_set_options(self.ptr(), *set as _);
+                }
+                Ok(())
+            }
             Op::Key(key) => {
                 // SAFETY: the live SSL object; OpenSSL takes a reference.
                 if unsafe { SSL_use_PrivateKey(self.ptr(), key.0.as_ptr()) } == 0 {
@@ -893,6 +1047,76 @@ impl Tls {
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// Allows exactly the protocols of nginx's mask (`NGX_SSL_TLSv1_2 |
+    /// ...`), as `ssl_protocols` would (`set_protocols`).
+    pub fn set_protocols(self, mask: u32) {
+        // OpenSSL 3's SSL_OP_NO_* (macros bindgen cannot expand; SSLv2's
+        // is 0 there).
+        let all: [(u32, u64); 5] = [
+            (NGX_SSL_SSLv3, 1 << 25),
+            (NGX_SSL_TLSv1, 1 << 26),
+            (NGX_SSL_TLSv1_2, 1 << 27),
+            (NGX_SSL_TLSv1_1, 1 << 28),
+            (NGX_SSL_TLSv1_3, 1 << 29),
+        ];
+        let clear = all.iter().fold(0, |m, (_, no)| m | no);
+        let set = all
+            .iter()
+            .filter(|(p, _)| mask & *p == 0)
+            .fold(0, |m, (_, no)| m | no);
+        let op = Op::Protocols(clear, set);
+        let _ = self.apply(&op);
+        self.record(|| Some(op));
+    }
+
+    /// The ClientHello's extension `typ` (while the client hello handler
+    /// runs).
+    pub fn client_hello_ext(self, typ: u32) -> Option<Vec<u8>> {
+        let mut out: *const u8 = ptr::null();
+        let mut len = 0usize;
+        // SAFETY: OpenSSL points into the ClientHello it keeps while the
+        // probe waits in its callback (the caller copies at once).
+        unsafe {
+            if SSL_client_hello_get0_ext(self.ptr(), typ, &mut out, &mut len) == 0 || out.is_null()
+            {
+                return None;
+            }
+            Some(core::slice::from_raw_parts(out, len).to_vec())
+        }
+    }
+
+    /// The ClientHello's extension types, in order.
+    pub fn client_hello_ext_present(self) -> Option<Vec<c_int>> {
+        let mut out: *mut c_int = ptr::null_mut();
+        let mut len = 0usize;
+        // SAFETY: OpenSSL allocates the array, freed here after the copy.
+        unsafe {
+            if SSL_client_hello_get1_extensions_present(self.ptr(), &mut out, &mut len) == 0 {
+                return None;
+            }
+            let v = if out.is_null() {
+                Vec::new()
+            } else {
+                core::slice::from_raw_parts(out, len).to_vec()
+            };
+            CRYPTO_free(out as *mut c_void, c"ssl_server.rs".as_ptr(), 0);
+            Some(v)
+        }
+    }
+
+    /// The ClientHello's cipher suites (raw, two bytes each).
+    pub fn client_hello_ciphers(self) -> Option<Vec<u8>> {
+        let mut out: *const u8 = ptr::null();
+        // SAFETY: as client_hello_ext.
+        unsafe {
+            let n = SSL_client_hello_get0_ciphers(self.ptr(), &mut out);
+            if n == 0 || out.is_null() {
+                return None;
+            }
+            Some(core::slice::from_raw_parts(out, n).to_vec())
         }
     }
 
