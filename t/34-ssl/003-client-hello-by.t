@@ -177,3 +177,35 @@ invalid protocols failed
 qr/lua entry thread aborted: runtime error: ssl_client_hello_by_lua\(nginx.conf:\d+\):\d+: refused a.test/,
 qr/context: ssl_client_hello_by_lua\*, client: 127.0.0.1/,
 ]
+
+
+
+=== TEST 4: ssl_client_hello_by_lua_file: the handler comes from a file and may yield
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2 ssl;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_certificate $TEST_NGINX_SSL_DIR/a.test.crt;
+        ssl_certificate_key $TEST_NGINX_SSL_DIR/a.test.key;
+        ssl_client_hello_by_lua_file html/hello.lua;
+        location / { return 200 "file server"; }
+    }
+--- user_files
+>>> hello.lua
+ngx.sleep(0.01)
+local ch = require "ngx.ssl.clienthello"
+ngx.shared.log:set("file", "ran for " .. ch.get_client_hello_server_name())
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_2))
+            assert(sock:sslhandshake(nil, "b.test", false))
+            sock:close()
+            ngx.say(ngx.shared.log:get("file"))
+        }
+    }
+--- response_body
+ran for b.test
+--- no_error_log
+[error]
