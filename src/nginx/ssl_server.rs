@@ -376,6 +376,11 @@ unsafe extern "C" fn pre_handshake(rev: *mut ngx_event_t) {
                 libc::MSG_PEEK,
             )
         };
+        let again =
+            n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock;
+        if again {
+            return wait_for_more(rev);
+        }
         if n <= 0 || buf[0] != 0x16 {
             return delegate(rev);
         }
@@ -384,17 +389,8 @@ unsafe extern "C" fn pre_handshake(rev: *mut ngx_event_t) {
             Some(Ok(_)) => {}
             Some(Err(())) => return delegate(rev),
             None if n == buf.len() => return delegate(rev),
-            None => {
-                // More of the hello is on its way.
-                // SAFETY: the live read event, re-armed for it.
-                unsafe {
-                    (*rev).set_ready(0);
-                    if ngx_handle_read_event(rev, 0) != NGX_OK as ngx_int_t {
-                        delegate(rev);
-                    }
-                }
-                return;
-            }
+            // More of the hello is on its way.
+            None => return wait_for_more(rev),
         }
         let p = match pending {
             Some(p) => p,
@@ -410,6 +406,18 @@ unsafe extern "C" fn pre_handshake(rev: *mut ngx_event_t) {
         }
         advance(c, p, rev)
     })
+}
+
+/// Waits for the next read event (the rest of the ClientHello).
+fn wait_for_more(rev: *mut ngx_event_t) {
+    // SAFETY: the live read event, re-armed for it (nginx's timer of the
+    // connection, client_header_timeout, still runs).
+    unsafe {
+        (*rev).set_ready(0);
+        if ngx_handle_read_event(rev, 0) != NGX_OK as ngx_int_t {
+            delegate(rev);
+        }
+    }
 }
 
 /// Runs the probe to its next stop and the handler it stopped for, until
