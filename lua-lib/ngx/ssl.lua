@@ -33,6 +33,8 @@ ffi.cdef [[
         const u_char *label, size_t llen, const u_char *context, size_t clen,
         int use_context, u_char *err, size_t *errlen);
     int ngx_lua_ffi_ssl_session_reused(u_char *err, size_t *errlen);
+    int ngx_lua_ffi_ssl_verify_client(void *client, void *trusted, int depth,
+        u_char *err, size_t *errlen);
     void *ngx_lua_ffi_ssl_req_pointer(u_char *err, size_t *errlen);
     int ngx_lua_ffi_cert_pem_to_der(const u_char *pem, size_t len,
         u_char *out, size_t cap, u_char *err, size_t *errlen);
@@ -224,6 +226,13 @@ function _M.export_keying_material(length, label, context)
         return ffi_str(buf, length)
     end
     return failed(rc, err, errlen)
+end
+
+function _M.verify_client(client_certs, depth, trusted_certs)
+    local err, errlen = get_errbuf()
+    local rc = C.ngx_lua_ffi_ssl_verify_client(client_certs, trusted_certs,
+                                               depth or -1, err, errlen)
+    return ok_or_fail(rc, err, errlen)
 end
 
 function _M.ssl_session_reused()

@@ -476,3 +476,35 @@ export! {
         FFI_OK
     }
 }
+
+export! {
+    /// `verify_client(client_certs?, depth?, trusted_certs?)`: only in
+    /// `ssl_certificate_by_lua*`, as upstream.
+    fn ngx_lua_ffi_ssl_verify_client(
+        client: *mut c_void,
+        trusted: *mut c_void,
+        depth: c_int,
+        err: *mut u8,
+        errlen: *mut usize,
+    ) -> c_int {
+        let mut err = err_out!(err, errlen);
+        let cur = current();
+        let Some(ctx) = cur.lua_ctx() else {
+            err.set(b"no request found");
+            return FFI_NO_REQ;
+        };
+        if cur.phase != crate::lua::phase::Phase::SslCert {
+            err.set(b"API disabled in the current context");
+            return FFI_ERROR;
+        }
+        let t = tls!(err);
+        // SAFETY: lua-lib's contract: null or chains parse_*_cert
+        // returned, kept alive by the cdata passed in.
+        let r = unsafe {
+            let c = with_chain(client, |c| c.dup_ref());
+            let tr = with_chain(trusted, |c| c.dup_ref());
+            t.verify_client(ctx.req(), depth, c.flatten().as_ref(), tr.flatten().as_ref())
+        };
+        answer(r, &mut err)
+    }
+}

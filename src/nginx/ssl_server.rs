@@ -78,6 +78,9 @@ pub enum Op {
     Key(PKey),
     /// `SSL_OP_NO_*` bits to clear, then to set (`set_protocols`).
     Protocols(u64, u64),
+    /// `verify_client`: depth, the CAs named to the client (and trusted),
+    /// more trusted certificates.
+    Verify(c_int, Option<CertChain>, Option<CertChain>),
 }
 
 #[derive(Clone, Copy)]
@@ -703,6 +706,19 @@ impl Drop for CertChain {
     }
 }
 
+unsafe extern "C" fn free_name(p: *mut c_void) {
+    guard((), || {
+        // SAFETY: an element of a name stack.
+        unsafe { X509_NAME_free(p as *mut X509_NAME) }
+    })
+}
+
+/// As nginx's own verify callback: the handshake goes on whatever the
+/// verdict, which `$ssl_client_verify` reports.
+unsafe extern "C" fn accept_any(_ok: c_int, _store: *mut X509_STORE_CTX) -> c_int {
+    guard(1, || 1)
+}
+
 unsafe extern "C" fn free_x509(p: *mut c_void) {
     guard((), || {
         // SAFETY: an element of a certificate stack.
@@ -856,6 +872,11 @@ impl CertChain {
             }
         }
         Ok(out)
+    }
+
+    /// A new owner of the same certificates (up-referenced).
+    pub fn dup_ref(&self) -> Option<CertChain> {
+        self.dup()
     }
 
     /// A new owner of the same certificates (up-referenced).
@@ -1047,6 +1068,7 @@ impl Tls {
                 }
                 Ok(())
             }
+            Op::Verify(depth, client, trusted) => self.apply_verify(*depth, client, trusted),
             Op::Key(key) => {
                 // SAFETY: the live SSL object; OpenSSL takes a reference.
                 if unsafe { SSL_use_PrivateKey(self.ptr(), key.0.as_ptr()) } == 0 {
@@ -1126,6 +1148,105 @@ impl Tls {
             }
             Some(core::slice::from_raw_parts(out, n).to_vec())
         }
+    }
+
+    /// Asks for a client certificate (`verify_client`); `depth` < 0: the
+    /// server's `ssl_verify_depth` (`r`'s).
+    pub fn verify_client(
+        self,
+        r: super::request::Request,
+        depth: c_int,
+        client: Option<&CertChain>,
+        trusted: Option<&CertChain>,
+    ) -> Result<(), &'static str> {
+        let depth = if depth < 0 {
+            // SAFETY: the ssl module's slot of the request's srv conf
+            // array holds its srv conf (null in a server without it).
+            unsafe {
+                let srv = (*r.as_ptr()).srv_conf;
+                let sscf =
+                    *srv.add(ngx_http_ssl_module.ctx_index) as *const ngx_http_ssl_srv_conf_t;
+                sscf.as_ref().map_or(1, |c| c.verify_depth as c_int)
+            }
+        } else {
+            depth
+        };
+        let dup = |c: Option<&CertChain>| match c {
+            Some(c) => c.dup().map(Some).ok_or("no memory"),
+            None => Ok(None),
+        };
+        let op = Op::Verify(depth, dup(client)?, dup(trusted)?);
+        self.apply(&op)?;
+        self.record(|| Some(op));
+        Ok(())
+    }
+
+    fn apply_verify(
+        self,
+        depth: c_int,
+        client: &Option<CertChain>,
+        trusted: &Option<CertChain>,
+    ) -> Result<(), &'static str> {
+        // SAFETY: the live SSL object; the store and the name list are new
+        // objects handed to it (set0/set: it owns them), freed here when
+        // something fails before that.
+        unsafe {
+            SSL_set_verify(self.ptr(), SSL_VERIFY_PEER as c_int, Some(accept_any));
+            SSL_set_verify_depth(self.ptr(), depth);
+            if client.is_none() && trusted.is_none() {
+                return Ok(());
+            }
+            let store = X509_STORE_new();
+            if store.is_null() {
+                return Err("X509_STORE_new() failed");
+            }
+            if let Some(chain) = client {
+                let names = OPENSSL_sk_new_null();
+                if names.is_null() {
+                    X509_STORE_free(store);
+                    return Err("sk_X509_NAME_new_null() failed");
+                }
+                for i in 0..chain.len() {
+                    let x = chain.get(i);
+                    let name = X509_NAME_dup(X509_get_subject_name(x));
+                    if name.is_null() || OPENSSL_sk_push(names, name as *const c_void) == 0 {
+                        X509_NAME_free(name);
+                        OPENSSL_sk_pop_free(names, Some(free_name));
+                        X509_STORE_free(store);
+                        clear_errors();
+                        return Err("sk_X509_NAME_push() failed");
+                    }
+                    if X509_STORE_add_cert(store, x) == 0 {
+                        OPENSSL_sk_pop_free(names, Some(free_name));
+                        X509_STORE_free(store);
+                        clear_errors();
+                        return Err("X509_STORE_add_cert() failed");
+                    }
+                }
+                SSL_set_client_CA_list(self.ptr(), names as *mut stack_st_X509_NAME);
+            }
+            if let Some(chain) = trusted {
+                for i in 0..chain.len() {
+                    if X509_STORE_add_cert(store, chain.get(i)) == 0 {
+                        X509_STORE_free(store);
+                        clear_errors();
+                        return Err("X509_STORE_add_cert() failed");
+                    }
+                }
+            }
+            if SSL_ctrl(
+                self.ptr(),
+                SSL_CTRL_SET_VERIFY_CERT_STORE as c_int,
+                0,
+                store as *mut c_void,
+            ) == 0
+            {
+                X509_STORE_free(store);
+                clear_errors();
+                return Err("SSL_set0_verify_cert_store() failed");
+            }
+        }
+        Ok(())
     }
 
     pub fn clear_certs(self) {

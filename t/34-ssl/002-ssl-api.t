@@ -280,3 +280,57 @@ ran for b.test
 --- must_die
 --- error_log
 no ssl configured for the server
+
+
+
+=== TEST 9: ngx.ssl.verify_client: the handler asks for a client certificate trusted by the given chain
+--- ssl_handler
+            local ssl = require "ngx.ssl"
+            local ca = assert(ssl.parse_pem_cert(read_file(DIR .. "/b.test.crt")))
+            if ssl.server_name() == "names.test" then
+                assert(ssl.verify_client(ca, 1))
+            else
+                assert(ssl.verify_client(nil, nil, ca))
+            end
+--- tls_location
+        location / {
+            return 200 "verify=$ssl_client_verify dn=$ssl_client_s_dn";
+        }
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+        location /b { lua_ssl_certificate $TEST_NGINX_SSL_DIR/b.test.crt;
+                      lua_ssl_certificate_key $TEST_NGINX_SSL_DIR/b.test.key;
+                      content_by_lua_block { ngx.print(hs(ngx.var.arg_name or "x.test")) } }
+        location /a { lua_ssl_certificate $TEST_NGINX_SSL_DIR/a.test.crt;
+                      lua_ssl_certificate_key $TEST_NGINX_SSL_DIR/a.test.key;
+                      content_by_lua_block { ngx.print(hs("x.test")) } }
+        location /none { content_by_lua_block { ngx.print(hs("x.test")) } }
+    }
+--- config
+    location = /t {
+        content_by_lua_block {
+            local function get(path)
+                local sock = ngx.socket.tcp()
+                assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_2))
+                sock:send("GET " .. path .. " HTTP/1.0\r\n\r\n")
+                local resp = sock:receive("*a")
+                sock:close()
+                return resp:match("\r\n\r\n(.*)")
+            end
+            ngx.say(get("/b"))
+            ngx.say(get("/b?name=names.test"))
+            ngx.say(get("/a"):match("^verify=FAILED") and "a: FAILED" or get("/a"))
+            ngx.say(get("/none"))
+            local ssl = require "ngx.ssl"
+            ngx.say(ssl.verify_client())
+        }
+    }
+--- response_body
+verify=SUCCESS dn=CN=b.test
+verify=SUCCESS dn=CN=b.test
+a: FAILED
+verify=NONE dn=
+nilAPI disabled in the current context
+--- no_error_log
+[alert]
