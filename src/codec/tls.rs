@@ -77,9 +77,45 @@ pub fn sni_host_name(ext: &[u8]) -> Option<&[u8]> {
     Some(&rest[2..2 + n])
 }
 
+/// The length of the PROXY protocol header (v1 text line or v2 binary)
+/// that starts `buf`: None when more bytes are needed, `Some(Err(()))` when
+/// `buf` does not start with one.
+pub fn proxy_header_len(buf: &[u8]) -> Option<Result<usize, ()>> {
+    const V2: &[u8] = b"\r\n\r\n\0\r\nQUIT\n";
+    const V1_MAX: usize = 107;
+    if buf.starts_with(b"PROXY") || (buf.len() < 5 && b"PROXY".starts_with(buf)) {
+        return match buf.windows(2).position(|w| w == b"\r\n") {
+            Some(i) => Some(Ok(i + 2)),
+            None if buf.len() >= V1_MAX => Some(Err(())),
+            None => None,
+        };
+    }
+    let n = buf.len().min(V2.len());
+    if buf[..n] != V2[..n] {
+        return Some(Err(()));
+    }
+    if buf.len() < 16 {
+        return None;
+    }
+    Some(Ok(16 + usize::from(u16::from_be_bytes([buf[14], buf[15]]))))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{client_hello_end, sni_host_name};
+    use super::{client_hello_end, proxy_header_len, sni_host_name};
+
+    #[test]
+    fn proxy_headers() {
+        let v1 = b"PROXY TCP4 1.2.3.4 127.0.0.1 1111 443\r\n\x16\x03";
+        assert_eq!(proxy_header_len(v1), Some(Ok(v1.len() - 2)));
+        assert_eq!(proxy_header_len(&v1[..20]), None);
+        assert_eq!(proxy_header_len(b"PRO"), None);
+        assert_eq!(proxy_header_len(b"\x16\x03\x01"), Some(Err(())));
+        let mut v2 = b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c".to_vec();
+        v2.extend_from_slice(&[0; 12]);
+        assert_eq!(proxy_header_len(&v2), Some(Ok(28)));
+        assert_eq!(proxy_header_len(&v2[..10]), None);
+    }
 
     #[test]
     fn sni_bodies() {

@@ -366,9 +366,7 @@ unsafe extern "C" fn pre_handshake(rev: *mut ngx_event_t) {
                 Stage::Fresh => {}
             }
         }
-        if pp {
-            return delegate(rev);
-        }
+
         let mut buf = vec![0u8; PEEK_MAX];
         // SAFETY: the connection's socket; the data stays for nginx.
         let n = unsafe {
@@ -384,14 +382,30 @@ unsafe extern "C" fn pre_handshake(rev: *mut ngx_event_t) {
         if again {
             return wait_for_more(rev);
         }
-        if n <= 0 || buf[0] != 0x16 {
+        if n <= 0 {
             return delegate(rev);
         }
         let n = n as usize;
+        // Behind the PROXY protocol the hello follows its header, which
+        // nginx's handler reads (and so consumes) itself.
+        let skip = if pp {
+            match crate::codec::tls::proxy_header_len(&buf[..n]) {
+                Some(Ok(k)) if k < n => k,
+                Some(Ok(_)) | None => return wait_for_more(rev),
+                Some(Err(())) => return delegate(rev),
+            }
+        } else {
+            0
+        };
+        let buf = &buf[skip..n];
+        let n = buf.len();
+        if buf[0] != 0x16 {
+            return delegate(rev);
+        }
         match crate::codec::tls::client_hello_end(&buf[..n]) {
             Some(Ok(_)) => {}
             Some(Err(())) => return delegate(rev),
-            None if n == buf.len() => return delegate(rev),
+            None if n + skip == PEEK_MAX => return delegate(rev),
             // More of the hello is on its way.
             None => return wait_for_more(rev),
         }
@@ -625,7 +639,7 @@ unsafe extern "C" fn cert_cb(ssl: *mut SSL, _arg: *mut c_void) -> c_int {
                     log::log_error(
                         NGX_LOG_ALERT,
                         (*c).log,
-                        b"ssl_certificate_by_lua*: the handler could not run before the handshake (PROXY protocol or a ClientHello over 32 KiB)",
+                        b"ssl_certificate_by_lua*: the handler could not run before the handshake (a ClientHello over 32 KiB)",
                     );
                     0
                 }
@@ -670,7 +684,7 @@ unsafe extern "C" fn hello_cb(ssl: *mut SSL, al: *mut c_int, _arg: *mut c_void) 
                         log::log_error(
                             NGX_LOG_ALERT,
                             (*c).log,
-                            b"ssl_client_hello_by_lua*: the handler could not run before the handshake (PROXY protocol or a ClientHello over 32 KiB)",
+                            b"ssl_client_hello_by_lua*: the handler could not run before the handshake (a ClientHello over 32 KiB)",
                         );
                     }
                     false

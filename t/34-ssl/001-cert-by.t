@@ -323,3 +323,51 @@ handler sleeps
 --- no_error_log
 handler woke
 [alert]
+
+
+
+=== TEST 9: ssl_certificate_by_lua_block: behind the PROXY protocol (v1), the handler still runs first and may yield
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2 ssl proxy_protocol;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_certificate $TEST_NGINX_SSL_DIR/fallback.test.crt;
+        ssl_certificate_key $TEST_NGINX_SSL_DIR/fallback.test.key;
+        ssl_certificate_by_lua_block {
+            local ssl = require "ngx.ssl"
+            local name = ssl.server_name()
+            ngx.sleep(0.01)
+            assert(ssl.clear_certs())
+            assert(ssl.set_der_cert(read_file(DIR .. "/" .. name .. ".crt.der")))
+            assert(ssl.set_der_priv_key(read_file(DIR .. "/" .. name .. ".key.der")))
+        }
+        location / {
+            return 200 "pp=$proxy_protocol_addr sni=$ssl_server_name";
+        }
+    }
+--- config
+    lua_ssl_trusted_certificate $TEST_NGINX_SSL_DIR/all.crt;
+    location = /t {
+        content_by_lua_block {
+            for _, name in ipairs({ "b.test", "c.test" }) do
+                local sock = ngx.socket.tcp()
+                sock:settimeout(3000)
+                assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_2))
+                assert(sock:send("PROXY TCP4 10.1.2.3 127.0.0.1 1111 443\r\n"))
+                local ok, err = sock:sslhandshake(nil, name, true)
+                if not ok then
+                    ngx.say(name, ": ", err)
+                else
+                    sock:send("GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+                    ngx.say(name, ": ", sock:receive("*a"):match("\r\n\r\n(.*)"))
+                end
+                sock:close()
+            end
+        }
+    }
+--- response_body
+b.test: pp=10.1.2.3 sni=b.test
+c.test: pp=10.1.2.3 sni=c.test
+--- no_error_log
+[error]
+[alert]
