@@ -53,7 +53,7 @@ macro_rules! handler_directives {
             setter! { fn $fn_inline(cf, conf: &mut c_void) { set_handler(cf, conf, $phase, Form::Inline) } }
             setter! { fn $fn_file(cf, conf: &mut c_void) { set_handler(cf, conf, $phase, Form::File) } }
         )*
-        pub static mut COMMANDS: [ngx_command_t; 52 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
+        pub static mut COMMANDS: [ngx_command_t; 53 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
             cmd(b"lua_package_path\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_path, MAIN),
             cmd(b"lua_package_cpath\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_cpath, MAIN),
             cmd(b"lua_code_cache\0", ANY_LOC | NGX_CONF_FLAG, set_code_cache, LOC),
@@ -88,6 +88,7 @@ macro_rules! handler_directives {
             cmd(b"lua_ssl_certificate\0", SSL_LOC | NGX_CONF_TAKE1, set_ssl_certificate, LOC),
             cmd(b"lua_ssl_certificate_key\0", SSL_LOC | NGX_CONF_TAKE1, set_ssl_certificate_key, LOC),
             cmd(b"lua_ssl_conf_command\0", SSL_LOC | NGX_CONF_TAKE2, set_ssl_conf_command, LOC),
+            cmd(b"lua_ssl_key_log\0", SSL_LOC | NGX_CONF_TAKE1, set_ssl_key_log, LOC),
             // No inline (string) forms for these two, as upstream.
             cmd(b"server_rewrite_by_lua_block\0", SRV_REWRITE_CTX | NGX_CONF_BLOCK | NGX_CONF_NOARGS, server_rewrite_block, LOC),
             cmd(b"server_rewrite_by_lua_file\0", SRV_REWRITE_CTX | NGX_CONF_TAKE1, server_rewrite_file, LOC),
@@ -163,7 +164,8 @@ ssl_setters!(
     set_ssl_crl => crl,
     set_ssl_certificate => certificate,
     set_ssl_certificate_key => certificate_key,
-    set_ssl_conf_command => conf_command
+    set_ssl_conf_command => conf_command,
+    set_ssl_key_log => key_log
 );
 
 /// `on`/`off`, as nginx's flag directives.
