@@ -526,6 +526,9 @@ fn make_probe(c: *mut ngx_connection_t, p: &Pending, hello: &[u8]) -> bool {
         }
         (*sc).connection = ssl;
         (*sc).buffer_size = (*sscf).ssl.buffer_size;
+        // nginx's session cache callbacks find the cache through it (as
+        // ngx_ssl_create_connection sets it).
+        (*sc).session_ctx = (*sscf).ssl.ctx;
         p.sc.set(sc);
         p.default_ctx.set(conf_ctx);
         true

@@ -371,3 +371,45 @@ c.test: pp=10.1.2.3 sni=c.test
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 10: ssl_certificate_by_lua_block: a resumed TLS 1.2 session skips the handler, as OpenSSL skips the callback
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2 ssl;
+        ssl_protocols TLSv1.2;
+        ssl_session_cache shared:S:1m;
+        ssl_session_tickets off;
+        ssl_certificate $TEST_NGINX_SSL_DIR/fallback.test.crt;
+        ssl_certificate_key $TEST_NGINX_SSL_DIR/fallback.test.key;
+        ssl_certificate_by_lua_block {
+            ngx.shared.certs:incr("runs", 1, 0)
+        }
+        location / {
+            content_by_lua_block {
+                ngx.print("reused=", tostring(require("ngx.ssl").ssl_session_reused()))
+            }
+        }
+    }
+--- config
+    lua_ssl_protocols TLSv1.2;
+    location = /t {
+        content_by_lua_block {
+            local sess
+            for i = 1, 2 do
+                local sock = ngx.socket.tcp()
+                assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_2))
+                sess = assert(sock:sslhandshake(sess, "a.test", false))
+                sock:send("GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+                ngx.say(sock:receive("*a"):match("\r\n\r\n(.*)"), " runs=",
+                        ngx.shared.certs:get("runs"))
+                sock:close()
+            end
+        }
+    }
+--- response_body
+reused=false runs=1
+reused=true runs=1
+--- no_error_log
+[error]
