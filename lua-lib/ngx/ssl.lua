@@ -191,7 +191,7 @@ local function secret(what, outlen, default)
         outlen = default
     end
     local err, errlen = get_errbuf()
-    local buf = get_string_buf(outlen)
+    local buf = get_string_buf(64)
     local sizep = get_size_ptr()
     sizep[0] = outlen
     local rc = C.ngx_lua_ffi_ssl_secret(what, buf, sizep, err, errlen)
@@ -218,7 +218,7 @@ end
 
 function _M.export_keying_material(length, label, context)
     local err, errlen = get_errbuf()
-    local buf = get_string_buf(length)
+    local buf = get_string_buf(length > 0 and length <= 65536 and length or 1)
     local rc = C.ngx_lua_ffi_ssl_export_keying_material(
         buf, length, label, #label, context, context and #context or 0,
         context and 1 or 0, err, errlen)

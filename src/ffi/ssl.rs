@@ -204,7 +204,9 @@ export! {
     ) -> c_int {
         let mut err = err_out!(err, errlen);
         let t = tls!(err);
-        let cap = *lua_buf!(size, 1).first().unwrap_or(&0);
+        // No secret is longer than 64 bytes; a bigger (or negative, so
+        // huge) request gets the whole value, as OpenSSL would give it.
+        let cap = (*lua_buf!(size, 1).first().unwrap_or(&0)).min(64);
         let buf = lua_buf!(out, cap);
         let n = match what {
             0 => t.random(true, buf),
@@ -215,6 +217,10 @@ export! {
         FFI_OK
     }
 }
+
+/// More keying material than anyone asks for (and than lua-lib's scratch
+/// buffer holds by default, so a length past it gets a buffer of its own).
+const MAX_KEYING_MATERIAL: usize = 1 << 16;
 
 export! {
     fn ngx_lua_ffi_ssl_export_keying_material(
@@ -230,6 +236,12 @@ export! {
     ) -> c_int {
         let mut err = err_out!(err, errlen);
         let t = tls!(err);
+        // lua-lib's buffer has `outlen` bytes only for a sane length (a
+        // negative one arrives huge).
+        if outlen > MAX_KEYING_MATERIAL {
+            err.set(b"SSL_export_keying_material() failed");
+            return FFI_ERROR;
+        }
         let ctx = (use_context != 0).then(|| lua_bytes!(context, clen));
         if t.export_keying_material(lua_buf!(out, outlen), lua_bytes!(label, llen), ctx) {
             FFI_OK

@@ -157,6 +157,10 @@ qr/init_worker: false \S*: no request found/
                 ngx.say("server random: ", #ssl.get_server_random(16))
                 ngx.say("master key: ", ssl.get_session_master_key(0))
                 ngx.say("keying material: ", #ssl.export_keying_material(24, "EXPORTER-test"))
+                ngx.say("with context: ", ssl.export_keying_material(16, "EXPORTER-test", "ctx")
+                        ~= ssl.export_keying_material(16, "EXPORTER-test"))
+                ngx.say("negative sizes: ", #ssl.get_client_random(-1), " ",
+                        tostring(select(2, ssl.export_keying_material(-1, "EXPORTER-test"))))
                 ngx.say("reused: ", ssl.ssl_session_reused())
                 ngx.say("pointer: ", type(ssl.get_req_ssl_pointer()))
             }
@@ -177,6 +181,8 @@ client random: 32 of 32
 server random: 16
 master key: 48
 keying material: 24
+with context: true
+negative sizes: 32 SSL_export_keying_material() failed
 reused: false
 pointer: cdata
 --- no_error_log
