@@ -459,6 +459,12 @@ fn advance(c: *mut ngx_connection_t, p: &Pending, rev: *mut ngx_event_t) {
             }
             Start::Pending(job, abort) => {
                 p.stage.set(Stage::Running(job, abort));
+                if peer_gone(rev) {
+                    // The client left before the handler began (its EOF
+                    // came with the hello): no later event will say so.
+                    p.abort();
+                    return delegate(rev);
+                }
                 // SAFETY: the live connection's read event: with a level-
                 // triggered event method it would fire again and again
                 // for the unread hello.
