@@ -28,6 +28,7 @@ pub mod process;
 pub mod regex;
 pub mod semaphore;
 pub mod shdict;
+pub mod ssl_cert;
 pub mod subrequest;
 pub mod timer;
 pub mod worker_thread;

@@ -9,6 +9,7 @@ pub mod base64;
 pub mod hash;
 pub mod sql;
 pub mod text;
+pub mod tls;
 pub mod uri;
 
 /// A quick property test over pseudo-random inputs (the same checks as

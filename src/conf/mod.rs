@@ -36,6 +36,9 @@ pub struct MainConf {
     pub uses_access: bool,
     pub uses_precontent: bool,
     pub uses_log: bool,
+    /// Some server has `ssl_certificate_by_lua*`: its connections' first
+    /// read handler is ours (see `nginx::ssl_server`).
+    pub uses_ssl_cert: bool,
     /// `rewrite_by_lua_no_postpone`, `access_by_lua_no_postpone`,
     /// `precontent_by_lua_no_postpone` (default off: our handler is moved
     /// to the end of its phase).
@@ -135,6 +138,7 @@ impl Default for MainConf {
             uses_access: false,
             uses_precontent: false,
             uses_log: false,
+            uses_ssl_cert: false,
             rewrite_no_postpone: None,
             access_no_postpone: None,
             precontent_no_postpone: None,
@@ -171,6 +175,11 @@ pub struct LocConf {
     pub log: Option<Rc<Handler>>,
     pub header_filter: Option<Rc<Handler>>,
     pub body_filter: Option<Rc<Handler>>,
+    /// `ssl_certificate_by_lua*` (http or server level; the server's own
+    /// loc conf is read).
+    pub ssl_cert: Option<Rc<Handler>>,
+    /// `ssl_client_hello_by_lua*` (likewise; the default server's runs).
+    pub ssl_client_hello: Option<Rc<Handler>>,
     /// `lua_code_cache`; `None` until set or merged.
     pub code_cache: Option<bool>,
     /// `lua_check_client_abort`.
@@ -196,6 +205,13 @@ pub struct LocConf {
 }
 
 impl LocConf {
+    /// Our slot of a loc conf array (a server's, at configuration time).
+    pub fn of_confs(confs: HttpConfs) -> &'static LocConf {
+        // SAFETY: our slot of an http loc conf array holds the LocConf
+        // create_loc_conf made, in the cycle's pool.
+        unsafe { &*(confs.module_loc_conf() as *const LocConf) }
+    }
+
     /// The location configuration `r` runs under.
     pub fn of(r: Request) -> &'static LocConf {
         // SAFETY: our slot of a request's loc_conf holds the LocConf
@@ -314,6 +330,8 @@ impl LocConf {
         inherit(&mut self.log, &prev.log);
         inherit(&mut self.header_filter, &prev.header_filter);
         inherit(&mut self.body_filter, &prev.body_filter);
+        inherit(&mut self.ssl_cert, &prev.ssl_cert);
+        inherit(&mut self.ssl_client_hello, &prev.ssl_client_hello);
         if self.code_cache.is_none() {
             self.code_cache = Some(prev.code_cache());
         }

@@ -19,6 +19,8 @@ pub struct SslConf {
     pub certificates: Option<Vec<Vec<u8>>>,
     pub certificate_keys: Option<Vec<Vec<u8>>>,
     pub conf_commands: Option<Vec<(Vec<u8>, Vec<u8>)>>,
+    /// `lua_ssl_key_log`.
+    pub key_log: Option<Vec<u8>>,
     /// The context cosockets of this location use (shared with the level
     /// above when this one sets nothing).
     pub ssl: Option<NonNull<ngx_ssl_t>>,
@@ -34,6 +36,7 @@ impl SslConf {
             || self.certificates.is_some()
             || self.certificate_keys.is_some()
             || self.conf_commands.is_some()
+            || self.key_log.is_some()
     }
 }
 
@@ -127,6 +130,15 @@ pub fn certificate_key(cf: Conf, sc: &mut SslConf) -> SetResult {
     Ok(())
 }
 
+/// `lua_ssl_key_log FILE`.
+pub fn key_log(cf: Conf, sc: &mut SslConf) -> SetResult {
+    if sc.key_log.is_some() {
+        return Err(DUPLICATE);
+    }
+    sc.key_log = Some(cf.args().get(1).to_vec());
+    Ok(())
+}
+
 /// `lua_ssl_conf_command NAME VALUE`.
 pub fn conf_command(cf: Conf, sc: &mut SslConf) -> SetResult {
     let args = cf.args();
@@ -153,7 +165,8 @@ pub fn merge(cf: Conf, prev: &mut SslConf, conf: &mut SslConf) -> bool {
         crl,
         certificates,
         certificate_keys,
-        conf_commands
+        conf_commands,
+        key_log
     );
     if !own {
         if let Some(ssl) = prev.ssl {
@@ -216,6 +229,11 @@ fn create(cf: Conf, conf: &SslConf) -> Option<SslCtx> {
     }
     if let Some(cmds) = &conf.conf_commands {
         if !ssl.conf_commands(cf, cmds) {
+            return None;
+        }
+    }
+    if let Some(path) = &conf.key_log {
+        if !ssl.key_log(cf, path) {
             return None;
         }
     }

@@ -9,6 +9,8 @@ use crate::lua::sleep::sleep_running;
 const EXIT_PHASES: u32 = crate::lua::phase::HANDLER_PHASES
     | Phase::HeaderFilter.bit()
     | Phase::Timer.bit()
+    | Phase::SslCert.bit()
+    | Phase::SslClientHello.bit()
     | Phase::Balancer.bit();
 
 /// Statuses that end the request at once, so they may leave captures

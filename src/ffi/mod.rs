@@ -73,6 +73,7 @@ pub mod response;
 pub mod semaphore;
 pub mod shdict;
 pub mod socket;
+pub mod ssl;
 pub mod string;
 pub mod subrequest;
 pub mod thread;

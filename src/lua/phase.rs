@@ -19,6 +19,8 @@ pub enum Phase {
     ServerRewrite = 12,
     Precontent = 13,
     Balancer = 14,
+    SslCert = 15,
+    SslClientHello = 16,
 }
 
 impl Phase {
@@ -39,6 +41,8 @@ impl Phase {
             Phase::ServerRewrite => "server_rewrite_by_lua",
             Phase::Precontent => "precontent_by_lua",
             Phase::Balancer => "balancer_by_lua",
+            Phase::SslCert => "ssl_certificate_by_lua",
+            Phase::SslClientHello => "ssl_client_hello_by_lua",
         }
     }
 
@@ -59,6 +63,8 @@ impl Phase {
             Phase::ServerRewrite => "server_rewrite_by_lua*",
             Phase::Precontent => "precontent_by_lua*",
             Phase::Balancer => "balancer_by_lua*",
+            Phase::SslCert => "ssl_certificate_by_lua*",
+            Phase::SslClientHello => "ssl_client_hello_by_lua*",
         }
     }
 
@@ -75,6 +81,12 @@ impl Phase {
         )
     }
 
+    /// Phases whose Lua code runs in a fake request of the module's own
+    /// (no client request, no posted subrequests).
+    pub fn fake_request(self) -> bool {
+        matches!(self, Phase::Timer | Phase::SslCert | Phase::SslClientHello)
+    }
+
     pub const fn bit(self) -> u32 {
         1 << (self as u32)
     }
@@ -89,7 +101,8 @@ pub const HANDLER_PHASES: u32 = Phase::ServerRewrite.bit()
     | Phase::Content.bit();
 
 /// Phases where the entry coroutine may yield.
-pub const YIELDABLE: u32 = HANDLER_PHASES | Phase::Timer.bit();
+pub const YIELDABLE: u32 =
+    HANDLER_PHASES | Phase::Timer.bit() | Phase::SslCert.bit() | Phase::SslClientHello.bit();
 
 /// Phases that run for a request (or one of its filters). The balancer
 /// runs for the request whose upstream connects, in the main Lua thread

@@ -455,7 +455,7 @@ pub unsafe fn resume_from_event(t: *mut CoCtx) {
         let ctx = (*t).ctx;
         let r = (*ctx).r;
         let c = (*r).connection;
-        let timer = (*ctx).phase == Phase::Timer;
+        let timer = (*ctx).phase.fake_request();
         if !timer {
             // Log lines name the request that runs (a subrequest, or the
             // parent woken after its subrequests), as nginx's own handlers

@@ -24,6 +24,8 @@ const SET_CTX: u32 = NGX_HTTP_SRV_CONF | NGX_HTTP_SIF_CONF | NGX_HTTP_LOC_CONF |
 const SSL_LOC: u32 = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF;
 /// `server_rewrite_by_lua*`: the phase runs before a location is chosen.
 const SRV_REWRITE_CTX: u32 = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF;
+/// `ssl_certificate_by_lua*`: http or server.
+const SSL_CERT_CTX: u32 = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF;
 
 type Setter = unsafe extern "C" fn(*mut ngx_conf_t, *mut ngx_command_t, *mut c_void) -> *mut c_char;
 
@@ -51,7 +53,7 @@ macro_rules! handler_directives {
             setter! { fn $fn_inline(cf, conf: &mut c_void) { set_handler(cf, conf, $phase, Form::Inline) } }
             setter! { fn $fn_file(cf, conf: &mut c_void) { set_handler(cf, conf, $phase, Form::File) } }
         )*
-        pub static mut COMMANDS: [ngx_command_t; 50 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
+        pub static mut COMMANDS: [ngx_command_t; 55 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
             cmd(b"lua_package_path\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_path, MAIN),
             cmd(b"lua_package_cpath\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_cpath, MAIN),
             cmd(b"lua_code_cache\0", ANY_LOC | NGX_CONF_FLAG, set_code_cache, LOC),
@@ -88,9 +90,14 @@ macro_rules! handler_directives {
             cmd(b"lua_ssl_certificate\0", SSL_LOC | NGX_CONF_TAKE1, set_ssl_certificate, LOC),
             cmd(b"lua_ssl_certificate_key\0", SSL_LOC | NGX_CONF_TAKE1, set_ssl_certificate_key, LOC),
             cmd(b"lua_ssl_conf_command\0", SSL_LOC | NGX_CONF_TAKE2, set_ssl_conf_command, LOC),
+            cmd(b"lua_ssl_key_log\0", SSL_LOC | NGX_CONF_TAKE1, set_ssl_key_log, LOC),
             // No inline (string) forms for these two, as upstream.
             cmd(b"server_rewrite_by_lua_block\0", SRV_REWRITE_CTX | NGX_CONF_BLOCK | NGX_CONF_NOARGS, server_rewrite_block, LOC),
             cmd(b"server_rewrite_by_lua_file\0", SRV_REWRITE_CTX | NGX_CONF_TAKE1, server_rewrite_file, LOC),
+            cmd(b"ssl_certificate_by_lua_block\0", SSL_CERT_CTX | NGX_CONF_BLOCK | NGX_CONF_NOARGS, ssl_cert_block, LOC),
+            cmd(b"ssl_certificate_by_lua_file\0", SSL_CERT_CTX | NGX_CONF_TAKE1, ssl_cert_file, LOC),
+            cmd(b"ssl_client_hello_by_lua_block\0", SSL_CERT_CTX | NGX_CONF_BLOCK | NGX_CONF_NOARGS, ssl_hello_block, LOC),
+            cmd(b"ssl_client_hello_by_lua_file\0", SSL_CERT_CTX | NGX_CONF_TAKE1, ssl_hello_file, LOC),
             cmd(b"precontent_by_lua_block\0", ANY_LOC | NGX_CONF_BLOCK | NGX_CONF_NOARGS, precontent_block, LOC),
             cmd(b"precontent_by_lua_file\0", ANY_LOC | NGX_CONF_TAKE1, precontent_file, LOC),
             cmd(b"rewrite_by_lua_no_postpone\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_rewrite_no_postpone, MAIN),
@@ -136,6 +143,10 @@ handler_directives! {
 
 setter! { fn server_rewrite_block(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::ServerRewrite, Form::Block) } }
 setter! { fn server_rewrite_file(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::ServerRewrite, Form::File) } }
+setter! { fn ssl_cert_block(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::SslCert, Form::Block) } }
+setter! { fn ssl_cert_file(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::SslCert, Form::File) } }
+setter! { fn ssl_hello_block(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::SslClientHello, Form::Block) } }
+setter! { fn ssl_hello_file(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::SslClientHello, Form::File) } }
 setter! { fn precontent_block(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::Precontent, Form::Block) } }
 setter! { fn precontent_file(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::Precontent, Form::File) } }
 
@@ -155,7 +166,8 @@ ssl_setters!(
     set_ssl_crl => crl,
     set_ssl_certificate => certificate,
     set_ssl_certificate_key => certificate_key,
-    set_ssl_conf_command => conf_command
+    set_ssl_conf_command => conf_command,
+    set_ssl_key_log => key_log
 );
 
 /// `on`/`off`, as nginx's flag directives.
@@ -433,6 +445,8 @@ fn set_handler(cf: Conf, conf: &mut c_void, phase: Phase, form: Form) -> SetResu
                     mcf.uses_log = true;
                     &mut lcf.log
                 }
+                Phase::SslCert => &mut lcf.ssl_cert,
+                Phase::SslClientHello => &mut lcf.ssl_client_hello,
                 Phase::HeaderFilter => &mut lcf.header_filter,
                 Phase::BodyFilter => &mut lcf.body_filter,
                 _ => return Err(ConfError::Logged),

@@ -85,6 +85,21 @@ fn configure(cf: Conf) -> bool {
         return false;
     }
 
+    match crate::nginx::ssl_server::install_cert_cb(cf, |confs| {
+        crate::conf::LocConf::of_confs(confs).ssl_cert.is_some()
+    }) {
+        Some(any) => mcf.uses_ssl_cert = any,
+        None => return false,
+    }
+    match crate::nginx::ssl_server::install_client_hello_cb(cf, |confs| {
+        crate::conf::LocConf::of_confs(confs)
+            .ssl_client_hello
+            .is_some()
+    }) {
+        Some(any) => mcf.uses_ssl_cert |= any,
+        None => return false,
+    }
+
     // The capture filters first: the *_filter_by_lua ones then sit above
     // them and see subrequest responses too.
     subrequest::install();
@@ -159,6 +174,9 @@ pub unsafe extern "C" fn init_module(cycle: *mut ngx_cycle_t) -> ngx_int_t {
         }
         // SAFETY: as above.
         unsafe { crate::process::commit(cycle.as_ptr()) };
+        if mcf.uses_ssl_cert {
+            crate::nginx::ssl_server::wrap_listenings(cycle, crate::ssl_cert::start);
+        }
         let Some(ph) = HttpConfs::of_cycle(cycle).and_then(HttpConfs::phase_handlers) else {
             return OK;
         };

@@ -179,6 +179,12 @@ impl HttpConfs {
         }
     }
 
+    /// This module's slot of the location level (its `LocConf`).
+    pub fn module_loc_conf(self) -> *mut c_void {
+        // SAFETY: the loc array has one slot per http module, as main.
+        unsafe { *self.loc.add(super::module::ctx_index()) }
+    }
+
     /// This module's slot of the main level (its `MainConf`).
     pub fn module_main_conf(self) -> *mut c_void {
         // SAFETY: the main array has one slot per http module (see the

@@ -210,3 +210,107 @@ unsafe extern "C" fn timer_log_handler(
         }
     })
 }
+
+impl FakeConnection {
+    /// Lends the TLS state `tls` of connection `client` (a handshake's
+    /// probe) to the fake connection, whose log lines then end as
+    /// upstream's in `ssl_certificate_by_lua*` (or, with `hello`, in
+    /// `ssl_client_hello_by_lua*`): the context, the client and the
+    /// server address.
+    pub fn lend_tls(
+        &self,
+        client: *mut ngx_connection_t,
+        tls: *mut ngx_ssl_connection_t,
+        hello: bool,
+    ) {
+        let c = self.as_ptr();
+        // SAFETY: our fake connection and the log new() made for it; the
+        // client connection outlives the fake one (its pool's cleanup
+        // closes the fake one first).
+        unsafe {
+            (*c).ssl = tls;
+            (*(*c).log).handler = Some(if hello {
+                ssl_hello_log_handler
+            } else {
+                ssl_cert_log_handler
+            });
+            (*(*c).log).data = client as *mut c_void;
+        }
+    }
+
+    /// The connection whose TLS state was lent (null if none).
+    pub fn tls_client(&self) -> *mut ngx_connection_t {
+        let c = self.as_ptr();
+        // SAFETY: our fake connection; lend_tls put the client in its log.
+        unsafe {
+            if (*c).ssl.is_null() {
+                return ptr::null_mut();
+            }
+            (*(*c).log).data as *mut ngx_connection_t
+        }
+    }
+
+    /// Gives the lent TLS state back (before close).
+    pub fn unlend_tls(&self) {
+        // SAFETY: our fake connection.
+        unsafe { (*self.as_ptr()).ssl = ptr::null_mut() };
+    }
+}
+
+/// Appends ", context: ssl_certificate_by_lua*, client: ..., server: ...".
+unsafe extern "C" fn ssl_cert_log_handler(
+    log: *mut ngx_log_t,
+    buf: *mut u_char,
+    len: usize,
+) -> *mut u_char {
+    super::panic::guard(buf, || {
+        // SAFETY: nginx's arguments, passed on.
+        unsafe { ssl_log(log, buf, len, b", context: ssl_certificate_by_lua*") }
+    })
+}
+
+/// Appends ", context: ssl_client_hello_by_lua*, client: ..., server: ...".
+unsafe extern "C" fn ssl_hello_log_handler(
+    log: *mut ngx_log_t,
+    buf: *mut u_char,
+    len: usize,
+) -> *mut u_char {
+    super::panic::guard(buf, || {
+        // SAFETY: nginx's arguments, passed on.
+        unsafe { ssl_log(log, buf, len, b", context: ssl_client_hello_by_lua*") }
+    })
+}
+
+/// # Safety
+/// nginx's log handler arguments: `buf` has room for `len` bytes.
+unsafe fn ssl_log(
+    log: *mut ngx_log_t,
+    buf: *mut u_char,
+    len: usize,
+    context: &[u8],
+) -> *mut u_char {
+    {
+        let mut s = context.to_vec();
+        // SAFETY: the log lend_tls set up, whose data is the live client
+        // connection; its address texts live in its pool and the cycle's.
+        unsafe {
+            let c = (*log).data as *mut ngx_connection_t;
+            if !c.is_null() {
+                let t = (*c).addr_text;
+                if t.len > 0 {
+                    s.extend_from_slice(b", client: ");
+                    s.extend_from_slice(core::slice::from_raw_parts(t.data, t.len));
+                }
+                let ls = (*c).listening;
+                if !ls.is_null() && (*ls).addr_text.len > 0 {
+                    let t = (*ls).addr_text;
+                    s.extend_from_slice(b", server: ");
+                    s.extend_from_slice(core::slice::from_raw_parts(t.data, t.len));
+                }
+            }
+            let n = s.len().min(len);
+            ptr::copy_nonoverlapping(s.as_ptr(), buf, n);
+            buf.add(n)
+        }
+    }
+}

@@ -36,6 +36,7 @@ pub mod sock;
 pub mod spawn;
 pub mod ssl;
 pub mod ssl_conf;
+pub mod ssl_server;
 pub mod subrequest;
 pub mod thread_pool;
 pub mod time;

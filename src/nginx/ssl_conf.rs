@@ -3,12 +3,17 @@
 //! `proxy_ssl_*`) build theirs. It lives in the configuration pool, whose
 //! cleanup frees the OpenSSL context, so it outlives every request of the
 //! configuration.
-use core::ffi::{c_char, c_void};
+use core::ffi::{c_char, c_int, c_void};
 use core::ptr::{self, NonNull};
 
 use nginx_sys::*;
 
 use super::conf::Conf;
+use super::global::Global;
+use super::panic::guard;
+
+/// Our `SSL_CTX` ex_data slot: the key log file of `lua_ssl_key_log`.
+static KEY_LOG_INDEX: Global<c_int> = Global::new(-1);
 
 #[derive(Clone, Copy)]
 pub struct SslCtx(NonNull<ngx_ssl_t>);
@@ -105,6 +110,46 @@ impl SslCtx {
         unsafe { ngx_ssl_crl(cf.as_ptr(), self.ptr(), &mut s) == NGX_OK as ngx_int_t }
     }
 
+    /// `lua_ssl_key_log`: the key material of the context's connections
+    /// goes to `path` in the SSLKEYLOGFILE format, through a file nginx
+    /// opens (and reopens on USR1) with its other logs.
+    pub fn key_log(self, cf: Conf, path: &[u8]) -> bool {
+        let mut name = ngx_str_t {
+            len: path.len(),
+            data: path.as_ptr() as *mut u8,
+        };
+        // SAFETY: the live conf and context; nginx copies the name into
+        // the cycle's list of open files (opened before workers start);
+        // the ex_data slot is ours and holds that file, which lives as
+        // long as the cycle, as the context does.
+        unsafe {
+            if KEY_LOG_INDEX.get() < 0 {
+                let i = CRYPTO_get_ex_new_index(
+                    CRYPTO_EX_INDEX_SSL_CTX as c_int,
+                    0,
+                    ptr::null_mut(),
+                    None,
+                    None,
+                    None,
+                );
+                if i < 0 {
+                    return false;
+                }
+                KEY_LOG_INDEX.set(i);
+            }
+            let file = ngx_conf_open_file(cf.cycle().as_ptr(), &mut name);
+            if file.is_null() {
+                return false;
+            }
+            let ctx = (*self.ptr()).ctx as *mut SSL_CTX;
+            if SSL_CTX_set_ex_data(ctx, KEY_LOG_INDEX.get(), file as *mut c_void) == 0 {
+                return false;
+            }
+            SSL_CTX_set_keylog_callback(ctx, Some(key_log_line));
+        }
+        true
+    }
+
     /// OpenSSL configuration commands (`SSL_CONF_cmd`), name and value.
     pub fn conf_commands(self, cf: Conf, cmds: &[(Vec<u8>, Vec<u8>)]) -> bool {
         let pool = cf.pool().as_ptr();
@@ -152,4 +197,24 @@ fn str_array(cf: Conf, items: &[Vec<u8>]) -> Option<*mut ngx_array_t> {
         }
         Some(a)
     }
+}
+
+/// Appends one key log line (OpenSSL gives it without its newline).
+unsafe extern "C" fn key_log_line(ssl: *const SSL, line: *const c_char) {
+    guard((), || {
+        // SAFETY: OpenSSL's live SSL object and NUL-terminated line; our
+        // slot of its context holds the open file key_log set.
+        unsafe {
+            let ctx = SSL_get_SSL_CTX(ssl);
+            let file = SSL_CTX_get_ex_data(ctx, KEY_LOG_INDEX.get()) as *const ngx_open_file_t;
+            if file.is_null() || (*file).fd == -1 {
+                return;
+            }
+            let mut l = core::ffi::CStr::from_ptr(line).to_bytes().to_vec();
+            l.push(b'\n');
+            // One write per line: with O_APPEND, lines from several
+            // workers do not interleave.
+            libc::write((*file).fd, l.as_ptr() as *const c_void, l.len());
+        }
+    })
 }

@@ -59,6 +59,12 @@ static size_t max_bytes = 1;
 static unsigned long long rng_state = 1;
 /* per descriptor: the last call was a faked EAGAIN */
 static unsigned char faked[MAX_FDS];
+/* Bytes that MSG_PEEK calls have shown on a socket: they have "arrived",
+ * so a later peek shows at least as many (plus a cut more), and reads use
+ * them up. A reader that peeks until a whole message is there (the
+ * ClientHello of ssl_certificate_by_lua*) then progresses as with the
+ * kernel instead of seeing one byte forever. */
+static size_t shown[MAX_FDS];
 
 /* per descriptor: what epoll_ctl registered, and the readiness (EPOLLIN,
  * EPOLLOUT) owed to the next epoll_wait */
@@ -173,6 +179,15 @@ static ssize_t moved(int fd, uint32_t what, ssize_t n)
     return n;
 }
 
+/* Reads use up what peeks showed. */
+static ssize_t used(int fd, ssize_t n)
+{
+    if (n > 0) {
+        shown[fd] = (size_t) n >= shown[fd] ? 0 : shown[fd] - (size_t) n;
+    }
+    return n;
+}
+
 /* How many bytes a mocked call moves: 1, or 1 to MOCKEAGAIN_MAX. */
 static size_t cut(size_t len)
 {
@@ -204,7 +219,16 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
     if (fake_eagain(fd, EPOLLIN)) {
         return -1;
     }
-    return moved(fd, EPOLLIN, real_recv(fd, buf, cut(len), flags));
+    if (flags & MSG_PEEK) {
+        size_t want = shown[fd] + cut(len);
+        ssize_t n = real_recv(fd, buf, want < len ? want : len, flags);
+
+        if (n > 0) {
+            shown[fd] = (size_t) n;
+        }
+        return moved(fd, EPOLLIN, n);
+    }
+    return moved(fd, EPOLLIN, used(fd, real_recv(fd, buf, cut(len), flags)));
 }
 
 ssize_t read(int fd, void *buf, size_t len)
@@ -215,7 +239,7 @@ ssize_t read(int fd, void *buf, size_t len)
     if (fake_eagain(fd, EPOLLIN)) {
         return -1;
     }
-    return moved(fd, EPOLLIN, real_read(fd, buf, cut(len)));
+    return moved(fd, EPOLLIN, used(fd, real_read(fd, buf, cut(len))));
 }
 
 ssize_t readv(int fd, const struct iovec *iov, int cnt)
@@ -228,7 +252,7 @@ ssize_t readv(int fd, const struct iovec *iov, int cnt)
     if (fake_eagain(fd, EPOLLIN)) {
         return -1;
     }
-    return moved(fd, EPOLLIN, real_readv(fd, &one, 1));
+    return moved(fd, EPOLLIN, used(fd, real_readv(fd, &one, 1)));
 }
 
 ssize_t send(int fd, const void *buf, size_t len, int flags)
@@ -272,6 +296,7 @@ int close(int fd)
         reg[fd].set = 0;
         owed[fd] = 0;
         faked[fd] = 0;
+        shown[fd] = 0;
     }
     return real_close(fd);
 }

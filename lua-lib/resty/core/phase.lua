@@ -11,6 +11,7 @@ local names = {
     [5] = "access", [6] = "content", [7] = "log", [8] = "header_filter",
     [9] = "body_filter", [10] = "timer", [11] = "exit_worker",
     [12] = "server_rewrite", [13] = "precontent", [14] = "balancer",
+    [15] = "ssl_cert", [16] = "ssl_client_hello",
 }
 
 function ngx.get_phase()

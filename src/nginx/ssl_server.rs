@@ -1,0 +1,1431 @@
+//! Server-side TLS handshakes of nginx's http servers, for
+//! `ssl_certificate_by_lua*`, on stock nginx.
+//!
+//! OpenSSL lets a certificate callback pause a handshake (it returns -1
+//! and `SSL_do_handshake` reports `SSL_ERROR_WANT_X509_LOOKUP`), but stock
+//! nginx's `ngx_ssl_handshake` takes that for a failure and closes the
+//! connection (OpenResty patches nginx for it). So the handler's Lua code
+//! runs *before* nginx starts the handshake: we take the first read
+//! handler of every http connection on a TLS address
+//! ([`wrap_listenings`]), peek at the ClientHello without consuming it, and
+//! feed a copy to a *probe*: an `SSL` object of the server's context over
+//! memory BIOs, on which nginx's own SNI callback picks the virtual server
+//! and our certificate callback stops the probe (returning -1 is fine
+//! there: the probe is ours). The Lua handler then runs against the probe
+//! (`ngx.ssl` sees the client's server name, version, randoms) and may
+//! yield for as long as it likes, since nginx has not begun. Its
+//! certificate and key settings are applied to the probe (so errors such
+//! as a key that does not match show at once) and recorded
+//! ([`Op`]); when it is done, nginx's own handler runs the real handshake,
+//! whose certificate callback replays the record and answers with the
+//! handler's verdict.
+use core::cell::{Cell, RefCell};
+use core::ffi::{c_int, c_void};
+use core::ptr::{self, NonNull};
+
+use nginx_sys::*;
+
+use super::conf::{Conf, HttpConfs};
+use super::cycle::Cycle;
+use super::event::EventRef;
+use super::global::Global;
+use super::log;
+use super::panic::guard;
+
+/// What the feature does at the probe's pause: start the handler of the
+/// virtual server `confs` for the TLS connection `c`, whose probe's
+/// connection state is `probe`.
+pub type StartFn = fn(
+    c: *mut ngx_connection_t,
+    confs: HttpConfs,
+    probe: *mut ngx_ssl_connection_t,
+    kind: Kind,
+) -> Start;
+
+/// Which handler the probe stopped for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    /// `ssl_client_hello_by_lua*` (the default server's, before SNI).
+    ClientHello,
+    /// `ssl_certificate_by_lua*` (the server the name chose).
+    Cert,
+}
+
+/// The handler's state after its first run.
+pub enum Start {
+    /// Finished: continue (true) or fail the handshake (false).
+    Done(bool),
+    /// Suspended: [`finish`] comes later; `abort(job)` is called instead if
+    /// the connection goes first.
+    Pending(*mut c_void, fn(*mut c_void)),
+}
+
+static START: Global<Option<StartFn>> = Global::new(None);
+/// nginx's `ngx_http_ssl_handshake` (static in nginx: learnt from the
+/// first connection's read handler).
+static NGX_HANDSHAKE: Global<ngx_event_handler_pt> = Global::new(None);
+/// Our `SSL` ex_data slot: a probe's [`Pending`].
+static PROBE_INDEX: Global<c_int> = Global::new(-1);
+
+/// Most ClientHellos are a few hundred bytes; one that does not fit is
+/// left to nginx (and the handler then cannot run: logged).
+const PEEK_MAX: usize = 32 * 1024;
+
+/// A setting of the handler, replayed on the real handshake.
+pub enum Op {
+    ClearCerts,
+    Cert(CertChain),
+    Key(PKey),
+    /// `SSL_OP_NO_*` bits to clear, then to set (`set_protocols`).
+    Protocols(u64, u64),
+    /// `verify_client`: depth, the CAs named to the client (and trusted),
+    /// more trusted certificates.
+    Verify(c_int, Option<CertChain>, Option<CertChain>),
+}
+
+#[derive(Clone, Copy)]
+enum Stage {
+    /// Waiting for the whole ClientHello.
+    Fresh,
+    /// The handler runs; its job and how to abort it.
+    Running(*mut c_void, fn(*mut c_void)),
+    /// A client hello handler said yes: the probe goes on.
+    Next,
+    /// The handlers are done (or none applies): the verdict.
+    Done(bool),
+}
+
+/// Per connection, owned by a cleanup of its pool. Our OpenSSL callbacks
+/// and the Lua handler (through `ngx.ssl`) reach it while the functions
+/// that drive the probe hold it too: every field is a cell, and only
+/// shared references to it exist.
+struct Pending {
+    stage: Cell<Stage>,
+    probe: Cell<*mut SSL>,
+    /// State of the probe as our callbacks saw it in its last run.
+    hello_reached: Cell<bool>,
+    cert_reached: Cell<bool>,
+    /// The client hello handler said yes: the probe's callback lets the
+    /// hello through.
+    hello_done: Cell<bool>,
+    /// The handler that runs (Running) or that failed (Done(false)).
+    kind: Cell<Kind>,
+    /// The probe's own connection state (in the client's pool).
+    sc: Cell<*mut ngx_ssl_connection_t>,
+    /// The client's conf before any SNI callback changed it.
+    default_ctx: Cell<*mut ngx_http_conf_ctx_t>,
+    ops: RefCell<Vec<Op>>,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.abort();
+        self.free_probe();
+    }
+}
+
+impl Pending {
+    /// Stops a running handler (its verdict: fail).
+    fn abort(&self) {
+        if let Stage::Running(job, abort) = self.stage.get() {
+            self.stage.set(Stage::Done(false));
+            abort(job);
+        }
+    }
+
+    fn free_probe(&self) {
+        let probe = self.probe.replace(ptr::null_mut());
+        if !probe.is_null() {
+            // SAFETY: the probe this record made and owns; nothing else
+            // keeps it (the fake connection that lent it is closed first).
+            unsafe { SSL_free(probe) };
+        }
+    }
+}
+
+/// Installs the certificate callback on the TLS context of every server
+/// for which `wants` says yes; true when there was one. Logs and fails for
+/// a server without TLS (None).
+pub fn install_cert_cb(cf: Conf, wants: impl Fn(HttpConfs) -> bool) -> Option<bool> {
+    install(cf, wants, |ctx| {
+        // SAFETY: a server's live TLS context.
+        unsafe { SSL_CTX_set_cert_cb(ctx, Some(cert_cb), ptr::null_mut()) }
+    })
+}
+
+/// Installs the client hello callback as [`install_cert_cb`] does the
+/// certificate callback.
+pub fn install_client_hello_cb(cf: Conf, wants: impl Fn(HttpConfs) -> bool) -> Option<bool> {
+    install(cf, wants, |ctx| {
+        // SAFETY: a server's live TLS context.
+        unsafe { SSL_CTX_set_client_hello_cb(ctx, Some(hello_cb), ptr::null_mut()) }
+    })
+}
+
+fn install(
+    cf: Conf,
+    wants: impl Fn(HttpConfs) -> bool,
+    set: impl Fn(*mut SSL_CTX),
+) -> Option<bool> {
+    let cmcf = cf.core_main_conf();
+    let mut any = false;
+    // SAFETY: after the http block is parsed and merged (postconfiguration)
+    // the core main conf lists every server's core srv conf, whose ctx holds
+    // the server's conf arrays; the ssl module's slot holds its srv conf.
+    unsafe {
+        let servers = &(*cmcf).servers;
+        let list = core::slice::from_raw_parts(
+            servers.elts as *const *mut ngx_http_core_srv_conf_t,
+            servers.nelts,
+        );
+        for &cscf in list {
+            let ctx = (*cscf).ctx;
+            let confs = HttpConfs {
+                main: (*ctx).main_conf,
+                srv: (*ctx).srv_conf,
+                loc: (*ctx).loc_conf,
+            };
+            if !wants(confs) {
+                continue;
+            }
+            let sscf =
+                *(*ctx).srv_conf.add(ngx_http_ssl_module.ctx_index) as *mut ngx_http_ssl_srv_conf_t;
+            if sscf.is_null() || (*sscf).ssl.ctx.is_null() {
+                cf.log(NGX_LOG_EMERG, "no ssl configured for the server");
+                return None;
+            }
+            set((*sscf).ssl.ctx as *mut SSL_CTX);
+            any = true;
+        }
+        if any && PROBE_INDEX.get() < 0 {
+            let i = CRYPTO_get_ex_new_index(
+                CRYPTO_EX_INDEX_SSL as c_int,
+                0,
+                ptr::null_mut(),
+                None,
+                None,
+                None,
+            );
+            if i < 0 {
+                cf.log(NGX_LOG_EMERG, "SSL_get_ex_new_index() failed");
+                return None;
+            }
+            PROBE_INDEX.set(i);
+        }
+    }
+    Some(any)
+}
+
+/// Makes our [`init_connection`] the handler of the cycle's http
+/// listening sockets, and `start` what runs the handlers.
+pub fn wrap_listenings(cycle: Cycle, start: StartFn) {
+    START.set(Some(start));
+    let c = cycle.as_ptr();
+    // SAFETY: the cycle's listening array, complete at init_module time.
+    unsafe {
+        let ls = &(*c).listening;
+        let list = core::slice::from_raw_parts_mut(ls.elts as *mut ngx_listening_t, ls.nelts);
+        for l in list {
+            if l.handler.map(|f| f as usize) == Some(ngx_http_init_connection as *const () as usize)
+            {
+                l.handler = Some(init_connection);
+            }
+        }
+    }
+}
+
+unsafe extern "C" fn init_connection(c: *mut ngx_connection_t) {
+    guard((), || {
+        // SAFETY: nginx calls a listening handler with the connection it
+        // accepted; nginx's own handler takes it from here. A read event
+        // that is ready at once (deferred accept) would run nginx's TLS
+        // handler inside it, so readiness is held back and replayed.
+        unsafe {
+            let rev = (*c).read;
+            let ready = (*rev).ready();
+            (*rev).set_ready(0);
+            ngx_http_init_connection(c);
+            if (*c).destroyed() != 0 || (*c).fd == -1 || (*c).read.is_null() {
+                return;
+            }
+            let hc = (*c).data as *mut ngx_http_connection_t;
+            let tls = !hc.is_null() && (*hc).ssl() != 0;
+            if tls {
+                NGX_HANDSHAKE.set((*rev).handler);
+                (*rev).handler = Some(pre_handshake);
+            }
+            if ready != 0 {
+                (*rev).set_ready(1);
+                if let Some(h) = (*rev).handler {
+                    h(rev);
+                }
+            }
+        }
+    })
+}
+
+/// The record of `c`, if it has one: the data of its pool cleanup.
+fn pending_of(c: *mut ngx_connection_t) -> Option<&'static Pending> {
+    // SAFETY: a live connection's pool and its cleanup list; ours are
+    // recognised by their handler and hold a boxed Pending.
+    unsafe {
+        let pool = (*c).pool;
+        if pool.is_null() {
+            return None;
+        }
+        let mut cln = (*pool).cleanup;
+        while !cln.is_null() {
+            if (*cln).handler.map(|f| f as usize) == Some(drop_pending as *const () as usize) {
+                return ((*cln).data as *const Pending).as_ref();
+            }
+            cln = (*cln).next;
+        }
+        None
+    }
+}
+
+fn new_pending(c: *mut ngx_connection_t) -> Option<&'static Pending> {
+    // SAFETY: a cleanup of the live connection's pool owning the box.
+    unsafe {
+        let cln = ngx_pool_cleanup_add((*c).pool, 0);
+        if cln.is_null() {
+            return None;
+        }
+        let p = Box::into_raw(Box::new(Pending {
+            stage: Cell::new(Stage::Fresh),
+            probe: Cell::new(ptr::null_mut()),
+            hello_reached: Cell::new(false),
+            cert_reached: Cell::new(false),
+            hello_done: Cell::new(false),
+            kind: Cell::new(Kind::Cert),
+            sc: Cell::new(ptr::null_mut()),
+            default_ctx: Cell::new(ptr::null_mut()),
+            ops: RefCell::new(Vec::new()),
+        }));
+        (*cln).handler = Some(drop_pending);
+        (*cln).data = p as *mut c_void;
+        Some(&*p)
+    }
+}
+
+unsafe extern "C" fn drop_pending(data: *mut c_void) {
+    guard((), || {
+        // SAFETY: the box new_pending leaked, freed once with the pool.
+        drop(unsafe { Box::from_raw(data as *mut Pending) });
+    })
+}
+
+/// nginx's handler, with the connection as it is.
+fn delegate(rev: *mut ngx_event_t) {
+    if let Some(h) = NGX_HANDSHAKE.get() {
+        // SAFETY: nginx's TLS handler of this connection's read event.
+        unsafe {
+            (*rev).handler = Some(h);
+            h(rev);
+        }
+    }
+}
+
+/// Our first read handler of a TLS connection.
+unsafe extern "C" fn pre_handshake(rev: *mut ngx_event_t) {
+    guard((), || {
+        // SAFETY: nginx calls it with the read event of the live
+        // connection init_connection prepared.
+        let c = unsafe { (*rev).data as *mut ngx_connection_t };
+        // SAFETY: as above.
+        let (timedout, close, pp) = unsafe {
+            let hc = (*c).data as *mut ngx_http_connection_t;
+            (
+                (*rev).timedout() != 0,
+                (*c).close() != 0,
+                (*hc).proxy_protocol() != 0,
+            )
+        };
+        let pending = pending_of(c);
+        if timedout || close {
+            // nginx closes the connection; its pool cleanup aborts a
+            // running handler.
+            return delegate(rev);
+        }
+        if let Some(p) = pending {
+            match p.stage.get() {
+                Stage::Done(_) => {
+                    // The handler's fake request is closed by now.
+                    p.free_probe();
+                    return delegate(rev);
+                }
+                Stage::Next => return advance(c, p, rev),
+                Stage::Running(..) => {
+                    if peer_gone(rev) {
+                        // The client left while the handler runs: stop it.
+                        p.abort();
+                        return delegate(rev);
+                    }
+                    return;
+                }
+                Stage::Fresh => {}
+            }
+        }
+
+        let mut buf = vec![0u8; PEEK_MAX];
+        // SAFETY: the connection's socket; the data stays for nginx.
+        let n = unsafe {
+            libc::recv(
+                (*c).fd,
+                buf.as_mut_ptr() as *mut c_void,
+                buf.len(),
+                libc::MSG_PEEK,
+            )
+        };
+        let again =
+            n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock;
+        if again {
+            return wait_for_more(rev);
+        }
+        if n <= 0 {
+            return delegate(rev);
+        }
+        let n = n as usize;
+        // Behind the PROXY protocol the hello follows its header, which
+        // nginx's handler reads (and so consumes) itself.
+        let skip = if pp {
+            match crate::codec::tls::proxy_header_len(&buf[..n]) {
+                Some(Ok(k)) if k < n => k,
+                Some(Ok(_)) | None => return wait_for_more(rev),
+                Some(Err(())) => return delegate(rev),
+            }
+        } else {
+            0
+        };
+        let buf = &buf[skip..n];
+        let n = buf.len();
+        if buf[0] != 0x16 {
+            return delegate(rev);
+        }
+        match crate::codec::tls::client_hello_end(&buf[..n]) {
+            Some(Ok(_)) => {}
+            Some(Err(())) => return delegate(rev),
+            None if n + skip == PEEK_MAX => return delegate(rev),
+            // More of the hello is on its way.
+            None => return wait_for_more(rev),
+        }
+        let p = match pending {
+            Some(p) => p,
+            None => match new_pending(c) {
+                Some(p) => p,
+                None => return delegate(rev),
+            },
+        };
+        if !make_probe(c, p, &buf[..n]) {
+            p.free_probe();
+            p.stage.set(Stage::Done(true));
+            return delegate(rev);
+        }
+        advance(c, p, rev)
+    })
+}
+
+/// Waits for the next read event (the rest of the ClientHello).
+fn wait_for_more(rev: *mut ngx_event_t) {
+    // SAFETY: the live read event, re-armed for it (nginx's timer of the
+    // connection, client_header_timeout, still runs).
+    unsafe {
+        (*rev).set_ready(0);
+        if ngx_handle_read_event(rev, 0) != NGX_OK as ngx_int_t {
+            delegate(rev);
+        }
+    }
+}
+
+/// Runs the probe to its next stop and the handler it stopped for, until
+/// one waits or the handshake can go to nginx.
+fn advance(c: *mut ngx_connection_t, p: &Pending, rev: *mut ngx_event_t) {
+    let Some(start) = START.get() else {
+        return delegate(rev);
+    };
+    loop {
+        let Some((kind, confs)) = drive_probe(c, p) else {
+            p.stage.set(Stage::Done(true));
+            p.free_probe();
+            return delegate(rev);
+        };
+        p.kind.set(kind);
+        match start(c, confs, p.sc.get(), kind) {
+            Start::Done(true) if kind == Kind::ClientHello => p.hello_done.set(true),
+            Start::Done(ok) => {
+                p.stage.set(Stage::Done(ok));
+                p.free_probe();
+                return delegate(rev);
+            }
+            Start::Pending(job, abort) => {
+                p.stage.set(Stage::Running(job, abort));
+                if peer_gone(rev) {
+                    // The client left before the handler began (its EOF
+                    // came with the hello): no later event will say so.
+                    p.abort();
+                    return delegate(rev);
+                }
+                // SAFETY: the live connection's read event: with a level-
+                // triggered event method it would fire again and again
+                // for the unread hello.
+                unsafe {
+                    if ngx_event_flags & NGX_USE_CLEAR_EVENT as ngx_uint_t == 0 {
+                        if let Some(del) = ngx_event_actions.del {
+                            // nginx's NGX_READ_EVENT on Linux builds.
+                            del(rev, (libc::EPOLLIN | libc::EPOLLRDHUP) as ngx_int_t, 0);
+                        }
+                    }
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Whether the peer of the read event's connection closed (or is about
+/// to: a pending EOF).
+fn peer_gone(rev: *mut ngx_event_t) -> bool {
+    // SAFETY: callers pass a live event.
+    unsafe { (*rev).eof() != 0 || (*rev).pending_eof() != 0 || (*rev).error() != 0 }
+}
+
+/// Makes the probe: an SSL object of the connection's default server
+/// over memory BIOs holding a copy of `hello`.
+fn make_probe(c: *mut ngx_connection_t, p: &Pending, hello: &[u8]) -> bool {
+    // SAFETY: the live http connection and its conf; the probe is a new
+    // SSL object of the default server's context (SSL_free frees it and
+    // its BIOs); its connection state lives in the client's pool.
+    unsafe {
+        let hc = (*c).data as *mut ngx_http_connection_t;
+        let conf_ctx = (*hc).conf_ctx;
+        let sscf = *(*conf_ctx).srv_conf.add(ngx_http_ssl_module.ctx_index)
+            as *mut ngx_http_ssl_srv_conf_t;
+        if sscf.is_null() || (*sscf).ssl.ctx.is_null() {
+            return false;
+        }
+        let ssl = SSL_new((*sscf).ssl.ctx as *mut SSL_CTX);
+        if ssl.is_null() {
+            ERR_clear_error();
+            return false;
+        }
+        p.probe.set(ssl);
+        let rbio = BIO_new(BIO_s_mem());
+        let wbio = BIO_new(BIO_s_mem());
+        if rbio.is_null() || wbio.is_null() {
+            BIO_free(rbio);
+            BIO_free(wbio);
+            return false;
+        }
+        BIO_write(rbio, hello.as_ptr() as *const c_void, hello.len() as c_int);
+        SSL_set_bio(ssl, rbio, wbio);
+        SSL_set_accept_state(ssl);
+        if SSL_set_ex_data(ssl, ngx_ssl_connection_index, c as *mut c_void) == 0
+            || SSL_set_ex_data(ssl, PROBE_INDEX.get(), p as *const Pending as *mut c_void) == 0
+        {
+            ERR_clear_error();
+            return false;
+        }
+        let sc = ngx_pcalloc((*c).pool, core::mem::size_of::<ngx_ssl_connection_t>())
+            as *mut ngx_ssl_connection_t;
+        if sc.is_null() {
+            return false;
+        }
+        (*sc).connection = ssl;
+        (*sc).buffer_size = (*sscf).ssl.buffer_size;
+        // nginx's session cache callbacks find the cache through it (as
+        // ngx_ssl_create_connection sets it).
+        (*sc).session_ctx = (*sscf).ssl.ctx;
+        p.sc.set(sc);
+        p.default_ctx.set(conf_ctx);
+        true
+    }
+}
+
+/// Runs the probe's handshake to its next stop: Some when one of our
+/// callbacks stopped it (which handler, the conf arrays it runs under).
+fn drive_probe(c: *mut ngx_connection_t, p: &Pending) -> Option<(Kind, HttpConfs)> {
+    // SAFETY: the live http connection and the probe make_probe made;
+    // nginx's SNI callback reads c->ssl, so the probe's state stands there
+    // during SSL_do_handshake, and what that callback changes on the
+    // connection (server conf, log, server name) is put back, so nginx's
+    // real handshake starts as it would have.
+    unsafe {
+        let hc = (*c).data as *mut ngx_http_connection_t;
+        let saved_log = *(*c).log;
+        let saved_name = (*hc).ssl_servername;
+        let saved_ssl = (*c).ssl;
+        (*c).ssl = p.sc.get();
+        p.hello_reached.set(false);
+        p.cert_reached.set(false);
+        SSL_do_handshake(p.probe.get());
+        (*c).ssl = saved_ssl;
+        ERR_clear_error();
+        let chosen = (*hc).conf_ctx;
+        (*hc).conf_ctx = p.default_ctx.get();
+        (*hc).ssl_servername = saved_name;
+        *(*c).log = saved_log;
+        let (kind, ctx) = if p.hello_reached.get() {
+            (Kind::ClientHello, p.default_ctx.get())
+        } else if p.cert_reached.get() {
+            (Kind::Cert, chosen)
+        } else {
+            return None;
+        };
+        Some((
+            kind,
+            HttpConfs {
+                main: (*ctx).main_conf,
+                srv: (*ctx).srv_conf,
+                loc: (*ctx).loc_conf,
+            },
+        ))
+    }
+}
+
+/// The handler of connection `c` finished: `ok` continues the handshake,
+/// which nginx now runs.
+///
+/// # Safety
+/// `c` is the live connection given to the [`StartFn`] that returned
+/// [`Start::Pending`] (its record aborts the job when it goes, so a job
+/// that finishes has a live connection).
+pub unsafe fn finish(c: *mut ngx_connection_t, ok: bool) {
+    let Some(p) = pending_of(c) else {
+        return;
+    };
+    if !matches!(p.stage.get(), Stage::Running(..)) {
+        return;
+    }
+    p.stage.set(if ok && p.kind.get() == Kind::ClientHello {
+        p.hello_done.set(true);
+        Stage::Next
+    } else {
+        Stage::Done(ok)
+    });
+    // SAFETY: the live connection (its record is alive, so its pool is);
+    // its read handler is still ours and runs nginx's handshake next turn.
+    unsafe {
+        let rev = (*c).read;
+        let ev = EventRef::from_raw(rev).expect("a connection has a read event");
+        ev.post();
+    }
+    // The probe is freed on that turn: the fake request that lent it to
+    // Lua closes after this call returns.
+}
+
+unsafe extern "C" fn cert_cb(ssl: *mut SSL, _arg: *mut c_void) -> c_int {
+    guard(0, || {
+        // SAFETY: OpenSSL calls it with the SSL object in handshake; a
+        // probe carries its Pending in our slot; any other is nginx's, whose
+        // connection is in nginx's slot.
+        unsafe {
+            let probe = SSL_get_ex_data(ssl, PROBE_INDEX.get()) as *const Pending;
+            if let Some(p) = probe.as_ref() {
+                p.cert_reached.set(true);
+                return -1;
+            }
+            let c = SSL_get_ex_data(ssl, ngx_ssl_connection_index) as *mut ngx_connection_t;
+            if c.is_null() {
+                return 0;
+            }
+            match pending_of(c) {
+                Some(p) => match p.stage.get() {
+                    Stage::Done(ok) => {
+                        let tls = Tls(NonNull::new_unchecked(ssl));
+                        let ops = p.ops.borrow();
+                        let cert_ops = ops.iter().filter(|op| !matches!(op, Op::Protocols(..)));
+                        for op in cert_ops {
+                            if tls.apply(op).is_err() {
+                                ERR_clear_error();
+                                return 0;
+                            }
+                        }
+                        c_int::from(ok)
+                    }
+                    _ => 0,
+                },
+                None => {
+                    log::log_error(
+                        NGX_LOG_ALERT,
+                        (*c).log,
+                        b"ssl_certificate_by_lua*: the handler could not run before the handshake (a ClientHello over 32 KiB)",
+                    );
+                    0
+                }
+            }
+        }
+    })
+}
+
+// SSL_CLIENT_HELLO_ERROR, _SUCCESS, _RETRY.
+const ERROR: c_int = 0;
+const SUCCESS: c_int = 1;
+const RETRY: c_int = -1;
+
+unsafe extern "C" fn hello_cb(ssl: *mut SSL, al: *mut c_int, _arg: *mut c_void) -> c_int {
+    guard(ERROR, || {
+        // SAFETY: as cert_cb; `al` is OpenSSL's alert slot.
+        unsafe {
+            let probe = SSL_get_ex_data(ssl, PROBE_INDEX.get()) as *const Pending;
+            if let Some(p) = probe.as_ref() {
+                if p.hello_done.get() {
+                    return SUCCESS;
+                }
+                p.hello_reached.set(true);
+                return RETRY;
+            }
+            let c = SSL_get_ex_data(ssl, ngx_ssl_connection_index) as *mut ngx_connection_t;
+            let verdict = match pending_of(c) {
+                Some(p) => match p.stage.get() {
+                    Stage::Done(false) if p.kind.get() == Kind::ClientHello => false,
+                    Stage::Done(_) => {
+                        let tls = Tls(NonNull::new_unchecked(ssl));
+                        let ops = p.ops.borrow();
+                        for op in ops.iter().filter(|op| matches!(op, Op::Protocols(..))) {
+                            let _ = tls.apply(op);
+                        }
+                        true
+                    }
+                    _ => false,
+                },
+                None => {
+                    if !c.is_null() {
+                        log::log_error(
+                            NGX_LOG_ALERT,
+                            (*c).log,
+                            b"ssl_client_hello_by_lua*: the handler could not run before the handshake (a ClientHello over 32 KiB)",
+                        );
+                    }
+                    false
+                }
+            };
+            if verdict {
+                SUCCESS
+            } else {
+                if !al.is_null() {
+                    *al = SSL_AD_INTERNAL_ERROR as c_int;
+                }
+                ERROR
+            }
+        }
+    })
+}
+
+/// A TLS connection's OpenSSL object: the probe in `ssl_certificate_by_lua*`,
+/// the client's connection in requests.
+#[derive(Clone, Copy)]
+pub struct Tls(NonNull<SSL>);
+
+/// An owned certificate chain (`STACK_OF(X509)`), leaf first.
+pub struct CertChain(NonNull<stack_st_X509>);
+
+/// An owned private key.
+pub struct PKey(NonNull<EVP_PKEY>);
+
+impl Drop for CertChain {
+    fn drop(&mut self) {
+        // SAFETY: the stack and one reference to each certificate are ours.
+        unsafe { OPENSSL_sk_pop_free(self.0.as_ptr() as *mut OPENSSL_STACK, Some(free_x509)) }
+    }
+}
+
+unsafe extern "C" fn free_name(p: *mut c_void) {
+    guard((), || {
+        // SAFETY: an element of a name stack.
+        unsafe { X509_NAME_free(p as *mut X509_NAME) }
+    })
+}
+
+/// As nginx's own verify callback: the handshake goes on whatever the
+/// verdict, which `$ssl_client_verify` reports.
+unsafe extern "C" fn accept_any(_ok: c_int, _store: *mut X509_STORE_CTX) -> c_int {
+    guard(1, || 1)
+}
+
+unsafe extern "C" fn free_x509(p: *mut c_void) {
+    guard((), || {
+        // SAFETY: an element of a certificate stack.
+        unsafe { X509_free(p as *mut X509) }
+    })
+}
+
+impl Drop for PKey {
+    fn drop(&mut self) {
+        // SAFETY: our reference.
+        unsafe { EVP_PKEY_free(self.0.as_ptr()) }
+    }
+}
+
+/// A memory BIO reading `data` (which must outlive it).
+struct MemBio(*mut BIO);
+
+impl MemBio {
+    fn new(data: &[u8]) -> Option<MemBio> {
+        // SAFETY: a read-only memory BIO over the caller's bytes.
+        let b = unsafe { BIO_new_mem_buf(data.as_ptr() as *const c_void, data.len() as c_int) };
+        (!b.is_null()).then_some(MemBio(b))
+    }
+
+    fn eof(&self) -> bool {
+        // SAFETY: BIO_eof is BIO_ctrl(BIO_CTRL_EOF) on our BIO.
+        unsafe { BIO_ctrl(self.0, BIO_CTRL_EOF as c_int, 0, ptr::null_mut()) != 0 }
+    }
+}
+
+impl Drop for MemBio {
+    fn drop(&mut self) {
+        // SAFETY: our BIO.
+        unsafe { BIO_free(self.0) };
+    }
+}
+
+fn clear_errors() {
+    // SAFETY: this thread's OpenSSL error queue.
+    unsafe { ERR_clear_error() };
+}
+
+impl CertChain {
+    fn empty() -> Option<CertChain> {
+        // SAFETY: a new empty stack.
+        NonNull::new(unsafe { OPENSSL_sk_new_null() } as *mut stack_st_X509).map(CertChain)
+    }
+
+    /// Takes `x` (one reference).
+    fn push(&mut self, x: *mut X509) -> bool {
+        // SAFETY: our stack; on failure the reference is dropped.
+        unsafe {
+            if OPENSSL_sk_push(self.0.as_ptr() as *mut OPENSSL_STACK, x as *const c_void) == 0 {
+                X509_free(x);
+                return false;
+            }
+        }
+        true
+    }
+
+    fn len(&self) -> usize {
+        // SAFETY: our stack.
+        unsafe { OPENSSL_sk_num(self.0.as_ptr() as *const OPENSSL_STACK).max(0) as usize }
+    }
+
+    fn get(&self, i: usize) -> *mut X509 {
+        // SAFETY: our stack, i < len.
+        unsafe {
+            OPENSSL_sk_value(self.0.as_ptr() as *const OPENSSL_STACK, i as c_int) as *mut X509
+        }
+    }
+
+    /// Certificates in PEM, leaf first (`parse_pem_cert`).
+    pub fn from_pem(pem: &[u8]) -> Result<CertChain, &'static str> {
+        let bio = MemBio::new(pem).ok_or("BIO_new_mem_buf() failed")?;
+        let mut chain = CertChain::empty().ok_or("sk_X509_new_null() failed")?;
+        // SAFETY: PEM reading from our BIO; each certificate is a new
+        // reference the stack takes.
+        unsafe {
+            let x = PEM_read_bio_X509_AUX(bio.0, ptr::null_mut(), None, ptr::null_mut());
+            if x.is_null() {
+                clear_errors();
+                return Err("PEM_read_bio_X509_AUX() failed");
+            }
+            if !chain.push(x) {
+                return Err("sk_X509_push() failed");
+            }
+            loop {
+                let x = PEM_read_bio_X509(bio.0, ptr::null_mut(), None, ptr::null_mut());
+                if x.is_null() {
+                    // The end of the input is a "no start line" error.
+                    clear_errors();
+                    break;
+                }
+                if !chain.push(x) {
+                    return Err("sk_X509_push() failed");
+                }
+            }
+        }
+        Ok(chain)
+    }
+
+    /// Certificates in DER, back to back (`parse_der_cert`, `set_der_cert`);
+    /// `rest_err`: upstream's text when a later one is bad.
+    pub fn from_der(der: &[u8], rest_err: &'static str) -> Result<CertChain, &'static str> {
+        let bio = MemBio::new(der).ok_or("BIO_new_mem_buf() failed")?;
+        let mut chain = CertChain::empty().ok_or("sk_X509_new_null() failed")?;
+        loop {
+            // SAFETY: DER reading from our BIO; a new reference.
+            let x = unsafe { d2i_X509_bio(bio.0, ptr::null_mut()) };
+            if x.is_null() {
+                clear_errors();
+                return Err(if chain.len() == 0 {
+                    "d2i_X509_bio() failed"
+                } else {
+                    rest_err
+                });
+            }
+            if !chain.push(x) {
+                return Err("sk_X509_push() failed");
+            }
+            if bio.eof() {
+                break;
+            }
+        }
+        Ok(chain)
+    }
+
+    /// The first certificate of a PEM text as DER (`cert_pem_to_der`):
+    /// all of them, back to back, as upstream.
+    pub fn pem_to_der(pem: &[u8]) -> Result<Vec<u8>, &'static str> {
+        let chain = Self::from_pem(pem)?;
+        let mut out = Vec::new();
+        for i in 0..chain.len() {
+            // SAFETY: i2d_X509 with a null output reports the length, then
+            // writes exactly that much at the pointer, which it advances.
+            unsafe {
+                let x = chain.get(i);
+                let n = i2d_X509(x, ptr::null_mut());
+                if n <= 0 {
+                    clear_errors();
+                    return Err("i2d_X509() failed");
+                }
+                let at = out.len();
+                out.resize(at + n as usize, 0);
+                let mut p = out.as_mut_ptr().add(at);
+                if i2d_X509(x, &mut p) != n {
+                    clear_errors();
+                    return Err("i2d_X509() failed");
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A new owner of the same certificates (up-referenced).
+    pub fn dup_ref(&self) -> Option<CertChain> {
+        self.dup()
+    }
+
+    /// A new owner of the same certificates (up-referenced).
+    fn dup(&self) -> Option<CertChain> {
+        // SAFETY: X509_chain_up_ref copies the stack, taking a reference to
+        // each certificate.
+        NonNull::new(unsafe { X509_chain_up_ref(self.0.as_ptr()) }).map(CertChain)
+    }
+
+    /// For lua-lib (an `ffi.gc` cdata freed by [`CertChain::from_raw`]).
+    pub fn into_raw(self) -> *mut c_void {
+        let p = self.0.as_ptr() as *mut c_void;
+        core::mem::forget(self);
+        p
+    }
+
+    /// # Safety
+    /// `p` came from [`CertChain::into_raw`] and is given back once.
+    pub unsafe fn from_raw(p: *mut c_void) -> Option<CertChain> {
+        NonNull::new(p as *mut stack_st_X509).map(CertChain)
+    }
+}
+
+/// Runs `f` on the chain behind a pointer lua-lib owns, without taking it.
+///
+/// # Safety
+/// `p` came from [`CertChain::into_raw`] and is alive.
+pub unsafe fn with_chain<R>(p: *mut c_void, f: impl FnOnce(&CertChain) -> R) -> Option<R> {
+    let chain = core::mem::ManuallyDrop::new(CertChain(NonNull::new(p as *mut stack_st_X509)?));
+    Some(f(&chain))
+}
+
+/// Runs `f` on the key behind a pointer lua-lib owns, without taking it.
+///
+/// # Safety
+/// `p` came from [`PKey::into_raw`] and is alive.
+pub unsafe fn with_key<R>(p: *mut c_void, f: impl FnOnce(&PKey) -> R) -> Option<R> {
+    let key = core::mem::ManuallyDrop::new(PKey(NonNull::new(p as *mut EVP_PKEY)?));
+    Some(f(&key))
+}
+
+impl PKey {
+    pub fn from_pem(pem: &[u8]) -> Result<PKey, &'static str> {
+        let bio = MemBio::new(pem).ok_or("BIO_new_mem_buf() failed")?;
+        // SAFETY: PEM reading from our BIO; a new key.
+        let k = unsafe { PEM_read_bio_PrivateKey(bio.0, ptr::null_mut(), None, ptr::null_mut()) };
+        NonNull::new(k).map(PKey).ok_or_else(|| {
+            clear_errors();
+            "PEM_read_bio_PrivateKey() failed"
+        })
+    }
+
+    pub fn from_der(der: &[u8]) -> Result<PKey, &'static str> {
+        let bio = MemBio::new(der).ok_or("BIO_new_mem_buf() failed")?;
+        // SAFETY: DER reading from our BIO; a new key.
+        let k = unsafe { d2i_PrivateKey_bio(bio.0, ptr::null_mut()) };
+        NonNull::new(k).map(PKey).ok_or_else(|| {
+            clear_errors();
+            "d2i_PrivateKey_bio() failed"
+        })
+    }
+
+    pub fn to_der(&self) -> Result<Vec<u8>, &'static str> {
+        // SAFETY: as i2d_X509 in pem_to_der.
+        unsafe {
+            let n = i2d_PrivateKey(self.0.as_ptr(), ptr::null_mut());
+            if n <= 0 {
+                clear_errors();
+                return Err("i2d_PrivateKey() failed");
+            }
+            let mut out = vec![0u8; n as usize];
+            let mut p = out.as_mut_ptr();
+            if i2d_PrivateKey(self.0.as_ptr(), &mut p) != n {
+                clear_errors();
+                return Err("i2d_PrivateKey() failed");
+            }
+            Ok(out)
+        }
+    }
+
+    fn dup(&self) -> PKey {
+        // SAFETY: one more reference to the key.
+        unsafe { EVP_PKEY_up_ref(self.0.as_ptr()) };
+        PKey(self.0)
+    }
+
+    pub fn into_raw(self) -> *mut c_void {
+        let p = self.0.as_ptr() as *mut c_void;
+        core::mem::forget(self);
+        p
+    }
+
+    /// # Safety
+    /// `p` came from [`PKey::into_raw`] and is given back once.
+    pub unsafe fn from_raw(p: *mut c_void) -> Option<PKey> {
+        NonNull::new(p as *mut EVP_PKEY).map(PKey)
+    }
+}
+
+impl Tls {
+    /// The OpenSSL object of the request's connection (the probe lent to
+    /// an `ssl_certificate_by_lua*` handler's fake request).
+    pub fn of_request(r: super::request::Request) -> Option<Tls> {
+        // SAFETY: a live request's connection.
+        unsafe { Self::of_connection(r.connection()) }
+    }
+
+    /// The OpenSSL object of a connection with TLS (`c->ssl`).
+    ///
+    /// # Safety
+    /// `c` is a live connection.
+    pub unsafe fn of_connection(c: *mut ngx_connection_t) -> Option<Tls> {
+        // SAFETY: the caller's contract; c->ssl is null or its TLS state.
+        unsafe {
+            let sc = (*c).ssl;
+            if sc.is_null() {
+                return None;
+            }
+            NonNull::new((*sc).connection).map(Tls)
+        }
+    }
+
+    fn ptr(self) -> *mut SSL {
+        self.0.as_ptr()
+    }
+
+    /// The client's connection (nginx's slot of the object).
+    fn client(self) -> Option<*mut ngx_connection_t> {
+        // SAFETY: nginx stores the connection of each of its SSL objects
+        // (and we of each probe) there.
+        let c = unsafe { SSL_get_ex_data(self.ptr(), ngx_ssl_connection_index) };
+        (!c.is_null()).then_some(c as *mut ngx_connection_t)
+    }
+
+    /// Records `op` when this is a probe, for the real handshake.
+    fn record(self, op: impl FnOnce() -> Option<Op>) {
+        if PROBE_INDEX.get() < 0 {
+            return;
+        }
+        // SAFETY: our slot holds a probe's Pending (or null).
+        let p = unsafe { SSL_get_ex_data(self.ptr(), PROBE_INDEX.get()) } as *const Pending;
+        // SAFETY: a probe's record outlives the probe (it frees it).
+        if let Some(p) = unsafe { p.as_ref() } {
+            if let Some(op) = op() {
+                p.ops.borrow_mut().push(op);
+            }
+        }
+    }
+
+    fn apply(self, op: &Op) -> Result<(), &'static str> {
+        match op {
+            Op::ClearCerts => {
+                // SAFETY: the live SSL object.
+                unsafe { SSL_certs_clear(self.ptr()) };
+                Ok(())
+            }
+            Op::Cert(chain) => {
+                let n = chain.len();
+                if n == 0 {
+                    return Err("no certificate");
+                }
+                // SAFETY: the live SSL object; OpenSSL takes its own
+                // references (SSL_use_certificate, add1 chain).
+                unsafe {
+                    if SSL_use_certificate(self.ptr(), chain.get(0)) == 0 {
+                        clear_errors();
+                        return Err("SSL_use_certificate() failed");
+                    }
+                    for i in 1..n {
+                        if SSL_ctrl(
+                            self.ptr(),
+                            SSL_CTRL_CHAIN_CERT as c_int,
+                            1,
+                            chain.get(i) as *mut c_void,
+                        ) == 0
+                        {
+                            clear_errors();
+                            return Err("SSL_add1_chain_cert() failed");
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Op::Protocols(clear, set) => {
+                // SAFETY: the live SSL object's option bits.
+                unsafe {
+                    SSL_clear_options(self.ptr(), *clear as _);
+                    SSL_set_options(self.ptr(), *set as _);
+                }
+                Ok(())
+            }
+            Op::Verify(depth, client, trusted) => self.apply_verify(*depth, client, trusted),
+            Op::Key(key) => {
+                // SAFETY: the live SSL object; OpenSSL takes a reference.
+                if unsafe { SSL_use_PrivateKey(self.ptr(), key.0.as_ptr()) } == 0 {
+                    clear_errors();
+                    return Err("SSL_use_PrivateKey() failed");
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Allows exactly the protocols of nginx's mask (`NGX_SSL_TLSv1_2 |
+    /// ...`), as `ssl_protocols` would (`set_protocols`).
+    pub fn set_protocols(self, mask: u32) {
+        // OpenSSL 3's SSL_OP_NO_* (macros bindgen cannot expand; SSLv2's
+        // is 0 there).
+        let all: [(u32, u64); 5] = [
+            (NGX_SSL_SSLv3, 1 << 25),
+            (NGX_SSL_TLSv1, 1 << 26),
+            (NGX_SSL_TLSv1_2, 1 << 27),
+            (NGX_SSL_TLSv1_1, 1 << 28),
+            (NGX_SSL_TLSv1_3, 1 << 29),
+        ];
+        let clear = all.iter().fold(0, |m, (_, no)| m | no);
+        let set = all
+            .iter()
+            .filter(|(p, _)| mask & *p == 0)
+            .fold(0, |m, (_, no)| m | no);
+        let op = Op::Protocols(clear, set);
+        let _ = self.apply(&op);
+        self.record(|| Some(op));
+    }
+
+    /// The ClientHello's extension `typ` (while the client hello handler
+    /// runs).
+    pub fn client_hello_ext(self, typ: u32) -> Option<Vec<u8>> {
+        let mut out: *const u8 = ptr::null();
+        let mut len = 0usize;
+        // SAFETY: OpenSSL points into the ClientHello it keeps while the
+        // probe waits in its callback (the caller copies at once).
+        unsafe {
+            if SSL_client_hello_get0_ext(self.ptr(), typ, &mut out, &mut len) == 0 || out.is_null()
+            {
+                return None;
+            }
+            Some(core::slice::from_raw_parts(out, len).to_vec())
+        }
+    }
+
+    /// The ClientHello's extension types, in order.
+    pub fn client_hello_ext_present(self) -> Option<Vec<c_int>> {
+        let mut out: *mut c_int = ptr::null_mut();
+        let mut len = 0usize;
+        // SAFETY: OpenSSL allocates the array, freed here after the copy.
+        unsafe {
+            if SSL_client_hello_get1_extensions_present(self.ptr(), &mut out, &mut len) == 0 {
+                return None;
+            }
+            let v = if out.is_null() {
+                Vec::new()
+            } else {
+                core::slice::from_raw_parts(out, len).to_vec()
+            };
+            CRYPTO_free(out as *mut c_void, c"ssl_server.rs".as_ptr(), 0);
+            Some(v)
+        }
+    }
+
+    /// The ClientHello's cipher suites (raw, two bytes each).
+    pub fn client_hello_ciphers(self) -> Option<Vec<u8>> {
+        let mut out: *const u8 = ptr::null();
+        // SAFETY: as client_hello_ext.
+        unsafe {
+            let n = SSL_client_hello_get0_ciphers(self.ptr(), &mut out);
+            if n == 0 || out.is_null() {
+                return None;
+            }
+            Some(core::slice::from_raw_parts(out, n).to_vec())
+        }
+    }
+
+    /// Asks for a client certificate (`verify_client`); `depth` < 0: the
+    /// server's `ssl_verify_depth` (`r`'s).
+    pub fn verify_client(
+        self,
+        r: super::request::Request,
+        depth: c_int,
+        client: Option<&CertChain>,
+        trusted: Option<&CertChain>,
+    ) -> Result<(), &'static str> {
+        let depth = if depth < 0 {
+            // SAFETY: the ssl module's slot of the request's srv conf
+            // array holds its srv conf (null in a server without it).
+            unsafe {
+                let srv = (*r.as_ptr()).srv_conf;
+                let sscf =
+                    *srv.add(ngx_http_ssl_module.ctx_index) as *const ngx_http_ssl_srv_conf_t;
+                sscf.as_ref().map_or(1, |c| c.verify_depth as c_int)
+            }
+        } else {
+            depth
+        };
+        let dup = |c: Option<&CertChain>| match c {
+            Some(c) => c.dup().map(Some).ok_or("no memory"),
+            None => Ok(None),
+        };
+        let op = Op::Verify(depth, dup(client)?, dup(trusted)?);
+        self.apply(&op)?;
+        self.record(|| Some(op));
+        Ok(())
+    }
+
+    fn apply_verify(
+        self,
+        depth: c_int,
+        client: &Option<CertChain>,
+        trusted: &Option<CertChain>,
+    ) -> Result<(), &'static str> {
+        // SAFETY: the live SSL object; the store and the name list are new
+        // objects handed to it (set0/set: it owns them), freed here when
+        // something fails before that.
+        unsafe {
+            SSL_set_verify(self.ptr(), SSL_VERIFY_PEER as c_int, Some(accept_any));
+            SSL_set_verify_depth(self.ptr(), depth);
+            if client.is_none() && trusted.is_none() {
+                return Ok(());
+            }
+            let store = X509_STORE_new();
+            if store.is_null() {
+                return Err("X509_STORE_new() failed");
+            }
+            if let Some(chain) = client {
+                let names = OPENSSL_sk_new_null();
+                if names.is_null() {
+                    X509_STORE_free(store);
+                    return Err("sk_X509_NAME_new_null() failed");
+                }
+                for i in 0..chain.len() {
+                    let x = chain.get(i);
+                    let name = X509_NAME_dup(X509_get_subject_name(x));
+                    if name.is_null() || OPENSSL_sk_push(names, name as *const c_void) == 0 {
+                        X509_NAME_free(name);
+                        OPENSSL_sk_pop_free(names, Some(free_name));
+                        X509_STORE_free(store);
+                        clear_errors();
+                        return Err("sk_X509_NAME_push() failed");
+                    }
+                    if X509_STORE_add_cert(store, x) == 0 {
+                        OPENSSL_sk_pop_free(names, Some(free_name));
+                        X509_STORE_free(store);
+                        clear_errors();
+                        return Err("X509_STORE_add_cert() failed");
+                    }
+                }
+                SSL_set_client_CA_list(self.ptr(), names as *mut stack_st_X509_NAME);
+            }
+            if let Some(chain) = trusted {
+                for i in 0..chain.len() {
+                    if X509_STORE_add_cert(store, chain.get(i)) == 0 {
+                        X509_STORE_free(store);
+                        clear_errors();
+                        return Err("X509_STORE_add_cert() failed");
+                    }
+                }
+            }
+            if SSL_ctrl(
+                self.ptr(),
+                SSL_CTRL_SET_VERIFY_CERT_STORE as c_int,
+                0,
+                store as *mut c_void,
+            ) == 0
+            {
+                X509_STORE_free(store);
+                clear_errors();
+                return Err("SSL_set0_verify_cert_store() failed");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn clear_certs(self) {
+        let _ = self.apply(&Op::ClearCerts);
+        self.record(|| Some(Op::ClearCerts));
+    }
+
+    pub fn set_cert(self, chain: &CertChain) -> Result<(), &'static str> {
+        let op = Op::Cert(chain.dup().ok_or("no memory")?);
+        self.apply(&op)?;
+        self.record(|| Some(op));
+        Ok(())
+    }
+
+    pub fn set_key(self, key: &PKey) -> Result<(), &'static str> {
+        let op = Op::Key(key.dup());
+        self.apply(&op)?;
+        self.record(|| Some(op));
+        Ok(())
+    }
+
+    /// The SNI name the client sent.
+    pub fn server_name(self) -> Option<Vec<u8>> {
+        // SAFETY: SSL_get_servername returns null or a C string the object
+        // owns; copied at once.
+        unsafe {
+            let s = SSL_get_servername(self.ptr(), TLSEXT_NAMETYPE_host_name as c_int);
+            (!s.is_null()).then(|| core::ffi::CStr::from_ptr(s).to_bytes().to_vec())
+        }
+    }
+
+    /// The protocol version (`TLS1_2_VERSION`, ...).
+    pub fn version(self) -> c_int {
+        // SAFETY: the live SSL object.
+        unsafe { SSL_version(self.ptr()) }
+    }
+
+    /// Client (true) or server random into `out`; the full length.
+    pub fn random(self, client: bool, out: &mut [u8]) -> usize {
+        // SAFETY: OpenSSL copies at most out.len() bytes; with length 0 it
+        // returns the full length.
+        unsafe {
+            if client {
+                SSL_get_client_random(self.ptr(), out.as_mut_ptr(), out.len())
+            } else {
+                SSL_get_server_random(self.ptr(), out.as_mut_ptr(), out.len())
+            }
+        }
+    }
+
+    /// The session's master key into `out`; the full length (0 without a
+    /// session).
+    pub fn master_key(self, out: &mut [u8]) -> usize {
+        // SAFETY: as random; the session is the object's own.
+        unsafe {
+            let s = SSL_get_session(self.ptr());
+            if s.is_null() {
+                return 0;
+            }
+            SSL_SESSION_get_master_key(s, out.as_mut_ptr(), out.len())
+        }
+    }
+
+    pub fn session_reused(self) -> bool {
+        // SAFETY: the live SSL object.
+        unsafe { SSL_session_reused(self.ptr()) != 0 }
+    }
+
+    /// RFC 5705 keying material.
+    pub fn export_keying_material(
+        self,
+        out: &mut [u8],
+        label: &[u8],
+        context: Option<&[u8]>,
+    ) -> bool {
+        let (cp, cl, use_ctx) = match context {
+            Some(c) => (c.as_ptr(), c.len(), 1),
+            None => (ptr::null(), 0, 0),
+        };
+        // SAFETY: OpenSSL writes out.len() bytes; label and context are
+        // read for their lengths.
+        let ok = unsafe {
+            SSL_export_keying_material(
+                self.ptr(),
+                out.as_mut_ptr(),
+                out.len(),
+                label.as_ptr() as *const core::ffi::c_char,
+                label.len(),
+                cp,
+                cl,
+                use_ctx,
+            )
+        };
+        if ok != 1 {
+            clear_errors();
+        }
+        ok == 1
+    }
+
+    /// The raw address of the client (`peer`) or of the server, as a
+    /// sockaddr's bytes, with its family.
+    pub fn raw_addr(self, peer: bool) -> Option<(c_int, Vec<u8>)> {
+        let c = self.client()?;
+        // SAFETY: the live connection of the object; local_sockaddr is
+        // filled by ngx_connection_local_sockaddr when still null.
+        unsafe {
+            let sa = if peer {
+                (*c).sockaddr
+            } else {
+                if ngx_connection_local_sockaddr(c, ptr::null_mut(), 0) != NGX_OK as ngx_int_t {
+                    return None;
+                }
+                (*c).local_sockaddr
+            };
+            if sa.is_null() {
+                return None;
+            }
+            let fam = (*sa).sa_family as c_int;
+            let bytes = match fam as u32 {
+                AF_INET => {
+                    let s = sa as *const sockaddr_in;
+                    (*s).sin_addr.s_addr.to_ne_bytes().to_vec()
+                }
+                AF_INET6 => {
+                    let s = sa as *const sockaddr_in6;
+                    (*s).sin6_addr.__in6_u.__u6_addr8.to_vec()
+                }
+                AF_UNIX => {
+                    let s = sa as *const sockaddr_un;
+                    let p = (*s).sun_path.as_ptr();
+                    core::ffi::CStr::from_ptr(p).to_bytes().to_vec()
+                }
+                _ => return None,
+            };
+            Some((fam, bytes))
+        }
+    }
+
+    /// The server's port.
+    pub fn server_port(self) -> Option<u16> {
+        let c = self.client()?;
+        // SAFETY: as raw_addr.
+        unsafe {
+            if ngx_connection_local_sockaddr(c, ptr::null_mut(), 0) != NGX_OK as ngx_int_t {
+                return None;
+            }
+            let sa = (*c).local_sockaddr;
+            match (*sa).sa_family as u32 {
+                AF_INET => Some(u16::from_be((*(sa as *const sockaddr_in)).sin_port)),
+                AF_INET6 => Some(u16::from_be((*(sa as *const sockaddr_in6)).sin6_port)),
+                _ => Some(0),
+            }
+        }
+    }
+
+    pub fn as_raw(self) -> *mut c_void {
+        self.ptr() as *mut c_void
+    }
+}

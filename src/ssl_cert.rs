@@ -1,0 +1,108 @@
+//! `ssl_client_hello_by_lua*` and `ssl_certificate_by_lua*`: the handlers
+//! run for a TLS connection before nginx's handshake, in a fake request
+//! over the connection's probe (see `nginx::ssl_server`), and may yield;
+//! their verdicts and settings are then applied by the real handshake.
+use core::ffi::c_void;
+
+use nginx_sys::{ngx_connection_t, ngx_ssl_connection_t, NGX_ERROR};
+
+use crate::conf::LocConf;
+use crate::http::RequestCtx;
+use crate::lua::ctx::LuaCtx;
+use crate::lua::sched::{self, Outcome};
+use crate::nginx::conf::HttpConfs;
+use crate::nginx::fake::FakeConnection;
+use crate::nginx::request::Request;
+use crate::nginx::ssl_server::{self, Kind, Start};
+
+/// Continue (true) or fail the handshake, once the handler is over
+/// (None while it waits). As upstream, `ngx.exit(ngx.ERROR)` and error
+/// statuses fail it; a Lua error too.
+fn verdict(outcome: Outcome) -> Option<bool> {
+    match outcome {
+        Outcome::Yielded => None,
+        Outcome::Done => Some(true),
+        Outcome::Error => Some(false),
+        Outcome::Exit(code) => Some(code != NGX_ERROR as isize && code < 300),
+    }
+}
+
+/// Starts the `kind` handler of the server `confs` for client connection
+/// `c` (`ssl_server`'s [`ssl_server::StartFn`]).
+pub fn start(
+    c: *mut ngx_connection_t,
+    confs: HttpConfs,
+    probe: *mut ngx_ssl_connection_t,
+    kind: Kind,
+) -> Start {
+    let Some(fc) = FakeConnection::new() else {
+        return Start::Done(false);
+    };
+    fc.lend_tls(c, probe, kind == Kind::ClientHello);
+    let close = |fc: FakeConnection| {
+        fc.unlend_tls();
+        fc.close();
+    };
+    let Some(r) = fc.request(confs) else {
+        close(fc);
+        return Start::Done(false);
+    };
+    let lcf = LocConf::of(r);
+    let handler = match kind {
+        Kind::ClientHello => &lcf.ssl_client_hello,
+        Kind::Cert => &lcf.ssl_cert,
+    };
+    let Some(h) = handler.clone() else {
+        close(fc);
+        return Start::Done(true);
+    };
+    // SAFETY: the fake request lives until its connection closes, which
+    // only happens below, in after_resume or in abort.
+    let Some(ctx) = (unsafe { RequestCtx::get_or_create(r.as_ptr()) }) else {
+        close(fc);
+        return Start::Done(false);
+    };
+    // SAFETY: ctx is the fake request's live context.
+    let outcome = unsafe { sched::start(ctx, &h, lcf.code_cache(), after_resume) };
+    match verdict(outcome) {
+        Some(ok) => {
+            close(fc);
+            Start::Done(ok)
+        }
+        None => Start::Pending(r.as_ptr() as *mut c_void, abort),
+    }
+}
+
+/// The handler resumed from an event: when it is over, the handshake
+/// goes on and the fake request closes.
+fn after_resume(ctx: &mut LuaCtx, outcome: Outcome) {
+    let Some(ok) = verdict(outcome) else {
+        return;
+    };
+    // SAFETY: the context of a fake request start() made; closing its
+    // connection frees ctx, which nothing touches afterwards.
+    let fc = unsafe { ctx.req().fake_connection() };
+    let client = fc.tls_client();
+    fc.unlend_tls();
+    fc.close();
+    if !client.is_null() {
+        // SAFETY: the client connection start() was given; its record
+        // aborts this job (closing the fake request, so no resumption
+        // reaches here) before the connection goes.
+        unsafe { ssl_server::finish(client, ok) };
+    }
+}
+
+/// The client connection went away while the handler waited.
+fn abort(job: *mut c_void) {
+    // SAFETY: the fake request start() left running (the job), still
+    // open: only this or after_resume closes it, and after_resume's
+    // finish() makes the job done first.
+    unsafe {
+        if let Some(r) = Request::from_raw(job as *mut _) {
+            let fc = r.fake_connection();
+            fc.unlend_tls();
+            fc.close();
+        }
+    }
+}
