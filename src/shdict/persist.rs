@@ -54,6 +54,7 @@ pub fn load(z: &Zone, log: Log) {
     let Some(p) = z.persist.as_ref() else {
         return;
     };
+    let t0 = Instant::now();
     let data = match std::fs::read(path_of(p)) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
@@ -76,13 +77,14 @@ pub fn load(z: &Zone, log: Log) {
         return;
     };
     let msg = format!(
-        "{}: loaded {} of {} entries ({} expired, {} evicted, {} did not fit)",
+        "{}: loaded {} of {} entries ({} expired, {} evicted, {} did not fit) in {} ms",
         show(z, p),
         r.stored - r.evicted,
         snap.count,
         r.expired,
         r.evicted,
-        r.skipped
+        r.skipped,
+        t0.elapsed().as_millis()
     );
     log.write(NGX_LOG_NOTICE, msg.as_bytes());
 }
