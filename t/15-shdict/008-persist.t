@@ -131,7 +131,7 @@ qr/lua_shared_dict "big" persist file "[^"]*big.snap": loaded \d+ of 2000 entrie
 
 
 
-=== TEST 5: shdict persist: (a truncated and a garbage file for the next block)
+=== TEST 5: shdict persist: (truncated, garbage, corrupted and other-version files for the next block)
 --- no_hup
 --- config
     location = /t {
@@ -146,6 +146,14 @@ qr/lua_shared_dict "big" persist file "[^"]*big.snap": loaded \d+ of 2000 entrie
             f = assert(io.open(dir .. "junk.snap", "wb"))
             f:write("not a snapshot at all\n")
             f:close()
+            -- one byte of the body changed
+            f = assert(io.open(dir .. "flip.snap", "wb"))
+            f:write(data:sub(1, 60), string.char((data:byte(61) + 1) % 256), data:sub(62))
+            f:close()
+            -- version 2 (the byte after the 8-byte magic)
+            f = assert(io.open(dir .. "v2.snap", "wb"))
+            f:write(data:sub(1, 8), "\2", data:sub(10))
+            f:close()
             ngx.say(#data > 60)
         }
     }
@@ -158,25 +166,33 @@ true
 
 
 
-=== TEST 6: shdict persist: a truncated or garbage file is refused with a clear line, the zone starts empty
+=== TEST 6: shdict persist: a truncated, garbage, corrupted or other-version file is refused with a clear line, the zone starts empty
 --- no_hup
 --- http_config
     lua_shared_dict cut 1m persist=$TEST_NGINX_PERSIST_DIR/cut.snap;
     lua_shared_dict junk 1m persist=$TEST_NGINX_PERSIST_DIR/junk.snap;
+    lua_shared_dict flip 1m persist=$TEST_NGINX_PERSIST_DIR/flip.snap;
+    lua_shared_dict v2 1m persist=$TEST_NGINX_PERSIST_DIR/v2.snap;
 --- config
     location = /t {
         content_by_lua_block {
-            ngx.say("keys: ", #ngx.shared.cut:get_keys(0), " ", #ngx.shared.junk:get_keys(0))
+            local n = 0
+            for _, name in ipairs({"cut", "junk", "flip", "v2"}) do
+                n = n + #ngx.shared[name]:get_keys(0)
+            end
+            ngx.say("keys: ", n)
         }
     }
 --- request
 GET /t
 --- response_body
-keys: 0 0
+keys: 0
 --- error_log eval
 [
 qr/\[error\] .*lua_shared_dict "cut" persist file "[^"]*cut.snap": ignored: truncated file, starting empty/,
 qr/\[error\] .*lua_shared_dict "junk" persist file "[^"]*junk.snap": ignored: not a shared dict snapshot \(bad magic\), starting empty/,
+qr/\[error\] .*lua_shared_dict "flip" persist file "[^"]*flip.snap": ignored: checksum mismatch, starting empty/,
+qr/\[error\] .*lua_shared_dict "v2" persist file "[^"]*v2.snap": ignored: unsupported snapshot version 2, starting empty/,
 ]
 
 
