@@ -647,6 +647,19 @@ impl<A: Alloc> Dict<A> {
         flags: u32,
         now: u64,
     ) -> Result<bool, (&'static str, bool)> {
+        self.store_until(op, key, value, Self::deadline(now, exptime_ms), flags, now)
+    }
+
+    /// `store` with an absolute expiry (ms since the epoch, 0 = never).
+    fn store_until(
+        &mut self,
+        op: i32,
+        key: &[u8],
+        value: Value<'_>,
+        expires: u64,
+        flags: u32,
+        now: u64,
+    ) -> Result<bool, (&'static str, bool)> {
         if key.len() > MAX_KEY_LEN {
             return Err(("key too long", false));
         }
@@ -672,7 +685,7 @@ impl<A: Alloc> Dict<A> {
                 // Same size: overwrite in place.
                 self.touch(&e);
                 let n = self.node_mut(&e);
-                n.expires = Self::deadline(now, exptime_ms);
+                n.expires = expires;
                 n.user_flags = flags;
                 n.vtype = vtype;
                 self.value_mut(&e).copy_from_slice(val);
@@ -688,7 +701,6 @@ impl<A: Alloc> Dict<A> {
         let Some(p) = p else {
             return Err((ERR_NO_MEMORY, forcible));
         };
-        let expires = Self::deadline(now, exptime_ms);
         // SAFETY: a fresh block of `size` bytes; the key is not in the tree
         // (its entry, if any, was deleted above).
         unsafe { self.link_new(p, h, key, vtype, val, val.len() as u32, expires, flags) };
@@ -1066,7 +1078,7 @@ impl<A: Alloc> Dict<A> {
             }
             let ok = match rec.body {
                 snapshot::Body::Value(v) => self
-                    .store(0, rec.key, from_val(v), 0, rec.flags, now)
+                    .store_until(0, rec.key, from_val(v), rec.expires, rec.flags, now)
                     .is_ok(),
                 snapshot::Body::List(items) => {
                     // A key twice in a file: the later record wins.
@@ -1088,8 +1100,11 @@ impl<A: Alloc> Dict<A> {
                 r.skipped += 1;
                 continue;
             }
-            if let Some(e) = self.tree_find(hash(rec.key), rec.key) {
-                self.node_mut(&e).expires = rec.expires;
+            if let snapshot::Body::List(_) = rec.body {
+                // rpush made the list without expiry.
+                if let Some(e) = self.tree_find(hash(rec.key), rec.key) {
+                    self.node_mut(&e).expires = rec.expires;
+                }
             }
             r.stored += 1;
         }
