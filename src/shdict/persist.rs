@@ -55,7 +55,7 @@ pub fn load(z: &Zone, log: Log) {
         return;
     };
     let t0 = Instant::now();
-    let data = match std::fs::read(path_of(p)) {
+    let data = match read_regular(&path_of(p)) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
         Err(e) => {
@@ -87,6 +87,20 @@ pub fn load(z: &Zone, log: Log) {
         t0.elapsed().as_millis()
     );
     log.write(NGX_LOG_NOTICE, msg.as_bytes());
+}
+
+/// The file's bytes; a path that is not a regular file (a directory, a
+/// device that never ends) is an error rather than a read.
+fn read_regular(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    f.read_to_end(&mut data)?;
+    Ok(data)
 }
 
 /// Saves the zone to its file: the records are encoded under the zone
@@ -125,6 +139,12 @@ pub fn save(z: &Zone) {
 
 fn write_atomically(p: &Persist, bytes: &[u8]) -> std::io::Result<()> {
     let path = path_of(p);
+    // Never rename over a directory or a device (`persist=/dev/null` by
+    // mistake, with the master running as root).
+    match std::fs::metadata(&path) {
+        Ok(m) if !m.is_file() => return Err(std::io::Error::other("not a regular file")),
+        _ => {}
+    }
     let mut tmp = path.clone().into_os_string();
     tmp.push(format!(".tmp.{}", std::process::id()));
     let tmp = std::path::PathBuf::from(tmp);

@@ -166,18 +166,19 @@ true
 
 
 
-=== TEST 6: shdict persist: a truncated, garbage, corrupted or other-version file is refused with a clear line, the zone starts empty
+=== TEST 6: shdict persist: a truncated, garbage, corrupted or other-version file (or no file at all) is refused with a clear line, the zone starts empty
 --- no_hup
 --- http_config
     lua_shared_dict cut 1m persist=$TEST_NGINX_PERSIST_DIR/cut.snap;
     lua_shared_dict junk 1m persist=$TEST_NGINX_PERSIST_DIR/junk.snap;
     lua_shared_dict flip 1m persist=$TEST_NGINX_PERSIST_DIR/flip.snap;
     lua_shared_dict v2 1m persist=$TEST_NGINX_PERSIST_DIR/v2.snap;
+    lua_shared_dict dir 1m persist=$TEST_NGINX_PERSIST_DIR;
 --- config
     location = /t {
         content_by_lua_block {
             local n = 0
-            for _, name in ipairs({"cut", "junk", "flip", "v2"}) do
+            for _, name in ipairs({"cut", "junk", "flip", "v2", "dir"}) do
                 n = n + #ngx.shared[name]:get_keys(0)
             end
             ngx.say("keys: ", n)
@@ -187,12 +188,15 @@ true
 GET /t
 --- response_body
 keys: 0
+--- shutdown_error_log eval
+qr/\[error\] .*lua_shared_dict "dir" persist file "[^"]*persist": cannot save: not a regular file/
 --- error_log eval
 [
 qr/\[error\] .*lua_shared_dict "cut" persist file "[^"]*cut.snap": ignored: truncated file, starting empty/,
 qr/\[error\] .*lua_shared_dict "junk" persist file "[^"]*junk.snap": ignored: not a shared dict snapshot \(bad magic\), starting empty/,
 qr/\[error\] .*lua_shared_dict "flip" persist file "[^"]*flip.snap": ignored: checksum mismatch, starting empty/,
 qr/\[error\] .*lua_shared_dict "v2" persist file "[^"]*v2.snap": ignored: unsupported snapshot version 2, starting empty/,
+qr/\[error\] .*lua_shared_dict "dir" persist file "[^"]*persist": cannot read it: not a regular file, starting empty/,
 ]
 
 
