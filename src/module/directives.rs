@@ -78,7 +78,7 @@ macro_rules! handler_directives {
             cmd(b"lua_max_memory\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_max_memory, MAIN),
             cmd(b"lua_max_run_time\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_max_run_time, MAIN),
             cmd(b"lua_regex_match_limit\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_regex_match_limit, MAIN),
-            cmd(b"lua_shared_dict\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE2, set_shared_dict, MAIN),
+            cmd(b"lua_shared_dict\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE2 | NGX_CONF_TAKE3 | NGX_CONF_TAKE4, set_shared_dict, MAIN),
             cmd(b"set_by_lua_block\0", SET_CTX | NGX_CONF_BLOCK | NGX_CONF_TAKE1, set_block, LOC),
             cmd(b"set_by_lua\0", SET_CTX | NGX_CONF_2MORE, set_inline, LOC),
             cmd(b"set_by_lua_file\0", SET_CTX | NGX_CONF_2MORE, set_file, LOC),
@@ -361,7 +361,7 @@ setter! {
     fn set_shared_dict(cf, mcf: &mut MainConf) {
         let args = cf.args();
         match (args.raw(1), args.raw(2)) {
-            (Some(name), Some(size)) if crate::shdict::zone::declare(cf, mcf, name, size) => Ok(()),
+            (Some(name), Some(size)) if crate::shdict::zone::declare(cf, mcf, name, size, args.raw_from(3)) => Ok(()),
             _ => Err(ConfError::Logged),
         }
     }

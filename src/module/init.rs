@@ -230,6 +230,7 @@ pub unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
         if mcf.sa_restart != Some(false) {
             crate::process::set_sa_restart();
         }
+        crate::shdict::persist::start_worker();
         if let (Some(ms), Some(vm)) = (mcf.max_run_time, mcf.vm.as_ref()) {
             // SAFETY: the worker's VM, whose budget configure() installed
             // for lua_max_run_time.
@@ -262,10 +263,17 @@ pub unsafe extern "C" fn exit_process(cycle: *mut ngx_cycle_t) {
             drop(mcf.vm.take());
         }
         crate::phase::exit_worker::mark_exited();
+        crate::shdict::persist::stop_worker();
         crate::timer::on_exit();
         crate::cosocket::pool::on_exit();
         crate::worker_thread::on_exit();
         crate::lua::ctx::on_exit();
         crate::http::ctx::on_exit();
     })
+}
+
+/// Master exit (also a single-process nginx's): every worker is gone, so
+/// `persist=` zones are saved here, once, by the one process left.
+pub unsafe extern "C" fn exit_master(_cycle: *mut ngx_cycle_t) {
+    crate::nginx::panic::guard((), crate::shdict::persist::save_all)
 }

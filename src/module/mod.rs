@@ -31,6 +31,7 @@ pub static mut ngx_http_lua_module: ngx_module_t = ngx_module_t {
     init_module: Some(init::init_module),
     init_process: Some(init::init_process),
     exit_process: Some(init::exit_process),
+    exit_master: Some(init::exit_master),
     ..ngx_module_t::default()
 };
 

@@ -58,6 +58,13 @@ impl TimerEvent {
         unsafe { ngx_add_timer(ev, ms) };
     }
 
+    /// Lets nginx's graceful shutdown go on while the timer is pending (a
+    /// worker waits only for timers that are not cancelable).
+    #[inline]
+    pub fn set_cancelable(&mut self) {
+        self.0.set_cancelable(1);
+    }
+
     /// Whether the timer is pending.
     #[inline]
     pub fn is_armed(&self) -> bool {

@@ -1,4 +1,5 @@
 //! Shared dictionaries (`lua_shared_dict`, `ngx.shared.DICT`): the store
 //! (pure, generic over the allocator) and its nginx zone.
+pub mod persist;
 pub mod store;
 pub mod zone;

@@ -19,6 +19,8 @@ use core::cmp::Ordering;
 use core::mem::{offset_of, size_of};
 use core::ptr::{self, NonNull};
 
+use crate::codec::snapshot;
+
 /// Byte blocks for the dictionary.
 pub trait Alloc {
     /// A block of `size` bytes aligned for `u64`, or None when full.
@@ -645,6 +647,19 @@ impl<A: Alloc> Dict<A> {
         flags: u32,
         now: u64,
     ) -> Result<bool, (&'static str, bool)> {
+        self.store_until(op, key, value, Self::deadline(now, exptime_ms), flags, now)
+    }
+
+    /// `store` with an absolute expiry (ms since the epoch, 0 = never).
+    fn store_until(
+        &mut self,
+        op: i32,
+        key: &[u8],
+        value: Value<'_>,
+        expires: u64,
+        flags: u32,
+        now: u64,
+    ) -> Result<bool, (&'static str, bool)> {
         if key.len() > MAX_KEY_LEN {
             return Err(("key too long", false));
         }
@@ -670,7 +685,7 @@ impl<A: Alloc> Dict<A> {
                 // Same size: overwrite in place.
                 self.touch(&e);
                 let n = self.node_mut(&e);
-                n.expires = Self::deadline(now, exptime_ms);
+                n.expires = expires;
                 n.user_flags = flags;
                 n.vtype = vtype;
                 self.value_mut(&e).copy_from_slice(val);
@@ -686,7 +701,6 @@ impl<A: Alloc> Dict<A> {
         let Some(p) = p else {
             return Err((ERR_NO_MEMORY, forcible));
         };
-        let expires = Self::deadline(now, exptime_ms);
         // SAFETY: a fresh block of `size` bytes; the key is not in the tree
         // (its entry, if any, was deleted above).
         unsafe { self.link_new(p, h, key, vtype, val, val.len() as u32, expires, flags) };
@@ -991,6 +1005,130 @@ impl<A: Alloc> Dict<A> {
             }
         }
         total
+    }
+}
+
+/// What [`Dict::load`] did with a snapshot's records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Loaded {
+    /// Records stored (some may have been evicted by later ones since).
+    pub stored: usize,
+    /// Records whose expiry had passed.
+    pub expired: usize,
+    /// Records that did not fit even after eviction (or a list that ran
+    /// out of room).
+    pub skipped: usize,
+    /// Stored records later evicted to make room for newer ones.
+    pub evicted: usize,
+}
+
+impl<A: Alloc> Dict<A> {
+    /// Writes every live entry into `enc`, least recently used first (so a
+    /// load, storing in file order, rebuilds the LRU order). Returns the
+    /// number of entries.
+    pub fn dump(&self, now: u64, enc: &mut snapshot::Encoder) -> usize {
+        let mut n = 0;
+        let s = self.lru();
+        let mut at = self.lru_walk(s, s, false);
+        while let Some(l) = at {
+            at = self.lru_walk(l, s, false);
+            let e = Entry(NonNull::new(from_lru(l)).expect("a link of a node"));
+            let node = self.node(&e);
+            if node.expired(now) {
+                continue;
+            }
+            let (key, flags, expires) = (self.key(&e), node.user_flags, node.expires);
+            let written = if node.vtype == T_LIST {
+                enc.list(key, flags, expires) && {
+                    let ls = list_link(e.0);
+                    // SAFETY: the items reachable from a live list node are
+                    // live blocks (the invariant); only read here.
+                    unsafe {
+                        let mut il = (*ls).next;
+                        while il != ls {
+                            let it = il as *const Item;
+                            let data = core::slice::from_raw_parts(
+                                (it as *const u8).add(ITEM),
+                                (*it).value_len as usize,
+                            );
+                            enc.item(to_val((*it).vtype, data));
+                            il = (*il).next;
+                        }
+                    }
+                    true
+                }
+            } else {
+                enc.value(key, flags, expires, to_val(node.vtype, self.value(&e)))
+            };
+            n += written as usize;
+        }
+        n
+    }
+
+    /// Stores a snapshot's records into this (normally empty) dictionary,
+    /// in file order, evicting the least recently used entries when full
+    /// (as `set` does); expired records are dropped, expiry is kept as the
+    /// absolute time it was.
+    pub fn load(&mut self, snap: &snapshot::Snapshot<'_>, now: u64) -> Loaded {
+        let mut r = Loaded::default();
+        for rec in snap.records() {
+            if rec.expires != 0 && rec.expires <= now {
+                r.expired += 1;
+                continue;
+            }
+            let ok = match rec.body {
+                snapshot::Body::Value(v) => self
+                    .store_until(0, rec.key, from_val(v), rec.expires, rec.flags, now)
+                    .is_ok(),
+                snapshot::Body::List(items) => {
+                    // A key twice in a file: the later record wins.
+                    let _ = self.store(0, rec.key, Value::Nil, 0, 0, now);
+                    let mut ok = true;
+                    for v in items {
+                        if self.push(rec.key, false, from_val(v), now).is_err() {
+                            ok = false;
+                            break;
+                        }
+                    }
+                    if !ok {
+                        let _ = self.store(0, rec.key, Value::Nil, 0, 0, now);
+                    }
+                    ok
+                }
+            };
+            if !ok {
+                r.skipped += 1;
+                continue;
+            }
+            if let snapshot::Body::List(_) = rec.body {
+                // rpush made the list without expiry.
+                if let Some(e) = self.tree_find(hash(rec.key), rec.key) {
+                    self.node_mut(&e).expires = rec.expires;
+                }
+            }
+            r.stored += 1;
+        }
+        let live = self.keys(0, now, |_| ());
+        r.evicted = r.stored.saturating_sub(live);
+        r
+    }
+}
+
+/// A stored value as the snapshot format's (numbers are native-endian in
+/// the store, little-endian in the file).
+fn to_val(vtype: u8, data: &[u8]) -> snapshot::Val<'_> {
+    match vtype {
+        T_BOOLEAN => snapshot::Val::Bool(data.first() == Some(&1)),
+        T_NUMBER => snapshot::Val::Num(<[u8; 8]>::try_from(data).map_or(0.0, f64::from_ne_bytes)),
+        _ => snapshot::Val::Str(data),
+    }
+}
+
+fn from_val(v: snapshot::Val<'_>) -> Value<'_> {
+    match v {
+        snapshot::Val::Bool(b) => Value::Bool(b),
+        snapshot::Val::Num(n) => Value::Num(n),
+        snapshot::Val::Str(s) => Value::Str(s),
     }
 }
 
@@ -1357,5 +1495,91 @@ mod tests {
             unsafe { d.a.free(sh, size_of::<Shctx>()) };
         }
         assert_eq!(h.used, 0);
+    }
+
+    #[test]
+    fn dump_and_load_keep_values_flags_ttls_lists_and_lru_order() {
+        let mut h = Heap::new(1 << 20);
+        let mut d = dict(&mut h);
+        let now = 1_000_000;
+        d.store(0, b"s", Value::Str(b"str"), 0, 7, now).unwrap();
+        d.store(0, b"n", Value::Num(2.5), 5000, 0, now).unwrap();
+        d.store(0, b"b", Value::Bool(false), 0, 0, now).unwrap();
+        d.store(0, b"gone", Value::Num(1.0), 10, 0, now).unwrap();
+        d.push(b"l", false, Value::Str(b"x"), now).unwrap();
+        d.push(b"l", false, Value::Num(3.0), now).unwrap();
+        let mut enc = snapshot::Encoder::new(0, now + 20);
+        assert_eq!(
+            d.dump(now + 20, &mut enc),
+            4,
+            "the expired entry is left out"
+        );
+        let file = enc.finish();
+        let snap = snapshot::decode(&file).unwrap();
+
+        let mut h2 = Heap::new(1 << 20);
+        let mut d2 = dict(&mut h2);
+        let later = now + 1000;
+        let r = d2.load(&snap, later);
+        assert_eq!(
+            r,
+            Loaded {
+                stored: 4,
+                ..Loaded::default()
+            }
+        );
+        // LRU order survives: least recently used first.
+        let mut keys = Vec::new();
+        d2.keys(0, later, |k| keys.push(k.to_vec()));
+        assert_eq!(
+            keys,
+            [b"s".to_vec(), b"n".to_vec(), b"b".to_vec(), b"l".to_vec()]
+        );
+        assert_eq!(
+            get(&mut d2, "s", later),
+            Some((T_STRING, b"str".to_vec(), 7))
+        );
+        assert_eq!(d2.ttl(b"n", later), Some(4000), "expiry is absolute");
+        assert_eq!(get(&mut d2, "b", later), Some((T_BOOLEAN, vec![0], 0)));
+        assert_eq!(d2.llen(b"l", later), Ok(2));
+        let item = |d: &mut Dict<&mut Heap>| d.pop(b"l", true, later, |t, v| (t, v.to_vec()));
+        assert_eq!(item(&mut d2), Ok(Some((T_STRING, b"x".to_vec()))));
+        assert_eq!(
+            item(&mut d2),
+            Ok(Some((T_NUMBER, 3.0f64.to_ne_bytes().to_vec())))
+        );
+        check_invariants(&d2);
+
+        // Loaded after "n" expired: dropped, and counted.
+        let mut h3 = Heap::new(1 << 20);
+        let mut d3 = dict(&mut h3);
+        let r = d3.load(&snap, now + 6000);
+        assert_eq!((r.stored, r.expired), (3, 1));
+        assert_eq!(d3.ttl(b"n", now + 6000), None);
+    }
+
+    #[test]
+    fn load_into_a_smaller_dict_keeps_the_most_recent() {
+        let mut h = Heap::new(1 << 20);
+        let mut d = dict(&mut h);
+        for i in 0..1000 {
+            let k = format!("key{i}");
+            d.store(0, k.as_bytes(), Value::Str(&[b'v'; 100]), 0, 0, 1)
+                .unwrap();
+        }
+        let mut enc = snapshot::Encoder::new(0, 1);
+        d.dump(1, &mut enc);
+        let file = enc.finish();
+        let snap = snapshot::decode(&file).unwrap();
+        let mut small = Heap::new(20_000);
+        let mut d2 = dict(&mut small);
+        let r = d2.load(&snap, 2);
+        let live = d2.keys(0, 2, |_| ());
+        assert!(live > 0 && live < 1000);
+        assert_eq!(r.stored - r.evicted, live);
+        assert_eq!(r.stored + r.skipped, 1000);
+        assert!(get(&mut d2, "key999", 2).is_some());
+        assert!(get(&mut d2, "key0", 2).is_none());
+        check_invariants(&d2);
     }
 }

@@ -10,9 +10,10 @@ use ngx::allocator::Allocator;
 use ngx::core::slab::LockedSlabPool;
 use ngx::core::SlabPool;
 
+use super::persist::{Persist, DEFAULT_INTERVAL_MS};
 use super::store::{Alloc, Dict, Shctx};
 use crate::conf::MainConf;
-use crate::nginx::conf::{parse_size, str_of, Conf};
+use crate::nginx::conf::{parse_size, parse_time, str_of, Conf};
 use crate::nginx::cycle::{self, Cycle};
 use crate::nginx::shm::{page_size, ShmZone};
 
@@ -29,6 +30,8 @@ pub struct Zone {
     sh: *mut Shctx,
     mcf: *mut MainConf,
     cycle: Cycle,
+    /// `persist=`: the zone's snapshot file.
+    pub persist: Option<Persist>,
 }
 
 /// nginx's slab pool, locked, as the store's allocator.
@@ -93,6 +96,14 @@ pub fn while_configuring<R>(mcf: &mut MainConf, f: impl FnOnce(&mut MainConf) ->
     r
 }
 
+fn zones_of(mcf: &MainConf) -> impl Iterator<Item = &Zone> {
+    // SAFETY: every zone of the list was declared with its Zone as data
+    // (declare), which lives in the cycle pool as long as the zone.
+    mcf.shdicts
+        .iter()
+        .map(|z| unsafe { &*(z.data() as *const Zone) })
+}
+
 /// The zones of the configuration being built, else of the running cycle.
 pub fn zones() -> impl ExactSizeIterator<Item = &'static Zone> {
     let p = CONFIGURING.load(Ordering::Relaxed);
@@ -108,9 +119,69 @@ pub fn zones() -> impl ExactSizeIterator<Item = &'static Zone> {
     shm.iter().map(|z| unsafe { &*(z.data() as *const Zone) })
 }
 
-/// `lua_shared_dict NAME SIZE`: registers the zone; false after logging
-/// the error.
-pub fn declare(cf: Conf, mcf: &mut MainConf, name: &ngx_str_t, size_arg: &ngx_str_t) -> bool {
+/// The optional words after `lua_shared_dict NAME SIZE`: `persist=PATH`
+/// and `persist_interval=TIME`; Err after logging.
+fn parse_persist(cf: Conf, opts: &[ngx_str_t]) -> Result<Option<Persist>, ()> {
+    let mut path: Option<&[u8]> = None;
+    let mut interval = None;
+    for o in opts {
+        let w = str_of(o);
+        let show = String::from_utf8_lossy(w);
+        if let Some(p) = w.strip_prefix(b"persist=") {
+            if p.is_empty() || path.is_some() {
+                cf.log(NGX_LOG_EMERG, &format!("invalid parameter \"{show}\""));
+                return Err(());
+            }
+            path = Some(p);
+        } else if let Some(t) = w.strip_prefix(b"persist_interval=") {
+            match parse_time(t) {
+                Some(ms) if interval.is_none() => interval = Some(ms as u64),
+                _ => {
+                    cf.log(
+                        NGX_LOG_EMERG,
+                        &format!("invalid persist_interval \"{show}\""),
+                    );
+                    return Err(());
+                }
+            }
+        } else {
+            cf.log(NGX_LOG_EMERG, &format!("invalid parameter \"{show}\""));
+            return Err(());
+        }
+    }
+    let Some(p) = path else {
+        if interval.is_some() {
+            cf.log(NGX_LOG_EMERG, "\"persist_interval\" requires \"persist\"");
+            return Err(());
+        }
+        return Ok(None);
+    };
+    // Relative to nginx's prefix, as nginx's own paths (pid, logs).
+    let full = if p.starts_with(b"/") {
+        p.to_vec()
+    } else {
+        let mut f = cf.cycle().prefix().to_vec();
+        if !f.is_empty() && !f.ends_with(b"/") {
+            f.push(b'/');
+        }
+        f.extend_from_slice(p);
+        f
+    };
+    Ok(Some(Persist {
+        path: full,
+        interval_ms: interval.unwrap_or(DEFAULT_INTERVAL_MS),
+    }))
+}
+
+/// `lua_shared_dict NAME SIZE [persist=PATH] [persist_interval=TIME]`:
+/// registers the zone; false after logging the error.
+pub fn declare(
+    cf: Conf,
+    mcf: &mut MainConf,
+    name: &ngx_str_t,
+    size_arg: &ngx_str_t,
+    opts: &[ngx_str_t],
+) -> bool {
     let args = cf.args();
     if name.len == 0 {
         cf.log(
@@ -129,6 +200,23 @@ pub fn declare(cf: Conf, mcf: &mut MainConf, name: &ngx_str_t, size_arg: &ngx_st
             return false;
         }
     };
+    let Ok(persist) = parse_persist(cf, opts) else {
+        return false;
+    };
+    if let Some(p) = &persist {
+        let taken = zones_of(mcf).find(|z| z.persist.as_ref().is_some_and(|q| q.path == p.path));
+        if let Some(other) = taken {
+            cf.log(
+                NGX_LOG_EMERG,
+                &format!(
+                    "persist file \"{}\" is already used by lua_shared_dict \"{}\"",
+                    String::from_utf8_lossy(&p.path),
+                    String::from_utf8_lossy(&other.name)
+                ),
+            );
+            return false;
+        }
+    }
     let Some(shm) = ShmZone::add(cf, name, size) else {
         return false;
     };
@@ -152,6 +240,7 @@ pub fn declare(cf: Conf, mcf: &mut MainConf, name: &ngx_str_t, size_arg: &ngx_st
         sh: ptr::null_mut(),
         mcf: mcf as *mut MainConf,
         cycle: cf.cycle(),
+        persist,
     }) else {
         return false;
     };
@@ -228,5 +317,8 @@ fn init_store(shm: ShmZone, z: &mut Zone, old: Option<&Zone>) -> Option<()> {
     pool.set_log_nomem(0);
     z.sh = sh;
     z.slab = Some(slab);
+    if !cycle::testing_config() {
+        super::persist::load(z, z.cycle.new_log());
+    }
     Some(())
 }
