@@ -428,6 +428,9 @@ lua ssl certificate verify error: (20: unable to get local issuer certificate)
             sock = connect($TEST_NGINX_RAND_PORT_3)
             sock:close()
             ngx.say(sock:settrustedstore(store_of("ca.crt")))
+            sock = connect($TEST_NGINX_RAND_PORT_3)
+            ngx.say(sock:settrustedstore(require("ffi").cast("void *", 0)))
+            sock:close()
         }
     }
 --- request
@@ -437,5 +440,27 @@ nilbad store arg: cdata expected, got string
 nilbad store arg: cdata expected, got number
 nilclosed
 nilclosed
+true
 --- no_error_log
 [error]
+
+
+
+=== TEST 11: tcpsock:getsslpointer, getsslsession: a failed handshake closed the connection
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = connect($TEST_NGINX_RAND_PORT_3)
+            ngx.say("handshake: ", sock:sslhandshake(false, "test.com", true))
+            ngx.say("pointer: ", sock:getsslpointer())
+            ngx.say("session: ", sock:getsslsession())
+        }
+    }
+--- request
+GET /t
+--- response_body
+handshake: nil20: unable to get local issuer certificate
+pointer: nilclosed
+session: nilclosed
+--- no_error_log
+[alert]
