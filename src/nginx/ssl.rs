@@ -217,6 +217,25 @@ impl Connection {
         Ok(s)
     }
 
+    /// Lets a write that had to wait be retried from another address:
+    /// OpenSSL otherwise wants the retry to pass the very same buffer
+    /// ("bad write retry"), and a cosocket's first try writes from the
+    /// caller's string while the retry writes from its own copy.
+    pub fn tls_allow_moving_write_buffer(self) {
+        if let Some(ssl) = self.ssl_object() {
+            // SAFETY: SSL_set_mode, a macro over SSL_ctrl, on the
+            // connection's SSL object; it only adds a mode bit.
+            unsafe {
+                SSL_ctrl(
+                    ssl,
+                    SSL_CTRL_MODE as _,
+                    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER as _,
+                    core::ptr::null_mut(),
+                );
+            }
+        }
+    }
+
     /// Asks the server for its OCSP status (stapling).
     pub fn tls_request_ocsp(self) {
         if let Some(ssl) = self.ssl_object() {
