@@ -34,6 +34,8 @@ impl Tcp {
                 return Step::Now;
             }
         }
+        // The rest goes out from a copy, which TLS must be told of.
+        c.tls_allow_moving_write_buffer();
         self.tx.clear();
         self.tx.extend_from_slice(data);
         self.tx_off = off;

@@ -1,7 +1,8 @@
 //! `tcpsock:sslhandshake`: TLS on a connected cosocket through nginx's
 //! OpenSSL wrappers (`nginx::ssl`): server name, verification, session
 //! reuse.
-use core::ffi::CStr;
+use core::ffi::{c_void, CStr};
+use core::ptr::NonNull;
 
 use nginx_sys::{NGX_LOG_DEBUG, NGX_LOG_ERR, NGX_SSL_BUFFER, NGX_SSL_CLIENT, SSL_SESSION};
 
@@ -11,6 +12,21 @@ use crate::lua::ctx::CoCtx;
 use crate::nginx::connection::Connection;
 use crate::nginx::request::AGAIN;
 use crate::nginx::ssl::{OnHandshake, Session};
+use crate::nginx::ssl_server::{CertChain, PKey};
+
+/// What `sslhandshake` asks for.
+pub struct HandshakeOpts<'a> {
+    /// A session to resume (the caller's).
+    pub sess: Option<&'a SSL_SESSION>,
+    /// Hand the new session to the caller.
+    pub want_session: bool,
+    pub server_name: Option<&'a [u8]>,
+    pub verify: bool,
+    /// Ask for OCSP stapling.
+    pub ocsp: bool,
+    /// `setclientcert`'s chain and key.
+    pub client: Option<(&'a CertChain, &'a PKey)>,
+}
 
 /// How a handshake request ended at once.
 pub enum Handshake {
@@ -24,17 +40,16 @@ pub enum Handshake {
 }
 
 impl Tcp {
-    /// Starts the TLS handshake. `sess`: a session to resume (the
-    /// caller's); `want_session`: hand the new session to the caller.
-    pub fn ssl_handshake(
-        &mut self,
-        sess: Option<&SSL_SESSION>,
-        want_session: bool,
-        server_name: Option<&[u8]>,
-        verify: bool,
-        ocsp: bool,
-        me: *mut CoCtx,
-    ) -> Handshake {
+    /// Starts the TLS handshake.
+    pub fn ssl_handshake(&mut self, opts: HandshakeOpts, me: *mut CoCtx) -> Handshake {
+        let HandshakeOpts {
+            sess,
+            want_session,
+            server_name,
+            verify,
+            ocsp,
+            client,
+        } = opts;
         self.tls.session = None;
         let Some(c) = self.c else {
             self.fail("closed", Vec::new());
@@ -73,6 +88,12 @@ impl Tcp {
                 format!("lua ssl set session: {p:p}").as_bytes(),
             );
         }
+        if let Some((chain, key)) = client {
+            if let Err(e) = c.tls_use_client_cert(chain, key) {
+                self.fail(e, Vec::new());
+                return Handshake::Err;
+            }
+        }
         self.tls.want_session = want_session;
         self.tls.name.clear();
         if let Some(name) = server_name.filter(|n| !n.is_empty()) {
@@ -92,6 +113,14 @@ impl Tcp {
             self.tls.name.pop();
         }
         self.tls.verify = verify;
+        if let Some(store) = self.tls.store.take() {
+            // SAFETY: settrustedstore's store, which the socket object
+            // in Lua keeps alive while it is set (tls.store's contract).
+            if !unsafe { c.tls_set_verify_store(store) } {
+                self.fail("SSL_set1_verify_cert_store() failed", Vec::new());
+                return Handshake::Err;
+            }
+        }
         if ocsp {
             c.tls_request_ocsp();
         }
@@ -177,6 +206,42 @@ impl Tcp {
             );
         }
         self.tls.session = s;
+    }
+
+    /// `settrustedstore`: the store (null: none) for the next handshake.
+    /// The caller keeps it alive until then or until the next call.
+    pub fn set_trusted_store(&mut self, store: *mut c_void) -> Result<(), &'static str> {
+        if self.c.is_some_and(|c| c.tls_handshaked()) {
+            return Err(
+                "ssl handshake already done; trusted store cannot be changed on an \
+                        established TLS connection",
+            );
+        }
+        self.tls.store = NonNull::new(store);
+        Ok(())
+    }
+
+    /// The live connection, unless both halves failed ("closed").
+    fn open_conn(&self) -> Result<Connection, &'static str> {
+        match self.c {
+            Some(c) if !self.both_closed() => Ok(c),
+            _ => Err("closed"),
+        }
+    }
+
+    /// `getsslpointer`: the connection's OpenSSL `SSL` object.
+    pub fn ssl_pointer(&self) -> Result<NonNull<c_void>, &'static str> {
+        self.open_conn()?.tls_ssl_ptr().ok_or("no ssl connection")
+    }
+
+    /// `getsslctx`: the `SSL_CTX` of the connection's TLS.
+    pub fn ssl_ctx(&self) -> Result<NonNull<c_void>, &'static str> {
+        self.open_conn()?.tls_ctx_ptr().ok_or("no ssl context")
+    }
+
+    /// `getsslsession`: the connection's session now, if resumable.
+    pub fn ssl_session(&self) -> Result<Session, &'static str> {
+        self.open_conn()?.tls_resumable_session()
     }
 
     /// Hands the handshake's session to the caller.

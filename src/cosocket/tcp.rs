@@ -128,6 +128,9 @@ pub(super) struct Tls {
     pub verify: bool,
     pub want_session: bool,
     pub session: Option<Session>,
+    /// `settrustedstore`'s `X509_STORE`, for the next handshake only;
+    /// lua-lib's socket object keeps the cdata alive while it is set.
+    pub store: Option<core::ptr::NonNull<c_void>>,
 }
 
 /// What a request socket changed in its request, to give back.

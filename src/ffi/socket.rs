@@ -2,7 +2,8 @@
 //! wait return FFI_AGAIN; the Lua side yields and then reads the outcome
 //! with `..._result`. A socket is the `Tcp` lua-lib holds (`ffi.gc` frees
 //! it), passed back to every call.
-use core::ffi::c_int;
+use core::ffi::{c_int, c_void};
+use core::ptr::NonNull;
 
 use nginx_sys::{ngx_msec_t, SSL_SESSION};
 
@@ -11,11 +12,12 @@ use crate::conf::LocConf;
 use crate::cosocket::connect::PoolOpts;
 use crate::cosocket::recv::RecvMode;
 use crate::cosocket::req;
-use crate::cosocket::ssl::Handshake;
+use crate::cosocket::ssl::{Handshake, HandshakeOpts};
 use crate::cosocket::tcp::{Done, Kind, Step, Tcp};
 use crate::lua::ctx::CoCtx;
 use crate::nginx::downstream::Downstream;
 use crate::nginx::ssl::Session;
+use crate::nginx::ssl_server::{CertChain, PKey};
 
 const SOCKET_PHASES: u32 = crate::lua::phase::YIELDABLE;
 const REQ_SOCKET_PHASES: u32 = crate::lua::phase::HANDLER_PHASES;
@@ -370,6 +372,8 @@ export! {
         name_len: usize,
         verify: c_int,
         ocsp: c_int,
+        cert: *mut c_void,
+        pkey: *mut c_void,
         err: *mut u8,
         errlen: *mut usize,
     ) -> c_int {
@@ -385,7 +389,23 @@ export! {
             return refuse(s, b"not supported for downstream sockets", &mut err);
         }
         let name = (!name.is_null()).then(|| lua_bytes!(name, name_len));
-        match s.ssl_handshake(sess, want_session != 0, name, verify != 0, ocsp != 0, me) {
+        // SAFETY: lua-lib's contract: null, or the cdata of ngx.ssl's
+        // parse_*_cert and parse_*_priv_key (set together by
+        // setclientcert), which the socket object keeps alive.
+        let (chain, key) = unsafe { (CertChain::borrowed(cert), PKey::borrowed(pkey)) };
+        let client = match (&chain, &key) {
+            (Some(c), Some(k)) => Some((&**c, &**k)),
+            _ => None,
+        };
+        let opts = HandshakeOpts {
+            sess,
+            want_session: want_session != 0,
+            server_name: name,
+            verify: verify != 0,
+            ocsp: ocsp != 0,
+            client,
+        };
+        match s.ssl_handshake(opts, me) {
             Handshake::Ok => FFI_OK,
             Handshake::AlreadyDone => FFI_DONE,
             Handshake::Wait => step(s, Step::Wait, &mut err),
@@ -417,6 +437,98 @@ export! {
         // is overwritten, not dropped.
         out!(sess, s.take_session());
         FFI_OK
+    }
+}
+
+export! {
+    /// `settrustedstore`: the `X509_STORE` (null: none) for the next
+    /// handshake; lua-lib keeps the cdata alive with the socket object.
+    fn ngx_lua_ffi_socket_tcp_settrustedstore(
+        s: &mut Tcp,
+        store: *mut c_void,
+        err: *mut u8,
+        errlen: *mut usize,
+    ) -> c_int {
+        let mut err = err_out!(err, errlen);
+        if let Err(rc) = owner(s, &mut err) {
+            return rc;
+        }
+        if !s.connected() || s.read_closed() || s.write_closed() {
+            err.set(b"closed");
+            return FFI_ERROR;
+        }
+        match s.set_trusted_store(store) {
+            Ok(()) => FFI_OK,
+            Err(e) => {
+                err.set(e.as_bytes());
+                FFI_ERROR
+            }
+        }
+    }
+}
+
+/// A pointer answer of the getssl* calls.
+fn ptr_out(r: Result<NonNull<c_void>, &str>, out: *mut *mut c_void, err: &mut ErrOut) -> c_int {
+    match r {
+        Ok(p) => {
+            out!(out, p.as_ptr());
+            FFI_OK
+        }
+        Err(e) => {
+            out!(out, core::ptr::null_mut());
+            err.set(e.as_bytes());
+            FFI_ERROR
+        }
+    }
+}
+
+export! {
+    /// `getsslpointer`: the connection's `SSL *`.
+    fn ngx_lua_ffi_socket_tcp_getsslpointer(
+        s: &mut Tcp,
+        out: *mut *mut c_void,
+        err: *mut u8,
+        errlen: *mut usize,
+    ) -> c_int {
+        let mut err = err_out!(err, errlen);
+        ptr_out(s.ssl_pointer(), out, &mut err)
+    }
+}
+
+export! {
+    /// `getsslctx`: the `SSL_CTX *` of the connection's TLS.
+    fn ngx_lua_ffi_socket_tcp_getsslctx(
+        s: &mut Tcp,
+        out: *mut *mut c_void,
+        err: *mut u8,
+        errlen: *mut usize,
+    ) -> c_int {
+        let mut err = err_out!(err, errlen);
+        ptr_out(s.ssl_ctx(), out, &mut err)
+    }
+}
+
+export! {
+    /// `getsslsession`: a new reference to the connection's session, for
+    /// lua-lib to own (freed by `ngx_lua_ffi_ssl_free_session`).
+    fn ngx_lua_ffi_socket_tcp_getsslsession(
+        s: &mut Tcp,
+        sess: *mut Option<Session>,
+        err: *mut u8,
+        errlen: *mut usize,
+    ) -> c_int {
+        let mut err = err_out!(err, errlen);
+        match s.ssl_session() {
+            Ok(v) => {
+                out!(sess, Some(v));
+                FFI_OK
+            }
+            Err(e) => {
+                out!(sess, None);
+                err.set(e.as_bytes());
+                FFI_ERROR
+            }
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use super::connection::Connection;
 use super::log;
 use super::panic::guard;
 use super::request::{Rc, OK};
+use super::ssl_server::{CertChain, PKey};
 
 /// One reference to an OpenSSL session (sessions count their references);
 /// dropping it gives the reference back. `repr(transparent)`, so an
@@ -119,6 +120,120 @@ impl Connection {
             unsafe { ERR_clear_error() };
         }
         ok
+    }
+
+    /// Presents `chain` (leaf first, then intermediates) and `key` as the
+    /// client certificate in the coming handshake; the SSL object takes
+    /// its own references. The error is upstream's text for the step that
+    /// failed (a key that does not match the leaf fails at the key).
+    pub fn tls_use_client_cert(self, chain: &CertChain, key: &PKey) -> Result<(), &'static str> {
+        let Some(ssl) = self.ssl_object() else {
+            return Err("ssl set client certificate failed");
+        };
+        let fail = |e| {
+            // SAFETY: clears this thread's OpenSSL error queue, so the
+            // reason is not reported as stale by the next handshake.
+            unsafe { ERR_clear_error() };
+            Err(e)
+        };
+        if chain.len() < 1 {
+            return fail("invalid client certificate chain");
+        }
+        let leaf = chain.get(0);
+        if leaf.is_null() {
+            return fail("ssl fetch client certificate from chain failed");
+        }
+        // SAFETY: the connection's SSL object and a live certificate;
+        // SSL_use_certificate takes its own reference.
+        if unsafe { SSL_use_certificate(ssl, leaf) } == 0 {
+            return fail("ssl set client certificate failed");
+        }
+        for i in 1..chain.len() {
+            let x = chain.get(i);
+            if x.is_null() {
+                return fail("ssl fetch client intermediate certificate from chain failed");
+            }
+            // SAFETY: SSL_add1_chain_cert, a macro over SSL_ctrl whose
+            // "1" form takes its own reference to the certificate.
+            if unsafe { SSL_ctrl(ssl, SSL_CTRL_CHAIN_CERT as _, 1, x as *mut c_void) } == 0 {
+                return fail("ssl set client intermediate certificate failed");
+            }
+        }
+        // SAFETY: a live key; SSL_use_PrivateKey takes its own reference
+        // and checks it against the certificate set above.
+        if unsafe { SSL_use_PrivateKey(ssl, key.as_ptr()) } == 0 {
+            return fail("ssl set client private key failed");
+        }
+        Ok(())
+    }
+
+    /// Verifies the peer of the coming handshake against `store` instead
+    /// of the context's trusted certificates.
+    ///
+    /// # Safety
+    /// `store` is a live `X509_STORE` (OpenSSL takes its own reference).
+    pub unsafe fn tls_set_verify_store(self, store: NonNull<c_void>) -> bool {
+        let Some(ssl) = self.ssl_object() else {
+            return false;
+        };
+        // SAFETY: SSL_set1_verify_cert_store, a macro over SSL_ctrl whose
+        // "1" form up-references the caller's live store.
+        let ok =
+            unsafe { SSL_ctrl(ssl, SSL_CTRL_SET_VERIFY_CERT_STORE as _, 1, store.as_ptr()) != 0 };
+        if !ok {
+            // SAFETY: this thread's OpenSSL error queue.
+            unsafe { ERR_clear_error() };
+        }
+        ok
+    }
+
+    /// The connection's OpenSSL `SSL` object, for lua-lib's callers to
+    /// use through their own FFI (`getsslpointer`).
+    pub fn tls_ssl_ptr(self) -> Option<NonNull<c_void>> {
+        self.ssl_object()
+            .and_then(|p| NonNull::new(p as *mut c_void))
+    }
+
+    /// The `SSL_CTX` the connection's TLS came from (`getsslctx`).
+    pub fn tls_ctx_ptr(self) -> Option<NonNull<c_void>> {
+        // SAFETY: as tls_state; session_ctx is the context
+        // ngx_ssl_create_connection took the connection from.
+        self.tls_state()
+            .and_then(|s| NonNull::new(unsafe { (*s.as_ptr()).session_ctx } as *mut c_void))
+    }
+
+    /// The connection's current session if it can be resumed
+    /// (`getsslsession`: later than the handshake, a TLS 1.3 server's
+    /// ticket has usually arrived); else upstream's reason.
+    pub fn tls_resumable_session(self) -> Result<Session, &'static str> {
+        if !self.is_tls() {
+            return Err("no session");
+        }
+        let s = self.tls_session().ok_or("no session")?;
+        // SAFETY: a session we hold a reference to.
+        if unsafe { SSL_SESSION_is_resumable(s.as_ptr()) } == 0 {
+            return Err("not resumable");
+        }
+        Ok(s)
+    }
+
+    /// Lets a write that had to wait be retried from another address:
+    /// OpenSSL otherwise wants the retry to pass the very same buffer
+    /// ("bad write retry"), and a cosocket's first try writes from the
+    /// caller's string while the retry writes from its own copy.
+    pub fn tls_allow_moving_write_buffer(self) {
+        if let Some(ssl) = self.ssl_object() {
+            // SAFETY: SSL_set_mode, a macro over SSL_ctrl, on the
+            // connection's SSL object; it only adds a mode bit.
+            unsafe {
+                SSL_ctrl(
+                    ssl,
+                    SSL_CTRL_MODE as _,
+                    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER as _,
+                    core::ptr::null_mut(),
+                );
+            }
+        }
     }
 
     /// Asks the server for its OCSP status (stapling).

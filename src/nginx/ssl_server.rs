@@ -802,12 +802,12 @@ impl CertChain {
         true
     }
 
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         // SAFETY: our stack.
         unsafe { OPENSSL_sk_num(self.0.as_ptr() as *const OPENSSL_STACK).max(0) as usize }
     }
 
-    fn get(&self, i: usize) -> *mut X509 {
+    pub(super) fn get(&self, i: usize) -> *mut X509 {
         // SAFETY: our stack, i < len.
         unsafe {
             OPENSSL_sk_value(self.0.as_ptr() as *const OPENSSL_STACK, i as c_int) as *mut X509
@@ -923,6 +923,17 @@ impl CertChain {
     }
 }
 
+impl CertChain {
+    /// The chain behind a pointer lua-lib owns, borrowed (never freed).
+    ///
+    /// # Safety
+    /// `p` came from [`CertChain::into_raw`] and stays alive while the
+    /// result is used.
+    pub unsafe fn borrowed(p: *mut c_void) -> Option<core::mem::ManuallyDrop<CertChain>> {
+        NonNull::new(p as *mut stack_st_X509).map(|p| core::mem::ManuallyDrop::new(CertChain(p)))
+    }
+}
+
 /// Runs `f` on the chain behind a pointer lua-lib owns, without taking it.
 ///
 /// # Safety
@@ -942,6 +953,18 @@ pub unsafe fn with_key<R>(p: *mut c_void, f: impl FnOnce(&PKey) -> R) -> Option<
 }
 
 impl PKey {
+    /// As [`CertChain::borrowed`], for a key from [`PKey::into_raw`].
+    ///
+    /// # Safety
+    /// As [`CertChain::borrowed`].
+    pub unsafe fn borrowed(p: *mut c_void) -> Option<core::mem::ManuallyDrop<PKey>> {
+        NonNull::new(p as *mut EVP_PKEY).map(|p| core::mem::ManuallyDrop::new(PKey(p)))
+    }
+
+    pub(super) fn as_ptr(&self) -> *mut EVP_PKEY {
+        self.0.as_ptr()
+    }
+
     pub fn from_pem(pem: &[u8]) -> Result<PKey, &'static str> {
         let bio = MemBio::new(pem).ok_or("BIO_new_mem_buf() failed")?;
         // SAFETY: PEM reading from our BIO; a new key.

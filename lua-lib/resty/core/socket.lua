@@ -38,7 +38,16 @@ ffi.cdef [[
     typedef struct ngx_lua_ssl_session_s ngx_lua_ssl_session_t;
     int ngx_lua_ffi_socket_tcp_sslhandshake(ngx_lua_tcp_t *s,
         ngx_lua_ssl_session_t *sess, int want_session, const char *name,
-        size_t name_len, int verify, int ocsp, u_char *err, size_t *errlen);
+        size_t name_len, int verify, int ocsp, void *cert, void *pkey,
+        u_char *err, size_t *errlen);
+    int ngx_lua_ffi_socket_tcp_settrustedstore(ngx_lua_tcp_t *s, void *store,
+        u_char *err, size_t *errlen);
+    int ngx_lua_ffi_socket_tcp_getsslpointer(ngx_lua_tcp_t *s, void **out,
+        u_char *err, size_t *errlen);
+    int ngx_lua_ffi_socket_tcp_getsslctx(ngx_lua_tcp_t *s, void **out,
+        u_char *err, size_t *errlen);
+    int ngx_lua_ffi_socket_tcp_getsslsession(ngx_lua_tcp_t *s,
+        ngx_lua_ssl_session_t **sess, u_char *err, size_t *errlen);
     int ngx_lua_ffi_socket_tcp_sslhandshake_result(ngx_lua_tcp_t *s,
         ngx_lua_ssl_session_t **sess, int *code, u_char *err, size_t *errlen);
     void ngx_lua_ffi_ssl_free_session(ngx_lua_ssl_session_t *sess);
@@ -56,6 +65,12 @@ local err_ptr = ffi_new("const u_char *[1]")
 local session_out = ffi_new("ngx_lua_ssl_session_t *[1]")
 local ssl_code = ffi_new("int[1]")
 local req_sock_out = ffi_new("ngx_lua_tcp_t *[1]")
+local ptr_out = ffi_new("void *[1]")
+local NULL = ffi_new("void *")
+
+-- Slots of the socket object beside its cdata (1): what setclientcert
+-- and settrustedstore keep alive for the next sslhandshake.
+local CLIENT_CERT, CLIENT_PKEY, TRUSTED_STORE = 2, 3, 4
 
 local tcp = {}
 local mt = { __index = tcp }
@@ -397,6 +412,7 @@ function tcp.sslhandshake(self, reused_session, server_name, ssl_verify, send_st
                                                      server_name and #server_name or 0,
                                                      ssl_verify and 1 or 0,
                                                      send_status_req and 1 or 0,
+                                                     self[CLIENT_CERT], self[CLIENT_PKEY],
                                                      err, errlen)
     if rc == FFI_NO_REQ_CTX or rc == FFI_DECLINED then
         error(ffi_str(err, errlen[0]), 2)
@@ -429,6 +445,85 @@ function tcp.sslhandshake(self, reused_session, server_name, ssl_verify, send_st
         return nil
     end
     return ffi_gc(got, C.ngx_lua_ffi_ssl_free_session)
+end
+
+-- setclientcert(cert, pkey): the chain and key (ngx.ssl's parse_*_cert
+-- and parse_*_priv_key cdata) the next sslhandshake presents; nil, nil
+-- clears them.
+function tcp.setclientcert(self, cert, pkey)
+    sock_of(self)
+    if not cert and not pkey then
+        self[CLIENT_CERT], self[CLIENT_PKEY] = nil, nil
+        return true
+    end
+    if not cert or not pkey then
+        return nil, "client certificate must be supplied with corresponding private key"
+    end
+    if type(cert) ~= "cdata" then
+        return nil, "bad cert arg: cdata expected, got " .. type(cert)
+    end
+    if type(pkey) ~= "cdata" then
+        return nil, "bad pkey arg: cdata expected, got " .. type(pkey)
+    end
+    self[CLIENT_CERT], self[CLIENT_PKEY] = cert, pkey
+    return true
+end
+
+-- settrustedstore(store): an X509_STORE * cdata that verifies the peer of
+-- the next sslhandshake instead of lua_ssl_trusted_certificate; nil
+-- clears it. Kept here so the cdata lives until then.
+function tcp.settrustedstore(self, store)
+    local s = sock_of(self)
+    if store ~= nil and type(store) ~= "cdata" then
+        return nil, "bad store arg: cdata expected, got " .. type(store)
+    end
+    local err, errlen = get_errbuf()
+    local rc = C.ngx_lua_ffi_socket_tcp_settrustedstore(s, store or NULL, err, errlen)
+    if rc == FFI_NO_REQ_CTX then
+        error(ffi_str(err, errlen[0]), 2)
+    end
+    if rc ~= FFI_OK then
+        return nil, ffi_str(err, errlen[0])
+    end
+    self[TRUSTED_STORE] = store
+    return true
+end
+
+local function receiver(self)
+    if not self then
+        error("ngx.socket getfd: expecting the cosocket object, but seen none", 3)
+    end
+    return sock_of(self)
+end
+
+-- getsslpointer() / getsslctx(): the connection's SSL * / SSL_CTX * as a
+-- void * cdata for the caller's own FFI.
+local function ssl_ptr(self, get)
+    local s = receiver(self)
+    local err, errlen = get_errbuf()
+    if get(s, ptr_out, err, errlen) ~= FFI_OK then
+        return nil, ffi_str(err, errlen[0])
+    end
+    return ptr_out[0]
+end
+
+function tcp.getsslpointer(self)
+    return ssl_ptr(self, C.ngx_lua_ffi_socket_tcp_getsslpointer)
+end
+
+function tcp.getsslctx(self)
+    return ssl_ptr(self, C.ngx_lua_ffi_socket_tcp_getsslctx)
+end
+
+-- getsslsession(): the connection's session now (after a TLS 1.3 server
+-- sent its ticket, unlike sslhandshake's), for a later sslhandshake.
+function tcp.getsslsession(self)
+    local s = receiver(self)
+    local err, errlen = get_errbuf()
+    if C.ngx_lua_ffi_socket_tcp_getsslsession(s, session_out, err, errlen) ~= FFI_OK then
+        return nil, ffi_str(err, errlen[0])
+    end
+    return ffi_gc(session_out[0], C.ngx_lua_ffi_ssl_free_session)
 end
 
 function tcp.getreusedtimes(self)
