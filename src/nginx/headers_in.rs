@@ -247,8 +247,10 @@ impl Request {
             }
             if n == MAX {
                 // A table larger than any nginx's: one walk per entry.
-                for (name, offset) in headers_in_table() {
-                    self.sync_field_in(name, offset);
+                if only.is_none() {
+                    for (name, _) in headers_in_table() {
+                        self.sync_fields_in(Some(name));
+                    }
                 }
                 return;
             }
@@ -264,20 +266,6 @@ impl Request {
             let key = str_bytes(unsafe { &(*h).key });
             if let Some(f) = fields.iter_mut().find(|f| f.name.eq_ignore_ascii_case(key)) {
                 self.add_to_field_in(f, h);
-            }
-        }
-    }
-
-    /// Points the `headers_in` field at `offset` (nginx's table entry for
-    /// `name`) at the elements named `name`.
-    fn sync_field_in(self, name: &'static [u8], offset: ngx_uint_t) {
-        let mut f = FieldIn::new(name, offset);
-        self.reset_field_in(&f);
-        // SAFETY: as in sync_fields_in.
-        for h in unsafe { RawElts::new(self.headers_in_list()) } {
-            // SAFETY: the list yields live elements of the request pool.
-            if str_bytes(unsafe { &(*h).key }).eq_ignore_ascii_case(name) {
-                self.add_to_field_in(&mut f, h);
             }
         }
     }
