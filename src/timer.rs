@@ -80,6 +80,7 @@ pub fn add(
             return Err("too many pending timers");
         }
         if st.watcher.is_none() {
+            crate::debug!(log::Log::cycle(), "lua creating fake watcher connection");
             let c = FakeConnection::new().ok_or("no memory")?;
             c.watch_shutdown(abort_pending);
             st.watcher = Some(c);
@@ -111,6 +112,7 @@ unsafe extern "C" fn fire(ev: *mut ngx_event_t) {
 }
 
 fn run(t: Timer) {
+    crate::debug!(log::Log::cycle(), "lua ngx.timer expired");
     let mcf = MainConf::of_confs(t.confs);
     let Some(vm) = mcf.vm.as_ref() else {
         return;
@@ -186,6 +188,7 @@ unsafe extern "C" fn abort_pending(ev: *mut ngx_event_t) {
     crate::nginx::panic::guard((), || {
         // SAFETY: the watcher's read event (watch_shutdown).
         let c = unsafe { FakeConnection::of_event(ev) };
+        crate::debug!(log::Log::cycle(), "lua abort pending timers");
         if !c.closing() {
             return;
         }
@@ -196,6 +199,11 @@ unsafe extern "C" fn abort_pending(ev: *mut ngx_event_t) {
         });
         c.unwatch();
         c.close();
+        crate::debug!(
+            log::Log::cycle(),
+            "lua found {} pending timers to be aborted prematurely",
+            pending.len()
+        );
         for p in pending {
             // SAFETY: a pending timer's box (see add); dropping its event
             // below (run consumes it) takes it out of the timer tree.

@@ -90,6 +90,10 @@ impl FakeConnection {
     /// so those of its fake request).
     pub fn close(self) {
         let c = self.as_ptr();
+        // SAFETY: a live fake connection; its log is null (a failed new)
+        // or lives in the pool destroyed below.
+        let log = unsafe { super::log::Log::from_raw((*c).log) };
+        crate::debug!(log, "http lua close fake http connection {:p}", c);
         // SAFETY: a fake connection: no socket, its events only ever used
         // as timers; nothing uses the handle afterwards (it is consumed).
         unsafe {
