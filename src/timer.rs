@@ -131,10 +131,15 @@ fn run(t: Timer) {
         }
     }
     if with_state(|st| st.running) >= mcf.max_running_timers {
+        let (source, line) = main
+            .registry_function_origin(TIMERS, t.id)
+            .unwrap_or_else(|| (b"(unknown)".to_vec(), -1));
         log::cycle(
             NGX_LOG_ALERT,
             format!(
-                "{} lua_max_running_timers are not enough",
+                "lua failed to run timer with function defined at {}:{}: {} lua_max_running_timers are not enough",
+                String::from_utf8_lossy(&source),
+                line,
                 mcf.max_running_timers
             )
             .as_bytes(),
