@@ -16,7 +16,7 @@ export! {
     /// with (413, 400, ...).
     fn ngx_lua_ffi_req_read_body(err: *mut u8, errlen: *mut usize) -> c_int {
         let mut err = err_out!(err, errlen);
-        match read_for_lua(running!(READ_PHASES, err)) {
+        match read_for_lua(running!(context: READ_PHASES, err)) {
             LuaRead::Ready => FFI_OK,
             LuaRead::Again => FFI_AGAIN,
             LuaRead::Status => FFI_DONE,
