@@ -142,21 +142,29 @@ impl Pool {
     fn admit(&mut self, resuming: bool, log: LogOf, waiter: impl FnOnce() -> EventRef) -> Admit {
         let slot = Slot(NonNull::from(&mut *self));
         let log = log.log();
-        crate::debug!(log, "lua tcp socket pool get keepalive peer");
+        let debug = log.debugs();
+        if debug {
+            log.write_debug(format_args!("lua tcp socket pool get keepalive peer"));
+        }
         if let Some(idle) = self.idle.pop_back() {
             let c = idle.c;
-            crate::debug!(
-                log,
-                "lua tcp socket get keepalive peer: using connection {:p}, fd:{}",
-                c.as_ptr(),
-                c.fd()
-            );
+            if debug {
+                log.write_debug(format_args!(
+                    "lua tcp socket get keepalive peer: using connection {:p}, fd:{}",
+                    c.as_ptr(),
+                    c.fd()
+                ));
+            }
             c.set_idle(false);
             c.read().del_timer();
             // The idle connection's count passes to the caller.
             return Admit::Reuse(c, idle.reused, slot);
         }
-        crate::debug!(log, "lua tcp socket keepalive: connection pool empty");
+        if debug {
+            log.write_debug(format_args!(
+                "lua tcp socket keepalive: connection pool empty"
+            ));
+        }
         self.connections += 1;
         if let (Some(backlog), false) = (self.backlog, resuming) {
             if self.connections > self.size + backlog {
@@ -289,11 +297,13 @@ pub struct Park {
 /// or closed.
 pub fn put(key: &[u8], c: Connection, park: Park) -> Result<(), PutError> {
     let log = park.log.log();
-    crate::debug!(
-        log,
-        "lua tcp socket set keepalive: saving connection {:p}",
-        c.as_ptr()
-    );
+    let debug = log.debugs();
+    if debug {
+        log.write_debug(format_args!(
+            "lua tcp socket set keepalive: saving connection {:p}",
+            c.as_ptr()
+        ));
+    }
     let counted = park.slot.is_some();
     let p: NonNull<Pool> = match park.slot {
         // The slot passes to the idle connection.
@@ -343,11 +353,18 @@ pub fn put(key: &[u8], c: Connection, park: Park) -> Result<(), PutError> {
     let rev = c.read();
     rev.del_timer();
     c.write().del_timer();
+    if debug {
+        if park.timeout > 0 {
+            log.write_debug(format_args!(
+                "lua tcp socket keepalive timeout: {} ms",
+                park.timeout
+            ));
+        } else {
+            log.write_debug(format_args!("lua tcp socket keepalive timeout: unlimited"));
+        }
+    }
     if park.timeout > 0 {
-        crate::debug!(log, "lua tcp socket keepalive timeout: {} ms", park.timeout);
         rev.add_timer(park.timeout);
-    } else {
-        crate::debug!(log, "lua tcp socket keepalive timeout: unlimited");
     }
     let ready = rev.ready();
     pool.idle.push_back(idle);

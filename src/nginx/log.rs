@@ -75,7 +75,8 @@ impl Log {
     /// makes before it formats anything).
     #[inline(always)]
     pub fn debugs(self) -> bool {
-        !self.0.is_null() && self.level() >= NGX_LOG_DEBUG
+        // SAFETY: null or a live log (see from_raw).
+        !self.0.is_null() && unsafe { (*self.0).log_level } >= NGX_LOG_DEBUG as ngx_uint_t
     }
 
     /// Formats and writes a debug line; callers check [`Log::debugs`]

@@ -90,6 +90,12 @@ nested timer ran
                 local ok5, e5 = pcall(function() ngx.exec("/x") end)
                 local ok6, e6 = pcall(function() ngx.req.discard_body() end)
                 local ok7, e7 = pcall(function() ngx.req.read_body() end)
+                local ok8, e8 = pcall(function() ngx.say("x") end)
+                local ok9, e9 = pcall(function() ngx.flush() end)
+                local ok10, e10 = pcall(function() ngx.on_abort(print) end)
+                ngx.log(ngx.WARN, "say in function: ", e8)
+                ngx.log(ngx.WARN, "flush: ", e9)
+                ngx.log(ngx.WARN, "on_abort: ", e10)
                 ngx.log(ngx.WARN, "say: ", e1)
                 ngx.log(ngx.WARN, "var: ", e2)
                 ngx.log(ngx.WARN, "header: ", e3)
@@ -113,7 +119,10 @@ qr/header: content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the current co
 qr/get_headers: content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the current context/,
 qr/exec: content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the context of ngx\.timer/,
 qr/discard_body: content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the current context/,
-qr/read_body: content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the context of ngx\.timer/]
+qr/read_body: content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the context of ngx\.timer/,
+qr/say in function: content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the context of ngx\.timer/,
+qr/flush: content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the context of ngx\.timer/,
+qr/on_abort: content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the context of ngx\.timer/]
 
 
 
