@@ -10,7 +10,7 @@ use crate::lua::ctx::LuaCtx;
 use crate::lua::phase::Phase;
 use crate::lua::sched::{self, Outcome};
 use crate::nginx::conf::HttpConfs;
-use crate::nginx::fake::FakeConnection;
+use crate::nginx::fake::{FakeConnection, Origin};
 use crate::nginx::global::Worker;
 use crate::nginx::log;
 use crate::nginx::process;
@@ -28,6 +28,7 @@ struct Timer {
     id: f64,
     every: ngx_msec_t,
     confs: HttpConfs,
+    origin: Origin,
     premature: bool,
 }
 
@@ -70,6 +71,7 @@ pub fn add(
     delay: ngx_msec_t,
     every: ngx_msec_t,
     confs: HttpConfs,
+    origin: &Origin,
 ) -> Result<(), &'static str> {
     if process::exiting() {
         return Err("process exiting");
@@ -90,6 +92,7 @@ pub fn add(
             id,
             every,
             confs,
+            origin: *origin,
             premature: false,
         }));
         // SAFETY: the event lives in the leaked box, which only `fire` or
@@ -119,7 +122,7 @@ fn run(t: Timer) {
     };
     let main = vm.main_state();
     if t.every > 0 && !t.premature && !process::exiting() {
-        if let Err(e) = add(t.id, t.every, t.every, t.confs) {
+        if let Err(e) = add(t.id, t.every, t.every, t.confs, &t.origin) {
             log::cycle(
                 NGX_LOG_ALERT,
                 format!(
@@ -151,6 +154,7 @@ fn run(t: Timer) {
         main.registry_table_unset(TIMERS, t.id);
         return;
     };
+    c.set_origin(&t.origin);
     let ctx = match c.request(t.confs) {
         // SAFETY: the fake request is alive until its connection closes,
         // which only after_resume does once the callback's threads are done.

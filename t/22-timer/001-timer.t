@@ -353,3 +353,36 @@ at inf: 1
 runs: 1, pending: 1
 --- no_error_log
 [error]
+
+
+
+=== TEST 16: timer: a callback's log lines name the client and the server of the request that created the timer, and so do those of a timer it creates; init_worker's timers name none
+--- http_config
+    init_worker_by_lua_block {
+        ngx.timer.at(0, function()
+            ngx.log(ngx.WARN, "from init_worker")
+        end)
+    }
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.timer.at(0, function()
+                ngx.log(ngx.WARN, "outer")
+                ngx.timer.at(0, function()
+                    ngx.log(ngx.WARN, "inner")
+                end)
+            end)
+            ngx.say("ok")
+        }
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- wait: 0.1
+--- error_log eval
+[qr/\[warn\] .*outer, context: ngx\.timer, client: 127\.0\.0\.1, server: [\d.]+:\d+$/,
+qr/\[warn\] .*inner, context: ngx\.timer, client: 127\.0\.0\.1, server: [\d.]+:\d+$/,
+qr/\[warn\] .*from init_worker, context: ngx\.timer$/]
+--- no_error_log
+[error]
