@@ -110,11 +110,11 @@ unsafe extern "C" fn fire(ev: *mut ngx_event_t) {
         // pending (abort_pending takes the others back and cancels them).
         let t = unsafe { Box::from_raw(TimerEvent::data_of(ev) as *mut Timer) };
         with_state(|st| st.pending.retain(|&p| !core::ptr::eq(p, &*t)));
-        run(*t);
+        run(t);
     })
 }
 
-fn run(t: Timer) {
+fn run(t: Box<Timer>) {
     crate::debug!(log::Log::cycle(), "lua ngx.timer expired");
     let mcf = MainConf::of_confs(t.confs);
     let Some(vm) = mcf.vm.as_ref() else {
@@ -219,7 +219,7 @@ unsafe extern "C" fn abort_pending(ev: *mut ngx_event_t) {
             let mut t = unsafe { Box::from_raw(p) };
             t.ev.cancel();
             t.premature = true;
-            run(*t);
+            run(t);
         }
     })
 }

@@ -14,8 +14,9 @@ use super::timer::EventHandler;
 /// A connection slot with no socket, owning its pool.
 pub struct FakeConnection(NonNull<ngx_connection_t>);
 
-/// Room for a client address text (`unix:` and a socket path at most).
-const ADDR_TEXT_MAX: usize = 128;
+/// Room for a client address text: an IPv6 address without its port (45
+/// bytes) is the longest; an accepted unix socket's client is "unix:".
+const ADDR_TEXT_MAX: usize = 48;
 
 /// Where a timer came from: the client address and listening socket of
 /// the connection whose code created it, which upstream's timer log lines
