@@ -27,6 +27,21 @@ macro_rules! running {
             Err(rc) => return rc,
         }
     };
+    // An API whose lua-lib side reads `FFI_DECLINED` as a result (nil,
+    // nothing done): on a timer's fake request, where upstream raises,
+    // the refusal comes back as an error instead.
+    (raise_in_timer: $allowed:expr, $err:expr) => {
+        match $crate::ffi::running($allowed, &mut $err) {
+            Ok(c) => c,
+            Err(rc)
+                if rc == $crate::ffi::FFI_DECLINED
+                    && $crate::lua::sched::current().phase == $crate::lua::phase::Phase::Timer =>
+            {
+                return $crate::ffi::FFI_ERROR
+            }
+            Err(rc) => return rc,
+        }
+    };
 }
 /// An object this crate handed to lua-lib (from `Box::into_raw`, or one
 /// that lives as long as the cycle, like a shared dict zone), passed back

@@ -96,6 +96,20 @@ nested timer ran
                 ngx.log(ngx.WARN, "say in function: ", e8)
                 ngx.log(ngx.WARN, "flush: ", e9)
                 ngx.log(ngx.WARN, "on_abort: ", e10)
+                local checks = {
+                    set_header = function() ngx.req.set_header("a", "b") end,
+                    clear_header = function() ngx.req.clear_header("a") end,
+                    header_set = function() ngx.header.foo = "1" end,
+                    headers_sent = function() local s = ngx.headers_sent; return s end,
+                    get_body_data = function() local d = ngx.req.get_body_data(); return d end,
+                    get_body_file = function() local f = ngx.req.get_body_file(); return f end,
+                    get_post_args = function() local a = ngx.req.get_post_args(); return a end,
+                }
+                for _, k in ipairs({ "set_header", "clear_header", "header_set", "headers_sent",
+                                     "get_body_data", "get_body_file", "get_post_args" }) do
+                    local ok, e = pcall(checks[k])
+                    ngx.log(ngx.WARN, k, ": ", ok, " ", e)
+                end
                 ngx.log(ngx.WARN, "say: ", e1)
                 ngx.log(ngx.WARN, "var: ", e2)
                 ngx.log(ngx.WARN, "header: ", e3)
@@ -122,7 +136,14 @@ qr/discard_body: content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the curr
 qr/read_body: content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the context of ngx\.timer/,
 qr/say in function: content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the context of ngx\.timer/,
 qr/flush: content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the context of ngx\.timer/,
-qr/on_abort: content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the context of ngx\.timer/]
+qr/on_abort: content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the context of ngx\.timer/,
+qr/set_header: false content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the current context/,
+qr/clear_header: false content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the current context/,
+qr/header_set: false content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the current context/,
+qr/headers_sent: false content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the current context/,
+qr/get_body_data: false content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the current context/,
+qr/get_body_file: false content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the current context/,
+qr/get_post_args: false content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the current context/]
 
 
 
