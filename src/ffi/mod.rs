@@ -229,6 +229,7 @@ pub unsafe fn request_in(
 
 /// The running request in one of the `allowed` phases, or the status to
 /// return (with upstream's error text in `err`).
+#[inline]
 pub fn running(allowed: u32, err: &mut abi::ErrOut) -> Result<&'static mut RequestCtx, c_int> {
     running_as(allowed, err, false)
 }
@@ -243,6 +244,7 @@ pub fn running_in_context(
     running_as(allowed, err, true)
 }
 
+#[inline(always)]
 fn running_as(
     allowed: u32,
     err: &mut abi::ErrOut,
