@@ -10,7 +10,7 @@ use crate::lua::ctx::LuaCtx;
 use crate::lua::phase::Phase;
 use crate::lua::sched::{self, Outcome};
 use crate::nginx::conf::HttpConfs;
-use crate::nginx::fake::FakeConnection;
+use crate::nginx::fake::{FakeConnection, Origin};
 use crate::nginx::global::Worker;
 use crate::nginx::log;
 use crate::nginx::process;
@@ -28,6 +28,7 @@ struct Timer {
     id: f64,
     every: ngx_msec_t,
     confs: HttpConfs,
+    origin: Origin,
     premature: bool,
 }
 
@@ -70,6 +71,7 @@ pub fn add(
     delay: ngx_msec_t,
     every: ngx_msec_t,
     confs: HttpConfs,
+    origin: &Origin,
 ) -> Result<(), &'static str> {
     if process::exiting() {
         return Err("process exiting");
@@ -80,6 +82,7 @@ pub fn add(
             return Err("too many pending timers");
         }
         if st.watcher.is_none() {
+            crate::debug!(log::Log::cycle(), "lua creating fake watcher connection");
             let c = FakeConnection::new().ok_or("no memory")?;
             c.watch_shutdown(abort_pending);
             st.watcher = Some(c);
@@ -89,6 +92,7 @@ pub fn add(
             id,
             every,
             confs,
+            origin: *origin,
             premature: false,
         }));
         // SAFETY: the event lives in the leaked box, which only `fire` or
@@ -106,18 +110,19 @@ unsafe extern "C" fn fire(ev: *mut ngx_event_t) {
         // pending (abort_pending takes the others back and cancels them).
         let t = unsafe { Box::from_raw(TimerEvent::data_of(ev) as *mut Timer) };
         with_state(|st| st.pending.retain(|&p| !core::ptr::eq(p, &*t)));
-        run(*t);
+        run(t);
     })
 }
 
-fn run(t: Timer) {
+fn run(t: Box<Timer>) {
+    crate::debug!(log::Log::cycle(), "lua ngx.timer expired");
     let mcf = MainConf::of_confs(t.confs);
     let Some(vm) = mcf.vm.as_ref() else {
         return;
     };
     let main = vm.main_state();
     if t.every > 0 && !t.premature && !process::exiting() {
-        if let Err(e) = add(t.id, t.every, t.every, t.confs) {
+        if let Err(e) = add(t.id, t.every, t.every, t.confs, &t.origin) {
             log::cycle(
                 NGX_LOG_ALERT,
                 format!(
@@ -129,10 +134,15 @@ fn run(t: Timer) {
         }
     }
     if with_state(|st| st.running) >= mcf.max_running_timers {
+        let (source, line) = main
+            .registry_function_origin(TIMERS, t.id)
+            .unwrap_or_else(|| (b"(unknown)".to_vec(), -1));
         log::cycle(
             NGX_LOG_ALERT,
             format!(
-                "{} lua_max_running_timers are not enough",
+                "lua failed to run timer with function defined at {}:{}: {} lua_max_running_timers are not enough",
+                String::from_utf8_lossy(&source),
+                line,
                 mcf.max_running_timers
             )
             .as_bytes(),
@@ -144,6 +154,7 @@ fn run(t: Timer) {
         main.registry_table_unset(TIMERS, t.id);
         return;
     };
+    c.set_origin(&t.origin);
     let ctx = match c.request(t.confs) {
         // SAFETY: the fake request is alive until its connection closes,
         // which only after_resume does once the callback's threads are done.
@@ -186,6 +197,7 @@ unsafe extern "C" fn abort_pending(ev: *mut ngx_event_t) {
     crate::nginx::panic::guard((), || {
         // SAFETY: the watcher's read event (watch_shutdown).
         let c = unsafe { FakeConnection::of_event(ev) };
+        crate::debug!(log::Log::cycle(), "lua abort pending timers");
         if !c.closing() {
             return;
         }
@@ -196,13 +208,18 @@ unsafe extern "C" fn abort_pending(ev: *mut ngx_event_t) {
         });
         c.unwatch();
         c.close();
+        crate::debug!(
+            log::Log::cycle(),
+            "lua found {} pending timers to be aborted prematurely",
+            pending.len()
+        );
         for p in pending {
             // SAFETY: a pending timer's box (see add); dropping its event
             // below (run consumes it) takes it out of the timer tree.
             let mut t = unsafe { Box::from_raw(p) };
             t.ev.cancel();
             t.premature = true;
-            run(*t);
+            run(t);
         }
     })
 }

@@ -373,7 +373,7 @@ impl OnEvent for Tcp {
             self.wake(false);
             return;
         }
-        match self.start(slot.readmit(), me) {
+        match self.start(slot.readmit(self.log_of()), me) {
             Step::Now => self.wake(false),
             Step::Wait => self.writer = me,
         }

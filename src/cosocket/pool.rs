@@ -11,11 +11,12 @@ use std::collections::{HashMap, VecDeque};
 
 use core::ptr::NonNull;
 
-use nginx_sys::{ngx_msec_t, NGX_LOG_DEBUG};
+use nginx_sys::ngx_msec_t;
 
 use crate::nginx::connection::{ConnHandler, Connection, LogOf};
 use crate::nginx::event::EventRef;
 use crate::nginx::global::Worker;
+use crate::nginx::log::Log;
 use crate::nginx::sock::Peek;
 
 struct Idle {
@@ -101,20 +102,23 @@ pub fn admit(
     };
     // SAFETY: a pool of the map, boxed (see find); nothing frees it
     // before admit returns.
-    unsafe { (*pool.as_ptr()).admit(false, waiter) }
+    unsafe { (*pool.as_ptr()).admit(false, log, waiter) }
 }
 
 /// Creates the pool for `key` (the caller checked that there is none).
 fn create(key: &[u8], s: Sizing, log: LogOf) -> NonNull<Pool> {
-    if log.logs(NGX_LOG_DEBUG) {
-        log.write(
-            NGX_LOG_DEBUG,
-            format!(
-                "lua tcp socket connection pool size: {}, backlog: {}",
-                s.size,
-                s.backlog.map_or(-1, |b| b as i64)
-            )
-            .as_bytes(),
+    let log = log.log();
+    if log.debugs() {
+        crate::debug!(
+            log,
+            "lua tcp socket connection pool size: {}, backlog: {}",
+            s.size,
+            s.backlog.map_or(-1, |b| b as i64)
+        );
+        crate::debug!(
+            log,
+            "lua tcp socket keepalive create connection pool for key \"{}\"",
+            String::from_utf8_lossy(key)
         );
     }
     POOLS.with(|map| {
@@ -135,14 +139,31 @@ fn create(key: &[u8], s: Sizing, log: LogOf) -> NonNull<Pool> {
 impl Pool {
     /// Admits one connect operation. `resuming`: a queued operation whose
     /// turn came; it is not queued again.
-    fn admit(&mut self, resuming: bool, waiter: impl FnOnce() -> EventRef) -> Admit {
+    fn admit(&mut self, resuming: bool, log: LogOf, waiter: impl FnOnce() -> EventRef) -> Admit {
         let slot = Slot(NonNull::from(&mut *self));
+        let log = log.log();
+        let debug = log.debugs();
+        if debug {
+            log.write_debug(format_args!("lua tcp socket pool get keepalive peer"));
+        }
         if let Some(idle) = self.idle.pop_back() {
             let c = idle.c;
+            if debug {
+                log.write_debug(format_args!(
+                    "lua tcp socket get keepalive peer: using connection {:p}, fd:{}",
+                    c.as_ptr(),
+                    c.fd()
+                ));
+            }
             c.set_idle(false);
             c.read().del_timer();
             // The idle connection's count passes to the caller.
             return Admit::Reuse(c, idle.reused, slot);
+        }
+        if debug {
+            log.write_debug(format_args!(
+                "lua tcp socket keepalive: connection pool empty"
+            ));
         }
         self.connections += 1;
         if let (Some(backlog), false) = (self.backlog, resuming) {
@@ -181,6 +202,11 @@ fn uncount(p: NonNull<Pool>) -> bool {
         }
         core::mem::take(&mut pool.key)
     };
+    crate::debug!(
+        Log::cycle(),
+        "lua tcp socket keepalive: free connection pool for \"{}\"",
+        String::from_utf8_lossy(&key)
+    );
     POOLS.with(|m| m.remove(&key));
     false
 }
@@ -235,10 +261,12 @@ impl Slot {
     /// A queued connect's turn came: its queue slot is given up and it is
     /// admitted again (reuse or connect; never queued twice), without
     /// freeing the pool in between.
-    pub fn readmit(self) -> Admit {
+    pub fn readmit(self, log: LogOf) -> Admit {
         let pool = self.pool();
         pool.connections = pool.connections.saturating_sub(1);
-        pool.admit(true, || unreachable!("a resumed connect is not queued"))
+        pool.admit(true, log, || {
+            unreachable!("a resumed connect is not queued")
+        })
     }
 }
 
@@ -268,6 +296,14 @@ pub struct Park {
 /// when the pool is full. The connection is the pool's afterwards, pooled
 /// or closed.
 pub fn put(key: &[u8], c: Connection, park: Park) -> Result<(), PutError> {
+    let log = park.log.log();
+    let debug = log.debugs();
+    if debug {
+        log.write_debug(format_args!(
+            "lua tcp socket set keepalive: saving connection {:p}",
+            c.as_ptr()
+        ));
+    }
     let counted = park.slot.is_some();
     let p: NonNull<Pool> = match park.slot {
         // The slot passes to the idle connection.
@@ -317,6 +353,16 @@ pub fn put(key: &[u8], c: Connection, park: Park) -> Result<(), PutError> {
     let rev = c.read();
     rev.del_timer();
     c.write().del_timer();
+    if debug {
+        if park.timeout > 0 {
+            log.write_debug(format_args!(
+                "lua tcp socket keepalive timeout: {} ms",
+                park.timeout
+            ));
+        } else {
+            log.write_debug(format_args!("lua tcp socket keepalive timeout: unlimited"));
+        }
+    }
     if park.timeout > 0 {
         rev.add_timer(park.timeout);
     }
@@ -366,6 +412,13 @@ impl ConnHandler for Idle {
             return;
         }
         // The peer closed it, sent data nobody asked for, or it timed out.
+        let log = ev.log();
+        if log.debugs() {
+            if ev.timedout() {
+                crate::debug!(log, "lua tcp socket keepalive max idle timeout");
+            }
+            crate::debug!(log, "lua tcp socket keepalive close handler: fd:{}", c.fd());
+        }
         self.close();
     }
 

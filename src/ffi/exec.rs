@@ -21,7 +21,7 @@ export! {
         errlen: *mut usize,
     ) -> c_int {
         let mut err = err_out!(err, errlen);
-        let ctx = running!(EXEC_PHASES, err);
+        let ctx = running!(context: EXEC_PHASES, err);
         let r = ctx.req();
         if uri_len == 0 {
             err.set(b"The uri argument is empty");
@@ -62,7 +62,7 @@ export! {
         errlen: *mut usize,
     ) -> c_int {
         let mut err = err_out!(err, errlen);
-        let ctx = running!(EXEC_PHASES, err);
+        let ctx = running!(context: EXEC_PHASES, err);
         let r = ctx.req();
         if ctx.phases.pending_captures > 0 {
             err.set(PENDING_SUBREQUESTS);

@@ -46,8 +46,11 @@ export! {
 
 export! {
     fn ngx_lua_ffi_headers_sent() -> c_int {
-        match current().lua_ctx() {
+        let cur = current();
+        match cur.lua_ctx() {
             None => FFI_NO_REQ,
+            // A timer's fake request has no response: upstream refuses.
+            Some(_) if cur.phase == Phase::Timer => FFI_DECLINED,
             Some(ctx) => ctx.req().header_sent() as c_int,
         }
     }

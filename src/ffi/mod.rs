@@ -19,6 +19,29 @@ macro_rules! running {
             Err(rc) => return rc,
         }
     };
+    // An API upstream guards with a context check: in a timer it says
+    // "in the context of ngx.timer" (see `refusal`).
+    (context: $allowed:expr, $err:expr) => {
+        match $crate::ffi::running_in_context($allowed, &mut $err) {
+            Ok(c) => c,
+            Err(rc) => return rc,
+        }
+    };
+    // An API whose lua-lib side reads `FFI_DECLINED` as a result (nil,
+    // nothing done): on a timer's fake request, where upstream raises,
+    // the refusal comes back as an error instead.
+    (raise_in_timer: $allowed:expr, $err:expr) => {
+        match $crate::ffi::running($allowed, &mut $err) {
+            Ok(c) => c,
+            Err(rc)
+                if rc == $crate::ffi::FFI_DECLINED
+                    && $crate::lua::sched::current().phase == $crate::lua::phase::Phase::Timer =>
+            {
+                return $crate::ffi::FFI_ERROR
+            }
+            Err(rc) => return rc,
+        }
+    };
 }
 /// An object this crate handed to lua-lib (from `Box::into_raw`, or one
 /// that lives as long as the cycle, like a shared dict zone), passed back
@@ -206,7 +229,27 @@ pub unsafe fn request_in(
 
 /// The running request in one of the `allowed` phases, or the status to
 /// return (with upstream's error text in `err`).
+#[inline]
 pub fn running(allowed: u32, err: &mut abi::ErrOut) -> Result<&'static mut RequestCtx, c_int> {
+    running_as(allowed, err, false)
+}
+
+/// `running` for an API upstream guards with a context check (output,
+/// exec, captures, reading the body, the request socket): its refusal
+/// names the phase, timers included.
+pub fn running_in_context(
+    allowed: u32,
+    err: &mut abi::ErrOut,
+) -> Result<&'static mut RequestCtx, c_int> {
+    running_as(allowed, err, true)
+}
+
+#[inline(always)]
+fn running_as(
+    allowed: u32,
+    err: &mut abi::ErrOut,
+    context_checked: bool,
+) -> Result<&'static mut RequestCtx, c_int> {
     let cur = current();
     // SAFETY: CURRENT only holds a ctx while Lua runs for that request,
     // and every request's LuaCtx is part of its RequestCtx.
@@ -215,7 +258,11 @@ pub fn running(allowed: u32, err: &mut abi::ErrOut) -> Result<&'static mut Reque
         return Err(FFI_NO_REQ);
     };
     if allowed & cur.phase.bit() == 0 {
-        err.set(disabled(cur.phase).as_bytes());
+        if context_checked {
+            err.set(disabled(cur.phase).as_bytes());
+        } else {
+            err.set(refusal(cur.phase).as_bytes());
+        }
         return Err(FFI_DECLINED);
     }
     Ok(ctx)
@@ -263,3 +310,18 @@ pub const PENDING_SUBREQUESTS: &[u8] = b"attempt to abort with pending subreques
 pub fn disabled(phase: Phase) -> String {
     format!("API disabled in the context of {}", phase.context_name())
 }
+
+/// The refusal of a request API that upstream does not guard by context
+/// but refuses on a fake request: a timer's callback runs on one, so
+/// there it says "in the current context" (what upstream's tests grep
+/// for); elsewhere it names the phase as [`disabled`] does.
+pub fn refusal(phase: Phase) -> std::borrow::Cow<'static, str> {
+    if phase == Phase::Timer {
+        std::borrow::Cow::Borrowed(CURRENT_CONTEXT)
+    } else {
+        std::borrow::Cow::Owned(disabled(phase))
+    }
+}
+
+/// Upstream's refusal on a fake request.
+pub const CURRENT_CONTEXT: &str = "API disabled in the current context";

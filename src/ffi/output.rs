@@ -14,14 +14,19 @@ use crate::lua::raw::lua_CFunction;
 use crate::lua::sched::current;
 use crate::phase::output::{self, failed};
 
-/// The current request in an output phase, or the error to raise.
-fn output_ctx() -> Result<&'static mut RequestCtx, Raise> {
+/// The current request in an output phase, or the error to raise, at the
+/// user's call site as upstream's `luaL_error` puts it: the caller of this
+/// C function, or its caller's caller when lua-lib wraps it (`wrapped`).
+fn output_ctx(wrapped: bool) -> Result<&'static mut RequestCtx, Raise> {
     let Some(ctx) = RequestCtx::running() else {
         return Err(Raise::Error(c"no request object found"));
     };
     let phase = current().phase;
     if HANDLER_PHASES & phase.bit() == 0 {
-        return Err(Raise::Disabled(phase));
+        if wrapped {
+            return Err(Raise::MessageUp(super::disabled(phase).into_bytes()));
+        }
+        return Err(Raise::DisabledHere(phase));
     }
     Ok(ctx)
 }
@@ -40,7 +45,7 @@ fn done(L: State) -> Result<c_int, Raise> {
 }
 
 fn print(L: State, newline: bool) -> Result<c_int, Raise> {
-    let ctx = output_ctx()?;
+    let ctx = output_ctx(false)?;
     if ctx.output.raw_socket {
         return fail(L, c"raw request socket acquired");
     }
@@ -109,7 +114,7 @@ cfunction! {
     /// `flush(wait)`: returns 1 (done), -2 (wait armed: the Lua wrapper
     /// yields until the send buffer drained), or nil + error.
     fn flush(L) {
-        let ctx = output_ctx()?;
+        let ctx = output_ctx(true)?;
         // A subrequest does not own the connection's write events (its
         // output is captured or postponed): it never waits, as upstream.
         let wait = L.truthy(1) && ctx.req().is_main();
@@ -140,7 +145,7 @@ cfunction! {
 cfunction! {
     /// Result of the last waiting flush: 1, or nil + error.
     fn flush_result(L) {
-        let ctx = output_ctx()?;
+        let ctx = output_ctx(true)?;
         match ctx.output.flush_error.take() {
             None => done(L),
             Some(e) => fail(L, e),
@@ -150,7 +155,7 @@ cfunction! {
 
 cfunction! {
     fn eof(L) {
-        let ctx = output_ctx()?;
+        let ctx = output_ctx(false)?;
         if L.top() != 0 {
             return Err(Raise::Error(c"no argument is expected"));
         }
@@ -169,7 +174,7 @@ cfunction! {
 
 cfunction! {
     fn send_headers(L) {
-        let ctx = output_ctx()?;
+        let ctx = output_ctx(false)?;
         if ctx.req().header_sent() {
             return fail(L, c"header already sent");
         }

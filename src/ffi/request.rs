@@ -205,7 +205,7 @@ export! {
     ) -> c_int {
         let mut err = err_out!(err, errlen);
         // Any request phase, log_by_lua included, as upstream.
-        let r = running!(REQUEST_PHASES, err).req();
+        let r = running!(raise_in_timer: REQUEST_PHASES, err).req();
         if r.http_version() < NGX_HTTP_VERSION_10 as ngx_uint_t {
             // An HTTP/0.9 request has no headers to change.
             return FFI_DECLINED;

@@ -30,7 +30,7 @@ export! {
         errlen: *mut usize,
     ) -> c_int {
         let mut err = err_out!(err, errlen);
-        let ctx = running!(REQUEST_PHASES, err);
+        let ctx = running!(raise_in_timer: REQUEST_PHASES, err);
         let r = ctx.req();
         if header_sent_already(r, "ngx.header.HEADER") {
             return FFI_DECLINED;

@@ -551,7 +551,7 @@ export! {
     ) -> c_int {
         let mut err = err_out!(err, errlen);
         *out = core::ptr::null_mut();
-        let ctx = running!(REQ_SOCKET_PHASES, err);
+        let ctx = running!(context: REQ_SOCKET_PHASES, err);
         let r = ctx.req();
         if !r.is_main() {
             err.set(b"attempt to read the request body in a subrequest");

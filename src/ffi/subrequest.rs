@@ -72,7 +72,7 @@ export! {
             err.set(b"no request object found");
             return FFI_ERROR;
         }
-        match running(CAPTURE_PHASES, &mut err) {
+        match running_in_context(CAPTURE_PHASES, &mut err) {
             Ok(_) => FFI_OK,
             Err(rc) => rc,
         }
@@ -104,7 +104,7 @@ export! {
         errlen: *mut usize,
     ) -> c_int {
         let mut err = err_out!(err, errlen);
-        let ctx = running!(CAPTURE_PHASES, err);
+        let ctx = running!(context: CAPTURE_PHASES, err);
         let Some(t) = current().thread() else {
             err.set(b"no co ctx found");
             return FFI_ERROR;

@@ -6,6 +6,7 @@ use nginx_sys::ngx_msec_t;
 use super::*;
 use crate::nginx::conf::HttpConfs;
 use crate::nginx::cycle::Cycle;
+use crate::nginx::fake::Origin;
 use crate::timer;
 
 /// The longest delay nginx's timer tree orders correctly: it compares a
@@ -36,10 +37,15 @@ export! {
         // The configuration of the code that creates the timer: its
         // request's, or the http block's in init_worker_by_lua*.
         let cur = current();
-        let confs = match cur.lua_ctx() {
-            Some(ctx) => Some(HttpConfs::of_request(ctx.req())),
-            None if cur.phase == Phase::InitWorker => HttpConfs::of_cycle(Cycle::current()),
-            None => None,
+        let (confs, origin) = match cur.lua_ctx() {
+            Some(ctx) => (
+                Some(HttpConfs::of_request(ctx.req())),
+                Origin::of(ctx.req()),
+            ),
+            None if cur.phase == Phase::InitWorker => {
+                (HttpConfs::of_cycle(Cycle::current()), Origin::NONE)
+            }
+            None => (None, Origin::NONE),
         };
         let Some(confs) = confs else {
             err.set(b"no request");
@@ -52,7 +58,7 @@ export! {
             err.set(b"delay cannot be zero");
             return FFI_DECLINED;
         }
-        match timer::add(id, delay(delay_ms), delay(every_ms), confs) {
+        match timer::add(id, delay(delay_ms), delay(every_ms), confs, &origin) {
             Ok(()) => FFI_OK,
             Err(e) => {
                 err.set(e.as_bytes());

@@ -99,6 +99,45 @@ impl State {
         self.pop(1);
     }
 
+    /// Where the function at `table[key][1]` (a registry table of
+    /// callback records) was defined: its `source` and `linedefined`, as
+    /// upstream names a timer callback it could not run.
+    pub fn registry_function_origin(self, table: &CStr, key: f64) -> Option<(Vec<u8>, c_int)> {
+        let top = self.top();
+        self.push_registry(table);
+        let mut origin = None;
+        if self.type_of(-1) == LUA_TTABLE {
+            // SAFETY: the table is at -1; rawgeti pushes one value each and
+            // lua_getinfo(">S") pops the function; the stack is put back
+            // to `top` below. lua_Debug is plain data lua_getinfo fills,
+            // and its source string lives as long as the function's
+            // prototype, which the registry keeps while it is copied.
+            unsafe {
+                let L = self.as_ptr();
+                lua_pushnumber(L, key);
+                lua_rawget(L, -2);
+                if lua_type(L, -1) == LUA_TTABLE {
+                    lua_rawgeti(L, -1, 1);
+                    if lua_type(L, -1) == LUA_TFUNCTION {
+                        let mut ar = core::mem::MaybeUninit::<lua_Debug>::zeroed();
+                        if lua_getinfo(L, c">S".as_ptr(), ar.as_mut_ptr()) != 0 {
+                            let ar = ar.assume_init_ref();
+                            let src = if ar.source.is_null() {
+                                b"(unknown)".to_vec()
+                            } else {
+                                CStr::from_ptr(ar.source).to_bytes().to_vec()
+                            };
+                            origin = Some((src, ar.linedefined));
+                        }
+                    }
+                }
+            }
+        }
+        // SAFETY: a live state; `top` is where the stack was.
+        unsafe { lua_settop(self.as_ptr(), top) };
+        origin
+    }
+
     /// Drops `n` values from the top (at most what the stack holds).
     pub fn pop(self, n: c_int) {
         let top = self.top();

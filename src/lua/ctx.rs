@@ -14,6 +14,7 @@ use super::phase::Phase;
 use super::raw::*;
 use super::vm::Vm;
 use crate::nginx::global::Worker;
+use crate::nginx::log::Log;
 use crate::nginx::request::Request;
 use crate::nginx::timer::TimerEvent;
 
@@ -345,6 +346,12 @@ impl CoCtx {
     /// Cancels whatever the thread waits on (timers, posted events, the
     /// feature's wait).
     pub fn cancel_events(&mut self) {
+        if self.sleep_ev.is_armed() {
+            // SAFETY: the thread's context lives in its request, whose
+            // connection log outlives the thread.
+            let log = unsafe { Log::from_raw((*self.ctx).req().log()) };
+            crate::debug!(log, "lua clean up the timer for pending ngx.sleep");
+        }
         self.sleep_ev.cancel();
         if let Some(w) = self.wait.take() {
             // SAFETY: as in try_cancel_wait; forced, so it cannot refuse.

@@ -13,7 +13,7 @@ use super::phase::Phase;
 use super::raw::*;
 use super::vm::{pcall_over_handler, push_traceback};
 use super::Global;
-use crate::nginx::log::log_error;
+use crate::nginx::log::{log_error, Log};
 use crate::nginx::timer::{EventHandler, TimerEvent};
 
 /// What the FFI layer sees as "the running Lua code": the request (if any)
@@ -401,7 +401,20 @@ unsafe extern "C" fn sleep_handler(ev: *mut ngx_event_t) {
         // a thread record cancels its timer before it goes away
         // (release_threads' cancel_events), so it is alive here, and
         // suspended: that is what the timer is armed for.
-        unsafe { resume_from_event(TimerEvent::data_of(ev) as *mut CoCtx) }
+        unsafe {
+            let t = TimerEvent::data_of(ev) as *mut CoCtx;
+            let log = Log::from_raw((*ev).log);
+            if log.debugs() {
+                let r = (*(*t).ctx).req();
+                crate::debug!(
+                    log,
+                    "lua sleep timer expired: \"{}?{}\"",
+                    String::from_utf8_lossy(r.uri()),
+                    String::from_utf8_lossy(r.args())
+                );
+            }
+            resume_from_event(t)
+        }
     })
 }
 

@@ -211,7 +211,8 @@ pub fn on_abort(L: State, enabled: impl FnOnce(&LuaCtx) -> bool) -> Result<c_int
     let phase = current().phase;
     // Every yieldable phase but timers, which have no client.
     if HANDLER_PHASES & phase.bit() == 0 {
-        return Err(Raise::Disabled(phase));
+        // ngx.on_abort is this C function itself: the user's call site.
+        return Err(Raise::DisabledHere(phase));
     }
     if L.type_of(1) != LUA_TFUNCTION {
         return Err(Raise::Type(1, LUA_TFUNCTION));

@@ -14,6 +14,52 @@ use super::timer::EventHandler;
 /// A connection slot with no socket, owning its pool.
 pub struct FakeConnection(NonNull<ngx_connection_t>);
 
+/// Room for a client address text: an IPv6 address without its port (45
+/// bytes) is the longest; an accepted unix socket's client is "unix:".
+const ADDR_TEXT_MAX: usize = 48;
+
+/// Where a timer came from: the client address and listening socket of
+/// the connection whose code created it, which upstream's timer log lines
+/// name (", client: ..., server: ..."). Held inline: a timer is boxed
+/// already, so this costs no allocation of its own.
+#[derive(Clone, Copy)]
+pub struct Origin {
+    addr: [u8; ADDR_TEXT_MAX],
+    len: usize,
+    listening: *mut ngx_listening_t,
+}
+
+impl Origin {
+    /// No client, no server (a timer created in init_worker_by_lua*).
+    pub const NONE: Origin = Origin {
+        addr: [0; ADDR_TEXT_MAX],
+        len: 0,
+        listening: ptr::null_mut(),
+    };
+
+    /// The client and server of the connection of request `r` (for a
+    /// timer's own fake request, those it was given: timers created in
+    /// timers keep naming the first client).
+    pub fn of(r: Request) -> Origin {
+        let c = r.connection();
+        let mut o = Origin::NONE;
+        if c.is_null() {
+            return o;
+        }
+        // SAFETY: a live request's connection; its address text lives in
+        // its pool (copied here), its listening in the cycle.
+        unsafe {
+            let t = (*c).addr_text;
+            if !t.data.is_null() && t.len <= ADDR_TEXT_MAX {
+                o.addr[..t.len].copy_from_slice(core::slice::from_raw_parts(t.data, t.len));
+                o.len = t.len;
+            }
+            o.listening = (*c).listening;
+        }
+        o
+    }
+}
+
 /// nginx's connection API wants an fd: a valid one (0) is lent for the
 /// call, and the slot of the cycle's `files` array it touches is put back.
 fn with_fd_zero<R>(f: impl FnOnce() -> R) -> R {
@@ -90,6 +136,10 @@ impl FakeConnection {
     /// so those of its fake request).
     pub fn close(self) {
         let c = self.as_ptr();
+        // SAFETY: a live fake connection; its log is null (a failed new)
+        // or lives in the pool destroyed below.
+        let log = unsafe { super::log::Log::from_raw((*c).log) };
+        crate::debug!(log, "http lua close fake http connection {:p}", c);
         // SAFETY: a fake connection: no socket, its events only ever used
         // as timers; nothing uses the handle afterwards (it is consumed).
         unsafe {
@@ -110,6 +160,29 @@ impl FakeConnection {
             if !pool.is_null() {
                 ngx_destroy_pool(pool);
             }
+        }
+    }
+
+    /// Gives the connection the client address and listening socket of
+    /// `o`, which its log lines then name as upstream's timers do.
+    pub fn set_origin(&self, o: &Origin) {
+        let c = self.as_ptr();
+        // SAFETY: our fake connection, its pool and the log new() made for
+        // it; the address text is copied into that pool; a listening
+        // socket lives as long as the cycle whose worker runs the timer.
+        unsafe {
+            if o.len > 0 {
+                let p = ngx_pnalloc((*c).pool, o.len) as *mut u8;
+                if !p.is_null() {
+                    ptr::copy_nonoverlapping(o.addr.as_ptr(), p, o.len);
+                    (*c).addr_text = ngx_str_t {
+                        len: o.len,
+                        data: p,
+                    };
+                }
+            }
+            (*c).listening = o.listening;
+            (*(*c).log).data = c as *mut c_void;
         }
     }
 
@@ -196,18 +269,14 @@ impl Request {
 
 /// Appends upstream's ", context: ngx.timer" to timer log lines.
 unsafe extern "C" fn timer_log_handler(
-    _log: *mut ngx_log_t,
+    log: *mut ngx_log_t,
     buf: *mut u_char,
     len: usize,
 ) -> *mut u_char {
     super::panic::guard(buf, || {
-        let s = b", context: ngx.timer";
-        let n = s.len().min(len);
-        // SAFETY: nginx passes the room left in its log line buffer.
-        unsafe {
-            ptr::copy_nonoverlapping(s.as_ptr(), buf, n);
-            buf.add(n)
-        }
+        // SAFETY: nginx's arguments, passed on; the log's data is null or
+        // the fake connection itself (set_origin).
+        unsafe { ssl_log(log, buf, len, b", context: ngx.timer") }
     })
 }
 
@@ -291,8 +360,9 @@ unsafe fn ssl_log(
 ) -> *mut u_char {
     {
         let mut s = context.to_vec();
-        // SAFETY: the log lend_tls set up, whose data is the live client
-        // connection; its address texts live in its pool and the cycle's.
+        // SAFETY: the log lend_tls or set_origin set up, whose data is
+        // null or a live connection (the client, or the fake connection
+        // itself); its address texts live in its pool and the cycle's.
         unsafe {
             let c = (*log).data as *mut ngx_connection_t;
             if !c.is_null() {

@@ -70,6 +70,43 @@ impl Log {
         // SAFETY: null or a live log (see from_raw).
         unsafe { log_error(level, self.0, msg) }
     }
+
+    /// Whether the log takes debug lines (the check [`debug!`](crate::debug)
+    /// makes before it formats anything).
+    #[inline(always)]
+    pub fn debugs(self) -> bool {
+        // SAFETY: null or a live log (see from_raw).
+        !self.0.is_null() && unsafe { (*self.0).log_level } >= NGX_LOG_DEBUG as ngx_uint_t
+    }
+
+    /// Formats and writes a debug line; callers check [`Log::debugs`]
+    /// first (the `debug!` macro does), so that a log that drops debug
+    /// lines costs one comparison.
+    #[cold]
+    #[inline(never)]
+    pub fn write_debug(self, args: core::fmt::Arguments) {
+        let msg = match args.as_str() {
+            Some(s) => std::borrow::Cow::Borrowed(s),
+            None => std::borrow::Cow::Owned(args.to_string()),
+        };
+        self.write(NGX_LOG_DEBUG, msg.as_bytes());
+    }
+}
+
+/// Writes upstream's debug-level trace line to a [`Log`] when, and only
+/// when, that log takes debug lines: the level check comes before any
+/// formatting, so a log at `info` or above pays one comparison.
+///
+/// `debug!(log, "lua ngx.timer expired")`,
+/// `debug!(log, "lua found {} pending timers", n)`.
+#[macro_export]
+macro_rules! debug {
+    ($log:expr, $($arg:tt)+) => {{
+        let log: $crate::nginx::log::Log = $log;
+        if log.debugs() {
+            log.write_debug(format_args!($($arg)+));
+        }
+    }};
 }
 
 /// Writes `msg` to the cycle's log (messages outside any request).

@@ -43,8 +43,8 @@ static
 --- request
 GET /t
 --- ignore_response
---- error_log
-failed to run header_filter_by_lua*: API disabled in the context of header_filter_by_lua*
+--- error_log eval
+qr/failed to run header_filter_by_lua\*: header_filter_by_lua\(nginx\.conf:\d+\):1: API disabled in the context of header_filter_by_lua\*/
 
 
 

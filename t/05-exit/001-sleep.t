@@ -248,3 +248,27 @@ outer: 1 true
 after a wait: 1
 --- no_error_log
 [error]
+
+
+
+=== TEST 13: sleep: upstream's debug lines for a sleep that ends and one cut short by the request's end
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.thread.spawn(function() ngx.sleep(10) end)
+            ngx.sleep(0.01)
+            ngx.say("ok")
+            ngx.exit(200)
+        }
+    }
+--- request
+GET /t?a=1
+--- response_body
+ok
+--- error_log
+lua ready to sleep for 10000 ms
+lua ready to sleep for 10 ms
+lua sleep timer expired: "/t?a=1"
+lua clean up the timer for pending ngx.sleep
+--- no_error_log
+[error]

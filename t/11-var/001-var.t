@@ -128,4 +128,4 @@ nil /t nil
 $
 --- error_log eval
 [qr/init_worker: init_worker_by_lua\(nginx.conf:\d+\):2: no request found/,
-qr/timer: content_by_lua\(nginx.conf:\d+\):7: API disabled in the context of ngx.timer/]
+qr/timer: content_by_lua\(nginx.conf:\d+\):7: API disabled in the current context/]

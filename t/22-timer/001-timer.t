@@ -78,17 +78,45 @@ nested timer ran
 
 
 
-=== TEST 4: timer: request-only APIs are disabled inside callbacks
+=== TEST 4: timer: request-only APIs are disabled inside callbacks: those upstream guards by context name ngx.timer, the others say "in the current context", as upstream's refusal of a fake request
 --- config
     location = /t {
         content_by_lua_block {
             ngx.timer.at(0, function()
                 local ok, e1 = pcall(ngx.say, "x")
                 local ok2, e2 = pcall(function() return ngx.var.uri end)
-                local ok3, e3 = pcall(function() ngx.header.foo = 1 end)
+                local ok3, e3 = pcall(function() local h = ngx.header.foo; return h end)
+                local ok4, e4 = pcall(function() local h = ngx.req.get_headers(); return h end)
+                local ok5, e5 = pcall(function() ngx.exec("/x") end)
+                local ok6, e6 = pcall(function() ngx.req.discard_body() end)
+                local ok7, e7 = pcall(function() ngx.req.read_body() end)
+                local ok8, e8 = pcall(function() ngx.say("x") end)
+                local ok9, e9 = pcall(function() ngx.flush() end)
+                local ok10, e10 = pcall(function() ngx.on_abort(print) end)
+                ngx.log(ngx.WARN, "say in function: ", e8)
+                ngx.log(ngx.WARN, "flush: ", e9)
+                ngx.log(ngx.WARN, "on_abort: ", e10)
+                local checks = {
+                    set_header = function() ngx.req.set_header("a", "b") end,
+                    clear_header = function() ngx.req.clear_header("a") end,
+                    header_set = function() ngx.header.foo = "1" end,
+                    headers_sent = function() local s = ngx.headers_sent; return s end,
+                    get_body_data = function() local d = ngx.req.get_body_data(); return d end,
+                    get_body_file = function() local f = ngx.req.get_body_file(); return f end,
+                    get_post_args = function() local a = ngx.req.get_post_args(); return a end,
+                }
+                for _, k in ipairs({ "set_header", "clear_header", "header_set", "headers_sent",
+                                     "get_body_data", "get_body_file", "get_post_args" }) do
+                    local ok, e = pcall(checks[k])
+                    ngx.log(ngx.WARN, k, ": ", ok, " ", e)
+                end
                 ngx.log(ngx.WARN, "say: ", e1)
                 ngx.log(ngx.WARN, "var: ", e2)
                 ngx.log(ngx.WARN, "header: ", e3)
+                ngx.log(ngx.WARN, "get_headers: ", e4)
+                ngx.log(ngx.WARN, "exec: ", e5)
+                ngx.log(ngx.WARN, "discard_body: ", e6)
+                ngx.log(ngx.WARN, "read_body: ", e7)
             end)
             ngx.say("ok")
         }
@@ -98,10 +126,24 @@ GET /t
 --- response_body
 ok
 --- wait: 0.1
---- error_log
-say: API disabled in the context of ngx.timer
-var: content_by_lua
-API disabled in the context of ngx.timer
+--- error_log eval
+["say: API disabled in the context of ngx.timer",
+qr/var: content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the current context/,
+qr/header: content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the current context/,
+qr/get_headers: content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the current context/,
+qr/exec: content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the context of ngx\.timer/,
+qr/discard_body: content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the current context/,
+qr/read_body: content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the context of ngx\.timer/,
+qr/say in function: content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the context of ngx\.timer/,
+qr/flush: content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the context of ngx\.timer/,
+qr/on_abort: content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the context of ngx\.timer/,
+qr/set_header: false content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the current context/,
+qr/clear_header: false content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the current context/,
+qr/header_set: false content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the current context/,
+qr/headers_sent: false content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the current context/,
+qr/get_body_data: false content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the current context/,
+qr/get_body_file: false content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the current context/,
+qr/get_post_args: false content_by_lua\(nginx\.conf:\d+\):\d+: API disabled in the current context/]
 
 
 
@@ -146,7 +188,7 @@ niltoo many pending timers
 
 
 
-=== TEST 7: timer: lua_max_running_timers
+=== TEST 7: timer: lua_max_running_timers: a timer beyond it is dropped with upstream's alert naming where its function was defined
 --- http_config
     lua_max_running_timers 1;
 --- config
@@ -163,8 +205,8 @@ GET /t
 --- response_body
 ok
 --- wait: 0.15
---- error_log
-1 lua_max_running_timers are not enough
+--- error_log eval
+qr/\[alert\] .*lua failed to run timer with function defined at =content_by_lua\(nginx\.conf:\d+\):2: 1 lua_max_running_timers are not enough/
 
 
 
@@ -330,5 +372,38 @@ at nan: bad argument #1 to 'at' (delay must not be NaN)
 at -inf: bad argument #1 to 'at' (delay must not be negative)
 at inf: 1
 runs: 1, pending: 1
+--- no_error_log
+[error]
+
+
+
+=== TEST 16: timer: a callback's log lines name the client and the server of the request that created the timer, and so do those of a timer it creates; init_worker's timers name none
+--- http_config
+    init_worker_by_lua_block {
+        ngx.timer.at(0, function()
+            ngx.log(ngx.WARN, "from init_worker")
+        end)
+    }
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.timer.at(0, function()
+                ngx.log(ngx.WARN, "outer")
+                ngx.timer.at(0, function()
+                    ngx.log(ngx.WARN, "inner")
+                end)
+            end)
+            ngx.say("ok")
+        }
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- wait: 0.1
+--- error_log eval
+[qr/\[warn\] .*outer, context: ngx\.timer, client: 127\.0\.0\.1, server: [\d.]+:\d+$/,
+qr/\[warn\] .*inner, context: ngx\.timer, client: 127\.0\.0\.1, server: [\d.]+:\d+$/,
+qr/\[warn\] .*from init_worker, context: ngx\.timer$/]
 --- no_error_log
 [error]

@@ -383,3 +383,57 @@ GET /t
 6: nil too many waiting connect operations
 --- no_error_log
 [error]
+
+
+
+=== TEST 14: pool: setkeepalive and a reuse write upstream's debug lines
+--- config
+    location = /t {
+        content_by_lua_block {
+            local port = $TEST_NGINX_REDIS_PORT
+            local a = assert(ngx.socket.connect("127.0.0.1", port, { pool = "p14" }))
+            assert(a:setkeepalive(100, 3))
+            local b = assert(ngx.socket.connect("127.0.0.1", port, { pool = "p14" }))
+            ngx.say("reused: ", b:getreusedtimes())
+            assert(b:setkeepalive(0))
+        }
+    }
+--- request
+GET /t
+--- response_body
+reused: 1
+--- error_log eval
+[qr/lua tcp socket set keepalive: saving connection 0x[0-9a-f]+/,
+qr/lua tcp socket connection pool size: 3, backlog: -1/,
+'lua tcp socket keepalive create connection pool for key "p14"',
+"lua tcp socket keepalive timeout: 100 ms",
+"lua tcp socket pool get keepalive peer",
+qr/lua tcp socket get keepalive peer: using connection 0x[0-9a-f]+, fd:\d+/,
+"lua tcp socket keepalive timeout: unlimited"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 15: pool: an idle connection that times out is closed, and its emptied pool freed, with upstream's debug lines
+--- config
+    location = /t {
+        content_by_lua_block {
+            local port = $TEST_NGINX_REDIS_PORT
+            local a = assert(ngx.socket.connect("127.0.0.1", port, { pool = "p15" }))
+            assert(a:setkeepalive(10))
+            ngx.sleep(0.05)
+            local b = assert(ngx.socket.connect("127.0.0.1", port, { pool = "p15" }))
+            ngx.say("reused: ", b:getreusedtimes())
+        }
+    }
+--- request
+GET /t
+--- response_body
+reused: 0
+--- error_log eval
+["lua tcp socket keepalive max idle timeout",
+qr/lua tcp socket keepalive close handler: fd:\d+/,
+'lua tcp socket keepalive: free connection pool for "p15"']
+--- no_error_log
+[error]

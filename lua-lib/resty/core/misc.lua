@@ -50,6 +50,9 @@ base.ngx_getters.headers_sent = function()
     if rc == FFI_NO_REQ_CTX then
         error("no request found", 3)
     end
+    if rc == FFI_DECLINED then
+        error("API disabled in the current context", 2)
+    end
     return rc == 1
 end
 

@@ -16,7 +16,7 @@ export! {
     /// with (413, 400, ...).
     fn ngx_lua_ffi_req_read_body(err: *mut u8, errlen: *mut usize) -> c_int {
         let mut err = err_out!(err, errlen);
-        match read_for_lua(running!(READ_PHASES, err)) {
+        match read_for_lua(running!(context: READ_PHASES, err)) {
             LuaRead::Ready => FFI_OK,
             LuaRead::Again => FFI_AGAIN,
             LuaRead::Status => FFI_DONE,
@@ -47,7 +47,7 @@ export! {
     /// Length of `ngx.req.get_body_data()`, `FFI_DECLINED` for nil.
     fn ngx_lua_ffi_req_get_body_len(err: *mut u8, errlen: *mut usize) -> c_int {
         let mut err = err_out!(err, errlen);
-        match running!(DATA_PHASES, err).req().client_body_len() {
+        match running!(raise_in_timer: DATA_PHASES, err).req().client_body_len() {
             Some(n) => n as c_int,
             None => FFI_DECLINED,
         }
@@ -78,7 +78,7 @@ export! {
         errlen: *mut usize,
     ) -> c_int {
         let mut err = err_out!(err, errlen);
-        let r = running!(DATA_PHASES, err).req();
+        let r = running!(raise_in_timer: DATA_PHASES, err).req();
         let Some(file) = r.client_body_file() else {
             return FFI_DECLINED;
         };
@@ -97,7 +97,7 @@ export! {
     /// file (a `nil, err` result, as upstream).
     fn ngx_lua_ffi_req_get_post_args_len(err: *mut u8, errlen: *mut usize) -> c_int {
         let mut err = err_out!(err, errlen);
-        let r = running!(POST_ARGS_PHASES, err).req();
+        let r = running!(raise_in_timer: POST_ARGS_PHASES, err).req();
         if r.discarding_client_body() {
             return 0;
         }
