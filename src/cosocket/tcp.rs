@@ -339,12 +339,16 @@ impl Tcp {
         ptr::eq(self.ctx, ctx)
     }
 
-    /// The request socket (`ngx.req.socket`) of `ctx`'s request, if one
-    /// was created.
+    /// The connected request socket (`ngx.req.socket`) of `ctx`'s
+    /// request. A body socket that read to its end stays attached until
+    /// Lua collects it, beside the raw socket taken after it: the events
+    /// of the client connection are the connected one's.
     pub fn of_request(ctx: &LuaCtx) -> Option<&'static mut Tcp> {
-        // SAFETY: only request sockets attach as REQUEST_SOCKET,
-        // and they detach before they are dropped.
-        unsafe { (ctx.attached(&REQUEST_SOCKET)? as *mut Tcp).as_mut() }
+        ctx.attached(&REQUEST_SOCKET)
+            // SAFETY: only request sockets attach as REQUEST_SOCKET, and
+            // they detach before they are dropped.
+            .filter_map(|p| unsafe { (p as *mut Tcp).as_mut() })
+            .find(|s| s.connected())
     }
 
     /// Closes the connection (not pooled) and gives back its pool slot. A

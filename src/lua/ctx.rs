@@ -170,11 +170,11 @@ impl LuaCtx {
         self.attachments.retain(|a| a.data != data);
     }
 
-    /// The first attachment of `kind`.
-    pub fn attached(&self, kind: &'static AttachKind) -> Option<*mut c_void> {
+    /// The attachments of `kind`, oldest first.
+    pub fn attached(&self, kind: &'static AttachKind) -> impl Iterator<Item = *mut c_void> + '_ {
         self.attachments
             .iter()
-            .find(|a| ptr::eq(a.kind, kind))
+            .filter(move |a| ptr::eq(a.kind, kind))
             .map(|a| a.data)
     }
 }

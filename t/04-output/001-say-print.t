@@ -225,6 +225,7 @@ bad argument #1 to '?' (bad data type function found)
 
 
 === TEST 13: say/flush: streaming 256 MiB reuses sent buffers; the worker's peak RSS stays small
+--- mockeagain_max: 65536
 --- config
     location = /stream {
         content_by_lua_block {
@@ -275,6 +276,7 @@ peak RSS below 64 MiB
 
 
 === TEST 14: body_filter_by_lua: chunks replaced through ngx.arg[1] reuse sent buffers too
+--- mockeagain_max: 65536
 --- config
     location = /stream {
         body_filter_by_lua_block {

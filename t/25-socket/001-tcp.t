@@ -539,6 +539,7 @@ nil n... could not be resolved (3: Host not found)
 
 
 === TEST 20: tcp: receive() and receiveuntil() over MiBs without a delimiter search each byte once; the worker keeps serving
+--- mockeagain_max: 65536
 --- http_config
     lua_shared_dict results 1m;
 --- config
@@ -658,6 +659,7 @@ inf receiveany: bad argument #1 to 'receiveany' (bad max argument)
 
 
 === TEST 22: tcp: a send larger than the socket buffers waits for the peer and arrives whole and in order
+--- mockeagain_max: 65536
 --- config
     location = /sink {
         content_by_lua_block {

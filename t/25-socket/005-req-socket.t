@@ -530,3 +530,28 @@ hello world
 nilclosed
 --- no_error_log
 [error]
+
+
+
+=== TEST 20: req.socket(true) after a body socket read to the end: a send that must wait for the client is resumed by the raw socket's write events
+--- mockeagain_max: 65536
+--- config
+    location = /t {
+        content_by_lua_block {
+            local body = assert(ngx.req.socket())
+            local got = assert(body:receive("*a"))
+            local raw = assert(ngx.req.socket(true))
+            local payload = string.rep("x", 8 * 1024 * 1024)
+            local ok, err = raw:send("HTTP/1.1 200 OK\r\nContent-Length: " .. #payload + #got
+                .. "\r\nConnection: close\r\n\r\n" .. got .. payload)
+            if not ok then ngx.log(ngx.ERR, "send: ", err) end
+        }
+    }
+--- request
+POST /t
+body:
+--- response_body eval
+"body:" . ("x" x (8 * 1024 * 1024))
+--- timeout: 20
+--- no_error_log
+[error]
