@@ -359,6 +359,7 @@ setter! {
 
 setter! {
     fn set_shared_dict(cf, mcf: &mut MainConf) {
+        crate::shdict::zone::on_fresh(crate::shdict::persist::load);
         let args = cf.args();
         match (args.raw(1), args.raw(2)) {
             (Some(name), Some(size)) if crate::shdict::zone::declare(cf, mcf, name, size, args.raw_from(3)) => Ok(()),

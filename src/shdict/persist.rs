@@ -9,23 +9,11 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use nginx_sys::{ngx_event_t, NGX_LOG_ERR, NGX_LOG_NOTICE};
 
-use super::zone::{zones, Zone};
+use super::zone::{zones, Persist, Zone};
 use crate::codec::snapshot::{self, Encoder};
 use crate::nginx::global::Worker;
 use crate::nginx::log::{self, Log};
 use crate::nginx::timer::TimerEvent;
-
-/// Default `persist_interval`.
-pub const DEFAULT_INTERVAL_MS: u64 = 60_000;
-
-/// A zone's `persist=` settings.
-#[derive(Clone, Debug)]
-pub struct Persist {
-    /// The snapshot's path, made absolute against nginx's prefix.
-    pub path: Vec<u8>,
-    /// 0: only at exit.
-    pub interval_ms: u64,
-}
 
 /// Wall-clock ms since the epoch: expiry in the file is absolute, so a
 /// TTL keeps counting while nginx is down.

@@ -10,11 +10,12 @@ use ngx::allocator::Allocator;
 use ngx::core::slab::LockedSlabPool;
 use ngx::core::SlabPool;
 
-use super::persist::{Persist, DEFAULT_INTERVAL_MS};
 use super::store::{Alloc, Dict, Shctx};
 use crate::conf::MainConf;
 use crate::nginx::conf::{parse_size, parse_time, str_of, Conf};
 use crate::nginx::cycle::{self, Cycle};
+use crate::nginx::global::Global;
+use crate::nginx::log::Log;
 use crate::nginx::shm::{page_size, ShmZone};
 
 /// Upstream's smallest accepted size is 8192 bytes.
@@ -283,6 +284,30 @@ unsafe extern "C" fn init_zone(shm_zone: *mut ngx_shm_zone_t, data: *mut c_void)
     })
 }
 
+/// A zone's `persist=` settings.
+#[derive(Clone, Debug)]
+pub struct Persist {
+    /// The snapshot's path, made absolute against nginx's prefix.
+    pub path: Vec<u8>,
+    /// 0: only at exit.
+    pub interval_ms: u64,
+}
+
+/// Default `persist_interval`.
+pub const DEFAULT_INTERVAL_MS: u64 = 60_000;
+
+/// What runs when a zone's memory is made fresh (the snapshot loader of
+/// `persist=`, registered by the directive): a slot, so that the zone does
+/// not depend on the snapshot code built on top of it.
+static ON_FRESH: Global<Option<OnFresh>> = Global::new(None);
+
+type OnFresh = fn(&Zone, Log);
+
+/// Registers what runs when a zone's memory is made fresh.
+pub fn on_fresh(f: OnFresh) {
+    ON_FRESH.set(Some(f));
+}
+
 /// Gives `z` its store: the previous cycle's, the one already in inherited
 /// memory, or a new one.
 fn init_store(shm: ShmZone, z: &mut Zone, old: Option<&Zone>) -> Option<()> {
@@ -317,8 +342,8 @@ fn init_store(shm: ShmZone, z: &mut Zone, old: Option<&Zone>) -> Option<()> {
     pool.set_log_nomem(0);
     z.sh = sh;
     z.slab = Some(slab);
-    if !cycle::testing_config() {
-        super::persist::load(z, z.cycle.new_log());
+    if let (false, Some(load)) = (cycle::testing_config(), ON_FRESH.get()) {
+        load(z, z.cycle.new_log());
     }
     Some(())
 }
