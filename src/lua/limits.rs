@@ -13,12 +13,9 @@ use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering::SeqCst};
 use std::time::Duration;
 
-use nginx_sys::NGX_LOG_ERR;
-
-use super::cfunction::{lua_hook, Raise};
 use super::raw::*;
 use super::Global;
-use crate::nginx::log::{cycle_log, log_error};
+
 use crate::nginx::panic::guard;
 use crate::nginx::watchdog;
 
@@ -232,23 +229,42 @@ impl Drop for Step {
     }
 }
 
+/// What a step that had an allocation refused reports, and the count
+/// hook that stops an overrunning step: the scheduler's (it knows the
+/// running phase and request and raises Lua errors), registered when a
+/// limit is configured, so that the budget depends on nothing above it.
+#[derive(Clone, Copy)]
+pub struct Reporters {
+    pub refusal: fn(Refusal),
+    pub hook: lua_Hook,
+}
+
+static REPORTERS: Global<Option<Reporters>> = Global::new(None);
+
+/// Registers the scheduler's reporters (before a VM gets a budget).
+pub fn set_reporters(r: Reporters) {
+    REPORTERS.set(Some(r));
+}
+
+/// An allocation refused in the step that just ended.
+pub struct Refusal {
+    pub limit: usize,
+    pub size: usize,
+    pub used: usize,
+}
+
 #[cold]
 fn report_refusal(b: &mut Budget) {
-    let cur = super::sched::current();
-    let msg = format!(
-        "lua_max_memory {} bytes reached in {}: an allocation of {} bytes was refused, the Lua VM \
-         holds {} bytes",
-        b.limit,
-        cur.phase.context_name(),
-        b.refused,
-        b.used
-    );
+    let r = Refusal {
+        limit: b.limit,
+        size: b.refused,
+        used: b.used,
+    };
     b.refused = 0;
     b.collect = true;
-    let log = cur.lua_ctx().map_or_else(cycle_log, |c| c.req().log());
-    // SAFETY: the running request's log (its context is current) or the
-    // cycle's.
-    unsafe { log_error(NGX_LOG_ERR, log, msg.as_bytes()) };
+    if let Some(rep) = REPORTERS.get() {
+        (rep.refusal)(r);
+    }
 }
 
 // lua_max_run_time. The event-loop thread marks steps (SEQ, RUNNING); a
@@ -326,33 +342,30 @@ fn on_tick() {
     // while it runs, should the collector's hook bookkeeping drop it.
     FIRED.store(seq, SeqCst);
     let L = MAIN.load(SeqCst);
-    if !L.is_null() {
+    let hook = REPORTERS.get().map(|r| r.hook);
+    if !L.is_null() && hook.is_some() {
         HOOKED.store(true, SeqCst);
         // SAFETY: the VM's main state; hooks are global to the VM.
-        unsafe { lua_sethook(L, Some(run_time_hook), LUA_MASKCOUNT, 1) };
+        unsafe { lua_sethook(L, hook, LUA_MASKCOUNT, 1) };
     }
 }
 
-lua_hook! {
-    /// Raises in the overrunning step, at every instruction until the step
-    /// ends (so a `pcall` in a loop cannot swallow it); a hook left from a
-    /// step that already ended removes itself.
-    fn run_time_hook(L) {
-        if RUNNING.load(SeqCst) && SEQ.load(SeqCst) == FIRED.load(SeqCst) {
-            return Err(Raise::InHook(
-                format!(
-                    "ran longer than lua_max_run_time ({} ms) without yielding",
-                    RUN_LIMIT_MS.get()
-                )
-                .into_bytes(),
-            ));
-        }
-        HOOKED.store(false, SeqCst);
-        // SAFETY: the running state; removing the hook from inside it is
-        // what LuaJIT's own Ctrl-C hook does.
-        unsafe { lua_sethook(L.as_ptr(), None, 0, 0) };
-        Ok(0)
+/// For the count hook: the limit (ms) when the running step has overrun
+/// it (the hook raises, at every instruction until the step ends, so a
+/// `pcall` in a loop cannot swallow it); None for a hook left from a step
+/// that already ended, which is then removed from `L`.
+///
+/// # Safety
+/// `L` is the state the hook was called with.
+pub unsafe fn overrun(L: *mut lua_State) -> Option<u64> {
+    if RUNNING.load(SeqCst) && SEQ.load(SeqCst) == FIRED.load(SeqCst) {
+        return Some(RUN_LIMIT_MS.get());
     }
+    HOOKED.store(false, SeqCst);
+    // SAFETY: the running state (the caller's promise); removing the hook
+    // from inside it is what LuaJIT's own Ctrl-C hook does.
+    unsafe { lua_sethook(L, None, 0, 0) };
+    None
 }
 
 /// Turns `lua_max_run_time` on in this worker for the VM `L`: from here

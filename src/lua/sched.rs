@@ -500,3 +500,45 @@ pub unsafe fn resume_thread(t: *mut CoCtx, nargs: c_int) {
         (ctx.on_outcome)(ctx, outcome);
     }
 }
+
+/// `lua_max_memory` and `lua_max_run_time` report through the scheduler,
+/// which knows the running phase and request: registered when a limit is
+/// configured.
+pub fn register_limit_reports() {
+    super::limits::set_reporters(super::limits::Reporters {
+        refusal: report_refusal,
+        hook: run_time_hook,
+    });
+}
+
+#[cold]
+fn report_refusal(r: super::limits::Refusal) {
+    let cur = current();
+    let msg = format!(
+        "lua_max_memory {} bytes reached in {}: an allocation of {} bytes was refused, the Lua VM \
+         holds {} bytes",
+        r.limit,
+        cur.phase.context_name(),
+        r.size,
+        r.used
+    );
+    let log = cur
+        .lua_ctx()
+        .map_or_else(crate::nginx::log::cycle_log, |c| c.req().log());
+    // SAFETY: the running request's log (its context is current) or the
+    // cycle's.
+    unsafe { log_error(NGX_LOG_ERR, log, msg.as_bytes()) };
+}
+
+super::cfunction::lua_hook! {
+    /// Raises in a step that overran `lua_max_run_time`.
+    fn run_time_hook(L) {
+        // SAFETY: the state LuaJIT called the hook with.
+        match unsafe { super::limits::overrun(L.as_ptr()) } {
+            Some(ms) => Err(super::cfunction::Raise::InHook(
+                format!("ran longer than lua_max_run_time ({ms} ms) without yielding").into_bytes(),
+            )),
+            None => Ok(0),
+        }
+    }
+}

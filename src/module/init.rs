@@ -52,6 +52,7 @@ fn configure(cf: Conf) -> bool {
         }
     };
     if mcf.max_memory.is_some() || mcf.max_run_time.is_some() {
+        crate::lua::sched::register_limit_reports();
         let limit = mcf.max_memory.unwrap_or(usize::MAX);
         if let Err(used) = vm.set_memory_limit(limit) {
             cf.log(
