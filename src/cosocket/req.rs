@@ -194,8 +194,7 @@ fn socket_of(r: Request) -> Option<&'static mut Tcp> {
     // SAFETY: a Request handle is a live request; its context (if any)
     // lives in its pool.
     let ctx = unsafe { RequestCtx::get(r.as_ptr()) }?;
-    let s = Tcp::of_request(ctx)?;
-    s.connected().then_some(s)
+    Tcp::of_request(ctx)
 }
 
 /// The request's read events while a request socket's read waits.

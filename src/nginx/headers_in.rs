@@ -270,6 +270,13 @@ impl Request {
         }
     }
 
+    /// The address of `f`'s field in the request's `headers_in`.
+    fn field_in(self, f: &FieldIn) -> *mut u8 {
+        // SAFETY: a field of the live request; `offset` comes from nginx's
+        // ngx_http_headers_in table, so it lies inside ngx_http_headers_in_t.
+        unsafe { (ptr::addr_of_mut!((*self.as_ptr()).headers_in) as *mut u8).add(f.offset) }
+    }
+
     /// Empties the field: no element (or an empty array).
     fn reset_field_in(self, f: &FieldIn) {
         // SAFETY: `offset` comes from nginx's ngx_http_headers_in table, so
@@ -277,8 +284,7 @@ impl Request {
         // ngx_http_headers_in_t (for nginx < 1.23's multi headers, an
         // `ngx_array_t` of such pointers); arrays live in the request pool.
         unsafe {
-            let field = ptr::addr_of_mut!((*self.as_ptr()).headers_in) as *mut u8;
-            let field = field.add(f.offset);
+            let field = self.field_in(f);
             #[cfg(not(ngx_lua_nginx_ge_1_25))]
             if f.array {
                 let arr = field as *mut ngx_array_t;
@@ -304,8 +310,7 @@ impl Request {
         // SAFETY: as reset_field_in; `h` is a live element of the
         // request's header list.
         unsafe {
-            let field = ptr::addr_of_mut!((*self.as_ptr()).headers_in) as *mut u8;
-            let field = field.add(f.offset);
+            let field = self.field_in(f);
             #[cfg(not(ngx_lua_nginx_ge_1_25))]
             if f.array {
                 let arr = field as *mut ngx_array_t;
