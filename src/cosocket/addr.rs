@@ -93,6 +93,12 @@ pub fn parse_url(host: &[u8], port: Option<u16>) -> Result<Option<Peer>, &'stati
     }
 }
 
+/// Whether `parse_url` takes `host` for a `unix:` path (the pool key is
+/// then the host as given, whatever the port).
+pub fn is_unix_path(host: &[u8]) -> bool {
+    host.len() > 5 && host[..5].eq_ignore_ascii_case(b"unix:") && host.len() - 5 < UNIX_PATH_MAX
+}
+
 /// `sizeof(sun_path)` on Linux.
 const UNIX_PATH_MAX: usize = 108;
 

@@ -6,7 +6,7 @@ use nginx_sys::{NGX_LOG_DEBUG, NGX_LOG_ERR};
 
 use super::addr::{self, Peer};
 use super::pool::{self, Admit, Sizing};
-use super::tcp::{errno_str, Done, Pending, Step, Target, Tcp};
+use super::tcp::{errno_str, Pending, Step, Target, Tcp};
 use crate::lua::ctx::CoCtx;
 use crate::nginx::connection::LogOf;
 use crate::nginx::event::{EventRef, OnEvent};
@@ -36,28 +36,18 @@ impl Tcp {
         t.host.clear();
         t.host.extend_from_slice(host);
         t.port = port.unwrap_or(0);
-        // As upstream, a host that does not parse fails once the pool
-        // admitted the operation (after waiting in its queue, if it must),
-        // and not when the pool has an idle connection for it.
+        t.given_port = port;
+        // The host is parsed once the pool admitted a connect (see
+        // `parse_host`): a connection the pool has needs only the key,
+        // which is the one `parse_url` would lead to.
         t.bad_host = None;
-        let peer = match addr::parse_url(host, port) {
-            Ok(p) => p,
-            Err(why) => {
-                let host = String::from_utf8_lossy(host);
-                t.bad_host = Some(format!("failed to parse host name \"{host}\": {why}"));
-                None
-            }
-        };
+        t.peer = None;
         t.key.clear();
-        match (pool, &peer) {
-            (Some(p), _) => t.key.extend_from_slice(p),
-            (None, Some(Peer::Unix(_))) => t.key.extend_from_slice(host),
-            (None, None) if port.is_none() => t.key.extend_from_slice(host),
-            (None, _) => push_host_port(&mut t.key, host, t.port),
+        match pool {
+            Some(p) => t.key.extend_from_slice(p),
+            None if port.is_none() || addr::is_unix_path(host) => t.key.extend_from_slice(host),
+            None => push_host_port(&mut t.key, host, t.port),
         }
-        // The peer's name and address are only worked out for a connect
-        // (not for a connection the pool has).
-        t.peer = peer;
         let admit = if self.udp {
             Admit::Connect(None)
         } else {
@@ -79,14 +69,13 @@ impl Tcp {
     fn start(&mut self, admit: Admit, me: *mut CoCtx) -> Step {
         match admit {
             Admit::Reuse(c, reused, slot) => {
-                self.target.bad_host = None;
                 self.connecting.slot = Some(slot);
                 self.c = Some(c);
                 self.read_closed = false;
                 self.write_closed = false;
                 self.connecting.reused = reused + 1;
                 self.adopt(c);
-                self.done = Done::ok();
+                self.done.set_ok();
                 return Step::Now;
             }
             Admit::Connect(slot) => self.connecting.slot = slot,
@@ -122,6 +111,7 @@ impl Tcp {
             }
         }
         self.connecting.reused = 0;
+        self.target.parse_host();
         if let Some(e) = self.target.bad_host.take() {
             self.connect_failed(e);
             return Step::Now;
@@ -173,7 +163,7 @@ impl Tcp {
         }
         self.adopt(c);
         if !in_progress {
-            self.done = Done::ok();
+            self.done.set_ok();
             return Step::Now;
         }
         // The write event tells when the connect finished.
@@ -263,11 +253,26 @@ impl Tcp {
             self.connect_failed(errno_str(err));
             return;
         }
-        self.done = Done::ok();
+        self.done.set_ok();
     }
 }
 
 impl Target {
+    /// Parses the host as upstream's `ngx_parse_url` would: the peer's
+    /// address, or a host name (`peer` stays `None`), or why it does not
+    /// parse (`bad_host`, reported as the connect's failure).
+    fn parse_host(&mut self) {
+        self.bad_host = None;
+        self.peer = match addr::parse_url(&self.host, self.given_port) {
+            Ok(p) => p,
+            Err(why) => {
+                let host = String::from_utf8_lossy(&self.host);
+                self.bad_host = Some(format!("failed to parse host name \"{host}\": {why}"));
+                None
+            }
+        };
+    }
+
     /// The peer's name for logs and its socket address, or the host name
     /// to resolve.
     fn address(&mut self) {
@@ -297,7 +302,11 @@ impl Target {
 
 /// Appends `host:port` (a pool key, a peer name), the host as text.
 fn push_host_port(out: &mut Vec<u8>, host: &[u8], port: u16) {
-    out.extend_from_slice(String::from_utf8_lossy(host).as_bytes());
+    if host.is_ascii() {
+        out.extend_from_slice(host);
+    } else {
+        out.extend_from_slice(String::from_utf8_lossy(host).as_bytes());
+    }
     out.push(b':');
     let mut digits = [0u8; 5];
     let mut n = port;

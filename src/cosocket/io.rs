@@ -77,10 +77,22 @@ impl Tcp {
     }
 
     fn sent(&mut self, n: usize) {
-        self.done = Done {
-            sent: n,
-            ..Done::ok()
-        };
+        self.done.set_ok();
+        self.done.sent = n;
+    }
+
+    /// Whether the buffer answers `mode` (`eof`: the stream ended); the
+    /// answer becomes the outcome, in the outcome's own buffer.
+    fn answered(&mut self, mode: RecvMode, eof: bool) -> bool {
+        let mut data = core::mem::take(&mut self.done.data);
+        if !self.rx.answer_into(mode, eof, &mut data) {
+            self.done.data = data;
+            return false;
+        }
+        self.done.set_ok();
+        self.done.data = data;
+        self.done.found = self.rx.until_found;
+        true
     }
 
     /// A send failed with errno `e`: the connection goes.
@@ -138,16 +150,11 @@ impl Tcp {
             return self.try_recv_datagram(mode);
         }
         if let RecvMode::Size(0) = mode {
-            self.done = Done::ok();
+            self.done.set_ok();
             return Some(());
         }
         loop {
-            if let Some(data) = self.rx.answer(mode, false) {
-                self.done = Done {
-                    data,
-                    found: self.rx.until_found,
-                    ..Done::ok()
-                };
+            if self.answered(mode, false) {
                 return Some(());
             }
             let Some(c) = self.c else {
@@ -173,12 +180,7 @@ impl Tcp {
             }
             if n == 0 {
                 if mode == RecvMode::All {
-                    let data = self.rx.answer(mode, true).unwrap_or_default();
-                    self.done = Done {
-                        data,
-                        found: self.rx.until_found,
-                        ..Done::ok()
-                    };
+                    self.answered(mode, true);
                     // A complete answer: our own connection stays open,
                     // as upstream's (close() gives 1). A request socket
                     // is done with the client's body.

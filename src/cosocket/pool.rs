@@ -38,9 +38,36 @@ struct Pool {
     /// The queue events of connect operations waiting for a slot, first
     /// come first served.
     waiters: VecDeque<EventRef>,
+    /// Records of idle connections reused since, for the next ones (a
+    /// malloc/free pair less per setkeepalive); at most `size`.
+    spare: Vec<Box<Idle>>,
 }
 
-type PoolMap = HashMap<Vec<u8>, Box<Pool>>;
+/// FNV-1a over the key's bytes: the keys are short (`host:port`), and
+/// SipHash cost more than the rest of a pool lookup. The keys come from
+/// the configuration's Lua code, not from clients.
+#[derive(Default, Clone, Copy)]
+struct Fnv(u64);
+
+impl core::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type PoolMap = HashMap<Vec<u8>, Box<Pool>, core::hash::BuildHasherDefault<Fnv>>;
 
 static POOLS: Worker<PoolMap> = Worker::new();
 
@@ -130,6 +157,7 @@ fn create(key: &[u8], s: Sizing, log: LogOf) -> NonNull<Pool> {
                 connections: 0,
                 idle: VecDeque::new(),
                 waiters: VecDeque::new(),
+                spare: Vec::new(),
             })
         });
         NonNull::from(&mut **p)
@@ -157,8 +185,12 @@ impl Pool {
             }
             c.set_idle(false);
             c.read().del_timer();
+            let reused = idle.reused;
+            if self.spare.len() < self.size {
+                self.spare.push(idle);
+            }
             // The idle connection's count passes to the caller.
-            return Admit::Reuse(c, idle.reused, slot);
+            return Admit::Reuse(c, reused, slot);
         }
         if debug {
             log.write_debug(format_args!(
@@ -336,11 +368,18 @@ pub fn put(key: &[u8], c: Connection, park: Park) -> Result<(), PutError> {
     } else if !counted {
         pool.connections += 1;
     }
-    let mut idle = Box::new(Idle {
+    let record = Idle {
         c,
         pool: p,
         reused: park.reused,
-    });
+    };
+    let mut idle = match pool.spare.pop() {
+        Some(mut b) => {
+            *b = record;
+            b
+        }
+        None => Box::new(record),
+    };
     // The connection now belongs to the pool: it logs to the cycle log
     // (the request that used it may go away) and watches for the peer
     // closing it or the idle timeout.

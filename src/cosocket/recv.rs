@@ -2,6 +2,22 @@
 //! (a line, a size, everything, a delimiter). Pure code: the socket reads
 //! into [`RecvBuf::space`] and asks [`RecvBuf::answer`] whether the
 //! receive is satisfied.
+use crate::nginx::global::Worker;
+
+/// Receive buffers of connections that went away (pooled, closed), for
+/// the next connection that receives: a malloc/free pair (and the
+/// buffer's room held by a socket that waits for the GC) less per use.
+static SPARE: Worker<Vec<Vec<u8>>> = Worker::new();
+
+const SPARE_BUFFERS: usize = 16;
+
+/// Larger buffers (a big `receive("*a")`) are freed rather than kept.
+const KEEP_ROOM: usize = 64 * 1024;
+
+/// The worker exits: the spare buffers go.
+pub fn on_exit() {
+    drop(SPARE.take());
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum RecvMode {
@@ -47,16 +63,38 @@ impl RecvBuf {
         self.scanned = 0;
     }
 
-    /// Forgets everything (the connection went away).
+    /// Forgets everything (the read half failed).
     pub fn clear(&mut self) {
         self.buf.clear();
         self.pos = 0;
         self.scanned = 0;
     }
 
+    /// Forgets everything and gives the buffer back for another
+    /// connection (this one went away).
+    pub fn release(&mut self) {
+        self.pos = 0;
+        self.scanned = 0;
+        let mut buf = core::mem::take(&mut self.buf);
+        if buf.capacity() == 0 || buf.capacity() > KEEP_ROOM {
+            return;
+        }
+        buf.clear();
+        SPARE.with(|s| {
+            if s.len() < SPARE_BUFFERS {
+                s.push(buf);
+            }
+        });
+    }
+
     /// How much to read next for `mode`, after making room: bytes handed
     /// out go once they are more than half of the buffer.
     pub fn space(&mut self, mode: RecvMode) -> (&mut Vec<u8>, usize) {
+        if self.buf.capacity() == 0 {
+            if let Some(b) = SPARE.with(|s| s.pop()) {
+                self.buf = b;
+            }
+        }
         if self.pos > 0 && self.pos * 2 > self.buf.len() {
             self.buf.drain(..self.pos);
             self.pos = 0;
@@ -70,14 +108,22 @@ impl RecvBuf {
 
     /// Hands out `n` bytes and skips `skip` more (a delimiter).
     pub fn take(&mut self, n: usize, skip: usize) -> Vec<u8> {
-        let out = self.buf[self.pos..self.pos + n].to_vec();
+        let mut out = Vec::new();
+        self.take_into(n, skip, &mut out);
+        out
+    }
+
+    /// [`RecvBuf::take`] into `out` (replacing its contents, keeping its
+    /// room).
+    fn take_into(&mut self, n: usize, skip: usize, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(&self.buf[self.pos..self.pos + n]);
         self.pos += n + skip;
         self.scanned = self.scanned.saturating_sub(n + skip);
         if self.pos == self.buf.len() {
             self.buf.clear();
             self.pos = 0;
         }
-        out
     }
 
     /// Hands out everything pending (the partial data of a failure).
@@ -87,24 +133,49 @@ impl RecvBuf {
 
     /// The answer to `mode` from what is buffered, if there is one; `eof`:
     /// the stream ended (only `All` needs to know).
+    #[cfg(test)]
     pub fn answer(&mut self, mode: RecvMode, eof: bool) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        self.answer_into(mode, eof, &mut out).then_some(out)
+    }
+
+    /// [`RecvBuf::answer`] into `out` (its contents replaced when there is
+    /// an answer, left alone otherwise): true when answered.
+    pub fn answer_into(&mut self, mode: RecvMode, eof: bool, out: &mut Vec<u8>) -> bool {
         let n_avail = self.pending();
         match mode {
             RecvMode::Line => {
                 let from = self.pos + self.scanned;
                 let Some(i) = self.buf[from..].iter().position(|&b| b == b'\n') else {
                     self.scanned = n_avail;
-                    return None;
+                    return false;
                 };
-                let mut line = self.take(self.scanned + i, 1);
-                if line.last() == Some(&b'\r') {
-                    line.pop();
+                self.take_into(self.scanned + i, 1, out);
+                if out.last() == Some(&b'\r') {
+                    out.pop();
                 }
-                Some(line)
+                true
             }
-            RecvMode::Size(n) => (n_avail >= n).then(|| self.take(n, 0)),
-            RecvMode::Any(max) => (n_avail > 0).then(|| self.take(n_avail.min(max), 0)),
-            RecvMode::All => eof.then(|| self.take(n_avail, 0)),
+            RecvMode::Size(n) => {
+                let ok = n_avail >= n;
+                if ok {
+                    self.take_into(n, 0, out);
+                }
+                ok
+            }
+            RecvMode::Any(max) => {
+                let ok = n_avail > 0;
+                if ok {
+                    self.take_into(n_avail.min(max), 0, out);
+                }
+                ok
+            }
+            RecvMode::All => {
+                if eof {
+                    self.take_into(n_avail, 0, out);
+                }
+                eof
+            }
             RecvMode::Until { size, inclusive } => {
                 let avail = &self.buf[self.pos..];
                 let pat = &self.until_pat;
@@ -118,14 +189,17 @@ impl RecvBuf {
                 match found {
                     Some(i) if size == 0 || i <= size => {
                         self.until_found = true;
-                        let out = if inclusive {
-                            self.take(i + plen, 0)
+                        if inclusive {
+                            self.take_into(i + plen, 0, out)
                         } else {
-                            self.take(i, plen)
-                        };
-                        Some(out)
+                            self.take_into(i, plen, out)
+                        }
+                        true
                     }
-                    Some(_) => Some(self.take(size, 0)),
+                    Some(_) => {
+                        self.take_into(size, 0, out);
+                        true
+                    }
                     None => {
                         // Keep back a tail that could start the pattern.
                         let keep = (1..plen.min(avail.len() + 1))
@@ -133,7 +207,11 @@ impl RecvBuf {
                             .find(|&k| avail.ends_with(&pat[..k]))
                             .unwrap_or(0);
                         let safe = avail.len() - keep;
-                        (size > 0 && safe >= size).then(|| self.take(size, 0))
+                        let ok = size > 0 && safe >= size;
+                        if ok {
+                            self.take_into(size, 0, out);
+                        }
+                        ok
                     }
                 }
             }

@@ -14,6 +14,7 @@ use crate::conf::LocConf;
 use crate::lua::ctx::{AttachKind, CoCtx, LuaCtx, WaitKind};
 use crate::nginx::connection::{self, Connection, LogOf};
 use crate::nginx::event::{Event, EventRef};
+use crate::nginx::global::Worker;
 use crate::nginx::request::Request;
 use crate::nginx::resolver::Resolving;
 use crate::nginx::ssl::Session;
@@ -54,6 +55,17 @@ pub struct Done {
 }
 
 impl Done {
+    /// A success with nothing to report, keeping the room of the data and
+    /// error buffers (a receive fills them again without allocating).
+    pub fn set_ok(&mut self) {
+        self.ok = true;
+        self.err.clear();
+        self.data.clear();
+        self.sent = 0;
+        self.found = false;
+        self.ssl_code = 0;
+    }
+
     pub fn ok() -> Done {
         Done {
             ok: true,
@@ -79,6 +91,8 @@ pub(super) struct Target {
     /// The host and port as given (queued connects, logs).
     pub host: Vec<u8>,
     pub port: u16,
+    /// The port as `connect` was given it (`None`: a `unix:` host).
+    pub given_port: Option<u16>,
     /// The keepalive pool's key: `host:port`, the path, or the `pool` name.
     pub key: Vec<u8>,
     /// The host parsed as an address (`None`: a host name, or no host).
@@ -199,10 +213,86 @@ pub(super) fn errno_str(err: i32) -> String {
     s.to_lowercase()
 }
 
+/// Sockets whose Lua object was collected, kept for the next
+/// `ngx.socket.tcp()` with the room of their small buffers: a request that
+/// connects, sends and receives through a pooled connection then allocates
+/// nothing for its socket.
+#[allow(clippy::vec_box)]
+static SPARE: Worker<Vec<Box<Tcp>>> = Worker::new();
+
+const SPARE_SOCKETS: usize = 32;
+
+/// Buffers larger than this go with their socket rather than being kept.
+const KEEP_ROOM: usize = 16 * 1024;
+
+/// The worker exits: the spare sockets go (closed already).
+pub fn on_exit() {
+    drop(SPARE.take());
+    super::recv::on_exit();
+}
+
+/// `buf` emptied, or a new one when its room is not worth keeping.
+fn emptied<T>(mut buf: Vec<T>) -> Vec<T> {
+    if buf.capacity() * core::mem::size_of::<T>() > KEEP_ROOM {
+        return Vec::new();
+    }
+    buf.clear();
+    buf
+}
+
 impl Tcp {
     pub fn new(ctx: &mut LuaCtx) -> Box<Tcp> {
+        let fresh = Tcp::fresh(ctx);
+        match SPARE.with(|s| s.pop()) {
+            Some(mut b) => {
+                b.reuse(fresh);
+                b
+            }
+            None => Box::new(fresh),
+        }
+    }
+
+    /// Becomes `fresh`, keeping the room of the buffers.
+    fn reuse(&mut self, fresh: Tcp) {
+        let t = &mut self.target;
+        let kept = (
+            core::mem::take(&mut t.host),
+            core::mem::take(&mut t.key),
+            core::mem::take(&mut t.name),
+            core::mem::take(&mut t.sockaddr),
+            core::mem::take(&mut self.done.data),
+            core::mem::take(&mut self.done.err),
+        );
+        // The old state was closed and detached when it was recycled: its
+        // drop here has nothing left to do.
+        *self = fresh;
+        let t = &mut self.target;
+        t.host = emptied(kept.0);
+        t.key = emptied(kept.1);
+        t.name = emptied(kept.2);
+        t.sockaddr = emptied(kept.3);
+        self.done.data = emptied(kept.4);
+        let mut err = kept.5;
+        err.clear();
+        self.done.err = err;
+    }
+
+    /// The Lua object of `s` was collected: the socket closes and is kept
+    /// for a later one (or freed).
+    pub fn recycle(mut s: Box<Tcp>) {
+        s.detach();
+        s.close();
+        s.ctx = ptr::null_mut();
+        SPARE.with(|spare| {
+            if spare.len() < SPARE_SOCKETS {
+                spare.push(s);
+            }
+        });
+    }
+
+    fn fresh(ctx: &mut LuaCtx) -> Tcp {
         let lcf = LocConf::of(ctx.req());
-        Box::new(Tcp {
+        Tcp {
             c: None,
             ctx,
             kind: Kind::Upstream,
@@ -229,7 +319,7 @@ impl Tcp {
             req_handlers: ReqHandlers::default(),
             read_closed: false,
             write_closed: false,
-        })
+        }
     }
 
     pub fn connected(&self) -> bool {
@@ -366,7 +456,9 @@ impl Tcp {
         if let Some(slot) = self.connecting.slot.take() {
             slot.release();
         }
-        self.rx.clear();
+        // Its buffer serves the next connection that receives (a socket
+        // whose Lua object waits for the GC holds no buffer meanwhile).
+        self.rx.release();
     }
 
     /// A receive failed: a request socket lets go of the client

@@ -102,7 +102,9 @@ export! {
         // The VM closes after nginx tore down the cycle at process exit:
         // nothing of nginx may be touched then.
         if !crate::phase::exit_worker::process_exiting() {
-            drop(lua_box!(s));
+            if let Some(s) = lua_box!(s) {
+                Tcp::recycle(s);
+            }
         }
     }
 }

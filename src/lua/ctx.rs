@@ -72,6 +72,8 @@ fn no_continuation(_: &mut LuaCtx, _: Outcome) {}
 struct Spare {
     records: Vec<Box<CoCtx>>,
     lists: Vec<Vec<Box<CoCtx>>>,
+    /// Attachment lists (a request with a cosocket has one).
+    attachments: Vec<Vec<Attachment>>,
 }
 
 const SPARE_RECORDS: usize = 256;
@@ -161,6 +163,13 @@ impl LuaCtx {
 
     /// Ties `data` to the request: `end(data)` runs when the request ends.
     pub fn attach(&mut self, data: *mut c_void, kind: &'static AttachKind) {
+        if self.attachments.capacity() == 0 {
+            // A list of an earlier request: a malloc/free pair less for
+            // every request with a cosocket.
+            if let Some(list) = SPARE.with(|s| s.attachments.pop()) {
+                self.attachments = list;
+            }
+        }
         if !self.attachments.iter().any(|a| a.data == data) {
             self.attachments.push(Attachment { data, kind });
         }
@@ -181,10 +190,20 @@ impl LuaCtx {
 
 impl Drop for LuaCtx {
     fn drop(&mut self) {
-        for a in core::mem::take(&mut self.attachments) {
+        let mut list = core::mem::take(&mut self.attachments);
+        for a in list.drain(..) {
             // SAFETY: the feature attached data with its own end function
             // and detaches it before the data goes away.
             unsafe { (a.kind.end)(a.data) };
+        }
+        // An end function may have attached again (into the emptied
+        // field): that list goes with the context.
+        if list.capacity() > 0 {
+            SPARE.with(|s| {
+                if s.attachments.len() < SPARE_LISTS {
+                    s.attachments.push(list);
+                }
+            });
         }
         self.release_threads();
         keep_list(core::mem::take(&mut self.threads));

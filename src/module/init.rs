@@ -266,6 +266,7 @@ pub unsafe extern "C" fn exit_process(cycle: *mut ngx_cycle_t) {
         crate::phase::exit_worker::mark_exited();
         crate::shdict::persist::stop_worker();
         crate::timer::on_exit();
+        crate::cosocket::tcp::on_exit();
         crate::cosocket::pool::on_exit();
         crate::worker_thread::on_exit();
         crate::lua::ctx::on_exit();
