@@ -79,6 +79,19 @@ macro_rules! lua_box {
     };
 }
 
+/// The socket (or other object lua-lib keeps alive) a C function was given
+/// as a light userdata handle; `None` for anything else.
+macro_rules! lua_handle {
+    ($L:expr, $idx:expr, $t:ty) => {
+        // SAFETY: lua-lib's contract (see ffi/abi.rs): a handle it passes
+        // came from Box::into_raw of this type in this crate, and the
+        // object holding it also holds the cdata whose finalizer frees the
+        // box, so the box is alive during the call.
+        $L.light_at($idx)
+            .map(|p| unsafe { &mut *(p.as_ptr() as *mut $t) })
+    };
+}
+
 /// The bytes of a Lua string or buffer passed as pointer and length
 /// (empty for a null pointer or a zero length).
 macro_rules! lua_bytes {
@@ -170,6 +183,36 @@ pub unsafe fn write<T>(p: *mut T, v: T) {
     if !p.is_null() {
         // SAFETY: the caller's contract.
         unsafe { p.write(v) }
+    }
+}
+
+/// An error buffer of lua-lib's size for a C function, which raises or
+/// returns the message itself.
+pub struct ErrBuf {
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl ErrBuf {
+    pub fn new() -> ErrBuf {
+        ErrBuf {
+            buf: [0; 256],
+            len: 0,
+        }
+    }
+
+    /// Runs `f` with an [`ErrOut`] that writes here.
+    pub fn run<R>(&mut self, f: impl FnOnce(&mut ErrOut) -> R) -> R {
+        self.len = self.buf.len();
+        // SAFETY: buffer and length are fields of self, borrowed for the
+        // whole call, and `f` gets the ErrOut only by reference.
+        let mut out = unsafe { ErrOut::new(self.buf.as_mut_ptr(), &mut self.len) };
+        f(&mut out)
+    }
+
+    /// The message written.
+    pub fn text(&self) -> &[u8] {
+        &self.buf[..self.len.min(self.buf.len())]
     }
 }
 

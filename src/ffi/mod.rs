@@ -114,7 +114,7 @@ pub use crate::lua::phase::{Phase, REQUEST_PHASES};
 use crate::lua::sched::current;
 use crate::nginx::log::log_error;
 use crate::nginx::request::Request;
-pub use abi::ErrOut;
+pub use abi::{ErrBuf, ErrOut};
 
 /// The C-function modules lua-lib wraps: output functions that run
 /// filters, thread functions that move values between coroutines,
@@ -123,6 +123,7 @@ pub const PRELOAD: &[crate::lua::vm::Preload] = &[
     (c"ngx_lua.output", output::CFUNCS),
     (c"ngx_lua.arg", param::CFUNCS),
     (c"ngx_lua.var", var::CFUNCS),
+    (c"ngx_lua.socket", socket::CFUNCS),
     (c"ngx_lua.thread", thread::CFUNCS),
     (c"ngx_lua.worker_thread", worker_thread::CFUNCS),
 ];

@@ -57,6 +57,73 @@ impl State {
         NonNull::new(unsafe { lua_tothread(self.as_ptr(), idx) }).map(State)
     }
 
+    /// The pointer of the light userdata at `idx`, if it is a non-null
+    /// one.
+    pub fn light_at(self, idx: c_int) -> Option<NonNull<core::ffi::c_void>> {
+        if self.type_of(idx) != LUA_TLIGHTUSERDATA {
+            return None;
+        }
+        // SAFETY: a live state; lua_touserdata reads any acceptable index.
+        NonNull::new(unsafe { lua_touserdata(self.as_ptr(), idx) })
+    }
+
+    /// Pushes a full userdata holding `p` whose `__gc` is `gc`: it ties
+    /// the life of what `p` points at to a Lua value (the userdata, with
+    /// its metatable kept in the registry at `mt_key`, costs far less than
+    /// `ffi.gc` on a cdata, which goes through a weak table).
+    pub fn push_anchor(self, p: NonNull<core::ffi::c_void>, gc: lua_CFunction, mt_key: c_int) {
+        let L = self.as_ptr();
+        // SAFETY: a live state with LUA_MINSTACK free slots (three are
+        // used); the userdata's payload has room for one pointer, written
+        // before anything else can see it.
+        unsafe {
+            let ud = lua_newuserdata(L, core::mem::size_of::<*mut core::ffi::c_void>());
+            (ud as *mut *mut core::ffi::c_void).write(p.as_ptr());
+            lua_rawgeti_(L, LUA_REGISTRYINDEX, mt_key as _);
+            if lua_type(L, -1) != LUA_TTABLE {
+                lua_pop(L, 1);
+                lua_createtable(L, 0, 2);
+                lua_pushcfunction(L, gc);
+                lua_setfield(L, -2, c"__gc".as_ptr());
+                // getmetatable() shows false: Lua code cannot reach __gc.
+                lua_pushboolean(L, 0);
+                lua_setfield(L, -2, c"__metatable".as_ptr());
+                lua_pushvalue(L, -1);
+                lua_rawseti_(L, LUA_REGISTRYINDEX, mt_key as _);
+            }
+            lua_setmetatable(L, -2);
+        }
+    }
+
+    /// The pointer of the anchor at `idx` (made by [`State::push_anchor`]
+    /// with the metatable at `mt_key`), taken out: a second `__gc` call
+    /// finds none.
+    pub fn take_anchor(self, idx: c_int, mt_key: c_int) -> Option<NonNull<core::ffi::c_void>> {
+        let L = self.as_ptr();
+        // SAFETY: a live state; the metatable check makes the value one of
+        // our anchors, whose payload is one pointer; the stack is put back.
+        unsafe {
+            if lua_type(L, idx) != LUA_TUSERDATA || lua_getmetatable(L, idx) == 0 {
+                return None;
+            }
+            lua_rawgeti_(L, LUA_REGISTRYINDEX, mt_key as _);
+            let ours = lua_rawequal(L, -1, -2) != 0;
+            lua_pop(L, 2);
+            if !ours {
+                return None;
+            }
+            let slot = lua_touserdata(L, idx) as *mut *mut core::ffi::c_void;
+            NonNull::new(core::mem::replace(&mut *slot, core::ptr::null_mut()))
+        }
+    }
+
+    /// Pushes `p` as a light userdata (a handle lua-lib gives back).
+    pub fn push_light(self, p: NonNull<core::ffi::c_void>) {
+        // SAFETY: as push_bool. A heap pointer of this process fits the
+        // 47 bits LuaJIT keeps of a light userdata on x86-64.
+        unsafe { lua_pushlightuserdata(self.as_ptr(), p.as_ptr()) }
+    }
+
     pub fn push_bool(self, b: bool) {
         // SAFETY: a live state; C functions get LUA_MINSTACK free slots.
         unsafe { lua_pushboolean(self.as_ptr(), b as c_int) }

@@ -16,6 +16,9 @@ pub const CTX_TABLES: &core::ffi::CStr = c"ngx_lua_ctx_tables";
 /// every time) and no new closure (`lua_pushcfunction` made one per call).
 pub const CODE_CACHE: c_int = -0x6e67_0001;
 const TRACEBACK: c_int = -0x6e67_0002;
+/// Registry slot of the metatable of cosockets' GC anchors (see
+/// `cfunction::State::push_anchor`).
+pub const SOCKET_ANCHOR_MT: c_int = -0x6e67_0003;
 
 pub struct Vm {
     state: *mut lua_State,

@@ -1,8 +1,11 @@
 -- ngx.socket.tcp (and the ngx.socket.stream alias, ngx.socket.connect).
 local ffi = require "ffi"
 local base = require "resty.core.base"
+local c = require "ngx_lua.socket"
 local C = ffi.C
 local ffi_gc, ffi_str, ffi_new = ffi.gc, ffi.string, ffi.new
+local c_new, c_connect, c_send, c_receive, c_result, c_setkeepalive, c_req_socket =
+    c.new, c.connect, c.send, c.receive, c.result, c.setkeepalive, c.req_socket
 local get_errbuf = base.get_errbuf
 local yield_to_scheduler = base.yield_to_scheduler
 local FFI_OK, FFI_AGAIN, FFI_NO_REQ_CTX, FFI_DECLINED, FFI_BUSY, FFI_DONE, FFI_ERROR =
@@ -13,13 +16,6 @@ local type, tostring, tonumber, error, setmetatable, concat, select =
 
 ffi.cdef [[
     typedef struct ngx_lua_tcp_s ngx_lua_tcp_t;
-    ngx_lua_tcp_t *ngx_lua_ffi_socket_tcp_new(u_char *err, size_t *errlen);
-    void ngx_lua_ffi_socket_tcp_gc(ngx_lua_tcp_t *s);
-    int ngx_lua_ffi_socket_tcp_connect(ngx_lua_tcp_t *s, const char *host,
-        size_t host_len, int port, const char *pool, size_t pool_len,
-        int pool_size, int backlog, u_char *err, size_t *errlen);
-    int ngx_lua_ffi_socket_tcp_send(ngx_lua_tcp_t *s, const char *data,
-        size_t len, u_char *err, size_t *errlen);
     int ngx_lua_ffi_socket_tcp_receive(ngx_lua_tcp_t *s, int mode, size_t n,
         const char *pat, size_t pat_len, int inclusive,
         u_char *err, size_t *errlen);
@@ -29,10 +25,7 @@ ffi.cdef [[
     int ngx_lua_ffi_socket_tcp_close(ngx_lua_tcp_t *s);
     void ngx_lua_ffi_socket_tcp_settimeouts(ngx_lua_tcp_t *s, double connect,
         double send, double read);
-    int ngx_lua_ffi_socket_tcp_setkeepalive(ngx_lua_tcp_t *s, double timeout,
-        int has_size, double size, u_char *err, size_t *errlen);
     int ngx_lua_ffi_socket_tcp_getreusedtimes(ngx_lua_tcp_t *s);
-    void ngx_lua_ffi_socket_set_udp(ngx_lua_tcp_t *s);
     int ngx_lua_ffi_socket_tcp_bind(ngx_lua_tcp_t *s, const char *addr, size_t len,
         int port, u_char *err, size_t *errlen);
     typedef struct ngx_lua_ssl_session_s ngx_lua_ssl_session_t;
@@ -51,8 +44,6 @@ ffi.cdef [[
     int ngx_lua_ffi_socket_tcp_sslhandshake_result(ngx_lua_tcp_t *s,
         ngx_lua_ssl_session_t **sess, int *code, u_char *err, size_t *errlen);
     void ngx_lua_ffi_ssl_free_session(ngx_lua_ssl_session_t *sess);
-    int ngx_lua_ffi_req_socket(int raw, ngx_lua_tcp_t **out, u_char *err,
-        size_t *errlen);
     int ngx_lua_ffi_socket_tcp_setoption(ngx_lua_tcp_t *s, const char *name,
         size_t name_len, int value, u_char *err, size_t *errlen);
 ]]
@@ -64,13 +55,18 @@ local found = ffi_new("int[1]")
 local err_ptr = ffi_new("const u_char *[1]")
 local session_out = ffi_new("ngx_lua_ssl_session_t *[1]")
 local ssl_code = ffi_new("int[1]")
-local req_sock_out = ffi_new("ngx_lua_tcp_t *[1]")
 local ptr_out = ffi_new("void *[1]")
 local NULL = ffi_new("void *")
 
--- Slots of the socket object beside its cdata (1): what setclientcert
--- and settrustedstore keep alive for the next sslhandshake.
-local CLIENT_CERT, CLIENT_PKEY, TRUSTED_STORE = 2, 3, 4
+-- Slots of the socket object: its anchor (1), a userdata whose collection
+-- frees the socket; its handle (a light userdata: the socket's address,
+-- which the C functions of ngx_lua.socket and the FFI functions take,
+-- valid while the anchor lives); what setclientcert and settrustedstore
+-- keep alive for the next sslhandshake.
+local HANDLE, CLIENT_CERT, CLIENT_PKEY, TRUSTED_STORE = 2, 3, 4, 5
+
+-- What c_result returns after a yield: as connect, send or receive.
+local OUT_CONNECT, OUT_SEND, OUT_RECEIVE = 0, 1, 2
 
 local tcp = {}
 local mt = { __index = tcp }
@@ -91,10 +87,27 @@ local function int_option(v)
 end
 
 local function sock_of(self)
-    if type(self) ~= "table" or type(self[1]) ~= "cdata" then
+    if type(self) ~= "table" or type(self[1]) ~= "userdata" then
         error("bad argument #1 (cosocket object expected)", 3)
     end
-    return self[1]
+    return self[HANDLE]
+end
+
+-- What a C function of ngx_lua.socket returned, or (false: it must wait)
+-- what c_result gives after the yield.
+local function finished(h, kind, first, ...)
+    if first == false then
+        yield_to_scheduler()
+        return c_result(h, kind)
+    end
+    return first, ...
+end
+
+local function handle_of(self)
+    if type(self) ~= "table" or type(self[1]) ~= "userdata" then
+        error("bad argument #1 (cosocket object expected)", 3)
+    end
+    return self[HANDLE]
 end
 
 -- Runs an operation; after a wait, collects its outcome. A failure may
@@ -114,7 +127,7 @@ local function finish(s, rc, err, errlen)
 end
 
 function tcp.connect(self, host, port, opts)
-    local s = sock_of(self)
+    local h = handle_of(self)
     if type(host) ~= "string" then
         error("bad argument #1 to 'connect' (string expected, got " .. type(host) .. ")", 2)
     end
@@ -171,17 +184,7 @@ function tcp.connect(self, host, port, opts)
     else
         return nil, "missing the port number"
     end
-    local err, errlen = get_errbuf()
-    local rc = C.ngx_lua_ffi_socket_tcp_connect(s, host, #host, p, pool, pool and #pool or 0,
-                                                size, backlog, err, errlen)
-    if rc == FFI_NO_REQ_CTX or rc == FFI_DECLINED then
-        error(ffi_str(err, errlen[0]), 2)
-    end
-    rc, err, errlen = finish(s, rc, err, errlen)
-    if rc == FFI_OK then
-        return 1
-    end
-    return nil, ffi_str(err, errlen[0])
+    return finished(h, OUT_CONNECT, c_connect(h, host, p, pool, size, backlog))
 end
 
 local function flatten(v, out)
@@ -204,22 +207,13 @@ local function flatten(v, out)
 end
 
 function tcp.send(self, data)
-    local s = sock_of(self)
+    local h = handle_of(self)
     if type(data) ~= "string" then
         local out = {}
         flatten(data, out)
         data = concat(out)
     end
-    local err, errlen = get_errbuf()
-    local rc = C.ngx_lua_ffi_socket_tcp_send(s, data, #data, err, errlen)
-    if rc == FFI_NO_REQ_CTX or rc == FFI_DECLINED then
-        error(ffi_str(err, errlen[0]), 2)
-    end
-    rc, err, errlen = finish(s, rc, err, errlen)
-    if rc == FFI_OK then
-        return tonumber(sent_len[0])
-    end
-    return nil, ffi_str(err, errlen[0])
+    return finished(h, OUT_SEND, c_send(h, data))
 end
 
 local function receive(self, mode, n, pat, inclusive)
@@ -243,19 +237,22 @@ local function receive(self, mode, n, pat, inclusive)
     return nil, e
 end
 
+-- A receive through the C function (modes 0 to 3 of receive above).
+
 function tcp.receive(self, pat)
+    local h = handle_of(self)
     if pat == nil or pat == "*l" then
-        return receive(self, 0, 0)
+        return finished(h, OUT_RECEIVE, c_receive(h, 0, 0))
     end
     if pat == "*a" then
-        return receive(self, 1, 0)
+        return finished(h, OUT_RECEIVE, c_receive(h, 1, 0))
     end
     local n = tonumber(pat)
     if type(pat) == "number" or n then
         if not n or not (n >= 0 and n < INT64_LIMIT) then
             error("bad argument #1 to 'receive' (bad pattern argument)", 2)
         end
-        return receive(self, 2, n)
+        return finished(h, OUT_RECEIVE, c_receive(h, 2, n))
     end
     error("bad argument #1 to 'receive' (bad pattern argument: " .. tostring(pat) .. ")", 2)
 end
@@ -297,11 +294,12 @@ function tcp.receiveuntil(self, pat, opts)
 end
 
 function tcp.receiveany(self, max)
+    local h = handle_of(self)
     local n = tonumber(max)
     if not n or not (n > 0 and n < INT64_LIMIT) then
         error("bad argument #1 to 'receiveany' (bad max argument)", 2)
     end
-    return receive(self, 3, n)
+    return finished(h, OUT_RECEIVE, c_receive(h, 3, n))
 end
 
 function tcp.close(self)
@@ -340,7 +338,7 @@ function tcp.settimeouts(self, connect, send, read)
 end
 
 function tcp.setkeepalive(self, timeout, size)
-    local s = sock_of(self)
+    local h = handle_of(self)
     local t = -1
     if timeout ~= nil then
         t = tonumber(timeout)
@@ -357,16 +355,9 @@ function tcp.setkeepalive(self, timeout, size)
                   .. type(size) .. ")", 2)
         end
     end
-    local err, errlen = get_errbuf()
-    local rc = C.ngx_lua_ffi_socket_tcp_setkeepalive(s, t, size ~= nil and 1 or 0, n,
-                                                      err, errlen)
-    if rc == FFI_OK then
-        return 1
-    end
-    if rc == FFI_DECLINED then
-        error("bad argument #3 to '?' (" .. ffi_str(err, errlen[0]) .. ")", 2)
-    end
-    return nil, ffi_str(err, errlen[0])
+    -- Not a tail call: its error names the caller's line, as error(msg, 2)
+    -- from here would.
+    return finished(h, OUT_CONNECT, c_setkeepalive(h, t, size ~= nil, n))
 end
 
 function tcp.bind(self, address, port)
@@ -555,13 +546,12 @@ function tcp.setoption(self, name, value)
     return nil, ffi_str(err, errlen[0])
 end
 
+local function socket_object(meta, h, anchor)
+    return setmetatable({ anchor, h }, meta)
+end
+
 local function new_tcp()
-    local err, errlen = get_errbuf()
-    local s = C.ngx_lua_ffi_socket_tcp_new(err, errlen)
-    if s == nil then
-        error(ffi_str(err, errlen[0]), 2)
-    end
-    return setmetatable({ ffi_gc(s, C.ngx_lua_ffi_socket_tcp_gc) }, mt)
+    return socket_object(mt, c_new(false))
 end
 
 -- ngx.socket.udp: the same machinery over a datagram socket.
@@ -604,13 +594,7 @@ udp.settimeout = tcp.settimeout
 udp.bind = tcp.bind
 
 local function new_udp()
-    local err, errlen = get_errbuf()
-    local s = C.ngx_lua_ffi_socket_tcp_new(err, errlen)
-    if s == nil then
-        error(ffi_str(err, errlen[0]), 2)
-    end
-    C.ngx_lua_ffi_socket_set_udp(s)
-    return setmetatable({ ffi_gc(s, C.ngx_lua_ffi_socket_tcp_gc) }, udp_mt)
+    return socket_object(udp_mt, c_new(true))
 end
 
 -- ngx.req.socket(raw?): the request body reader, or (raw) the client
@@ -640,16 +624,11 @@ ngx.req.socket = function(...)
         error("expecting 0 or 1 argument, but got " .. n, 2)
     end
     local raw = (...) and true or false
-    local err, errlen = get_errbuf()
-    local rc = C.ngx_lua_ffi_req_socket(raw and 1 or 0, req_sock_out, err, errlen)
-    if rc == FFI_OK then
-        local s = ffi_gc(req_sock_out[0], C.ngx_lua_ffi_socket_tcp_gc)
-        return setmetatable({ s }, raw and raw_req_sock_mt or req_sock_mt)
+    local h, err = c_req_socket(raw)
+    if not h then
+        return nil, err
     end
-    if rc == FFI_ERROR then
-        return nil, ffi_str(err, errlen[0])
-    end
-    error(ffi_str(err, errlen[0]), 2)
+    return socket_object(raw and raw_req_sock_mt or req_sock_mt, h, err)
 end
 
 ngx.socket = ngx.socket or {}
