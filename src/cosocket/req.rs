@@ -13,9 +13,9 @@ use crate::nginx::connection::Connection;
 use crate::nginx::downstream::{self, Downstream, OnRequestEvent};
 use crate::nginx::request::{Request, ERROR};
 
-/// Creates the request socket of `ctx`'s request, or says why not (the
-/// `nil, err` texts of upstream).
-pub fn open(ctx: &mut RequestCtx, raw: bool) -> Result<*mut Tcp, &'static str> {
+/// Creates the request socket of `ctx`'s request (the caller attaches it
+/// where it stays), or says why not (the `nil, err` texts of upstream).
+pub fn open(ctx: &mut RequestCtx, raw: bool) -> Result<Tcp, &'static str> {
     let r = ctx.req();
     let d = Downstream::of(r);
     let c = d.connection();
@@ -62,13 +62,12 @@ pub fn open(ctx: &mut RequestCtx, raw: bool) -> Result<*mut Tcp, &'static str> {
     let mut s = Tcp::new(&mut ctx.lua);
     s.kind = if raw { Kind::Raw } else { Kind::Body };
     s.c = Some(c);
-    s.attach();
     // client_header/body_timeout no longer apply; our own do.
     c.read().del_timer();
     if raw {
         c.write().del_timer();
     }
-    Ok(Box::into_raw(s))
+    Ok(s)
 }
 
 /// The response of `r` is complete while a body socket left part of the

@@ -213,27 +213,37 @@ pub(super) fn errno_str(err: i32) -> String {
     s.to_lowercase()
 }
 
-/// Sockets whose Lua object was collected, kept for the next
-/// `ngx.socket.tcp()` with the room of their small buffers: a request that
-/// connects, sends and receives through a pooled connection then allocates
-/// nothing for its socket.
+/// The growable buffers of a socket, taken from a spare list when it is
+/// made and given back when its request ends (or it is collected): a
+/// request that connects, sends and receives through a pooled connection
+/// then allocates nothing for its socket.
+#[derive(Default)]
+struct Buffers {
+    host: Vec<u8>,
+    key: Vec<u8>,
+    name: Vec<u8>,
+    sockaddr: Vec<u8>,
+    data: Vec<u8>,
+    err: String,
+}
+
 #[allow(clippy::vec_box)]
-static SPARE: Worker<Vec<Box<Tcp>>> = Worker::new();
+static SPARE: Worker<Vec<Buffers>> = Worker::new();
 
-const SPARE_SOCKETS: usize = 32;
+const SPARE_BUFFERS: usize = 64;
 
-/// Buffers larger than this go with their socket rather than being kept.
+/// Buffers larger than this go rather than being kept.
 const KEEP_ROOM: usize = 16 * 1024;
 
-/// The worker exits: the spare sockets go (closed already).
+/// The worker exits: the spare buffers go.
 pub fn on_exit() {
     drop(SPARE.take());
     super::recv::on_exit();
 }
 
 /// `buf` emptied, or a new one when its room is not worth keeping.
-fn emptied<T>(mut buf: Vec<T>) -> Vec<T> {
-    if buf.capacity() * core::mem::size_of::<T>() > KEEP_ROOM {
+fn emptied(mut buf: Vec<u8>) -> Vec<u8> {
+    if buf.capacity() > KEEP_ROOM {
         return Vec::new();
     }
     buf.clear();
@@ -241,51 +251,42 @@ fn emptied<T>(mut buf: Vec<T>) -> Vec<T> {
 }
 
 impl Tcp {
-    pub fn new(ctx: &mut LuaCtx) -> Box<Tcp> {
-        let fresh = Tcp::fresh(ctx);
-        match SPARE.with(|s| s.pop()) {
-            Some(mut b) => {
-                b.reuse(fresh);
-                b
-            }
-            None => Box::new(fresh),
+    /// A socket for the request of `ctx`, not attached to it yet (its
+    /// address must be final first: see [`Tcp::attach`]).
+    pub fn new(ctx: &mut LuaCtx) -> Tcp {
+        let mut s = Tcp::fresh(ctx);
+        if let Some(b) = SPARE.with(|spare| spare.pop()) {
+            let t = &mut s.target;
+            t.host = b.host;
+            t.key = b.key;
+            t.name = b.name;
+            t.sockaddr = b.sockaddr;
+            s.done.data = b.data;
+            s.done.err = b.err;
         }
+        s
     }
 
-    /// Becomes `fresh`, keeping the room of the buffers.
-    fn reuse(&mut self, fresh: Tcp) {
+    /// Gives the buffers back for another socket (this one's request
+    /// ended, or it goes); a later use allocates anew.
+    fn release_buffers(&mut self) {
         let t = &mut self.target;
-        let kept = (
-            core::mem::take(&mut t.host),
-            core::mem::take(&mut t.key),
-            core::mem::take(&mut t.name),
-            core::mem::take(&mut t.sockaddr),
-            core::mem::take(&mut self.done.data),
-            core::mem::take(&mut self.done.err),
-        );
-        // The old state was closed and detached when it was recycled: its
-        // drop here has nothing left to do.
-        *self = fresh;
-        let t = &mut self.target;
-        t.host = emptied(kept.0);
-        t.key = emptied(kept.1);
-        t.name = emptied(kept.2);
-        t.sockaddr = emptied(kept.3);
-        self.done.data = emptied(kept.4);
-        let mut err = kept.5;
+        if t.host.capacity() == 0 && t.key.capacity() == 0 {
+            return;
+        }
+        let mut err = core::mem::take(&mut self.done.err);
         err.clear();
-        self.done.err = err;
-    }
-
-    /// The Lua object of `s` was collected: the socket closes and is kept
-    /// for a later one (or freed).
-    pub fn recycle(mut s: Box<Tcp>) {
-        s.detach();
-        s.close();
-        s.ctx = ptr::null_mut();
+        let b = Buffers {
+            host: emptied(core::mem::take(&mut t.host)),
+            key: emptied(core::mem::take(&mut t.key)),
+            name: emptied(core::mem::take(&mut t.name)),
+            sockaddr: emptied(core::mem::take(&mut t.sockaddr)),
+            data: emptied(core::mem::take(&mut self.done.data)),
+            err,
+        };
         SPARE.with(|spare| {
-            if spare.len() < SPARE_SOCKETS {
-                spare.push(s);
+            if spare.len() < SPARE_BUFFERS {
+                spare.push(b);
             }
         });
     }
@@ -529,6 +530,7 @@ impl Tcp {
     pub fn orphan(&mut self) {
         self.close();
         self.ctx = ptr::null_mut();
+        self.release_buffers();
     }
 
     /// A thread waiting on this socket was killed: abandon what it waited
@@ -715,5 +717,6 @@ impl Drop for Tcp {
     fn drop(&mut self) {
         self.detach();
         self.close();
+        self.release_buffers();
     }
 }

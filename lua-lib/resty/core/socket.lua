@@ -58,11 +58,11 @@ local ssl_code = ffi_new("int[1]")
 local ptr_out = ffi_new("void *[1]")
 local NULL = ffi_new("void *")
 
--- Slots of the socket object: its anchor (1), a userdata whose collection
--- frees the socket; its handle (a light userdata: the socket's address,
--- which the C functions of ngx_lua.socket and the FFI functions take,
--- valid while the anchor lives); what setclientcert and settrustedstore
--- keep alive for the next sslhandshake.
+-- Slots of the socket object: its anchor (1), the userdata that holds the
+-- socket (collected, it closes it); its handle (a light userdata: the
+-- socket's address, which the C functions of ngx_lua.socket and the FFI
+-- functions take, valid while the anchor lives); what setclientcert and
+-- settrustedstore keep alive for the next sslhandshake.
 local HANDLE, CLIENT_CERT, CLIENT_PKEY, TRUSTED_STORE = 2, 3, 4, 5
 
 -- What c_result returns after a yield: as connect, send or receive.
@@ -546,7 +546,7 @@ function tcp.setoption(self, name, value)
     return nil, ffi_str(err, errlen[0])
 end
 
-local function socket_object(meta, h, anchor)
+local function socket_object(meta, anchor, h)
     return setmetatable({ anchor, h }, meta)
 end
 
@@ -624,11 +624,11 @@ ngx.req.socket = function(...)
         error("expecting 0 or 1 argument, but got " .. n, 2)
     end
     local raw = (...) and true or false
-    local h, err = c_req_socket(raw)
-    if not h then
-        return nil, err
+    local anchor, h = c_req_socket(raw)
+    if not anchor then
+        return nil, h
     end
-    return socket_object(raw and raw_req_sock_mt or req_sock_mt, h, err)
+    return socket_object(raw and raw_req_sock_mt or req_sock_mt, anchor, h)
 end
 
 ngx.socket = ngx.socket or {}
