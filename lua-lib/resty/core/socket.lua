@@ -93,14 +93,34 @@ local function sock_of(self)
     return self[HANDLE]
 end
 
--- What a C function of ngx_lua.socket returned, or (false: it must wait)
--- what c_result gives after the yield.
-local function finished(h, kind, first, ...)
-    if first == false then
+-- What a C function of ngx_lua.socket returned (1, a count or data; nil
+-- and the error), or, when it returned false (it must wait), what c_result
+-- gives after the yield. Not a vararg function: the interpreter runs
+-- these on every call from a handler chunk.
+local function finished(h, kind, ok, err)
+    if ok then
+        return ok
+    end
+    if ok == false then
         yield_to_scheduler()
         return c_result(h, kind)
     end
-    return first, ...
+    return nil, err
+end
+
+-- The same for a receive, whose failure may carry partial data.
+local function received(h, data, err, partial)
+    if data then
+        return data
+    end
+    if data == false then
+        yield_to_scheduler()
+        return c_result(h, OUT_RECEIVE)
+    end
+    if partial then
+        return nil, err, partial
+    end
+    return nil, err
 end
 
 local function handle_of(self)
@@ -242,17 +262,17 @@ end
 function tcp.receive(self, pat)
     local h = handle_of(self)
     if pat == nil or pat == "*l" then
-        return finished(h, OUT_RECEIVE, c_receive(h, 0, 0))
+        return received(h, c_receive(h, 0, 0))
     end
     if pat == "*a" then
-        return finished(h, OUT_RECEIVE, c_receive(h, 1, 0))
+        return received(h, c_receive(h, 1, 0))
     end
     local n = tonumber(pat)
     if type(pat) == "number" or n then
         if not n or not (n >= 0 and n < INT64_LIMIT) then
             error("bad argument #1 to 'receive' (bad pattern argument)", 2)
         end
-        return finished(h, OUT_RECEIVE, c_receive(h, 2, n))
+        return received(h, c_receive(h, 2, n))
     end
     error("bad argument #1 to 'receive' (bad pattern argument: " .. tostring(pat) .. ")", 2)
 end
@@ -299,7 +319,7 @@ function tcp.receiveany(self, max)
     if not n or not (n > 0 and n < INT64_LIMIT) then
         error("bad argument #1 to 'receiveany' (bad max argument)", 2)
     end
-    return finished(h, OUT_RECEIVE, c_receive(h, 3, n))
+    return received(h, c_receive(h, 3, n))
 end
 
 function tcp.close(self)
