@@ -24,49 +24,68 @@ fn delay(ms: f64) -> ngx_msec_t {
     }
 }
 
-export! {
-    /// Arms timer `id` (its callback is already in the Lua timers table).
-    fn ngx_lua_ffi_timer_add(
-        id: f64,
-        delay_ms: f64,
-        every_ms: f64,
-        err: *mut u8,
-        errlen: *mut usize,
-    ) -> c_int {
-        let mut err = err_out!(err, errlen);
-        // The configuration of the code that creates the timer: its
-        // request's, or the http block's in init_worker_by_lua*.
-        let cur = current();
-        let (confs, origin) = match cur.lua_ctx() {
-            Some(ctx) => (
-                Some(HttpConfs::of_request(ctx.req())),
-                Origin::of(ctx.req()),
-            ),
-            None if cur.phase == Phase::InitWorker => {
-                (HttpConfs::of_cycle(Cycle::current()), Origin::NONE)
-            }
-            None => (None, Origin::NONE),
-        };
-        let Some(confs) = confs else {
-            err.set(b"no request");
-            return FFI_NO_REQ;
-        };
-        // A NaN period would become 0, a one-shot timer (or, if it stayed a
-        // period, a busy loop); the Lua side's "< 1 ms" check lets NaN
-        // through.
-        if every_ms.is_nan() {
-            err.set(b"delay cannot be zero");
-            return FFI_DECLINED;
+/// Arms timer `id` (its callback is already in the Lua timers table):
+/// `FFI_OK`, `FFI_NO_REQ` (raised) or `FFI_DECLINED` with the reason.
+fn timer_add(id: f64, delay_ms: f64, every_ms: f64, err: &mut ErrOut) -> c_int {
+    // The configuration of the code that creates the timer: its
+    // request's, or the http block's in init_worker_by_lua*.
+    let cur = current();
+    let (confs, origin) = match cur.lua_ctx() {
+        Some(ctx) => (
+            Some(HttpConfs::of_request(ctx.req())),
+            Origin::of(ctx.req()),
+        ),
+        None if cur.phase == Phase::InitWorker => {
+            (HttpConfs::of_cycle(Cycle::current()), Origin::NONE)
         }
-        match timer::add(id, delay(delay_ms), delay(every_ms), confs, &origin) {
-            Ok(()) => FFI_OK,
-            Err(e) => {
-                err.set(e.as_bytes());
-                FFI_DECLINED
+        None => (None, Origin::NONE),
+    };
+    let Some(confs) = confs else {
+        err.set(b"no request");
+        return FFI_NO_REQ;
+    };
+    // A NaN period would become 0, a one-shot timer (or, if it stayed a
+    // period, a busy loop); the Lua side's "< 1 ms" check lets NaN
+    // through.
+    if every_ms.is_nan() {
+        err.set(b"delay cannot be zero");
+        return FFI_DECLINED;
+    }
+    match timer::add(id, delay(delay_ms), delay(every_ms), confs, &origin) {
+        Ok(()) => FFI_OK,
+        Err(e) => {
+            err.set(e.as_bytes());
+            FFI_DECLINED
+        }
+    }
+}
+
+cfunction! {
+    /// `add(id, delay_ms, every_ms)`: true, or nil and the reason, and
+    /// true when the reason is to be raised (outside a request and
+    /// init_worker_by_lua*: lua-lib forgets the callback first). A C
+    /// function: handler chunks call it through the interpreter, whose FFI
+    /// calls convert every argument.
+    fn add(L) {
+        let (id, delay_ms, every_ms) = (L.to_number(1), L.to_number(2), L.to_number(3));
+        let mut e = ErrBuf::new();
+        match e.run(|err| timer_add(id, delay_ms, every_ms, err)) {
+            FFI_OK => {
+                L.push_bool(true);
+                Ok(1)
+            }
+            rc => {
+                L.push_nil();
+                L.push_str(e.text());
+                L.push_bool(rc == FFI_NO_REQ);
+                Ok(3)
             }
         }
     }
 }
+
+/// Installed into `package.loaded["ngx_lua.timer"]` for lua-lib.
+pub const CFUNCS: &[(&core::ffi::CStr, crate::lua::raw::lua_CFunction)] = &[(c"add", add)];
 
 export! {
     fn ngx_lua_ffi_timer_count(running: c_int) -> c_int {

@@ -3,16 +3,12 @@
 local ffi = require "ffi"
 local base = require "resty.core.base"
 local C = ffi.C
-local ffi_str = ffi.string
-local get_errbuf = base.get_errbuf
-local FFI_OK, FFI_NO_REQ_CTX = base.FFI_OK, base.FFI_NO_REQ_CTX
+local c_add = require("ngx_lua.timer").add
 local type, select, error, tonumber, unpack = type, select, error, tonumber, unpack
 -- 2^63: milliseconds at or beyond it do not fit nginx's timer arithmetic.
 local MSEC_LIMIT = 2 ^ 63
 
 ffi.cdef [[
-    int ngx_lua_ffi_timer_add(double id, double delay_ms, double every_ms,
-        u_char *err, size_t *errlen);
     int ngx_lua_ffi_timer_count(int running);
 ]]
 
@@ -65,17 +61,16 @@ local function add(every, name, ...)
     next_id = next_id + 1
     local id = next_id
     callbacks[id] = { n = n - 1, select(2, ...) }
-    local err, errlen = get_errbuf()
-    local rc = C.ngx_lua_ffi_timer_add(id, ms, every and ms or 0, err, errlen)
-    if rc == FFI_OK then
+    local ok, err, raise = c_add(id, ms, every and ms or 0)
+    if ok then
         -- 1, not true: upstream's C function pushes an integer.
         return 1
     end
     callbacks[id] = nil
-    if rc == FFI_NO_REQ_CTX then
-        error(ffi_str(err, errlen[0]), 0)
+    if raise then
+        error(err, 0)
     end
-    return nil, ffi_str(err, errlen[0])
+    return nil, err
 end
 
 ngx.timer = {
