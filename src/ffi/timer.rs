@@ -4,9 +4,11 @@ use core::ffi::c_int;
 use nginx_sys::ngx_msec_t;
 
 use super::*;
+use crate::lua::cfunction::{Raise, State};
 use crate::nginx::conf::HttpConfs;
 use crate::nginx::cycle::Cycle;
 use crate::nginx::fake::Origin;
+use crate::nginx::global::Global;
 use crate::timer;
 
 /// The longest delay nginx's timer tree orders correctly: it compares a
@@ -60,32 +62,105 @@ fn timer_add(id: f64, delay_ms: f64, every_ms: f64, err: &mut ErrOut) -> c_int {
     }
 }
 
-cfunction! {
-    /// `add(id, delay_ms, every_ms)`: true, or nil and the reason, and
-    /// true when the reason is to be raised (outside a request and
-    /// init_worker_by_lua*: lua-lib forgets the callback first). A C
-    /// function: handler chunks call it through the interpreter, whose FFI
-    /// calls convert every argument.
-    fn add(L) {
-        let (id, delay_ms, every_ms) = (L.to_number(1), L.to_number(2), L.to_number(3));
-        let mut e = ErrBuf::new();
-        match e.run(|err| timer_add(id, delay_ms, every_ms, err)) {
-            FFI_OK => {
-                L.push_bool(true);
-                Ok(1)
+/// The id of the last timer created (the key of its callback in the
+/// registry's timers table).
+static LAST_ID: Global<f64> = Global::new(0.0);
+
+/// 2^63: milliseconds at or beyond it do not fit nginx's timer arithmetic.
+const MSEC_LIMIT: f64 = 9_223_372_036_854_775_808.0;
+
+/// `error(msg, 0)`: upstream raises the timer API's errors without a
+/// position.
+fn plain(L: State, msg: String) -> Raise {
+    L.push_str(msg.as_bytes());
+    Raise::Value
+}
+
+/// `ngx.timer.at(delay, fn, ...)` and `ngx.timer.every`: keeps the
+/// callback and its arguments in the registry's timers table and arms the
+/// timer; 1, or nil and the reason. A C function: handler chunks call it
+/// through the interpreter, which ran the Lua version's argument checks
+/// and varargs and the FFI call's conversions instruction by instruction.
+fn start(L: State, every: bool) -> Result<c_int, Raise> {
+    let name = if every { "every" } else { "at" };
+    let n = L.top();
+    if n < 2 {
+        return Err(plain(
+            L,
+            format!("expecting at least 2 arguments but got {n}"),
+        ));
+    }
+    let Some(d) = L.tonumber_at(1) else {
+        let ty = L.type_name(1).to_string_lossy();
+        return Err(plain(
+            L,
+            format!("bad argument #1 to '{name}' (number expected, got {ty})"),
+        ));
+    };
+    // NaN would make an `every` timer that fires on every loop turn.
+    if d.is_nan() {
+        return Err(plain(
+            L,
+            format!("bad argument #1 to '{name}' (delay must not be NaN)"),
+        ));
+    }
+    if d < 0.0 {
+        return Err(plain(
+            L,
+            format!("bad argument #1 to '{name}' (delay must not be negative)"),
+        ));
+    }
+    // Upstream's conversion to ngx_msec_t turns milliseconds beyond its
+    // range (math.huge, 1e300) into 0: `every` refuses them below, `at`
+    // fires at once. Passed on, they would wrap nginx's timer key.
+    let mut ms = d * 1000.0;
+    if ms >= MSEC_LIMIT {
+        ms = 0.0;
+    }
+    if every && ms < 1.0 {
+        return Err(plain(L, "delay cannot be zero".into()));
+    }
+    if L.type_of(2) != crate::lua::raw::LUA_TFUNCTION {
+        return Err(plain(
+            L,
+            format!("bad argument #2 to '{name}' (Lua function expected)"),
+        ));
+    }
+    let id = LAST_ID.get() + 1.0;
+    LAST_ID.set(id);
+    if !L.registry_table_set_record(timer::TIMERS, id, 2, n) {
+        return Err(plain(L, "no timers table".into()));
+    }
+    let mut e = ErrBuf::new();
+    match e.run(|err| timer_add(id, ms, if every { ms } else { 0.0 }, err)) {
+        FFI_OK => {
+            // 1, not true: upstream's C function pushes an integer.
+            L.push_int(1);
+            Ok(1)
+        }
+        rc => {
+            L.registry_table_unset(timer::TIMERS, id);
+            if rc == FFI_NO_REQ {
+                return Err(plain(L, String::from_utf8_lossy(e.text()).into_owned()));
             }
-            rc => {
-                L.push_nil();
-                L.push_str(e.text());
-                L.push_bool(rc == FFI_NO_REQ);
-                Ok(3)
-            }
+            L.push_nil();
+            L.push_str(e.text());
+            Ok(2)
         }
     }
 }
 
+cfunction! {
+    fn at(L) { start(L, false) }
+}
+
+cfunction! {
+    fn every(L) { start(L, true) }
+}
+
 /// Installed into `package.loaded["ngx_lua.timer"]` for lua-lib.
-pub const CFUNCS: &[(&core::ffi::CStr, crate::lua::raw::lua_CFunction)] = &[(c"add", add)];
+pub const CFUNCS: &[(&core::ffi::CStr, crate::lua::raw::lua_CFunction)] =
+    &[(c"at", at), (c"every", every)];
 
 export! {
     fn ngx_lua_ffi_timer_count(running: c_int) -> c_int {

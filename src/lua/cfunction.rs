@@ -166,6 +166,48 @@ impl State {
         self.pop(1);
     }
 
+    /// `registry[table][key] = { n = count, values first..=last }` (a
+    /// callback and its arguments), when the registry's field `table` is
+    /// a table; false otherwise.
+    pub fn registry_table_set_record(
+        self,
+        table: &CStr,
+        key: f64,
+        first: c_int,
+        last: c_int,
+    ) -> bool {
+        self.push_registry(table);
+        if self.type_of(-1) != LUA_TTABLE || first < 1 || last > self.top() {
+            self.pop(1);
+            return false;
+        }
+        let n = (last - first + 1).max(0);
+        let L = self.as_ptr();
+        // SAFETY: the table is at -1 and the indices are valid (checked
+        // above); four slots are used of the LUA_MINSTACK a C function
+        // has; lua_rawset pops key and record, the pop the table.
+        unsafe {
+            lua_pushnumber(L, key);
+            lua_createtable(L, n, 1);
+            for (i, idx) in (first..=last).enumerate() {
+                lua_pushvalue(L, idx);
+                lua_rawseti_(L, -2, (i + 1) as _);
+            }
+            lua_pushnumber(L, f64::from(n));
+            lua_setfield(L, -2, c"n".as_ptr());
+            lua_rawset(L, -3);
+            lua_pop(L, 1);
+        }
+        true
+    }
+
+    /// `tonumber(v)` of the value at `idx`: numbers, and strings that
+    /// convert.
+    pub fn tonumber_at(self, idx: c_int) -> Option<f64> {
+        // SAFETY: a live state; both read any acceptable index.
+        unsafe { (lua_isnumber(self.as_ptr(), idx) != 0).then(|| lua_tonumber(self.as_ptr(), idx)) }
+    }
+
     /// Where the function at `table[key][1]` (a registry table of
     /// callback records) was defined: its `source` and `linedefined`, as
     /// upstream names a timer callback it could not run.
