@@ -16,10 +16,7 @@ use crate::nginx::log;
 use crate::nginx::process;
 use crate::nginx::timer::TimerEvent;
 
-/// Registry field of the Lua function that runs a timer callback by id.
-pub const TIMER_RUN: &core::ffi::CStr = c"ngx_lua_timer_run";
-/// Registry field of the callbacks table (id -> function and arguments).
-pub const TIMERS: &core::ffi::CStr = c"ngx_lua_timers";
+pub use crate::lua::vm::{TIMERS, TIMER_RUN};
 
 /// A pending timer: boxed, so its event stays in place while armed; the
 /// nginx event's data points back at the box.

@@ -155,12 +155,22 @@ cfunction! {
 }
 
 cfunction! {
+    /// `install(callbacks, run)`: lua-lib's timers table and the function
+    /// that runs a callback by id, into their registry slots.
+    fn install(L) {
+        L.set_registry(timer::TIMERS, 1);
+        L.set_registry(timer::TIMER_RUN, 2);
+        Ok(0)
+    }
+}
+
+cfunction! {
     fn every(L) { start(L, true) }
 }
 
 /// Installed into `package.loaded["ngx_lua.timer"]` for lua-lib.
 pub const CFUNCS: &[(&core::ffi::CStr, crate::lua::raw::lua_CFunction)] =
-    &[(c"at", at), (c"every", every)];
+    &[(c"at", at), (c"every", every), (c"install", install)];
 
 export! {
     fn ngx_lua_ffi_timer_count(running: c_int) -> c_int {

@@ -144,15 +144,26 @@ impl State {
         unsafe { lua_pushnumber(self.as_ptr(), n) }
     }
 
-    /// Pushes the registry's field `name`.
-    pub fn push_registry(self, name: &CStr) {
+    /// Pushes the registry's slot `key` (one of the fixed negative keys
+    /// of `lua::vm`: no name to intern and hash).
+    pub fn push_registry(self, key: c_int) {
         // SAFETY: as push_bool; the registry is always a table.
-        unsafe { lua_getfield(self.as_ptr(), LUA_REGISTRYINDEX, name.as_ptr()) };
+        unsafe { lua_rawgeti_(self.as_ptr(), LUA_REGISTRYINDEX, key as _) };
     }
 
-    /// `registry[table][key] = nil`, when the registry's field `table` is a
+    /// Sets the registry's slot `key` to the value at `idx`.
+    pub fn set_registry(self, key: c_int, idx: c_int) {
+        // SAFETY: as push_bool; the registry is always a table, and
+        // lua_rawseti pops the copy pushed.
+        unsafe {
+            lua_pushvalue(self.as_ptr(), idx);
+            lua_rawseti_(self.as_ptr(), LUA_REGISTRYINDEX, key as _);
+        }
+    }
+
+    /// `registry[table][key] = nil`, when the registry's slot `table` is a
     /// table.
-    pub fn registry_table_unset(self, table: &CStr, key: f64) {
+    pub fn registry_table_unset(self, table: c_int, key: f64) {
         self.push_registry(table);
         if self.type_of(-1) == LUA_TTABLE {
             // SAFETY: the table is at -1; key and nil go above it, and
@@ -167,11 +178,11 @@ impl State {
     }
 
     /// `registry[table][key] = { n = count, values first..=last }` (a
-    /// callback and its arguments), when the registry's field `table` is
-    /// a table; false otherwise.
+    /// callback and its arguments), when the registry's slot `table` is a
+    /// table; false otherwise.
     pub fn registry_table_set_record(
         self,
-        table: &CStr,
+        table: c_int,
         key: f64,
         first: c_int,
         last: c_int,
@@ -211,7 +222,7 @@ impl State {
     /// Where the function at `table[key][1]` (a registry table of
     /// callback records) was defined: its `source` and `linedefined`, as
     /// upstream names a timer callback it could not run.
-    pub fn registry_function_origin(self, table: &CStr, key: f64) -> Option<(Vec<u8>, c_int)> {
+    pub fn registry_function_origin(self, table: c_int, key: f64) -> Option<(Vec<u8>, c_int)> {
         let top = self.top();
         self.push_registry(table);
         let mut origin = None;

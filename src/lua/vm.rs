@@ -19,6 +19,10 @@ const TRACEBACK: c_int = -0x6e67_0002;
 /// Registry slot of the metatable of cosockets' GC anchors (see
 /// `cfunction::State::push_anchor`).
 pub const SOCKET_ANCHOR_MT: c_int = -0x6e67_0003;
+/// Registry slots of ngx.timer's callbacks table (id -> function and
+/// arguments) and of the Lua function that runs a callback by id.
+pub const TIMERS: c_int = -0x6e67_0004;
+pub const TIMER_RUN: c_int = -0x6e67_0005;
 
 pub struct Vm {
     state: *mut lua_State,

@@ -11,11 +11,9 @@ ffi.cdef [[
     int ngx_lua_ffi_timer_count(int running);
 ]]
 
-local registry = debug.getregistry()
 local callbacks = {}
-registry.ngx_lua_timers = callbacks
 
-registry.ngx_lua_timer_run = function(id, premature, every)
+local function run(id, premature, every)
     local cb = callbacks[id]
     if not cb then
         return
@@ -25,6 +23,8 @@ registry.ngx_lua_timer_run = function(id, premature, every)
     end
     return cb[1](premature, unpack(cb, 2, cb.n))
 end
+
+c_timer.install(callbacks, run)
 
 ngx.timer = {
     at = c_timer.at,
