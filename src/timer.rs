@@ -37,7 +37,13 @@ struct State {
     /// starts a graceful shutdown, which is our cue to run pending timers
     /// prematurely.
     watcher: Option<FakeConnection>,
+    /// Records of timers that ran, for the next ones (a malloc/free pair
+    /// less per timer).
+    #[allow(clippy::vec_box)]
+    spare: Vec<Box<Timer>>,
 }
+
+const SPARE_TIMERS: usize = 64;
 
 static STATE: Worker<State> = Worker::new();
 
@@ -84,14 +90,22 @@ pub fn add(
             c.watch_shutdown(abort_pending);
             st.watcher = Some(c);
         }
-        let t = Box::into_raw(Box::new(Timer {
+        let timer = Timer {
             ev: TimerEvent::new(),
             id,
             every,
             confs,
             origin: *origin,
             premature: false,
-        }));
+        };
+        let t = Box::into_raw(match st.spare.pop() {
+            // The old record's event fired or was cancelled: unarmed.
+            Some(mut b) => {
+                *b = timer;
+                b
+            }
+            None => Box::new(timer),
+        });
         // SAFETY: the event lives in the leaked box, which only `fire` or
         // `abort_pending` take back (the latter cancels the timer first);
         // its data is that box; the cycle's log outlives the worker's timers.
@@ -112,6 +126,15 @@ unsafe extern "C" fn fire(ev: *mut ngx_event_t) {
 }
 
 fn run(t: Box<Timer>) {
+    run_callback(&t);
+    with_state(|st| {
+        if st.spare.len() < SPARE_TIMERS {
+            st.spare.push(t);
+        }
+    });
+}
+
+fn run_callback(t: &Timer) {
     crate::debug!(log::Log::cycle(), "lua ngx.timer expired");
     let mcf = MainConf::of_confs(t.confs);
     let Some(vm) = mcf.vm.as_ref() else {
