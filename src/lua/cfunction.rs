@@ -177,9 +177,10 @@ impl State {
         self.pop(1);
     }
 
-    /// `registry[table][key] = { n = count, values first..=last }` (a
-    /// callback and its arguments), when the registry's slot `table` is a
-    /// table; false otherwise.
+    /// `registry[table][key] = { count, values first..=last }` (a callback
+    /// and its arguments, after their count: an array without a hash
+    /// part), when the registry's slot `table` is a table; false
+    /// otherwise.
     pub fn registry_table_set_record(
         self,
         table: c_int,
@@ -199,13 +200,13 @@ impl State {
         // has; lua_rawset pops key and record, the pop the table.
         unsafe {
             lua_pushnumber(L, key);
-            lua_createtable(L, n, 1);
+            lua_createtable(L, n + 1, 0);
+            lua_pushnumber(L, f64::from(n));
+            lua_rawseti_(L, -2, 1);
             for (i, idx) in (first..=last).enumerate() {
                 lua_pushvalue(L, idx);
-                lua_rawseti_(L, -2, (i + 1) as _);
+                lua_rawseti_(L, -2, (i + 2) as _);
             }
-            lua_pushnumber(L, f64::from(n));
-            lua_setfield(L, -2, c"n".as_ptr());
             lua_rawset(L, -3);
             lua_pop(L, 1);
         }
@@ -219,8 +220,9 @@ impl State {
         unsafe { (lua_isnumber(self.as_ptr(), idx) != 0).then(|| lua_tonumber(self.as_ptr(), idx)) }
     }
 
-    /// Where the function at `table[key][1]` (a registry table of
-    /// callback records) was defined: its `source` and `linedefined`, as
+    /// Where the function at `table[key][2]` (a registry table of
+    /// callback records, see [`State::registry_table_set_record`]) was
+    /// defined: its `source` and `linedefined`, as
     /// upstream names a timer callback it could not run.
     pub fn registry_function_origin(self, table: c_int, key: f64) -> Option<(Vec<u8>, c_int)> {
         let top = self.top();
@@ -237,7 +239,7 @@ impl State {
                 lua_pushnumber(L, key);
                 lua_rawget(L, -2);
                 if lua_type(L, -1) == LUA_TTABLE {
-                    lua_rawgeti(L, -1, 1);
+                    lua_rawgeti(L, -1, 2);
                     if lua_type(L, -1) == LUA_TFUNCTION {
                         let mut ar = core::mem::MaybeUninit::<lua_Debug>::zeroed();
                         if lua_getinfo(L, c">S".as_ptr(), ar.as_mut_ptr()) != 0 {

@@ -21,7 +21,8 @@ local function run(id, premature, every)
     if not every or premature then
         callbacks[id] = nil
     end
-    return cb[1](premature, unpack(cb, 2, cb.n))
+    -- { count, function, arguments... } (see ngx_lua.timer's at).
+    return cb[2](premature, unpack(cb, 3, cb[1] + 1))
 end
 
 c_timer.install(callbacks, run)
