@@ -66,16 +66,53 @@ impl State {
     }
 }
 
+/// The text Lua gives an integral number below 10^14 in magnitude (its
+/// `%.14g` is the plain decimal), written into `buf` without making a
+/// Lua string: `ngx.say(n)` of a counter interned a new string per call,
+/// formatted by LuaJIT's general number formatter. `None` for every
+/// other number (-0, fractions, large values, NaN, infinities).
+fn int_text(n: f64, buf: &mut [u8; 16]) -> Option<&[u8]> {
+    if !(n.abs() < 1e14) || n.trunc() != n || (n == 0.0 && n.is_sign_negative()) {
+        return None;
+    }
+    let mut v = n.abs() as u64;
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0.0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    Some(&buf[i..])
+}
+
 fn value_len(L: State, idx: c_int, arg: c_int, in_table: bool) -> Result<usize, Raise> {
     let l = L.as_ptr();
     // SAFETY: the live state of the running C function; idx is an
     // acceptable index; LuaJIT's pushes grow the stack as needed.
     unsafe {
         Ok(match lua_type(l, idx) {
-            LUA_TNUMBER | LUA_TSTRING => {
-                let mut n = 0usize;
-                lua_tolstring(l, idx, &mut n);
-                n
+            ty @ (LUA_TNUMBER | LUA_TSTRING) => {
+                let mut buf = [0; 16];
+                let int = if ty == LUA_TNUMBER {
+                    int_text(lua_tonumber(l, idx), &mut buf)
+                } else {
+                    None
+                };
+                match int {
+                    Some(t) => t.len(),
+                    None => {
+                        let mut n = 0usize;
+                        lua_tolstring(l, idx, &mut n);
+                        n
+                    }
+                }
             }
             LUA_TNIL => 3,
             LUA_TBOOLEAN => {
@@ -148,7 +185,14 @@ fn copy_value(L: State, idx: c_int, out: &mut [u8]) -> usize {
     // checked by value_len, so the table is an array and nothing raises.
     unsafe {
         match lua_type(l, idx) {
-            LUA_TNUMBER | LUA_TSTRING => put(out, to_bytes(l, idx).unwrap_or(b"")),
+            LUA_TNUMBER => {
+                let mut buf = [0; 16];
+                match int_text(lua_tonumber(l, idx), &mut buf) {
+                    Some(t) => put(out, t),
+                    None => put(out, to_bytes(l, idx).unwrap_or(b"")),
+                }
+            }
+            LUA_TSTRING => put(out, to_bytes(l, idx).unwrap_or(b"")),
             LUA_TNIL => put(out, b"nil"),
             LUA_TBOOLEAN => put(
                 out,
@@ -257,6 +301,41 @@ impl State {
                 }
                 _ => 0,
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::int_text;
+
+    #[test]
+    fn integers_as_lua_prints_them() {
+        let text =
+            |n: f64| int_text(n, &mut [0; 16]).map(|t| String::from_utf8(t.to_vec()).unwrap());
+        assert_eq!(text(0.0).as_deref(), Some("0"));
+        assert_eq!(text(1.0).as_deref(), Some("1"));
+        assert_eq!(text(-42.0).as_deref(), Some("-42"));
+        assert_eq!(
+            text(99_999_999_999_999.0).as_deref(),
+            Some("99999999999999")
+        );
+        assert_eq!(
+            text(-99_999_999_999_999.0).as_deref(),
+            Some("-99999999999999")
+        );
+        // "%.14g" turns these into exponents or fractions: Lua's own text.
+        for n in [
+            1e14,
+            -1e14,
+            0.5,
+            -0.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1e300,
+        ] {
+            assert_eq!(text(n), None, "{n}");
         }
     }
 }
