@@ -223,25 +223,23 @@ export! {
     }
 }
 
-export! {
-    /// Negative values keep the current timeout; 0 means the location's
-    /// `lua_socket_*_timeout`, as upstream.
-    fn ngx_lua_ffi_socket_tcp_settimeouts(s: &mut Tcp, connect: f64, send: f64, read: f64) {
-        let lcf = s.request().map(LocConf::of);
-        let pick = |v: f64, cur: ngx_msec_t, conf: fn(&LocConf) -> ngx_msec_t| {
-            if v > 0.0 {
-                v as ngx_msec_t
-            } else if v == 0.0 {
-                lcf.map_or(cur, conf)
-            } else {
-                cur
-            }
-        };
-        let t = &mut s.timeouts;
-        t.connect = pick(connect, t.connect, LocConf::socket_connect_timeout);
-        t.send = pick(send, t.send, LocConf::socket_send_timeout);
-        t.read = pick(read, t.read, LocConf::socket_read_timeout);
-    }
+/// `settimeout(s)`: negative values keep the current timeout; 0 means
+/// the location's `lua_socket_*_timeout`, as upstream.
+fn set_timeouts(s: &mut Tcp, connect: f64, send: f64, read: f64) {
+    let lcf = s.request().map(LocConf::of);
+    let pick = |v: f64, cur: ngx_msec_t, conf: fn(&LocConf) -> ngx_msec_t| {
+        if v > 0.0 {
+            v as ngx_msec_t
+        } else if v == 0.0 {
+            lcf.map_or(cur, conf)
+        } else {
+            cur
+        }
+    };
+    let t = &mut s.timeouts;
+    t.connect = pick(connect, t.connect, LocConf::socket_connect_timeout);
+    t.send = pick(send, t.send, LocConf::socket_send_timeout);
+    t.read = pick(read, t.read, LocConf::socket_read_timeout);
 }
 
 export! {
@@ -623,6 +621,15 @@ cfunction! {
 }
 
 cfunction! {
+    /// `settimeouts(handle, connect, send, read)` (see [`set_timeouts`]).
+    fn settimeouts(L) {
+        let s = socket_at(L, 1)?;
+        set_timeouts(s, L.to_number(2), L.to_number(3), L.to_number(4));
+        Ok(0)
+    }
+}
+
+cfunction! {
     /// `result(handle, kind)`: after the yield of an operation, what it
     /// returns (`OUT_*`).
     fn result(L) {
@@ -695,5 +702,6 @@ pub const CFUNCS: &[(&core::ffi::CStr, crate::lua::raw::lua_CFunction)] = &[
     (c"receive", receive),
     (c"result", result),
     (c"setkeepalive", setkeepalive),
+    (c"settimeouts", settimeouts),
     (c"req_socket", req_socket),
 ];

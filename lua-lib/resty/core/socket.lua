@@ -6,6 +6,7 @@ local C = ffi.C
 local ffi_gc, ffi_str, ffi_new = ffi.gc, ffi.string, ffi.new
 local c_new, c_connect, c_send, c_receive, c_result, c_setkeepalive, c_req_socket =
     c.new, c.connect, c.send, c.receive, c.result, c.setkeepalive, c.req_socket
+local c_settimeouts = c.settimeouts
 local get_errbuf = base.get_errbuf
 local yield_to_scheduler = base.yield_to_scheduler
 local FFI_OK, FFI_AGAIN, FFI_NO_REQ_CTX, FFI_DECLINED, FFI_BUSY, FFI_DONE, FFI_ERROR =
@@ -23,8 +24,6 @@ ffi.cdef [[
         size_t *len, size_t *sent, int *found, const u_char **err,
         size_t *errlen);
     int ngx_lua_ffi_socket_tcp_close(ngx_lua_tcp_t *s);
-    void ngx_lua_ffi_socket_tcp_settimeouts(ngx_lua_tcp_t *s, double connect,
-        double send, double read);
     int ngx_lua_ffi_socket_tcp_getreusedtimes(ngx_lua_tcp_t *s);
     int ngx_lua_ffi_socket_tcp_bind(ngx_lua_tcp_t *s, const char *addr, size_t len,
         int port, u_char *err, size_t *errlen);
@@ -349,12 +348,12 @@ end
 
 function tcp.settimeout(self, ms)
     local t = check_timeout(ms) or 0
-    C.ngx_lua_ffi_socket_tcp_settimeouts(sock_of(self), t, t, t)
+    c_settimeouts(sock_of(self), t, t, t)
 end
 
 function tcp.settimeouts(self, connect, send, read)
-    C.ngx_lua_ffi_socket_tcp_settimeouts(sock_of(self), check_timeout(connect) or -1,
-                                          check_timeout(send) or -1, check_timeout(read) or -1)
+    c_settimeouts(sock_of(self), check_timeout(connect) or -1, check_timeout(send) or -1,
+                  check_timeout(read) or -1)
 end
 
 function tcp.setkeepalive(self, timeout, size)
