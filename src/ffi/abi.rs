@@ -83,12 +83,14 @@ macro_rules! lua_box {
 /// as a light userdata handle; `None` for anything else.
 macro_rules! lua_handle {
     ($L:expr, $idx:expr, $t:ty) => {
-        // SAFETY: lua-lib's contract (see ffi/abi.rs): a handle it passes
-        // came from Box::into_raw of this type in this crate, and the
-        // object holding it also holds the cdata whose finalizer frees the
-        // box, so the box is alive during the call.
-        $L.light_at($idx)
-            .map(|p| unsafe { &mut *(p.as_ptr() as *mut $t) })
+        $L.light_at($idx).map(|p| {
+            // SAFETY: lua-lib's contract (see ffi/abi.rs): a handle it
+            // passes is the address of a boxed object of this type, and
+            // the Lua object holding it also holds the anchor whose
+            // collection frees the box, so the box is alive during the
+            // call.
+            unsafe { &mut *(p.as_ptr() as *mut $t) }
+        })
     };
 }
 
@@ -191,6 +193,12 @@ pub unsafe fn write<T>(p: *mut T, v: T) {
 pub struct ErrBuf {
     buf: [u8; 256],
     len: usize,
+}
+
+impl Default for ErrBuf {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl ErrBuf {

@@ -72,7 +72,7 @@ impl State {
 /// formatted by LuaJIT's general number formatter. `None` for every
 /// other number (-0, fractions, large values, NaN, infinities).
 fn int_text(n: f64, buf: &mut [u8; 16]) -> Option<&[u8]> {
-    if !(n.abs() < 1e14) || n.trunc() != n || (n == 0.0 && n.is_sign_negative()) {
+    if !n.is_finite() || n.abs() >= 1e14 || n.trunc() != n || (n == 0.0 && n.is_sign_negative()) {
         return None;
     }
     let mut v = n.abs() as u64;
