@@ -11,7 +11,7 @@ use crate::lua::sched::current;
 use crate::nginx::ssl_server::{with_chain, with_key, CertChain, PKey, Tls};
 
 /// The running request's TLS object, or the status to answer with.
-fn tls(err: &mut ErrOut) -> Result<Tls, c_int> {
+pub(super) fn tls(err: &mut ErrOut) -> Result<Tls, c_int> {
     let Some(ctx) = current().lua_ctx() else {
         err.set(b"no request found");
         return Err(FFI_NO_REQ);

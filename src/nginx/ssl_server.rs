@@ -81,6 +81,8 @@ pub enum Op {
     /// `verify_client`: depth, the CAs named to the client (and trusted),
     /// more trusted certificates.
     Verify(c_int, Option<CertChain>, Option<CertChain>),
+    /// `ngx.ocsp.set_ocsp_status_resp`: the DER response to staple.
+    OcspResp(Vec<u8>),
 }
 
 #[derive(Clone, Copy)]
@@ -736,6 +738,12 @@ unsafe extern "C" fn free_name(p: *mut c_void) {
     })
 }
 
+/// The status callback of a context whose handshakes staple what
+/// `set_ocsp_status_resp` gave (the response is already on the object).
+unsafe extern "C" fn status_ok(_ssl: *mut SSL, _arg: *mut c_void) -> c_int {
+    guard(SSL_TLSEXT_ERR_OK as c_int, || SSL_TLSEXT_ERR_OK as c_int)
+}
+
 /// As nginx's own verify callback: the handshake goes on whatever the
 /// verdict, which `$ssl_client_verify` reports.
 unsafe extern "C" fn accept_any(_ok: c_int, _store: *mut X509_STORE_CTX) -> c_int {
@@ -757,16 +765,20 @@ impl Drop for PKey {
 }
 
 /// A memory BIO reading `data` (which must outlive it).
-struct MemBio(*mut BIO);
+pub(super) struct MemBio(*mut BIO);
 
 impl MemBio {
-    fn new(data: &[u8]) -> Option<MemBio> {
+    pub(super) fn new(data: &[u8]) -> Option<MemBio> {
         // SAFETY: a read-only memory BIO over the caller's bytes.
         let b = unsafe { BIO_new_mem_buf(data.as_ptr() as *const c_void, data.len() as c_int) };
         (!b.is_null()).then_some(MemBio(b))
     }
 
-    fn eof(&self) -> bool {
+    pub(super) fn raw(&self) -> *mut BIO {
+        self.0
+    }
+
+    pub(super) fn eof(&self) -> bool {
         // SAFETY: BIO_eof is BIO_ctrl(BIO_CTRL_EOF) on our BIO.
         unsafe { BIO_ctrl(self.0, BIO_CTRL_EOF as c_int, 0, ptr::null_mut()) != 0 }
     }
@@ -1115,6 +1127,7 @@ impl Tls {
                 Ok(())
             }
             Op::Verify(depth, client, trusted) => self.apply_verify(*depth, client, trusted),
+            Op::OcspResp(resp) => self.apply_ocsp_resp(resp),
             Op::Key(key) => {
                 // SAFETY: the live SSL object; OpenSSL takes a reference.
                 if unsafe { SSL_use_PrivateKey(self.ptr(), key.0.as_ptr()) } == 0 {
@@ -1290,6 +1303,70 @@ impl Tls {
                 X509_STORE_free(store);
                 clear_errors();
                 return Err("SSL_set0_verify_cert_store() failed");
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the client asked for the certificate's status (OCSP
+    /// stapling) in its hello.
+    fn status_requested(self) -> bool {
+        // SAFETY: SSL_get_tlsext_status_type, a macro over SSL_ctrl on the
+        // live SSL object.
+        unsafe {
+            SSL_ctrl(
+                self.ptr(),
+                SSL_CTRL_GET_TLSEXT_STATUS_REQ_TYPE as c_int,
+                0,
+                ptr::null_mut(),
+            ) != -1
+        }
+    }
+
+    /// Staples `resp` (DER) to the handshake (`set_ocsp_status_resp`):
+    /// false when the client did not ask for a status, and then nothing
+    /// is sent.
+    pub fn set_ocsp_status_resp(self, resp: &[u8]) -> Result<bool, &'static str> {
+        if !self.status_requested() {
+            return Ok(false);
+        }
+        let op = Op::OcspResp(resp.to_vec());
+        self.apply(&op)?;
+        self.record(|| Some(op));
+        Ok(true)
+    }
+
+    fn apply_ocsp_resp(self, resp: &[u8]) -> Result<(), &'static str> {
+        let p = super::ocsp::openssl_copy(resp).ok_or("OPENSSL_malloc() failed")?;
+        // SAFETY: the live SSL object and its context. OpenSSL only sends
+        // a response when the context has a status callback that accepts
+        // it, hence the empty one (which replaces nginx's `ssl_stapling`
+        // callback of that server, as upstream). The object takes the
+        // block on success only.
+        unsafe {
+            let ctx = SSL_get_SSL_CTX(self.ptr());
+            let cb: unsafe extern "C" fn(*mut SSL, *mut c_void) -> c_int = status_ok;
+            SSL_CTX_callback_ctrl(
+                ctx,
+                SSL_CTRL_SET_TLSEXT_STATUS_REQ_CB as c_int,
+                // SAFETY: OpenSSL stores the callback as a generic
+                // function pointer and calls it with its own signature,
+                // which is status_ok's.
+                Some(core::mem::transmute::<
+                    unsafe extern "C" fn(*mut SSL, *mut c_void) -> c_int,
+                    unsafe extern "C" fn(),
+                >(cb)),
+            );
+            if SSL_ctrl(
+                self.ptr(),
+                SSL_CTRL_SET_TLSEXT_STATUS_REQ_OCSP_RESP as c_int,
+                resp.len() as _,
+                p as *mut c_void,
+            ) != 1
+            {
+                CRYPTO_free(p as *mut c_void, c"ssl_server.rs".as_ptr(), 0);
+                clear_errors();
+                return Err("SSL_set_tlsext_status_ocsp_resp() failed");
             }
         }
         Ok(())
