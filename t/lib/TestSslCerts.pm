@@ -28,7 +28,7 @@ sub make_certs {
     return $dir;
 }
 
-# An OCSP setup for t/34-ssl/006-ocsp.t, in a new temporary directory:
+# An OCSP setup for t/34-ssl/009-ocsp.t, in a new temporary directory:
 # root.crt signs issuer.crt and other-issuer.crt (CAs); issuer.crt signs
 # the leaves ocsp.test (serial 0x1001) and revoked.test (0x1002), whose
 # AIA names the responder http://127.0.0.1:PORT/ocsp, and plain.test
