@@ -75,6 +75,7 @@ macro_rules! lua_free {
 pub mod balancer;
 pub mod base;
 pub mod base64;
+pub mod c_api;
 pub mod config;
 pub mod coroutine;
 pub mod ctx;

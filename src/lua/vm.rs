@@ -281,6 +281,22 @@ impl Vm {
         }
     }
 
+    /// `package.preload[name] = f`: a loader another nginx module
+    /// registered through the C API (`ngx_http_lua_add_package_preload`).
+    pub fn set_preload(&self, name: &core::ffi::CStr, f: lua_CFunction) {
+        // SAFETY: our live state, running no Lua code (configuration
+        // time); `package.preload` is the plain table luaL_openlibs made,
+        // so the field store raises nothing; the stack is left as it was.
+        unsafe {
+            let L = self.state;
+            lua_getglobal(L, c"package".as_ptr());
+            lua_getfield(L, -1, c"preload".as_ptr());
+            lua_pushcfunction(L, f);
+            lua_setfield(L, -2, name.as_ptr());
+            lua_pop(L, 2);
+        }
+    }
+
     /// The registry ref of handler `id`'s cached chunk, once it has one.
     pub fn code_ref(&self, id: i32) -> Option<c_int> {
         let r = *self.code_refs.get(usize::try_from(id).ok()?)?;

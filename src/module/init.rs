@@ -65,6 +65,9 @@ fn configure(cf: Conf) -> bool {
             return false;
         }
     }
+    for (name, f) in &mcf.preload_hooks {
+        vm.set_preload(name, *f);
+    }
     vm.thread_cache_max = mcf
         .thread_cache_max
         .map_or(crate::lua::vm::THREAD_CACHE_DEFAULT, |n| n as usize);
@@ -82,7 +85,10 @@ fn configure(cf: Conf) -> bool {
     // ngx_cycle points at the cycle being configured while it runs: at the
     // first start the current one is nginx's empty bootstrap cycle, whose
     // missing configuration crashed ngx.worker.count().
-    if mcf.shdicts.is_empty() && !cycle::with_cycle(cycle, || mcf.run_init_by_lua(cf.error_log())) {
+    mcf.init_waits_for_zones = mcf.zone_count() > 0;
+    if !mcf.init_waits_for_zones
+        && !cycle::with_cycle(cycle, || mcf.run_init_by_lua(cf.error_log()))
+    {
         return false;
     }
 
