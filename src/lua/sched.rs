@@ -86,6 +86,11 @@ pub unsafe fn run_sync(
     h: &Handler,
     cache: bool,
 ) -> Result<(), String> {
+    // SAFETY: the caller's context, null or live.
+    let env = match (cache, unsafe { ctx.as_mut() }) {
+        (false, Some(c)) => c.fresh_env(),
+        _ => None,
+    };
     let _cur = Enter::new(ctx, h.phase);
     // SAFETY: valid state; a request's context points at its VM (which
     // outlives requests) and its live request; outside requests there is
@@ -100,6 +105,9 @@ pub unsafe fn run_sync(
         if let Err(e) = pushed {
             lua_pop(L, 1);
             return Err(e.into());
+        }
+        if let Some(env) = env {
+            set_fresh_env(L, env, false);
         }
         pcall_over_handler(L)
     }
@@ -127,6 +135,7 @@ pub unsafe fn start(
 ) -> Outcome {
     let r = ctx.r;
     let vm = ctx.vm;
+    let env = if cache { None } else { ctx.fresh_env() };
     let mut status = None;
     // SAFETY: ctx is live (the contract); the closure only pushes the
     // handler's chunk onto the coroutine start_with made for it; the VM
@@ -134,7 +143,12 @@ pub unsafe fn start(
     let outcome = unsafe {
         start_with(ctx, h.phase, on_outcome, |co| {
             h.push_in(&mut *vm, co.as_ptr(), r, cache)
-                .map(|()| 0)
+                .map(|()| {
+                    if let Some(env) = env {
+                        set_fresh_env(co.as_ptr(), env, true);
+                    }
+                    0
+                })
                 .map_err(|e| {
                     status = e.status;
                     e.msg
@@ -146,6 +160,26 @@ pub unsafe fn start(
     match status {
         Some(s) => Outcome::Exit(s as isize),
         None => outcome,
+    }
+}
+
+/// `lua_code_cache off`: gives the freshly compiled function on top of `L`
+/// the request's own globals (registry ref `env`), and, for an entry
+/// coroutine, makes them the thread's globals too, so code it loads
+/// (`loadstring`, modules) sees them. (A recycled coroutine gets the VM's
+/// globals back in `Vm::new_thread`.)
+///
+/// # Safety
+/// `L` is a live state of the VM holding `env`, with a function on top.
+pub unsafe fn set_fresh_env(L: *mut lua_State, env: c_int, thread: bool) {
+    // SAFETY: see the contract; the env is a table, so setfenv succeeds.
+    unsafe {
+        lua_rawgeti_(L, LUA_REGISTRYINDEX, env);
+        if thread {
+            lua_pushvalue(L, -1);
+            lua_replace(L, LUA_GLOBALSINDEX);
+        }
+        lua_setfenv(L, -2);
     }
 }
 
