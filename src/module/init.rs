@@ -65,6 +65,18 @@ fn configure(cf: Conf) -> bool {
             return false;
         }
     }
+    if let Some(spec) = mcf.package_path.as_deref() {
+        let own = crate::lua::vm::expand_path(spec, b"", &prefix);
+        if let Err(e) = vm.load_path_resty_core(&own) {
+            cf.log(
+                NGX_LOG_ALERT,
+                &format!(
+                    "failed to load the 'resty.core' module found on lua_package_path (reason: {e})"
+                ),
+            );
+            return false;
+        }
+    }
     for (name, f) in &mcf.preload_hooks {
         vm.set_preload(name, *f);
     }

@@ -114,8 +114,29 @@ local function new_env()
     return env
 end
 
+-- A resty.core of the user's, on `path` (lua_package_path's own entries):
+-- what `require "resty.core"` returns from now on, as upstream loads the
+-- first resty.core its path has. Ours has already built ngx.*, and the
+-- resty.core.* modules such a file requires are ours.
+local function load_from_path(path)
+    local file = package.searchpath("resty.core", path)
+    if not file then
+        return
+    end
+    local chunk, err = loadfile(file)
+    if not chunk then
+        error(err, 0)
+    end
+    local res = chunk("resty.core", file)
+    if res == nil then
+        res = true
+    end
+    loaded["resty.core"] = res
+end
+
 return {
     version = require("resty.core.base").version,
+    load_from_path = load_from_path,
     snapshot = snapshot,
     new_env = new_env,
 }
