@@ -181,6 +181,9 @@ pub struct Tcp {
     pub(super) read_closed: bool,
     /// The same for a failed send.
     pub(super) write_closed: bool,
+    /// A body socket read the whole body with `*a`: later `*a` reads give
+    /// "" (upstream's socket stays at end of body), other reads "closed".
+    pub(super) body_read_all: bool,
 }
 
 /// What a call did: finished now, or the caller must yield.
@@ -228,6 +231,7 @@ impl Tcp {
             tls: Tls::default(),
             req_handlers: ReqHandlers::default(),
             read_closed: false,
+            body_read_all: false,
             write_closed: false,
         })
     }
@@ -239,6 +243,17 @@ impl Tcp {
     /// Both halves failed: `close()` and the like answer "closed".
     pub fn both_closed(&self) -> bool {
         self.read_closed && self.write_closed
+    }
+
+    /// Whether a receive (`all`: `*a`) on a body socket that read the
+    /// whole body with `*a` answers "" (see the field). Any other read
+    /// fails there with "closed" and ends that, as upstream's failed read
+    /// closes the reading half.
+    pub fn at_body_end(&mut self, all: bool) -> bool {
+        if !all {
+            self.body_read_all = false;
+        }
+        self.body_read_all
     }
 
     pub fn read_closed(&self) -> bool {

@@ -188,7 +188,9 @@ export! {
             Ok(me) => me,
             Err(rc) => return rc,
         };
-        if let Some(e) = refusal(s, true, true, false) {
+        // `*a` again on a body socket that read the whole body: "".
+        let at_body_end = s.at_body_end(mode == 1);
+        if let Some(e) = refusal(s, !at_body_end, true, false) {
             return refuse(s, e, &mut err);
         }
         let mode = match mode {
