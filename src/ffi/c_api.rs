@@ -7,10 +7,11 @@
 //! caller, NUL-terminated package names, key and name buffers of the
 //! lengths given beside them, a value record the caller owns).
 //!
-//! Not provided: the coroutine-context functions (`ngx_http_lua_get_cur_co_ctx`
-//! and the other `*co_ctx*` ones), whose records are upstream's scheduler's
-//! own; a module that uses them fails to load with an undefined symbol,
-//! rather than misbehave.
+//! The coroutine-context functions hand out our own thread records
+//! (`CoCtx`) as the opaque `ngx_http_lua_co_ctx_t *`: a module's Lua C
+//! function registers a cleanup and yields (`lua_yield`), and its event
+//! later pushes results onto the thread and resumes it with
+//! `ngx_http_lua_co_ctx_resume_helper`, as with upstream.
 use core::ffi::{c_char, c_int, c_void, CStr};
 use core::ptr;
 
@@ -20,8 +21,9 @@ use nginx_sys::{
 };
 
 use crate::conf::{LocConf, MainConf};
+use crate::lua::ctx::{CoCtx, WaitKind};
 use crate::lua::raw::{lua_CFunction, lua_State};
-use crate::lua::sched::current;
+use crate::lua::sched::{current, resume_from_event_with};
 use crate::nginx::conf::Conf;
 use crate::nginx::cycle::Cycle;
 use crate::nginx::request::Request;
@@ -241,5 +243,133 @@ export! {
             Some(r) => LocConf::of(r).http10_buffering() as c_int,
             None => 0,
         }
+    }
+}
+
+/// What a module registered with `ngx_http_lua_set_co_ctx_cleanup`: the
+/// wait of its thread (boxed; the wait slot's data).
+struct External {
+    cleanup: nginx_sys::ngx_http_cleanup_pt,
+    data: *mut c_void,
+}
+
+/// A thread waits on another module's operation.
+static EXTERNAL: WaitKind = WaitKind {
+    cancel: cancel_external,
+};
+
+/// The thread goes away (killed, or its request ended): the module's
+/// cleanup abandons its operation, as upstream's pending-operation cleanup.
+unsafe fn cancel_external(
+    data: *mut c_void,
+    _t: *mut CoCtx,
+    _force: bool,
+) -> Result<(), &'static CStr> {
+    // SAFETY: data is the External box set_co_ctx_cleanup made for this
+    // wait, taken out of the slot here (the slot is cleared by the caller).
+    let ext = unsafe { Box::from_raw(data as *mut External) };
+    if let Some(f) = ext.cleanup {
+        // SAFETY: the module's cleanup with the data it registered.
+        unsafe { f(ext.data) };
+    }
+    Ok(())
+}
+
+/// The thread record behind a module's `ngx_http_lua_co_ctx_t *`.
+fn co_of<'a>(coctx: *mut CoCtx) -> Option<&'a mut CoCtx> {
+    // SAFETY: the header's contract: a record get_cur_co_ctx handed out,
+    // of a thread that is still alive (a module's cleanup runs before the
+    // record goes away).
+    unsafe { coctx.as_mut() }
+}
+
+/// Ends a module's wait on `t`: its box, and the data it held.
+fn take_external(t: &mut CoCtx) -> Option<Box<External>> {
+    t.waiting_on(&EXTERNAL)?;
+    let w = t.wait.take()?;
+    // Not suspended on it any more (the thread may still be running: a
+    // module that cleans up before it yields).
+    t.waiting = false;
+    // SAFETY: the wait of kind EXTERNAL holds the box set_co_ctx_cleanup
+    // made.
+    Some(unsafe { Box::from_raw(w.data as *mut External) })
+}
+
+export! {
+    /// The running thread of `r`'s Lua code (null when none runs).
+    fn ngx_http_lua_get_cur_co_ctx(r: *mut ngx_http_request_t) -> *mut CoCtx {
+        let cur = current();
+        match cur.lua_ctx() {
+            Some(c) if c.r == r => cur.co,
+            _ => ptr::null_mut(),
+        }
+    }
+}
+
+export! {
+    /// Upstream makes `coctx` the request's current thread before resuming
+    /// it; our resumption finds the thread by its record: nothing to do.
+    fn ngx_http_lua_set_cur_co_ctx(_r: *mut ngx_http_request_t, _coctx: *mut CoCtx) {}
+}
+
+export! {
+    /// The thread's Lua state (to push the results of a resumption onto).
+    fn ngx_http_lua_get_co_ctx_vm(coctx: *mut CoCtx) -> *mut lua_State {
+        co_of(coctx).map_or(ptr::null_mut(), |t| t.co)
+    }
+}
+
+export! {
+    /// The data of the cleanup the module registered (null without one).
+    fn ngx_http_lua_get_co_ctx_data(coctx: *mut CoCtx) -> *mut c_void {
+        co_of(coctx)
+            .and_then(|t| t.waiting_on(&EXTERNAL))
+            // SAFETY: the wait of kind EXTERNAL holds its External box.
+            .map_or(ptr::null_mut(), |d| unsafe { (*(d as *mut External)).data })
+    }
+}
+
+export! {
+    /// The thread is about to yield waiting on the module's operation:
+    /// `cleanup(data)` abandons it if the thread goes away first.
+    fn ngx_http_lua_set_co_ctx_cleanup(
+        coctx: *mut CoCtx,
+        cleanup: nginx_sys::ngx_http_cleanup_pt,
+        data: *mut c_void,
+    ) {
+        let Some(t) = co_of(coctx) else {
+            return;
+        };
+        drop(take_external(t));
+        let ext = Box::into_raw(Box::new(External { cleanup, data }));
+        t.wait_on(ext as *mut c_void, &EXTERNAL);
+    }
+}
+
+export! {
+    /// Runs the module's cleanup now and ends the wait.
+    fn ngx_http_lua_cleanup_co_ctx_pending_operation(coctx: *mut CoCtx) {
+        let Some(ext) = co_of(coctx).and_then(take_external) else {
+            return;
+        };
+        if let Some(f) = ext.cleanup {
+            // SAFETY: the module's cleanup with the data it registered.
+            unsafe { f(ext.data) };
+        }
+    }
+}
+
+export! {
+    /// Resumes the thread with the `nrets` values the module pushed onto
+    /// its state: what the yielding call returns.
+    fn ngx_http_lua_co_ctx_resume_helper(coctx: *mut CoCtx, nrets: c_int) {
+        let Some(t) = co_of(coctx) else {
+            return;
+        };
+        drop(take_external(t));
+        // SAFETY: a suspended thread of a live request (the module's
+        // operation would have been cleaned up otherwise), resumed from
+        // the module's event.
+        unsafe { resume_from_event_with(t, nrets) };
     }
 }

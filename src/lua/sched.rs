@@ -497,6 +497,17 @@ pub fn resume_entry(ctx: &mut LuaCtx) {
 /// # Safety
 /// `t` is a suspended thread of a live request context.
 pub unsafe fn resume_from_event(t: *mut CoCtx) {
+    // SAFETY: the caller's contract.
+    unsafe { resume_from_event_with(t, 0) }
+}
+
+/// [`resume_from_event`] with `nargs` values already pushed onto the
+/// thread's stack: what the suspended call returns (the C API's
+/// `ngx_http_lua_co_ctx_resume_helper`).
+///
+/// # Safety
+/// As [`resume_from_event`].
+pub unsafe fn resume_from_event_with(t: *mut CoCtx, nargs: c_int) {
     // SAFETY: see above; the connection and phase are read before resuming.
     unsafe {
         let ctx = (*t).ctx;
@@ -512,7 +523,7 @@ pub unsafe fn resume_from_event(t: *mut CoCtx) {
                 (*lctx).current_request = r;
             }
         }
-        resume_thread(t, 0);
+        resume_thread(t, nargs);
         if !timer {
             ngx_http_run_posted_requests(c);
         }

@@ -232,3 +232,78 @@ none: true, prefix: true, distinct: true
 -1
 --- no_error_log
 [error]
+
+
+
+=== TEST 8: co_ctx functions: a module's Lua function yields its thread and its event resumes it with values
+# ngx_http_lua_get_cur_co_ctx, ngx_http_lua_set_co_ctx_cleanup, then from the
+# module's timer ngx_http_lua_get_co_ctx_data, ngx_http_lua_set_cur_co_ctx,
+# ngx_http_lua_get_co_ctx_vm and ngx_http_lua_co_ctx_resume_helper
+--- http_config
+    capi_test_zone capi 64k;
+--- config
+    location = /t {
+        content_by_lua_block {
+            local capi = require "capi_test"
+            local t0 = ngx.now()
+            ngx.say(capi.sleep(20, 41))
+            local th = ngx.thread.spawn(function() return capi.sleep(10, 1) end)
+            ngx.say("meanwhile")
+            ngx.say(ngx.thread.wait(th))
+            ngx.update_time()
+            ngx.say("waited: ", ngx.now() - t0 >= 0.025)
+            ngx.say(pcall(capi.sleep, 1, 1) and "no pcall barrier" or "pcall")
+        }
+    }
+--- request
+GET /t
+--- response_body
+42woke
+meanwhile
+true2woke
+waited: true
+no pcall barrier
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: co_ctx functions: a killed thread and an ended request run the module's cleanup, never resuming; ngx_http_lua_cleanup_co_ctx_pending_operation runs it at once
+--- http_config
+    capi_test_zone capi 64k;
+--- config
+    location = /sleeper {
+        content_by_lua_block {
+            ngx.thread.spawn(function() require("capi_test").sleep(50, 0) end)
+            ngx.exit(200)
+        }
+    }
+    location = /t {
+        content_by_lua_block {
+            local capi = require "capi_test"
+            local before = capi.cleanups()
+            local th = ngx.thread.spawn(function() return capi.sleep(50, 0) end)
+            ngx.say("killed: ", ngx.thread.kill(th))
+            ngx.say("cleanups: ", capi.cleanups() - before)
+            ngx.location.capture("/sleeper")
+            ngx.say("after an ended request: ", capi.cleanups() - before)
+            ngx.sleep(0.08)
+            ngx.say("still: ", capi.cleanups() - before)
+            ngx.say(capi.abandon(10), " ", capi.cleanups() - before)
+            -- the thread is not left waiting: a plain yield still comes back
+            coroutine.yield()
+            ngx.sleep(0.03)
+            ngx.say("done: ", capi.cleanups() - before)
+        }
+    }
+--- request
+GET /t
+--- response_body
+killed: 1
+cleanups: 1
+after an ended request: 2
+still: 2
+abandoned 3
+done: 3
+--- no_error_log
+[error]

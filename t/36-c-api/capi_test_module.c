@@ -14,6 +14,12 @@
  *   uri()           the uri of ngx_http_lua_get_request(L), or nil
  *   http10()        lua_http10_buffering of the request's location
  *   dict_get(zone, key [, buflen])  ngx_http_lua_shared_dict_get: rc, type, value
+ *   sleep(ms, n)    yields the running thread on a timer of this module
+ *                   (the co_ctx functions); resumes it with n + 1, "woke"
+ *   cleanups()      how many pending sleeps were cleaned up (thread killed,
+ *                   request ended)
+ *   abandon(ms)     sets a sleep up, then cleans it up at once and returns
+ *                   "abandoned" without yielding
  */
 #include <ngx_config.h>
 #include <ngx_core.h>
@@ -41,6 +47,18 @@ ngx_shm_zone_t *ngx_http_lua_find_zone(u_char *name_data, size_t name_len);
 ngx_shm_zone_t *ngx_http_lua_shared_memory_add(ngx_conf_t *cf, ngx_str_t *name,
     size_t size, void *tag);
 int ngx_http_lua_get_lua_http10_buffering(ngx_http_request_t *r);
+
+typedef struct ngx_http_lua_co_ctx_s  ngx_http_lua_co_ctx_t;
+ngx_http_lua_co_ctx_t *ngx_http_lua_get_cur_co_ctx(ngx_http_request_t *r);
+void ngx_http_lua_set_cur_co_ctx(ngx_http_request_t *r,
+    ngx_http_lua_co_ctx_t *coctx);
+lua_State *ngx_http_lua_get_co_ctx_vm(ngx_http_lua_co_ctx_t *coctx);
+void *ngx_http_lua_get_co_ctx_data(ngx_http_lua_co_ctx_t *coctx);
+void ngx_http_lua_set_co_ctx_cleanup(ngx_http_lua_co_ctx_t *coctx,
+    ngx_http_cleanup_pt cleanup, void *data);
+void ngx_http_lua_cleanup_co_ctx_pending_operation(
+    ngx_http_lua_co_ctx_t *coctx);
+void ngx_http_lua_co_ctx_resume_helper(ngx_http_lua_co_ctx_t *coctx, int nrets);
 
 typedef struct {
     ngx_atomic_t    counter;
@@ -244,6 +262,110 @@ capi_dict_get(lua_State *L)
 }
 
 
+typedef struct {
+    ngx_event_t             ev;
+    ngx_http_lua_co_ctx_t  *coctx;
+    ngx_http_request_t     *r;
+    lua_Integer             n;
+} capi_sleep_t;
+
+static ngx_uint_t  capi_cleanups;
+
+
+static void
+capi_sleep_cleanup(void *data)
+{
+    capi_sleep_t  *s = data;
+
+    capi_cleanups++;
+    if (s->ev.timer_set) {
+        ngx_del_timer(&s->ev);
+    }
+}
+
+
+static void
+capi_sleep_done(ngx_event_t *ev)
+{
+    capi_sleep_t  *s = ev->data;
+    lua_State     *co = ngx_http_lua_get_co_ctx_vm(s->coctx);
+
+    /* the record the thread waits with is ours */
+    if (ngx_http_lua_get_co_ctx_data(s->coctx) != s) {
+        ngx_log_error(NGX_LOG_ERR, ev->log, 0, "capi: wrong co_ctx data");
+    }
+    ngx_http_lua_set_cur_co_ctx(s->r, s->coctx);
+    lua_pushinteger(co, s->n + 1);
+    lua_pushliteral(co, "woke");
+    ngx_http_lua_co_ctx_resume_helper(s->coctx, 2);
+}
+
+
+static int
+capi_sleep(lua_State *L)
+{
+    ngx_http_request_t     *r = ngx_http_lua_get_request(L);
+    ngx_http_lua_co_ctx_t  *coctx;
+    capi_sleep_t           *s;
+
+    if (r == NULL) {
+        return luaL_error(L, "no request");
+    }
+    coctx = ngx_http_lua_get_cur_co_ctx(r);
+    if (coctx == NULL) {
+        return luaL_error(L, "no running thread");
+    }
+    s = ngx_pcalloc(r->pool, sizeof(capi_sleep_t));
+    if (s == NULL) {
+        return luaL_error(L, "no memory");
+    }
+    s->coctx = coctx;
+    s->r = r;
+    s->n = luaL_checkinteger(L, 2);
+    s->ev.handler = capi_sleep_done;
+    s->ev.data = s;
+    s->ev.log = r->connection->log;
+    ngx_http_lua_set_co_ctx_cleanup(coctx, capi_sleep_cleanup, s);
+    ngx_add_timer(&s->ev, (ngx_msec_t) luaL_checkinteger(L, 1));
+    return lua_yield(L, 0);
+}
+
+
+static int
+capi_abandon(lua_State *L)
+{
+    ngx_http_request_t     *r = ngx_http_lua_get_request(L);
+    ngx_http_lua_co_ctx_t  *coctx;
+    capi_sleep_t           *s;
+
+    coctx = r ? ngx_http_lua_get_cur_co_ctx(r) : NULL;
+    if (coctx == NULL) {
+        return luaL_error(L, "no running thread");
+    }
+    s = ngx_pcalloc(r->pool, sizeof(capi_sleep_t));
+    if (s == NULL) {
+        return luaL_error(L, "no memory");
+    }
+    s->ev.handler = capi_sleep_done;
+    s->ev.data = s;
+    s->ev.log = r->connection->log;
+    s->coctx = coctx;
+    ngx_http_lua_set_co_ctx_cleanup(coctx, capi_sleep_cleanup, s);
+    ngx_add_timer(&s->ev, (ngx_msec_t) luaL_checkinteger(L, 1));
+    ngx_http_lua_cleanup_co_ctx_pending_operation(coctx);
+    lua_pushliteral(L, "abandoned");
+    return 1;
+}
+
+
+static int
+capi_cleanup_count(lua_State *L)
+{
+    lua_pushnumber(L, (lua_Number) capi_cleanups);
+    return 1;
+}
+
+
 static int
 luaopen_capi(lua_State *L)
 {
@@ -253,6 +375,9 @@ luaopen_capi(lua_State *L)
         { "uri", capi_uri },
         { "http10", capi_http10 },
         { "dict_get", capi_dict_get },
+        { "sleep", capi_sleep },
+        { "cleanups", capi_cleanup_count },
+        { "abandon", capi_abandon },
         { NULL, NULL }
     };
 
