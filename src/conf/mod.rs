@@ -62,8 +62,19 @@ pub struct MainConf {
     pub regex_match_limit: Option<u32>,
     /// `lua_shared_dict` zones, in declaration order (cycle-pool objects).
     pub shdicts: Vec<ShmZone>,
-    /// How many of them nginx has initialised (init_by_lua waits for all).
+    /// Zones other nginx modules declared through the C API
+    /// (`ngx_http_lua_shared_memory_add`), in declaration order.
+    pub foreign_zones: Vec<ShmZone>,
+    /// How many of both lists nginx has initialised (init_by_lua waits for
+    /// all).
     pub shdicts_ready: usize,
+    /// `init_by_lua*` waits for the zones' initialisation (there were
+    /// zones when the VM was built), rather than having run already.
+    pub init_waits_for_zones: bool,
+    /// Package loaders other nginx modules registered through the C API
+    /// (`ngx_http_lua_add_package_preload`), put in `package.preload` of
+    /// the cycle's VM once it exists.
+    pub preload_hooks: Vec<(std::ffi::CString, crate::lua::raw::lua_CFunction)>,
     /// Index of `$host`, whose cached value `ngx.req.set_header("Host")`
     /// invalidates.
     pub host_var_index: Option<usize>,
@@ -122,6 +133,26 @@ impl MainConf {
         }
         true
     }
+
+    /// The shared memory zones `init_by_lua*` waits for: `lua_shared_dict`
+    /// zones and those other modules added through the C API.
+    pub fn zone_count(&self) -> usize {
+        self.shdicts.len() + self.foreign_zones.len()
+    }
+
+    /// Counts one more zone as initialised (nginx's zone init); once all
+    /// are, runs `init_by_lua*` with `ngx_cycle` pointing at the new
+    /// cycle, as upstream. False when it failed.
+    pub fn zone_ready(&mut self, cycle: Cycle) -> bool {
+        self.shdicts_ready += 1;
+        if self.shdicts_ready != self.zone_count()
+            || !self.init_waits_for_zones
+            || crate::nginx::cycle::testing_config()
+        {
+            return true;
+        }
+        crate::nginx::cycle::with_cycle(cycle, || self.run_init_by_lua(cycle.new_log()))
+    }
 }
 
 impl Default for MainConf {
@@ -151,7 +182,10 @@ impl Default for MainConf {
             max_run_time: None,
             regex_match_limit: None,
             shdicts: Vec::new(),
+            foreign_zones: Vec::new(),
             shdicts_ready: 0,
+            init_waits_for_zones: false,
+            preload_hooks: Vec::new(),
             host_var_index: None,
             capture_error_log: None,
             sa_restart: None,

@@ -81,6 +81,13 @@ impl Phase {
         )
     }
 
+    /// Phases whose `*_by_lua_file` path may hold nginx variables,
+    /// evaluated per request as upstream: the request phases and the
+    /// filters and log phase, which run for a request too.
+    pub fn file_path_variables(self) -> bool {
+        self.request_phase() || matches!(self, Phase::HeaderFilter | Phase::BodyFilter | Phase::Log)
+    }
+
     /// Phases whose Lua code runs in a fake request of the module's own
     /// (no client request, no posted subrequests).
     pub fn fake_request(self) -> bool {

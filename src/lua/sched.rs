@@ -86,6 +86,11 @@ pub unsafe fn run_sync(
     h: &Handler,
     cache: bool,
 ) -> Result<(), String> {
+    // SAFETY: the caller's context, null or live.
+    let env = match (cache, unsafe { ctx.as_mut() }) {
+        (false, Some(c)) => c.fresh_env(),
+        _ => None,
+    };
     let _cur = Enter::new(ctx, h.phase);
     // SAFETY: valid state; a request's context points at its VM (which
     // outlives requests) and its live request; outside requests there is
@@ -100,6 +105,9 @@ pub unsafe fn run_sync(
         if let Err(e) = pushed {
             lua_pop(L, 1);
             return Err(e.into());
+        }
+        if let Some(env) = env {
+            set_fresh_env(L, env, false);
         }
         pcall_over_handler(L)
     }
@@ -127,6 +135,7 @@ pub unsafe fn start(
 ) -> Outcome {
     let r = ctx.r;
     let vm = ctx.vm;
+    let env = if cache { None } else { ctx.fresh_env() };
     let mut status = None;
     // SAFETY: ctx is live (the contract); the closure only pushes the
     // handler's chunk onto the coroutine start_with made for it; the VM
@@ -134,7 +143,12 @@ pub unsafe fn start(
     let outcome = unsafe {
         start_with(ctx, h.phase, on_outcome, |co| {
             h.push_in(&mut *vm, co.as_ptr(), r, cache)
-                .map(|()| 0)
+                .map(|()| {
+                    if let Some(env) = env {
+                        set_fresh_env(co.as_ptr(), env, true);
+                    }
+                    0
+                })
                 .map_err(|e| {
                     status = e.status;
                     e.msg
@@ -146,6 +160,26 @@ pub unsafe fn start(
     match status {
         Some(s) => Outcome::Exit(s as isize),
         None => outcome,
+    }
+}
+
+/// `lua_code_cache off`: gives the freshly compiled function on top of `L`
+/// the request's own globals (registry ref `env`), and, for an entry
+/// coroutine, makes them the thread's globals too, so code it loads
+/// (`loadstring`, modules) sees them. (A recycled coroutine gets the VM's
+/// globals back in `Vm::new_thread`.)
+///
+/// # Safety
+/// `L` is a live state of the VM holding `env`, with a function on top.
+pub unsafe fn set_fresh_env(L: *mut lua_State, env: c_int, thread: bool) {
+    // SAFETY: see the contract; the env is a table, so setfenv succeeds.
+    unsafe {
+        lua_rawgeti_(L, LUA_REGISTRYINDEX, env);
+        if thread {
+            lua_pushvalue(L, -1);
+            lua_replace(L, LUA_GLOBALSINDEX);
+        }
+        lua_setfenv(L, -2);
     }
 }
 
@@ -463,6 +497,17 @@ pub fn resume_entry(ctx: &mut LuaCtx) {
 /// # Safety
 /// `t` is a suspended thread of a live request context.
 pub unsafe fn resume_from_event(t: *mut CoCtx) {
+    // SAFETY: the caller's contract.
+    unsafe { resume_from_event_with(t, 0) }
+}
+
+/// [`resume_from_event`] with `nargs` values already pushed onto the
+/// thread's stack: what the suspended call returns (the C API's
+/// `ngx_http_lua_co_ctx_resume_helper`).
+///
+/// # Safety
+/// As [`resume_from_event`].
+pub unsafe fn resume_from_event_with(t: *mut CoCtx, nargs: c_int) {
     // SAFETY: see above; the connection and phase are read before resuming.
     unsafe {
         let ctx = (*t).ctx;
@@ -478,7 +523,7 @@ pub unsafe fn resume_from_event(t: *mut CoCtx) {
                 (*lctx).current_request = r;
             }
         }
-        resume_thread(t, 0);
+        resume_thread(t, nargs);
         if !timer {
             ngx_http_run_posted_requests(c);
         }

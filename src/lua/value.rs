@@ -33,6 +33,7 @@ pub fn call_for_value<T>(
     let L = ctx.vm().state();
     let r = ctx.r;
     let vm = ctx.vm;
+    let env = if cache { None } else { ctx.fresh_env() };
     let _cur = Enter::new(ctx, Phase::Set);
     // SAFETY: the cycle's main state, with the stack restored to `top`
     // before returning; r is the live request of ctx; the VM lives in the
@@ -43,6 +44,9 @@ pub fn call_for_value<T>(
         let res = match h.push_in(&mut *vm, L, r, cache) {
             Err(e) => Err(CallError::Load(e.msg)),
             Ok(()) => {
+                if let Some(env) = env {
+                    super::sched::set_fresh_env(L, env, false);
+                }
                 for a in args {
                     lua_pushlstring(L, a.data as *const _, a.len);
                 }

@@ -65,6 +65,21 @@ fn configure(cf: Conf) -> bool {
             return false;
         }
     }
+    if let Some(spec) = mcf.package_path.as_deref() {
+        let own = crate::lua::vm::expand_path(spec, b"", &prefix);
+        if let Err(e) = vm.load_path_resty_core(&own) {
+            cf.log(
+                NGX_LOG_ALERT,
+                &format!(
+                    "failed to load the 'resty.core' module found on lua_package_path (reason: {e})"
+                ),
+            );
+            return false;
+        }
+    }
+    for (name, f) in &mcf.preload_hooks {
+        vm.set_preload(name, *f);
+    }
     vm.thread_cache_max = mcf
         .thread_cache_max
         .map_or(crate::lua::vm::THREAD_CACHE_DEFAULT, |n| n as usize);
@@ -82,7 +97,10 @@ fn configure(cf: Conf) -> bool {
     // ngx_cycle points at the cycle being configured while it runs: at the
     // first start the current one is nginx's empty bootstrap cycle, whose
     // missing configuration crashed ngx.worker.count().
-    if mcf.shdicts.is_empty() && !cycle::with_cycle(cycle, || mcf.run_init_by_lua(cf.error_log())) {
+    mcf.init_waits_for_zones = mcf.zone_count() > 0;
+    if !mcf.init_waits_for_zones
+        && !cycle::with_cycle(cycle, || mcf.run_init_by_lua(cf.error_log()))
+    {
         return false;
     }
 

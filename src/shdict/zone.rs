@@ -71,6 +71,11 @@ impl Zone {
         Some(f(&mut d))
     }
 
+    /// nginx's zone (what the C API's `ngx_http_lua_find_zone` returns).
+    pub fn shm(&self) -> ShmZone {
+        self.shm
+    }
+
     pub fn capacity(&self) -> usize {
         self.shm.size()
     }
@@ -271,14 +276,8 @@ unsafe extern "C" fn init_zone(shm_zone: *mut ngx_shm_zone_t, data: *mut c_void)
         }
         // SAFETY: the main conf of the cycle being built, in its pool.
         let mcf = unsafe { &mut *z.mcf };
-        mcf.shdicts_ready += 1;
-        if mcf.shdicts_ready == mcf.shdicts.len() && !cycle::testing_config() {
-            // As upstream: init_by_lua runs once every zone is usable, with
-            // ngx_cycle pointing at the new cycle.
-            let ok = cycle::with_cycle(z.cycle, || mcf.run_init_by_lua(z.cycle.new_log()));
-            if !ok {
-                return NGX_ERROR as ngx_int_t;
-            }
+        if !mcf.zone_ready(z.cycle) {
+            return NGX_ERROR as ngx_int_t;
         }
         NGX_OK as ngx_int_t
     })
