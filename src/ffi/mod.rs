@@ -97,6 +97,7 @@ pub mod semaphore;
 pub mod shdict;
 pub mod socket;
 pub mod ssl;
+pub mod ssl_session;
 pub mod string;
 pub mod subrequest;
 pub mod thread;

@@ -37,6 +37,7 @@ pub mod spawn;
 pub mod ssl;
 pub mod ssl_conf;
 pub mod ssl_server;
+pub mod ssl_session;
 pub mod subrequest;
 pub mod thread_pool;
 pub mod time;

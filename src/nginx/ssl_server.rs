@@ -49,6 +49,10 @@ pub enum Kind {
     ClientHello,
     /// `ssl_certificate_by_lua*` (the server the name chose).
     Cert,
+    /// `ssl_session_fetch_by_lua*` (before SNI, as the client hello's).
+    SessFetch,
+    /// `ssl_session_store_by_lua*` (on the real handshake, never pending).
+    SessStore,
 }
 
 /// The handler's state after its first run.
@@ -95,11 +99,22 @@ enum Stage {
     Done(bool),
 }
 
+/// Where `ssl_session_fetch_by_lua*` stands on a connection.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fetch {
+    /// The probe has not asked for a session.
+    No,
+    /// The probe asked (the id is recorded): the handler is due.
+    Due,
+    /// The handler ran; its session (if any) is in `Pending::session`.
+    Done,
+}
+
 /// Per connection, owned by a cleanup of its pool. Our OpenSSL callbacks
 /// and the Lua handler (through `ngx.ssl`) reach it while the functions
 /// that drive the probe hold it too: every field is a cell, and only
 /// shared references to it exist.
-struct Pending {
+pub(super) struct Pending {
     stage: Cell<Stage>,
     probe: Cell<*mut SSL>,
     /// State of the probe as our callbacks saw it in its last run.
@@ -115,6 +130,16 @@ struct Pending {
     /// The client's conf before any SNI callback changed it.
     default_ctx: Cell<*mut ngx_http_conf_ctx_t>,
     ops: RefCell<Vec<Op>>,
+    /// The ClientHello the probe was fed, for a new probe once the fetch
+    /// handler gave its session.
+    hello: RefCell<Vec<u8>>,
+    /// A new probe is due before the next drive.
+    reprobe: Cell<bool>,
+    pub(super) fetch: Cell<Fetch>,
+    /// The session id the client offered (fetch handler).
+    pub(super) sess_id: RefCell<Vec<u8>>,
+    /// The session the fetch handler set (owned).
+    pub(super) session: RefCell<Option<super::ssl_session::Session>>,
 }
 
 impl Drop for Pending {
@@ -147,25 +172,38 @@ impl Pending {
 /// for which `wants` says yes; true when there was one. Logs and fails for
 /// a server without TLS (None).
 pub fn install_cert_cb(cf: Conf, wants: impl Fn(HttpConfs) -> bool) -> Option<bool> {
-    install(cf, wants, |ctx| {
-        // SAFETY: a server's live TLS context.
-        unsafe { SSL_CTX_set_cert_cb(ctx, Some(cert_cb), ptr::null_mut()) }
-    })
+    install(
+        cf,
+        wants,
+        |ctx| {
+            // SAFETY: a server's live TLS context.
+            unsafe { SSL_CTX_set_cert_cb(ctx, Some(cert_cb), ptr::null_mut()) }
+        },
+        false,
+    )
 }
 
 /// Installs the client hello callback as [`install_cert_cb`] does the
 /// certificate callback.
 pub fn install_client_hello_cb(cf: Conf, wants: impl Fn(HttpConfs) -> bool) -> Option<bool> {
-    install(cf, wants, |ctx| {
-        // SAFETY: a server's live TLS context.
-        unsafe { SSL_CTX_set_client_hello_cb(ctx, Some(hello_cb), ptr::null_mut()) }
-    })
+    install(
+        cf,
+        wants,
+        |ctx| {
+            // SAFETY: a server's live TLS context.
+            unsafe { SSL_CTX_set_client_hello_cb(ctx, Some(hello_cb), ptr::null_mut()) }
+        },
+        false,
+    )
 }
 
-fn install(
+/// `plain_ok`: a server without TLS is left alone rather than refused
+/// (the http-level session directives, which every server inherits).
+pub(super) fn install(
     cf: Conf,
     wants: impl Fn(HttpConfs) -> bool,
     set: impl Fn(*mut SSL_CTX),
+    plain_ok: bool,
 ) -> Option<bool> {
     let cmcf = cf.core_main_conf();
     let mut any = false;
@@ -191,6 +229,9 @@ fn install(
             let sscf =
                 *(*ctx).srv_conf.add(ngx_http_ssl_module.ctx_index) as *mut ngx_http_ssl_srv_conf_t;
             if sscf.is_null() || (*sscf).ssl.ctx.is_null() {
+                if plain_ok {
+                    continue;
+                }
                 cf.log(NGX_LOG_EMERG, "no ssl configured for the server");
                 return None;
             }
@@ -214,6 +255,16 @@ fn install(
         }
     }
     Some(any)
+}
+
+/// The record of a probe (None for nginx's own `SSL` objects).
+pub(super) fn probe_pending(ssl: *mut SSL) -> Option<&'static Pending> {
+    if PROBE_INDEX.get() < 0 {
+        return None;
+    }
+    // SAFETY: our slot of a live SSL object holds a probe's record or
+    // null; the record outlives its probe (it frees it).
+    unsafe { (SSL_get_ex_data(ssl, PROBE_INDEX.get()) as *const Pending).as_ref() }
 }
 
 /// Makes our [`init_connection`] the handler of the cycle's http
@@ -265,7 +316,7 @@ unsafe extern "C" fn init_connection(c: *mut ngx_connection_t) {
 }
 
 /// The record of `c`, if it has one: the data of its pool cleanup.
-fn pending_of(c: *mut ngx_connection_t) -> Option<&'static Pending> {
+pub(super) fn pending_of(c: *mut ngx_connection_t) -> Option<&'static Pending> {
     // SAFETY: a live connection's pool and its cleanup list; ours are
     // recognised by their handler and hold a boxed Pending.
     unsafe {
@@ -301,6 +352,11 @@ fn new_pending(c: *mut ngx_connection_t) -> Option<&'static Pending> {
             sc: Cell::new(ptr::null_mut()),
             default_ctx: Cell::new(ptr::null_mut()),
             ops: RefCell::new(Vec::new()),
+            hello: RefCell::new(Vec::new()),
+            reprobe: Cell::new(false),
+            fetch: Cell::new(Fetch::No),
+            sess_id: RefCell::new(Vec::new()),
+            session: RefCell::new(None),
         }));
         (*cln).handler = Some(drop_pending);
         (*cln).data = p as *mut c_void;
@@ -416,6 +472,7 @@ unsafe extern "C" fn pre_handshake(rev: *mut ngx_event_t) {
                 None => return delegate(rev),
             },
         };
+        *p.hello.borrow_mut() = buf[..n].to_vec();
         if !make_probe(c, p, &buf[..n]) {
             p.free_probe();
             p.stage.set(Stage::Done(true));
@@ -444,6 +501,19 @@ fn advance(c: *mut ngx_connection_t, p: &Pending, rev: *mut ngx_event_t) {
         return delegate(rev);
     };
     loop {
+        if p.reprobe.replace(false) {
+            // The fetch handler ran on a probe that went on without a
+            // session: a fresh one sees the session (or none) as the real
+            // handshake will, and so whether it resumes (then there is no
+            // certificate callback, as upstream).
+            p.free_probe();
+            let hello = p.hello.borrow().clone();
+            if !make_probe(c, p, &hello) {
+                p.free_probe();
+                p.stage.set(Stage::Done(true));
+                return delegate(rev);
+            }
+        }
         let Some((kind, confs)) = drive_probe(c, p) else {
             p.stage.set(Stage::Done(true));
             p.free_probe();
@@ -452,6 +522,11 @@ fn advance(c: *mut ngx_connection_t, p: &Pending, rev: *mut ngx_event_t) {
         p.kind.set(kind);
         match start(c, confs, p.sc.get(), kind) {
             Start::Done(true) if kind == Kind::ClientHello => p.hello_done.set(true),
+            // The fetch handler's verdict does not stop the handshake.
+            Start::Done(_) if kind == Kind::SessFetch => {
+                p.fetch.set(Fetch::Done);
+                p.reprobe.set(true);
+            }
             Start::Done(ok) => {
                 p.stage.set(Stage::Done(ok));
                 p.free_probe();
@@ -525,8 +600,12 @@ fn make_probe(c: *mut ngx_connection_t, p: &Pending, hello: &[u8]) -> bool {
             ERR_clear_error();
             return false;
         }
-        let sc = ngx_pcalloc((*c).pool, core::mem::size_of::<ngx_ssl_connection_t>())
-            as *mut ngx_ssl_connection_t;
+        // A second probe (after the fetch handler) reuses the first's.
+        let mut sc = p.sc.get();
+        if sc.is_null() {
+            sc = ngx_pcalloc((*c).pool, core::mem::size_of::<ngx_ssl_connection_t>())
+                as *mut ngx_ssl_connection_t;
+        }
         if sc.is_null() {
             return false;
         }
@@ -566,6 +645,10 @@ fn drive_probe(c: *mut ngx_connection_t, p: &Pending) -> Option<(Kind, HttpConfs
         *(*c).log = saved_log;
         let (kind, ctx) = if p.hello_reached.get() {
             (Kind::ClientHello, p.default_ctx.get())
+        } else if p.fetch.get() == Fetch::Due {
+            // Session lookup comes before SNI: the default server's conf,
+            // as upstream (the directive is http-level anyway).
+            (Kind::SessFetch, p.default_ctx.get())
         } else if p.cert_reached.get() {
             (Kind::Cert, chosen)
         } else {
@@ -598,6 +681,10 @@ pub unsafe fn finish(c: *mut ngx_connection_t, ok: bool) {
     }
     p.stage.set(if ok && p.kind.get() == Kind::ClientHello {
         p.hello_done.set(true);
+        Stage::Next
+    } else if p.kind.get() == Kind::SessFetch {
+        p.fetch.set(Fetch::Done);
+        p.reprobe.set(true);
         Stage::Next
     } else {
         Stage::Done(ok)
@@ -669,6 +756,13 @@ unsafe extern "C" fn hello_cb(ssl: *mut SSL, al: *mut c_int, _arg: *mut c_void) 
             let probe = SSL_get_ex_data(ssl, PROBE_INDEX.get()) as *const Pending;
             if let Some(p) = probe.as_ref() {
                 if p.hello_done.get() {
+                    // A second probe: the handler's protocols, as the
+                    // real handshake will have them.
+                    let tls = Tls(NonNull::new_unchecked(ssl));
+                    let ops = p.ops.borrow();
+                    for op in ops.iter().filter(|op| matches!(op, Op::Protocols(..))) {
+                        let _ = tls.apply(op);
+                    }
                     return SUCCESS;
                 }
                 p.hello_reached.set(true);
