@@ -13,6 +13,13 @@ __DATA__
 
 === TEST 1: ngx.ssl.get_upstream_ssl_pointer: the proxied request's TLS object; ssl_session_reused(ssl) sees nginx's session reuse
 --- http_config
+    # A zone keeps the upstream's saved session serialized in shared memory
+    # (without one nginx keeps an SSL_SESSION it never frees at exit, which
+    # valgrind reports).
+    upstream backend {
+        zone backend 64k;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+    }
     server {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1 ssl;
         ssl_certificate $TEST_NGINX_SSL_DIR/a.test.crt;
@@ -25,7 +32,7 @@ __DATA__
     }
 --- config
     location = /proxy {
-        proxy_pass https://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
+        proxy_pass https://backend/;
         proxy_ssl_protocols TLSv1.2;
         header_filter_by_lua_block {
             local ssl = require "ngx.ssl"
