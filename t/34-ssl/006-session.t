@@ -534,3 +534,56 @@ end
 --- must_die
 --- error_log
 "ssl_session_fetch_by_lua_block" directive is not allowed here
+
+
+
+=== TEST 14: ssl_session_fetch_by_lua_block: after ssl_client_hello_by_lua's set_protocols, the session resumes at the version the hello handler allowed, and the certificate handler only runs for the full handshake
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2 ssl;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_tickets off;
+        ssl_certificate $TEST_NGINX_SSL_DIR/a.test.crt;
+        ssl_certificate_key $TEST_NGINX_SSL_DIR/a.test.key;
+        ssl_client_hello_by_lua_block {
+            assert(require("ngx.ssl.clienthello").set_protocols({ "TLSv1.2" }))
+        }
+        ssl_certificate_by_lua_block {
+            ngx.shared.sessions:incr("cert", 1, 0)
+        }
+        location / {
+            return 200 "reused=$ssl_session_reused proto=$ssl_protocol";
+        }
+    }
+--- store
+        local sess = require "ngx.ssl.session"
+        assert(ngx.shared.sessions:set(assert(sess.get_session_id()),
+                                       assert(sess.get_serialized_session())))
+--- fetch
+        local sess = require "ngx.ssl.session"
+        local data = ngx.shared.sessions:get(assert(sess.get_session_id()))
+        if data then
+            assert(sess.set_serialized_session(data))
+        end
+--- config
+    lua_ssl_protocols TLSv1.2 TLSv1.3;
+    location = /t {
+        content_by_lua_block {
+            local s
+            for i = 1, 2 do
+                local sock = ngx.socket.tcp()
+                assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_2))
+                s = assert(sock:sslhandshake(s, "a.test", false))
+                sock:send("GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+                ngx.say(i, ": ", sock:receive("*a"):match("\r\n\r\n(.*)"),
+                        " cert runs=", ngx.shared.sessions:get("cert"))
+                sock:close()
+            end
+        }
+    }
+--- response_body
+1: reused=. proto=TLSv1.2 cert runs=1
+2: reused=r proto=TLSv1.2 cert runs=1
+--- no_error_log
+[error]
+[alert]
