@@ -246,7 +246,6 @@ end
 
 function _M.get_req_ssl_pointer()
     local err, errlen = get_errbuf()
-    errlen[0] = 0
     local p = C.ngx_lua_ffi_ssl_req_pointer(err, errlen)
     if p == nil then
         if not base.get_request() then

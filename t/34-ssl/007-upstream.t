@@ -11,7 +11,7 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: ngx.ssl.get_upstream_ssl_pointer: the proxied request's TLS object; ssl_session_reused(ssl) sees nginx's session reuse
+=== TEST 1: ngx.ssl.get_upstream_ssl_pointer: the proxied request's TLS object; ssl_session_reused(ssl) sees nginx's session reuse; get_req_ssl_pointer's "bad request"
 --- http_config
     # A zone keeps the upstream's saved session serialized in shared memory
     # (without one nginx keeps an SSL_SESSION it never frees at exit, which
@@ -49,6 +49,7 @@ __DATA__
             end
             local ssl = require "ngx.ssl"
             ngx.say("content: ", select(2, ssl.get_upstream_ssl_pointer()))
+            ngx.say("req pointer without TLS: ", select(2, ssl.get_req_ssl_pointer()))
             ngx.say("not a pointer: ", select(2, ssl.ssl_session_reused("x")))
             local ok, err = pcall(function()
                 return ngx.timer.at(0, function()
@@ -64,6 +65,7 @@ GET /t
 backend cdata reused=false
 backend cdata reused=true
 content: bad upstream
+req pointer without TLS: bad request
 not a pointer: bad ssl
 --- error_log
 timer: bad upstream
