@@ -71,6 +71,10 @@ static NGX_HANDSHAKE: Global<ngx_event_handler_pt> = Global::new(None);
 /// Our `SSL` ex_data slot: a probe's [`Pending`].
 static PROBE_INDEX: Global<c_int> = Global::new(-1);
 
+/// Whether a session lookup handler is configured: the probe then keeps
+/// a copy of the ClientHello for a second probe.
+pub(super) static KEEP_HELLO: Global<bool> = Global::new(false);
+
 /// Most ClientHellos are a few hundred bytes; one that does not fit is
 /// left to nginx (and the handler then cannot run: logged).
 const PEEK_MAX: usize = 32 * 1024;
@@ -159,6 +163,8 @@ impl Pending {
     }
 
     fn free_probe(&self) {
+        // Only a probe made again needs the hello: none is made after this.
+        drop(self.hello.take());
         let probe = self.probe.replace(ptr::null_mut());
         if !probe.is_null() {
             // SAFETY: the probe this record made and owns; nothing else
@@ -472,7 +478,9 @@ unsafe extern "C" fn pre_handshake(rev: *mut ngx_event_t) {
                 None => return delegate(rev),
             },
         };
-        *p.hello.borrow_mut() = buf[..n].to_vec();
+        if KEEP_HELLO.get() {
+            *p.hello.borrow_mut() = buf[..n].to_vec();
+        }
         if !make_probe(c, p, &buf[..n]) {
             p.free_probe();
             p.stage.set(Stage::Done(true));
@@ -506,8 +514,8 @@ fn advance(c: *mut ngx_connection_t, p: &Pending, rev: *mut ngx_event_t) {
             // session: a fresh one sees the session (or none) as the real
             // handshake will, and so whether it resumes (then there is no
             // certificate callback, as upstream).
+            let hello = p.hello.take();
             p.free_probe();
-            let hello = p.hello.borrow().clone();
             if !make_probe(c, p, &hello) {
                 p.free_probe();
                 p.stage.set(Stage::Done(true));

@@ -102,6 +102,7 @@ pub fn install_session_cbs(
         },
         true,
     )?;
+    super::ssl_server::KEEP_HELLO.set(any);
     install(
         cf,
         store,
