@@ -116,6 +116,14 @@ fn configure(cf: Conf) -> bool {
         Some(any) => mcf.uses_ssl_cert |= any,
         None => return false,
     }
+    if crate::nginx::ssl_server::install_probe_stop(cf, |confs| {
+        let lcf = crate::conf::LocConf::of_confs(confs);
+        lcf.ssl_sess_fetch.is_some() && lcf.ssl_cert.is_none()
+    })
+    .is_none()
+    {
+        return false;
+    }
 
     // The capture filters first: the *_filter_by_lua ones then sit above
     // them and see subrequest responses too.

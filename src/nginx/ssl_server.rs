@@ -162,6 +162,14 @@ impl Pending {
         }
     }
 
+    /// The fetch handler is over. With a session, a new probe must find
+    /// out whether it resumes; without one, the probe goes on as it is (its
+    /// lookup already answered "none", as the real one will).
+    fn fetch_done(&self) {
+        self.fetch.set(Fetch::Done);
+        self.reprobe.set(self.session.borrow().is_some());
+    }
+
     fn free_probe(&self) {
         // Only a probe made again needs the hello: none is made after this.
         drop(self.hello.take());
@@ -186,6 +194,44 @@ pub fn install_cert_cb(cf: Conf, wants: impl Fn(HttpConfs) -> bool) -> Option<bo
             unsafe { SSL_CTX_set_cert_cb(ctx, Some(cert_cb), ptr::null_mut()) }
         },
         false,
+    )
+}
+
+/// The certificate callback's argument on a context where it only stops
+/// probes (no `ssl_certificate_by_lua*` there): a probe then stops before
+/// the handshake's key exchange, which is the costly part of what a probe
+/// would otherwise do, and the real handshake's call goes on.
+static STOP_ONLY: u8 = 0;
+
+fn stop_only_arg() -> *mut c_void {
+    &STOP_ONLY as *const u8 as *mut c_void
+}
+
+/// Installs the stop-only certificate callback on the servers `wants`
+/// names that have no certificate callback of their own: neither
+/// `ssl_certificate_by_lua*` (the caller leaves those out) nor nginx's
+/// for `ssl_certificate` with variables.
+pub fn install_probe_stop(cf: Conf, wants: impl Fn(HttpConfs) -> bool) -> Option<bool> {
+    let wants = |confs: HttpConfs| {
+        // SAFETY: a server's conf arrays after merging; the ssl module's
+        // slot holds its srv conf (null without it).
+        let variable = unsafe {
+            let sscf =
+                *confs.srv.add(ngx_http_ssl_module.ctx_index) as *const ngx_http_ssl_srv_conf_t;
+            sscf.as_ref()
+                .is_some_and(|c| !c.certificate_values.is_null())
+        };
+        !variable && wants(confs)
+    };
+    install(
+        cf,
+        wants,
+        |ctx| {
+            // SAFETY: a server's live TLS context without a certificate
+            // callback (see above).
+            unsafe { SSL_CTX_set_cert_cb(ctx, Some(cert_cb), stop_only_arg()) }
+        },
+        true,
     )
 }
 
@@ -510,9 +556,9 @@ fn advance(c: *mut ngx_connection_t, p: &Pending, rev: *mut ngx_event_t) {
     };
     loop {
         if p.reprobe.replace(false) {
-            // The fetch handler ran on a probe that went on without a
-            // session: a fresh one sees the session (or none) as the real
-            // handshake will, and so whether it resumes (then there is no
+            // The fetch handler gave a session to a probe that went on
+            // without one: a fresh probe sees it as the real handshake
+            // will, and so whether it resumes (then there is no
             // certificate callback, as upstream).
             let hello = p.hello.take();
             p.free_probe();
@@ -531,10 +577,7 @@ fn advance(c: *mut ngx_connection_t, p: &Pending, rev: *mut ngx_event_t) {
         match start(c, confs, p.sc.get(), kind) {
             Start::Done(true) if kind == Kind::ClientHello => p.hello_done.set(true),
             // The fetch handler's verdict does not stop the handshake.
-            Start::Done(_) if kind == Kind::SessFetch => {
-                p.fetch.set(Fetch::Done);
-                p.reprobe.set(true);
-            }
+            Start::Done(_) if kind == Kind::SessFetch => p.fetch_done(),
             Start::Done(ok) => {
                 p.stage.set(Stage::Done(ok));
                 p.free_probe();
@@ -691,8 +734,7 @@ pub unsafe fn finish(c: *mut ngx_connection_t, ok: bool) {
         p.hello_done.set(true);
         Stage::Next
     } else if p.kind.get() == Kind::SessFetch {
-        p.fetch.set(Fetch::Done);
-        p.reprobe.set(true);
+        p.fetch_done();
         Stage::Next
     } else {
         Stage::Done(ok)
@@ -708,16 +750,22 @@ pub unsafe fn finish(c: *mut ngx_connection_t, ok: bool) {
     // Lua closes after this call returns.
 }
 
-unsafe extern "C" fn cert_cb(ssl: *mut SSL, _arg: *mut c_void) -> c_int {
+unsafe extern "C" fn cert_cb(ssl: *mut SSL, arg: *mut c_void) -> c_int {
     guard(0, || {
+        let stop_only = arg == stop_only_arg();
         // SAFETY: OpenSSL calls it with the SSL object in handshake; a
         // probe carries its Pending in our slot; any other is nginx's, whose
         // connection is in nginx's slot.
         unsafe {
             let probe = SSL_get_ex_data(ssl, PROBE_INDEX.get()) as *const Pending;
             if let Some(p) = probe.as_ref() {
-                p.cert_reached.set(true);
+                if !stop_only {
+                    p.cert_reached.set(true);
+                }
                 return -1;
+            }
+            if stop_only {
+                return 1;
             }
             let c = SSL_get_ex_data(ssl, ngx_ssl_connection_index) as *mut ngx_connection_t;
             if c.is_null() {
