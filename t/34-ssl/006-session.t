@@ -587,3 +587,53 @@ end
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 15: ssl_session_fetch_by_lua_block: a server whose ssl_certificate has variables keeps nginx's certificate callback, and resumes
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2 ssl;
+        ssl_session_tickets off;
+        ssl_certificate $TEST_NGINX_SSL_DIR/$ssl_server_name.crt;
+        ssl_certificate_key $TEST_NGINX_SSL_DIR/$ssl_server_name.key;
+        location / {
+            return 200 "reused=$ssl_session_reused";
+        }
+    }
+--- store
+        local sess = require "ngx.ssl.session"
+        assert(ngx.shared.sessions:set(assert(sess.get_session_id()),
+                                       assert(sess.get_serialized_session())))
+--- fetch
+        local sess = require "ngx.ssl.session"
+        local data = ngx.shared.sessions:get(assert(sess.get_session_id()))
+        if data then
+            assert(sess.set_serialized_session(data))
+        end
+--- config
+    lua_ssl_protocols TLSv1.2;
+    location = /t {
+        content_by_lua_block {
+            local s
+            for i = 1, 2 do
+                local sock = ngx.socket.tcp()
+                assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_2))
+                local err
+                s, err = sock:sslhandshake(s, "a.test", false)
+                if not s then
+                    ngx.say(i, ": ", err)
+                    return
+                end
+                sock:send("GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+                ngx.say(i, ": ", sock:receive("*a"):match("\r\n\r\n(.*)"))
+                sock:close()
+            end
+        }
+    }
+--- response_body
+1: reused=.
+2: reused=r
+--- no_error_log
+[error]
+[alert]
