@@ -9,7 +9,7 @@ local get_errbuf = base.get_errbuf
 local get_string_buf = base.get_string_buf
 local get_size_ptr = base.get_size_ptr
 local FFI_OK, FFI_NO_REQ_CTX = base.FFI_OK, base.FFI_NO_REQ_CTX
-local error, type, tostring = error, type, tostring
+local error = error
 
 ffi.cdef [[
     int ngx_lua_ffi_ssl_session_id(u_char *out, size_t cap, size_t *len,
@@ -56,10 +56,9 @@ function _M.get_serialized_session()
     return failed(rc, err, errlen)
 end
 
+-- A value that is not a string raises (its length or its conversion), as
+-- upstream's.
 function _M.set_serialized_session(sess)
-    if type(sess) ~= "string" then
-        sess = tostring(sess)
-    end
     local err, errlen = get_errbuf()
     local rc = C.ngx_lua_ffi_ssl_session_set(sess, #sess, err, errlen)
     if rc == FFI_OK then
