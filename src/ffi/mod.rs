@@ -85,6 +85,7 @@ pub mod hash;
 pub mod log;
 pub mod misc;
 pub mod ndk;
+pub mod ocsp;
 pub mod output;
 pub mod param;
 pub mod phase;

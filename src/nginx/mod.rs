@@ -21,6 +21,7 @@ pub mod log;
 pub mod log_writer;
 pub mod module;
 pub mod ndk;
+pub mod ocsp;
 pub mod panic;
 pub mod peer;
 pub mod phase_engine;

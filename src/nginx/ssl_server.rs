@@ -89,6 +89,8 @@ pub enum Op {
     /// `verify_client`: depth, the CAs named to the client (and trusted),
     /// more trusted certificates.
     Verify(c_int, Option<CertChain>, Option<CertChain>),
+    /// `ngx.ocsp.set_ocsp_status_resp`: the DER response to staple.
+    OcspResp(Vec<u8>),
 }
 
 #[derive(Clone, Copy)]
@@ -475,16 +477,24 @@ unsafe extern "C" fn pre_handshake(rev: *mut ngx_event_t) {
             }
         }
 
-        let mut buf = vec![0u8; PEEK_MAX];
-        // SAFETY: the connection's socket; the data stays for nginx.
+        // Not zeroed: clearing 32 KiB was a tenth of what a handshake
+        // costs us (scripts/bench --icount tls-handshake); only the bytes
+        // recv wrote are ever read.
+        let mut buf: Vec<u8> = Vec::with_capacity(PEEK_MAX);
+        // SAFETY: the connection's socket; the data stays for nginx. recv
+        // writes at most PEEK_MAX bytes into the capacity.
         let n = unsafe {
             libc::recv(
                 (*c).fd,
                 buf.as_mut_ptr() as *mut c_void,
-                buf.len(),
+                PEEK_MAX,
                 libc::MSG_PEEK,
             )
         };
+        if n > 0 {
+            // SAFETY: recv initialised the first n bytes.
+            unsafe { buf.set_len(n as usize) };
+        }
         let again =
             n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock;
         if again {
@@ -886,6 +896,41 @@ unsafe extern "C" fn free_name(p: *mut c_void) {
     })
 }
 
+/// The status callback of a context whose handshakes staple what
+/// `set_ocsp_status_resp` gave (the response is already on the object).
+unsafe extern "C" fn status_ok(_ssl: *mut SSL, _arg: *mut c_void) -> c_int {
+    guard(SSL_TLSEXT_ERR_OK as c_int, || SSL_TLSEXT_ERR_OK as c_int)
+}
+
+/// OpenSSL's passphrase callback for [`PKey::from_pem_with`]: `u` is
+/// its `Option<&[u8]>`.
+unsafe extern "C" fn passphrase_cb(
+    buf: *mut core::ffi::c_char,
+    size: c_int,
+    _rwflag: c_int,
+    u: *mut c_void,
+) -> c_int {
+    guard(-1, || {
+        // SAFETY: from_pem_with passes its live Option; OpenSSL's buffer
+        // holds `size` bytes.
+        unsafe {
+            let Some(pass) = *(u as *const Option<&[u8]>) else {
+                return -1;
+            };
+            if pass.len() > size.max(0) as usize {
+                return -1;
+            }
+            ptr::copy_nonoverlapping(pass.as_ptr(), buf as *mut u8, pass.len());
+            pass.len() as c_int
+        }
+    })
+}
+
+/// RFC 8701's GREASE values: 0x0A0A, 0x1A1A, ... 0xFAFA.
+fn is_grease(id: u16) -> bool {
+    id & 0x0f0f == 0x0a0a && id >> 8 == id & 0xff
+}
+
 /// As nginx's own verify callback: the handshake goes on whatever the
 /// verdict, which `$ssl_client_verify` reports.
 unsafe extern "C" fn accept_any(_ok: c_int, _store: *mut X509_STORE_CTX) -> c_int {
@@ -907,16 +952,20 @@ impl Drop for PKey {
 }
 
 /// A memory BIO reading `data` (which must outlive it).
-struct MemBio(*mut BIO);
+pub(super) struct MemBio(*mut BIO);
 
 impl MemBio {
-    fn new(data: &[u8]) -> Option<MemBio> {
+    pub(super) fn new(data: &[u8]) -> Option<MemBio> {
         // SAFETY: a read-only memory BIO over the caller's bytes.
         let b = unsafe { BIO_new_mem_buf(data.as_ptr() as *const c_void, data.len() as c_int) };
         (!b.is_null()).then_some(MemBio(b))
     }
 
-    fn eof(&self) -> bool {
+    pub(super) fn raw(&self) -> *mut BIO {
+        self.0
+    }
+
+    pub(super) fn eof(&self) -> bool {
         // SAFETY: BIO_eof is BIO_ctrl(BIO_CTRL_EOF) on our BIO.
         unsafe { BIO_ctrl(self.0, BIO_CTRL_EOF as c_int, 0, ptr::null_mut()) != 0 }
     }
@@ -1116,9 +1165,25 @@ impl PKey {
     }
 
     pub fn from_pem(pem: &[u8]) -> Result<PKey, &'static str> {
+        Self::from_pem_with(pem, None)
+    }
+
+    /// A PEM key, decrypted with `passphrase` if it is encrypted (without
+    /// one, an encrypted key fails: OpenSSL's default would prompt on the
+    /// terminal).
+    pub fn from_pem_with(pem: &[u8], passphrase: Option<&[u8]>) -> Result<PKey, &'static str> {
         let bio = MemBio::new(pem).ok_or("BIO_new_mem_buf() failed")?;
-        // SAFETY: PEM reading from our BIO; a new key.
-        let k = unsafe { PEM_read_bio_PrivateKey(bio.0, ptr::null_mut(), None, ptr::null_mut()) };
+        let mut pass = passphrase;
+        // SAFETY: PEM reading from our BIO; a new key. The callback gets
+        // `pass`, which outlives the call.
+        let k = unsafe {
+            PEM_read_bio_PrivateKey(
+                bio.0,
+                ptr::null_mut(),
+                Some(passphrase_cb),
+                &mut pass as *mut Option<&[u8]> as *mut c_void,
+            )
+        };
         NonNull::new(k).map(PKey).ok_or_else(|| {
             clear_errors();
             "PEM_read_bio_PrivateKey() failed"
@@ -1265,6 +1330,7 @@ impl Tls {
                 Ok(())
             }
             Op::Verify(depth, client, trusted) => self.apply_verify(*depth, client, trusted),
+            Op::OcspResp(resp) => self.apply_ocsp_resp(resp),
             Op::Key(key) => {
                 // SAFETY: the live SSL object; OpenSSL takes a reference.
                 if unsafe { SSL_use_PrivateKey(self.ptr(), key.0.as_ptr()) } == 0 {
@@ -1445,6 +1511,70 @@ impl Tls {
         Ok(())
     }
 
+    /// Whether the client asked for the certificate's status (OCSP
+    /// stapling) in its hello.
+    fn status_requested(self) -> bool {
+        // SAFETY: SSL_get_tlsext_status_type, a macro over SSL_ctrl on the
+        // live SSL object.
+        unsafe {
+            SSL_ctrl(
+                self.ptr(),
+                SSL_CTRL_GET_TLSEXT_STATUS_REQ_TYPE as c_int,
+                0,
+                ptr::null_mut(),
+            ) != -1
+        }
+    }
+
+    /// Staples `resp` (DER) to the handshake (`set_ocsp_status_resp`):
+    /// false when the client did not ask for a status, and then nothing
+    /// is sent.
+    pub fn set_ocsp_status_resp(self, resp: &[u8]) -> Result<bool, &'static str> {
+        if !self.status_requested() {
+            return Ok(false);
+        }
+        let op = Op::OcspResp(resp.to_vec());
+        self.apply(&op)?;
+        self.record(|| Some(op));
+        Ok(true)
+    }
+
+    fn apply_ocsp_resp(self, resp: &[u8]) -> Result<(), &'static str> {
+        let p = super::ocsp::openssl_copy(resp).ok_or("OPENSSL_malloc() failed")?;
+        // SAFETY: the live SSL object and its context. OpenSSL only sends
+        // a response when the context has a status callback that accepts
+        // it, hence the empty one (which replaces nginx's `ssl_stapling`
+        // callback of that server, as upstream). The object takes the
+        // block on success only.
+        unsafe {
+            let ctx = SSL_get_SSL_CTX(self.ptr());
+            let cb: unsafe extern "C" fn(*mut SSL, *mut c_void) -> c_int = status_ok;
+            SSL_CTX_callback_ctrl(
+                ctx,
+                SSL_CTRL_SET_TLSEXT_STATUS_REQ_CB as c_int,
+                // SAFETY: OpenSSL stores the callback as a generic
+                // function pointer and calls it with its own signature,
+                // which is status_ok's.
+                Some(core::mem::transmute::<
+                    unsafe extern "C" fn(*mut SSL, *mut c_void) -> c_int,
+                    unsafe extern "C" fn(),
+                >(cb)),
+            );
+            if SSL_ctrl(
+                self.ptr(),
+                SSL_CTRL_SET_TLSEXT_STATUS_REQ_OCSP_RESP as c_int,
+                resp.len() as _,
+                p as *mut c_void,
+            ) != 1
+            {
+                CRYPTO_free(p as *mut c_void, c"ssl_server.rs".as_ptr(), 0);
+                clear_errors();
+                return Err("SSL_set_tlsext_status_ocsp_resp() failed");
+            }
+        }
+        Ok(())
+    }
+
     pub fn clear_certs(self) {
         let _ = self.apply(&Op::ClearCerts);
         self.record(|| Some(Op::ClearCerts));
@@ -1524,7 +1654,7 @@ impl Tls {
         };
         // SAFETY: OpenSSL writes out.len() bytes; label and context are
         // read for their lengths.
-        let ok = unsafe {
+        let rc = unsafe {
             SSL_export_keying_material(
                 self.ptr(),
                 out.as_mut_ptr(),
@@ -1536,10 +1666,98 @@ impl Tls {
                 use_ctx,
             )
         };
-        if ok != 1 {
-            clear_errors();
+        self.check_export("SSL_export_keying_material", rc)
+    }
+
+    /// TLS 1.3 keying material from the early exporter secret, which a
+    /// server only has when it accepted 0-RTT data.
+    pub fn export_keying_material_early(
+        self,
+        out: &mut [u8],
+        label: &[u8],
+        context: &[u8],
+    ) -> bool {
+        // SAFETY: as export_keying_material.
+        let rc = unsafe {
+            SSL_export_keying_material_early(
+                self.ptr(),
+                out.as_mut_ptr(),
+                out.len(),
+                label.as_ptr() as *const core::ffi::c_char,
+                label.len(),
+                context.as_ptr(),
+                context.len(),
+            )
+        };
+        self.check_export("SSL_export_keying_material_early", rc)
+    }
+
+    /// An exporter's result: a failure is logged at `info` with OpenSSL's
+    /// reason, as upstream.
+    fn check_export(self, what: &str, rc: c_int) -> bool {
+        if rc == 1 {
+            return true;
         }
-        ok == 1
+        let mut buf = [0u8; 256];
+        // SAFETY: this thread's error queue; the text is NUL-terminated
+        // within the buffer.
+        let reason = unsafe {
+            ERR_error_string_n(ERR_get_error(), buf.as_mut_ptr() as *mut _, buf.len());
+            core::ffi::CStr::from_ptr(buf.as_ptr() as *const _)
+                .to_string_lossy()
+                .into_owned()
+        };
+        clear_errors();
+        if let Some(c) = self.client() {
+            // SAFETY: the live connection of the object and its log.
+            unsafe {
+                log::log_error(
+                    NGX_LOG_INFO,
+                    (*c).log,
+                    format!("{what} rc: {rc}, error: {reason}").as_bytes(),
+                )
+            };
+        }
+        false
+    }
+
+    /// The ciphers both the client offered and the server accepts, in the
+    /// server's order; GREASE values left out when `filter_grease`.
+    pub fn shared_ciphers(self, filter_grease: bool) -> Vec<u16> {
+        let mut out = Vec::new();
+        // SAFETY: the live SSL object; the supported list is a new stack
+        // (its ciphers are OpenSSL's static ones), freed here; the
+        // client's list is the object's own.
+        unsafe {
+            let sk = SSL_get1_supported_ciphers(self.ptr());
+            let ck = SSL_get_client_ciphers(self.ptr());
+            let ids = |st: *mut stack_st_SSL_CIPHER| -> Vec<u16> {
+                if st.is_null() {
+                    return Vec::new();
+                }
+                let n = OPENSSL_sk_num(st as *const OPENSSL_STACK).max(0);
+                (0..n)
+                    .map(|i| {
+                        let c = OPENSSL_sk_value(st as *const OPENSSL_STACK, i);
+                        SSL_CIPHER_get_protocol_id(c as *const SSL_CIPHER)
+                    })
+                    .collect()
+            };
+            let server = ids(sk);
+            let client = ids(ck);
+            if !sk.is_null() {
+                OPENSSL_sk_free(sk as *mut OPENSSL_STACK);
+            }
+            for id in server {
+                if filter_grease && is_grease(id) {
+                    continue;
+                }
+                if client.contains(&id) {
+                    out.push(id);
+                }
+            }
+        }
+        out
     }
 
     /// The raw address of the client (`peer`) or of the server, as a
