@@ -247,7 +247,6 @@ end
 
 function _M.get_req_ssl_pointer()
     local err, errlen = get_errbuf()
-    errlen[0] = 0
     local p = C.ngx_lua_ffi_ssl_req_pointer(err, errlen)
     if p == nil then
         if not base.get_request() then
@@ -301,6 +300,40 @@ _M.parse_pem_priv_key = parser(C.ngx_lua_ffi_parse_pem_priv_key,
                                C.ngx_lua_ffi_free_priv_key)
 _M.parse_der_priv_key = parser(C.ngx_lua_ffi_parse_der_priv_key,
                                C.ngx_lua_ffi_free_priv_key)
+
+-- {{{ upstream connections: get_upstream_ssl_pointer, ssl_session_reused(ssl)
+ffi.cdef [[
+    void *ngx_lua_ffi_ssl_upstream_pointer(u_char *err, size_t *errlen);
+    int ngx_lua_ffi_ssl_ptr_session_reused(void *ssl);
+]]
+
+function _M.get_upstream_ssl_pointer()
+    local err, errlen = get_errbuf()
+    local p = C.ngx_lua_ffi_ssl_upstream_pointer(err, errlen)
+    if p == nil then
+        local msg = ffi_str(err, errlen[0])
+        if msg == "no request found" then
+            error(msg, 2)
+        end
+        return nil, msg
+    end
+    return p
+end
+
+-- Upstream's form takes an SSL pointer (get_req_ssl_pointer's or
+-- get_upstream_ssl_pointer's); without one, the request's connection.
+local req_session_reused = _M.ssl_session_reused
+
+function _M.ssl_session_reused(ssl)
+    if ssl == nil then
+        return req_session_reused()
+    end
+    if type(ssl) ~= "cdata" then
+        return nil, "bad ssl"
+    end
+    return C.ngx_lua_ffi_ssl_ptr_session_reused(ssl) == 1
+end
+-- }}}
 
 -- export_keying_material_early and get_req_shared_ssl_ciphers (issue 19).
 ffi.cdef [[

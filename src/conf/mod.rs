@@ -214,6 +214,10 @@ pub struct LocConf {
     pub ssl_cert: Option<Rc<Handler>>,
     /// `ssl_client_hello_by_lua*` (likewise; the default server's runs).
     pub ssl_client_hello: Option<Rc<Handler>>,
+    /// `ssl_session_fetch_by_lua*` / `ssl_session_store_by_lua*` (http
+    /// level only, as upstream: inherited by every server).
+    pub ssl_sess_fetch: Option<Rc<Handler>>,
+    pub ssl_sess_store: Option<Rc<Handler>>,
     /// `lua_code_cache`; `None` until set or merged.
     pub code_cache: Option<bool>,
     /// `lua_check_client_abort`.
@@ -366,6 +370,8 @@ impl LocConf {
         inherit(&mut self.body_filter, &prev.body_filter);
         inherit(&mut self.ssl_cert, &prev.ssl_cert);
         inherit(&mut self.ssl_client_hello, &prev.ssl_client_hello);
+        inherit(&mut self.ssl_sess_fetch, &prev.ssl_sess_fetch);
+        inherit(&mut self.ssl_sess_store, &prev.ssl_sess_store);
         if self.code_cache.is_none() {
             self.code_cache = Some(prev.code_cache());
         }

@@ -99,6 +99,8 @@ pub mod semaphore;
 pub mod shdict;
 pub mod socket;
 pub mod ssl;
+pub mod ssl_session;
+pub mod ssl_upstream;
 pub mod string;
 pub mod subrequest;
 pub mod thread;

@@ -118,6 +118,30 @@ fn configure(cf: Conf) -> bool {
         Some(any) => mcf.uses_ssl_cert |= any,
         None => return false,
     }
+    match crate::nginx::ssl_session::install_session_cbs(
+        cf,
+        |confs| {
+            crate::conf::LocConf::of_confs(confs)
+                .ssl_sess_fetch
+                .is_some()
+        },
+        |confs| {
+            crate::conf::LocConf::of_confs(confs)
+                .ssl_sess_store
+                .is_some()
+        },
+    ) {
+        Some(any) => mcf.uses_ssl_cert |= any,
+        None => return false,
+    }
+    if crate::nginx::ssl_server::install_probe_stop(cf, |confs| {
+        let lcf = crate::conf::LocConf::of_confs(confs);
+        lcf.ssl_sess_fetch.is_some() && lcf.ssl_cert.is_none()
+    })
+    .is_none()
+    {
+        return false;
+    }
 
     // The capture filters first: the *_filter_by_lua ones then sit above
     // them and see subrequest responses too.
@@ -196,6 +220,7 @@ pub unsafe extern "C" fn init_module(cycle: *mut ngx_cycle_t) -> ngx_int_t {
         if mcf.uses_ssl_cert {
             crate::nginx::ssl_server::wrap_listenings(cycle, crate::ssl_cert::start);
         }
+        crate::nginx::ssl_session::set_store(crate::ssl_cert::store);
         let Some(ph) = HttpConfs::of_cycle(cycle).and_then(HttpConfs::phase_handlers) else {
             return OK;
         };

@@ -38,6 +38,8 @@ pub mod spawn;
 pub mod ssl;
 pub mod ssl_conf;
 pub mod ssl_server;
+pub mod ssl_session;
+pub mod ssl_upstream;
 pub mod subrequest;
 pub mod thread_pool;
 pub mod time;

@@ -49,6 +49,10 @@ pub enum Kind {
     ClientHello,
     /// `ssl_certificate_by_lua*` (the server the name chose).
     Cert,
+    /// `ssl_session_fetch_by_lua*` (before SNI, as the client hello's).
+    SessFetch,
+    /// `ssl_session_store_by_lua*` (on the real handshake, never pending).
+    SessStore,
 }
 
 /// The handler's state after its first run.
@@ -66,6 +70,10 @@ static START: Global<Option<StartFn>> = Global::new(None);
 static NGX_HANDSHAKE: Global<ngx_event_handler_pt> = Global::new(None);
 /// Our `SSL` ex_data slot: a probe's [`Pending`].
 static PROBE_INDEX: Global<c_int> = Global::new(-1);
+
+/// Whether a session lookup handler is configured: the probe then keeps
+/// a copy of the ClientHello for a second probe.
+pub(super) static KEEP_HELLO: Global<bool> = Global::new(false);
 
 /// Most ClientHellos are a few hundred bytes; one that does not fit is
 /// left to nginx (and the handler then cannot run: logged).
@@ -97,11 +105,22 @@ enum Stage {
     Done(bool),
 }
 
+/// Where `ssl_session_fetch_by_lua*` stands on a connection.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fetch {
+    /// The probe has not asked for a session.
+    No,
+    /// The probe asked (the id is recorded): the handler is due.
+    Due,
+    /// The handler ran; its session (if any) is in `Pending::session`.
+    Done,
+}
+
 /// Per connection, owned by a cleanup of its pool. Our OpenSSL callbacks
 /// and the Lua handler (through `ngx.ssl`) reach it while the functions
 /// that drive the probe hold it too: every field is a cell, and only
 /// shared references to it exist.
-struct Pending {
+pub(super) struct Pending {
     stage: Cell<Stage>,
     probe: Cell<*mut SSL>,
     /// State of the probe as our callbacks saw it in its last run.
@@ -117,6 +136,16 @@ struct Pending {
     /// The client's conf before any SNI callback changed it.
     default_ctx: Cell<*mut ngx_http_conf_ctx_t>,
     ops: RefCell<Vec<Op>>,
+    /// The ClientHello the probe was fed, for a new probe once the fetch
+    /// handler gave its session.
+    hello: RefCell<Vec<u8>>,
+    /// A new probe is due before the next drive.
+    reprobe: Cell<bool>,
+    pub(super) fetch: Cell<Fetch>,
+    /// The session id the client offered (fetch handler).
+    pub(super) sess_id: RefCell<Vec<u8>>,
+    /// The session the fetch handler set (owned).
+    pub(super) session: RefCell<Option<super::ssl_session::Session>>,
 }
 
 impl Drop for Pending {
@@ -135,7 +164,17 @@ impl Pending {
         }
     }
 
+    /// The fetch handler is over. With a session, a new probe must find
+    /// out whether it resumes; without one, the probe goes on as it is (its
+    /// lookup already answered "none", as the real one will).
+    fn fetch_done(&self) {
+        self.fetch.set(Fetch::Done);
+        self.reprobe.set(self.session.borrow().is_some());
+    }
+
     fn free_probe(&self) {
+        // Only a probe made again needs the hello: none is made after this.
+        drop(self.hello.take());
         let probe = self.probe.replace(ptr::null_mut());
         if !probe.is_null() {
             // SAFETY: the probe this record made and owns; nothing else
@@ -149,25 +188,76 @@ impl Pending {
 /// for which `wants` says yes; true when there was one. Logs and fails for
 /// a server without TLS (None).
 pub fn install_cert_cb(cf: Conf, wants: impl Fn(HttpConfs) -> bool) -> Option<bool> {
-    install(cf, wants, |ctx| {
-        // SAFETY: a server's live TLS context.
-        unsafe { SSL_CTX_set_cert_cb(ctx, Some(cert_cb), ptr::null_mut()) }
-    })
+    install(
+        cf,
+        wants,
+        |ctx| {
+            // SAFETY: a server's live TLS context.
+            unsafe { SSL_CTX_set_cert_cb(ctx, Some(cert_cb), ptr::null_mut()) }
+        },
+        false,
+    )
+}
+
+/// The certificate callback's argument on a context where it only stops
+/// probes (no `ssl_certificate_by_lua*` there): a probe then stops before
+/// the handshake's key exchange, which is the costly part of what a probe
+/// would otherwise do, and the real handshake's call goes on.
+static STOP_ONLY: u8 = 0;
+
+fn stop_only_arg() -> *mut c_void {
+    &STOP_ONLY as *const u8 as *mut c_void
+}
+
+/// Installs the stop-only certificate callback on the servers `wants`
+/// names that have no certificate callback of their own: neither
+/// `ssl_certificate_by_lua*` (the caller leaves those out) nor nginx's
+/// for `ssl_certificate` with variables.
+pub fn install_probe_stop(cf: Conf, wants: impl Fn(HttpConfs) -> bool) -> Option<bool> {
+    let wants = |confs: HttpConfs| {
+        // SAFETY: a server's conf arrays after merging; the ssl module's
+        // slot holds its srv conf (null without it).
+        let variable = unsafe {
+            let sscf =
+                *confs.srv.add(ngx_http_ssl_module.ctx_index) as *const ngx_http_ssl_srv_conf_t;
+            sscf.as_ref()
+                .is_some_and(|c| !c.certificate_values.is_null())
+        };
+        !variable && wants(confs)
+    };
+    install(
+        cf,
+        wants,
+        |ctx| {
+            // SAFETY: a server's live TLS context without a certificate
+            // callback (see above).
+            unsafe { SSL_CTX_set_cert_cb(ctx, Some(cert_cb), stop_only_arg()) }
+        },
+        true,
+    )
 }
 
 /// Installs the client hello callback as [`install_cert_cb`] does the
 /// certificate callback.
 pub fn install_client_hello_cb(cf: Conf, wants: impl Fn(HttpConfs) -> bool) -> Option<bool> {
-    install(cf, wants, |ctx| {
-        // SAFETY: a server's live TLS context.
-        unsafe { SSL_CTX_set_client_hello_cb(ctx, Some(hello_cb), ptr::null_mut()) }
-    })
+    install(
+        cf,
+        wants,
+        |ctx| {
+            // SAFETY: a server's live TLS context.
+            unsafe { SSL_CTX_set_client_hello_cb(ctx, Some(hello_cb), ptr::null_mut()) }
+        },
+        false,
+    )
 }
 
-fn install(
+/// `plain_ok`: a server without TLS is left alone rather than refused
+/// (the http-level session directives, which every server inherits).
+pub(super) fn install(
     cf: Conf,
     wants: impl Fn(HttpConfs) -> bool,
     set: impl Fn(*mut SSL_CTX),
+    plain_ok: bool,
 ) -> Option<bool> {
     let cmcf = cf.core_main_conf();
     let mut any = false;
@@ -193,6 +283,9 @@ fn install(
             let sscf =
                 *(*ctx).srv_conf.add(ngx_http_ssl_module.ctx_index) as *mut ngx_http_ssl_srv_conf_t;
             if sscf.is_null() || (*sscf).ssl.ctx.is_null() {
+                if plain_ok {
+                    continue;
+                }
                 cf.log(NGX_LOG_EMERG, "no ssl configured for the server");
                 return None;
             }
@@ -216,6 +309,16 @@ fn install(
         }
     }
     Some(any)
+}
+
+/// The record of a probe (None for nginx's own `SSL` objects).
+pub(super) fn probe_pending(ssl: *mut SSL) -> Option<&'static Pending> {
+    if PROBE_INDEX.get() < 0 {
+        return None;
+    }
+    // SAFETY: our slot of a live SSL object holds a probe's record or
+    // null; the record outlives its probe (it frees it).
+    unsafe { (SSL_get_ex_data(ssl, PROBE_INDEX.get()) as *const Pending).as_ref() }
 }
 
 /// Makes our [`init_connection`] the handler of the cycle's http
@@ -267,7 +370,7 @@ unsafe extern "C" fn init_connection(c: *mut ngx_connection_t) {
 }
 
 /// The record of `c`, if it has one: the data of its pool cleanup.
-fn pending_of(c: *mut ngx_connection_t) -> Option<&'static Pending> {
+pub(super) fn pending_of(c: *mut ngx_connection_t) -> Option<&'static Pending> {
     // SAFETY: a live connection's pool and its cleanup list; ours are
     // recognised by their handler and hold a boxed Pending.
     unsafe {
@@ -303,6 +406,11 @@ fn new_pending(c: *mut ngx_connection_t) -> Option<&'static Pending> {
             sc: Cell::new(ptr::null_mut()),
             default_ctx: Cell::new(ptr::null_mut()),
             ops: RefCell::new(Vec::new()),
+            hello: RefCell::new(Vec::new()),
+            reprobe: Cell::new(false),
+            fetch: Cell::new(Fetch::No),
+            sess_id: RefCell::new(Vec::new()),
+            session: RefCell::new(None),
         }));
         (*cln).handler = Some(drop_pending);
         (*cln).data = p as *mut c_void;
@@ -426,6 +534,9 @@ unsafe extern "C" fn pre_handshake(rev: *mut ngx_event_t) {
                 None => return delegate(rev),
             },
         };
+        if KEEP_HELLO.get() {
+            *p.hello.borrow_mut() = buf[..n].to_vec();
+        }
         if !make_probe(c, p, &buf[..n]) {
             p.free_probe();
             p.stage.set(Stage::Done(true));
@@ -454,6 +565,19 @@ fn advance(c: *mut ngx_connection_t, p: &Pending, rev: *mut ngx_event_t) {
         return delegate(rev);
     };
     loop {
+        if p.reprobe.replace(false) {
+            // The fetch handler gave a session to a probe that went on
+            // without one: a fresh probe sees it as the real handshake
+            // will, and so whether it resumes (then there is no
+            // certificate callback, as upstream).
+            let hello = p.hello.take();
+            p.free_probe();
+            if !make_probe(c, p, &hello) {
+                p.free_probe();
+                p.stage.set(Stage::Done(true));
+                return delegate(rev);
+            }
+        }
         let Some((kind, confs)) = drive_probe(c, p) else {
             p.stage.set(Stage::Done(true));
             p.free_probe();
@@ -462,6 +586,8 @@ fn advance(c: *mut ngx_connection_t, p: &Pending, rev: *mut ngx_event_t) {
         p.kind.set(kind);
         match start(c, confs, p.sc.get(), kind) {
             Start::Done(true) if kind == Kind::ClientHello => p.hello_done.set(true),
+            // The fetch handler's verdict does not stop the handshake.
+            Start::Done(_) if kind == Kind::SessFetch => p.fetch_done(),
             Start::Done(ok) => {
                 p.stage.set(Stage::Done(ok));
                 p.free_probe();
@@ -535,8 +661,12 @@ fn make_probe(c: *mut ngx_connection_t, p: &Pending, hello: &[u8]) -> bool {
             ERR_clear_error();
             return false;
         }
-        let sc = ngx_pcalloc((*c).pool, core::mem::size_of::<ngx_ssl_connection_t>())
-            as *mut ngx_ssl_connection_t;
+        // A second probe (after the fetch handler) reuses the first's.
+        let mut sc = p.sc.get();
+        if sc.is_null() {
+            sc = ngx_pcalloc((*c).pool, core::mem::size_of::<ngx_ssl_connection_t>())
+                as *mut ngx_ssl_connection_t;
+        }
         if sc.is_null() {
             return false;
         }
@@ -576,6 +706,10 @@ fn drive_probe(c: *mut ngx_connection_t, p: &Pending) -> Option<(Kind, HttpConfs
         *(*c).log = saved_log;
         let (kind, ctx) = if p.hello_reached.get() {
             (Kind::ClientHello, p.default_ctx.get())
+        } else if p.fetch.get() == Fetch::Due {
+            // Session lookup comes before SNI: the default server's conf,
+            // as upstream (the directive is http-level anyway).
+            (Kind::SessFetch, p.default_ctx.get())
         } else if p.cert_reached.get() {
             (Kind::Cert, chosen)
         } else {
@@ -609,6 +743,9 @@ pub unsafe fn finish(c: *mut ngx_connection_t, ok: bool) {
     p.stage.set(if ok && p.kind.get() == Kind::ClientHello {
         p.hello_done.set(true);
         Stage::Next
+    } else if p.kind.get() == Kind::SessFetch {
+        p.fetch_done();
+        Stage::Next
     } else {
         Stage::Done(ok)
     });
@@ -623,16 +760,22 @@ pub unsafe fn finish(c: *mut ngx_connection_t, ok: bool) {
     // Lua closes after this call returns.
 }
 
-unsafe extern "C" fn cert_cb(ssl: *mut SSL, _arg: *mut c_void) -> c_int {
+unsafe extern "C" fn cert_cb(ssl: *mut SSL, arg: *mut c_void) -> c_int {
     guard(0, || {
+        let stop_only = arg == stop_only_arg();
         // SAFETY: OpenSSL calls it with the SSL object in handshake; a
         // probe carries its Pending in our slot; any other is nginx's, whose
         // connection is in nginx's slot.
         unsafe {
             let probe = SSL_get_ex_data(ssl, PROBE_INDEX.get()) as *const Pending;
             if let Some(p) = probe.as_ref() {
-                p.cert_reached.set(true);
+                if !stop_only {
+                    p.cert_reached.set(true);
+                }
                 return -1;
+            }
+            if stop_only {
+                return 1;
             }
             let c = SSL_get_ex_data(ssl, ngx_ssl_connection_index) as *mut ngx_connection_t;
             if c.is_null() {
@@ -679,6 +822,13 @@ unsafe extern "C" fn hello_cb(ssl: *mut SSL, al: *mut c_int, _arg: *mut c_void) 
             let probe = SSL_get_ex_data(ssl, PROBE_INDEX.get()) as *const Pending;
             if let Some(p) = probe.as_ref() {
                 if p.hello_done.get() {
+                    // A second probe: the handler's protocols, as the
+                    // real handshake will have them.
+                    let tls = Tls(NonNull::new_unchecked(ssl));
+                    let ops = p.ops.borrow();
+                    for op in ops.iter().filter(|op| matches!(op, Op::Protocols(..))) {
+                        let _ = tls.apply(op);
+                    }
                     return SUCCESS;
                 }
                 p.hello_reached.set(true);
