@@ -75,6 +75,12 @@ pub struct MainConf {
     pub malloc_trim: Option<u32>,
     /// `lua_worker_thread_vm_pool_size` (default 10).
     pub worker_thread_vm_pool_size: Option<u32>,
+    /// Some location has `lua_metrics` (an extension): the workers count
+    /// handler runs, time and errors per location.
+    pub metrics: bool,
+    /// Location configurations made so far: each gets the next number as
+    /// its `metrics_id` (0 is for Lua code outside any location).
+    pub loc_confs: u32,
 }
 
 impl MainConf {
@@ -157,6 +163,8 @@ impl Default for MainConf {
             sa_restart: None,
             malloc_trim: None,
             worker_thread_vm_pool_size: None,
+            metrics: false,
+            loc_confs: 0,
         }
     }
 }
@@ -202,6 +210,9 @@ pub struct LocConf {
     pub transform_underscores: Option<bool>,
     /// `lua_ssl_*` and the TLS context of cosockets.
     pub ssl: ssl::SslConf,
+    /// This level's number among the http block's location configurations
+    /// (from 1), where `ngx.metrics` keeps its counters.
+    pub metrics_id: u32,
 }
 
 impl LocConf {
@@ -284,8 +295,15 @@ pub unsafe extern "C" fn create_loc_conf(cf: *mut ngx_conf_t) -> *mut c_void {
     guard(ptr::null_mut(), || {
         // SAFETY: as in create_main_conf.
         let cf = unsafe { Conf::from_raw(cf) };
-        cf.alloc(LocConf::default())
-            .map_or(ptr::null_mut(), |p| p.as_ptr() as *mut c_void)
+        let metrics_id = MainConf::of_conf(cf).map_or(0, |m| {
+            m.loc_confs += 1;
+            m.loc_confs
+        });
+        cf.alloc(LocConf {
+            metrics_id,
+            ..LocConf::default()
+        })
+        .map_or(ptr::null_mut(), |p| p.as_ptr() as *mut c_void)
     })
 }
 
