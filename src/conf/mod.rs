@@ -15,6 +15,7 @@ use crate::lua::vm::Vm;
 use crate::nginx::conf::HttpConfs;
 use crate::nginx::conf::{conf_error, Conf, CONF_OK};
 use crate::nginx::cycle::Cycle;
+use crate::nginx::global::Global;
 use crate::nginx::log::Log;
 use crate::nginx::panic::guard;
 use crate::nginx::request::Request;
@@ -78,9 +79,6 @@ pub struct MainConf {
     /// Some location has `lua_metrics` (an extension): the workers count
     /// handler runs, time and errors per location.
     pub metrics: bool,
-    /// Location configurations made so far: each gets the next number as
-    /// its `metrics_id` (0 is for Lua code outside any location).
-    pub loc_confs: u32,
 }
 
 impl MainConf {
@@ -164,7 +162,6 @@ impl Default for MainConf {
             malloc_trim: None,
             worker_thread_vm_pool_size: None,
             metrics: false,
-            loc_confs: 0,
         }
     }
 }
@@ -266,8 +263,15 @@ impl LocConf {
     }
 }
 
+/// Location configurations made so far in the `http {}` block being
+/// read: each gets the next number as its `metrics_id` (0 is for Lua code
+/// outside any location). Configuration is read by one thread, one block
+/// at a time; the count restarts with each block's main conf, made first.
+static LOC_CONFS: Global<u32> = Global::new(0);
+
 pub unsafe extern "C" fn create_main_conf(cf: *mut ngx_conf_t) -> *mut c_void {
     guard(ptr::null_mut(), || {
+        LOC_CONFS.set(0);
         // The first of our hooks nginx calls: panics are logged from here on.
         crate::nginx::panic::install_hook();
         // SAFETY: nginx calls the hook with the configuration being parsed.
@@ -295,10 +299,10 @@ pub unsafe extern "C" fn create_loc_conf(cf: *mut ngx_conf_t) -> *mut c_void {
     guard(ptr::null_mut(), || {
         // SAFETY: as in create_main_conf.
         let cf = unsafe { Conf::from_raw(cf) };
-        let metrics_id = MainConf::of_conf(cf).map_or(0, |m| {
-            m.loc_confs += 1;
-            m.loc_confs
-        });
+        // Not through the main conf: while nginx creates the http block's
+        // own confs, cf->ctx is still the enclosing (core) context.
+        let metrics_id = LOC_CONFS.get() + 1;
+        LOC_CONFS.set(metrics_id);
         cf.alloc(LocConf {
             metrics_id,
             ..LocConf::default()
