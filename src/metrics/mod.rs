@@ -44,6 +44,11 @@ struct State {
 
 static STATE: Worker<State> = Worker::new();
 
+/// Gets a keepalive pool's key and idle connections.
+pub type EachPool<'a> = &'a mut dyn FnMut(&[u8], usize);
+/// Gets a zone's name, capacity and free bytes.
+pub type EachZone<'a> = &'a mut dyn FnMut(&[u8], usize, usize);
+
 /// What other features expose, given by the module at worker start.
 #[derive(Clone, Copy)]
 pub struct Sources {
@@ -52,10 +57,10 @@ pub struct Sources {
     /// Keepalive pools: connects that reused an idle connection and those
     /// that found none (hits, misses); `each` gets every pool's key and
     /// idle connections.
-    pub pools: fn(each: &mut dyn FnMut(&[u8], usize)) -> (u64, u64),
+    pub pools: fn(each: EachPool<'_>) -> (u64, u64),
     /// Shared dicts: `each` gets every zone's name, capacity and free
     /// bytes.
-    pub zones: fn(each: &mut dyn FnMut(&[u8], usize, usize)),
+    pub zones: fn(each: EachZone<'_>),
 }
 
 static SOURCES: Global<Option<Sources>> = Global::new(None);
