@@ -242,7 +242,43 @@ ngx_lua_timers_pending{worker="0"} 0
 
 
 
-=== TEST 6: lua_metrics: refused outside a location
+=== TEST 6: lua_metrics: balancer_by_lua runs and errors, in the location that proxies
+--- http_config
+    upstream backend {
+        server 0.0.0.1;
+        balancer_by_lua_block {
+            local b = require "ngx.balancer"
+            if ngx.var.arg_fail then error("no peer") end
+            assert(b.set_current_peer("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+        }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        location / { return 200 "up"; }
+    }
+--- config
+    location = /p { proxy_pass http://backend; }
+    location = /metrics { lua_metrics; }
+    location = /main {
+        content_by_lua_block {
+            ngx.location.capture("/p")
+            ngx.location.capture("/p")
+            ngx.location.capture("/p", { args = "fail=1" })
+            local m = require("ngx.metrics").collect()
+            ngx.say(m['ngx_lua_handler_runs_total{worker="0",location="/p",phase="balancer"}'], " ",
+                    m['ngx_lua_errors_total{worker="0",location="/p",phase="balancer"}'])
+        }
+    }
+--- request
+GET /main
+--- response_body
+3 1
+--- error_log
+no peer
+
+
+
+=== TEST 7: lua_metrics: refused outside a location
 --- config
     lua_metrics;
     location = /t { return 200; }
@@ -252,7 +288,7 @@ ngx_lua_timers_pending{worker="0"} 0
 
 
 
-=== TEST 7: lua_metrics: takes no argument
+=== TEST 8: lua_metrics: takes no argument
 --- config
     location = /metrics { lua_metrics on; }
 --- must_die
