@@ -15,6 +15,7 @@ use crate::lua::vm::Vm;
 use crate::nginx::conf::HttpConfs;
 use crate::nginx::conf::{conf_error, Conf, CONF_OK};
 use crate::nginx::cycle::Cycle;
+use crate::nginx::global::Global;
 use crate::nginx::log::Log;
 use crate::nginx::panic::guard;
 use crate::nginx::request::Request;
@@ -86,6 +87,9 @@ pub struct MainConf {
     pub malloc_trim: Option<u32>,
     /// `lua_worker_thread_vm_pool_size` (default 10).
     pub worker_thread_vm_pool_size: Option<u32>,
+    /// Some location has `lua_metrics` (an extension): the workers count
+    /// handler runs, time and errors per location.
+    pub metrics: bool,
 }
 
 impl MainConf {
@@ -191,6 +195,7 @@ impl Default for MainConf {
             sa_restart: None,
             malloc_trim: None,
             worker_thread_vm_pool_size: None,
+            metrics: false,
         }
     }
 }
@@ -240,6 +245,9 @@ pub struct LocConf {
     pub transform_underscores: Option<bool>,
     /// `lua_ssl_*` and the TLS context of cosockets.
     pub ssl: ssl::SslConf,
+    /// This level's number among the http block's location configurations
+    /// (from 1), where `ngx.metrics` keeps its counters.
+    pub metrics_id: u32,
 }
 
 impl LocConf {
@@ -293,8 +301,15 @@ impl LocConf {
     }
 }
 
+/// Location configurations made so far in the `http {}` block being
+/// read: each gets the next number as its `metrics_id` (0 is for Lua code
+/// outside any location). Configuration is read by one thread, one block
+/// at a time; the count restarts with each block's main conf, made first.
+static LOC_CONFS: Global<u32> = Global::new(0);
+
 pub unsafe extern "C" fn create_main_conf(cf: *mut ngx_conf_t) -> *mut c_void {
     guard(ptr::null_mut(), || {
+        LOC_CONFS.set(0);
         // The first of our hooks nginx calls: panics are logged from here on.
         crate::nginx::panic::install_hook();
         // SAFETY: nginx calls the hook with the configuration being parsed.
@@ -322,8 +337,15 @@ pub unsafe extern "C" fn create_loc_conf(cf: *mut ngx_conf_t) -> *mut c_void {
     guard(ptr::null_mut(), || {
         // SAFETY: as in create_main_conf.
         let cf = unsafe { Conf::from_raw(cf) };
-        cf.alloc(LocConf::default())
-            .map_or(ptr::null_mut(), |p| p.as_ptr() as *mut c_void)
+        // Not through the main conf: while nginx creates the http block's
+        // own confs, cf->ctx is still the enclosing (core) context.
+        let metrics_id = LOC_CONFS.get() + 1;
+        LOC_CONFS.set(metrics_id);
+        cf.alloc(LocConf {
+            metrics_id,
+            ..LocConf::default()
+        })
+        .map_or(ptr::null_mut(), |p| p.as_ptr() as *mut c_void)
     })
 }
 

@@ -84,6 +84,7 @@ pub mod exec;
 pub mod exit;
 pub mod hash;
 pub mod log;
+pub mod metrics;
 pub mod misc;
 pub mod ndk;
 pub mod ocsp;

@@ -9,6 +9,7 @@ use super::cfunction::State;
 pub use super::ctx::Outcome;
 use super::ctx::{CoCtx, CoState, LuaCtx};
 use super::handler::Handler;
+use super::observe::{self, Event};
 use super::phase::Phase;
 use super::raw::*;
 use super::vm::{pcall_over_handler, push_traceback};
@@ -92,25 +93,36 @@ pub unsafe fn run_sync(
         _ => None,
     };
     let _cur = Enter::new(ctx, h.phase);
+    observe::note(ctx, h.phase, Event::Run);
+    let step = observe::step();
     // SAFETY: valid state; a request's context points at its VM (which
     // outlives requests) and its live request; outside requests there is
     // no request (file paths with variables are only allowed in request
     // phases).
-    unsafe {
+    let r = unsafe {
         push_traceback(L);
         let pushed = match ctx.as_mut() {
             Some(c) => h.push_in(&mut *c.vm, L, c.r, cache),
             None => h.push(L, ptr::null_mut(), cache),
         };
-        if let Err(e) = pushed {
-            lua_pop(L, 1);
-            return Err(e.into());
+        match pushed {
+            Err(e) => {
+                lua_pop(L, 1);
+                Err(e.into())
+            }
+            Ok(()) => {
+                if let Some(env) = env {
+                    set_fresh_env(L, env, false);
+                }
+                pcall_over_handler(L)
+            }
         }
-        if let Some(env) = env {
-            set_fresh_env(L, env, false);
-        }
-        pcall_over_handler(L)
+    };
+    step.end(ctx, h.phase);
+    if r.is_err() {
+        observe::note(ctx, h.phase, Event::Error);
     }
+    r
 }
 
 fn err_kind(rc: c_int) -> &'static str {
@@ -207,10 +219,12 @@ pub unsafe fn start_with(
         ctx.waiting = false;
         ctx.phase = phase;
         ctx.on_outcome = on_outcome;
+        observe::note(ctx, phase, Event::Run);
         let (co, co_ref) = ctx.vm().new_thread();
         let nargs = match push(State::from_raw(co)) {
             Ok(n) => n,
             Err(e) => {
+                observe::note(ctx, phase, Event::Error);
                 luaL_unref(L, LUA_REGISTRYINDEX, co_ref);
                 log_error(NGX_LOG_ERR, (*(*ctx.r).connection).log, e.as_bytes());
                 return Outcome::Error;
@@ -314,12 +328,15 @@ pub unsafe fn run_one(tp: *mut CoCtx, nargs: c_int) {
         let (co, ctxp) = ((*tp).co, (*tp).ctx);
         (*tp).state = CoState::Running;
         (*tp).yielded = false;
+        let phase = (*ctxp).phase;
+        let timed = observe::step();
         let rc = {
-            let _cur = Enter::with_co(ctxp, (*ctxp).phase, tp);
+            let _cur = Enter::with_co(ctxp, phase, tp);
             // Dropped before _cur: a limit's log line names this request.
             let _step = super::limits::step(co);
             lua_resume_(co, nargs)
         };
+        timed.end(ctxp, phase);
         let t = &mut *tp;
         let ctx = &mut *ctxp;
         match rc {
@@ -357,6 +374,7 @@ pub unsafe fn run_one(tp: *mut CoCtx, nargs: c_int) {
                 }
             }
             _ => {
+                observe::note(ctxp, phase, Event::Error);
                 let cos = traceback_chain(t);
                 log_thread_error(ctx, &cos, rc, t.is_entry());
                 if t.is_entry() {

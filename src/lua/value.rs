@@ -34,7 +34,10 @@ pub fn call_for_value<T>(
     let r = ctx.r;
     let vm = ctx.vm;
     let env = if cache { None } else { ctx.fresh_env() };
-    let _cur = Enter::new(ctx, Phase::Set);
+    let ctxp: *mut LuaCtx = ctx;
+    let _cur = Enter::new(ctxp, Phase::Set);
+    super::observe::note(ctxp, Phase::Set, super::observe::Event::Run);
+    let step = super::observe::step();
     // SAFETY: the cycle's main state, with the stack restored to `top`
     // before returning; r is the live request of ctx; the VM lives in the
     // main conf, which outlives requests; the arguments point at len bytes
@@ -56,6 +59,10 @@ pub fn call_for_value<T>(
             }
         };
         lua_settop(L, top);
+        step.end(ctxp, Phase::Set);
+        if res.is_err() {
+            super::observe::note(ctxp, Phase::Set, super::observe::Event::Error);
+        }
         res
     }
 }

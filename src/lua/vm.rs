@@ -256,6 +256,18 @@ impl Vm {
         self.state
     }
 
+    /// Bytes of the VM's heap (`collectgarbage("count")`, garbage not yet
+    /// collected included).
+    pub fn memory_bytes(&self) -> usize {
+        // SAFETY: our live main state; counting reads the collector's
+        // total, allocates nothing and runs no Lua code, so it is allowed
+        // while Lua code is mid-call into us.
+        unsafe {
+            lua_gc(self.state, LUA_GCCOUNT, 0).max(0) as usize * 1024
+                + lua_gc(self.state, LUA_GCCOUNTB, 0).max(0) as usize
+        }
+    }
+
     /// The main state, as a handle for the stack operations of
     /// [`State`](super::cfunction::State).
     pub fn main_state(&self) -> super::cfunction::State {

@@ -53,7 +53,7 @@ macro_rules! handler_directives {
             setter! { fn $fn_inline(cf, conf: &mut c_void) { set_handler(cf, conf, $phase, Form::Inline) } }
             setter! { fn $fn_file(cf, conf: &mut c_void) { set_handler(cf, conf, $phase, Form::File) } }
         )*
-        pub static mut COMMANDS: [ngx_command_t; 64 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
+        pub static mut COMMANDS: [ngx_command_t; 65 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
             cmd(b"lua_package_path\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_path, MAIN),
             cmd(b"lua_package_cpath\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_cpath, MAIN),
             cmd(b"lua_code_cache\0", ANY_LOC | NGX_CONF_FLAG, set_code_cache, LOC),
@@ -77,6 +77,7 @@ macro_rules! handler_directives {
             cmd(b"lua_thread_cache_max_entries\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_thread_cache_max, MAIN),
             cmd(b"lua_max_memory\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_max_memory, MAIN),
             cmd(b"lua_max_run_time\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_max_run_time, MAIN),
+            cmd(b"lua_metrics\0", NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_metrics, LOC),
             cmd(b"lua_regex_match_limit\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_regex_match_limit, MAIN),
             cmd(b"lua_shared_dict\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE2 | NGX_CONF_TAKE3 | NGX_CONF_TAKE4, set_shared_dict, MAIN),
             cmd(b"set_by_lua_block\0", SET_CTX | NGX_CONF_BLOCK | NGX_CONF_TAKE1, set_block, LOC),
@@ -183,6 +184,19 @@ setter! { fn ssl_store_block(cf, conf: &mut c_void) { set_handler(cf, conf, Phas
 setter! { fn ssl_store_file(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::SslSessStore, Form::File) } }
 setter! { fn precontent_block(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::Precontent, Form::Block) } }
 setter! { fn precontent_file(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::Precontent, Form::File) } }
+
+// `lua_metrics;` (an extension): the location serves the worker's metrics,
+// and the workers count handler runs, time and errors per location.
+setter! {
+    fn set_metrics(cf) {
+        let Some(mcf) = MainConf::of_conf(cf) else {
+            return Err(ConfError::Logged);
+        };
+        mcf.metrics = true;
+        cf.set_content_handler(Some(crate::metrics::handler));
+        Ok(())
+    }
+}
 
 macro_rules! ssl_setters {
     ($($name:ident => $f:ident),*) => {

@@ -275,6 +275,16 @@ pub unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
             crate::process::set_sa_restart();
         }
         crate::shdict::persist::start_worker();
+        crate::metrics::set_sources(crate::metrics::Sources {
+            timers: || (crate::timer::pending_count(), crate::timer::running_count()),
+            pools: crate::cosocket::pool::stats,
+            zones: |each| {
+                for z in crate::shdict::zone::zones() {
+                    each(&z.name, z.capacity(), z.free_space());
+                }
+            },
+        });
+        crate::metrics::start_worker(mcf);
         if let (Some(ms), Some(vm)) = (mcf.max_run_time, mcf.vm.as_ref()) {
             // SAFETY: the worker's VM, whose budget configure() installed
             // for lua_max_run_time.
@@ -308,6 +318,7 @@ pub unsafe extern "C" fn exit_process(cycle: *mut ngx_cycle_t) {
         }
         crate::phase::exit_worker::mark_exited();
         crate::shdict::persist::stop_worker();
+        crate::metrics::stop_worker();
         crate::timer::on_exit();
         crate::cosocket::pool::on_exit();
         crate::worker_thread::on_exit();

@@ -30,6 +30,7 @@ pub mod raw_header;
 pub mod redirect;
 pub mod request;
 pub mod resolver;
+pub mod respond;
 pub mod script;
 pub mod shm;
 pub mod sigchld;

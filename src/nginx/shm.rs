@@ -56,6 +56,45 @@ impl ShmZone {
         NonNull::new(z).map(ShmZone)
     }
 
+    /// The zone `name` that this module declared in the running cycle,
+    /// which the cycle being configured replaces (a HUP reload), whatever
+    /// its size: nginx gives a resized zone fresh memory and a null `data`,
+    /// but keeps the old cycle and its zones mapped until every new zone
+    /// was initialised. Use the handle only until this configuration's
+    /// zones are initialised (the zone init of the same `ngx_init_cycle`):
+    /// nginx then unmaps the old zones it no longer needs.
+    pub fn previous(cf: Conf, name: &[u8]) -> Option<ShmZone> {
+        let tag = super::module::as_ptr() as *mut c_void;
+        // SAFETY: cf is the live configuration of the cycle being built,
+        // whose old_cycle nginx set before reading any configuration: the
+        // running cycle (alive while this one is built), or at start the
+        // zeroed init cycle, whose list has no part.
+        let mut part = unsafe { &(*(*cf.cycle().as_ptr()).old_cycle).shared_memory.part };
+        loop {
+            let zones: &[ngx_shm_zone_t] = if part.elts.is_null() {
+                &[]
+            } else {
+                // SAFETY: a part of the old cycle's shared memory list: nelts
+                // zone records at elts, in its pool.
+                unsafe {
+                    core::slice::from_raw_parts(part.elts as *const ngx_shm_zone_t, part.nelts)
+                }
+            };
+            for z in zones {
+                let n = &z.shm.name;
+                // SAFETY: a zone's name is len bytes at data (a word of the
+                // old configuration, in its pool).
+                let same = !n.data.is_null()
+                    && unsafe { core::slice::from_raw_parts(n.data, n.len) } == name;
+                if same && z.tag == tag && !z.data.is_null() && !z.shm.addr.is_null() {
+                    return Some(ShmZone(NonNull::from(z)));
+                }
+            }
+            // SAFETY: next is null or the list's next part, in the same pool.
+            part = unsafe { part.next.as_ref() }?;
+        }
+    }
+
     /// # Safety
     /// `z` is a zone of a live cycle, used only while it is.
     pub unsafe fn from_raw(z: *mut ngx_shm_zone_t) -> ShmZone {
