@@ -20,6 +20,7 @@ pub mod errlog;
 pub mod ffi;
 pub mod http;
 pub mod lua;
+pub mod metrics;
 pub mod module;
 pub mod nginx;
 pub mod phase;

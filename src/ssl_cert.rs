@@ -1,10 +1,12 @@
-//! `ssl_client_hello_by_lua*` and `ssl_certificate_by_lua*`: the handlers
-//! run for a TLS connection before nginx's handshake, in a fake request
-//! over the connection's probe (see `nginx::ssl_server`), and may yield;
-//! their verdicts and settings are then applied by the real handshake.
+//! `ssl_client_hello_by_lua*`, `ssl_session_fetch_by_lua*` and
+//! `ssl_certificate_by_lua*`: the handlers run for a TLS connection before
+//! nginx's handshake, in a fake request over the connection's probe (see
+//! `nginx::ssl_server`), and may yield; their verdicts and settings are
+//! then applied by the real handshake. `ssl_session_store_by_lua*` runs
+//! inside the real handshake and cannot yield, as upstream.
 use core::ffi::c_void;
 
-use nginx_sys::{ngx_connection_t, ngx_ssl_connection_t, NGX_ERROR};
+use nginx_sys::{ngx_connection_t, ngx_ssl_connection_t, NGX_ERROR, NGX_LOG_ERR};
 
 use crate::conf::LocConf;
 use crate::http::RequestCtx;
@@ -38,7 +40,7 @@ pub fn start(
     let Some(fc) = FakeConnection::new() else {
         return Start::Done(false);
     };
-    fc.lend_tls(c, probe, kind == Kind::ClientHello);
+    fc.lend_tls(c, probe, kind);
     let close = |fc: FakeConnection| {
         fc.unlend_tls();
         fc.close();
@@ -51,6 +53,8 @@ pub fn start(
     let handler = match kind {
         Kind::ClientHello => &lcf.ssl_client_hello,
         Kind::Cert => &lcf.ssl_cert,
+        Kind::SessFetch => &lcf.ssl_sess_fetch,
+        Kind::SessStore => &lcf.ssl_sess_store,
     };
     let Some(h) = handler.clone() else {
         close(fc);
@@ -105,4 +109,33 @@ fn abort(job: *mut c_void) {
             fc.close();
         }
     }
+}
+
+/// Runs `ssl_session_store_by_lua*` for connection `c` (whose TLS state is
+/// `sc`), at once: the handler cannot yield, and whatever it does the
+/// handshake goes on, as upstream (`ssl_session`'s [`StoreFn`]).
+///
+/// [`StoreFn`]: crate::nginx::ssl_session::StoreFn
+pub fn store(c: *mut ngx_connection_t, confs: HttpConfs, sc: *mut ngx_ssl_connection_t) {
+    let Some(fc) = FakeConnection::new() else {
+        return;
+    };
+    fc.lend_tls(c, sc, Kind::SessStore);
+    if let Some(r) = fc.request(confs) {
+        let lcf = LocConf::of(r);
+        if let Some(h) = lcf.ssl_sess_store.clone() {
+            // SAFETY: the fake request lives until its connection closes
+            // below.
+            if let Some(ctx) = unsafe { RequestCtx::get_or_create(r.as_ptr()) } {
+                if let Err(e) = ctx.run_sync(&h, lcf.code_cache()) {
+                    r.log_error(
+                        NGX_LOG_ERR,
+                        format!("failed to run session_store_by_lua*: {e}").as_bytes(),
+                    );
+                }
+            }
+        }
+    }
+    fc.unlend_tls();
+    fc.close();
 }

@@ -39,7 +39,8 @@ ffi.cdef [[
     int ngx_lua_ffi_cert_pem_to_der(const u_char *pem, size_t len,
         u_char *out, size_t cap, u_char *err, size_t *errlen);
     int ngx_lua_ffi_priv_key_pem_to_der(const u_char *pem, size_t len,
-        u_char *out, size_t cap, u_char *err, size_t *errlen);
+        const u_char *pass, size_t pass_len, u_char *out, size_t cap,
+        u_char *err, size_t *errlen);
     void *ngx_lua_ffi_parse_pem_cert(const u_char *pem, size_t len,
         u_char *err, size_t *errlen);
     void *ngx_lua_ffi_parse_der_cert(const u_char *der, size_t len,
@@ -246,7 +247,6 @@ end
 
 function _M.get_req_ssl_pointer()
     local err, errlen = get_errbuf()
-    errlen[0] = 0
     local p = C.ngx_lua_ffi_ssl_req_pointer(err, errlen)
     if p == nil then
         if not base.get_request() then
@@ -267,11 +267,12 @@ function _M.cert_pem_to_der(pem)
     return nil, ffi_str(err, errlen[0])
 end
 
-function _M.priv_key_pem_to_der(pem)
+function _M.priv_key_pem_to_der(pem, passphrase)
     local err, errlen = get_errbuf()
     local buf = get_string_buf(#pem)
-    local n = C.ngx_lua_ffi_priv_key_pem_to_der(pem, #pem, buf, #pem, err,
-                                                errlen)
+    local n = C.ngx_lua_ffi_priv_key_pem_to_der(pem, #pem, passphrase,
+                                                passphrase and #passphrase or 0,
+                                                buf, #pem, err, errlen)
     if n > 0 then
         return ffi_str(buf, n)
     end
@@ -299,5 +300,82 @@ _M.parse_pem_priv_key = parser(C.ngx_lua_ffi_parse_pem_priv_key,
                                C.ngx_lua_ffi_free_priv_key)
 _M.parse_der_priv_key = parser(C.ngx_lua_ffi_parse_der_priv_key,
                                C.ngx_lua_ffi_free_priv_key)
+
+-- {{{ upstream connections: get_upstream_ssl_pointer, ssl_session_reused(ssl)
+ffi.cdef [[
+    void *ngx_lua_ffi_ssl_upstream_pointer(u_char *err, size_t *errlen);
+    int ngx_lua_ffi_ssl_ptr_session_reused(void *ssl);
+]]
+
+function _M.get_upstream_ssl_pointer()
+    local err, errlen = get_errbuf()
+    local p = C.ngx_lua_ffi_ssl_upstream_pointer(err, errlen)
+    if p == nil then
+        local msg = ffi_str(err, errlen[0])
+        if msg == "no request found" then
+            error(msg, 2)
+        end
+        return nil, msg
+    end
+    return p
+end
+
+-- Upstream's form takes an SSL pointer (get_req_ssl_pointer's or
+-- get_upstream_ssl_pointer's); without one, the request's connection.
+local req_session_reused = _M.ssl_session_reused
+
+function _M.ssl_session_reused(ssl)
+    if ssl == nil then
+        return req_session_reused()
+    end
+    if type(ssl) ~= "cdata" then
+        return nil, "bad ssl"
+    end
+    return C.ngx_lua_ffi_ssl_ptr_session_reused(ssl) == 1
+end
+-- }}}
+
+-- export_keying_material_early and get_req_shared_ssl_ciphers (issue 19).
+ffi.cdef [[
+    int ngx_lua_ffi_ssl_export_keying_material_early(u_char *out,
+        size_t outlen, const u_char *label, size_t llen,
+        const u_char *context, size_t clen, u_char *err, size_t *errlen);
+    int ngx_lua_ffi_ssl_shared_ciphers(uint16_t *out, uint16_t *n,
+        int filter_grease, u_char *err, size_t *errlen);
+]]
+
+function _M.export_keying_material_early(length, label, context)
+    local err, errlen = get_errbuf()
+    local buf = get_string_buf(length > 0 and length <= 65536 and length or 1)
+    local rc = C.ngx_lua_ffi_ssl_export_keying_material_early(
+        buf, length, label, #label, context, context and #context or 0, err,
+        errlen)
+    if rc == FFI_OK then
+        return ffi_str(buf, length)
+    end
+    return failed(rc, err, errlen)
+end
+
+local ciphers_buf = ffi.new("uint16_t[?]", 256)
+local ciphers_n = ffi.new("uint16_t[1]")
+
+function _M.get_req_shared_ssl_ciphers(filter_grease)
+    if filter_grease == nil then
+        filter_grease = true
+    end
+    local err, errlen = get_errbuf()
+    ciphers_n[0] = 256
+    local rc = C.ngx_lua_ffi_ssl_shared_ciphers(ciphers_buf, ciphers_n,
+                                                filter_grease and 1 or 0, err,
+                                                errlen)
+    if rc ~= FFI_OK then
+        return failed(rc, err, errlen)
+    end
+    local res = {}
+    for i = 1, ciphers_n[0] do
+        res[i] = tonumber(ciphers_buf[i - 1])
+    end
+    return res
+end
 
 return _M

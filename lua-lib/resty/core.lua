@@ -31,6 +31,7 @@ require "resty.core.socket"
 require "resty.core.shdict"
 require "resty.core.require"
 require "resty.core.globals"
+require("resty.core.require").snapshot()
 
 return {
     version = require("resty.core.base").version,

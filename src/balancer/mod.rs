@@ -27,6 +27,7 @@ use nginx_sys::*;
 use crate::conf::LocConf;
 use crate::http::RequestCtx;
 use crate::lua::handler::Handler;
+use crate::lua::observe::{self, Event};
 use crate::lua::phase::Phase;
 use crate::lua::sched::Enter;
 use crate::lua::vm::pcall;
@@ -384,8 +385,10 @@ fn run_handler(pd: &'static PeerData) -> NgxRc {
     RUNNING.set(pd);
     let ok = {
         let _cur = Enter::new(lua, Phase::Balancer);
+        observe::note(lua, Phase::Balancer, Event::Run);
+        let step = observe::step();
         // SAFETY: the cycle's main state and the live request.
-        match unsafe { h.push(L, r.as_ptr(), cache) } {
+        let ok = match unsafe { h.push(L, r.as_ptr(), cache) } {
             Err(e) => {
                 r.log_error(NGX_LOG_ERR, e.msg.as_bytes());
                 false
@@ -402,7 +405,12 @@ fn run_handler(pd: &'static PeerData) -> NgxRc {
                     false
                 }
             },
+        };
+        step.end(lua, Phase::Balancer);
+        if !ok {
+            observe::note(lua, Phase::Balancer, Event::Error);
         }
+        ok
     };
     RUNNING.set(prev);
     // Lua code no longer runs: this is the only reference to the context.

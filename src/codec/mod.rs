@@ -7,6 +7,7 @@
 pub mod args;
 pub mod base64;
 pub mod hash;
+pub mod prometheus;
 pub mod snapshot;
 pub mod sql;
 pub mod text;

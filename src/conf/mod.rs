@@ -15,6 +15,7 @@ use crate::lua::vm::Vm;
 use crate::nginx::conf::HttpConfs;
 use crate::nginx::conf::{conf_error, Conf, CONF_OK};
 use crate::nginx::cycle::Cycle;
+use crate::nginx::global::Global;
 use crate::nginx::log::Log;
 use crate::nginx::panic::guard;
 use crate::nginx::request::Request;
@@ -62,8 +63,19 @@ pub struct MainConf {
     pub regex_match_limit: Option<u32>,
     /// `lua_shared_dict` zones, in declaration order (cycle-pool objects).
     pub shdicts: Vec<ShmZone>,
-    /// How many of them nginx has initialised (init_by_lua waits for all).
+    /// Zones other nginx modules declared through the C API
+    /// (`ngx_http_lua_shared_memory_add`), in declaration order.
+    pub foreign_zones: Vec<ShmZone>,
+    /// How many of both lists nginx has initialised (init_by_lua waits for
+    /// all).
     pub shdicts_ready: usize,
+    /// `init_by_lua*` waits for the zones' initialisation (there were
+    /// zones when the VM was built), rather than having run already.
+    pub init_waits_for_zones: bool,
+    /// Package loaders other nginx modules registered through the C API
+    /// (`ngx_http_lua_add_package_preload`), put in `package.preload` of
+    /// the cycle's VM once it exists.
+    pub preload_hooks: Vec<(std::ffi::CString, crate::lua::raw::lua_CFunction)>,
     /// Index of `$host`, whose cached value `ngx.req.set_header("Host")`
     /// invalidates.
     pub host_var_index: Option<usize>,
@@ -75,6 +87,9 @@ pub struct MainConf {
     pub malloc_trim: Option<u32>,
     /// `lua_worker_thread_vm_pool_size` (default 10).
     pub worker_thread_vm_pool_size: Option<u32>,
+    /// Some location has `lua_metrics` (an extension): the workers count
+    /// handler runs, time and errors per location.
+    pub metrics: bool,
 }
 
 impl MainConf {
@@ -122,6 +137,26 @@ impl MainConf {
         }
         true
     }
+
+    /// The shared memory zones `init_by_lua*` waits for: `lua_shared_dict`
+    /// zones and those other modules added through the C API.
+    pub fn zone_count(&self) -> usize {
+        self.shdicts.len() + self.foreign_zones.len()
+    }
+
+    /// Counts one more zone as initialised (nginx's zone init); once all
+    /// are, runs `init_by_lua*` with `ngx_cycle` pointing at the new
+    /// cycle, as upstream. False when it failed.
+    pub fn zone_ready(&mut self, cycle: Cycle) -> bool {
+        self.shdicts_ready += 1;
+        if self.shdicts_ready != self.zone_count()
+            || !self.init_waits_for_zones
+            || crate::nginx::cycle::testing_config()
+        {
+            return true;
+        }
+        crate::nginx::cycle::with_cycle(cycle, || self.run_init_by_lua(cycle.new_log()))
+    }
 }
 
 impl Default for MainConf {
@@ -151,12 +186,16 @@ impl Default for MainConf {
             max_run_time: None,
             regex_match_limit: None,
             shdicts: Vec::new(),
+            foreign_zones: Vec::new(),
             shdicts_ready: 0,
+            init_waits_for_zones: false,
+            preload_hooks: Vec::new(),
             host_var_index: None,
             capture_error_log: None,
             sa_restart: None,
             malloc_trim: None,
             worker_thread_vm_pool_size: None,
+            metrics: false,
         }
     }
 }
@@ -180,6 +219,10 @@ pub struct LocConf {
     pub ssl_cert: Option<Rc<Handler>>,
     /// `ssl_client_hello_by_lua*` (likewise; the default server's runs).
     pub ssl_client_hello: Option<Rc<Handler>>,
+    /// `ssl_session_fetch_by_lua*` / `ssl_session_store_by_lua*` (http
+    /// level only, as upstream: inherited by every server).
+    pub ssl_sess_fetch: Option<Rc<Handler>>,
+    pub ssl_sess_store: Option<Rc<Handler>>,
     /// `lua_code_cache`; `None` until set or merged.
     pub code_cache: Option<bool>,
     /// `lua_check_client_abort`.
@@ -202,6 +245,9 @@ pub struct LocConf {
     pub transform_underscores: Option<bool>,
     /// `lua_ssl_*` and the TLS context of cosockets.
     pub ssl: ssl::SslConf,
+    /// This level's number among the http block's location configurations
+    /// (from 1), where `ngx.metrics` keeps its counters.
+    pub metrics_id: u32,
 }
 
 impl LocConf {
@@ -255,8 +301,15 @@ impl LocConf {
     }
 }
 
+/// Location configurations made so far in the `http {}` block being
+/// read: each gets the next number as its `metrics_id` (0 is for Lua code
+/// outside any location). Configuration is read by one thread, one block
+/// at a time; the count restarts with each block's main conf, made first.
+static LOC_CONFS: Global<u32> = Global::new(0);
+
 pub unsafe extern "C" fn create_main_conf(cf: *mut ngx_conf_t) -> *mut c_void {
     guard(ptr::null_mut(), || {
+        LOC_CONFS.set(0);
         // The first of our hooks nginx calls: panics are logged from here on.
         crate::nginx::panic::install_hook();
         // SAFETY: nginx calls the hook with the configuration being parsed.
@@ -284,8 +337,15 @@ pub unsafe extern "C" fn create_loc_conf(cf: *mut ngx_conf_t) -> *mut c_void {
     guard(ptr::null_mut(), || {
         // SAFETY: as in create_main_conf.
         let cf = unsafe { Conf::from_raw(cf) };
-        cf.alloc(LocConf::default())
-            .map_or(ptr::null_mut(), |p| p.as_ptr() as *mut c_void)
+        // Not through the main conf: while nginx creates the http block's
+        // own confs, cf->ctx is still the enclosing (core) context.
+        let metrics_id = LOC_CONFS.get() + 1;
+        LOC_CONFS.set(metrics_id);
+        cf.alloc(LocConf {
+            metrics_id,
+            ..LocConf::default()
+        })
+        .map_or(ptr::null_mut(), |p| p.as_ptr() as *mut c_void)
     })
 }
 
@@ -332,6 +392,8 @@ impl LocConf {
         inherit(&mut self.body_filter, &prev.body_filter);
         inherit(&mut self.ssl_cert, &prev.ssl_cert);
         inherit(&mut self.ssl_client_hello, &prev.ssl_client_hello);
+        inherit(&mut self.ssl_sess_fetch, &prev.ssl_sess_fetch);
+        inherit(&mut self.ssl_sess_store, &prev.ssl_sess_store);
         if self.code_cache.is_none() {
             self.code_cache = Some(prev.code_cache());
         }

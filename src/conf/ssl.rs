@@ -53,13 +53,14 @@ pub fn protocols(cf: Conf, sc: &mut SslConf) -> SetResult {
     let args = cf.args();
     let mut mask = NGX_CONF_BITMASK_SET as ngx_uint_t;
     for i in 1..args.len() {
-        let bit = match args.get(i) {
-            b"SSLv2" => NGX_SSL_SSLv2,
-            b"SSLv3" => NGX_SSL_SSLv3,
-            b"TLSv1" => NGX_SSL_TLSv1,
-            b"TLSv1.1" => NGX_SSL_TLSv1_1,
-            b"TLSv1.2" => NGX_SSL_TLSv1_2,
-            b"TLSv1.3" => NGX_SSL_TLSv1_3,
+        // Case-insensitive, as nginx's bitmask slot (upstream's parser).
+        let bit = match args.get(i).to_ascii_lowercase().as_slice() {
+            b"sslv2" => NGX_SSL_SSLv2,
+            b"sslv3" => NGX_SSL_SSLv3,
+            b"tlsv1" => NGX_SSL_TLSv1,
+            b"tlsv1.1" => NGX_SSL_TLSv1_1,
+            b"tlsv1.2" => NGX_SSL_TLSv1_2,
+            b"tlsv1.3" => NGX_SSL_TLSv1_3,
             _ => {
                 cf.log(
                     NGX_LOG_EMERG,

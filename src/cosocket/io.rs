@@ -158,7 +158,11 @@ impl Tcp {
                 return Some(());
             }
             let Some(c) = self.c else {
-                self.fail("closed", Vec::new());
+                if self.body_read_all && mode == RecvMode::All {
+                    self.done = Done::ok();
+                } else {
+                    self.fail("closed", Vec::new());
+                }
                 return Some(());
             };
             let kind = self.kind;
@@ -185,6 +189,7 @@ impl Tcp {
                     // as upstream's (close() gives 1). A request socket
                     // is done with the client's body.
                     if self.downstream() {
+                        self.body_read_all = kind == Kind::Body;
                         self.close_conn();
                     }
                     return Some(());

@@ -15,7 +15,7 @@ use nginx_sys::ngx_msec_t;
 
 use crate::nginx::connection::{ConnHandler, Connection, LogOf};
 use crate::nginx::event::EventRef;
-use crate::nginx::global::Worker;
+use crate::nginx::global::{Global, Worker};
 use crate::nginx::log::Log;
 use crate::nginx::sock::Peek;
 
@@ -123,15 +123,36 @@ pub fn admit(
     waiter: impl FnOnce() -> EventRef,
 ) -> Admit {
     let pool = match find(key) {
-        Some(p) => p,
-        None => match create {
-            Some(s) => self::create(key, s, log),
-            None => return Admit::Connect(None),
-        },
+        Some(p) => Some(p),
+        None => create.map(|s| self::create(key, s, log)),
     };
-    // SAFETY: a pool of the map, boxed (see find); nothing frees it
-    // before admit returns.
-    unsafe { (*pool.as_ptr()).admit(false, log, waiter) }
+    let a = match pool {
+        // SAFETY: a pool of the map, boxed (see find); nothing frees it
+        // before admit returns.
+        Some(p) => unsafe { (*p.as_ptr()).admit(false, log, waiter) },
+        None => Admit::Connect(None),
+    };
+    let (hits, misses) = LOOKUPS.get();
+    LOOKUPS.set(match a {
+        Admit::Reuse(..) => (hits + 1, misses),
+        _ => (hits, misses + 1),
+    });
+    a
+}
+
+/// Connects through a pool that reused an idle connection, and those
+/// that found none (`ngx.metrics`).
+static LOOKUPS: Global<(u64, u64)> = Global::new((0, 0));
+
+/// The worker's pool lookups (hits, misses), and each pool's key and idle
+/// connections to `each`.
+pub fn stats(each: &mut dyn FnMut(&[u8], usize)) -> (u64, u64) {
+    POOLS.with(|m| {
+        for p in m.values() {
+            each(&p.key, p.idle.len());
+        }
+    });
+    LOOKUPS.get()
 }
 
 /// Creates the pool for `key` (the caller checked that there is none).

@@ -195,6 +195,9 @@ pub struct Tcp {
     pub(super) read_closed: bool,
     /// The same for a failed send.
     pub(super) write_closed: bool,
+    /// A body socket read the whole body with `*a`: later `*a` reads give
+    /// "" (upstream's socket stays at end of body), other reads "closed".
+    pub(super) body_read_all: bool,
 }
 
 /// What a call did: finished now, or the caller must yield.
@@ -319,6 +322,7 @@ impl Tcp {
             tls: Tls::default(),
             req_handlers: ReqHandlers::default(),
             read_closed: false,
+            body_read_all: false,
             write_closed: false,
         }
     }
@@ -330,6 +334,17 @@ impl Tcp {
     /// Both halves failed: `close()` and the like answer "closed".
     pub fn both_closed(&self) -> bool {
         self.read_closed && self.write_closed
+    }
+
+    /// Whether a receive (`all`: `*a`) on a body socket that read the
+    /// whole body with `*a` answers "" (see the field). Any other read
+    /// fails there with "closed" and ends that, as upstream's failed read
+    /// closes the reading half.
+    pub fn at_body_end(&mut self, all: bool) -> bool {
+        if !all {
+            self.body_read_all = false;
+        }
+        self.body_read_all
     }
 
     pub fn read_closed(&self) -> bool {
@@ -664,24 +679,56 @@ impl Tcp {
 
     /// `setoption(name, value)` on the connected socket.
     pub fn set_option(&mut self, name: &[u8], value: i32) -> Result<(), String> {
+        let (level, opt) = sockopt(name)?;
         let Some(c) = self.c else {
             return Err("closed".into());
         };
-        let (level, opt) = match name {
-            b"keepalive" => (libc::SOL_SOCKET, libc::SO_KEEPALIVE),
-            b"reuseaddr" => (libc::SOL_SOCKET, libc::SO_REUSEADDR),
-            b"tcp-nodelay" => (libc::IPPROTO_TCP, libc::TCP_NODELAY),
-            b"sndbuf" => (libc::SOL_SOCKET, libc::SO_SNDBUF),
-            b"rcvbuf" => (libc::SOL_SOCKET, libc::SO_RCVBUF),
-            _ => {
-                return Err(format!(
-                    "unsupported option {}",
-                    String::from_utf8_lossy(name)
-                ))
-            }
-        };
         c.set_option(level, opt, value).map_err(errno_str)
     }
+
+    /// `getoption`: the option's value (booleans as 0/1, as the kernel
+    /// gives them).
+    pub fn get_option(&self, name: &[u8]) -> Result<i32, String> {
+        let (level, opt) = sockopt(name)?;
+        let Some(c) = self.c else {
+            return Err("closed".into());
+        };
+        c.get_option(level, opt).map_err(errno_str)
+    }
+
+    /// Whether `connect` was ever called (or this is a request socket):
+    /// upstream has no socket record before, and says so.
+    pub fn ever_connected(&self) -> bool {
+        self.c.is_some() || !self.target.key.is_empty()
+    }
+
+    /// `getfd`: the connection's descriptor.
+    pub fn fd(&self) -> Result<i32, &'static str> {
+        match self.c {
+            None => Err("closed"),
+            Some(c) if c.fd() == -1 => Err("faked connection"),
+            Some(c) => Ok(c.fd()),
+        }
+    }
+}
+
+/// The socket options of `setoption`/`getoption`, by upstream's names.
+fn sockopt(name: &[u8]) -> Result<(i32, i32), String> {
+    Ok(match name {
+        b"keepalive" => (libc::SOL_SOCKET, libc::SO_KEEPALIVE),
+        b"reuseaddr" => (libc::SOL_SOCKET, libc::SO_REUSEADDR),
+        b"tcp-nodelay" => (libc::IPPROTO_TCP, libc::TCP_NODELAY),
+        b"sndbuf" => (libc::SOL_SOCKET, libc::SO_SNDBUF),
+        b"rcvbuf" => (libc::SOL_SOCKET, libc::SO_RCVBUF),
+        b"keepintvl" => (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL),
+        b"keepcnt" => (libc::IPPROTO_TCP, libc::TCP_KEEPCNT),
+        _ => {
+            return Err(format!(
+                "unsupported option {}",
+                String::from_utf8_lossy(name)
+            ))
+        }
+    })
 }
 
 /// A thread waits on a socket.

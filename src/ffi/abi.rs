@@ -302,6 +302,13 @@ impl Fallback for i64 {
     }
 }
 
+/// `ngx_int_t` (the C API's statuses): NGX_ERROR.
+impl Fallback for isize {
+    fn fallback() -> isize {
+        -1
+    }
+}
+
 impl Fallback for f64 {
     fn fallback() -> f64 {
         f64::NAN

@@ -11,6 +11,8 @@ const EXIT_PHASES: u32 = crate::lua::phase::HANDLER_PHASES
     | Phase::Timer.bit()
     | Phase::SslCert.bit()
     | Phase::SslClientHello.bit()
+    | Phase::SslSessFetch.bit()
+    | Phase::SslSessStore.bit()
     | Phase::Balancer.bit();
 
 /// Statuses that end the request at once, so they may leave captures
@@ -62,7 +64,8 @@ export! {
             status = NGX_HTTP_OK as c_int;
         }
         ctx.exit_code = Some(status as isize);
-        if matches!(crate::lua::sched::current().phase, Phase::HeaderFilter | Phase::Balancer) {
+        if matches!(crate::lua::sched::current().phase, Phase::HeaderFilter | Phase::Balancer | Phase::SslSessStore
+        ) {
             FFI_DONE
         } else {
             FFI_OK

@@ -75,6 +75,7 @@ macro_rules! lua_free {
 pub mod balancer;
 pub mod base;
 pub mod base64;
+pub mod c_api;
 pub mod config;
 pub mod coroutine;
 pub mod ctx;
@@ -83,8 +84,10 @@ pub mod exec;
 pub mod exit;
 pub mod hash;
 pub mod log;
+pub mod metrics;
 pub mod misc;
 pub mod ndk;
+pub mod ocsp;
 pub mod output;
 pub mod param;
 pub mod phase;
@@ -97,6 +100,8 @@ pub mod semaphore;
 pub mod shdict;
 pub mod socket;
 pub mod ssl;
+pub mod ssl_session;
+pub mod ssl_upstream;
 pub mod string;
 pub mod subrequest;
 pub mod thread;
@@ -218,7 +223,7 @@ pub unsafe fn request_in(
     // and every request's LuaCtx is part of its RequestCtx.
     let Some(ctx) = (unsafe { RequestCtx::from_lua(cur.ctx) }) else {
         // SAFETY: the caller's error buffer / the cycle log.
-        unsafe { set_err(err, errlen, b"no request found") };
+        unsafe { set_err(err, errlen, no_request(cur.phase).to_bytes()) };
         return Err(FFI_NO_REQ);
     };
     if allowed & cur.phase.bit() == 0 {
@@ -256,7 +261,7 @@ fn running_as(
     // SAFETY: CURRENT only holds a ctx while Lua runs for that request,
     // and every request's LuaCtx is part of its RequestCtx.
     let Some(ctx) = (unsafe { RequestCtx::from_lua(cur.ctx) }) else {
-        err.set(b"no request found");
+        err.set(no_request(cur.phase).to_bytes());
         return Err(FFI_NO_REQ);
     };
     if allowed & cur.phase.bit() == 0 {
@@ -327,3 +332,15 @@ pub fn refusal(phase: Phase) -> std::borrow::Cow<'static, str> {
 
 /// Upstream's refusal on a fake request.
 pub const CURRENT_CONTEXT: &str = "API disabled in the current context";
+
+/// What a request API says outside a request: upstream runs
+/// `init_worker_by_lua*` and `exit_worker_by_lua*` on a fake request, whose
+/// request APIs refuse in [`CURRENT_CONTEXT`]'s words; elsewhere there is
+/// no request.
+pub fn no_request(phase: Phase) -> &'static core::ffi::CStr {
+    if matches!(phase, Phase::InitWorker | Phase::ExitWorker) {
+        c"API disabled in the current context"
+    } else {
+        c"no request found"
+    }
+}

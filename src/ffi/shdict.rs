@@ -243,7 +243,9 @@ export! {
         let k = lua_bytes!(key, key_len);
         let init = (has_init != 0).then_some(init);
         let delta = *value;
-        let r = z.with(|d| d.incr(k, delta, init, init_ttl_ms, now_ms()));
+        // The clock is read before the lock is taken.
+        let now = now_ms();
+        let r = z.with(|d| d.incr(k, delta, init, init_ttl_ms, now));
         forcible_status(r, forcible, &mut err, |(v, f)| {
             *value = v;
             f

@@ -134,7 +134,9 @@ fn receive_op(s: &mut Tcp, mode: RecvMode, err: &mut ErrOut) -> c_int {
         Ok(me) => me,
         Err(rc) => return rc,
     };
-    if let Some(e) = refusal(s, true, true, false) {
+    // `*a` again on a body socket that read the whole body: "".
+    let at_body_end = s.at_body_end(mode == RecvMode::All);
+    if let Some(e) = refusal(s, !at_body_end, true, false) {
         return refuse(s, e, err);
     }
     let st = s.receive(mode, me);
@@ -259,8 +261,65 @@ export! {
         errlen: *mut usize,
     ) -> c_int {
         let mut err = err_out!(err, errlen);
+        if !s.ever_connected() {
+            return FFI_DECLINED;
+        }
         match s.set_option(lua_bytes!(name, name_len), value) {
             Ok(()) => FFI_OK,
+            Err(e) => {
+                err.set(e.as_bytes());
+                FFI_ERROR
+            }
+        }
+    }
+}
+
+export! {
+    /// getoption: `*value` is the option's value. `FFI_DECLINED`: the
+    /// socket never connected (lua-lib raises upstream's error).
+    fn ngx_lua_ffi_socket_tcp_getoption(
+        s: &mut Tcp,
+        name: *const u8,
+        name_len: usize,
+        value: &mut c_int,
+        err: *mut u8,
+        errlen: *mut usize,
+    ) -> c_int {
+        let mut err = err_out!(err, errlen);
+        if !s.ever_connected() {
+            return FFI_DECLINED;
+        }
+        match s.get_option(lua_bytes!(name, name_len)) {
+            Ok(v) => {
+                *value = v;
+                FFI_OK
+            }
+            Err(e) => {
+                err.set(e.as_bytes());
+                FFI_ERROR
+            }
+        }
+    }
+}
+
+export! {
+    /// getfd: the connection's descriptor, or -1 with the reason.
+    /// `FFI_DECLINED`: the socket never connected.
+    fn ngx_lua_ffi_socket_tcp_getfd(
+        s: &mut Tcp,
+        fd: &mut c_int,
+        err: *mut u8,
+        errlen: *mut usize,
+    ) -> c_int {
+        let mut err = err_out!(err, errlen);
+        if !s.ever_connected() {
+            return FFI_DECLINED;
+        }
+        match s.fd() {
+            Ok(n) => {
+                *fd = n;
+                FFI_OK
+            }
             Err(e) => {
                 err.set(e.as_bytes());
                 FFI_ERROR

@@ -11,7 +11,7 @@ use crate::lua::sched::current;
 use crate::nginx::ssl_server::{with_chain, with_key, CertChain, PKey, Tls};
 
 /// The running request's TLS object, or the status to answer with.
-fn tls(err: &mut ErrOut) -> Result<Tls, c_int> {
+pub(super) fn tls(err: &mut ErrOut) -> Result<Tls, c_int> {
     let Some(ctx) = current().lua_ctx() else {
         err.set(b"no request found");
         return Err(FFI_NO_REQ);
@@ -302,16 +302,20 @@ export! {
 }
 
 export! {
+    /// `pass`: null for no passphrase.
     fn ngx_lua_ffi_priv_key_pem_to_der(
         pem: *const u8,
         len: usize,
+        pass: *const u8,
+        pass_len: usize,
         out: *mut u8,
         cap: usize,
         err: *mut u8,
         errlen: *mut usize,
     ) -> c_int {
         let mut err = err_out!(err, errlen);
-        let r = PKey::from_pem(lua_bytes!(pem, len)).and_then(|k| k.to_der());
+        let pass = (!pass.is_null()).then(|| lua_bytes!(pass, pass_len));
+        let r = PKey::from_pem_with(lua_bytes!(pem, len), pass).and_then(|k| k.to_der());
         der_out(r, out, cap, &mut err)
     }
 }
@@ -518,5 +522,63 @@ export! {
             t.verify_client(ctx.req(), depth, c.flatten().as_ref(), tr.flatten().as_ref())
         };
         answer(r, &mut err)
+    }
+}
+
+// export_keying_material_early and get_req_shared_ssl_ciphers (issue 19).
+
+export! {
+    fn ngx_lua_ffi_ssl_export_keying_material_early(
+        out: *mut u8,
+        outlen: usize,
+        label: *const u8,
+        llen: usize,
+        context: *const u8,
+        clen: usize,
+        err: *mut u8,
+        errlen: *mut usize,
+    ) -> c_int {
+        let mut err = err_out!(err, errlen);
+        let t = tls!(err);
+        let failed = b"SSL_export_keying_material_early() failed";
+        if outlen > MAX_KEYING_MATERIAL {
+            err.set(failed);
+            return FFI_ERROR;
+        }
+        if t.export_keying_material_early(
+            lua_buf!(out, outlen),
+            lua_bytes!(label, llen),
+            lua_bytes!(context, clen),
+        ) {
+            FFI_OK
+        } else {
+            err.set(failed);
+            FFI_ERROR
+        }
+    }
+}
+
+export! {
+    /// The ciphers client and server share into `out` (`*n`: the room,
+    /// then the count).
+    fn ngx_lua_ffi_ssl_shared_ciphers(
+        out: *mut u16,
+        n: *mut u16,
+        filter_grease: c_int,
+        err: *mut u8,
+        errlen: *mut usize,
+    ) -> c_int {
+        let mut err = err_out!(err, errlen);
+        let t = tls!(err);
+        let cap = usize::from(*lua_buf!(n, 1).first().unwrap_or(&0));
+        let ids = t.shared_ciphers(filter_grease != 0);
+        if ids.len() > cap {
+            out!(n, 0);
+            err.set(b"buffer too small");
+            return FFI_ERROR;
+        }
+        lua_buf!(out, cap)[..ids.len()].copy_from_slice(&ids);
+        out!(n, ids.len() as u16);
+        FFI_OK
     }
 }

@@ -47,7 +47,7 @@ export! {
 fn running_c(allowed: u32) -> Result<&'static mut RequestCtx, Raise> {
     let cur = current();
     let Some(ctx) = RequestCtx::running() else {
-        return Err(Raise::Error(c"no request found"));
+        return Err(Raise::Error(super::no_request(cur.phase)));
     };
     if allowed & cur.phase.bit() == 0 {
         // A timer runs on a fake request, which upstream's variable

@@ -51,6 +51,9 @@ pub struct LuaCtx {
     pub waiting: bool,
     /// The `ngx.ctx` table's slot (0: none yet).
     pub ctx_ref: c_int,
+    /// `lua_code_cache off`: the registry ref of the request's own globals
+    /// (0: none yet; see [`LuaCtx::fresh_env`]).
+    pub fresh_env: c_int,
     /// What the code that started the entry thread does with the
     /// handler's state after an event resumed one of its threads (the
     /// phase's continuation, or the timer's).
@@ -120,9 +123,39 @@ impl LuaCtx {
             exit_code: None,
             waiting: false,
             ctx_ref: 0,
+            fresh_env: 0,
             on_outcome: no_continuation,
             attachments: Vec::new(),
         }
+    }
+
+    /// With `lua_code_cache off`, the registry ref of the request's own
+    /// globals, made by lua-lib's `new_env` on first use and shared by its
+    /// phases (upstream gives such a request a VM of its own); None when
+    /// it could not be made.
+    pub fn fresh_env(&mut self) -> Option<c_int> {
+        if self.fresh_env > 0 {
+            return Some(self.fresh_env);
+        }
+        let L = self.vm().state();
+        // SAFETY: the VM's main state, between Lua calls of this request;
+        // every lookup is of a plain table checked before use, the call is
+        // protected, and the stack is left as it was.
+        unsafe {
+            let top = lua_gettop(L);
+            lua_getfield(L, LUA_REGISTRYINDEX, c"_LOADED".as_ptr());
+            if lua_type(L, -1) == LUA_TTABLE {
+                lua_getfield(L, -1, c"resty.core.require".as_ptr());
+                if lua_type(L, -1) == LUA_TTABLE {
+                    lua_getfield(L, -1, c"new_env".as_ptr());
+                    if lua_pcall(L, 0, 1, 0) == 0 && lua_type(L, -1) == LUA_TTABLE {
+                        self.fresh_env = luaL_ref(L, LUA_REGISTRYINDEX);
+                    }
+                }
+            }
+            lua_settop(L, top);
+        }
+        (self.fresh_env > 0).then_some(self.fresh_env)
     }
 
     /// The request this context belongs to.
@@ -211,6 +244,10 @@ impl Drop for LuaCtx {
         if let Some(vm) = unsafe { self.vm.as_mut() } {
             if self.ctx_ref > 0 {
                 vm.ctx_ref_free(self.ctx_ref);
+            }
+            if self.fresh_env > 0 {
+                // SAFETY: the VM's live state; the ref is ours.
+                unsafe { luaL_unref(vm.state(), LUA_REGISTRYINDEX, self.fresh_env) };
             }
         }
     }

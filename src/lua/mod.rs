@@ -3,6 +3,7 @@ pub mod cfunction;
 pub mod ctx;
 pub mod handler;
 pub mod limits;
+pub mod observe;
 pub mod output;
 pub mod phase;
 pub mod raw;

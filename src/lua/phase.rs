@@ -21,6 +21,8 @@ pub enum Phase {
     Balancer = 14,
     SslCert = 15,
     SslClientHello = 16,
+    SslSessFetch = 17,
+    SslSessStore = 18,
 }
 
 impl Phase {
@@ -43,6 +45,8 @@ impl Phase {
             Phase::Balancer => "balancer_by_lua",
             Phase::SslCert => "ssl_certificate_by_lua",
             Phase::SslClientHello => "ssl_client_hello_by_lua",
+            Phase::SslSessFetch => "ssl_session_fetch_by_lua",
+            Phase::SslSessStore => "ssl_session_store_by_lua",
         }
     }
 
@@ -65,6 +69,8 @@ impl Phase {
             Phase::Balancer => "balancer_by_lua*",
             Phase::SslCert => "ssl_certificate_by_lua*",
             Phase::SslClientHello => "ssl_client_hello_by_lua*",
+            Phase::SslSessFetch => "ssl_session_fetch_by_lua*",
+            Phase::SslSessStore => "ssl_session_store_by_lua*",
         }
     }
 
@@ -81,10 +87,24 @@ impl Phase {
         )
     }
 
+    /// Phases whose `*_by_lua_file` path may hold nginx variables,
+    /// evaluated per request as upstream: the request phases and the
+    /// filters and log phase, which run for a request too.
+    pub fn file_path_variables(self) -> bool {
+        self.request_phase() || matches!(self, Phase::HeaderFilter | Phase::BodyFilter | Phase::Log)
+    }
+
     /// Phases whose Lua code runs in a fake request of the module's own
     /// (no client request, no posted subrequests).
     pub fn fake_request(self) -> bool {
-        matches!(self, Phase::Timer | Phase::SslCert | Phase::SslClientHello)
+        matches!(
+            self,
+            Phase::Timer
+                | Phase::SslCert
+                | Phase::SslClientHello
+                | Phase::SslSessFetch
+                | Phase::SslSessStore
+        )
     }
 
     pub const fn bit(self) -> u32 {
@@ -101,8 +121,11 @@ pub const HANDLER_PHASES: u32 = Phase::ServerRewrite.bit()
     | Phase::Content.bit();
 
 /// Phases where the entry coroutine may yield.
-pub const YIELDABLE: u32 =
-    HANDLER_PHASES | Phase::Timer.bit() | Phase::SslCert.bit() | Phase::SslClientHello.bit();
+pub const YIELDABLE: u32 = HANDLER_PHASES
+    | Phase::Timer.bit()
+    | Phase::SslCert.bit()
+    | Phase::SslClientHello.bit()
+    | Phase::SslSessFetch.bit();
 
 /// Phases that run for a request (or one of its filters). The balancer
 /// runs for the request whose upstream connects, in the main Lua thread

@@ -9,6 +9,7 @@ use super::cfunction::State;
 pub use super::ctx::Outcome;
 use super::ctx::{CoCtx, CoState, LuaCtx};
 use super::handler::Handler;
+use super::observe::{self, Event};
 use super::phase::Phase;
 use super::raw::*;
 use super::vm::{pcall_over_handler, push_traceback};
@@ -86,23 +87,42 @@ pub unsafe fn run_sync(
     h: &Handler,
     cache: bool,
 ) -> Result<(), String> {
+    // SAFETY: the caller's context, null or live.
+    let env = match (cache, unsafe { ctx.as_mut() }) {
+        (false, Some(c)) => c.fresh_env(),
+        _ => None,
+    };
     let _cur = Enter::new(ctx, h.phase);
+    observe::note(ctx, h.phase, Event::Run);
+    let step = observe::step();
     // SAFETY: valid state; a request's context points at its VM (which
     // outlives requests) and its live request; outside requests there is
     // no request (file paths with variables are only allowed in request
     // phases).
-    unsafe {
+    let r = unsafe {
         push_traceback(L);
         let pushed = match ctx.as_mut() {
             Some(c) => h.push_in(&mut *c.vm, L, c.r, cache),
             None => h.push(L, ptr::null_mut(), cache),
         };
-        if let Err(e) = pushed {
-            lua_pop(L, 1);
-            return Err(e.into());
+        match pushed {
+            Err(e) => {
+                lua_pop(L, 1);
+                Err(e.into())
+            }
+            Ok(()) => {
+                if let Some(env) = env {
+                    set_fresh_env(L, env, false);
+                }
+                pcall_over_handler(L)
+            }
         }
-        pcall_over_handler(L)
+    };
+    step.end(ctx, h.phase);
+    if r.is_err() {
+        observe::note(ctx, h.phase, Event::Error);
     }
+    r
 }
 
 fn err_kind(rc: c_int) -> &'static str {
@@ -127,6 +147,7 @@ pub unsafe fn start(
 ) -> Outcome {
     let r = ctx.r;
     let vm = ctx.vm;
+    let env = if cache { None } else { ctx.fresh_env() };
     let mut status = None;
     // SAFETY: ctx is live (the contract); the closure only pushes the
     // handler's chunk onto the coroutine start_with made for it; the VM
@@ -134,7 +155,12 @@ pub unsafe fn start(
     let outcome = unsafe {
         start_with(ctx, h.phase, on_outcome, |co| {
             h.push_in(&mut *vm, co.as_ptr(), r, cache)
-                .map(|()| 0)
+                .map(|()| {
+                    if let Some(env) = env {
+                        set_fresh_env(co.as_ptr(), env, true);
+                    }
+                    0
+                })
                 .map_err(|e| {
                     status = e.status;
                     e.msg
@@ -146,6 +172,26 @@ pub unsafe fn start(
     match status {
         Some(s) => Outcome::Exit(s as isize),
         None => outcome,
+    }
+}
+
+/// `lua_code_cache off`: gives the freshly compiled function on top of `L`
+/// the request's own globals (registry ref `env`), and, for an entry
+/// coroutine, makes them the thread's globals too, so code it loads
+/// (`loadstring`, modules) sees them. (A recycled coroutine gets the VM's
+/// globals back in `Vm::new_thread`.)
+///
+/// # Safety
+/// `L` is a live state of the VM holding `env`, with a function on top.
+pub unsafe fn set_fresh_env(L: *mut lua_State, env: c_int, thread: bool) {
+    // SAFETY: see the contract; the env is a table, so setfenv succeeds.
+    unsafe {
+        lua_rawgeti_(L, LUA_REGISTRYINDEX, env);
+        if thread {
+            lua_pushvalue(L, -1);
+            lua_replace(L, LUA_GLOBALSINDEX);
+        }
+        lua_setfenv(L, -2);
     }
 }
 
@@ -173,10 +219,12 @@ pub unsafe fn start_with(
         ctx.waiting = false;
         ctx.phase = phase;
         ctx.on_outcome = on_outcome;
+        observe::note(ctx, phase, Event::Run);
         let (co, co_ref) = ctx.vm().new_thread();
         let nargs = match push(State::from_raw(co)) {
             Ok(n) => n,
             Err(e) => {
+                observe::note(ctx, phase, Event::Error);
                 luaL_unref(L, LUA_REGISTRYINDEX, co_ref);
                 log_error(NGX_LOG_ERR, (*(*ctx.r).connection).log, e.as_bytes());
                 return Outcome::Error;
@@ -280,12 +328,15 @@ pub unsafe fn run_one(tp: *mut CoCtx, nargs: c_int) {
         let (co, ctxp) = ((*tp).co, (*tp).ctx);
         (*tp).state = CoState::Running;
         (*tp).yielded = false;
+        let phase = (*ctxp).phase;
+        let timed = observe::step();
         let rc = {
-            let _cur = Enter::with_co(ctxp, (*ctxp).phase, tp);
+            let _cur = Enter::with_co(ctxp, phase, tp);
             // Dropped before _cur: a limit's log line names this request.
             let _step = super::limits::step(co);
             lua_resume_(co, nargs)
         };
+        timed.end(ctxp, phase);
         let t = &mut *tp;
         let ctx = &mut *ctxp;
         match rc {
@@ -323,6 +374,7 @@ pub unsafe fn run_one(tp: *mut CoCtx, nargs: c_int) {
                 }
             }
             _ => {
+                observe::note(ctxp, phase, Event::Error);
                 let cos = traceback_chain(t);
                 log_thread_error(ctx, &cos, rc, t.is_entry());
                 if t.is_entry() {
@@ -463,6 +515,17 @@ pub fn resume_entry(ctx: &mut LuaCtx) {
 /// # Safety
 /// `t` is a suspended thread of a live request context.
 pub unsafe fn resume_from_event(t: *mut CoCtx) {
+    // SAFETY: the caller's contract.
+    unsafe { resume_from_event_with(t, 0) }
+}
+
+/// [`resume_from_event`] with `nargs` values already pushed onto the
+/// thread's stack: what the suspended call returns (the C API's
+/// `ngx_http_lua_co_ctx_resume_helper`).
+///
+/// # Safety
+/// As [`resume_from_event`].
+pub unsafe fn resume_from_event_with(t: *mut CoCtx, nargs: c_int) {
     // SAFETY: see above; the connection and phase are read before resuming.
     unsafe {
         let ctx = (*t).ctx;
@@ -478,7 +541,7 @@ pub unsafe fn resume_from_event(t: *mut CoCtx) {
                 (*lctx).current_request = r;
             }
         }
-        resume_thread(t, 0);
+        resume_thread(t, nargs);
         if !timer {
             ngx_http_run_posted_requests(c);
         }

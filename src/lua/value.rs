@@ -33,7 +33,11 @@ pub fn call_for_value<T>(
     let L = ctx.vm().state();
     let r = ctx.r;
     let vm = ctx.vm;
-    let _cur = Enter::new(ctx, Phase::Set);
+    let env = if cache { None } else { ctx.fresh_env() };
+    let ctxp: *mut LuaCtx = ctx;
+    let _cur = Enter::new(ctxp, Phase::Set);
+    super::observe::note(ctxp, Phase::Set, super::observe::Event::Run);
+    let step = super::observe::step();
     // SAFETY: the cycle's main state, with the stack restored to `top`
     // before returning; r is the live request of ctx; the VM lives in the
     // main conf, which outlives requests; the arguments point at len bytes
@@ -43,6 +47,9 @@ pub fn call_for_value<T>(
         let res = match h.push_in(&mut *vm, L, r, cache) {
             Err(e) => Err(CallError::Load(e.msg)),
             Ok(()) => {
+                if let Some(env) = env {
+                    super::sched::set_fresh_env(L, env, false);
+                }
                 for a in args {
                     lua_pushlstring(L, a.data as *const _, a.len);
                 }
@@ -52,6 +59,10 @@ pub fn call_for_value<T>(
             }
         };
         lua_settop(L, top);
+        step.end(ctxp, Phase::Set);
+        if res.is_err() {
+            super::observe::note(ctxp, Phase::Set, super::observe::Event::Error);
+        }
         res
     }
 }

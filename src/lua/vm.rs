@@ -263,6 +263,18 @@ impl Vm {
         self.state
     }
 
+    /// Bytes of the VM's heap (`collectgarbage("count")`, garbage not yet
+    /// collected included).
+    pub fn memory_bytes(&self) -> usize {
+        // SAFETY: our live main state; counting reads the collector's
+        // total, allocates nothing and runs no Lua code, so it is allowed
+        // while Lua code is mid-call into us.
+        unsafe {
+            lua_gc(self.state, LUA_GCCOUNT, 0).max(0) as usize * 1024
+                + lua_gc(self.state, LUA_GCCOUNTB, 0).max(0) as usize
+        }
+    }
+
     /// The main state, as a handle for the stack operations of
     /// [`State`](super::cfunction::State).
     pub fn main_state(&self) -> super::cfunction::State {
@@ -283,6 +295,55 @@ impl Vm {
                 return Err(e);
             }
             let r = pcall(L, 0);
+            lua_settop(L, top);
+            r
+        }
+    }
+
+    /// `package.preload[name] = f`: a loader another nginx module
+    /// registered through the C API (`ngx_http_lua_add_package_preload`).
+    pub fn set_preload(&self, name: &core::ffi::CStr, f: lua_CFunction) {
+        // SAFETY: our live state, running no Lua code (configuration
+        // time); `package.preload` is the plain table luaL_openlibs made,
+        // so the field store raises nothing; the stack is left as it was.
+        unsafe {
+            let L = self.state;
+            lua_getglobal(L, c"package".as_ptr());
+            lua_getfield(L, -1, c"preload".as_ptr());
+            lua_pushcfunction(L, f);
+            lua_setfield(L, -2, name.as_ptr());
+            lua_pop(L, 2);
+        }
+    }
+
+    /// Loads a `resty.core` found on `path` (the `lua_package_path`
+    /// entries of the configuration, LuaJIT's defaults left out) as what
+    /// `require "resty.core"` returns, as upstream loads the first
+    /// `resty.core` its path has; ours has built `ngx.*` already. Err with
+    /// the Lua error when that file fails.
+    pub fn load_path_resty_core(&self, path: &[u8]) -> Result<(), String> {
+        // SAFETY: our live state, running no Lua code (configuration
+        // time); the lookups are of plain tables checked before use, the
+        // call is protected, and the stack is restored.
+        unsafe {
+            let L = self.state;
+            let top = lua_gettop(L);
+            lua_getfield(L, LUA_REGISTRYINDEX, c"_LOADED".as_ptr());
+            lua_getfield(L, -1, c"resty.core.require".as_ptr());
+            if lua_type(L, -1) != LUA_TTABLE {
+                lua_settop(L, top);
+                return Ok(());
+            }
+            lua_getfield(L, -1, c"load_from_path".as_ptr());
+            push_bytes(L, path);
+            let r = if lua_pcall(L, 1, 0, 0) != 0 {
+                Err(
+                    String::from_utf8_lossy(to_bytes(L, -1).unwrap_or(b"unknown reason"))
+                        .into_owned(),
+                )
+            } else {
+                Ok(())
+            };
             lua_settop(L, top);
             r
         }

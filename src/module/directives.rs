@@ -53,7 +53,7 @@ macro_rules! handler_directives {
             setter! { fn $fn_inline(cf, conf: &mut c_void) { set_handler(cf, conf, $phase, Form::Inline) } }
             setter! { fn $fn_file(cf, conf: &mut c_void) { set_handler(cf, conf, $phase, Form::File) } }
         )*
-        pub static mut COMMANDS: [ngx_command_t; 55 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
+        pub static mut COMMANDS: [ngx_command_t; 65 + 3 * [$(stringify!($fn_block)),*].len() + 1] = [
             cmd(b"lua_package_path\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_path, MAIN),
             cmd(b"lua_package_cpath\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_package_cpath, MAIN),
             cmd(b"lua_code_cache\0", ANY_LOC | NGX_CONF_FLAG, set_code_cache, LOC),
@@ -77,6 +77,7 @@ macro_rules! handler_directives {
             cmd(b"lua_thread_cache_max_entries\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_thread_cache_max, MAIN),
             cmd(b"lua_max_memory\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_max_memory, MAIN),
             cmd(b"lua_max_run_time\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_max_run_time, MAIN),
+            cmd(b"lua_metrics\0", NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_metrics, LOC),
             cmd(b"lua_regex_match_limit\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_regex_match_limit, MAIN),
             cmd(b"lua_shared_dict\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE2 | NGX_CONF_TAKE3 | NGX_CONF_TAKE4, set_shared_dict, MAIN),
             cmd(b"set_by_lua_block\0", SET_CTX | NGX_CONF_BLOCK | NGX_CONF_TAKE1, set_block, LOC),
@@ -98,6 +99,16 @@ macro_rules! handler_directives {
             cmd(b"ssl_certificate_by_lua_file\0", SSL_CERT_CTX | NGX_CONF_TAKE1, ssl_cert_file, LOC),
             cmd(b"ssl_client_hello_by_lua_block\0", SSL_CERT_CTX | NGX_CONF_BLOCK | NGX_CONF_NOARGS, ssl_hello_block, LOC),
             cmd(b"ssl_client_hello_by_lua_file\0", SSL_CERT_CTX | NGX_CONF_TAKE1, ssl_hello_file, LOC),
+            cmd(b"ssl_session_fetch_by_lua_block\0", NGX_HTTP_MAIN_CONF | NGX_CONF_BLOCK | NGX_CONF_NOARGS, ssl_fetch_block, LOC),
+            cmd(b"ssl_session_fetch_by_lua_file\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ssl_fetch_file, LOC),
+            cmd(b"ssl_session_store_by_lua_block\0", NGX_HTTP_MAIN_CONF | NGX_CONF_BLOCK | NGX_CONF_NOARGS, ssl_store_block, LOC),
+            cmd(b"ssl_session_store_by_lua_file\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ssl_store_file, LOC),
+            // Refused: see PROXY_SSL_CERT.
+            cmd(b"proxy_ssl_certificate_by_lua_block\0", IN_LOC | NGX_CONF_BLOCK | NGX_CONF_NOARGS, refuse_proxy_ssl_cert, LOC),
+            cmd(b"proxy_ssl_certificate_by_lua_file\0", IN_LOC | NGX_CONF_TAKE1, refuse_proxy_ssl_cert, LOC),
+            cmd(b"proxy_ssl_verify_by_lua_block\0", IN_LOC | NGX_CONF_BLOCK | NGX_CONF_NOARGS, refuse_proxy_ssl_verify, LOC),
+            cmd(b"proxy_ssl_verify_by_lua_file\0", IN_LOC | NGX_CONF_TAKE1, refuse_proxy_ssl_verify, LOC),
+            cmd(b"lua_upstream_skip_openssl_default_verify\0", IN_LOC | NGX_CONF_FLAG, refuse_skip_default_verify, LOC),
             cmd(b"precontent_by_lua_block\0", ANY_LOC | NGX_CONF_BLOCK | NGX_CONF_NOARGS, precontent_block, LOC),
             cmd(b"precontent_by_lua_file\0", ANY_LOC | NGX_CONF_TAKE1, precontent_file, LOC),
             cmd(b"rewrite_by_lua_no_postpone\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_rewrite_no_postpone, MAIN),
@@ -147,8 +158,45 @@ setter! { fn ssl_cert_block(cf, conf: &mut c_void) { set_handler(cf, conf, Phase
 setter! { fn ssl_cert_file(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::SslCert, Form::File) } }
 setter! { fn ssl_hello_block(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::SslClientHello, Form::Block) } }
 setter! { fn ssl_hello_file(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::SslClientHello, Form::File) } }
+/// `proxy_ssl_certificate_by_lua*` and `proxy_ssl_verify_by_lua*` run
+/// inside OpenSSL's callbacks of the upstream handshake and may yield,
+/// which pauses the handshake there; stock nginx's `ngx_ssl_handshake`
+/// (1.22 and 1.28) takes such a pause for a failed handshake, and unlike
+/// the server-side handlers nothing can run before it (they need the
+/// upstream's certificate request or certificate). Upstream's module
+/// without OpenResty's nginx patches does not have them either.
+const PROXY_SSL_CERT: ConfError = ConfError::Msg(
+    c"is not supported on stock nginx: its handler would pause the upstream TLS handshake in OpenSSL's client certificate callback, which stock nginx takes for a failed handshake (OpenResty patches nginx for it)",
+);
+const PROXY_SSL_VERIFY: ConfError = ConfError::Msg(
+    c"is not supported on stock nginx: its handler would pause the upstream TLS handshake in OpenSSL's certificate verification callback, which stock nginx takes for a failed handshake (OpenResty patches nginx for it)",
+);
+const SKIP_DEFAULT_VERIFY: ConfError = ConfError::Msg(
+    c"is not supported on stock nginx: it only applies to proxy_ssl_verify_by_lua*, which needs OpenResty's nginx patches",
+);
+
+setter! { fn refuse_proxy_ssl_cert(_cf) { Err(PROXY_SSL_CERT) } }
+setter! { fn refuse_proxy_ssl_verify(_cf) { Err(PROXY_SSL_VERIFY) } }
+setter! { fn refuse_skip_default_verify(_cf) { Err(SKIP_DEFAULT_VERIFY) } }
+setter! { fn ssl_fetch_block(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::SslSessFetch, Form::Block) } }
+setter! { fn ssl_fetch_file(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::SslSessFetch, Form::File) } }
+setter! { fn ssl_store_block(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::SslSessStore, Form::Block) } }
+setter! { fn ssl_store_file(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::SslSessStore, Form::File) } }
 setter! { fn precontent_block(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::Precontent, Form::Block) } }
 setter! { fn precontent_file(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::Precontent, Form::File) } }
+
+// `lua_metrics;` (an extension): the location serves the worker's metrics,
+// and the workers count handler runs, time and errors per location.
+setter! {
+    fn set_metrics(cf) {
+        let Some(mcf) = MainConf::of_conf(cf) else {
+            return Err(ConfError::Logged);
+        };
+        mcf.metrics = true;
+        cf.set_content_handler(Some(crate::metrics::handler));
+        Ok(())
+    }
+}
 
 macro_rules! ssl_setters {
     ($($name:ident => $f:ident),*) => {
@@ -448,6 +496,8 @@ fn set_handler(cf: Conf, conf: &mut c_void, phase: Phase, form: Form) -> SetResu
                 }
                 Phase::SslCert => &mut lcf.ssl_cert,
                 Phase::SslClientHello => &mut lcf.ssl_client_hello,
+                Phase::SslSessFetch => &mut lcf.ssl_sess_fetch,
+                Phase::SslSessStore => &mut lcf.ssl_sess_store,
                 Phase::HeaderFilter => &mut lcf.header_filter,
                 Phase::BodyFilter => &mut lcf.body_filter,
                 _ => return Err(ConfError::Logged),

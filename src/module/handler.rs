@@ -97,7 +97,7 @@ pub fn make_handler(
                 return Err(ConfError::Msg(c"invalid empty file path"));
             }
             Source::File(
-                FilePath::compile(cf, arg, phase.request_phase()).ok_or(ConfError::Logged)?,
+                FilePath::compile(cf, arg, phase.file_path_variables()).ok_or(ConfError::Logged)?,
             )
         }
     };

@@ -65,6 +65,21 @@ fn configure(cf: Conf) -> bool {
             return false;
         }
     }
+    if let Some(spec) = mcf.package_path.as_deref() {
+        let own = crate::lua::vm::expand_path(spec, b"", &prefix);
+        if let Err(e) = vm.load_path_resty_core(&own) {
+            cf.log(
+                NGX_LOG_ALERT,
+                &format!(
+                    "failed to load the 'resty.core' module found on lua_package_path (reason: {e})"
+                ),
+            );
+            return false;
+        }
+    }
+    for (name, f) in &mcf.preload_hooks {
+        vm.set_preload(name, *f);
+    }
     vm.thread_cache_max = mcf
         .thread_cache_max
         .map_or(crate::lua::vm::THREAD_CACHE_DEFAULT, |n| n as usize);
@@ -82,7 +97,10 @@ fn configure(cf: Conf) -> bool {
     // ngx_cycle points at the cycle being configured while it runs: at the
     // first start the current one is nginx's empty bootstrap cycle, whose
     // missing configuration crashed ngx.worker.count().
-    if mcf.shdicts.is_empty() && !cycle::with_cycle(cycle, || mcf.run_init_by_lua(cf.error_log())) {
+    mcf.init_waits_for_zones = mcf.zone_count() > 0;
+    if !mcf.init_waits_for_zones
+        && !cycle::with_cycle(cycle, || mcf.run_init_by_lua(cf.error_log()))
+    {
         return false;
     }
 
@@ -99,6 +117,30 @@ fn configure(cf: Conf) -> bool {
     }) {
         Some(any) => mcf.uses_ssl_cert |= any,
         None => return false,
+    }
+    match crate::nginx::ssl_session::install_session_cbs(
+        cf,
+        |confs| {
+            crate::conf::LocConf::of_confs(confs)
+                .ssl_sess_fetch
+                .is_some()
+        },
+        |confs| {
+            crate::conf::LocConf::of_confs(confs)
+                .ssl_sess_store
+                .is_some()
+        },
+    ) {
+        Some(any) => mcf.uses_ssl_cert |= any,
+        None => return false,
+    }
+    if crate::nginx::ssl_server::install_probe_stop(cf, |confs| {
+        let lcf = crate::conf::LocConf::of_confs(confs);
+        lcf.ssl_sess_fetch.is_some() && lcf.ssl_cert.is_none()
+    })
+    .is_none()
+    {
+        return false;
     }
 
     // The capture filters first: the *_filter_by_lua ones then sit above
@@ -178,6 +220,7 @@ pub unsafe extern "C" fn init_module(cycle: *mut ngx_cycle_t) -> ngx_int_t {
         if mcf.uses_ssl_cert {
             crate::nginx::ssl_server::wrap_listenings(cycle, crate::ssl_cert::start);
         }
+        crate::nginx::ssl_session::set_store(crate::ssl_cert::store);
         let Some(ph) = HttpConfs::of_cycle(cycle).and_then(HttpConfs::phase_handlers) else {
             return OK;
         };
@@ -232,6 +275,16 @@ pub unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
             crate::process::set_sa_restart();
         }
         crate::shdict::persist::start_worker();
+        crate::metrics::set_sources(crate::metrics::Sources {
+            timers: || (crate::timer::pending_count(), crate::timer::running_count()),
+            pools: crate::cosocket::pool::stats,
+            zones: |each| {
+                for z in crate::shdict::zone::zones() {
+                    each(&z.name, z.capacity(), z.free_space());
+                }
+            },
+        });
+        crate::metrics::start_worker(mcf);
         if let (Some(ms), Some(vm)) = (mcf.max_run_time, mcf.vm.as_ref()) {
             // SAFETY: the worker's VM, whose budget configure() installed
             // for lua_max_run_time.
@@ -265,6 +318,7 @@ pub unsafe extern "C" fn exit_process(cycle: *mut ngx_cycle_t) {
         }
         crate::phase::exit_worker::mark_exited();
         crate::shdict::persist::stop_worker();
+        crate::metrics::stop_worker();
         crate::timer::on_exit();
         crate::cosocket::tcp::on_exit();
         crate::cosocket::pool::on_exit();

@@ -294,6 +294,28 @@ impl Connection {
         }
     }
 
+    /// `getsockopt(level, opt)` of a C int option; the errno on failure.
+    pub fn get_option(self, level: i32, opt: i32) -> Result<i32, i32> {
+        let mut value: i32 = 0;
+        let mut len = core::mem::size_of::<i32>() as libc::socklen_t;
+        // SAFETY: the live connection's socket; value and len are a C int
+        // and its size, which getsockopt writes at most.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd(),
+                level,
+                opt,
+                &mut value as *mut i32 as *mut c_void,
+                &mut len,
+            )
+        };
+        if rc == -1 {
+            Err(sock::errno())
+        } else {
+            Ok(value)
+        }
+    }
+
     /// Peeks one byte of the socket, leaving it there.
     #[inline]
     pub fn peek(self) -> Peek {

@@ -282,26 +282,28 @@ unsafe extern "C" fn timer_log_handler(
 
 impl FakeConnection {
     /// Lends the TLS state `tls` of connection `client` (a handshake's
-    /// probe) to the fake connection, whose log lines then end as
-    /// upstream's in `ssl_certificate_by_lua*` (or, with `hello`, in
-    /// `ssl_client_hello_by_lua*`): the context, the client and the
-    /// server address.
+    /// probe, or the handshake itself for the store handler) to the fake
+    /// connection, whose log lines then end as upstream's in the handler
+    /// `kind`: the context, the client and the server address.
     pub fn lend_tls(
         &self,
         client: *mut ngx_connection_t,
         tls: *mut ngx_ssl_connection_t,
-        hello: bool,
+        kind: super::ssl_server::Kind,
     ) {
+        use super::ssl_server::Kind;
         let c = self.as_ptr();
         // SAFETY: our fake connection and the log new() made for it; the
         // client connection outlives the fake one (its pool's cleanup
-        // closes the fake one first).
+        // closes the fake one first, and the store handler's closes before
+        // its callback returns).
         unsafe {
             (*c).ssl = tls;
-            (*(*c).log).handler = Some(if hello {
-                ssl_hello_log_handler
-            } else {
-                ssl_cert_log_handler
+            (*(*c).log).handler = Some(match kind {
+                Kind::ClientHello => ssl_hello_log_handler,
+                Kind::Cert => ssl_cert_log_handler,
+                Kind::SessFetch => ssl_fetch_log_handler,
+                Kind::SessStore => ssl_store_log_handler,
             });
             (*(*c).log).data = client as *mut c_void;
         }
@@ -347,6 +349,30 @@ unsafe extern "C" fn ssl_hello_log_handler(
     super::panic::guard(buf, || {
         // SAFETY: nginx's arguments, passed on.
         unsafe { ssl_log(log, buf, len, b", context: ssl_client_hello_by_lua*") }
+    })
+}
+
+/// Appends ", context: ssl_session_fetch_by_lua*, client: ..., server: ...".
+unsafe extern "C" fn ssl_fetch_log_handler(
+    log: *mut ngx_log_t,
+    buf: *mut u_char,
+    len: usize,
+) -> *mut u_char {
+    super::panic::guard(buf, || {
+        // SAFETY: nginx's arguments, passed on.
+        unsafe { ssl_log(log, buf, len, b", context: ssl_session_fetch_by_lua*") }
+    })
+}
+
+/// Appends ", context: ssl_session_store_by_lua*, client: ..., server: ...".
+unsafe extern "C" fn ssl_store_log_handler(
+    log: *mut ngx_log_t,
+    buf: *mut u_char,
+    len: usize,
+) -> *mut u_char {
+    super::panic::guard(buf, || {
+        // SAFETY: nginx's arguments, passed on.
+        unsafe { ssl_log(log, buf, len, b", context: ssl_session_store_by_lua*") }
     })
 }
 

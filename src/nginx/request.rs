@@ -193,6 +193,12 @@ impl Request {
         }
     }
 
+    /// The name of the location the request runs in (`/t`, `@named`, a
+    /// regex's source; empty before one was found).
+    pub fn location_name(&self) -> &[u8] {
+        str_bytes(&self.core_loc_conf().name)
+    }
+
     /// nginx core's main configuration (variables, phases).
     pub fn core_main_conf(self) -> *mut ngx_http_core_main_conf_t {
         // SAFETY: as core_loc_conf.

@@ -38,6 +38,63 @@ impl ShmZone {
         NonNull::new(z).map(ShmZone)
     }
 
+    /// As [`ShmZone::add`], tagged with `tag`: the zone another nginx
+    /// module declares through the C API (`ngx_http_lua_shared_memory_add`),
+    /// whose reuse across reloads is keyed on its own tag.
+    // nginx never dereferences a tag: it only compares it.
+    #[allow(clippy::not_unsafe_ptr_arg_deref)]
+    pub fn add_tagged(
+        cf: Conf,
+        name: &ngx_str_t,
+        size: usize,
+        tag: *mut c_void,
+    ) -> Option<ShmZone> {
+        let mut n = *name;
+        // SAFETY: the live conf; the caller's name lives in its
+        // configuration pool (the C API's contract), which nginx keeps.
+        let z = unsafe { ngx_shared_memory_add(cf.as_ptr(), &mut n, size, tag) };
+        NonNull::new(z).map(ShmZone)
+    }
+
+    /// The zone `name` that this module declared in the running cycle,
+    /// which the cycle being configured replaces (a HUP reload), whatever
+    /// its size: nginx gives a resized zone fresh memory and a null `data`,
+    /// but keeps the old cycle and its zones mapped until every new zone
+    /// was initialised. Use the handle only until this configuration's
+    /// zones are initialised (the zone init of the same `ngx_init_cycle`):
+    /// nginx then unmaps the old zones it no longer needs.
+    pub fn previous(cf: Conf, name: &[u8]) -> Option<ShmZone> {
+        let tag = super::module::as_ptr() as *mut c_void;
+        // SAFETY: cf is the live configuration of the cycle being built,
+        // whose old_cycle nginx set before reading any configuration: the
+        // running cycle (alive while this one is built), or at start the
+        // zeroed init cycle, whose list has no part.
+        let mut part = unsafe { &(*(*cf.cycle().as_ptr()).old_cycle).shared_memory.part };
+        loop {
+            let zones: &[ngx_shm_zone_t] = if part.elts.is_null() {
+                &[]
+            } else {
+                // SAFETY: a part of the old cycle's shared memory list: nelts
+                // zone records at elts, in its pool.
+                unsafe {
+                    core::slice::from_raw_parts(part.elts as *const ngx_shm_zone_t, part.nelts)
+                }
+            };
+            for z in zones {
+                let n = &z.shm.name;
+                // SAFETY: a zone's name is len bytes at data (a word of the
+                // old configuration, in its pool).
+                let same = !n.data.is_null()
+                    && unsafe { core::slice::from_raw_parts(n.data, n.len) } == name;
+                if same && z.tag == tag && !z.data.is_null() && !z.shm.addr.is_null() {
+                    return Some(ShmZone(NonNull::from(z)));
+                }
+            }
+            // SAFETY: next is null or the list's next part, in the same pool.
+            part = unsafe { part.next.as_ref() }?;
+        }
+    }
+
     /// # Safety
     /// `z` is a zone of a live cycle, used only while it is.
     pub unsafe fn from_raw(z: *mut ngx_shm_zone_t) -> ShmZone {
@@ -66,6 +123,50 @@ impl ShmZone {
         unsafe {
             (*self.as_ptr()).data = data;
             (*self.as_ptr()).init = Some(init);
+        }
+    }
+
+    /// A copy of nginx's record of the zone (what upstream's C API hands
+    /// the declaring module to fill).
+    pub fn record(self) -> ngx_shm_zone_t {
+        *self.get()
+    }
+
+    /// The zone's name.
+    pub fn name(&self) -> &[u8] {
+        let n = &self.get().shm.name;
+        if n.len == 0 {
+            return &[];
+        }
+        // SAFETY: nginx's copy of the name, in the cycle pool.
+        unsafe { core::slice::from_raw_parts(n.data, n.len) }
+    }
+
+    /// The init function attached to the zone (what tells whose record
+    /// its data is).
+    pub fn init_fn(self) -> ngx_shm_zone_init_pt {
+        self.get().init
+    }
+
+    /// Hands the memory nginx mapped for this zone to `copy`, a record
+    /// the declaring module filled (its own `init` and `data`), and runs
+    /// the module's init on it with `old_data` (the previous cycle's data
+    /// of the same zone, or null), as upstream's C API does. NGX_OK, or
+    /// what the module's init returned.
+    ///
+    /// # Safety
+    /// `copy` points at a live zone record of this cycle.
+    pub unsafe fn init_copy(self, copy: *mut ngx_shm_zone_t, old_data: *mut c_void) -> ngx_int_t {
+        // SAFETY: see the contract; this zone is mapped (nginx calls the
+        // zone inits after mapping), and the module's init is called the
+        // way nginx would call it.
+        unsafe {
+            (*copy).shm = self.get().shm;
+            (*copy).noreuse = self.get().noreuse;
+            match (*copy).init {
+                Some(init) => init(copy, old_data),
+                None => NGX_OK as ngx_int_t,
+            }
         }
     }
 

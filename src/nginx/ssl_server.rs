@@ -49,6 +49,10 @@ pub enum Kind {
     ClientHello,
     /// `ssl_certificate_by_lua*` (the server the name chose).
     Cert,
+    /// `ssl_session_fetch_by_lua*` (before SNI, as the client hello's).
+    SessFetch,
+    /// `ssl_session_store_by_lua*` (on the real handshake, never pending).
+    SessStore,
 }
 
 /// The handler's state after its first run.
@@ -67,6 +71,10 @@ static NGX_HANDSHAKE: Global<ngx_event_handler_pt> = Global::new(None);
 /// Our `SSL` ex_data slot: a probe's [`Pending`].
 static PROBE_INDEX: Global<c_int> = Global::new(-1);
 
+/// Whether a session lookup handler is configured: the probe then keeps
+/// a copy of the ClientHello for a second probe.
+pub(super) static KEEP_HELLO: Global<bool> = Global::new(false);
+
 /// Most ClientHellos are a few hundred bytes; one that does not fit is
 /// left to nginx (and the handler then cannot run: logged).
 const PEEK_MAX: usize = 32 * 1024;
@@ -81,6 +89,8 @@ pub enum Op {
     /// `verify_client`: depth, the CAs named to the client (and trusted),
     /// more trusted certificates.
     Verify(c_int, Option<CertChain>, Option<CertChain>),
+    /// `ngx.ocsp.set_ocsp_status_resp`: the DER response to staple.
+    OcspResp(Vec<u8>),
 }
 
 #[derive(Clone, Copy)]
@@ -95,11 +105,22 @@ enum Stage {
     Done(bool),
 }
 
+/// Where `ssl_session_fetch_by_lua*` stands on a connection.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fetch {
+    /// The probe has not asked for a session.
+    No,
+    /// The probe asked (the id is recorded): the handler is due.
+    Due,
+    /// The handler ran; its session (if any) is in `Pending::session`.
+    Done,
+}
+
 /// Per connection, owned by a cleanup of its pool. Our OpenSSL callbacks
 /// and the Lua handler (through `ngx.ssl`) reach it while the functions
 /// that drive the probe hold it too: every field is a cell, and only
 /// shared references to it exist.
-struct Pending {
+pub(super) struct Pending {
     stage: Cell<Stage>,
     probe: Cell<*mut SSL>,
     /// State of the probe as our callbacks saw it in its last run.
@@ -115,6 +136,16 @@ struct Pending {
     /// The client's conf before any SNI callback changed it.
     default_ctx: Cell<*mut ngx_http_conf_ctx_t>,
     ops: RefCell<Vec<Op>>,
+    /// The ClientHello the probe was fed, for a new probe once the fetch
+    /// handler gave its session.
+    hello: RefCell<Vec<u8>>,
+    /// A new probe is due before the next drive.
+    reprobe: Cell<bool>,
+    pub(super) fetch: Cell<Fetch>,
+    /// The session id the client offered (fetch handler).
+    pub(super) sess_id: RefCell<Vec<u8>>,
+    /// The session the fetch handler set (owned).
+    pub(super) session: RefCell<Option<super::ssl_session::Session>>,
 }
 
 impl Drop for Pending {
@@ -133,7 +164,17 @@ impl Pending {
         }
     }
 
+    /// The fetch handler is over. With a session, a new probe must find
+    /// out whether it resumes; without one, the probe goes on as it is (its
+    /// lookup already answered "none", as the real one will).
+    fn fetch_done(&self) {
+        self.fetch.set(Fetch::Done);
+        self.reprobe.set(self.session.borrow().is_some());
+    }
+
     fn free_probe(&self) {
+        // Only a probe made again needs the hello: none is made after this.
+        drop(self.hello.take());
         let probe = self.probe.replace(ptr::null_mut());
         if !probe.is_null() {
             // SAFETY: the probe this record made and owns; nothing else
@@ -147,25 +188,76 @@ impl Pending {
 /// for which `wants` says yes; true when there was one. Logs and fails for
 /// a server without TLS (None).
 pub fn install_cert_cb(cf: Conf, wants: impl Fn(HttpConfs) -> bool) -> Option<bool> {
-    install(cf, wants, |ctx| {
-        // SAFETY: a server's live TLS context.
-        unsafe { SSL_CTX_set_cert_cb(ctx, Some(cert_cb), ptr::null_mut()) }
-    })
+    install(
+        cf,
+        wants,
+        |ctx| {
+            // SAFETY: a server's live TLS context.
+            unsafe { SSL_CTX_set_cert_cb(ctx, Some(cert_cb), ptr::null_mut()) }
+        },
+        false,
+    )
+}
+
+/// The certificate callback's argument on a context where it only stops
+/// probes (no `ssl_certificate_by_lua*` there): a probe then stops before
+/// the handshake's key exchange, which is the costly part of what a probe
+/// would otherwise do, and the real handshake's call goes on.
+static STOP_ONLY: u8 = 0;
+
+fn stop_only_arg() -> *mut c_void {
+    &STOP_ONLY as *const u8 as *mut c_void
+}
+
+/// Installs the stop-only certificate callback on the servers `wants`
+/// names that have no certificate callback of their own: neither
+/// `ssl_certificate_by_lua*` (the caller leaves those out) nor nginx's
+/// for `ssl_certificate` with variables.
+pub fn install_probe_stop(cf: Conf, wants: impl Fn(HttpConfs) -> bool) -> Option<bool> {
+    let wants = |confs: HttpConfs| {
+        // SAFETY: a server's conf arrays after merging; the ssl module's
+        // slot holds its srv conf (null without it).
+        let variable = unsafe {
+            let sscf =
+                *confs.srv.add(ngx_http_ssl_module.ctx_index) as *const ngx_http_ssl_srv_conf_t;
+            sscf.as_ref()
+                .is_some_and(|c| !c.certificate_values.is_null())
+        };
+        !variable && wants(confs)
+    };
+    install(
+        cf,
+        wants,
+        |ctx| {
+            // SAFETY: a server's live TLS context without a certificate
+            // callback (see above).
+            unsafe { SSL_CTX_set_cert_cb(ctx, Some(cert_cb), stop_only_arg()) }
+        },
+        true,
+    )
 }
 
 /// Installs the client hello callback as [`install_cert_cb`] does the
 /// certificate callback.
 pub fn install_client_hello_cb(cf: Conf, wants: impl Fn(HttpConfs) -> bool) -> Option<bool> {
-    install(cf, wants, |ctx| {
-        // SAFETY: a server's live TLS context.
-        unsafe { SSL_CTX_set_client_hello_cb(ctx, Some(hello_cb), ptr::null_mut()) }
-    })
+    install(
+        cf,
+        wants,
+        |ctx| {
+            // SAFETY: a server's live TLS context.
+            unsafe { SSL_CTX_set_client_hello_cb(ctx, Some(hello_cb), ptr::null_mut()) }
+        },
+        false,
+    )
 }
 
-fn install(
+/// `plain_ok`: a server without TLS is left alone rather than refused
+/// (the http-level session directives, which every server inherits).
+pub(super) fn install(
     cf: Conf,
     wants: impl Fn(HttpConfs) -> bool,
     set: impl Fn(*mut SSL_CTX),
+    plain_ok: bool,
 ) -> Option<bool> {
     let cmcf = cf.core_main_conf();
     let mut any = false;
@@ -191,6 +283,9 @@ fn install(
             let sscf =
                 *(*ctx).srv_conf.add(ngx_http_ssl_module.ctx_index) as *mut ngx_http_ssl_srv_conf_t;
             if sscf.is_null() || (*sscf).ssl.ctx.is_null() {
+                if plain_ok {
+                    continue;
+                }
                 cf.log(NGX_LOG_EMERG, "no ssl configured for the server");
                 return None;
             }
@@ -214,6 +309,16 @@ fn install(
         }
     }
     Some(any)
+}
+
+/// The record of a probe (None for nginx's own `SSL` objects).
+pub(super) fn probe_pending(ssl: *mut SSL) -> Option<&'static Pending> {
+    if PROBE_INDEX.get() < 0 {
+        return None;
+    }
+    // SAFETY: our slot of a live SSL object holds a probe's record or
+    // null; the record outlives its probe (it frees it).
+    unsafe { (SSL_get_ex_data(ssl, PROBE_INDEX.get()) as *const Pending).as_ref() }
 }
 
 /// Makes our [`init_connection`] the handler of the cycle's http
@@ -265,7 +370,7 @@ unsafe extern "C" fn init_connection(c: *mut ngx_connection_t) {
 }
 
 /// The record of `c`, if it has one: the data of its pool cleanup.
-fn pending_of(c: *mut ngx_connection_t) -> Option<&'static Pending> {
+pub(super) fn pending_of(c: *mut ngx_connection_t) -> Option<&'static Pending> {
     // SAFETY: a live connection's pool and its cleanup list; ours are
     // recognised by their handler and hold a boxed Pending.
     unsafe {
@@ -301,6 +406,11 @@ fn new_pending(c: *mut ngx_connection_t) -> Option<&'static Pending> {
             sc: Cell::new(ptr::null_mut()),
             default_ctx: Cell::new(ptr::null_mut()),
             ops: RefCell::new(Vec::new()),
+            hello: RefCell::new(Vec::new()),
+            reprobe: Cell::new(false),
+            fetch: Cell::new(Fetch::No),
+            sess_id: RefCell::new(Vec::new()),
+            session: RefCell::new(None),
         }));
         (*cln).handler = Some(drop_pending);
         (*cln).data = p as *mut c_void;
@@ -367,16 +477,24 @@ unsafe extern "C" fn pre_handshake(rev: *mut ngx_event_t) {
             }
         }
 
-        let mut buf = vec![0u8; PEEK_MAX];
-        // SAFETY: the connection's socket; the data stays for nginx.
+        // Not zeroed: clearing 32 KiB was a tenth of what a handshake
+        // costs us (scripts/bench --icount tls-handshake); only the bytes
+        // recv wrote are ever read.
+        let mut buf: Vec<u8> = Vec::with_capacity(PEEK_MAX);
+        // SAFETY: the connection's socket; the data stays for nginx. recv
+        // writes at most PEEK_MAX bytes into the capacity.
         let n = unsafe {
             libc::recv(
                 (*c).fd,
                 buf.as_mut_ptr() as *mut c_void,
-                buf.len(),
+                PEEK_MAX,
                 libc::MSG_PEEK,
             )
         };
+        if n > 0 {
+            // SAFETY: recv initialised the first n bytes.
+            unsafe { buf.set_len(n as usize) };
+        }
         let again =
             n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock;
         if again {
@@ -416,6 +534,9 @@ unsafe extern "C" fn pre_handshake(rev: *mut ngx_event_t) {
                 None => return delegate(rev),
             },
         };
+        if KEEP_HELLO.get() {
+            *p.hello.borrow_mut() = buf[..n].to_vec();
+        }
         if !make_probe(c, p, &buf[..n]) {
             p.free_probe();
             p.stage.set(Stage::Done(true));
@@ -444,6 +565,19 @@ fn advance(c: *mut ngx_connection_t, p: &Pending, rev: *mut ngx_event_t) {
         return delegate(rev);
     };
     loop {
+        if p.reprobe.replace(false) {
+            // The fetch handler gave a session to a probe that went on
+            // without one: a fresh probe sees it as the real handshake
+            // will, and so whether it resumes (then there is no
+            // certificate callback, as upstream).
+            let hello = p.hello.take();
+            p.free_probe();
+            if !make_probe(c, p, &hello) {
+                p.free_probe();
+                p.stage.set(Stage::Done(true));
+                return delegate(rev);
+            }
+        }
         let Some((kind, confs)) = drive_probe(c, p) else {
             p.stage.set(Stage::Done(true));
             p.free_probe();
@@ -452,6 +586,8 @@ fn advance(c: *mut ngx_connection_t, p: &Pending, rev: *mut ngx_event_t) {
         p.kind.set(kind);
         match start(c, confs, p.sc.get(), kind) {
             Start::Done(true) if kind == Kind::ClientHello => p.hello_done.set(true),
+            // The fetch handler's verdict does not stop the handshake.
+            Start::Done(_) if kind == Kind::SessFetch => p.fetch_done(),
             Start::Done(ok) => {
                 p.stage.set(Stage::Done(ok));
                 p.free_probe();
@@ -525,8 +661,12 @@ fn make_probe(c: *mut ngx_connection_t, p: &Pending, hello: &[u8]) -> bool {
             ERR_clear_error();
             return false;
         }
-        let sc = ngx_pcalloc((*c).pool, core::mem::size_of::<ngx_ssl_connection_t>())
-            as *mut ngx_ssl_connection_t;
+        // A second probe (after the fetch handler) reuses the first's.
+        let mut sc = p.sc.get();
+        if sc.is_null() {
+            sc = ngx_pcalloc((*c).pool, core::mem::size_of::<ngx_ssl_connection_t>())
+                as *mut ngx_ssl_connection_t;
+        }
         if sc.is_null() {
             return false;
         }
@@ -566,6 +706,10 @@ fn drive_probe(c: *mut ngx_connection_t, p: &Pending) -> Option<(Kind, HttpConfs
         *(*c).log = saved_log;
         let (kind, ctx) = if p.hello_reached.get() {
             (Kind::ClientHello, p.default_ctx.get())
+        } else if p.fetch.get() == Fetch::Due {
+            // Session lookup comes before SNI: the default server's conf,
+            // as upstream (the directive is http-level anyway).
+            (Kind::SessFetch, p.default_ctx.get())
         } else if p.cert_reached.get() {
             (Kind::Cert, chosen)
         } else {
@@ -599,6 +743,9 @@ pub unsafe fn finish(c: *mut ngx_connection_t, ok: bool) {
     p.stage.set(if ok && p.kind.get() == Kind::ClientHello {
         p.hello_done.set(true);
         Stage::Next
+    } else if p.kind.get() == Kind::SessFetch {
+        p.fetch_done();
+        Stage::Next
     } else {
         Stage::Done(ok)
     });
@@ -613,16 +760,22 @@ pub unsafe fn finish(c: *mut ngx_connection_t, ok: bool) {
     // Lua closes after this call returns.
 }
 
-unsafe extern "C" fn cert_cb(ssl: *mut SSL, _arg: *mut c_void) -> c_int {
+unsafe extern "C" fn cert_cb(ssl: *mut SSL, arg: *mut c_void) -> c_int {
     guard(0, || {
+        let stop_only = arg == stop_only_arg();
         // SAFETY: OpenSSL calls it with the SSL object in handshake; a
         // probe carries its Pending in our slot; any other is nginx's, whose
         // connection is in nginx's slot.
         unsafe {
             let probe = SSL_get_ex_data(ssl, PROBE_INDEX.get()) as *const Pending;
             if let Some(p) = probe.as_ref() {
-                p.cert_reached.set(true);
+                if !stop_only {
+                    p.cert_reached.set(true);
+                }
                 return -1;
+            }
+            if stop_only {
+                return 1;
             }
             let c = SSL_get_ex_data(ssl, ngx_ssl_connection_index) as *mut ngx_connection_t;
             if c.is_null() {
@@ -669,6 +822,13 @@ unsafe extern "C" fn hello_cb(ssl: *mut SSL, al: *mut c_int, _arg: *mut c_void) 
             let probe = SSL_get_ex_data(ssl, PROBE_INDEX.get()) as *const Pending;
             if let Some(p) = probe.as_ref() {
                 if p.hello_done.get() {
+                    // A second probe: the handler's protocols, as the
+                    // real handshake will have them.
+                    let tls = Tls(NonNull::new_unchecked(ssl));
+                    let ops = p.ops.borrow();
+                    for op in ops.iter().filter(|op| matches!(op, Op::Protocols(..))) {
+                        let _ = tls.apply(op);
+                    }
                     return SUCCESS;
                 }
                 p.hello_reached.set(true);
@@ -736,6 +896,41 @@ unsafe extern "C" fn free_name(p: *mut c_void) {
     })
 }
 
+/// The status callback of a context whose handshakes staple what
+/// `set_ocsp_status_resp` gave (the response is already on the object).
+unsafe extern "C" fn status_ok(_ssl: *mut SSL, _arg: *mut c_void) -> c_int {
+    guard(SSL_TLSEXT_ERR_OK as c_int, || SSL_TLSEXT_ERR_OK as c_int)
+}
+
+/// OpenSSL's passphrase callback for [`PKey::from_pem_with`]: `u` is
+/// its `Option<&[u8]>`.
+unsafe extern "C" fn passphrase_cb(
+    buf: *mut core::ffi::c_char,
+    size: c_int,
+    _rwflag: c_int,
+    u: *mut c_void,
+) -> c_int {
+    guard(-1, || {
+        // SAFETY: from_pem_with passes its live Option; OpenSSL's buffer
+        // holds `size` bytes.
+        unsafe {
+            let Some(pass) = *(u as *const Option<&[u8]>) else {
+                return -1;
+            };
+            if pass.len() > size.max(0) as usize {
+                return -1;
+            }
+            ptr::copy_nonoverlapping(pass.as_ptr(), buf as *mut u8, pass.len());
+            pass.len() as c_int
+        }
+    })
+}
+
+/// RFC 8701's GREASE values: 0x0A0A, 0x1A1A, ... 0xFAFA.
+fn is_grease(id: u16) -> bool {
+    id & 0x0f0f == 0x0a0a && id >> 8 == id & 0xff
+}
+
 /// As nginx's own verify callback: the handshake goes on whatever the
 /// verdict, which `$ssl_client_verify` reports.
 unsafe extern "C" fn accept_any(_ok: c_int, _store: *mut X509_STORE_CTX) -> c_int {
@@ -757,16 +952,20 @@ impl Drop for PKey {
 }
 
 /// A memory BIO reading `data` (which must outlive it).
-struct MemBio(*mut BIO);
+pub(super) struct MemBio(*mut BIO);
 
 impl MemBio {
-    fn new(data: &[u8]) -> Option<MemBio> {
+    pub(super) fn new(data: &[u8]) -> Option<MemBio> {
         // SAFETY: a read-only memory BIO over the caller's bytes.
         let b = unsafe { BIO_new_mem_buf(data.as_ptr() as *const c_void, data.len() as c_int) };
         (!b.is_null()).then_some(MemBio(b))
     }
 
-    fn eof(&self) -> bool {
+    pub(super) fn raw(&self) -> *mut BIO {
+        self.0
+    }
+
+    pub(super) fn eof(&self) -> bool {
         // SAFETY: BIO_eof is BIO_ctrl(BIO_CTRL_EOF) on our BIO.
         unsafe { BIO_ctrl(self.0, BIO_CTRL_EOF as c_int, 0, ptr::null_mut()) != 0 }
     }
@@ -966,9 +1165,25 @@ impl PKey {
     }
 
     pub fn from_pem(pem: &[u8]) -> Result<PKey, &'static str> {
+        Self::from_pem_with(pem, None)
+    }
+
+    /// A PEM key, decrypted with `passphrase` if it is encrypted (without
+    /// one, an encrypted key fails: OpenSSL's default would prompt on the
+    /// terminal).
+    pub fn from_pem_with(pem: &[u8], passphrase: Option<&[u8]>) -> Result<PKey, &'static str> {
         let bio = MemBio::new(pem).ok_or("BIO_new_mem_buf() failed")?;
-        // SAFETY: PEM reading from our BIO; a new key.
-        let k = unsafe { PEM_read_bio_PrivateKey(bio.0, ptr::null_mut(), None, ptr::null_mut()) };
+        let mut pass = passphrase;
+        // SAFETY: PEM reading from our BIO; a new key. The callback gets
+        // `pass`, which outlives the call.
+        let k = unsafe {
+            PEM_read_bio_PrivateKey(
+                bio.0,
+                ptr::null_mut(),
+                Some(passphrase_cb),
+                &mut pass as *mut Option<&[u8]> as *mut c_void,
+            )
+        };
         NonNull::new(k).map(PKey).ok_or_else(|| {
             clear_errors();
             "PEM_read_bio_PrivateKey() failed"
@@ -1115,6 +1330,7 @@ impl Tls {
                 Ok(())
             }
             Op::Verify(depth, client, trusted) => self.apply_verify(*depth, client, trusted),
+            Op::OcspResp(resp) => self.apply_ocsp_resp(resp),
             Op::Key(key) => {
                 // SAFETY: the live SSL object; OpenSSL takes a reference.
                 if unsafe { SSL_use_PrivateKey(self.ptr(), key.0.as_ptr()) } == 0 {
@@ -1295,6 +1511,70 @@ impl Tls {
         Ok(())
     }
 
+    /// Whether the client asked for the certificate's status (OCSP
+    /// stapling) in its hello.
+    fn status_requested(self) -> bool {
+        // SAFETY: SSL_get_tlsext_status_type, a macro over SSL_ctrl on the
+        // live SSL object.
+        unsafe {
+            SSL_ctrl(
+                self.ptr(),
+                SSL_CTRL_GET_TLSEXT_STATUS_REQ_TYPE as c_int,
+                0,
+                ptr::null_mut(),
+            ) != -1
+        }
+    }
+
+    /// Staples `resp` (DER) to the handshake (`set_ocsp_status_resp`):
+    /// false when the client did not ask for a status, and then nothing
+    /// is sent.
+    pub fn set_ocsp_status_resp(self, resp: &[u8]) -> Result<bool, &'static str> {
+        if !self.status_requested() {
+            return Ok(false);
+        }
+        let op = Op::OcspResp(resp.to_vec());
+        self.apply(&op)?;
+        self.record(|| Some(op));
+        Ok(true)
+    }
+
+    fn apply_ocsp_resp(self, resp: &[u8]) -> Result<(), &'static str> {
+        let p = super::ocsp::openssl_copy(resp).ok_or("OPENSSL_malloc() failed")?;
+        // SAFETY: the live SSL object and its context. OpenSSL only sends
+        // a response when the context has a status callback that accepts
+        // it, hence the empty one (which replaces nginx's `ssl_stapling`
+        // callback of that server, as upstream). The object takes the
+        // block on success only.
+        unsafe {
+            let ctx = SSL_get_SSL_CTX(self.ptr());
+            let cb: unsafe extern "C" fn(*mut SSL, *mut c_void) -> c_int = status_ok;
+            SSL_CTX_callback_ctrl(
+                ctx,
+                SSL_CTRL_SET_TLSEXT_STATUS_REQ_CB as c_int,
+                // SAFETY: OpenSSL stores the callback as a generic
+                // function pointer and calls it with its own signature,
+                // which is status_ok's.
+                Some(core::mem::transmute::<
+                    unsafe extern "C" fn(*mut SSL, *mut c_void) -> c_int,
+                    unsafe extern "C" fn(),
+                >(cb)),
+            );
+            if SSL_ctrl(
+                self.ptr(),
+                SSL_CTRL_SET_TLSEXT_STATUS_REQ_OCSP_RESP as c_int,
+                resp.len() as _,
+                p as *mut c_void,
+            ) != 1
+            {
+                CRYPTO_free(p as *mut c_void, c"ssl_server.rs".as_ptr(), 0);
+                clear_errors();
+                return Err("SSL_set_tlsext_status_ocsp_resp() failed");
+            }
+        }
+        Ok(())
+    }
+
     pub fn clear_certs(self) {
         let _ = self.apply(&Op::ClearCerts);
         self.record(|| Some(Op::ClearCerts));
@@ -1374,7 +1654,7 @@ impl Tls {
         };
         // SAFETY: OpenSSL writes out.len() bytes; label and context are
         // read for their lengths.
-        let ok = unsafe {
+        let rc = unsafe {
             SSL_export_keying_material(
                 self.ptr(),
                 out.as_mut_ptr(),
@@ -1386,10 +1666,98 @@ impl Tls {
                 use_ctx,
             )
         };
-        if ok != 1 {
-            clear_errors();
+        self.check_export("SSL_export_keying_material", rc)
+    }
+
+    /// TLS 1.3 keying material from the early exporter secret, which a
+    /// server only has when it accepted 0-RTT data.
+    pub fn export_keying_material_early(
+        self,
+        out: &mut [u8],
+        label: &[u8],
+        context: &[u8],
+    ) -> bool {
+        // SAFETY: as export_keying_material.
+        let rc = unsafe {
+            SSL_export_keying_material_early(
+                self.ptr(),
+                out.as_mut_ptr(),
+                out.len(),
+                label.as_ptr() as *const core::ffi::c_char,
+                label.len(),
+                context.as_ptr(),
+                context.len(),
+            )
+        };
+        self.check_export("SSL_export_keying_material_early", rc)
+    }
+
+    /// An exporter's result: a failure is logged at `info` with OpenSSL's
+    /// reason, as upstream.
+    fn check_export(self, what: &str, rc: c_int) -> bool {
+        if rc == 1 {
+            return true;
         }
-        ok == 1
+        let mut buf = [0u8; 256];
+        // SAFETY: this thread's error queue; the text is NUL-terminated
+        // within the buffer.
+        let reason = unsafe {
+            ERR_error_string_n(ERR_get_error(), buf.as_mut_ptr() as *mut _, buf.len());
+            core::ffi::CStr::from_ptr(buf.as_ptr() as *const _)
+                .to_string_lossy()
+                .into_owned()
+        };
+        clear_errors();
+        if let Some(c) = self.client() {
+            // SAFETY: the live connection of the object and its log.
+            unsafe {
+                log::log_error(
+                    NGX_LOG_INFO,
+                    (*c).log,
+                    format!("{what} rc: {rc}, error: {reason}").as_bytes(),
+                )
+            };
+        }
+        false
+    }
+
+    /// The ciphers both the client offered and the server accepts, in the
+    /// server's order; GREASE values left out when `filter_grease`.
+    pub fn shared_ciphers(self, filter_grease: bool) -> Vec<u16> {
+        let mut out = Vec::new();
+        // SAFETY: the live SSL object; the supported list is a new stack
+        // (its ciphers are OpenSSL's static ones), freed here; the
+        // client's list is the object's own.
+        unsafe {
+            let sk = SSL_get1_supported_ciphers(self.ptr());
+            let ck = SSL_get_client_ciphers(self.ptr());
+            let ids = |st: *mut stack_st_SSL_CIPHER| -> Vec<u16> {
+                if st.is_null() {
+                    return Vec::new();
+                }
+                let n = OPENSSL_sk_num(st as *const OPENSSL_STACK).max(0);
+                (0..n)
+                    .map(|i| {
+                        let c = OPENSSL_sk_value(st as *const OPENSSL_STACK, i);
+                        SSL_CIPHER_get_protocol_id(c as *const SSL_CIPHER)
+                    })
+                    .collect()
+            };
+            let server = ids(sk);
+            let client = ids(ck);
+            if !sk.is_null() {
+                OPENSSL_sk_free(sk as *mut OPENSSL_STACK);
+            }
+            for id in server {
+                if filter_grease && is_grease(id) {
+                    continue;
+                }
+                if client.contains(&id) {
+                    out.push(id);
+                }
+            }
+        }
+        out
     }
 
     /// The raw address of the client (`peer`) or of the server, as a

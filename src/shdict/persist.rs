@@ -5,23 +5,15 @@
 //! "Persistent shared dicts", says why these processes.
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use nginx_sys::{ngx_event_t, NGX_LOG_ERR, NGX_LOG_NOTICE};
 
-use super::zone::{zones, Persist, Zone};
+use super::zone::{wall_ms, zones, Persist, Zone};
 use crate::codec::snapshot::{self, Encoder};
 use crate::nginx::global::Worker;
 use crate::nginx::log::{self, Log};
 use crate::nginx::timer::TimerEvent;
-
-/// Wall-clock ms since the epoch: expiry in the file is absolute, so a
-/// TTL keeps counting while nginx is down.
-fn wall_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 fn path_of(p: &Persist) -> std::path::PathBuf {
     use std::os::unix::ffi::OsStrExt;

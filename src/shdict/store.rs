@@ -480,12 +480,17 @@ impl<A: Alloc> Dict<A> {
         Found::Live(e)
     }
 
-    /// Moves an entry to the LRU head.
+    /// Moves an entry to the LRU head. A hot key is there already: then
+    /// nothing is written, so the other workers' copies of the sentinel's
+    /// and the node's cache lines stay valid (less time under the lock).
     fn touch(&mut self, e: &Entry) {
         let (s, l) = (self.lru(), lru_link(e.0));
         // SAFETY: a live node's lru link is in the well-formed LRU queue
         // whose sentinel is s.
         unsafe {
+            if (*s).next == l {
+                return;
+            }
             Link::remove(l);
             Link::insert_head(s, l);
         }

@@ -5,12 +5,18 @@ use core::ffi::c_void;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, Ordering};
 
-use nginx_sys::{ngx_int_t, ngx_shm_zone_t, ngx_str_t, NGX_ERROR, NGX_LOG_EMERG, NGX_OK};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use nginx_sys::{
+    ngx_int_t, ngx_shm_zone_t, ngx_str_t, NGX_ERROR, NGX_LOG_EMERG, NGX_LOG_ERR, NGX_LOG_NOTICE,
+    NGX_LOG_WARN, NGX_OK,
+};
 use ngx::allocator::Allocator;
 use ngx::core::slab::LockedSlabPool;
 use ngx::core::SlabPool;
 
 use super::store::{Alloc, Dict, Shctx};
+use crate::codec::snapshot::{self, Encoder};
 use crate::conf::MainConf;
 use crate::nginx::conf::{parse_size, parse_time, str_of, Conf};
 use crate::nginx::cycle::{self, Cycle};
@@ -33,6 +39,10 @@ pub struct Zone {
     cycle: Cycle,
     /// `persist=`: the zone's snapshot file.
     pub persist: Option<Persist>,
+    /// The running cycle's zone of this name, which a reload replaces:
+    /// the entries to keep when nginx gives this zone fresh memory (a new
+    /// size). Valid only until this zone's init, which clears it.
+    prev: Option<ShmZone>,
 }
 
 /// nginx's slab pool, locked, as the store's allocator.
@@ -69,6 +79,11 @@ impl Zone {
         // the view `d` is gone.
         let mut d = unsafe { Dict::attach(self.sh, Slab(&locked)) };
         Some(f(&mut d))
+    }
+
+    /// nginx's zone (what the C API's `ngx_http_lua_find_zone` returns).
+    pub fn shm(&self) -> ShmZone {
+        self.shm
     }
 
     pub fn capacity(&self) -> usize {
@@ -242,6 +257,7 @@ pub fn declare(
         mcf: mcf as *mut MainConf,
         cycle: cf.cycle(),
         persist,
+        prev: ShmZone::previous(cf, str_of(name)),
     }) else {
         return false;
     };
@@ -271,14 +287,8 @@ unsafe extern "C" fn init_zone(shm_zone: *mut ngx_shm_zone_t, data: *mut c_void)
         }
         // SAFETY: the main conf of the cycle being built, in its pool.
         let mcf = unsafe { &mut *z.mcf };
-        mcf.shdicts_ready += 1;
-        if mcf.shdicts_ready == mcf.shdicts.len() && !cycle::testing_config() {
-            // As upstream: init_by_lua runs once every zone is usable, with
-            // ngx_cycle pointing at the new cycle.
-            let ok = cycle::with_cycle(z.cycle, || mcf.run_init_by_lua(z.cycle.new_log()));
-            if !ok {
-                return NGX_ERROR as ngx_int_t;
-            }
+        if !mcf.zone_ready(z.cycle) {
+            return NGX_ERROR as ngx_int_t;
         }
         NGX_OK as ngx_int_t
     })
@@ -308,9 +318,19 @@ pub fn on_fresh(f: OnFresh) {
     ON_FRESH.set(Some(f));
 }
 
+/// Wall-clock ms since the epoch, the store's clock for expiry.
+pub fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// Gives `z` its store: the previous cycle's, the one already in inherited
-/// memory, or a new one.
+/// memory, or a new one (filled from the zone it replaces when a reload
+/// resized it, else from its snapshot file).
 fn init_store(shm: ShmZone, z: &mut Zone, old: Option<&Zone>) -> Option<()> {
+    // Past this init the previous zone may be unmapped.
+    let prev = z.prev.take();
     if let Some(old) = old {
         z.slab = old.slab.clone();
         z.sh = old.sh;
@@ -342,8 +362,64 @@ fn init_store(shm: ShmZone, z: &mut Zone, old: Option<&Zone>) -> Option<()> {
     pool.set_log_nomem(0);
     z.sh = sh;
     z.slab = Some(slab);
-    if let (false, Some(load)) = (cycle::testing_config(), ON_FRESH.get()) {
+    if cycle::testing_config() {
+        return Some(());
+    }
+    // SAFETY: a zone tagged with our module has as data the Zone declare
+    // attached, in the old cycle's pool, alive as long as the old zone
+    // (ShmZone::previous), which outlives this init.
+    let resized = prev.and_then(|p| unsafe { (p.data() as *const Zone).as_ref() });
+    if let Some(old) = resized {
+        // The running zone is fresher than any snapshot.
+        adopt(z, old, z.cycle.new_log());
+    } else if let Some(load) = ON_FRESH.get() {
         load(z, z.cycle.new_log());
     }
     Some(())
+}
+
+/// Copies the live entries of `old`, the zone a reload resized, into the
+/// fresh store of `z`, least recently used first, so the LRU order is kept
+/// and, when they do not fit, the oldest are evicted. The snapshot codec
+/// carries them: one path fills a zone from entries, a file's or a zone's.
+/// Old workers still serving meanwhile write to `old`; what they write
+/// after this copy is lost, as with a restart.
+fn adopt(z: &Zone, old: &Zone, log: Log) {
+    let t0 = Instant::now();
+    let now = wall_ms();
+    let mut enc = Encoder::new(old.capacity() as u64, now);
+    enc.reserve(old.capacity().saturating_sub(old.free_space()));
+    let Some(n) = old.with(|d| d.dump(now, &mut enc)) else {
+        return;
+    };
+    let bytes = enc.finish();
+    let name = String::from_utf8_lossy(&z.name);
+    let snap = match snapshot::decode(&bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            let msg = format!("lua_shared_dict \"{name}\" resized: entries not kept: {e}");
+            log.write(NGX_LOG_ERR, msg.as_bytes());
+            return;
+        }
+    };
+    let Some(r) = z.with(|d| d.load(&snap, now)) else {
+        return;
+    };
+    let dropped = r.evicted + r.skipped;
+    let msg = format!(
+        "lua_shared_dict \"{name}\" resized from {} to {} bytes: kept {} of {n} entries, \
+         {dropped} dropped ({} evicted, {} did not fit) in {} ms",
+        old.capacity(),
+        z.capacity(),
+        r.stored - r.evicted,
+        r.evicted,
+        r.skipped,
+        t0.elapsed().as_millis()
+    );
+    let level = if dropped > 0 {
+        NGX_LOG_WARN
+    } else {
+        NGX_LOG_NOTICE
+    };
+    log.write(level, msg.as_bytes());
 }

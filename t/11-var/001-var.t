@@ -98,7 +98,7 @@ GET /t
 
 
 
-=== TEST 7: var: reading with a bad name, outside a request and in a timer fails with the caller's position
+=== TEST 7: var: reading with a bad name, outside a request and in a timer fails with the caller's position; init_worker_by_lua says "API disabled in the current context" as upstream (a fake request there)
 --- http_config
     init_worker_by_lua_block {
         local ok, err = pcall(function() return ngx.var.uri end)
@@ -127,5 +127,5 @@ content_by_lua\(nginx.conf:\d+\):4: bad variable name
 nil /t nil
 $
 --- error_log eval
-[qr/init_worker: init_worker_by_lua\(nginx.conf:\d+\):2: no request found/,
+[qr/init_worker: init_worker_by_lua\(nginx.conf:\d+\):2: API disabled in the current context/,
 qr/timer: content_by_lua\(nginx.conf:\d+\):7: API disabled in the current context/]

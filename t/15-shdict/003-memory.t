@@ -57,6 +57,9 @@ refill: truenilfalse
     location = /t {
         content_by_lua_block {
             local d = ngx.shared.small
+            -- empty, also when a HUP reload resized TEST 1's zone into this one
+            d:flush_all()
+            d:flush_expired()
             local v = string.rep("v", 200)
             local i = 0
             repeat

@@ -64,3 +64,48 @@ GET /t
 true true
 --- no_error_log
 [error]
+
+
+
+=== TEST 3: shdict: requests to two workers incrementing one key leave the exact count
+--- http_config
+    lua_shared_dict counters 1m;
+--- config
+    location = /hit {
+        content_by_lua_block {
+            ngx.shared.counters:incr("hits", 1, 0)
+            ngx.shared.counters:incr("by" .. ngx.worker.id(), 1, 0)
+            ngx.header.content_length = 2
+            ngx.print("ok")
+        }
+    }
+    location = /t {
+        content_by_lua_block {
+            local port = ngx.var.server_port
+            -- 10 connections at once, 50 keepalive requests each: the
+            -- workers accept them as they come.
+            local function client()
+                local sock = ngx.socket.tcp()
+                assert(sock:connect("127.0.0.1", port))
+                local read_head = sock:receiveuntil("\r\n\r\n")
+                for _ = 1, 50 do
+                    assert(sock:send("GET /hit HTTP/1.1\r\nHost: x\r\n\r\n"))
+                    assert(read_head())
+                    assert(sock:receive(2) == "ok")
+                end
+                sock:close()
+            end
+            local threads = {}
+            for i = 1, 10 do threads[i] = ngx.thread.spawn(client) end
+            for i = 1, 10 do assert(ngx.thread.wait(threads[i])) end
+            local d = ngx.shared.counters
+            ngx.say(d:get("hits"), " ", (d:get("by0") or 0) + (d:get("by1") or 0))
+        }
+    }
+--- request
+GET /t
+--- response_body
+500 500
+--- timeout: 20
+--- no_error_log
+[error]

@@ -1,4 +1,5 @@
-# A HUP reload keeps a zone and its data when name and size are unchanged.
+# A HUP reload keeps a zone and its data when name and size are unchanged
+# (and the entries of a resized one: 010-resize.t).
 use Test::Nginx::Socket::Lua;
 
 master_on();
@@ -35,7 +36,7 @@ stored
 
 
 
-=== TEST 2: shdict: the reloaded configuration sees it; a resized zone starts empty
+=== TEST 2: shdict: the reloaded configuration sees it; a resized zone keeps its entries
 --- http_config
     lua_shared_dict dogs 1m;
     lua_shared_dict cats 128k;
@@ -58,6 +59,6 @@ rex3
 42
 a
 init saw: rex
-cats: nil 131072
+cats: tom 131072
 --- no_error_log
 [error]

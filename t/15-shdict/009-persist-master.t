@@ -1,5 +1,6 @@
 # persist=PATH with a master and two workers: the master saves at exit,
-# a reload that keeps the zone loads nothing, a resized zone loads.
+# a reload that keeps the zone loads nothing, a resized zone keeps the
+# running zone's entries rather than the older snapshot's.
 use Test::Nginx::Socket::Lua;
 
 master_on();
@@ -78,7 +79,7 @@ persist file
 
 
 
-=== TEST 4: shdict persist: a reload that resizes the zone loads the last snapshot (TEST 1's: TEST 2's master still runs)
+=== TEST 4: shdict persist: a reload that resizes the zone copies the running zone, fresher than the snapshot (TEST 1's: TEST 2's master still runs)
 --- http_config
     lua_shared_dict dogs 2m persist=$TEST_NGINX_PERSIST_DIR/dogs.snap;
 --- config
@@ -90,8 +91,30 @@ persist file
 --- request
 GET /t
 --- response_body
-rex nil 2097152
---- error_log eval
-qr/lua_shared_dict "dogs" persist file "[^"]*dogs.snap": loaded 1 of 1 entries/
+rex 1 2097152
+--- error_log
+lua_shared_dict "dogs" resized from 1048576 to 2097152 bytes: kept 2 of 2 entries
 --- no_error_log
 [error]
+persist file
+
+
+
+=== TEST 5: shdict persist: a zone a reload adds (here under a new name) loads its snapshot
+--- http_config
+    lua_shared_dict cats 1m persist=$TEST_NGINX_PERSIST_DIR/dogs.snap;
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say(ngx.shared.cats:get("name"), " ", ngx.shared.cats:get("more"), " ", ngx.shared.dogs)
+        }
+    }
+--- request
+GET /t
+--- response_body
+rex nil nil
+--- error_log eval
+qr/lua_shared_dict "cats" persist file "[^"]*dogs.snap": loaded 1 of 1 entries/
+--- no_error_log
+[error]
+resized

@@ -426,3 +426,24 @@ hello
 --- response_body
 nil
 truenilnot supported for downstream sockets
+
+
+
+=== TEST 17: lua_ssl_protocols: names are case-insensitive, as nginx's own bitmask directives
+--- config
+    lua_ssl_protocols TLSV1.2;
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:sslhandshake(false))
+            ngx.print((http_get(sock, "test.com"):match("proto=%S+")))
+        }
+    }
+--- request
+GET /t
+--- response_body chomp
+proto=TLSv1.2
+--- no_error_log
+[error]
+[emerg]

@@ -54,7 +54,7 @@ nilclosed
 "first: --xyz
 part: [line one\r\nline two]
 rest: [--\r\nend]
-nilclosed
+
 "
 --- no_error_log
 [error]
@@ -553,5 +553,33 @@ body:
 --- response_body eval
 "body:" . ("x" x (8 * 1024 * 1024))
 --- timeout: 20
+--- no_error_log
+[error]
+
+
+
+=== TEST 21: req.socket: after *a read the whole body, *a again gives "", until another read failed with "closed"
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = assert(ngx.req.socket())
+            ngx.say("[", sock:receive("*a"), "]")
+            ngx.say("[", sock:receive("*a"), "]")
+            local data, err, partial = sock:receive(1)
+            ngx.say(data, " ", err, " [", partial, "]")
+            data, err, partial = sock:receive()
+            ngx.say(data, " ", err, " [", partial, "]")
+            ngx.say(sock:receive("*a"))
+        }
+    }
+--- request
+POST /t
+hello
+--- response_body
+[hello]
+[]
+nil closed []
+nil closed []
+nilclosed
 --- no_error_log
 [error]

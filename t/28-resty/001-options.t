@@ -144,13 +144,13 @@ false
 --- opts: -j v -e 'local s = 0 for i = 1, 300 do s = s + i end print(s)'
 --- out
 45150
---- err_like: \A\[TRACE\s+1 \(command line -e\):1 loop\]\n\z
+--- err_like: \A(?:\[TRACE [^\n]*\n)*\[TRACE\s+\d+ \(command line -e\):1 loop\]\n(?:\[TRACE [^\n]*\n)*\z
 
 
 
 === TEST 17: resty -j dump: jit.dump writes traces with their IR to stdout
 --- opts: -j dump -e 'local s = 0 for i = 1, 300 do s = s + i end io.stdout:write(s, "\n")'
---- out_like: \A---- TRACE 1 start \(command line -e\):1\n.*---- TRACE 1 IR\n.*---- TRACE 1 stop -> loop\n.*^45150\n\z
+--- out_like: \A.*---- TRACE (\d+) start \(command line -e\):1\n.*---- TRACE \1 IR\n.*---- TRACE \1 stop -> loop\n.*^45150\n\z
 
 
 

@@ -421,7 +421,7 @@ truenilaborted
 --- config
     location = /t {
         content_by_lua_block {
-            package.loaded.p = require("ngx.pipe").spawn({"sleep", "1"})
+            package.loaded.p = require("ngx.pipe").spawn({"sleep", "10"})
             ngx.say("ok")
         }
         log_by_lua_block {

@@ -48,6 +48,11 @@ end
 base.ngx_getters.headers_sent = function()
     local rc = C.ngx_lua_ffi_headers_sent()
     if rc == FFI_NO_REQ_CTX then
+        -- upstream's init_worker/exit_worker run on a fake request
+        local phase = ngx.get_phase()
+        if phase == "init_worker" or phase == "exit_worker" then
+            error("API disabled in the current context", 3)
+        end
         error("no request found", 3)
     end
     if rc == FFI_DECLINED then

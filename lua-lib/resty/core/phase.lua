@@ -12,6 +12,7 @@ local names = {
     [9] = "body_filter", [10] = "timer", [11] = "exit_worker",
     [12] = "server_rewrite", [13] = "precontent", [14] = "balancer",
     [15] = "ssl_cert", [16] = "ssl_client_hello",
+    [17] = "ssl_session_fetch", [18] = "ssl_session_store",
 }
 
 function ngx.get_phase()

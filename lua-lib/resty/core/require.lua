@@ -2,47 +2,67 @@
 -- (ngx.sleep, a cosocket call) suspends the request instead of failing with
 -- "attempt to yield across C-call boundary": the C versions call the chunk
 -- from C, these call it from Lua.
+local package = package
 local loaded, loaders = package.loaded, package.loaders
 local type, error, concat, select, loadfile = type, error, table.concat, select, loadfile
+local pairs, pcall, setfenv, setmetatable, getmetatable, rawset =
+    pairs, pcall, setfenv, setmetatable, getmetatable, rawset
 local co_running = coroutine.running
 local c_dofile = dofile
+local G = _G
 
 local loading = {}
 
-function require(name)
-    local mod = loaded[name]
-    if mod ~= nil then
-        return mod
-    end
-    if type(name) ~= "string" then
-        error("bad argument #1 to 'require' (string expected, got " .. type(name) .. ")", 2)
-    end
-    local me = co_running() or true
-    if loading[name] == me then
-        error("loop or previous error loading module '" .. name .. "'", 2)
-    end
-    local msgs = {}
-    for i = 1, #loaders do
-        local loader, extra = loaders[i](name)
-        if type(loader) == "function" then
-            loading[name] = me
-            local ok, res = pcall(loader, name, extra)
-            loading[name] = nil
-            if not ok then
-                error(res, 0)
-            end
-            if res ~= nil then
-                loaded[name] = res
-            elseif loaded[name] == nil then
-                loaded[name] = true
-            end
-            return loaded[name]
-        elseif type(loader) == "string" then
-            msgs[#msgs + 1] = loader
+-- `require` over the module table `loaded`; with `env`, the Lua chunks it
+-- loads run with those globals (see new_env).
+local function make_require(mods, env)
+    return function(name)
+        local mod = mods[name]
+        if mod ~= nil then
+            return mod
         end
+        if env and type(name) == "string" and type(loaders[2](name)) == "function" then
+            -- lua-lib's own modules (the runtime: ngx.semaphore, ...) are
+            -- the VM's, loaded once: their ffi.cdef cannot run twice.
+            mod = G.require(name)
+            mods[name] = mod
+            return mod
+        end
+        if type(name) ~= "string" then
+            error("bad argument #1 to 'require' (string expected, got " .. type(name) .. ")", 2)
+        end
+        local me = co_running() or true
+        if loading[name] == me then
+            error("loop or previous error loading module '" .. name .. "'", 2)
+        end
+        local msgs = {}
+        for i = 1, #loaders do
+            local loader, extra = loaders[i](name)
+            if type(loader) == "function" then
+                if env then
+                    pcall(setfenv, loader, env)
+                end
+                loading[name] = me
+                local ok, res = pcall(loader, name, extra)
+                loading[name] = nil
+                if not ok then
+                    error(res, 0)
+                end
+                if res ~= nil then
+                    mods[name] = res
+                elseif mods[name] == nil then
+                    mods[name] = true
+                end
+                return mods[name]
+            elseif type(loader) == "string" then
+                msgs[#msgs + 1] = loader
+            end
+        end
+        error("module '" .. name .. "' not found:" .. concat(msgs), 2)
     end
-    error("module '" .. name .. "' not found:" .. concat(msgs), 2)
 end
+
+require = make_require(loaded)
 
 function dofile(...)
     if select("#", ...) == 0 then
@@ -55,4 +75,71 @@ function dofile(...)
     return f()
 end
 
-return { version = require("resty.core.base").version }
+-- The modules of a fresh VM: those loaded when the VM was built (the Lua
+-- standard library and lua-lib), recorded by snapshot().
+local baseline = {}
+
+local function snapshot()
+    for k in pairs(loaded) do
+        baseline[k] = true
+    end
+end
+-- Run once at start: a trace of its loop would take trace number 1 from
+-- the user's code (`resty -j v` shows it).
+jit.off(snapshot)
+
+-- lua_code_cache off: upstream runs each request in a VM of its own; here
+-- each request gets globals of its own (writes stay in them, reads fall
+-- back to the VM's) and a module table of its own, holding only the
+-- baseline modules, so every other module is loaded from scratch.
+local function new_env()
+    local env = setmetatable({}, { __index = G, __newindex = (getmetatable(G) or {}).__newindex })
+    local mods = {}
+    for k in pairs(baseline) do
+        mods[k] = loaded[k]
+    end
+    local pkg = setmetatable({ loaded = mods }, { __index = package })
+    rawset(env, "_G", env)
+    rawset(env, "package", pkg)
+    rawset(env, "require", make_require(mods, env))
+    rawset(env, "dofile", function(...)
+        if select("#", ...) == 0 then
+            return c_dofile()
+        end
+        local f, err = loadfile((...))
+        if not f then
+            error(err, 2)
+        end
+        setfenv(f, env)
+        return f()
+    end)
+    mods._G, mods.package = env, pkg
+    return env
+end
+
+-- A resty.core of the user's, on `path` (lua_package_path's own entries):
+-- what `require "resty.core"` returns from now on, as upstream loads the
+-- first resty.core its path has. Ours has already built ngx.*, and the
+-- resty.core.* modules such a file requires are ours.
+local function load_from_path(path)
+    local file = package.searchpath("resty.core", path)
+    if not file then
+        return
+    end
+    local chunk, err = loadfile(file)
+    if not chunk then
+        error(err, 0)
+    end
+    local res = chunk("resty.core", file)
+    if res == nil then
+        res = true
+    end
+    loaded["resty.core"] = res
+end
+
+return {
+    version = require("resty.core.base").version,
+    load_from_path = load_from_path,
+    snapshot = snapshot,
+    new_env = new_env,
+}

@@ -45,6 +45,10 @@ ffi.cdef [[
     void ngx_lua_ffi_ssl_free_session(ngx_lua_ssl_session_t *sess);
     int ngx_lua_ffi_socket_tcp_setoption(ngx_lua_tcp_t *s, const char *name,
         size_t name_len, int value, u_char *err, size_t *errlen);
+    int ngx_lua_ffi_socket_tcp_getoption(ngx_lua_tcp_t *s, const char *name,
+        size_t name_len, int *value, u_char *err, size_t *errlen);
+    int ngx_lua_ffi_socket_tcp_getfd(ngx_lua_tcp_t *s, int *fd, u_char *err,
+        size_t *errlen);
 ]]
 
 local data_ptr = ffi_new("const u_char *[1]")
@@ -122,12 +126,8 @@ local function received(h, data, err, partial)
     return nil, err
 end
 
-local function handle_of(self)
-    if type(self) ~= "table" or type(self[1]) ~= "userdata" then
-        error("bad argument #1 (cosocket object expected)", 3)
-    end
-    return self[HANDLE]
-end
+-- What the C functions take (the FFI functions too).
+local handle_of = sock_of
 
 -- Runs an operation; after a wait, collects its outcome. A failure may
 -- carry partial data (a receive cut short at once). Its text is read from
@@ -568,10 +568,17 @@ function tcp.getreusedtimes(self)
     return n
 end
 
+local NEVER_CONNECTED = "socket is never created nor connected"
+
+-- setoption / getoption: upstream's option names ("keepalive", "reuseaddr",
+-- "tcp-nodelay", "sndbuf", "rcvbuf", "keepintvl", "keepcnt") and errors.
 function tcp.setoption(self, name, value)
     local s = sock_of(self)
-    if type(name) ~= "string" then
-        error("bad argument #1 to 'setoption' (string expected, got " .. type(name) .. ")", 2)
+    if name == nil then
+        return nil, 'missing the "option" argument'
+    end
+    if value == nil then
+        return nil, 'missing the "value" argument'
     end
     local v
     if type(value) == "boolean" then
@@ -582,11 +589,46 @@ function tcp.setoption(self, name, value)
             error("bad argument #2 to 'setoption' (number or boolean expected)", 2)
         end
     end
+    name = tostring(name)
     local err, errlen = get_errbuf()
-    if C.ngx_lua_ffi_socket_tcp_setoption(s, name, #name, v, err, errlen) == FFI_OK then
+    local rc = C.ngx_lua_ffi_socket_tcp_setoption(s, name, #name, v, err, errlen)
+    if rc == FFI_OK then
         return true
     end
+    if rc == FFI_DECLINED then
+        error(NEVER_CONNECTED, 2)
+    end
     return nil, ffi_str(err, errlen[0])
+end
+
+function tcp.getoption(self, name)
+    local s = sock_of(self)
+    local err, errlen = get_errbuf()
+    local key = name == nil and "" or tostring(name)
+    local rc = C.ngx_lua_ffi_socket_tcp_getoption(s, key, #key, found, err, errlen)
+    if rc == FFI_DECLINED then
+        error(NEVER_CONNECTED, 2)
+    end
+    if name == nil then
+        return nil, 'missing the "option" argument'
+    end
+    if rc ~= FFI_OK then
+        return nil, ffi_str(err, errlen[0])
+    end
+    return tonumber(found[0])
+end
+
+function tcp.getfd(self)
+    local s = receiver(self)
+    local err, errlen = get_errbuf()
+    local rc = C.ngx_lua_ffi_socket_tcp_getfd(s, found, err, errlen)
+    if rc == FFI_DECLINED then
+        error(NEVER_CONNECTED, 2)
+    end
+    if rc ~= FFI_OK then
+        return nil, ffi_str(err, errlen[0])
+    end
+    return tonumber(found[0])
 end
 
 local function socket_object(meta, anchor, h)
@@ -648,6 +690,7 @@ local req_sock = {
     receiveuntil = tcp.receiveuntil,
     settimeout = tcp.settimeout,
     settimeouts = tcp.settimeouts,
+    getfd = tcp.getfd,
 }
 local req_sock_mt = { __index = req_sock }
 local raw_req_sock = {
@@ -657,6 +700,7 @@ local raw_req_sock = {
     send = tcp.send,
     settimeout = tcp.settimeout,
     settimeouts = tcp.settimeouts,
+    getfd = tcp.getfd,
 }
 local raw_req_sock_mt = { __index = raw_req_sock }
 

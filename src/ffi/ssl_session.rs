@@ -1,0 +1,117 @@
+//! `ngx.ssl.session` (lua-lib/ngx/ssl/session.lua): the session id and
+//! data of the handshake an `ssl_session_fetch_by_lua*` or
+//! `ssl_session_store_by_lua*` handler serves.
+//!
+//! As upstream: "no request found" raised outside requests, "bad request"
+//! without TLS, "bad lua context" on a TLS connection outside those
+//! handlers, and upstream's texts for bad sessions.
+use core::ffi::c_int;
+
+use super::{ErrOut, FFI_ERROR, FFI_NO_REQ, FFI_OK};
+use crate::lua::sched::current;
+use crate::nginx::ssl_server::Tls;
+use crate::nginx::ssl_session;
+
+/// The running request's TLS object, or the status to answer with.
+fn tls(err: &mut ErrOut) -> Result<Tls, c_int> {
+    let Some(ctx) = current().lua_ctx() else {
+        err.set(b"no request found");
+        return Err(FFI_NO_REQ);
+    };
+    Tls::of_request(ctx.req()).ok_or_else(|| {
+        err.set(b"bad request");
+        FFI_ERROR
+    })
+}
+
+/// Copies `v` (or the error) out; `FFI_OK` with the length in `len`.
+fn give(
+    v: Result<Vec<u8>, &str>,
+    out: *mut u8,
+    cap: usize,
+    len: *mut usize,
+    err: &mut ErrOut,
+) -> c_int {
+    match v {
+        Ok(v) => {
+            let buf = lua_buf!(out, cap);
+            if v.len() > buf.len() {
+                err.set(b"session too big to serialize");
+                return FFI_ERROR;
+            }
+            buf[..v.len()].copy_from_slice(&v);
+            out!(len, v.len());
+            FFI_OK
+        }
+        Err(e) => {
+            err.set(e.as_bytes());
+            FFI_ERROR
+        }
+    }
+}
+
+fn hex(id: Vec<u8>) -> Vec<u8> {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    id.iter()
+        .flat_map(|b| [DIGITS[(b >> 4) as usize], DIGITS[(b & 15) as usize]])
+        .collect()
+}
+
+export! {
+    /// `get_session_id`: the id in lowercase hex, as upstream.
+    fn ngx_lua_ffi_ssl_session_id(
+        out: *mut u8,
+        cap: usize,
+        len: *mut usize,
+        err: *mut u8,
+        errlen: *mut usize,
+    ) -> c_int {
+        let mut err = err_out!(err, errlen);
+        let t = match tls(&mut err) {
+            Ok(t) => t,
+            Err(rc) => return rc,
+        };
+        give(ssl_session::session_id(t).map(hex), out, cap, len, &mut err)
+    }
+}
+
+export! {
+    /// `get_serialized_session`: the DER form (at most `cap` bytes).
+    fn ngx_lua_ffi_ssl_session_get(
+        out: *mut u8,
+        cap: usize,
+        len: *mut usize,
+        err: *mut u8,
+        errlen: *mut usize,
+    ) -> c_int {
+        let mut err = err_out!(err, errlen);
+        let t = match tls(&mut err) {
+            Ok(t) => t,
+            Err(rc) => return rc,
+        };
+        give(ssl_session::serialized(t), out, cap, len, &mut err)
+    }
+}
+
+export! {
+    /// `set_serialized_session`, in `ssl_session_fetch_by_lua*`.
+    fn ngx_lua_ffi_ssl_session_set(
+        data: *const u8,
+        len: usize,
+        err: *mut u8,
+        errlen: *mut usize,
+    ) -> c_int {
+        let mut err = err_out!(err, errlen);
+        let t = match tls(&mut err) {
+            Ok(t) => t,
+            Err(rc) => return rc,
+        };
+        match ssl_session::set_serialized(t, lua_bytes!(data, len)) {
+            Ok(()) => FFI_OK,
+            Err(e) => {
+                err.set(e.as_bytes());
+                FFI_ERROR
+            }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+# init_worker_by_lua* and exit_worker_by_lua*: request APIs refuse with
+# upstream's fake-request wording, "API disabled in the current context".
+use Test::Nginx::Socket::Lua;
+
+plan tests => blocks() * 3;
+run_tests();
+
+__DATA__
+
+=== TEST 1: init_worker_by_lua: request APIs say "API disabled in the current context"
+--- http_config
+    init_worker_by_lua_block {
+        local probes = {
+            { "ngx.var", function() return ngx.var.uri end },
+            { "ngx.status", function() return ngx.status end },
+            { "ngx.header", function() ngx.header.foo = "bar" end },
+            { "ngx.headers_sent", function() return ngx.headers_sent end },
+            { "ngx.req.get_method", function() return ngx.req.get_method() end },
+            { "ngx.req.get_headers", function() return ngx.req.get_headers() end },
+            { "ngx.req.get_uri_args", function() return ngx.req.get_uri_args() end },
+            { "ngx.req.set_header", function() ngx.req.set_header("a", "b") end },
+        }
+        local out = {}
+        for _, p in ipairs(probes) do
+            local ok, err = pcall(p[2])
+            out[#out + 1] = p[1] .. ": " .. tostring(ok) .. " "
+                .. (tostring(err):match("API disabled in the current context") or tostring(err))
+        end
+        package.loaded.worker_probes = table.concat(out, "\n")
+    }
+--- config
+    location = /t {
+        content_by_lua_block { ngx.say(package.loaded.worker_probes) }
+    }
+--- request
+GET /t
+--- response_body
+ngx.var: false API disabled in the current context
+ngx.status: false API disabled in the current context
+ngx.header: false API disabled in the current context
+ngx.headers_sent: false API disabled in the current context
+ngx.req.get_method: false API disabled in the current context
+ngx.req.get_headers: false API disabled in the current context
+ngx.req.get_uri_args: false API disabled in the current context
+ngx.req.set_header: false API disabled in the current context
+--- no_error_log
+no request found
+
+
+
+=== TEST 2: exit_worker_by_lua: the same wording
+--- http_config
+    exit_worker_by_lua_block {
+        local ok, err = pcall(function() return ngx.req.get_method() end)
+        local ok2, err2 = pcall(function() return ngx.var.uri end)
+        ngx.log(ngx.WARN, "exit probes: ", ok, " ", err, " / ", ok2, " ", err2)
+    }
+--- config
+    location = /t {
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- shutdown_error_log eval
+qr/exit probes: false API disabled in the current context \/ false .*API disabled in the current context/
