@@ -37,6 +37,11 @@ pub struct MainConf {
     pub uses_access: bool,
     pub uses_precontent: bool,
     pub uses_log: bool,
+    /// Some location has `header_filter_by_lua*` (or `body_filter_by_lua*`,
+    /// whose buffers our header filter asks to be in memory) /
+    /// `body_filter_by_lua*`: only then are our filters in nginx's chains.
+    pub uses_header_filter: bool,
+    pub uses_body_filter: bool,
     /// Some server has `ssl_certificate_by_lua*`: its connections' first
     /// read handler is ours (see `nginx::ssl_server`).
     pub uses_ssl_cert: bool,
@@ -173,6 +178,8 @@ impl Default for MainConf {
             uses_access: false,
             uses_precontent: false,
             uses_log: false,
+            uses_header_filter: false,
+            uses_body_filter: false,
             uses_ssl_cert: false,
             rewrite_no_postpone: None,
             access_no_postpone: None,

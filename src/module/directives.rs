@@ -498,8 +498,15 @@ fn set_handler(cf: Conf, conf: &mut c_void, phase: Phase, form: Form) -> SetResu
                 Phase::SslClientHello => &mut lcf.ssl_client_hello,
                 Phase::SslSessFetch => &mut lcf.ssl_sess_fetch,
                 Phase::SslSessStore => &mut lcf.ssl_sess_store,
-                Phase::HeaderFilter => &mut lcf.header_filter,
-                Phase::BodyFilter => &mut lcf.body_filter,
+                Phase::HeaderFilter => {
+                    mcf.uses_header_filter = true;
+                    &mut lcf.header_filter
+                }
+                Phase::BodyFilter => {
+                    mcf.uses_header_filter = true;
+                    mcf.uses_body_filter = true;
+                    &mut lcf.body_filter
+                }
                 _ => return Err(ConfError::Logged),
             }
         }
