@@ -57,8 +57,14 @@ fn print(L: State, newline: bool) -> Result<c_int, Raise> {
         return fail(L, c"seen eof");
     }
     let nargs = L.top();
-    // One string argument, the usual `ngx.say("...")`: one pass.
-    let single = if nargs == 1 { L.str_at(1) } else { None };
+    // One string or integer argument, the usual `ngx.say("...")` or
+    // `ngx.say(n)`: one pass.
+    let mut buf = [0; 16];
+    let single = if nargs == 1 {
+        L.print_text(1, &mut buf)
+    } else {
+        None
+    };
     let mut size = usize::from(newline);
     match single {
         Some(s) => size += s.len(),
