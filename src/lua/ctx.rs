@@ -228,20 +228,23 @@ impl LuaCtx {
 
 impl Drop for LuaCtx {
     fn drop(&mut self) {
-        let mut list = core::mem::take(&mut self.attachments);
-        for a in list.drain(..) {
-            // SAFETY: the feature attached data with its own end function
-            // and detaches it before the data goes away.
-            unsafe { (a.kind.end)(a.data) };
-        }
-        // An end function may have attached again (into the emptied
-        // field): that list goes with the context.
-        if list.capacity() > 0 {
-            SPARE.with(|s| {
-                if s.attachments.len() < SPARE_LISTS {
-                    s.attachments.push(list);
-                }
-            });
+        // Without a list (most requests) there is nothing to end.
+        if self.attachments.capacity() > 0 {
+            let mut list = core::mem::take(&mut self.attachments);
+            for a in list.drain(..) {
+                // SAFETY: the feature attached data with its own end function
+                // and detaches it before the data goes away.
+                unsafe { (a.kind.end)(a.data) };
+            }
+            // An end function may have attached again (into the emptied
+            // field): that list goes with the context.
+            if list.capacity() > 0 {
+                SPARE.with(|s| {
+                    if s.attachments.len() < SPARE_LISTS {
+                        s.attachments.push(list);
+                    }
+                });
+            }
         }
         self.release_threads();
         keep_list(core::mem::take(&mut self.threads));
