@@ -4,6 +4,9 @@
 //! `nginx::ssl_server`), and may yield; their verdicts and settings are
 //! then applied by the real handshake. `ssl_session_store_by_lua*` runs
 //! inside the real handshake and cannot yield, as upstream.
+//! `proxy_ssl_certificate_by_lua*` and `proxy_ssl_verify_by_lua*` run
+//! inside the upstream handshake for the proxied request and cannot
+//! yield on stock nginx.
 use core::ffi::c_void;
 
 use nginx_sys::{ngx_connection_t, ngx_ssl_connection_t, NGX_ERROR, NGX_LOG_ERR};

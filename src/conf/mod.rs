@@ -395,7 +395,10 @@ impl LocConf {
                 "proxy_ssl_verify_by_lua*",
             ),
         ] {
-            if (own || inherited) && !install_proxy_cb(cf, hook) && own {
+            if !(own || inherited) {
+                continue;
+            }
+            if !install_proxy_cb(cf, hook) && own {
                 cf.log(
                     NGX_LOG_EMERG,
                     &format!("{name} should be used with proxy_pass https url"),

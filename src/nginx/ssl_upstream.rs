@@ -252,7 +252,13 @@ pub fn proxy_set_cert(r: Request, chain: &CertChain) -> Result<(), &'static str>
             return Err("SSL_use_certificate() failed");
         }
         for i in 1..n {
-            if SSL_ctrl(ssl, SSL_CTRL_CHAIN_CERT as c_int, 1, chain.get(i) as *mut c_void) == 0 {
+            if SSL_ctrl(
+                ssl,
+                SSL_CTRL_CHAIN_CERT as c_int,
+                1,
+                chain.get(i) as *mut c_void,
+            ) == 0
+            {
                 clear_openssl_errors();
                 return Err("SSL_add1_chain_cert() failed");
             }
@@ -323,4 +329,3 @@ pub unsafe fn free_cert(x: *mut c_void) {
         unsafe { X509_free(x as *mut X509) };
     }
 }
-

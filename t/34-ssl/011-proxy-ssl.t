@@ -405,3 +405,36 @@ proxy_ssl_verify_by_lua* should be used with proxy_pass https url
 --- must_die
 --- error_log
 "proxy_ssl_certificate_by_lua_block" directive is not allowed here
+
+
+
+=== TEST 15: proxy_ssl_certificate_by_lua_file and proxy_ssl_verify_by_lua_file: the file forms, chunk names from the file
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        proxy_pass https://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
+        proxy_ssl_session_reuse off;
+        lua_upstream_skip_openssl_default_verify on;
+        proxy_ssl_certificate_by_lua_file html/cert.lua;
+        proxy_ssl_verify_by_lua_file html/verify.lua;
+    }
+--- user_files
+>>> cert.lua
+local pc = require "ngx.ssl.proxysslcert"
+assert(pc.set_der_cert(client_crt_der))
+assert(pc.set_der_priv_key(client_key_der))
+ngx.log(ngx.INFO, "cert file ran in ", ngx.get_phase())
+>>> verify.lua
+local pv = require "ngx.ssl.proxysslverify"
+ngx.log(ngx.INFO, "verify file ran in ", ngx.get_phase(), ", result ", pv.get_verify_result())
+--- request
+GET /t
+--- response_body
+client: CN=client.test
+--- error_log eval
+[
+qr/cert\.lua:4: cert file ran in proxy_ssl_cert/,
+qr/verify\.lua:2: verify file ran in proxy_ssl_verify, result 0/,
+]
+--- no_error_log
+[error]
