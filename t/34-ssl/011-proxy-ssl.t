@@ -107,17 +107,27 @@ bad der: nil d2i_X509_bio() failed
 
 
 
-=== TEST 3: no proxy_ssl_certificate_by_lua: the backend refuses the handshake without a client certificate
+=== TEST 3: a location without the handlers (its TLS context may be shared with one that has them, as nginx 1.28 does): no client certificate, the backend refuses
 --- http_config eval: $::HttpConfig
 --- config
     location = /t {
         proxy_pass https://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
-        proxy_ssl_session_reuse off;
+    }
+    location = /lua {
+        proxy_pass https://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
+        proxy_ssl_certificate_by_lua_block {
+            ngx.log(ngx.ERR, "cert handler ran")
+        }
+        proxy_ssl_verify_by_lua_block {
+            ngx.log(ngx.ERR, "verify handler ran")
+        }
     }
 --- request
 GET /t
 --- error_code: 400
 --- response_body_like: No required SSL certificate was sent
+--- no_error_log
+handler ran
 
 
 
@@ -259,13 +269,18 @@ should not get here
 
 
 
-=== TEST 9: proxy_ssl_certificate_by_lua: a cosocket connect cannot yield there: the clear error, 502
+=== TEST 9: proxy_ssl_certificate_by_lua: light threads, semaphore waits and a cosocket connect cannot yield there: the clear error, 502
 --- http_config eval: $::HttpConfig
 --- config
     location = /t {
         proxy_pass https://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
         proxy_ssl_session_reuse off;
         proxy_ssl_certificate_by_lua_block {
+            local ok, err = pcall(ngx.thread.spawn, function() end)
+            ngx.log(ngx.INFO, "spawn: ", ok, " ", err)
+            local sema = require("ngx.semaphore").new()
+            ok, err = sema:wait(1)
+            ngx.log(ngx.INFO, "sema wait: ", ok, " ", err)
             local sock = ngx.socket.tcp()
             local ok, err = sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1)
             ngx.log(ngx.ERR, "should not get here: ", err)
@@ -274,8 +289,12 @@ should not get here
 --- request
 GET /t
 --- error_code: 502
---- error_log
-API disabled in the context of proxy_ssl_certificate_by_lua*
+--- error_log eval
+[
+qr/spawn: false .*API disabled in the context of proxy_ssl_certificate_by_lua\*/,
+qr/sema wait: nil API disabled in the context of proxy_ssl_certificate_by_lua\*/,
+qr/lua entry thread aborted: runtime error: .*API disabled in the context of proxy_ssl_certificate_by_lua\*/,
+]
 --- no_error_log
 should not get here
 
