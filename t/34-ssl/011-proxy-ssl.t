@@ -399,7 +399,33 @@ set_der_cert: nilbad request
 
 
 
-=== TEST 13: proxy_ssl_verify_by_lua_block: refused with proxy_pass http:// (no TLS context to hook)
+=== TEST 13: ngx.ssl.proxysslverify / proxysslcert outside requests: "no request found" raised
+--- http_config
+    init_worker_by_lua_block {
+        local pv = require "ngx.ssl.proxysslverify"
+        local pc = require "ngx.ssl.proxysslcert"
+        local ok, err = pcall(pv.get_verify_cert)
+        ngx.log(ngx.WARN, "get_verify_cert: ", ok, " ", err)
+        ok, err = pcall(pc.clear_certs)
+        ngx.log(ngx.WARN, "clear_certs: ", ok, " ", err)
+    }
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- error_log eval
+[
+qr/get_verify_cert: false .*no request found/,
+qr/clear_certs: false .*no request found/,
+]
+--- no_error_log
+[error]
+
+
+
+=== TEST 14: proxy_ssl_verify_by_lua_block: refused with proxy_pass http:// (no TLS context to hook)
 --- config
     location = /t {
         proxy_pass http://127.0.0.1:1/;
@@ -413,7 +439,7 @@ proxy_ssl_verify_by_lua* should be used with proxy_pass https url
 
 
 
-=== TEST 14: proxy_ssl_certificate_by_lua_block: location only, as upstream
+=== TEST 15: proxy_ssl_certificate_by_lua_block: location only, as upstream
 --- config
     proxy_ssl_certificate_by_lua_block {
         ngx.log(ngx.INFO, "never")
@@ -427,7 +453,7 @@ proxy_ssl_verify_by_lua* should be used with proxy_pass https url
 
 
 
-=== TEST 15: proxy_ssl_certificate_by_lua_file and proxy_ssl_verify_by_lua_file: the file forms, chunk names from the file
+=== TEST 16: proxy_ssl_certificate_by_lua_file and proxy_ssl_verify_by_lua_file: the file forms, chunk names from the file
 --- http_config eval: $::HttpConfig
 --- config
     location = /t {

@@ -10,6 +10,7 @@ local get_errbuf = base.get_errbuf
 local FFI_OK, FFI_ERROR, FFI_NO_REQ_CTX = base.FFI_OK, base.FFI_ERROR, base.FFI_NO_REQ_CTX
 local error = error
 local get_phase = ngx.get_phase
+local get_request = base.get_request
 
 ffi.cdef [[
     int ngx_lua_ffi_proxy_ssl_set_verify_result(int v, u_char *err,
@@ -21,8 +22,12 @@ ffi.cdef [[
 
 local _M = { version = base.version }
 
--- Only the verify handler has a verification to act on.
+-- Only the verify handler has a verification to act on (outside requests
+-- the missing request is reported first, as upstream).
 local function check_phase()
+    if not get_request() then
+        error("no request found", 3)
+    end
     if get_phase() ~= "proxy_ssl_verify" then
         error("API disabled in the current context", 3)
     end
