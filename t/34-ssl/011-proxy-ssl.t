@@ -110,6 +110,9 @@ bad der: nil d2i_X509_bio() failed
 === TEST 3: a location without the handlers (its TLS context may be shared with one that has them, as nginx 1.28 does): no client certificate, the backend refuses
 --- http_config eval: $::HttpConfig
 --- config
+    # At server level: the locations below set no proxy_ssl_* and share the
+    # server's TLS context on 1.28 (and no session is kept to leak at exit).
+    proxy_ssl_session_reuse off;
     location = /t {
         proxy_pass https://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
     }
