@@ -221,6 +221,7 @@ pub unsafe extern "C" fn init_module(cycle: *mut ngx_cycle_t) -> ngx_int_t {
             crate::nginx::ssl_server::wrap_listenings(cycle, crate::ssl_cert::start);
         }
         crate::nginx::ssl_session::set_store(crate::ssl_cert::store);
+        crate::nginx::ssl_upstream::set_proxy_runner(crate::ssl_cert::proxy);
         let Some(ph) = HttpConfs::of_cycle(cycle).and_then(HttpConfs::phase_handlers) else {
             return OK;
         };
