@@ -77,11 +77,16 @@ pub fn sni_host_name(ext: &[u8]) -> Option<&[u8]> {
     Some(&rest[2..2 + n])
 }
 
+/// A ClientHello this parser does not take (split over records, or
+/// malformed): OpenSSL is left to read it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Malformed;
+
 /// The body of extension `typ` of the ClientHello in `buf` (whole
 /// records, as [`client_hello_end`] found them): `Ok(None)` when the hello
-/// has no such extension; `Err(())` when the hello is not in one record
+/// has no such extension; `Err(Malformed)` when the hello is not in one record
 /// or is malformed (the caller then lets OpenSSL read it).
-pub fn client_hello_ext(buf: &[u8], typ: u16) -> Result<Option<&[u8]>, ()> {
+pub fn client_hello_ext(buf: &[u8], typ: u16) -> Result<Option<&[u8]>, Malformed> {
     let (_, mut exts) = hello_parts(buf)?;
     let mut found = None;
     while !exts.is_empty() {
@@ -90,7 +95,7 @@ pub fn client_hello_ext(buf: &[u8], typ: u16) -> Result<Option<&[u8]>, ()> {
         if u16::from_be_bytes([t[0], t[1]]) == typ {
             if found.is_some() {
                 // OpenSSL refuses a repeated extension.
-                return Err(());
+                return Err(Malformed);
             }
             found = Some(data);
         }
@@ -100,13 +105,13 @@ pub fn client_hello_ext(buf: &[u8], typ: u16) -> Result<Option<&[u8]>, ()> {
 
 /// The legacy session id of the ClientHello in `buf` (as
 /// [`client_hello_ext`]).
-pub fn client_hello_session_id(buf: &[u8]) -> Result<&[u8], ()> {
+pub fn client_hello_session_id(buf: &[u8]) -> Result<&[u8], Malformed> {
     hello_parts(buf).map(|(id, _)| id)
 }
 
-fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], ()> {
+fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], Malformed> {
     if b.len() < n {
-        return Err(());
+        return Err(Malformed);
     }
     let (h, t) = b.split_at(n);
     *b = t;
@@ -114,7 +119,7 @@ fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], ()> {
 }
 
 /// A length-prefixed vector (`width` bytes of length).
-fn vec<'a>(b: &mut &'a [u8], width: usize) -> Result<&'a [u8], ()> {
+fn vec<'a>(b: &mut &'a [u8], width: usize) -> Result<&'a [u8], Malformed> {
     let len = take(b, width)?
         .iter()
         .fold(0usize, |n, &x| (n << 8) | usize::from(x));
@@ -123,14 +128,14 @@ fn vec<'a>(b: &mut &'a [u8], width: usize) -> Result<&'a [u8], ()> {
 
 /// The session id and the extensions block of a ClientHello in one
 /// record.
-fn hello_parts(buf: &[u8]) -> Result<(&[u8], &[u8]), ()> {
+fn hello_parts(buf: &[u8]) -> Result<(&[u8], &[u8]), Malformed> {
     let mut rec = buf;
     let hdr = take(&mut rec, 5)?;
     let rlen = usize::from(u16::from_be_bytes([hdr[3], hdr[4]]));
     let mut rec = take(&mut rec, rlen)?;
     let hs = take(&mut rec, 4)?;
     if hs[0] != 1 {
-        return Err(());
+        return Err(Malformed);
     }
     let hlen = (usize::from(hs[1]) << 16) | (usize::from(hs[2]) << 8) | usize::from(hs[3]);
     let mut body = take(&mut rec, hlen)?;
@@ -246,9 +251,12 @@ mod tests {
         assert_eq!(client_hello_ext(&one, 5), Ok(Some(&[9u8][..])));
         assert_eq!(client_hello_ext(&one, 16), Ok(None));
         assert_eq!(client_hello_session_id(&one), Ok(&[][..]));
-        assert_eq!(client_hello_ext(&one[..one.len() - 1], 0), Err(()));
+        assert_eq!(
+            client_hello_ext(&one[..one.len() - 1], 0),
+            Err(super::Malformed)
+        );
         let mut two = record(&hello[..20]);
         two.extend(record(&hello[20..]));
-        assert_eq!(client_hello_ext(&two, 0), Err(()));
+        assert_eq!(client_hello_ext(&two, 0), Err(super::Malformed));
     }
 }

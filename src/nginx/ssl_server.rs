@@ -172,7 +172,7 @@ impl Drop for Pending {
     fn drop(&mut self) {
         self.abort();
         self.free_probe();
-        if SCRATCH_OWNER.get() == self as *const Pending {
+        if ptr::eq(SCRATCH_OWNER.get(), self) {
             SCRATCH_OWNER.set(ptr::null());
         }
     }
@@ -718,7 +718,7 @@ fn start_light(
             Some(n) if !n.is_empty() && n.len() <= 255 && !n.contains(&0) => Some(n.to_vec()),
             _ => return None,
         },
-        Err(()) => return None,
+        Err(_) => return None,
     };
     let Some((chosen, chosen_ssl)) = choose_server(c, p, default_ssl, sni.as_deref()).ok()? else {
         // nginx refuses the name (reject_handshake): its handshake says so.
@@ -760,7 +760,7 @@ fn full_handshake(hello: &[u8], default_ssl: *mut SSL_CTX) -> bool {
     let tls13 = match tls::client_hello_ext(hello, 43) {
         Ok(Some(v)) => v.len() > 1 && v[1..].chunks_exact(2).any(|w| w == [3, 4]),
         Ok(None) => false,
-        Err(()) => return false,
+        Err(_) => return false,
     };
     // SAFETY: the default server's live TLS context. 1 << 29 is OpenSSL
     // 3's SSL_OP_NO_TLSv1_3 (a macro bindgen cannot expand).
@@ -780,7 +780,7 @@ fn full_handshake(hello: &[u8], default_ssl: *mut SSL_CTX) -> bool {
     }
     let ticket = match tls::client_hello_ext(hello, 35) {
         Ok(t) => t.is_some_and(|t| !t.is_empty()),
-        Err(()) => return false,
+        Err(_) => return false,
     };
     !ticket && tls::client_hello_session_id(hello).is_ok_and(|id| id.is_empty())
 }
@@ -959,7 +959,7 @@ fn light_probe(p: &Pending, client: *mut ngx_connection_t) -> Option<Tls> {
 fn sync_scratch(p: &Pending) -> Option<Tls> {
     let s = NonNull::new(SCRATCH.get())?;
     let t = Tls(s);
-    if SCRATCH_OWNER.get() != p as *const Pending {
+    if !ptr::eq(SCRATCH_OWNER.get(), p) {
         // SAFETY: the scratch object and the chosen server's live context.
         unsafe {
             if SSL_set_SSL_CTX(s.as_ptr(), p.chosen_ctx.get()).is_null() {
