@@ -19,6 +19,12 @@
 //! ([`Op`]); when it is done, nginx's own handler runs the real handshake,
 //! whose certificate callback replays the record and answers with the
 //! handler's verdict.
+//!
+//! When only the certificate handler can run and the hello cannot resume
+//! a session, the probe is skipped ([`start_light`]): nginx's SNI callback
+//! picks the server on a scratch object of the worker, and the handler's
+//! certificates and keys are checked on that object; a call that needs
+//! the handshake's own state makes the probe then.
 use core::cell::{Cell, RefCell};
 use core::ffi::{c_int, c_void};
 use core::ptr::{self, NonNull};
