@@ -530,3 +530,39 @@ handler of *.b.test
 handler of default.test
 --- no_error_log
 [alert]
+
+
+
+=== TEST 14: ssl_certificate_by_lua_block: with nginx's own client certificate check (ssl_verify_client), the handler runs and nginx still asks for a certificate
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2 ssl;
+        server_name v.test;
+        ssl_certificate $TEST_NGINX_SSL_DIR/fallback.test.crt;
+        ssl_certificate_key $TEST_NGINX_SSL_DIR/fallback.test.key;
+        ssl_verify_client optional;
+        ssl_client_certificate $TEST_NGINX_SSL_DIR/all.crt;
+        ssl_certificate_by_lua_block {
+            local ssl = require "ngx.ssl"
+            ngx.log(ngx.WARN, "handler for ", ssl.server_name())
+        }
+        location / { return 200 "verify=$ssl_client_verify"; }
+    }
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_2))
+            assert(sock:sslhandshake(nil, "v.test", false))
+            sock:send("GET / HTTP/1.0\r\nHost: v.test\r\n\r\n")
+            ngx.say(sock:receive("*a"):match("\r\n\r\n(.*)"))
+            sock:close()
+        }
+    }
+--- response_body
+verify=NONE
+--- error_log
+handler for v.test
+--- no_error_log
+[error]
+[alert]
