@@ -33,6 +33,18 @@ fn verdict(outcome: Outcome) -> Option<bool> {
     }
 }
 
+/// Whether the server `confs` has a `kind` handler (`ssl_server`'s
+/// [`ssl_server::HasFn`]).
+pub fn has(confs: HttpConfs, kind: Kind) -> bool {
+    let lcf = LocConf::of_confs(confs);
+    match kind {
+        Kind::ClientHello => lcf.ssl_client_hello.is_some(),
+        Kind::Cert => lcf.ssl_cert.is_some(),
+        Kind::SessFetch => lcf.ssl_sess_fetch.is_some(),
+        Kind::SessStore => lcf.ssl_sess_store.is_some(),
+    }
+}
+
 /// Starts the `kind` handler of the server `confs` for client connection
 /// `c` (`ssl_server`'s [`ssl_server::StartFn`]).
 pub fn start(
