@@ -353,6 +353,7 @@ export! {
         // A location rewrite handler runs again after nginx found the new
         // location; a server rewrite one is not re-entered.
         ctx.phases.uri_jump = phase == Phase::Rewrite;
+        ctx.phases.jump_drops_ctx = true;
         ctx.exit_code = Some(0);
         FFI_DONE
     }

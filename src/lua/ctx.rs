@@ -163,6 +163,15 @@ impl LuaCtx {
         unsafe { Request::from_raw(self.r) }.expect("a request context has a request")
     }
 
+    /// Forgets the request's `ngx.ctx` table (the next access makes a new
+    /// one). Not while Lua code of the request runs an FFI call.
+    pub fn drop_user_ctx(&mut self) {
+        if self.ctx_ref > 0 {
+            let r = core::mem::replace(&mut self.ctx_ref, 0);
+            self.vm().ctx_ref_free(r);
+        }
+    }
+
     pub fn vm(&mut self) -> &mut Vm {
         // SAFETY: the VM lives in the main conf, which outlives requests.
         unsafe { &mut *self.vm }
