@@ -88,6 +88,9 @@ pub struct Output {
     pub bufs: OutBufs,
     /// `ngx.req.socket(true)` was acquired: nginx sends no more output.
     pub raw_socket: bool,
+    /// `ngx.say`/`ngx.print` sent body bytes: until then `ngx.flush()`
+    /// (not waiting) has nothing to flush, as upstream's.
+    pub seen_body_data: bool,
 }
 
 /// Reading the request body for Lua.
@@ -306,6 +309,7 @@ impl RequestCtx {
                 held: HeldChain::default(),
                 bufs: OutBufs::default(),
                 raw_socket: false,
+                seen_body_data: false,
             },
             body: Body::default(),
             arg: BodyArg::default(),

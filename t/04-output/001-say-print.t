@@ -354,3 +354,27 @@ bad argument #2 to '?' (string, number, boolean, nil, ngx.null, or array table e
 bad argument #1 to '?' (bad data type cdata found)
 --- no_error_log
 [error]
+
+
+
+=== TEST 16: flush: before the header went out, and without body data unless waiting, there is "nothing to flush", as upstream (the status can still change)
+--- config
+    location = /t {
+        content_by_lua_block {
+            local ok, err = ngx.flush()
+            ngx.status = 404
+            ngx.send_headers()
+            local ok2, err2 = ngx.flush()
+            local ok3, err3 = ngx.flush(true)
+            ngx.say(tostring(ok), " ", err, "; ", tostring(ok2), " ", err2, "; ", ok3, " ", err3)
+            ngx.say(ngx.flush())
+        }
+    }
+--- request
+GET /t
+--- error_code: 404
+--- response_body
+nil nothing to flush; nil nothing to flush; 1 nil
+1
+--- no_error_log
+[error]
