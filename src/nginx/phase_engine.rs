@@ -69,7 +69,7 @@ impl Request {
         // SAFETY: a live request has a live connection and write event.
         unsafe {
             let c = self.conn();
-            ((*c).buffered() as u32, (*(*c).write).delayed() != 0)
+            ((*c).buffered(), (*(*c).write).delayed() != 0)
         }
     }
 
