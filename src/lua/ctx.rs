@@ -298,6 +298,10 @@ pub struct CoCtx {
     pub ctx: *mut LuaCtx,
     /// The spawning thread; null for the entry thread.
     pub parent: *mut CoCtx,
+    /// The Lua coroutine that called `ngx.thread.spawn`: the parent's own,
+    /// or a user coroutine running inside it, which upstream counts as
+    /// the parent (only it may wait on the thread). Compared, never used.
+    pub spawner: *mut lua_State,
     pub state: CoState,
     /// Suspended on an nginx event (as opposed to a plain yield).
     pub waiting: bool,
@@ -334,6 +338,7 @@ impl CoCtx {
             co_ref,
             ctx,
             parent,
+            spawner: ptr::null_mut(),
             state: CoState::Running,
             waiting: false,
             sleep_ev: ManuallyDrop::new(TimerEvent::new()),

@@ -499,3 +499,32 @@ qr/^coroutine 0:$/,
 ]
 --- no_error_log
 coroutine 1:
+
+
+
+=== TEST 22: thread.wait: a thread spawned inside a user coroutine belongs to that coroutine, as upstream: the entry thread may not wait on it, the coroutine may
+--- config
+    location = /t {
+        content_by_lua_block {
+            local t
+            local co = coroutine.create(function()
+                t = ngx.thread.spawn(function()
+                    ngx.sleep(0.01)
+                    return "slept"
+                end)
+                coroutine.yield()
+                return ngx.thread.wait(t)
+            end)
+            coroutine.resume(co)
+            local ok, err = pcall(ngx.thread.wait, t)
+            ngx.say(ok, " ", err)
+            ngx.say(coroutine.resume(co))
+        }
+    }
+--- request
+GET /t
+--- response_body
+false only the parent coroutine can wait on the thread
+truetrueslept
+--- no_error_log
+[error]
