@@ -39,9 +39,12 @@ impl Sema {
         }
     }
 
-    /// Takes a resource if one is free and nobody waits ahead of us.
+    /// Takes a resource if one is free and nobody waits ahead of us. A
+    /// waiter a post handed a resource to but that has not resumed yet
+    /// still counts as ahead: upstream hands resources over only on the
+    /// next event-loop turn, so until then its queue is not empty.
     pub fn try_take(&mut self) -> bool {
-        if self.count > 0 && self.waiters.is_empty() {
+        if self.count > 0 && self.waiters.is_empty() && self.woken.is_empty() {
             self.count -= 1;
             true
         } else {
@@ -55,6 +58,11 @@ impl Sema {
         self.waiters.push_back(t);
         arm_wakeup(t, ms, timeout_handler);
         t.wait_on(self as *mut Sema as *mut c_void, &WAIT);
+        // Resources left while others were being handed theirs go to the
+        // queue in order, this thread included.
+        if self.count > 0 {
+            self.post(0);
+        }
     }
 
     /// Adds `n` resources and hands them to waiters in arrival order; they

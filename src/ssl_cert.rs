@@ -4,6 +4,9 @@
 //! `nginx::ssl_server`), and may yield; their verdicts and settings are
 //! then applied by the real handshake. `ssl_session_store_by_lua*` runs
 //! inside the real handshake and cannot yield, as upstream.
+//! `proxy_ssl_certificate_by_lua*` and `proxy_ssl_verify_by_lua*` run
+//! inside the upstream handshake for the proxied request and cannot
+//! yield on stock nginx.
 use core::ffi::c_void;
 
 use nginx_sys::{ngx_connection_t, ngx_ssl_connection_t, NGX_ERROR, NGX_LOG_ERR};
@@ -16,6 +19,7 @@ use crate::nginx::conf::HttpConfs;
 use crate::nginx::fake::FakeConnection;
 use crate::nginx::request::Request;
 use crate::nginx::ssl_server::{self, Kind, Start};
+use crate::nginx::ssl_upstream::{self, ProxyHook};
 
 /// Continue (true) or fail the handshake, once the handler is over
 /// (None while it waits). As upstream, `ngx.exit(ngx.ERROR)` and error
@@ -26,6 +30,18 @@ fn verdict(outcome: Outcome) -> Option<bool> {
         Outcome::Done => Some(true),
         Outcome::Error => Some(false),
         Outcome::Exit(code) => Some(code != NGX_ERROR as isize && code < 300),
+    }
+}
+
+/// Whether the server `confs` has a `kind` handler (`ssl_server`'s
+/// [`ssl_server::HasFn`]).
+pub fn has(confs: HttpConfs, kind: Kind) -> bool {
+    let lcf = LocConf::of_confs(confs);
+    match kind {
+        Kind::ClientHello => lcf.ssl_client_hello.is_some(),
+        Kind::Cert => lcf.ssl_cert.is_some(),
+        Kind::SessFetch => lcf.ssl_sess_fetch.is_some(),
+        Kind::SessStore => lcf.ssl_sess_store.is_some(),
     }
 }
 
@@ -138,4 +154,46 @@ pub fn store(c: *mut ngx_connection_t, confs: HttpConfs, sc: *mut ngx_ssl_connec
     }
     fc.unlend_tls();
     fc.close();
+}
+
+/// Nothing resumes a proxy TLS handler: it cannot yield.
+struct NoResume;
+
+impl crate::http::ctx::AfterResume for NoResume {
+    fn after_resume(_ctx: &mut RequestCtx, _outcome: Outcome) {}
+}
+
+/// Runs `proxy_ssl_certificate_by_lua*` or `proxy_ssl_verify_by_lua*` for
+/// request `r`, whose upstream connection is in handshake, inside
+/// OpenSSL's callback (`ssl_upstream`'s [`ProxyRunFn`]): in an entry
+/// thread (so `ngx.exit` ends it), in a phase where nothing may yield.
+///
+/// [`ProxyRunFn`]: crate::nginx::ssl_upstream::ProxyRunFn
+pub fn proxy(r: Request, hook: ProxyHook) -> Option<bool> {
+    let lcf = LocConf::of(r);
+    let h = match hook {
+        ProxyHook::Cert => lcf.proxy_ssl_cert.clone(),
+        ProxyHook::Verify => lcf.proxy_ssl_verify.clone(),
+    }?;
+    if hook == ProxyHook::Verify
+        && !lcf.upstream_skip_default_verify.unwrap_or(false)
+        && !ssl_upstream::proxy_default_verify()
+    {
+        return Some(false);
+    }
+    // SAFETY: the live request of the upstream connection in handshake.
+    let Some(ctx) = (unsafe { RequestCtx::get_or_create(r.as_ptr()) }) else {
+        return Some(false);
+    };
+    // The request's own handler state (its phases ran before the upstream
+    // connected, and run again after): kept aside while this one runs.
+    let saved = (ctx.lua.phase, ctx.lua.on_outcome, ctx.lua.exit_code.take());
+    let outcome = ctx.start::<NoResume>(&h, lcf.code_cache());
+    if outcome == Outcome::Yielded {
+        // Unreachable in practice (every yielding API refuses these
+        // phases); whatever waits is cancelled, and the handshake fails.
+        ctx.lua.release_threads();
+    }
+    (ctx.lua.phase, ctx.lua.on_outcome, ctx.lua.exit_code) = saved;
+    Some(verdict(outcome).unwrap_or(false))
 }

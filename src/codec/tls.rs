@@ -77,6 +77,78 @@ pub fn sni_host_name(ext: &[u8]) -> Option<&[u8]> {
     Some(&rest[2..2 + n])
 }
 
+/// A ClientHello this parser does not take (split over records, or
+/// malformed): OpenSSL is left to read it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Malformed;
+
+/// The body of extension `typ` of the ClientHello in `buf` (whole
+/// records, as [`client_hello_end`] found them): `Ok(None)` when the hello
+/// has no such extension; `Err(Malformed)` when the hello is not in one record
+/// or is malformed (the caller then lets OpenSSL read it).
+pub fn client_hello_ext(buf: &[u8], typ: u16) -> Result<Option<&[u8]>, Malformed> {
+    let (_, mut exts) = hello_parts(buf)?;
+    let mut found = None;
+    while !exts.is_empty() {
+        let t = take(&mut exts, 2)?;
+        let data = vec(&mut exts, 2)?;
+        if u16::from_be_bytes([t[0], t[1]]) == typ {
+            if found.is_some() {
+                // OpenSSL refuses a repeated extension.
+                return Err(Malformed);
+            }
+            found = Some(data);
+        }
+    }
+    Ok(found)
+}
+
+/// The legacy session id of the ClientHello in `buf` (as
+/// [`client_hello_ext`]).
+pub fn client_hello_session_id(buf: &[u8]) -> Result<&[u8], Malformed> {
+    hello_parts(buf).map(|(id, _)| id)
+}
+
+fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], Malformed> {
+    if b.len() < n {
+        return Err(Malformed);
+    }
+    let (h, t) = b.split_at(n);
+    *b = t;
+    Ok(h)
+}
+
+/// A length-prefixed vector (`width` bytes of length).
+fn vec<'a>(b: &mut &'a [u8], width: usize) -> Result<&'a [u8], Malformed> {
+    let len = take(b, width)?
+        .iter()
+        .fold(0usize, |n, &x| (n << 8) | usize::from(x));
+    take(b, len)
+}
+
+/// The session id and the extensions block of a ClientHello in one
+/// record.
+fn hello_parts(buf: &[u8]) -> Result<(&[u8], &[u8]), Malformed> {
+    let mut rec = buf;
+    let hdr = take(&mut rec, 5)?;
+    let rlen = usize::from(u16::from_be_bytes([hdr[3], hdr[4]]));
+    let mut rec = take(&mut rec, rlen)?;
+    let hs = take(&mut rec, 4)?;
+    if hs[0] != 1 {
+        return Err(Malformed);
+    }
+    let hlen = (usize::from(hs[1]) << 16) | (usize::from(hs[2]) << 8) | usize::from(hs[3]);
+    let mut body = take(&mut rec, hlen)?;
+    take(&mut body, 2 + 32)?;
+    let id = vec(&mut body, 1)?;
+    vec(&mut body, 2)?;
+    vec(&mut body, 1)?;
+    if body.is_empty() {
+        return Ok((id, body));
+    }
+    Ok((id, vec(&mut body, 2)?))
+}
+
 /// The length of the PROXY protocol header (v1 text line or v2 binary)
 /// that starts `buf`: None when more bytes are needed, `Some(Err(()))` when
 /// `buf` does not start with one.
@@ -102,7 +174,10 @@ pub fn proxy_header_len(buf: &[u8]) -> Option<Result<usize, ()>> {
 
 #[cfg(test)]
 mod tests {
-    use super::{client_hello_end, proxy_header_len, sni_host_name};
+    use super::{
+        client_hello_end, client_hello_ext, client_hello_session_id, proxy_header_len,
+        sni_host_name,
+    };
 
     #[test]
     fn proxy_headers() {
@@ -156,5 +231,32 @@ mod tests {
     fn not_a_hello() {
         assert_eq!(client_hello_end(b"GET / HTTP/1.1\r\n"), Some(Err(())));
         assert_eq!(client_hello_end(&record(&[2, 0, 0, 0])), Some(Err(())));
+    }
+
+    #[test]
+    fn hello_extensions() {
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7; 32]);
+        body.extend_from_slice(&[0, 0, 2, 0x13, 1, 1, 0]);
+        let sni = [0u8, 9, 0, 0, 6, b'a', b'.', b't', b'e', b's', b't'];
+        let mut exts = vec![0, 0, 0, sni.len() as u8];
+        exts.extend_from_slice(&sni);
+        exts.extend_from_slice(&[0, 5, 0, 1, 9]);
+        body.extend_from_slice(&[0, exts.len() as u8]);
+        body.extend_from_slice(&exts);
+        let mut hello = vec![1, 0, 0, body.len() as u8];
+        hello.extend_from_slice(&body);
+        let one = record(&hello);
+        assert_eq!(client_hello_ext(&one, 0), Ok(Some(&sni[..])));
+        assert_eq!(client_hello_ext(&one, 5), Ok(Some(&[9u8][..])));
+        assert_eq!(client_hello_ext(&one, 16), Ok(None));
+        assert_eq!(client_hello_session_id(&one), Ok(&[][..]));
+        assert_eq!(
+            client_hello_ext(&one[..one.len() - 1], 0),
+            Err(super::Malformed)
+        );
+        let mut two = record(&hello[..20]);
+        two.extend(record(&hello[20..]));
+        assert_eq!(client_hello_ext(&two, 0), Err(super::Malformed));
     }
 }

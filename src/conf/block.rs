@@ -80,6 +80,16 @@ impl BlockLexer {
         }
     }
 
+    /// The level of the long string or comment the scan stopped inside, if
+    /// any: at end of file that is upstream's "missing the closing long
+    /// bracket" error rather than the generic unexpected end.
+    pub fn unclosed_long(&self) -> Option<usize> {
+        match self.state {
+            State::Long(level) | State::LongComment(level) => Some(level),
+            _ => None,
+        }
+    }
+
     /// Scans `buf` from where the previous call stopped. `eof` means no more
     /// bytes will come, so lookahead at the end resolves to "no match".
     pub fn scan(&mut self, buf: &[u8], eof: bool) -> Scan {
@@ -204,6 +214,19 @@ mod tests {
     fn index_bracket_is_not_long_string() {
         let src = " t[1] = t[ [[x]] ] }";
         assert_eq!(end_of(src), Some(src.len() - 1));
+    }
+
+    #[test]
+    fn unclosed_long_bracket_level() {
+        let mut lx = BlockLexer::new();
+        assert_eq!(lx.scan(b"ngx.say([==[x\n", true), Scan::NeedMore);
+        assert_eq!(lx.unclosed_long(), Some(2));
+        let mut lx = BlockLexer::new();
+        assert_eq!(lx.scan(b"ngx.say(--[[x\n", true), Scan::NeedMore);
+        assert_eq!(lx.unclosed_long(), Some(0));
+        let mut lx = BlockLexer::new();
+        assert_eq!(lx.scan(b"ngx.say(\"x\"\n", true), Scan::NeedMore);
+        assert_eq!(lx.unclosed_long(), None);
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::nginx::log::Log;
 use crate::nginx::panic::guard;
 use crate::nginx::request::Request;
 use crate::nginx::shm::ShmZone;
+use crate::nginx::ssl_upstream::{install_proxy_cb, ProxyHook};
 
 /// `http {}`-wide configuration.
 pub struct MainConf {
@@ -230,6 +231,12 @@ pub struct LocConf {
     /// level only, as upstream: inherited by every server).
     pub ssl_sess_fetch: Option<Rc<Handler>>,
     pub ssl_sess_store: Option<Rc<Handler>>,
+    /// `proxy_ssl_certificate_by_lua*` / `proxy_ssl_verify_by_lua*`
+    /// (location level; run inside the upstream handshake).
+    pub proxy_ssl_cert: Option<Rc<Handler>>,
+    pub proxy_ssl_verify: Option<Rc<Handler>>,
+    /// `lua_upstream_skip_openssl_default_verify` (default off).
+    pub upstream_skip_default_verify: Option<bool>,
     /// `lua_code_cache`; `None` until set or merged.
     pub code_cache: Option<bool>,
     /// `lua_check_client_abort`.
@@ -401,6 +408,35 @@ impl LocConf {
         inherit(&mut self.ssl_client_hello, &prev.ssl_client_hello);
         inherit(&mut self.ssl_sess_fetch, &prev.ssl_sess_fetch);
         inherit(&mut self.ssl_sess_store, &prev.ssl_sess_store);
+        // A location's own handler needs the proxy module's TLS context
+        // there; an inherited one is installed where there is one.
+        for (own, inherited, hook, name) in [
+            (
+                self.proxy_ssl_cert.is_some(),
+                prev.proxy_ssl_cert.is_some(),
+                ProxyHook::Cert,
+                "proxy_ssl_certificate_by_lua*",
+            ),
+            (
+                self.proxy_ssl_verify.is_some(),
+                prev.proxy_ssl_verify.is_some(),
+                ProxyHook::Verify,
+                "proxy_ssl_verify_by_lua*",
+            ),
+        ] {
+            if !(own || inherited) {
+                continue;
+            }
+            if !install_proxy_cb(cf, hook) && own {
+                cf.log(
+                    NGX_LOG_EMERG,
+                    &format!("{name} should be used with proxy_pass https url"),
+                );
+                return false;
+            }
+        }
+        inherit(&mut self.proxy_ssl_cert, &prev.proxy_ssl_cert);
+        inherit(&mut self.proxy_ssl_verify, &prev.proxy_ssl_verify);
         if self.code_cache.is_none() {
             self.code_cache = Some(prev.code_cache());
         }
@@ -418,7 +454,8 @@ impl LocConf {
             need_request_body,
             use_default_type,
             http10_buffering,
-            transform_underscores
+            transform_underscores,
+            upstream_skip_default_verify
         );
         if self.check_client_abort.is_none() {
             self.check_client_abort = Some(prev.check_client_abort.unwrap_or(false));

@@ -13,6 +13,8 @@ const EXIT_PHASES: u32 = crate::lua::phase::HANDLER_PHASES
     | Phase::SslClientHello.bit()
     | Phase::SslSessFetch.bit()
     | Phase::SslSessStore.bit()
+    | Phase::ProxySslCert.bit()
+    | Phase::ProxySslVerify.bit()
     | Phase::Balancer.bit();
 
 /// Statuses that end the request at once, so they may leave captures

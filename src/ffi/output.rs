@@ -83,6 +83,7 @@ fn print(L: State, newline: bool) -> Result<c_int, Raise> {
     let Some(cl) = output::get_buf(ctx, size) else {
         return Err(Raise::Error(c"no memory"));
     };
+    ctx.output.seen_body_data = true;
     cl.fill(|room| {
         let mut n = 0;
         match single {
@@ -135,7 +136,16 @@ cfunction! {
         }
         if ctx.output.buffering {
             // lua_http10_buffering holds everything until the end.
+            crate::debug!(
+                ctx.req().log_handle(),
+                "lua http 1.0 buffering makes ngx.flush() a no-op"
+            );
             return fail(L, c"buffering");
+        }
+        // Before the header went out a flush would send it, and the status
+        // could no longer change.
+        if !ctx.req().header_sent() || (!ctx.output.seen_body_data && !wait) {
+            return fail(L, c"nothing to flush");
         }
         if output::send_flush(ctx) == crate::nginx::request::ERROR {
             return fail(L, c"nginx output filter error");

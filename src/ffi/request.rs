@@ -248,6 +248,17 @@ pub(crate) fn parse_args_into(buf: &mut [u8], out: &mut [FfiKv], max: c_int) -> 
     (n as c_int, truncated)
 }
 
+/// Upstream's debug line when `max` cut the arguments short (its tests grep
+/// for it).
+pub(crate) fn log_args_limit(r: crate::nginx::request::Request, max: c_int) {
+    if r.logs(NGX_LOG_DEBUG) {
+        r.log_error(
+            NGX_LOG_DEBUG,
+            format!("lua hit query args limit {max}").as_bytes(),
+        );
+    }
+}
+
 export! {
     /// `ngx.req.get_uri_args(max)`: `buf` holds the query string's length,
     /// `out` one entry per byte of it, plus one.
@@ -265,6 +276,9 @@ export! {
         let buf = lua_buf!(buf, args.len());
         buf.copy_from_slice(args);
         let (n, cut) = parse_args_into(buf, lua_buf!(out, args.len() + 1), max);
+        if cut {
+            log_args_limit(r, max);
+        }
         out!(truncated, cut as c_int);
         n
     }
@@ -339,6 +353,7 @@ export! {
         // A location rewrite handler runs again after nginx found the new
         // location; a server rewrite one is not re-entered.
         ctx.phases.uri_jump = phase == Phase::Rewrite;
+        ctx.phases.jump_drops_ctx = true;
         ctx.exit_code = Some(0);
         FFI_DONE
     }

@@ -8,7 +8,7 @@ use core::ffi::{c_int, c_void};
 
 use super::{ErrOut, FFI_BUSY, FFI_DECLINED, FFI_ERROR, FFI_NO_REQ, FFI_OK};
 use crate::lua::sched::current;
-use crate::nginx::ssl_server::{with_chain, with_key, CertChain, PKey, Tls};
+use crate::nginx::ssl_server::{with_chain, with_key, CertChain, Handshake, PKey, Tls};
 
 /// The running request's TLS object, or the status to answer with.
 pub(super) fn tls(err: &mut ErrOut) -> Result<Tls, c_int> {
@@ -20,6 +20,28 @@ pub(super) fn tls(err: &mut ErrOut) -> Result<Tls, c_int> {
         err.set(b"bad request");
         FFI_ERROR
     })
+}
+
+/// What the certificate calls act on (a handler may run without a probe,
+/// which the other calls make when they need it).
+fn handshake(err: &mut ErrOut) -> Result<Handshake, c_int> {
+    let Some(ctx) = current().lua_ctx() else {
+        err.set(b"no request found");
+        return Err(FFI_NO_REQ);
+    };
+    Handshake::of_request(ctx.req()).ok_or_else(|| {
+        err.set(b"bad request");
+        FFI_ERROR
+    })
+}
+
+macro_rules! hs {
+    ($err:expr) => {
+        match handshake(&mut $err) {
+            Ok(t) => t,
+            Err(rc) => return rc,
+        }
+    };
 }
 
 macro_rules! tls {
@@ -55,7 +77,7 @@ fn copy_out(v: &[u8], out: *mut u8, cap: usize, len: *mut usize) -> bool {
 export! {
     fn ngx_lua_ffi_ssl_clear_certs(err: *mut u8, errlen: *mut usize) -> c_int {
         let mut err = err_out!(err, errlen);
-        tls!(err).clear_certs();
+        hs!(err).clear_certs();
         FFI_OK
     }
 }
@@ -68,7 +90,7 @@ export! {
         errlen: *mut usize,
     ) -> c_int {
         let mut err = err_out!(err, errlen);
-        let t = tls!(err);
+        let t = hs!(err);
         let r = CertChain::from_der(lua_bytes!(data, len), "d2i_X509_bio() failed")
             .and_then(|chain| t.set_cert(&chain));
         answer(r, &mut err)
@@ -83,7 +105,7 @@ export! {
         errlen: *mut usize,
     ) -> c_int {
         let mut err = err_out!(err, errlen);
-        let t = tls!(err);
+        let t = hs!(err);
         let r = PKey::from_der(lua_bytes!(data, len)).and_then(|k| t.set_key(&k));
         answer(r, &mut err)
     }
@@ -92,7 +114,7 @@ export! {
 export! {
     fn ngx_lua_ffi_ssl_set_cert(cdata: *mut c_void, err: *mut u8, errlen: *mut usize) -> c_int {
         let mut err = err_out!(err, errlen);
-        let t = tls!(err);
+        let t = hs!(err);
         // SAFETY: lua-lib's contract: a chain parse_*_cert returned, kept
         // alive by the cdata passed in.
         let r = unsafe { with_chain(cdata, |c| t.set_cert(c)) };
@@ -103,7 +125,7 @@ export! {
 export! {
     fn ngx_lua_ffi_ssl_set_priv_key(cdata: *mut c_void, err: *mut u8, errlen: *mut usize) -> c_int {
         let mut err = err_out!(err, errlen);
-        let t = tls!(err);
+        let t = hs!(err);
         // SAFETY: as set_cert, for a key.
         let r = unsafe { with_key(cdata, |k| t.set_key(k)) };
         answer(r.unwrap_or(Err("invalid private key")), &mut err)
@@ -120,7 +142,7 @@ export! {
         errlen: *mut usize,
     ) -> c_int {
         let mut err = err_out!(err, errlen);
-        match tls!(err).server_name() {
+        match hs!(err).server_name() {
             Some(name) if copy_out(&name, out, cap, len) => FFI_OK,
             Some(_) => {
                 err.set(b"buffer too small");
@@ -144,7 +166,7 @@ export! {
         errlen: *mut usize,
     ) -> c_int {
         let mut err = err_out!(err, errlen);
-        let Some((fam, bytes)) = tls!(err).raw_addr(peer != 0) else {
+        let Some((fam, bytes)) = hs!(err).raw_addr(peer != 0) else {
             err.set(b"bad ssl conn");
             return FFI_ERROR;
         };
@@ -166,7 +188,7 @@ export! {
 export! {
     fn ngx_lua_ffi_ssl_server_port(port: *mut u16, err: *mut u8, errlen: *mut usize) -> c_int {
         let mut err = err_out!(err, errlen);
-        match tls!(err).server_port() {
+        match hs!(err).server_port() {
             Some(0) => {
                 err.set(b"unix domain has no port");
                 FFI_ERROR

@@ -35,6 +35,11 @@ pub struct Phases {
     /// `ngx.req.set_uri(uri, true)` ended the rewrite handler: the next
     /// rewrite pass (after nginx found the new location) starts afresh.
     pub uri_jump: bool,
+    /// A `set_uri` jump ended the handler: as upstream, which starts the
+    /// request's Lua context afresh there, `ngx.ctx` is dropped once the
+    /// handler is over (its table may not be touched from inside the FFI
+    /// call).
+    pub jump_drops_ctx: bool,
     /// Status of the last `ngx.exit` in the header filter.
     pub header_filter_exit: Option<isize>,
     /// `ngx.exec`/`ngx.redirect` recorded by the API; the phase code acts
@@ -83,6 +88,9 @@ pub struct Output {
     pub bufs: OutBufs,
     /// `ngx.req.socket(true)` was acquired: nginx sends no more output.
     pub raw_socket: bool,
+    /// `ngx.say`/`ngx.print` sent body bytes: until then `ngx.flush()`
+    /// (not waiting) has nothing to flush, as upstream's.
+    pub seen_body_data: bool,
 }
 
 /// Reading the request body for Lua.
@@ -287,6 +295,7 @@ impl RequestCtx {
                 precontent: PhaseState::Idle,
                 content_started: false,
                 uri_jump: false,
+                jump_drops_ctx: false,
                 header_filter_exit: None,
                 exec: None,
                 pending_captures: 0,
@@ -300,6 +309,7 @@ impl RequestCtx {
                 held: HeldChain::default(),
                 bufs: OutBufs::default(),
                 raw_socket: false,
+                seen_body_data: false,
             },
             body: Body::default(),
             arg: BodyArg::default(),

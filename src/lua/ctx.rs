@@ -170,6 +170,15 @@ impl LuaCtx {
         unsafe { Request::from_raw(self.r) }.expect("a request context has a request")
     }
 
+    /// Forgets the request's `ngx.ctx` table (the next access makes a new
+    /// one). Not while Lua code of the request runs an FFI call.
+    pub fn drop_user_ctx(&mut self) {
+        if self.ctx_ref > 0 {
+            let r = core::mem::replace(&mut self.ctx_ref, 0);
+            self.vm().ctx_ref_free(r);
+        }
+    }
+
     pub fn vm(&mut self) -> &mut Vm {
         // SAFETY: the VM lives in the main conf, which outlives requests.
         unsafe { &mut *self.vm }
@@ -316,6 +325,10 @@ pub struct CoCtx {
     pub ctx: *mut LuaCtx,
     /// The spawning thread; null for the entry thread.
     pub parent: *mut CoCtx,
+    /// The Lua coroutine that called `ngx.thread.spawn`: the parent's own,
+    /// or a user coroutine running inside it, which upstream counts as
+    /// the parent (only it may wait on the thread). Compared, never used.
+    pub spawner: *mut lua_State,
     pub state: CoState,
     /// Suspended on an nginx event (as opposed to a plain yield).
     pub waiting: bool,
@@ -352,6 +365,7 @@ impl CoCtx {
             co_ref,
             ctx,
             parent,
+            spawner: ptr::null_mut(),
             state: CoState::Running,
             waiting: false,
             sleep_ev: ManuallyDrop::new(TimerEvent::new()),

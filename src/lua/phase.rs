@@ -23,6 +23,8 @@ pub enum Phase {
     SslClientHello = 16,
     SslSessFetch = 17,
     SslSessStore = 18,
+    ProxySslCert = 19,
+    ProxySslVerify = 20,
 }
 
 impl Phase {
@@ -47,6 +49,8 @@ impl Phase {
             Phase::SslClientHello => "ssl_client_hello_by_lua",
             Phase::SslSessFetch => "ssl_session_fetch_by_lua",
             Phase::SslSessStore => "ssl_session_store_by_lua",
+            Phase::ProxySslCert => "proxy_ssl_certificate_by_lua",
+            Phase::ProxySslVerify => "proxy_ssl_verify_by_lua",
         }
     }
 
@@ -71,6 +75,8 @@ impl Phase {
             Phase::SslClientHello => "ssl_client_hello_by_lua*",
             Phase::SslSessFetch => "ssl_session_fetch_by_lua*",
             Phase::SslSessStore => "ssl_session_store_by_lua*",
+            Phase::ProxySslCert => "proxy_ssl_certificate_by_lua*",
+            Phase::ProxySslVerify => "proxy_ssl_verify_by_lua*",
         }
     }
 
@@ -129,10 +135,13 @@ pub const YIELDABLE: u32 = HANDLER_PHASES
 
 /// Phases that run for a request (or one of its filters). The balancer
 /// runs for the request whose upstream connects, in the main Lua thread
-/// (synchronously, like the filters).
+/// (synchronously, like the filters), and so do the upstream TLS
+/// handlers, inside the upstream handshake.
 pub const REQUEST_PHASES: u32 = Phase::Set.bit()
     | HANDLER_PHASES
     | Phase::Log.bit()
     | Phase::HeaderFilter.bit()
     | Phase::BodyFilter.bit()
-    | Phase::Balancer.bit();
+    | Phase::Balancer.bit()
+    | Phase::ProxySslCert.bit()
+    | Phase::ProxySslVerify.bit();

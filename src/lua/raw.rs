@@ -71,6 +71,83 @@ pub unsafe fn push_error_arg(co: *mut lua_State) -> bool {
 const BT_DEPTH: c_int = 22;
 const BT_MAX_COROS: usize = 5;
 
+/// Registry key of the table where lua-lib's `coroutine.wrap` records an
+/// error it passes up: `[parent coroutine] = {failed coroutine, error}`
+/// (lua-lib/resty/core/coroutine.lua).
+pub const WRAP_FAILED: &core::ffi::CStr = c"ngx_lua.wrap_failed";
+
+/// The user coroutines whose error, passed up by `coroutine.wrap`, is the
+/// error `co` failed with, innermost first: upstream's traceback of such a
+/// failure starts in the coroutine that raised it. A record whose error is
+/// not `co`'s, or a coroutine that did not fail in the re-raise (it caught
+/// that error and failed later), ends the walk.
+///
+/// # Safety
+/// `L` is a live state of the VM `co` belongs to, not `co`; `co` is not
+/// running and holds its error value on top.
+pub unsafe fn wrap_failures(L: *mut lua_State, co: *mut lua_State) -> Vec<*mut lua_State> {
+    let mut chain = Vec::new();
+    // SAFETY: the caller's promise; every push below is undone by the
+    // settop, and `co`/`cur` get back the stack size they had (their pushed
+    // copy moves to L).
+    unsafe {
+        if lua_gettop(co) < 1 || lua_checkstack(L, 8) == 0 {
+            return chain;
+        }
+        let top = lua_gettop(L);
+        lua_getfield(L, LUA_REGISTRYINDEX, WRAP_FAILED.as_ptr());
+        if lua_type(L, -1) != LUA_TTABLE {
+            lua_settop(L, top);
+            return chain;
+        }
+        lua_pushvalue(co, -1);
+        lua_xmove(co, L, 1);
+        let (tbl, err) = (top + 1, top + 2);
+        let mut cur = co;
+        lua_getfield(L, tbl, c"raiser".as_ptr());
+        let raiser = err + 1;
+        let mut ar = core::mem::MaybeUninit::<lua_Debug>::zeroed();
+        while chain.len() < BT_MAX_COROS {
+            // `cur` failed in lua-lib's re-raise of a wrapped coroutine's
+            // error only if that function is its frame below `error`'s.
+            if lua_checkstack(cur, 2) == 0 || lua_getstack(cur, 1, ar.as_mut_ptr()) == 0 {
+                break;
+            }
+            lua_getinfo(cur, c"f".as_ptr(), ar.as_mut_ptr());
+            lua_xmove(cur, L, 1);
+            let by_raiser = lua_rawequal(L, -1, raiser) != 0;
+            lua_settop(L, raiser);
+            if !by_raiser {
+                break;
+            }
+            lua_pushthread(cur);
+            lua_xmove(cur, L, 1);
+            let key = raiser + 1;
+            lua_pushvalue(L, key);
+            lua_rawget(L, tbl);
+            if lua_type(L, -1) != LUA_TTABLE {
+                break;
+            }
+            lua_rawgeti_(L, -1, 1);
+            let child = lua_tothread(L, -1);
+            lua_rawgeti_(L, -2, 2);
+            let same = lua_rawequal(L, -1, err) != 0;
+            // Read once: a recycled entry thread must not find it again.
+            lua_settop(L, key);
+            lua_pushnil(L);
+            lua_rawset(L, tbl);
+            if child.is_null() || !same || chain.contains(&child) {
+                break;
+            }
+            chain.push(child);
+            cur = child;
+        }
+        lua_settop(L, top);
+    }
+    chain.reverse();
+    chain
+}
+
 /// The "stack traceback:" text upstream logs when a thread aborts: for
 /// each of `cos` (the failed coroutine, then the live threads that spawned
 /// it) a "coroutine N:" section with one line per frame.

@@ -273,10 +273,14 @@ pub fn overall(ctx: &mut LuaCtx) -> Outcome {
     Outcome::Done
 }
 
-/// The coroutines a thread's traceback shows: its own, then those of the
-/// live threads that spawned it.
+/// The coroutines a thread's traceback shows: the user coroutines whose
+/// error `coroutine.wrap` passed up to it (innermost first), its own, then
+/// those of the live threads that spawned it.
 fn traceback_chain(t: &CoCtx) -> Vec<*mut lua_State> {
-    let mut cos = vec![t.co];
+    // SAFETY: the thread just failed (not running, its error on top) and
+    // its ctx's VM is live while the thread is.
+    let mut cos = unsafe { wrap_failures((*(*t.ctx).vm).state(), t.co) };
+    cos.push(t.co);
     let mut p = t.parent;
     // SAFETY: a thread's parent records are live records of the same ctx
     // (records are released only when the handler ends).
@@ -290,13 +294,18 @@ fn traceback_chain(t: &CoCtx) -> Vec<*mut lua_State> {
     cos
 }
 
-/// Logs the error at the top of `cos[0]` as upstream does, with the
-/// traceback of every coroutine in `cos`.
-unsafe fn log_thread_error(ctx: &mut LuaCtx, cos: &[*mut lua_State], rc: c_int, entry: bool) {
-    // SAFETY: cos[0] holds its error value on top; all are live coroutines
+/// Logs the error at the top of `co` (the failed thread) as upstream does,
+/// with the traceback of every coroutine in `cos`.
+unsafe fn log_thread_error(
+    ctx: &mut LuaCtx,
+    co: *mut lua_State,
+    cos: &[*mut lua_State],
+    rc: c_int,
+    entry: bool,
+) {
+    // SAFETY: co holds its error value on top; all are live coroutines
     // that are not running.
     unsafe {
-        let co = cos[0];
         let msg: &[u8] = match lua_type(co, -1) {
             LUA_TSTRING | LUA_TNUMBER => to_bytes(co, -1).unwrap_or(b""),
             _ => b"unknown reason",
@@ -376,7 +385,7 @@ pub unsafe fn run_one(tp: *mut CoCtx, nargs: c_int) {
             _ => {
                 observe::note(ctxp, phase, Event::Error);
                 let cos = traceback_chain(t);
-                log_thread_error(ctx, &cos, rc, t.is_entry());
+                log_thread_error(ctx, t.co, &cos, rc, t.is_entry());
                 if t.is_entry() {
                     ctx.entry_failed = true;
                     t.state = CoState::Dead;

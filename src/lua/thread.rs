@@ -47,6 +47,7 @@ pub fn spawn(L: State) -> Result<c_int, Raise> {
         .new_coroutine(1, n, true)
         .ok_or(Raise::Error(c"no memory"))?;
     let mut t = CoCtx::new(co.as_ptr(), co_ref, ctx, parent);
+    t.spawner = L.as_ptr();
     let tp: *mut CoCtx = &mut *t;
     ctx.threads.push(t);
     // SAFETY: tp is the record just boxed into ctx.threads: live and not
@@ -86,7 +87,7 @@ pub fn wait(L: State) -> Result<c_int, Raise> {
                 b"attempt to wait on a coroutine that is not a user thread".to_vec(),
             ));
         }
-        if tr.parent != cur {
+        if tr.parent != cur || (!tr.spawner.is_null() && tr.spawner != L.as_ptr()) {
             return Err(Raise::MessageUp(
                 b"only the parent coroutine can wait on the thread".to_vec(),
             ));

@@ -103,12 +103,12 @@ macro_rules! handler_directives {
             cmd(b"ssl_session_fetch_by_lua_file\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ssl_fetch_file, LOC),
             cmd(b"ssl_session_store_by_lua_block\0", NGX_HTTP_MAIN_CONF | NGX_CONF_BLOCK | NGX_CONF_NOARGS, ssl_store_block, LOC),
             cmd(b"ssl_session_store_by_lua_file\0", NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ssl_store_file, LOC),
-            // Refused: see PROXY_SSL_CERT.
-            cmd(b"proxy_ssl_certificate_by_lua_block\0", IN_LOC | NGX_CONF_BLOCK | NGX_CONF_NOARGS, refuse_proxy_ssl_cert, LOC),
-            cmd(b"proxy_ssl_certificate_by_lua_file\0", IN_LOC | NGX_CONF_TAKE1, refuse_proxy_ssl_cert, LOC),
-            cmd(b"proxy_ssl_verify_by_lua_block\0", IN_LOC | NGX_CONF_BLOCK | NGX_CONF_NOARGS, refuse_proxy_ssl_verify, LOC),
-            cmd(b"proxy_ssl_verify_by_lua_file\0", IN_LOC | NGX_CONF_TAKE1, refuse_proxy_ssl_verify, LOC),
-            cmd(b"lua_upstream_skip_openssl_default_verify\0", IN_LOC | NGX_CONF_FLAG, refuse_skip_default_verify, LOC),
+            // Location only, as upstream; run inside the upstream handshake.
+            cmd(b"proxy_ssl_certificate_by_lua_block\0", NGX_HTTP_LOC_CONF | NGX_CONF_BLOCK | NGX_CONF_NOARGS, proxy_cert_block, LOC),
+            cmd(b"proxy_ssl_certificate_by_lua_file\0", NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1, proxy_cert_file, LOC),
+            cmd(b"proxy_ssl_verify_by_lua_block\0", NGX_HTTP_LOC_CONF | NGX_CONF_BLOCK | NGX_CONF_NOARGS, proxy_verify_block, LOC),
+            cmd(b"proxy_ssl_verify_by_lua_file\0", NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1, proxy_verify_file, LOC),
+            cmd(b"lua_upstream_skip_openssl_default_verify\0", IN_LOC | NGX_CONF_FLAG, set_skip_default_verify, LOC),
             cmd(b"precontent_by_lua_block\0", ANY_LOC | NGX_CONF_BLOCK | NGX_CONF_NOARGS, precontent_block, LOC),
             cmd(b"precontent_by_lua_file\0", ANY_LOC | NGX_CONF_TAKE1, precontent_file, LOC),
             cmd(b"rewrite_by_lua_no_postpone\0", NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG, set_rewrite_no_postpone, MAIN),
@@ -158,26 +158,10 @@ setter! { fn ssl_cert_block(cf, conf: &mut c_void) { set_handler(cf, conf, Phase
 setter! { fn ssl_cert_file(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::SslCert, Form::File) } }
 setter! { fn ssl_hello_block(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::SslClientHello, Form::Block) } }
 setter! { fn ssl_hello_file(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::SslClientHello, Form::File) } }
-/// `proxy_ssl_certificate_by_lua*` and `proxy_ssl_verify_by_lua*` run
-/// inside OpenSSL's callbacks of the upstream handshake and may yield,
-/// which pauses the handshake there; stock nginx's `ngx_ssl_handshake`
-/// (1.22 and 1.28) takes such a pause for a failed handshake, and unlike
-/// the server-side handlers nothing can run before it (they need the
-/// upstream's certificate request or certificate). Upstream's module
-/// without OpenResty's nginx patches does not have them either.
-const PROXY_SSL_CERT: ConfError = ConfError::Msg(
-    c"is not supported on stock nginx: its handler would pause the upstream TLS handshake in OpenSSL's client certificate callback, which stock nginx takes for a failed handshake (OpenResty patches nginx for it)",
-);
-const PROXY_SSL_VERIFY: ConfError = ConfError::Msg(
-    c"is not supported on stock nginx: its handler would pause the upstream TLS handshake in OpenSSL's certificate verification callback, which stock nginx takes for a failed handshake (OpenResty patches nginx for it)",
-);
-const SKIP_DEFAULT_VERIFY: ConfError = ConfError::Msg(
-    c"is not supported on stock nginx: it only applies to proxy_ssl_verify_by_lua*, which needs OpenResty's nginx patches",
-);
-
-setter! { fn refuse_proxy_ssl_cert(_cf) { Err(PROXY_SSL_CERT) } }
-setter! { fn refuse_proxy_ssl_verify(_cf) { Err(PROXY_SSL_VERIFY) } }
-setter! { fn refuse_skip_default_verify(_cf) { Err(SKIP_DEFAULT_VERIFY) } }
+setter! { fn proxy_cert_block(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::ProxySslCert, Form::Block) } }
+setter! { fn proxy_cert_file(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::ProxySslCert, Form::File) } }
+setter! { fn proxy_verify_block(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::ProxySslVerify, Form::Block) } }
+setter! { fn proxy_verify_file(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::ProxySslVerify, Form::File) } }
 setter! { fn ssl_fetch_block(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::SslSessFetch, Form::Block) } }
 setter! { fn ssl_fetch_file(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::SslSessFetch, Form::File) } }
 setter! { fn ssl_store_block(cf, conf: &mut c_void) { set_handler(cf, conf, Phase::SslSessStore, Form::Block) } }
@@ -354,6 +338,12 @@ once_setter!(set_need_request_body, LocConf, need_request_body, flag);
 once_setter!(set_use_default_type, LocConf, use_default_type, flag);
 once_setter!(set_http10_buffering, LocConf, http10_buffering, flag);
 once_setter!(
+    set_skip_default_verify,
+    LocConf,
+    upstream_skip_default_verify,
+    flag
+);
+once_setter!(
     set_socket_connect_timeout,
     LocConf,
     socket_connect_timeout,
@@ -498,6 +488,8 @@ fn set_handler(cf: Conf, conf: &mut c_void, phase: Phase, form: Form) -> SetResu
                 Phase::SslClientHello => &mut lcf.ssl_client_hello,
                 Phase::SslSessFetch => &mut lcf.ssl_sess_fetch,
                 Phase::SslSessStore => &mut lcf.ssl_sess_store,
+                Phase::ProxySslCert => &mut lcf.proxy_ssl_cert,
+                Phase::ProxySslVerify => &mut lcf.proxy_ssl_verify,
                 Phase::HeaderFilter => {
                     mcf.uses_header_filter = true;
                     &mut lcf.header_filter

@@ -47,8 +47,18 @@ fn read_block(cf: Conf) -> Result<Vec<u8>, ConfError> {
         Scan::Done(i) => Some(i),
         Scan::NeedMore => None,
     });
+    let long_msg;
     let msg = match code {
         Ok(code) => return Ok(code),
+        Err(BlockError::Eof) if lx.unclosed_long().is_some() => {
+            let level = lx.unclosed_long().unwrap_or(0);
+            long_msg = format!(
+                "Lua code block missing the closing long bracket \"]{}]\", \
+                 the inlined Lua code may be too long",
+                "=".repeat(level)
+            );
+            long_msg.as_str()
+        }
         Err(BlockError::NoFile) => "block directives are not supported in -g option",
         Err(BlockError::Eof) => {
             "unexpected end of file, expecting terminating characters for lua code block"

@@ -225,9 +225,14 @@ pub unsafe extern "C" fn init_module(cycle: *mut ngx_cycle_t) -> ngx_int_t {
         // SAFETY: as above.
         unsafe { crate::process::commit(cycle.as_ptr()) };
         if mcf.uses_ssl_cert {
-            crate::nginx::ssl_server::wrap_listenings(cycle, crate::ssl_cert::start);
+            crate::nginx::ssl_server::wrap_listenings(
+                cycle,
+                crate::ssl_cert::start,
+                crate::ssl_cert::has,
+            );
         }
         crate::nginx::ssl_session::set_store(crate::ssl_cert::store);
+        crate::nginx::ssl_upstream::set_proxy_runner(crate::ssl_cert::proxy);
         let Some(ph) = HttpConfs::of_cycle(cycle).and_then(HttpConfs::phase_handlers) else {
             return OK;
         };
@@ -332,6 +337,7 @@ pub unsafe extern "C" fn exit_process(cycle: *mut ngx_cycle_t) {
         crate::worker_thread::on_exit();
         crate::lua::ctx::on_exit();
         crate::http::ctx::on_exit();
+        crate::nginx::ssl_server::on_exit();
     })
 }
 

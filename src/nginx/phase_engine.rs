@@ -62,6 +62,17 @@ impl Request {
         unsafe { (*self.conn()).buffered() != 0 }
     }
 
+    /// The connection's `buffered` flags and whether its write event is
+    /// delayed by `limit_rate` (for upstream's debug line).
+    #[inline]
+    pub fn write_state(self) -> (u32, bool) {
+        // SAFETY: a live request has a live connection and write event.
+        unsafe {
+            let c = self.conn();
+            ((*c).buffered(), (*(*c).write).delayed() != 0)
+        }
+    }
+
     /// Asks for a write event once the client can take more, with the
     /// location's `send_timeout` when none is pending (`send_lowat` as
     /// nginx's own writers do). False when the event could not be armed.
@@ -99,14 +110,16 @@ impl Request {
         }
     }
 
-    /// Drops the write event's timer, if any.
+    /// Drops the write event's `send_timeout` timer, if any. A delayed
+    /// event's timer is `limit_rate`'s: the write filter sends nothing
+    /// more until it fires, so it stays.
     #[inline]
     pub fn stop_write_timer(self) {
         // SAFETY: the live request's connection and its write event; a set
         // timer is in nginx's timer tree.
         unsafe {
             let wev = (*self.conn()).write;
-            if (*wev).timer_set() != 0 {
+            if (*wev).timer_set() != 0 && (*wev).delayed() == 0 {
                 ngx_del_timer(wev);
             }
         }

@@ -19,6 +19,12 @@
 //! ([`Op`]); when it is done, nginx's own handler runs the real handshake,
 //! whose certificate callback replays the record and answers with the
 //! handler's verdict.
+//!
+//! When only the certificate handler can run and the hello cannot resume
+//! a session, the probe is skipped ([`start_light`]): nginx's SNI callback
+//! picks the server on a scratch object of the worker, and the handler's
+//! certificates and keys are checked on that object; a call that needs
+//! the handshake's own state makes the probe then.
 use core::cell::{Cell, RefCell};
 use core::ffi::{c_int, c_void};
 use core::ptr::{self, NonNull};
@@ -64,7 +70,17 @@ pub enum Start {
     Pending(*mut c_void, fn(*mut c_void)),
 }
 
+/// Whether the server `confs` has a handler of kind `kind`.
+pub type HasFn = fn(confs: HttpConfs, kind: Kind) -> bool;
+
 static START: Global<Option<StartFn>> = Global::new(None);
+static HAS: Global<Option<HasFn>> = Global::new(None);
+/// The worker's scratch `SSL` of the probe-less path: nginx's SNI
+/// callback picks the virtual server on it, and the handler's
+/// certificates and keys are checked on it (see [`start_light`]).
+static SCRATCH: Global<*mut SSL> = Global::new(ptr::null_mut());
+/// The record whose settings the scratch object holds.
+static SCRATCH_OWNER: Global<*const Pending> = Global::new(ptr::null());
 /// nginx's `ngx_http_ssl_handshake` (static in nginx: learnt from the
 /// first connection's read handler).
 static NGX_HANDSHAKE: Global<ngx_event_handler_pt> = Global::new(None);
@@ -146,12 +162,25 @@ pub(super) struct Pending {
     pub(super) sess_id: RefCell<Vec<u8>>,
     /// The session the fetch handler set (owned).
     pub(super) session: RefCell<Option<super::ssl_session::Session>>,
+    /// The handler runs without a probe (its `c->ssl` is the scratch
+    /// object) until a call needs one.
+    light: Cell<bool>,
+    /// The client's SNI name (probe-less path).
+    sni: RefCell<Option<Vec<u8>>>,
+    /// The TLS context of the server the name chose (probe-less path).
+    chosen_ctx: Cell<*mut SSL_CTX>,
+    /// `clear_certs` came first (probe-less path): the state the
+    /// certificate and key checks start from is known (empty).
+    cleared: Cell<bool>,
 }
 
 impl Drop for Pending {
     fn drop(&mut self) {
         self.abort();
         self.free_probe();
+        if ptr::eq(SCRATCH_OWNER.get(), self) {
+            SCRATCH_OWNER.set(ptr::null());
+        }
     }
 }
 
@@ -323,8 +352,9 @@ pub(super) fn probe_pending(ssl: *mut SSL) -> Option<&'static Pending> {
 
 /// Makes our [`init_connection`] the handler of the cycle's http
 /// listening sockets, and `start` what runs the handlers.
-pub fn wrap_listenings(cycle: Cycle, start: StartFn) {
+pub fn wrap_listenings(cycle: Cycle, start: StartFn, has: HasFn) {
     START.set(Some(start));
+    HAS.set(Some(has));
     let c = cycle.as_ptr();
     // SAFETY: the cycle's listening array, complete at init_module time.
     unsafe {
@@ -411,6 +441,10 @@ fn new_pending(c: *mut ngx_connection_t) -> Option<&'static Pending> {
             fetch: Cell::new(Fetch::No),
             sess_id: RefCell::new(Vec::new()),
             session: RefCell::new(None),
+            light: Cell::new(false),
+            sni: RefCell::new(None),
+            chosen_ctx: Cell::new(ptr::null_mut()),
+            cleared: Cell::new(false),
         }));
         (*cln).handler = Some(drop_pending);
         (*cln).data = p as *mut c_void;
@@ -537,6 +571,9 @@ unsafe extern "C" fn pre_handshake(rev: *mut ngx_event_t) {
         if KEEP_HELLO.get() {
             *p.hello.borrow_mut() = buf[..n].to_vec();
         }
+        if let Some(done) = start_light(c, p, &buf[..n], rev) {
+            return done;
+        }
         if !make_probe(c, p, &buf[..n]) {
             p.free_probe();
             p.stage.set(Stage::Done(true));
@@ -593,27 +630,462 @@ fn advance(c: *mut ngx_connection_t, p: &Pending, rev: *mut ngx_event_t) {
                 p.free_probe();
                 return delegate(rev);
             }
-            Start::Pending(job, abort) => {
-                p.stage.set(Stage::Running(job, abort));
-                if peer_gone(rev) {
-                    // The client left before the handler began (its EOF
-                    // came with the hello): no later event will say so.
-                    p.abort();
-                    return delegate(rev);
-                }
-                // SAFETY: the live connection's read event: with a level-
-                // triggered event method it would fire again and again
-                // for the unread hello.
-                unsafe {
-                    if ngx_event_flags & NGX_USE_CLEAR_EVENT as ngx_uint_t == 0 {
-                        if let Some(del) = ngx_event_actions.del {
-                            // nginx's NGX_READ_EVENT on Linux builds.
-                            del(rev, (libc::EPOLLIN | libc::EPOLLRDHUP) as ngx_int_t, 0);
-                        }
-                    }
-                }
-                return;
+            Start::Pending(job, abort) => return wait_handler(p, rev, job, abort),
+        }
+    }
+}
+
+/// The handler waits: the hello stays unread until it is done.
+fn wait_handler(p: &Pending, rev: *mut ngx_event_t, job: *mut c_void, abort: fn(*mut c_void)) {
+    p.stage.set(Stage::Running(job, abort));
+    if peer_gone(rev) {
+        // The client left before the handler began (its EOF came with
+        // the hello): no later event will say so.
+        p.abort();
+        return delegate(rev);
+    }
+    // SAFETY: the live connection's read event: with a level-triggered
+    // event method it would fire again and again for the unread hello.
+    unsafe {
+        if ngx_event_flags & NGX_USE_CLEAR_EVENT as ngx_uint_t == 0 {
+            if let Some(del) = ngx_event_actions.del {
+                // nginx's NGX_READ_EVENT on Linux builds.
+                del(rev, (libc::EPOLLIN | libc::EPOLLRDHUP) as ngx_int_t, 0);
             }
+        }
+    }
+}
+
+fn confs_of(ctx: *mut ngx_http_conf_ctx_t) -> HttpConfs {
+    // SAFETY: a server's live conf context.
+    unsafe {
+        HttpConfs {
+            main: (*ctx).main_conf,
+            srv: (*ctx).srv_conf,
+            loc: (*ctx).loc_conf,
+        }
+    }
+}
+
+/// The TLS context of the server `ctx` (null without TLS).
+fn ssl_ctx_of(ctx: *mut ngx_http_conf_ctx_t) -> *mut SSL_CTX {
+    // SAFETY: a server's live conf arrays; the ssl module's slot holds its
+    // srv conf (null in a server without it).
+    unsafe {
+        let sscf =
+            *(*ctx).srv_conf.add(ngx_http_ssl_module.ctx_index) as *const ngx_http_ssl_srv_conf_t;
+        sscf.as_ref()
+            .map_or(ptr::null_mut(), |c| c.ssl.ctx as *mut SSL_CTX)
+    }
+}
+
+/// The probe-less path (None: it does not apply, the probe runs).
+///
+/// The probe costs a second processing of the ClientHello by OpenSSL
+/// (cipher list, key shares), an `SSL_new`/`SSL_free` and a second
+/// setting of every certificate and key: together about a twelfth of a
+/// full handshake. When only `ssl_certificate_by_lua*` can run (no
+/// client hello handler on the default server, no session fetch handler)
+/// and the hello cannot resume a session (the certificate callback then
+/// runs in the real handshake for sure), the probe is not needed for the
+/// usual handler: the server is chosen by nginx's own SNI callback run on
+/// a scratch object of the worker ([`choose_server`]), the name comes from
+/// our parse of the hello, and certificates and keys are checked on the
+/// scratch object (so a key that does not match fails at the call, as
+/// upstream) and recorded. A call that needs the handshake's own state
+/// (versions, randoms, `get_req_ssl_pointer`, `verify_client`, OCSP, or
+/// a certificate set without `clear_certs` first) makes the probe then
+/// ([`light_probe`]).
+fn start_light(
+    c: *mut ngx_connection_t,
+    p: &Pending,
+    hello: &[u8],
+    rev: *mut ngx_event_t,
+) -> Option<()> {
+    use crate::codec::tls;
+    let (start, has) = (START.get()?, HAS.get()?);
+    if KEEP_HELLO.get() {
+        return None;
+    }
+    // SAFETY: the live http connection: its conf context is the default
+    // server's (SNI has not run).
+    let default_ctx = unsafe { (*((*c).data as *mut ngx_http_connection_t)).conf_ctx };
+    let default_ssl = ssl_ctx_of(default_ctx);
+    if default_ssl.is_null()
+        || has(confs_of(default_ctx), Kind::ClientHello)
+        || !full_handshake(hello, default_ssl)
+    {
+        return None;
+    }
+    let sni = match tls::client_hello_ext(hello, 0) {
+        Ok(None) => None,
+        Ok(Some(body)) => match tls::sni_host_name(body) {
+            // What OpenSSL accepts (else the probe finds out).
+            Some(n) if !n.is_empty() && n.len() <= 255 && !n.contains(&0) => Some(n.to_vec()),
+            _ => return None,
+        },
+        Err(_) => return None,
+    };
+    let Some((chosen, chosen_ssl)) = choose_server(c, p, default_ssl, sni.as_deref()).ok()? else {
+        // nginx refuses the name (reject_handshake): its handshake says so.
+        p.stage.set(Stage::Done(true));
+        delegate(rev);
+        return Some(());
+    };
+    let confs = confs_of(chosen);
+    if !has(confs, Kind::Cert) {
+        p.stage.set(Stage::Done(true));
+        delegate(rev);
+        return Some(());
+    }
+    *p.hello.borrow_mut() = hello.to_vec();
+    *p.sni.borrow_mut() = sni;
+    p.chosen_ctx.set(chosen_ssl);
+    p.light.set(true);
+    p.kind.set(Kind::Cert);
+    match start(c, confs, p.sc.get(), Kind::Cert) {
+        Start::Done(ok) => {
+            p.stage.set(Stage::Done(ok));
+            p.free_probe();
+            delegate(rev);
+        }
+        Start::Pending(job, abort) => wait_handler(p, rev, job, abort),
+    }
+    Some(())
+}
+
+/// Whether the hello makes a full handshake, so that OpenSSL calls the
+/// certificate callback: no TLS 1.3 pre-shared key, and, unless TLS 1.3
+/// is negotiated (the default server's protocols decide: OpenSSL picks the
+/// version before SNI), no session id or ticket to resume.
+fn full_handshake(hello: &[u8], default_ssl: *mut SSL_CTX) -> bool {
+    use crate::codec::tls;
+    if tls::client_hello_ext(hello, 41) != Ok(None) {
+        return false;
+    }
+    let tls13 = match tls::client_hello_ext(hello, 43) {
+        Ok(Some(v)) => v.len() > 1 && v[1..].chunks_exact(2).any(|w| w == [3, 4]),
+        Ok(None) => false,
+        Err(_) => return false,
+    };
+    // SAFETY: the default server's live TLS context. 1 << 29 is OpenSSL
+    // 3's SSL_OP_NO_TLSv1_3 (a macro bindgen cannot expand).
+    let server13 = unsafe {
+        SSL_CTX_get_options(default_ssl) & (1 << 29) == 0 && {
+            let max = SSL_CTX_ctrl(
+                default_ssl,
+                SSL_CTRL_GET_MAX_PROTO_VERSION as c_int,
+                0,
+                ptr::null_mut(),
+            );
+            max == 0 || max >= TLS1_3_VERSION as _
+        }
+    };
+    if tls13 && server13 {
+        return true;
+    }
+    let ticket = match tls::client_hello_ext(hello, 35) {
+        Ok(t) => t.is_some_and(|t| !t.is_empty()),
+        Err(_) => return false,
+    };
+    !ticket && tls::client_hello_session_id(hello).is_ok_and(|id| id.is_empty())
+}
+
+/// The worker's scratch object (made on first use, from `ctx`).
+fn scratch(ctx: *mut SSL_CTX) -> Option<*mut SSL> {
+    let s = SCRATCH.get();
+    if !s.is_null() {
+        return Some(s);
+    }
+    // SAFETY: a new SSL object of a live context, in the server role, with
+    // an empty session (nginx's SNI callback reads the session's name);
+    // owned by SCRATCH until on_exit.
+    unsafe {
+        let s = SSL_new(ctx);
+        if s.is_null() {
+            ERR_clear_error();
+            return None;
+        }
+        SSL_set_accept_state(s);
+        let sess = SSL_SESSION_new();
+        if sess.is_null() || SSL_set_session(s, sess) == 0 {
+            SSL_SESSION_free(sess);
+            SSL_free(s);
+            ERR_clear_error();
+            return None;
+        }
+        SSL_SESSION_free(sess);
+        SCRATCH.set(s);
+        Some(s)
+    }
+}
+
+/// Frees the scratch object (the worker's exit).
+pub fn on_exit() {
+    let s = SCRATCH.get();
+    SCRATCH.set(ptr::null_mut());
+    SCRATCH_OWNER.set(ptr::null());
+    if !s.is_null() {
+        // SAFETY: ours; lent connections are closed by now.
+        unsafe { SSL_free(s) };
+    }
+}
+
+/// Picks the virtual server for the SNI `name` as nginx's handshake will:
+/// nginx's SNI callback (public) runs on the scratch object, which holds
+/// the name, while the connection's `c->ssl` is the record's TLS state
+/// (whose object is the scratch one from then on). What the callback
+/// changes on the connection is put back. Ok(None): nginx refuses the
+/// name; Err: the probe must do it.
+#[allow(clippy::type_complexity)]
+fn choose_server(
+    c: *mut ngx_connection_t,
+    p: &Pending,
+    default_ssl: *mut SSL_CTX,
+    name: Option<&[u8]>,
+) -> Result<Option<(*mut ngx_http_conf_ctx_t, *mut SSL_CTX)>, ()> {
+    let s = scratch(default_ssl).ok_or(())?;
+    let cname = name.map(|n| {
+        let mut v = n.to_vec();
+        v.push(0);
+        v
+    });
+    // The callback may change the object's context and so its
+    // certificates: whoever uses them next sets them again.
+    SCRATCH_OWNER.set(ptr::null());
+    // SAFETY: the live http connection and the scratch object; the state
+    // is in the client's pool; everything the callback changes on the
+    // connection is restored before returning.
+    unsafe {
+        if SSL_set_SSL_CTX(s, default_ssl).is_null()
+            || SSL_ctrl(
+                s,
+                SSL_CTRL_SET_TLSEXT_HOSTNAME as c_int,
+                TLSEXT_NAMETYPE_host_name as _,
+                cname
+                    .as_ref()
+                    .map_or(ptr::null_mut(), |v| v.as_ptr() as *mut c_void),
+            ) == 0
+        {
+            ERR_clear_error();
+            return Err(());
+        }
+        let mut sc = p.sc.get();
+        if sc.is_null() {
+            sc = ngx_pcalloc((*c).pool, core::mem::size_of::<ngx_ssl_connection_t>())
+                as *mut ngx_ssl_connection_t;
+            if sc.is_null() {
+                return Err(());
+            }
+            p.sc.set(sc);
+        }
+        (*sc).connection = s;
+        (*sc).session_ctx = default_ssl as *mut _;
+        if SSL_set_ex_data(s, ngx_ssl_connection_index, c as *mut c_void) == 0 {
+            ERR_clear_error();
+            return Err(());
+        }
+        let hc = (*c).data as *mut ngx_http_connection_t;
+        let default_ctx = (*hc).conf_ctx;
+        let saved_log = *(*c).log;
+        let saved_name = (*hc).ssl_servername;
+        let saved_ssl = (*c).ssl;
+        (*c).ssl = sc;
+        let mut ad: c_int = 0;
+        let rc = ngx_http_ssl_servername(s, &mut ad, ptr::null_mut());
+        (*c).ssl = saved_ssl;
+        let chosen = (*hc).conf_ctx;
+        (*hc).conf_ctx = default_ctx;
+        (*hc).ssl_servername = saved_name;
+        *(*c).log = saved_log;
+        SSL_set_ex_data(s, ngx_ssl_connection_index, ptr::null_mut());
+        ERR_clear_error();
+        if rc != SSL_TLSEXT_ERR_OK as c_int {
+            return Ok(None);
+        }
+        let mut chosen_ssl = ssl_ctx_of(chosen);
+        if chosen_ssl.is_null() {
+            chosen_ssl = default_ssl;
+        }
+        Ok(Some((chosen, chosen_ssl)))
+    }
+}
+
+/// The record of a probe-less handler whose fake connection `fc` holds
+/// the TLS state `sc`, and the client connection.
+///
+/// # Safety
+/// `fc` is a live connection whose `c->ssl` (`sc`) has the scratch object.
+unsafe fn light_of(
+    fc: *mut ngx_connection_t,
+    sc: *mut ngx_ssl_connection_t,
+) -> Option<(&'static Pending, *mut ngx_connection_t)> {
+    // SAFETY: the caller's contract: only lent fake connections carry the
+    // scratch object, and lend_tls put the client connection in their
+    // log's data.
+    let client = unsafe { (*(*fc).log).data as *mut ngx_connection_t };
+    if client.is_null() {
+        return None;
+    }
+    let p = pending_of(client)?;
+    (p.light.get() && p.sc.get() == sc).then_some((p, client))
+}
+
+/// Makes the probe of a probe-less handler, now that a call needs it: fed
+/// the same hello, it stops at the certificate callback, and what the
+/// handler set so far is applied to it.
+fn light_probe(p: &Pending, client: *mut ngx_connection_t) -> Option<Tls> {
+    let hello = p.hello.borrow().clone();
+    p.light.set(false);
+    let sc = p.sc.get();
+    let fail = || {
+        p.free_probe();
+        // SAFETY: the record's TLS state, still lent: it keeps an object.
+        unsafe { (*sc).connection = SCRATCH.get() };
+        p.light.set(true);
+        None
+    };
+    if !make_probe(client, p, &hello) {
+        return fail();
+    }
+    match drive_probe(client, p) {
+        Some((Kind::Cert, _)) => {}
+        _ => return fail(),
+    }
+    let t = Tls(NonNull::new(p.probe.get())?);
+    for op in p.ops.borrow().iter() {
+        // Each was checked when it was made.
+        let _ = t.apply(op);
+    }
+    Some(t)
+}
+
+/// Puts the handler's certificates and keys so far on the scratch object
+/// unless it holds them already.
+fn sync_scratch(p: &Pending) -> Option<Tls> {
+    let s = NonNull::new(SCRATCH.get())?;
+    let t = Tls(s);
+    if !ptr::eq(SCRATCH_OWNER.get(), p) {
+        // SAFETY: the scratch object and the chosen server's live context.
+        unsafe {
+            if SSL_set_SSL_CTX(s.as_ptr(), p.chosen_ctx.get()).is_null() {
+                ERR_clear_error();
+                return None;
+            }
+            SSL_certs_clear(s.as_ptr());
+        }
+        for op in p.ops.borrow().iter() {
+            let _ = t.apply(op);
+        }
+        SCRATCH_OWNER.set(p);
+    }
+    Some(t)
+}
+
+/// What `ngx.ssl`'s certificate calls act on: the handshake's TLS object
+/// (the probe, or a request's connection), or the record of a handler
+/// that runs without a probe.
+pub struct Handshake(Hs);
+
+enum Hs {
+    Tls(Tls),
+    Light(&'static Pending, *mut ngx_connection_t),
+}
+
+impl Handshake {
+    pub fn of_request(r: super::request::Request) -> Option<Handshake> {
+        // SAFETY: a live request's connection; c->ssl is null or its TLS
+        // state, whose object is the scratch one only when lent to a
+        // probe-less handler.
+        unsafe {
+            let c = r.connection();
+            let sc = (*c).ssl;
+            if sc.is_null() {
+                return None;
+            }
+            let ssl = (*sc).connection;
+            if !ssl.is_null() && ssl == SCRATCH.get() {
+                return light_of(c, sc).map(|(p, client)| Handshake(Hs::Light(p, client)));
+            }
+            Tls::of_connection(c).map(|t| Handshake(Hs::Tls(t)))
+        }
+    }
+
+    /// The TLS object (a probe-less handler's probe is made now).
+    fn tls(&self) -> Option<Tls> {
+        match self.0 {
+            Hs::Tls(t) => Some(t),
+            Hs::Light(p, client) => light_probe(p, client),
+        }
+    }
+
+    pub fn clear_certs(&self) {
+        match self.0 {
+            Hs::Light(p, _) => {
+                if let Some(t) = sync_scratch(p) {
+                    let _ = t.apply(&Op::ClearCerts);
+                }
+                p.ops.borrow_mut().push(Op::ClearCerts);
+                p.cleared.set(true);
+            }
+            Hs::Tls(t) => t.clear_certs(),
+        }
+    }
+
+    /// `op` checked on the scratch object and recorded, when the state it
+    /// applies to is known; else on the probe.
+    fn light_op(
+        &self,
+        op: impl FnOnce() -> Result<Op, &'static str>,
+    ) -> Option<Result<(), &'static str>> {
+        let Hs::Light(p, _) = self.0 else {
+            return None;
+        };
+        if !p.cleared.get() {
+            return None;
+        }
+        let Some(t) = sync_scratch(p) else {
+            return Some(Err("no memory"));
+        };
+        Some(op().and_then(|op| {
+            t.apply(&op)?;
+            p.ops.borrow_mut().push(op);
+            Ok(())
+        }))
+    }
+
+    pub fn set_cert(&self, chain: &CertChain) -> Result<(), &'static str> {
+        if let Some(r) = self.light_op(|| chain.dup().map(Op::Cert).ok_or("no memory")) {
+            return r;
+        }
+        self.tls().ok_or("no ssl connection")?.set_cert(chain)
+    }
+
+    pub fn set_key(&self, key: &PKey) -> Result<(), &'static str> {
+        if let Some(r) = self.light_op(|| Ok(Op::Key(key.dup()))) {
+            return r;
+        }
+        self.tls().ok_or("no ssl connection")?.set_key(key)
+    }
+
+    pub fn server_name(&self) -> Option<Vec<u8>> {
+        match self.0 {
+            Hs::Light(p, _) => p.sni.borrow().clone(),
+            Hs::Tls(t) => t.server_name(),
+        }
+    }
+
+    pub fn raw_addr(&self, peer: bool) -> Option<(c_int, Vec<u8>)> {
+        match self.0 {
+            Hs::Light(_, c) => raw_addr(c, peer),
+            Hs::Tls(t) => raw_addr(t.client()?, peer),
+        }
+    }
+
+    pub fn server_port(&self) -> Option<u16> {
+        match self.0 {
+            Hs::Light(_, c) => server_port(c),
+            Hs::Tls(t) => server_port(t.client()?),
         }
     }
 }
@@ -1256,7 +1728,14 @@ impl Tls {
             if sc.is_null() {
                 return None;
             }
-            NonNull::new((*sc).connection).map(Tls)
+            let ssl = (*sc).connection;
+            if !ssl.is_null() && ssl == SCRATCH.get() {
+                // A probe-less handler: a call that needs the handshake's
+                // own state.
+                let (p, client) = light_of(c, sc)?;
+                return light_probe(p, client);
+            }
+            NonNull::new(ssl).map(Tls)
         }
     }
 
@@ -1763,60 +2242,69 @@ impl Tls {
     /// The raw address of the client (`peer`) or of the server, as a
     /// sockaddr's bytes, with its family.
     pub fn raw_addr(self, peer: bool) -> Option<(c_int, Vec<u8>)> {
-        let c = self.client()?;
-        // SAFETY: the live connection of the object; local_sockaddr is
-        // filled by ngx_connection_local_sockaddr when still null.
-        unsafe {
-            let sa = if peer {
-                (*c).sockaddr
-            } else {
-                if ngx_connection_local_sockaddr(c, ptr::null_mut(), 0) != NGX_OK as ngx_int_t {
-                    return None;
-                }
-                (*c).local_sockaddr
-            };
-            if sa.is_null() {
-                return None;
-            }
-            let fam = (*sa).sa_family as c_int;
-            let bytes = match fam as u32 {
-                AF_INET => {
-                    let s = sa as *const sockaddr_in;
-                    (*s).sin_addr.s_addr.to_ne_bytes().to_vec()
-                }
-                AF_INET6 => {
-                    let s = sa as *const sockaddr_in6;
-                    (*s).sin6_addr.__in6_u.__u6_addr8.to_vec()
-                }
-                AF_UNIX => {
-                    let s = sa as *const sockaddr_un;
-                    let p = (*s).sun_path.as_ptr();
-                    core::ffi::CStr::from_ptr(p).to_bytes().to_vec()
-                }
-                _ => return None,
-            };
-            Some((fam, bytes))
-        }
+        raw_addr(self.client()?, peer)
     }
 
     /// The server's port.
     pub fn server_port(self) -> Option<u16> {
-        let c = self.client()?;
-        // SAFETY: as raw_addr.
-        unsafe {
-            if ngx_connection_local_sockaddr(c, ptr::null_mut(), 0) != NGX_OK as ngx_int_t {
-                return None;
-            }
-            let sa = (*c).local_sockaddr;
-            match (*sa).sa_family as u32 {
-                AF_INET => Some(u16::from_be((*(sa as *const sockaddr_in)).sin_port)),
-                AF_INET6 => Some(u16::from_be((*(sa as *const sockaddr_in6)).sin6_port)),
-                _ => Some(0),
-            }
-        }
+        server_port(self.client()?)
     }
 
     pub fn as_raw(self) -> *mut c_void {
         self.ptr() as *mut c_void
+    }
+}
+
+/// The raw address of the client (`peer`) or of the server, as a
+/// sockaddr's bytes, with its family.
+fn raw_addr(c: *mut ngx_connection_t, peer: bool) -> Option<(c_int, Vec<u8>)> {
+    // SAFETY: a live client connection; local_sockaddr is
+    // filled by ngx_connection_local_sockaddr when still null.
+    unsafe {
+        let sa = if peer {
+            (*c).sockaddr
+        } else {
+            if ngx_connection_local_sockaddr(c, ptr::null_mut(), 0) != NGX_OK as ngx_int_t {
+                return None;
+            }
+            (*c).local_sockaddr
+        };
+        if sa.is_null() {
+            return None;
+        }
+        let fam = (*sa).sa_family as c_int;
+        let bytes = match fam as u32 {
+            AF_INET => {
+                let s = sa as *const sockaddr_in;
+                (*s).sin_addr.s_addr.to_ne_bytes().to_vec()
+            }
+            AF_INET6 => {
+                let s = sa as *const sockaddr_in6;
+                (*s).sin6_addr.__in6_u.__u6_addr8.to_vec()
+            }
+            AF_UNIX => {
+                let s = sa as *const sockaddr_un;
+                let p = (*s).sun_path.as_ptr();
+                core::ffi::CStr::from_ptr(p).to_bytes().to_vec()
+            }
+            _ => return None,
+        };
+        Some((fam, bytes))
+    }
+}
+
+/// The server's port.
+fn server_port(c: *mut ngx_connection_t) -> Option<u16> {
+    // SAFETY: as raw_addr.
+    unsafe {
+        if ngx_connection_local_sockaddr(c, ptr::null_mut(), 0) != NGX_OK as ngx_int_t {
+            return None;
+        }
+        let sa = (*c).local_sockaddr;
+        match (*sa).sa_family as u32 {
+            AF_INET => Some(u16::from_be((*(sa as *const sockaddr_in)).sin_port)),
+            AF_INET6 => Some(u16::from_be((*(sa as *const sockaddr_in6)).sin6_port)),
+            _ => Some(0),
+        }
     }
 }

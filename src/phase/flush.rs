@@ -13,10 +13,17 @@ pub fn arm_wait(ctx: &mut RequestCtx) -> bool {
     if !r.client_buffered() || !r.wait_writable() {
         return false;
     }
-    r.log_error(
-        NGX_LOG_DEBUG,
-        b"lua flush: waiting for the send buffer to drain",
-    );
+    if r.logs(NGX_LOG_DEBUG) {
+        let (buffered, delayed) = r.write_state();
+        r.log_error(
+            NGX_LOG_DEBUG,
+            format!(
+                "lua flush requires waiting: buffered 0x{buffered:x}, delayed:{}",
+                delayed as u8
+            )
+            .as_bytes(),
+        );
+    }
     // Our handler only runs while the request is alive: nginx replaces it
     // when the request ends.
     r.set_write_handler(Some(write_handler));

@@ -92,6 +92,10 @@ pub fn send_chain(ctx: &mut RequestCtx, cl: Chain) -> Rc {
     start_buffering(ctx);
     let r = ctx.req();
     if ctx.output.buffering && !r.header_only() {
+        crate::debug!(
+            r.log_handle(),
+            "lua buffering output bufs for the HTTP 1.0 request"
+        );
         ctx.output.held.push(cl);
         return OK;
     }

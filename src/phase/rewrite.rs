@@ -23,6 +23,10 @@ pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
 /// The phase result of a finished handler: continue (`NGX_DECLINED`), let
 /// the access phase grant (`NGX_OK`), or end the request with a status.
 fn phase_rc(ctx: &mut RequestCtx, phase: Phase, outcome: Outcome) -> Option<Rc> {
+    if outcome != Outcome::Yielded && ctx.phases.jump_drops_ctx {
+        ctx.phases.jump_drops_ctx = false;
+        ctx.drop_user_ctx();
+    }
     match outcome {
         Outcome::Yielded => None,
         // As upstream, returning and `ngx.exit(ngx.OK)` are the same: the

@@ -86,8 +86,8 @@ qr/runtime error: content_by_lua\(nginx\.conf:\d+\):3: boom/
 --- config
     location = /t {
         content_by_lua_block {
-            ngx.say("unterminated [[ string")
-            local s = [[
+            ngx.say("a [[ in a string is not a long bracket")
+            local t = {{{{{{
         }
     }
 --- must_die
@@ -147,3 +147,29 @@ lua_load_resty_core is deprecated (the lua-resty-core library is required since 
 --- must_die
 --- error_log
 no runnable Lua code
+
+
+
+=== TEST 10: block reader: an unclosed long string names its closing bracket
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say([==[never closed")
+        }
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*Lua code block missing the closing long bracket "\]==\]", the inlined Lua code may be too long in .*nginx\.conf:\d+/
+
+
+
+=== TEST 11: block reader: an unclosed long comment names its closing bracket
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say(--[[ never closed")
+        }
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*Lua code block missing the closing long bracket "\]\]", the inlined Lua code may be too long in .*nginx\.conf:\d+/

@@ -184,7 +184,7 @@ GET /t
 --- response_body eval
 "a" x (8 * 1024 * 1024) . "1nil\n"
 --- error_log
-lua flush: waiting for the send buffer to drain
+lua flush requires waiting: buffered 0x
 --- no_error_log
 [error]
 
@@ -354,3 +354,56 @@ bad argument #2 to '?' (string, number, boolean, nil, ngx.null, or array table e
 bad argument #1 to '?' (bad data type cdata found)
 --- no_error_log
 [error]
+
+
+
+=== TEST 16: flush: before the header went out, and without body data unless waiting, there is "nothing to flush", as upstream (the status can still change)
+--- config
+    location = /t {
+        content_by_lua_block {
+            local ok, err = ngx.flush()
+            ngx.status = 404
+            ngx.send_headers()
+            local ok2, err2 = ngx.flush()
+            local ok3, err3 = ngx.flush(true)
+            ngx.say(tostring(ok), " ", err, "; ", tostring(ok2), " ", err2, "; ", ok3, " ", err3)
+            ngx.say(ngx.flush())
+        }
+    }
+--- request
+GET /t
+--- error_code: 404
+--- response_body
+nil nothing to flush; nil nothing to flush; 1 nil
+1
+--- no_error_log
+[error]
+
+
+
+=== TEST 17: flush(true) under limit_rate: each wait ends when the rate allows the rest, and a later flush still waits for limit_rate's timer (no hang)
+--- config
+    location = /t {
+        limit_rate 200;
+        content_by_lua_block {
+            local start = ngx.now()
+            for i = 1, 3 do
+                ngx.print(string.rep(tostring(i), 150))
+                local ok, err = ngx.flush(true)
+                if not ok then
+                    ngx.log(ngx.ERR, "flush ", i, ": ", err)
+                end
+            end
+            ngx.update_time()
+            ngx.log(ngx.WARN, "limited flushes took ", math.floor(ngx.now() - start), " s")
+        }
+    }
+--- request
+GET /t
+--- response_body eval
+"1" x 150 . "2" x 150 . "3" x 150
+--- error_log eval
+[qr/limited flushes took [1-3] s/, qr/lua flush requires waiting: buffered 0x[0-9a-f]+, delayed:1/]
+--- no_error_log
+[error]
+--- timeout: 6

@@ -118,3 +118,52 @@ true true 1
 true true
 --- no_error_log
 [error]
+
+
+
+=== TEST 8: ngx.ctx: a set_uri jump starts the new location with a fresh table, as upstream (which starts its Lua context afresh there)
+--- config
+    location = /t {
+        rewrite_by_lua_block {
+            ngx.ctx.foo = 32
+            ngx.req.set_uri("/f", true)
+        }
+        log_by_lua_block { ngx.log(ngx.WARN, "old log handler: ", ngx.ctx.foo) }
+    }
+    location = /f {
+        rewrite_by_lua_block { ngx.ctx.bar = "rewrite" }
+        content_by_lua_block {
+            ngx.say(ngx.ctx.foo, " ", ngx.ctx.bar)
+        }
+        log_by_lua_block { ngx.log(ngx.WARN, "new log handler: ", ngx.ctx.foo, " ", ngx.ctx.bar) }
+    }
+--- request
+GET /t
+--- response_body
+nil rewrite
+--- error_log
+new log handler: nil rewrite
+--- no_error_log
+[error]
+old log handler
+
+
+
+=== TEST 9: ngx.ctx: a set_uri jump after a yield in server_rewrite_by_lua drops the table too
+--- config
+    server_rewrite_by_lua_block {
+        if ngx.var.uri == "/t" then
+            ngx.ctx.foo = 1
+            ngx.sleep(0.001)
+            ngx.req.set_uri("/f", true)
+        end
+    }
+    location = /f {
+        content_by_lua_block { ngx.say("f: ", ngx.ctx.foo) }
+    }
+--- request
+GET /t
+--- response_body
+f: nil
+--- no_error_log
+[error]

@@ -92,6 +92,10 @@ Content-Length: 26
 --- response_body
 hello
 world!nil buffering
+--- log_level: debug
+--- error_log
+lua buffering output bufs for the HTTP 1.0 request
+lua http 1.0 buffering makes ngx.flush() a no-op
 
 
 

@@ -258,3 +258,40 @@ GET /t
 a+b c+d2
 --- no_error_log
 [error]
+
+
+
+=== TEST 11: gmatch: a loop that calls gmatch and its iterator compiles to a looping trace (the iterator is a callable table, as upstream's)
+--- config
+    location = /t {
+        content_by_lua_block {
+            local jutil = require "jit.util"
+            local main = debug.getinfo(1, "f").func
+            local started, loops = {}, 0
+            local function on_trace(what, tr, func)
+                if what == "start" then
+                    started[tr] = func == main
+                elseif what == "stop" and started[tr]
+                       and jutil.traceinfo(tr).linktype == "loop" then
+                    loops = loops + 1
+                end
+            end
+            jit.attach(on_trace, "trace")
+            jit.opt.start("hotloop=10")
+            local gmatch = ngx.re.gmatch
+            local m1, m2
+            for _ = 1, 200 do
+                local it = gmatch("hello, world", [[\w+]])
+                m1 = it()
+                m2 = it()
+            end
+            jit.attach(on_trace)
+            ngx.say(type(gmatch("a", "a")), " ", m1[0], " ", m2[0], " ", loops > 0)
+        }
+    }
+--- request
+GET /t
+--- response_body
+table hello world true
+--- no_error_log
+[error]

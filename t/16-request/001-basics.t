@@ -215,3 +215,26 @@ ok
 --- error_log
 bf: API disabled in the context of body_filter_by_lua*
 log: true
+
+
+
+=== TEST 13: ngx.req: holds exactly upstream's 23 functions (no helper of ours leaks into it)
+--- config
+    location = /t {
+        content_by_lua_block {
+            local names = {}
+            for k in pairs(ngx.req) do
+                names[#names + 1] = k
+            end
+            table.sort(names)
+            ngx.say(#names)
+            ngx.say(table.concat(names, " "))
+        }
+    }
+--- request
+GET /t
+--- response_body
+23
+append_body clear_header discard_body finish_body get_body_data get_body_file get_headers get_method get_post_args get_uri_args http_version init_body is_internal raw_header read_body set_body_data set_body_file set_header set_method set_uri set_uri_args socket start_time
+--- no_error_log
+[error]

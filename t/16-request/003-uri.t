@@ -51,6 +51,10 @@ e f=g
 --- response_body
 1 2 nil truncated
 100 truncated
+--- log_level: debug
+--- error_log
+lua hit query args limit 2
+lua hit query args limit 100
 
 
 

@@ -237,6 +237,9 @@ a=1&b=x+y%21&c=1&c=2&d
 --- response_body
 1 x y! 1,2 true
 truncated
+--- log_level: debug
+--- error_log
+lua hit query args limit 1
 --- no_error_log
 [error]
 

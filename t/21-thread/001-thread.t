@@ -441,3 +441,90 @@ qr/^\tcontent_by_lua\(nginx\.conf:\d+\):9: in main chunk, client:/,
 ]
 --- no_error_log
 coroutine 3:
+
+
+
+=== TEST 20: coroutine.wrap: an error passed up through wrapped coroutines is traced from the coroutine that raised it, as upstream's
+--- config
+    location = /t {
+        content_by_lua_block {
+            local inner = coroutine.wrap(function()
+                error("wrapped boom")
+            end)
+            local outer = coroutine.wrap(function()
+                inner()
+            end)
+            outer()
+            ngx.say("not reached")
+        }
+    }
+--- request
+GET /t
+--- error_code: 500
+--- error_log eval
+[
+qr/lua entry thread aborted: runtime error: content_by_lua\(nginx\.conf:\d+\):3: wrapped boom$/,
+qr/^coroutine 0:$/,
+qr/^\tcontent_by_lua\(nginx\.conf:\d+\):3: in function <content_by_lua\(nginx\.conf:\d+\):2>$/,
+qr/^coroutine 1:$/,
+qr/^coroutine 2:$/,
+qr/^\tcontent_by_lua\(nginx\.conf:\d+\):8: in main chunk, client:/,
+]
+--- no_error_log
+coroutine 3:
+
+
+
+=== TEST 21: coroutine.wrap: an error caught with pcall leaves no coroutine sections in a later failure's traceback
+--- config
+    location = /t {
+        content_by_lua_block {
+            local co = coroutine.wrap(function()
+                error("caught", 0)
+            end)
+            local ok, err = pcall(co)
+            ngx.say(ok, " ", err)
+            ngx.flush(true)
+            error("caught", 0)
+        }
+    }
+--- request
+GET /t
+--- response_body
+false caught
+--- error_log eval
+[
+qr/lua entry thread aborted: runtime error: caught$/,
+qr/^coroutine 0:$/,
+]
+--- no_error_log
+coroutine 1:
+
+
+
+=== TEST 22: thread.wait: a thread spawned inside a user coroutine belongs to that coroutine, as upstream: the entry thread may not wait on it, the coroutine may
+--- config
+    location = /t {
+        content_by_lua_block {
+            local t
+            local co = coroutine.create(function()
+                t = ngx.thread.spawn(function()
+                    ngx.sleep(0.01)
+                    return "slept"
+                end)
+                coroutine.yield()
+                return ngx.thread.wait(t)
+            end)
+            coroutine.resume(co)
+            local ok, err = pcall(ngx.thread.wait, t)
+            ngx.say(ok, " ", err)
+            ngx.say(coroutine.resume(co))
+        }
+    }
+--- request
+GET /t
+--- response_body
+false only the parent coroutine can wait on the thread
+truetrueslept
+--- no_error_log
+[error]

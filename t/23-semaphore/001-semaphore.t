@@ -242,3 +242,34 @@ second waiter: true nil
 count: 0
 --- no_error_log
 [error]
+
+
+
+=== TEST 11: semaphore: resources a post hands to waiting threads are theirs before they resume: wait(0) right after the post times out, a queued wait gets what is left
+--- config
+    location = /t {
+        content_by_lua_block {
+            local semaphore = require "ngx.semaphore"
+            local sem = semaphore.new(0)
+            local function waiter(name)
+                local ok, err = sem:wait(1)
+                ngx.say(name, ": ", ok, " ", err)
+            end
+            local t1 = ngx.thread.spawn(waiter, "first")
+            sem:post(3)
+            ngx.say("wait(0) after post: ", sem:wait(0))
+            local t2 = ngx.thread.spawn(waiter, "second")
+            ngx.thread.wait(t1)
+            ngx.thread.wait(t2)
+            ngx.say("left: ", sem:count(), " ", sem:wait(0))
+        }
+    }
+--- request
+GET /t
+--- response_body
+wait(0) after post: niltimeout
+first: true nil
+second: true nil
+left: 1 true
+--- no_error_log
+[error]

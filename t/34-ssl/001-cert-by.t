@@ -413,3 +413,156 @@ reused=false runs=1
 reused=true runs=1
 --- no_error_log
 [error]
+
+
+
+=== TEST 11: ssl_certificate_by_lua_block: a key that does not match fails at the call; a later call needing the handshake's state sees the certificate set before it
+--- ssl_handler
+            local ssl = require "ngx.ssl"
+            local name = ssl.server_name()
+            assert(ssl.clear_certs())
+            assert(ssl.set_der_cert(read_file(DIR .. "/" .. name .. ".crt.der")))
+            local ok, err = ssl.set_der_priv_key(read_file(DIR .. "/b.test.key.der"))
+            ngx.log(ngx.WARN, "wrong key: ", tostring(ok), " ", err)
+            ngx.log(ngx.WARN, "version: ", ssl.get_tls1_version_str())
+            assert(ssl.set_der_priv_key(read_file(DIR .. "/" .. name .. ".key.der")))
+--- config
+    lua_ssl_trusted_certificate $TEST_NGINX_SSL_DIR/all.crt;
+    location = /t {
+        content_by_lua_block {
+            ngx.say(hs("a.test", true))
+        }
+    }
+--- response_body
+sni=a.test proto=TLSv1.3
+--- error_log
+wrong key: nil SSL_use_PrivateKey() failed
+version: TLSv1.3
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 12: ssl_certificate_by_lua_block: two handlers waiting at once each check their key against their own certificate
+--- ssl_handler
+            local ssl = require "ngx.ssl"
+            local name = ssl.server_name()
+            assert(ssl.clear_certs())
+            assert(ssl.set_der_cert(read_file(DIR .. "/" .. name .. ".crt.der")))
+            ngx.sleep(name == "a.test" and 0.2 or 0.01)
+            assert(ssl.set_der_priv_key(read_file(DIR .. "/" .. name .. ".key.der")))
+            ngx.log(ngx.WARN, "key of ", name, " set")
+--- config
+    lua_ssl_trusted_certificate $TEST_NGINX_SSL_DIR/all.crt;
+    location = /t {
+        content_by_lua_block {
+            local a = ngx.thread.spawn(hs, "a.test", true)
+            ngx.sleep(0.05)
+            local b = ngx.thread.spawn(hs, "b.test", true)
+            local _, ra = ngx.thread.wait(a)
+            local _, rb = ngx.thread.wait(b)
+            ngx.say(ra)
+            ngx.say(rb)
+        }
+    }
+--- response_body
+sni=a.test proto=TLSv1.3
+sni=b.test proto=TLSv1.3
+--- grep_error_log eval: qr/key of \S+ set/
+--- grep_error_log_out
+key of b.test set
+key of a.test set
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 13: ssl_certificate_by_lua_block: the handler of the server the name chooses runs, as nginx chooses it; a server that rejects the name runs none
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2 ssl;
+        server_name default.test;
+        ssl_certificate $TEST_NGINX_SSL_DIR/fallback.test.crt;
+        ssl_certificate_key $TEST_NGINX_SSL_DIR/fallback.test.key;
+        ssl_certificate_by_lua_block { ngx.log(ngx.WARN, "handler of default.test") }
+        location / { return 200 "server default.test"; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2 ssl;
+        server_name *.b.test;
+        ssl_certificate $TEST_NGINX_SSL_DIR/fallback.test.crt;
+        ssl_certificate_key $TEST_NGINX_SSL_DIR/fallback.test.key;
+        ssl_certificate_by_lua_block { ngx.log(ngx.WARN, "handler of *.b.test") }
+        location / { return 200 "server *.b.test"; }
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2 ssl;
+        server_name r.test;
+        ssl_reject_handshake on;
+        ssl_certificate_by_lua_block { ngx.log(ngx.WARN, "handler of r.test") }
+    }
+--- config
+    location = /t {
+        content_by_lua_block {
+            for _, name in ipairs({ "x.b.test", "other.test", "r.test" }) do
+                local sock = ngx.socket.tcp()
+                assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_2))
+                local ok, err = sock:sslhandshake(nil, name, false)
+                if ok then
+                    sock:send("GET / HTTP/1.0\r\nHost: " .. name .. "\r\n\r\n")
+                    ngx.say(name, ": ", sock:receive("*a"):match("\r\n\r\n(.*)"))
+                else
+                    ngx.say(name, ": ", err)
+                end
+                sock:close()
+            end
+        }
+    }
+--- response_body
+x.b.test: server *.b.test
+other.test: server default.test
+r.test: handshake failed
+--- grep_error_log eval: qr/handler of [^,\s]+/
+--- grep_error_log_out
+handler of *.b.test
+handler of default.test
+--- no_error_log
+[alert]
+
+
+
+=== TEST 14: ssl_certificate_by_lua_block: with nginx's own client certificate check (ssl_verify_client), the handler runs and nginx still asks for a certificate
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_2 ssl;
+        server_name v.test;
+        ssl_certificate $TEST_NGINX_SSL_DIR/fallback.test.crt;
+        ssl_certificate_key $TEST_NGINX_SSL_DIR/fallback.test.key;
+        ssl_verify_client optional;
+        ssl_client_certificate $TEST_NGINX_SSL_DIR/all.crt;
+        ssl_certificate_by_lua_block {
+            local ssl = require "ngx.ssl"
+            ngx.log(ngx.WARN, "handler for ", ssl.server_name())
+        }
+        location / { return 200 "verify=$ssl_client_verify"; }
+    }
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_2))
+            assert(sock:sslhandshake(nil, "v.test", false))
+            sock:send("GET / HTTP/1.0\r\nHost: v.test\r\n\r\n")
+            ngx.say(sock:receive("*a"):match("\r\n\r\n(.*)"))
+            sock:close()
+        }
+    }
+--- response_body
+verify=NONE
+--- error_log
+handler for v.test
+--- no_error_log
+[error]
+[alert]

@@ -1,6 +1,6 @@
 # TLS toward upstreams: ngx.ssl.get_upstream_ssl_pointer and
-# ssl_session_reused(ssl) on proxied requests, and the upstream handshake
-# directives that stock nginx cannot host, refused at nginx -t.
+# ssl_session_reused(ssl) on proxied requests (the upstream handshake
+# handlers are in 011-proxy-ssl.t).
 use Test::Nginx::Socket::Lua;
 use TestSslCerts;
 
@@ -90,41 +90,3 @@ GET /t
 qr/init_worker: false .*no request found/
 --- no_error_log
 [error]
-
-
-
-=== TEST 3: proxy_ssl_certificate_by_lua_block: refused at nginx -t with the reason
---- config
-    location = /t {
-        proxy_pass https://127.0.0.1:1/;
-        proxy_ssl_certificate_by_lua_block {
-            ngx.log(ngx.ERR, "never")
-        }
-    }
---- must_die
---- error_log
-"proxy_ssl_certificate_by_lua_block" directive is not supported on stock nginx: its handler would pause the upstream TLS handshake in OpenSSL's client certificate callback, which stock nginx takes for a failed handshake (OpenResty patches nginx for it)
-
-
-
-=== TEST 4: proxy_ssl_verify_by_lua_file: refused at nginx -t with the reason
---- config
-    location = /t {
-        proxy_pass https://127.0.0.1:1/;
-        proxy_ssl_verify_by_lua_file html/verify.lua;
-    }
---- must_die
---- error_log
-"proxy_ssl_verify_by_lua_file" directive is not supported on stock nginx: its handler would pause the upstream TLS handshake in OpenSSL's certificate verification callback
-
-
-
-=== TEST 5: lua_upstream_skip_openssl_default_verify: refused at nginx -t with the reason
---- config
-    location = /t {
-        lua_upstream_skip_openssl_default_verify on;
-        return 200;
-    }
---- must_die
---- error_log
-"lua_upstream_skip_openssl_default_verify" directive is not supported on stock nginx: it only applies to proxy_ssl_verify_by_lua*

@@ -224,3 +224,42 @@ qr/lua_max_memory 4096 is below what the Lua VM holds after loading resty\.core 
 --- must_die
 --- error_log
 "lua_max_memory" directive is duplicate
+
+
+
+=== TEST 7: lua_max_memory: under an address-space limit (prlimit) the worker survives 10x the limit in small tables
+Without lua_max_memory the same allocations exhaust the worker's 256 MiB of
+address space, and the next request's set-up cannot allocate either.
+--- rlimit_as: 268435456
+--- http_config
+    lua_max_memory 32m;
+    lua_shared_dict d 1m;
+--- config
+    location = /alloc {
+        content_by_lua_block {
+            ngx.shared.d:set("pid", ngx.worker.pid())
+            local t = {}
+            for i = 1, 10 * 32 * 1024 * 1024 / 32 do
+                t[i] = { i }
+            end
+            ngx.say("allocated ", #t)
+        }
+    }
+    location = /ok {
+        content_by_lua_block {
+            local f = assert(io.open("/proc/self/limits"))
+            local limits = f:read("*a")
+            f:close()
+            ngx.say(ngx.shared.d:get("pid") == ngx.worker.pid() and "same worker" or "another worker",
+                    ", address space limit ", limits:match("Max address space%s+(%d+)"))
+        }
+    }
+--- request eval
+["GET /alloc", "GET /ok", "GET /alloc", "GET /ok"]
+--- error_code eval
+[500, 200, 500, 200]
+--- response_body_like eval
+["500 Internal Server Error", "^same worker, address space limit 268435456\$",
+ "500 Internal Server Error", "^same worker, address space limit 268435456\$"]
+--- no_error_log eval
+["[alert]", "[crit]"]

@@ -15,8 +15,9 @@ local get_errbuf = base.get_errbuf
 local FFI_OK = base.FFI_OK
 local MARKER = base.YIELD_MARKER
 local thread_status = require("ngx_lua.thread").status
-local co_create, co_resume, co_yield, co_status, co_wrap =
-    coroutine.create, coroutine.resume, coroutine.yield, coroutine.status, coroutine.wrap
+local co_create, co_resume, co_yield, co_status, co_wrap, co_running =
+    coroutine.create, coroutine.resume, coroutine.yield, coroutine.status, coroutine.wrap,
+    coroutine.running
 local error, type = error, type
 
 ffi.cdef [[
@@ -58,12 +59,23 @@ local function resume(co, ...)
     return resumed(co, co_resume(co, ...))
 end
 
-local function wrapped(ok, ...)
+-- An error a wrapped coroutine passes up is recorded for its resumer, so
+-- that the thread's abort traceback starts in the coroutine that raised it
+-- ("coroutine 0:"), as upstream's (read by src/lua/raw.rs wrap_failures).
+local failed = setmetatable({}, { __mode = "k" })
+debug.getregistry()["ngx_lua.wrap_failed"] = failed
+
+local function wrapped(co, ok, ...)
     if ok then
         return ...
     end
-    error((...), 0)
+    local err = ...
+    failed[co_running()] = { co, err }
+    error(err, 0)
 end
+-- The record holds only while the resumer failed in this very function
+-- (not when it caught the error and failed later).
+failed.raiser = wrapped
 
 local function wrap(f)
     if check() == PLAIN then
@@ -73,7 +85,7 @@ local function wrap(f)
     local co = co_create(f)
     return function(...)
         check()
-        return wrapped(resumed(co, co_resume(co, ...)))
+        return wrapped(co, resumed(co, co_resume(co, ...)))
     end
 end
 

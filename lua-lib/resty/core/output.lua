@@ -20,6 +20,10 @@ function ngx.flush(wait)
         yield_to_scheduler()
         return c_flush_result()
     end
+    if ok then
+        -- one value on success, as upstream's
+        return ok
+    end
     return ok, err
 end
 

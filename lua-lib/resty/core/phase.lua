@@ -13,6 +13,7 @@ local names = {
     [12] = "server_rewrite", [13] = "precontent", [14] = "balancer",
     [15] = "ssl_cert", [16] = "ssl_client_hello",
     [17] = "ssl_session_fetch", [18] = "ssl_session_store",
+    [19] = "proxy_ssl_cert", [20] = "proxy_ssl_verify",
 }
 
 function ngx.get_phase()

@@ -11,6 +11,7 @@ local get_errbuf = base.get_errbuf
 local new_tab = base.new_tab
 local band, bor = bit.band, bit.bor
 local byte, sub, fmt = string.byte, string.sub, string.format
+local setmetatable = setmetatable
 local type, tostring, error, concat = type, tostring, error, table.concat
 
 ffi.cdef [[
@@ -308,39 +309,47 @@ local function step(subj, pos, utf)
     return pos
 end
 
+-- The iterator is a callable table, as upstream's: a closure per call
+-- would stop LuaJIT from compiling a loop that calls gmatch ("NYI:
+-- bytecode FNEW").
+local function gmatch_next(it)
+    local pos = it.pos
+    if not pos then
+        return nil
+    end
+    local c, subj, len = it.c, it.subj, it.len
+    local rc = re_exec(c[1], c[2], subj, len, pos)
+    if rc == ERROR_NOMATCH then
+        it.pos = nil
+        return nil
+    end
+    if rc < 0 then
+        it.pos = nil
+        return nil, exec_err(rc)
+    end
+    local caps = c[1].captures
+    local from, to = caps[0], caps[1]
+    if from == to then
+        pos = step(subj, to, c[3])
+        if pos > len then
+            pos = nil
+        end
+    else
+        pos = to
+    end
+    it.pos = pos
+    return collect(c, subj, rc)
+end
+
+local gmatch_mt = { __call = gmatch_next }
+
 function ngx.re.gmatch(subj, regex, opts)
     subj = tostring(subj)
     local c, err = get_compiled(regex, opts, options(opts))
     if not c then
         return nil, err
     end
-    local len = #subj
-    local pos = 0
-    return function()
-        if not pos then
-            return nil
-        end
-        local rc = re_exec(c[1], c[2], subj, len, pos)
-        if rc == ERROR_NOMATCH then
-            pos = nil
-            return nil
-        end
-        if rc < 0 then
-            pos = nil
-            return nil, exec_err(rc)
-        end
-        local caps = c[1].captures
-        local from, to = caps[0], caps[1]
-        if from == to then
-            pos = step(subj, to, c[3])
-            if pos > len then
-                pos = nil
-            end
-        else
-            pos = to
-        end
-        return collect(c, subj, rc)
-    end
+    return setmetatable({ c = c, subj = subj, len = #subj, pos = 0 }, gmatch_mt)
 end
 
 _M.get_compiled = get_compiled

@@ -343,7 +343,6 @@ local function args_table(out, n, t)
     end
     return t
 end
-req._args_table = args_table
 
 
 function req.get_uri_args(max, tab)

@@ -2,7 +2,7 @@
 //! get_body_file, get_post_args. Replacing it: `body_set.rs`.
 use core::ffi::c_int;
 
-use super::parse_args_into;
+use super::{log_args_limit, parse_args_into};
 use crate::ffi::*;
 use crate::nginx::request::OK;
 use crate::phase::body::{read_for_lua, LuaRead};
@@ -130,6 +130,9 @@ export! {
         let buf = lua_buf!(buf, size);
         let n = r.copy_client_body(buf);
         let (n, cut) = parse_args_into(&mut buf[..n], lua_buf!(out, size + 1), max);
+        if cut {
+            log_args_limit(r, max);
+        }
         out!(truncated, cut as c_int);
         n
     }

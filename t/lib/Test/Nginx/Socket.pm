@@ -72,6 +72,10 @@ our $MockEagain  = $ENV{TEST_NGINX_MOCKEAGAIN};
 # `--- mockeagain_max: N`: it moves up to N bytes a call (big bodies)
 our $BlockNoMock = 0;
 our $BlockMockMax;
+# `--- rlimit_as: BYTES`: this block's nginx runs under `prlimit --as`
+# (an address-space limit, inherited by the workers; not under valgrind,
+# whose own mappings would not fit); such a block gets a fresh nginx
+our $BlockRlimitAs;
 our $CheckLeak   = $ENV{TEST_NGINX_CHECK_LEAK};
 our $Verbose     = $ENV{TEST_NGINX_VERBOSE};
 
@@ -559,6 +563,9 @@ sub nginx_cmd {
     my @cmd = ($NginxBinary, '-p', "$ServRoot/", '-c', $ConfFile);
     if (nginx_version() >= 1.019005) {
         push @cmd, '-e', $ErrLogFile;
+    }
+    if (defined $BlockRlimitAs && !$UseValgrind) {
+        unshift @cmd, 'prlimit', "--as=$BlockRlimitAs";
     }
     if ($UseValgrind) {
         my $vopts = $UseValgrind =~ /^\d+$/ ? '' : $UseValgrind;
@@ -1690,6 +1697,9 @@ sub run_test {
     $BlockNoMock = has_sec($block, 'no_mockeagain');
     $BlockMockMax = sec($block, 'mockeagain_max');
     $BlockMockMax =~ s/\s+//g if defined $BlockMockMax;
+    $BlockRlimitAs = sec($block, 'rlimit_as');
+    $BlockRlimitAs =~ s/\s+//g if defined $BlockRlimitAs;
+    $no_hup ||= defined $BlockRlimitAs;
     my $hup = $UseHup && !defined $must_die && $NginxUp && !$NoNginxManager && !$no_hup;
     my $extra_log_lines = [];
 
