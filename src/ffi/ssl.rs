@@ -53,7 +53,7 @@ macro_rules! tls {
     };
 }
 
-fn answer(r: Result<(), &str>, err: &mut ErrOut) -> c_int {
+pub(super) fn answer(r: Result<(), &str>, err: &mut ErrOut) -> c_int {
     match r {
         Ok(()) => FFI_OK,
         Err(e) => {

@@ -7,22 +7,9 @@
 //! handlers, and upstream's texts for bad sessions.
 use core::ffi::c_int;
 
-use super::{ErrOut, FFI_ERROR, FFI_NO_REQ, FFI_OK};
-use crate::lua::sched::current;
-use crate::nginx::ssl_server::Tls;
+use super::ssl::tls;
+use super::{ErrOut, FFI_ERROR, FFI_OK};
 use crate::nginx::ssl_session;
-
-/// The running request's TLS object, or the status to answer with.
-fn tls(err: &mut ErrOut) -> Result<Tls, c_int> {
-    let Some(ctx) = current().lua_ctx() else {
-        err.set(b"no request found");
-        return Err(FFI_NO_REQ);
-    };
-    Tls::of_request(ctx.req()).ok_or_else(|| {
-        err.set(b"bad request");
-        FFI_ERROR
-    })
-}
 
 /// Copies `v` (or the error) out; `FFI_OK` with the length in `len`.
 fn give(

@@ -37,7 +37,8 @@ export! {
 // (lua-lib/ngx/ssl/proxyssl*.lua): the upstream connection of the running
 // request, whose handshake runs the handler.
 
-use super::{ErrOut, FFI_ERROR, FFI_NO_REQ, FFI_OK};
+use super::ssl::answer;
+use super::{ErrOut, FFI_ERROR, FFI_NO_REQ};
 use crate::nginx::request::Request;
 use crate::nginx::ssl_server::{with_chain, with_key, CertChain, PKey};
 
@@ -59,16 +60,6 @@ macro_rules! req {
             Err(rc) => return rc,
         }
     };
-}
-
-fn answer(r: Result<(), &str>, err: &mut ErrOut) -> c_int {
-    match r {
-        Ok(()) => FFI_OK,
-        Err(e) => {
-            err.set(e.as_bytes());
-            FFI_ERROR
-        }
-    }
 }
 
 export! {
