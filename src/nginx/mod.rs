@@ -22,6 +22,7 @@ pub mod log_writer;
 pub mod module;
 pub mod ndk;
 pub mod ocsp;
+pub mod openssl;
 pub mod panic;
 pub mod peer;
 pub mod phase_engine;

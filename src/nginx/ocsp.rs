@@ -7,8 +7,8 @@ use core::ptr::{self, NonNull};
 
 use nginx_sys::*;
 
+use super::openssl::MemBio;
 use super::panic::guard;
-use super::ssl_server::MemBio;
 
 fn clear_errors() {
     // SAFETY: this thread's OpenSSL error queue.
@@ -259,20 +259,5 @@ fn validate_inner(resp: &[u8], chain: &[u8]) -> Result<Option<i64>, String> {
         lt.tm_min = t.tm_min;
         lt.tm_sec = t.tm_sec;
         Ok(Some(libc::timegm(&mut lt)))
-    }
-}
-
-/// A copy of `data` in OpenSSL's heap, for an object that takes it
-/// (`SSL_set_tlsext_status_ocsp_resp`).
-pub(super) fn openssl_copy(data: &[u8]) -> Option<*mut u8> {
-    // SAFETY: a new block of data.len() bytes (at least one, as malloc(0)
-    // may give null), filled from data.
-    unsafe {
-        let p = CRYPTO_malloc(data.len().max(1), c"ocsp.rs".as_ptr(), 0) as *mut u8;
-        if p.is_null() {
-            return None;
-        }
-        ptr::copy_nonoverlapping(data.as_ptr(), p, data.len());
-        Some(p)
     }
 }

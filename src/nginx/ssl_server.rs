@@ -36,6 +36,7 @@ use super::cycle::Cycle;
 use super::event::EventRef;
 use super::global::Global;
 use super::log;
+use super::openssl::{openssl_copy, MemBio, Session};
 use super::panic::guard;
 
 /// What the feature does at the probe's pause: start the handler of the
@@ -161,7 +162,7 @@ pub(super) struct Pending {
     /// The session id the client offered (fetch handler).
     pub(super) sess_id: RefCell<Vec<u8>>,
     /// The session the fetch handler set (owned).
-    pub(super) session: RefCell<Option<super::ssl_session::Session>>,
+    pub(super) session: RefCell<Option<Session>>,
     /// The handler runs without a probe (its `c->ssl` is the scratch
     /// object) until a call needs one.
     light: Cell<bool>,
@@ -1423,33 +1424,6 @@ impl Drop for PKey {
     }
 }
 
-/// A memory BIO reading `data` (which must outlive it).
-pub(super) struct MemBio(*mut BIO);
-
-impl MemBio {
-    pub(super) fn new(data: &[u8]) -> Option<MemBio> {
-        // SAFETY: a read-only memory BIO over the caller's bytes.
-        let b = unsafe { BIO_new_mem_buf(data.as_ptr() as *const c_void, data.len() as c_int) };
-        (!b.is_null()).then_some(MemBio(b))
-    }
-
-    pub(super) fn raw(&self) -> *mut BIO {
-        self.0
-    }
-
-    pub(super) fn eof(&self) -> bool {
-        // SAFETY: BIO_eof is BIO_ctrl(BIO_CTRL_EOF) on our BIO.
-        unsafe { BIO_ctrl(self.0, BIO_CTRL_EOF as c_int, 0, ptr::null_mut()) != 0 }
-    }
-}
-
-impl Drop for MemBio {
-    fn drop(&mut self) {
-        // SAFETY: our BIO.
-        unsafe { BIO_free(self.0) };
-    }
-}
-
 fn clear_errors() {
     // SAFETY: this thread's OpenSSL error queue.
     unsafe { ERR_clear_error() };
@@ -1492,7 +1466,7 @@ impl CertChain {
         // SAFETY: PEM reading from our BIO; each certificate is a new
         // reference the stack takes.
         unsafe {
-            let x = PEM_read_bio_X509_AUX(bio.0, ptr::null_mut(), None, ptr::null_mut());
+            let x = PEM_read_bio_X509_AUX(bio.raw(), ptr::null_mut(), None, ptr::null_mut());
             if x.is_null() {
                 clear_errors();
                 return Err("PEM_read_bio_X509_AUX() failed");
@@ -1501,7 +1475,7 @@ impl CertChain {
                 return Err("sk_X509_push() failed");
             }
             loop {
-                let x = PEM_read_bio_X509(bio.0, ptr::null_mut(), None, ptr::null_mut());
+                let x = PEM_read_bio_X509(bio.raw(), ptr::null_mut(), None, ptr::null_mut());
                 if x.is_null() {
                     // The end of the input is a "no start line" error.
                     clear_errors();
@@ -1522,7 +1496,7 @@ impl CertChain {
         let mut chain = CertChain::empty().ok_or("sk_X509_new_null() failed")?;
         loop {
             // SAFETY: DER reading from our BIO; a new reference.
-            let x = unsafe { d2i_X509_bio(bio.0, ptr::null_mut()) };
+            let x = unsafe { d2i_X509_bio(bio.raw(), ptr::null_mut()) };
             if x.is_null() {
                 clear_errors();
                 return Err(if chain.len() == 0 {
@@ -1650,7 +1624,7 @@ impl PKey {
         // `pass`, which outlives the call.
         let k = unsafe {
             PEM_read_bio_PrivateKey(
-                bio.0,
+                bio.raw(),
                 ptr::null_mut(),
                 Some(passphrase_cb),
                 &mut pass as *mut Option<&[u8]> as *mut c_void,
@@ -1665,7 +1639,7 @@ impl PKey {
     pub fn from_der(der: &[u8]) -> Result<PKey, &'static str> {
         let bio = MemBio::new(der).ok_or("BIO_new_mem_buf() failed")?;
         // SAFETY: DER reading from our BIO; a new key.
-        let k = unsafe { d2i_PrivateKey_bio(bio.0, ptr::null_mut()) };
+        let k = unsafe { d2i_PrivateKey_bio(bio.raw(), ptr::null_mut()) };
         NonNull::new(k).map(PKey).ok_or_else(|| {
             clear_errors();
             "d2i_PrivateKey_bio() failed"
@@ -2019,7 +1993,7 @@ impl Tls {
     }
 
     fn apply_ocsp_resp(self, resp: &[u8]) -> Result<(), &'static str> {
-        let p = super::ocsp::openssl_copy(resp).ok_or("OPENSSL_malloc() failed")?;
+        let p = openssl_copy(resp).ok_or("OPENSSL_malloc() failed")?;
         // SAFETY: the live SSL object and its context. OpenSSL only sends
         // a response when the context has a status callback that accepts
         // it, hence the empty one (which replaces nginx's `ssl_stapling`

@@ -11,13 +11,14 @@
 //! callback runs on the real handshake and cannot yield (as upstream), so
 //! its handler runs there and then.
 use core::ffi::{c_int, c_uchar, c_uint};
-use core::ptr::{self, NonNull};
+use core::ptr;
 
 use nginx_sys::*;
 
 use super::conf::{Conf, HttpConfs};
 use super::global::Global;
 use super::log::Log;
+use super::openssl::Session;
 use super::panic::guard;
 use super::ssl_server::{install, pending_of, probe_pending, Fetch, Tls};
 
@@ -34,31 +35,6 @@ static STORING: Global<(*mut SSL, *mut SSL_SESSION)> =
 /// nginx's `NGX_SSL_MAX_SESSION_SIZE`: the largest serialized session
 /// `set_serialized_session` takes, as upstream.
 pub const MAX_SESSION_SIZE: usize = 4096;
-
-/// An owned session.
-pub struct Session(NonNull<SSL_SESSION>);
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        // SAFETY: our reference.
-        unsafe { SSL_SESSION_free(self.0.as_ptr()) }
-    }
-}
-
-impl Session {
-    /// A session from its DER form (`set_serialized_session`).
-    pub fn from_der(der: &[u8]) -> Option<Session> {
-        let mut p = der.as_ptr();
-        // SAFETY: OpenSSL reads at most der.len() bytes from p and returns
-        // a new session or null.
-        let s = unsafe { d2i_SSL_SESSION(ptr::null_mut(), &mut p, der.len() as _) };
-        if s.is_null() {
-            // SAFETY: this thread's error queue.
-            unsafe { ERR_clear_error() };
-        }
-        NonNull::new(s).map(Session)
-    }
-}
 
 /// The DER form of session `s`.
 ///
@@ -167,7 +143,7 @@ unsafe extern "C" fn get_cb(
                     Some(s) => {
                         // OpenSSL takes its own reference.
                         *copy = 1;
-                        s.0.as_ptr()
+                        s.raw()
                     }
                     None => ptr::null_mut(),
                 },
@@ -271,7 +247,7 @@ pub fn serialized(t: Tls) -> Result<Vec<u8>, &'static str> {
     let der = match ctx_of(t).ok_or(NO_CTX)? {
         Ctx::Fetch(p) => match p.session.borrow().as_ref() {
             // SAFETY: our live session.
-            Some(s) => unsafe { to_der(s.0.as_ptr()) },
+            Some(s) => unsafe { to_der(s.raw()) },
             None => return Err("bad session in lua context"),
         },
         // SAFETY: the session being stored, alive during the handler.
