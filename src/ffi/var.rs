@@ -69,10 +69,12 @@ cfunction! {
     /// into the metamethod's continuation frame is not implemented), so
     /// the FFI version ran interpreted, about 5,000 instructions a read.
     fn var_index(L) {
-        let name = match (L.str_at(2), L.number_at(2)) {
-            (Some(s), _) => Some(s),
-            (None, Some(_)) => None,
-            (None, None) => return Err(Raise::Error(c"bad variable name")),
+        // The number check only for a non-string: a name is the common
+        // case, and each type check is a call into LuaJIT.
+        let name = match L.str_at(2) {
+            Some(s) => Some(s),
+            None if L.number_at(2).is_some() => None,
+            None => return Err(Raise::Error(c"bad variable name")),
         };
         let ctx = running_c(REQUEST_PHASES)?;
         let r = ctx.req();

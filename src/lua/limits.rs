@@ -71,10 +71,19 @@ unsafe extern "C-unwind" fn limited_alloc(
 
 /// The budget of the VM `L` belongs to, if it has one.
 ///
+/// Whether [`install`] ever ran in this process (it is not reset: a VM
+/// whose allocator went back still answers None below).
+static LIMITED: Global<bool> = Global::new(false);
+
 /// # Safety
 /// `L` is a live state; the budget is only used while the VM is.
 #[inline]
 unsafe fn budget_of<'a>(L: *mut lua_State) -> Option<&'a mut Budget> {
+    // Without lua_max_memory no VM has our allocator: every C function
+    // call (see Unlimited) then skips LuaJIT's lua_getallocf.
+    if !LIMITED.get() {
+        return None;
+    }
     let mut ud = ptr::null_mut();
     // SAFETY: the caller's promise; lua_getallocf only reads.
     let f = unsafe { lua_getallocf(L, &mut ud) };
@@ -125,6 +134,7 @@ pub unsafe fn install(L: *mut lua_State, limit: usize) -> Result<Box<Budget>, us
             collect: false,
         });
         let bp: *mut Budget = &mut *b;
+        LIMITED.set(true);
         lua_setallocf(L, limited_alloc, bp as *mut c_void);
         Ok(b)
     }
