@@ -2,12 +2,21 @@
 use core::ffi::c_int;
 
 use super::FFI_NO_REQ;
+use crate::lua::phase::Phase;
 use crate::lua::sched::current;
+use crate::lua::vm::WORKER_CTX_SLOT;
 
 export! {
     /// The request's `ngx.ctx` slot; `*is_new` tells Lua to create the table.
     fn ngx_lua_ffi_ctx_ref(is_new: *mut c_int) -> c_int {
-        let Some(ctx) = current().lua_ctx() else {
+        let cur = current();
+        let Some(ctx) = cur.lua_ctx() else {
+            // Upstream's fake request there has a ctx table; the handler's
+            // caller drops it when the handler returns (`worker_ctx_free`).
+            if matches!(cur.phase, Phase::InitWorker | Phase::ExitWorker) {
+                out!(is_new, 0);
+                return WORKER_CTX_SLOT;
+            }
             return FFI_NO_REQ;
         };
         let mut fresh = 0;

@@ -37,8 +37,11 @@ export! {
 
 export! {
     fn ngx_lua_ffi_is_subrequest() -> c_int {
-        match current().lua_ctx() {
+        let cur = current();
+        match cur.lua_ctx() {
             None => FFI_NO_REQ,
+            // Upstream refuses on a fake request (a timer's).
+            Some(_) if cur.phase == Phase::Timer => FFI_DECLINED,
             Some(ctx) => !ctx.req().is_main() as c_int,
         }
     }

@@ -9,6 +9,10 @@ include!(concat!(env!("OUT_DIR"), "/lua_lib.rs"));
 
 /// Registry field holding the `ngx.ctx` tables, indexed by request ref.
 pub const CTX_TABLES: &core::ffi::CStr = c"ngx_lua_ctx_tables";
+/// The `ngx.ctx` slot of `init_worker_by_lua*` and `exit_worker_by_lua*`:
+/// upstream runs them on a fake request, whose ctx table lives as long as
+/// the handler. Requests' slots start at 1, so 0 is never handed out.
+pub const WORKER_CTX_SLOT: c_int = 0;
 /// Registry slot of the table of compiled handler chunks, and of the
 /// traceback message handler of `pcall`. Negative integer keys, which
 /// `luaL_ref` never hands out: looking them up per handler run costs no
@@ -376,6 +380,17 @@ impl Vm {
 
     /// Drops the `ngx.ctx` table of a finished request.
     pub fn ctx_ref_free(&mut self, r: c_int) {
+        self.ctx_slot_clear(r);
+        self.ctx_free.push(r);
+    }
+
+    /// Drops the `ngx.ctx` table `init_worker_by_lua*` or
+    /// `exit_worker_by_lua*` made, as upstream's fake request ends.
+    pub fn worker_ctx_free(&self) {
+        self.ctx_slot_clear(WORKER_CTX_SLOT);
+    }
+
+    fn ctx_slot_clear(&self, r: c_int) {
         // SAFETY: our live state; the registry's ctx tables field is the
         // plain table new() made (rawset cannot raise); the stack is left
         // as it was.
@@ -386,7 +401,6 @@ impl Vm {
             lua_rawseti(L, -2, r as _);
             lua_pop(L, 1);
         }
-        self.ctx_free.push(r);
     }
 }
 

@@ -41,5 +41,6 @@ pub unsafe extern "C" fn exit_process(cycle: *mut ngx_cycle_t) {
                 format!("exit_worker_by_lua error: {e}").as_bytes(),
             );
         }
+        vm.worker_ctx_free();
     })
 }

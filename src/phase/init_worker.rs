@@ -24,6 +24,7 @@ pub unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
                 format!("init_worker_by_lua error: {e}").as_bytes(),
             );
         }
+        vm.worker_ctx_free();
         OK
     })
 }

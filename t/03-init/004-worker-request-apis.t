@@ -65,3 +65,67 @@ GET /t
 ok
 --- shutdown_error_log eval
 qr/exit probes: false API disabled in the current context \/ false .*API disabled in the current context/
+
+
+
+=== TEST 3: init_worker_by_lua: ngx.ctx is a table of its own, ngx.is_subrequest refuses
+--- http_config
+    init_worker_by_lua_block {
+        local out = {}
+        ngx.ctx.foo = "hello world"
+        out[#out + 1] = "ctx.foo: " .. tostring(ngx.ctx.foo)
+        ngx.ctx = { bar = 32 }
+        out[#out + 1] = "ctx.bar: " .. tostring(ngx.ctx.bar)
+            .. " foo: " .. tostring(ngx.ctx.foo)
+        local ok, err = pcall(function() return ngx.is_subrequest end)
+        out[#out + 1] = "is_subrequest: " .. tostring(ok) .. " " .. tostring(err)
+        package.loaded.worker_ctx_probes = table.concat(out, "\n")
+    }
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say(package.loaded.worker_ctx_probes)
+            ngx.say("request ctx.bar: ", ngx.ctx.bar)
+        }
+    }
+--- request
+GET /t
+--- response_body_like
+^ctx.foo: hello world
+ctx.bar: 32 foo: nil
+is_subrequest: false .*API disabled in the current context
+request ctx.bar: nil
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: exit_worker_by_lua: a fresh ngx.ctx; timers: ngx.is_subrequest refuses
+--- http_config
+    init_worker_by_lua_block {
+        ngx.ctx.from_init = "leaked"
+    }
+    exit_worker_by_lua_block {
+        local before = tostring(ngx.ctx.from_init)
+        ngx.ctx.n = 7
+        local ok, err = pcall(function() return ngx.is_subrequest end)
+        ngx.log(ngx.WARN, "exit ctx: ", before, " ", ngx.ctx.n,
+                " is_subrequest: ", ok, " ", err)
+    }
+--- config
+    location = /t {
+        content_by_lua_block {
+            local res = {}
+            local ok, err = ngx.timer.at(0, function()
+                res.ok, res.err = pcall(function() return ngx.is_subrequest end)
+            end)
+            ngx.sleep(0.05)
+            ngx.say("timer is_subrequest: ", res.ok, " ", res.err)
+        }
+    }
+--- request
+GET /t
+--- response_body_like
+^timer is_subrequest: false .*API disabled in the current context
+--- shutdown_error_log eval
+qr/exit ctx: nil 7 is_subrequest: false .*API disabled in the current context/

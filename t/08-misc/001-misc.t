@@ -333,3 +333,40 @@ GET /t
 table true function
 --- no_error_log
 [error]
+
+
+
+=== TEST 18: ngx.get_raw_phase and ngx._phase_ctx give upstream's raw context numbers; ngx has upstream's 117 entries
+--- config
+    location = /t {
+        rewrite_by_lua_block {
+            ngx.ctx.rewrite = ngx.get_raw_phase(require("resty.core.base").get_request())
+                .. " " .. ngx._phase_ctx()
+        }
+        content_by_lua_block {
+            local n = 0
+            for _ in pairs(ngx) do n = n + 1 end
+            ngx.say("entries: ", n)
+            ngx.say("rewrite: ", ngx.ctx.rewrite)
+            ngx.say("content: ", ngx.get_raw_phase(require("resty.core.base").get_request()),
+                    " ", ngx._phase_ctx())
+            local t = {}
+            ngx.timer.at(0, function() t.timer = ngx._phase_ctx() end)
+            ngx.sleep(0.02)
+            ngx.say("timer: ", t.timer)
+        }
+        log_by_lua_block {
+            ngx.log(ngx.WARN, "log raw phase: ", ngx._phase_ctx())
+        }
+    }
+--- request
+GET /t
+--- response_body
+entries: 117
+rewrite: 2 2
+content: 8 8
+timer: 128
+--- error_log
+log raw phase: 16
+--- no_error_log
+[error]

@@ -528,3 +528,43 @@ false only the parent coroutine can wait on the thread
 truetrueslept
 --- no_error_log
 [error]
+
+
+
+=== TEST 23: coroutine.status: a user coroutine waiting on I/O is "running" and its resumer "normal", as upstream, and resuming it then fails
+--- config
+    location = /t {
+        content_by_lua_block {
+            local main = coroutine.running()
+            local inner
+            local outer = coroutine.create(function()
+                inner = coroutine.create(function()
+                    ngx.sleep(0.05)
+                    return "inner done"
+                end)
+                return coroutine.resume(inner)
+            end)
+            ngx.thread.spawn(function()
+                ngx.sleep(0.01)
+                ngx.say("while waiting: inner ", coroutine.status(inner),
+                        ", outer ", coroutine.status(outer),
+                        ", main ", coroutine.status(main))
+                ngx.say("resume inner: ", coroutine.resume(inner))
+                ngx.say("resume outer: ", coroutine.resume(outer))
+            end)
+            ngx.say("outer: ", coroutine.resume(outer))
+            ngx.say("after: inner ", coroutine.status(inner),
+                    ", outer ", coroutine.status(outer),
+                    ", main ", coroutine.status(main))
+        }
+    }
+--- request
+GET /t
+--- response_body
+while waiting: inner running, outer normal, main normal
+resume inner: falsecannot resume running coroutine
+resume outer: falsecannot resume normal coroutine
+outer: truetrueinner done
+after: inner dead, outer dead, main running
+--- no_error_log
+[error]

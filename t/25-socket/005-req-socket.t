@@ -583,3 +583,55 @@ nil closed []
 nilclosed
 --- no_error_log
 [error]
+
+
+
+=== TEST 22: ngx.req.socket: "Expect: 100-continue" is answered when the socket is taken, before any body byte arrived; not for HTTP/1.0 or other expectations
+--- config
+    lua_socket_log_errors off;
+    location = /body {
+        content_by_lua_block {
+            ngx.sleep(0.05)  -- no 100 before the handler asks for the body
+            local sock = assert(ngx.req.socket())
+            local a = assert(sock:receive(5))
+            local b = assert(sock:receive(6))
+            ngx.say("body: ", a, b)
+        }
+    }
+    location = /t {
+        content_by_lua_block {
+            local function try(ver, expect)
+                local c = ngx.socket.tcp()
+                c:settimeout(1000)
+                assert(c:connect("127.0.0.1", $TEST_NGINX_SERVER_PORT))
+                assert(c:send("POST /body HTTP/" .. ver .. "\r\nHost: x\r\n"
+                    .. "Connection: close\r\nExpect: " .. expect
+                    .. "\r\nContent-Length: 11\r\n\r\n"))
+                c:settimeout(20)
+                local _, early = c:receive(1)
+                c:settimeout(300)
+                local interim, err = c:receive("*l")
+                if interim then
+                    assert(c:receive("*l") == "")
+                end
+                c:settimeout(1000)
+                assert(c:send("hello world"))
+                local rest = assert(c:receive("*a"))
+                c:close()
+                ngx.say(ver, " ", expect, ": at once ", early, ", then ",
+                        interim or err, ", ", rest:match("^HTTP/1.1 %d+"), ", ",
+                        rest:match("body: [^\n]*"))
+            end
+            try("1.1", "100-Continue")
+            try("1.0", "100-continue")
+            try("1.1", "something-else")
+        }
+    }
+--- request
+GET /t
+--- response_body
+1.1 100-Continue: at once timeout, then HTTP/1.1 100 Continue, HTTP/1.1 200, body: hello world
+1.0 100-continue: at once timeout, then timeout, HTTP/1.1 200, body: hello world
+1.1 something-else: at once timeout, then timeout, HTTP/1.1 200, body: hello world
+--- no_error_log
+[error]

@@ -5,7 +5,7 @@ our $Greeting = "howdy";
 
 repeat_each(1);
 
-plan tests => repeat_each() * 45;
+plan tests => repeat_each() * 47;
 
 no_shuffle();
 run_tests();
@@ -217,3 +217,22 @@ GET /t?x=marker
 GET /t?x=marker
 --- no_access_log
 GET /nothing
+
+
+
+=== TEST 17: an interim "100 Continue" is what error_code sees, the rest is the body, as Test::Nginx's HTTP::Response parsing gives them
+--- config
+    location = /expect {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/ok;
+    }
+    location = /ok {
+        return 200 "proxied\n";
+    }
+--- request
+POST /expect
+hello
+--- more_headers
+Expect: 100-continue
+--- error_code: 100
+--- response_body_like
+^HTTP/1\.1 200 OK\r\n.*\r\n\r\nproxied$

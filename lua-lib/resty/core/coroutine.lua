@@ -37,6 +37,29 @@ local function check()
     return rc
 end
 
+-- While an API waits inside a user coroutine, LuaJIT calls it and each of
+-- its resumers "suspended"; upstream calls the waiting one "running" and
+-- its resumers "normal", and refuses to resume them (another light thread
+-- could otherwise hand the waiting API a stray value).
+local waiting = setmetatable({}, { __mode = "k" })
+local resuming = setmetatable({}, { __mode = "k" })
+
+local function status_of(co)
+    if resuming[co] then
+        return "normal"
+    end
+    if waiting[co] then
+        return "running"
+    end
+    return thread_status(co) or co_status(co)
+end
+
+local function waited(co, me, ...)
+    waiting[co] = nil
+    resuming[me] = nil
+    return co_resume(co, ...)
+end
+
 -- Values flow through varargs and tail calls: no table per resume.
 -- `...` is passed on whole: a coroutine that returned nothing gives
 -- `true` alone, not `true, nil`.
@@ -44,17 +67,30 @@ local function resumed(co, ok, ...)
     if ok and ... == MARKER and co_status(co) == "suspended" then
         -- An API waits inside `co`: suspend our own thread too, and hand
         -- what we are resumed with back down to `co`.
-        return resumed(co, co_resume(co, co_yield(MARKER)))
+        local me = co_running()
+        waiting[co] = true
+        resuming[me] = true
+        return resumed(co, waited(co, me, co_yield(MARKER)))
     end
     return ok, ...
 end
 
+-- LuaJIT words a normal coroutine's refusal as for a running one;
+-- upstream's own resume names the status.
+local function refusal(co)
+    if type(co) == "thread" then
+        local st = status_of(co)
+        if st == "normal" or st == "running" and co ~= co_running() then
+            return "cannot resume " .. st .. " coroutine"
+        end
+    end
+end
+
 local function resume(co, ...)
     check()
-    -- LuaJIT words this as for a running coroutine; upstream's own resume
-    -- names the status.
-    if type(co) == "thread" and co_status(co) == "normal" then
-        return false, "cannot resume normal coroutine"
+    local err = refusal(co)
+    if err then
+        return false, err
     end
     return resumed(co, co_resume(co, ...))
 end
@@ -85,6 +121,10 @@ local function wrap(f)
     local co = co_create(f)
     return function(...)
         check()
+        local err = refusal(co)
+        if err then
+            return wrapped(co, false, err)
+        end
         return wrapped(co, resumed(co, co_resume(co, ...)))
     end
 end
@@ -103,7 +143,7 @@ end
 -- killed one is "dead".
 local function status(co)
     check()
-    return thread_status(co) or co_status(co)
+    return status_of(co)
 end
 
 coroutine._yield = co_yield

@@ -40,7 +40,15 @@ end
 base.ngx_getters.is_subrequest = function()
     local rc = C.ngx_lua_ffi_is_subrequest()
     if rc == FFI_NO_REQ_CTX then
+        -- upstream's init_worker/exit_worker run on a fake request
+        local phase = ngx.get_phase()
+        if phase == "init_worker" or phase == "exit_worker" then
+            error("API disabled in the current context", 3)
+        end
         error("no request found", 3)
+    end
+    if rc == FFI_DECLINED then
+        error("API disabled in the current context", 3)
     end
     return rc == 1
 end

@@ -1,4 +1,4 @@
--- ngx.get_phase.
+-- ngx.get_phase, ngx.get_raw_phase, ngx._phase_ctx.
 local ffi = require "ffi"
 local C = ffi.C
 
@@ -18,6 +18,33 @@ local names = {
 
 function ngx.get_phase()
     return names[C.ngx_lua_ffi_get_phase()]
+end
+
+-- Upstream's raw context numbers (one bit per phase), which libraries
+-- compare phases by; "init" has none, as it has no request upstream.
+local raw = {
+    [3] = 0x1, [4] = 0x2, [5] = 0x4, [6] = 0x8, [7] = 0x10, [8] = 0x20,
+    [9] = 0x40, [10] = 0x80, [2] = 0x100, [14] = 0x200, [15] = 0x400,
+    [18] = 0x800, [17] = 0x1000, [11] = 0x2000, [16] = 0x4000,
+    [12] = 0x8000, [20] = 0x10000, [13] = 0x20000, [19] = 0x40000,
+}
+
+-- `r` names the running request (resty.core.base.get_request()): the
+-- phase is the running code's, as upstream's for its own request.
+function ngx.get_raw_phase(r)
+    local context = raw[C.ngx_lua_ffi_get_phase()]
+    if not context then
+        error("no request context", 2)
+    end
+    return context
+end
+
+-- Nothing outside a request, as upstream's.
+function ngx._phase_ctx()
+    local context = raw[C.ngx_lua_ffi_get_phase()]
+    if context then
+        return context
+    end
 end
 
 return { version = require("resty.core.base").version }

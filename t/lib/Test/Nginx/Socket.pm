@@ -1273,18 +1273,15 @@ sub parse_response {
     my ($name, $buf, $head) = @_;
     return (undef, '', '') if !defined $buf || $buf eq '';
     my ($raw_headers, $rest);
-    while (1) {
-        if ($buf =~ /\A(.*?\r?\n)\r?\n(.*)\z/s) {
-            ($raw_headers, $rest) = ($1, $2);
-        } else {
-            ($raw_headers, $rest) = ($buf, '');
-        }
-        if ($raw_headers =~ m{\AHTTP/\d\.\d\s+1\d\d\b} && $raw_headers !~ m{\AHTTP/\d\.\d\s+101\b}) {
-            $buf = $rest;   # skip interim responses (100 Continue)
-            next;
-        }
-        last;
+    if ($buf =~ /\A(.*?\r?\n)\r?\n(.*)\z/s) {
+        ($raw_headers, $rest) = ($1, $2);
+    } else {
+        ($raw_headers, $rest) = ($buf, '');
     }
+    # An interim response ("100 Continue") is not skipped: Test::Nginx reads
+    # the reply with HTTP::Response->parse, so its code is the status and
+    # everything after it (the final response, raw) the body, as upstream
+    # suites' blocks expect (--- error_code: 100).
     my %res = (headers => [], body => '', code => '');
     my @lines = split /\r?\n/, $raw_headers;
     my $status = shift @lines // '';
