@@ -64,7 +64,7 @@ pub(super) fn answer(r: Result<(), &str>, err: &mut ErrOut) -> c_int {
 }
 
 /// Copies `v` into lua-lib's buffer (`cap` bytes), its length to `len`.
-fn copy_out(v: &[u8], out: *mut u8, cap: usize, len: *mut usize) -> bool {
+pub(super) fn copy_out(v: &[u8], out: *mut u8, cap: usize, len: *mut usize) -> bool {
     let buf = lua_buf!(out, cap);
     if v.len() > buf.len() {
         return false;

@@ -7,8 +7,9 @@
 //! handlers, and upstream's texts for bad sessions.
 use core::ffi::c_int;
 
-use super::ssl::tls;
+use super::ssl::{answer, copy_out, tls};
 use super::{ErrOut, FFI_ERROR, FFI_OK};
+use crate::codec::hash::hex_into;
 use crate::nginx::ssl_session;
 
 /// Copies `v` (or the error) out; `FFI_OK` with the length in `len`.
@@ -20,15 +21,10 @@ fn give(
     err: &mut ErrOut,
 ) -> c_int {
     match v {
-        Ok(v) => {
-            let buf = lua_buf!(out, cap);
-            if v.len() > buf.len() {
-                err.set(b"session too big to serialize");
-                return FFI_ERROR;
-            }
-            buf[..v.len()].copy_from_slice(&v);
-            out!(len, v.len());
-            FFI_OK
+        Ok(v) if copy_out(&v, out, cap, len) => FFI_OK,
+        Ok(_) => {
+            err.set(b"session too big to serialize");
+            FFI_ERROR
         }
         Err(e) => {
             err.set(e.as_bytes());
@@ -38,10 +34,9 @@ fn give(
 }
 
 fn hex(id: Vec<u8>) -> Vec<u8> {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    id.iter()
-        .flat_map(|b| [DIGITS[(b >> 4) as usize], DIGITS[(b & 15) as usize]])
-        .collect()
+    let mut h = vec![0; 2 * id.len()];
+    hex_into(&id, &mut h);
+    h
 }
 
 export! {
@@ -93,12 +88,6 @@ export! {
             Ok(t) => t,
             Err(rc) => return rc,
         };
-        match ssl_session::set_serialized(t, lua_bytes!(data, len)) {
-            Ok(()) => FFI_OK,
-            Err(e) => {
-                err.set(e.as_bytes());
-                FFI_ERROR
-            }
-        }
+        answer(ssl_session::set_serialized(t, lua_bytes!(data, len)), &mut err)
     }
 }
