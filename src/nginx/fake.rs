@@ -300,10 +300,10 @@ impl FakeConnection {
         unsafe {
             (*c).ssl = tls;
             (*(*c).log).handler = Some(match kind {
-                Kind::ClientHello => ssl_hello_log_handler,
-                Kind::Cert => ssl_cert_log_handler,
-                Kind::SessFetch => ssl_fetch_log_handler,
-                Kind::SessStore => ssl_store_log_handler,
+                Kind::ClientHello => ssl_log_handler::<0>,
+                Kind::Cert => ssl_log_handler::<1>,
+                Kind::SessFetch => ssl_log_handler::<2>,
+                Kind::SessStore => ssl_log_handler::<3>,
             });
             (*(*c).log).data = client as *mut c_void;
         }
@@ -328,51 +328,25 @@ impl FakeConnection {
     }
 }
 
-/// Appends ", context: ssl_certificate_by_lua*, client: ..., server: ...".
-unsafe extern "C" fn ssl_cert_log_handler(
-    log: *mut ngx_log_t,
-    buf: *mut u_char,
-    len: usize,
-) -> *mut u_char {
-    super::panic::guard(buf, || {
-        // SAFETY: nginx's arguments, passed on.
-        unsafe { ssl_log(log, buf, len, b", context: ssl_certificate_by_lua*") }
-    })
-}
+/// What the log handler of a lent TLS state appends before the client and
+/// server: `CONTEXTS[K]` for `ssl_log_handler::<K>`.
+const CONTEXTS: [&[u8]; 4] = [
+    b", context: ssl_client_hello_by_lua*",
+    b", context: ssl_certificate_by_lua*",
+    b", context: ssl_session_fetch_by_lua*",
+    b", context: ssl_session_store_by_lua*",
+];
 
-/// Appends ", context: ssl_client_hello_by_lua*, client: ..., server: ...".
-unsafe extern "C" fn ssl_hello_log_handler(
+/// Appends `CONTEXTS[K]`, then ", client: ..., server: ..." (one instance
+/// per handler kind: nginx keeps only the function pointer).
+unsafe extern "C" fn ssl_log_handler<const K: usize>(
     log: *mut ngx_log_t,
     buf: *mut u_char,
     len: usize,
 ) -> *mut u_char {
     super::panic::guard(buf, || {
         // SAFETY: nginx's arguments, passed on.
-        unsafe { ssl_log(log, buf, len, b", context: ssl_client_hello_by_lua*") }
-    })
-}
-
-/// Appends ", context: ssl_session_fetch_by_lua*, client: ..., server: ...".
-unsafe extern "C" fn ssl_fetch_log_handler(
-    log: *mut ngx_log_t,
-    buf: *mut u_char,
-    len: usize,
-) -> *mut u_char {
-    super::panic::guard(buf, || {
-        // SAFETY: nginx's arguments, passed on.
-        unsafe { ssl_log(log, buf, len, b", context: ssl_session_fetch_by_lua*") }
-    })
-}
-
-/// Appends ", context: ssl_session_store_by_lua*, client: ..., server: ...".
-unsafe extern "C" fn ssl_store_log_handler(
-    log: *mut ngx_log_t,
-    buf: *mut u_char,
-    len: usize,
-) -> *mut u_char {
-    super::panic::guard(buf, || {
-        // SAFETY: nginx's arguments, passed on.
-        unsafe { ssl_log(log, buf, len, b", context: ssl_session_store_by_lua*") }
+        unsafe { ssl_log(log, buf, len, CONTEXTS[K]) }
     })
 }
 
