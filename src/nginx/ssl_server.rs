@@ -39,6 +39,8 @@ use super::log;
 use super::openssl::{openssl_copy, MemBio, Session};
 use super::panic::guard;
 
+mod checked;
+
 /// What the feature does at the probe's pause: start the handler of the
 /// virtual server `confs` for the TLS connection `c`, whose probe's
 /// connection state is `probe`.
@@ -826,6 +828,7 @@ pub fn on_exit() {
     let s = SCRATCH.get();
     SCRATCH.set(ptr::null_mut());
     SCRATCH_OWNER.set(ptr::null());
+    checked::on_exit();
     if !s.is_null() {
         // SAFETY: ours; lent connections are closed by now.
         unsafe { SSL_free(s) };
@@ -961,6 +964,23 @@ fn light_probe(p: &Pending, client: *mut ngx_connection_t) -> Option<Tls> {
     Some(t)
 }
 
+/// The settings from the last `clear_certs` on.
+fn since_clear(ops: &[Op]) -> &[Op] {
+    let at = ops
+        .iter()
+        .rposition(|op| matches!(op, Op::ClearCerts))
+        .unwrap_or(0);
+    &ops[at..]
+}
+
+/// The scratch object no longer holds `p`'s settings (they changed
+/// without it): the next check on it puts them there again.
+fn disown_scratch(p: &Pending) {
+    if ptr::eq(SCRATCH_OWNER.get(), p) {
+        SCRATCH_OWNER.set(ptr::null());
+    }
+}
+
 /// Puts the handler's certificates and keys so far on the scratch object
 /// unless it holds them already.
 fn sync_scratch(p: &Pending) -> Option<Tls> {
@@ -1023,9 +1043,9 @@ impl Handshake {
     pub fn clear_certs(&self) {
         match self.0 {
             Hs::Light(p, _) => {
-                if let Some(t) = sync_scratch(p) {
-                    let _ = t.apply(&Op::ClearCerts);
-                }
+                // Nothing to check: the scratch object gets the settings
+                // when a later one must be checked on it.
+                disown_scratch(p);
                 p.ops.borrow_mut().push(Op::ClearCerts);
                 p.cleared.set(true);
             }
@@ -1033,8 +1053,9 @@ impl Handshake {
         }
     }
 
-    /// `op` checked on the scratch object and recorded, when the state it
-    /// applies to is known; else on the probe.
+    /// `op` checked on the scratch object (unless it accepted the same
+    /// settings before) and recorded, when the state it applies to is
+    /// known; else on the probe.
     fn light_op(
         &self,
         op: impl FnOnce() -> Result<Op, &'static str>,
@@ -1045,14 +1066,30 @@ impl Handshake {
         if !p.cleared.get() {
             return None;
         }
+        let op = match op() {
+            Ok(op) => op,
+            Err(e) => return Some(Err(e)),
+        };
+        let ctx = p.chosen_ctx.get();
+        let known = {
+            let ops = p.ops.borrow();
+            checked::known(ctx, since_clear(&ops), &op)
+        };
+        if known {
+            disown_scratch(p);
+            p.ops.borrow_mut().push(op);
+            return Some(Ok(()));
+        }
         let Some(t) = sync_scratch(p) else {
             return Some(Err("no memory"));
         };
-        Some(op().and_then(|op| {
-            t.apply(&op)?;
-            p.ops.borrow_mut().push(op);
-            Ok(())
-        }))
+        if let Err(e) = t.apply(&op) {
+            return Some(Err(e));
+        }
+        let mut ops = p.ops.borrow_mut();
+        checked::remember(ctx, since_clear(&ops), &op);
+        ops.push(op);
+        Some(Ok(()))
     }
 
     pub fn set_cert(&self, chain: &CertChain) -> Result<(), &'static str> {
@@ -1259,12 +1296,9 @@ unsafe extern "C" fn cert_cb(ssl: *mut SSL, arg: *mut c_void) -> c_int {
                     Stage::Done(ok) => {
                         let tls = Tls(NonNull::new_unchecked(ssl));
                         let ops = p.ops.borrow();
-                        let cert_ops = ops.iter().filter(|op| !matches!(op, Op::Protocols(..)));
-                        for op in cert_ops {
-                            if tls.apply(op).is_err() {
-                                ERR_clear_error();
-                                return 0;
-                            }
+                        if !tls.replay_cert_ops(&ops) {
+                            ERR_clear_error();
+                            return 0;
                         }
                         c_int::from(ok)
                     }
@@ -1792,6 +1826,73 @@ impl Tls {
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// The handler's settings but its protocols (applied at the client
+    /// hello), on the real handshake: false when one fails.
+    ///
+    /// The usual handler's `clear_certs`, `set_cert`, `set_priv_key` go in
+    /// one `SSL_use_cert_and_key`: each of `SSL_use_certificate` and
+    /// `SSL_use_PrivateKey` looks the key's type up by name in OpenSSL 3
+    /// (about 12,000 instructions each, a third of the whole setting), and
+    /// that call does it once. The result is the same: the certificate,
+    /// its chain and the key in the type's slot, which becomes the current
+    /// one, and nothing in the others. The pair was accepted in this order
+    /// on the scratch object or the probe already; if OpenSSL disagrees
+    /// now, the settings are made one by one as before.
+    fn replay_cert_ops(self, ops: &[Op]) -> bool {
+        let mut cert_ops = ops.iter().filter(|op| !matches!(op, Op::Protocols(..)));
+        if let (Some(Op::ClearCerts), Some(Op::Cert(chain)), Some(Op::Key(key)), None) = (
+            cert_ops.next(),
+            cert_ops.next(),
+            cert_ops.next(),
+            cert_ops.next(),
+        ) {
+            // SAFETY: the live SSL object.
+            unsafe { SSL_certs_clear(self.ptr()) };
+            if self.use_cert_and_key(chain, key) {
+                return true;
+            }
+            clear_errors();
+        }
+        ops.iter()
+            .filter(|op| !matches!(op, Op::Protocols(..)))
+            .all(|op| self.apply(op).is_ok())
+    }
+
+    /// `SSL_use_cert_and_key` of `chain` (leaf first) and `key`.
+    fn use_cert_and_key(self, chain: &CertChain, key: &PKey) -> bool {
+        let n = chain.len();
+        if n == 0 {
+            return false;
+        }
+        // SAFETY: the live SSL object and objects we hold; OpenSSL takes
+        // its own references (the chain's stack is copied), so the stack
+        // of the intermediates is ours to free, without their references.
+        unsafe {
+            let mut rest: *mut OPENSSL_STACK = ptr::null_mut();
+            if n > 1 {
+                rest = OPENSSL_sk_new_reserve(None, (n - 1) as c_int);
+                if rest.is_null() {
+                    return false;
+                }
+                for i in 1..n {
+                    if OPENSSL_sk_push(rest, chain.get(i) as *const c_void) == 0 {
+                        OPENSSL_sk_free(rest);
+                        return false;
+                    }
+                }
+            }
+            let rc = SSL_use_cert_and_key(
+                self.ptr(),
+                chain.get(0),
+                key.as_ptr(),
+                rest as *mut stack_st_X509,
+                1,
+            );
+            OPENSSL_sk_free(rest);
+            rc == 1
         }
     }
 
