@@ -34,7 +34,7 @@ use nginx_sys::*;
 use super::conf::{Conf, HttpConfs};
 use super::cycle::Cycle;
 use super::event::EventRef;
-use super::global::Global;
+use super::global::{Global, Worker};
 use super::log;
 use super::openssl::{openssl_copy, MemBio, Session};
 use super::panic::guard;
@@ -517,7 +517,8 @@ unsafe extern "C" fn pre_handshake(rev: *mut ngx_event_t) {
         // Not zeroed: clearing 32 KiB was a tenth of what a handshake
         // costs us (scripts/bench --icount tls-handshake); only the bytes
         // recv wrote are ever read.
-        let mut buf: Vec<u8> = Vec::with_capacity(PEEK_MAX);
+        let mut peek = PeekBuf::lend();
+        let buf = &mut peek.0;
         // SAFETY: the connection's socket; the data stays for nginx. recv
         // writes at most PEEK_MAX bytes into the capacity.
         let n = unsafe {
@@ -584,6 +585,31 @@ unsafe extern "C" fn pre_handshake(rev: *mut ngx_event_t) {
         }
         advance(c, p, rev)
     })
+}
+
+/// The worker's peek buffer (PEEK_MAX bytes of capacity), lent to one
+/// [`pre_handshake`] at a time: allocating and freeing 32 KiB for each
+/// connection cost about 1,000 instructions (and a trim of the heap now
+/// and then). A handler that somehow reached another connection's
+/// [`pre_handshake`] while the buffer is lent would get a new one.
+static PEEK_BUF: Worker<Vec<u8>> = Worker::new();
+
+struct PeekBuf(Vec<u8>);
+
+impl PeekBuf {
+    fn lend() -> PeekBuf {
+        let mut v = PEEK_BUF.with(core::mem::take);
+        v.clear();
+        v.reserve(PEEK_MAX);
+        PeekBuf(v)
+    }
+}
+
+impl Drop for PeekBuf {
+    fn drop(&mut self) {
+        let v = core::mem::take(&mut self.0);
+        PEEK_BUF.with(|b| *b = v);
+    }
 }
 
 /// Waits for the next read event (the rest of the ClientHello).
@@ -829,6 +855,7 @@ pub fn on_exit() {
     SCRATCH.set(ptr::null_mut());
     SCRATCH_OWNER.set(ptr::null());
     checked::on_exit();
+    drop(PEEK_BUF.take());
     if !s.is_null() {
         // SAFETY: ours; lent connections are closed by now.
         unsafe { SSL_free(s) };
