@@ -92,7 +92,7 @@ export! {
         let mut err = err_out!(err, errlen);
         let t = hs!(err);
         let r = CertChain::from_der(lua_bytes!(data, len), "d2i_X509_bio() failed")
-            .and_then(|chain| t.set_cert(&chain));
+            .and_then(|chain| t.set_cert(&chain, false));
         answer(r, &mut err)
     }
 }
@@ -106,7 +106,7 @@ export! {
     ) -> c_int {
         let mut err = err_out!(err, errlen);
         let t = hs!(err);
-        let r = PKey::from_der(lua_bytes!(data, len)).and_then(|k| t.set_key(&k));
+        let r = PKey::from_der(lua_bytes!(data, len)).and_then(|k| t.set_key(&k, false));
         answer(r, &mut err)
     }
 }
@@ -117,7 +117,7 @@ export! {
         let t = hs!(err);
         // SAFETY: lua-lib's contract: a chain parse_*_cert returned, kept
         // alive by the cdata passed in.
-        let r = unsafe { with_chain(cdata, |c| t.set_cert(c)) };
+        let r = unsafe { with_chain(cdata, |c| t.set_cert(c, true)) };
         answer(r.unwrap_or(Err("invalid certificate chain")), &mut err)
     }
 }
@@ -127,7 +127,7 @@ export! {
         let mut err = err_out!(err, errlen);
         let t = hs!(err);
         // SAFETY: as set_cert, for a key.
-        let r = unsafe { with_key(cdata, |k| t.set_key(k)) };
+        let r = unsafe { with_key(cdata, |k| t.set_key(k, true)) };
         answer(r.unwrap_or(Err("invalid private key")), &mut err)
     }
 }

@@ -175,6 +175,9 @@ pub(super) struct Pending {
     /// `clear_certs` came first (probe-less path): the state the
     /// certificate and key checks start from is known (empty).
     cleared: Cell<bool>,
+    /// Every setting since `clear_certs` was of objects Lua keeps (not
+    /// parsed for the call), so later handshakes may set them again.
+    kept: Cell<bool>,
 }
 
 impl Drop for Pending {
@@ -448,6 +451,7 @@ fn new_pending(c: *mut ngx_connection_t) -> Option<&'static Pending> {
             sni: RefCell::new(None),
             chosen_ctx: Cell::new(ptr::null_mut()),
             cleared: Cell::new(false),
+            kept: Cell::new(true),
         }));
         (*cln).handler = Some(drop_pending);
         (*cln).data = p as *mut c_void;
@@ -1075,6 +1079,7 @@ impl Handshake {
                 disown_scratch(p);
                 p.ops.borrow_mut().push(Op::ClearCerts);
                 p.cleared.set(true);
+                p.kept.set(true);
             }
             Hs::Tls(t) => t.clear_certs(),
         }
@@ -1082,9 +1087,12 @@ impl Handshake {
 
     /// `op` checked on the scratch object (unless it accepted the same
     /// settings before) and recorded, when the state it applies to is
-    /// known; else on the probe.
+    /// known; else on the probe. `kept`: its objects are Lua's, which may
+    /// set them again on later handshakes (the settings are then worth
+    /// remembering); not those parsed for the call (`set_der_cert`).
     fn light_op(
         &self,
+        kept: bool,
         op: impl FnOnce() -> Result<Op, &'static str>,
     ) -> Option<Result<(), &'static str>> {
         let Hs::Light(p, _) = self.0 else {
@@ -1104,6 +1112,7 @@ impl Handshake {
         };
         if known {
             disown_scratch(p);
+            p.kept.set(kept && p.kept.get());
             p.ops.borrow_mut().push(op);
             return Some(Ok(()));
         }
@@ -1114,20 +1123,25 @@ impl Handshake {
             return Some(Err(e));
         }
         let mut ops = p.ops.borrow_mut();
-        checked::remember(ctx, since_clear(&ops), &op);
+        if kept && p.kept.get() {
+            checked::remember(ctx, since_clear(&ops), &op);
+        }
+        p.kept.set(kept && p.kept.get());
         ops.push(op);
         Some(Ok(()))
     }
 
-    pub fn set_cert(&self, chain: &CertChain) -> Result<(), &'static str> {
-        if let Some(r) = self.light_op(|| chain.dup().map(Op::Cert).ok_or("no memory")) {
+    /// `kept`: see [`Handshake::light_op`].
+    pub fn set_cert(&self, chain: &CertChain, kept: bool) -> Result<(), &'static str> {
+        if let Some(r) = self.light_op(kept, || chain.dup().map(Op::Cert).ok_or("no memory")) {
             return r;
         }
         self.tls().ok_or("no ssl connection")?.set_cert(chain)
     }
 
-    pub fn set_key(&self, key: &PKey) -> Result<(), &'static str> {
-        if let Some(r) = self.light_op(|| Ok(Op::Key(key.dup()))) {
+    /// `kept`: see [`Handshake::light_op`].
+    pub fn set_key(&self, key: &PKey, kept: bool) -> Result<(), &'static str> {
+        if let Some(r) = self.light_op(kept, || Ok(Op::Key(key.dup()))) {
             return r;
         }
         self.tls().ok_or("no ssl connection")?.set_key(key)
