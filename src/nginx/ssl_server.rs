@@ -593,7 +593,7 @@ unsafe extern "C" fn pre_handshake(rev: *mut ngx_event_t) {
 
 /// The worker's peek buffer (PEEK_MAX bytes of capacity), lent to one
 /// [`pre_handshake`] at a time: allocating and freeing 32 KiB for each
-/// connection cost about 1,000 instructions (and a trim of the heap now
+/// connection cost about 500 instructions (and a trim of the heap now
 /// and then). A handler that somehow reached another connection's
 /// [`pre_handshake`] while the buffer is lent would get a new one.
 static PEEK_BUF: Worker<Vec<u8>> = Worker::new();
