@@ -126,8 +126,11 @@ cdata cdata cdata cdata
     }
 --- http_config
     init_worker_by_lua_block {
-        local ok, err = pcall(require("ngx.ssl").server_name)
-        ngx.log(ngx.WARN, "init_worker: ", ok, " ", err)
+        local ssl = require "ngx.ssl"
+        for _, f in ipairs({ "server_name", "clear_certs" }) do
+            local ok, err = pcall(ssl[f])
+            ngx.log(ngx.WARN, "init_worker ", f, ": ", ok, " ", err)
+        end
     }
 --- response_body
 nilbad request
@@ -137,7 +140,8 @@ nilbad request
 nilbad request
 nilnilbad request
 --- error_log eval
-qr/init_worker: false \S*: no request found/
+[qr/init_worker server_name: false \S*: no request found/,
+ qr/init_worker clear_certs: false \S*: no request found/]
 
 
 
