@@ -35,6 +35,11 @@ pub fn open(ctx: &mut RequestCtx, raw: bool) -> Result<Tcp, &'static str> {
         if c.lowlevel_buffered() {
             return Err("pending data to write");
         }
+        // Output held back for an HTTP/1.0 response's length would be
+        // lost once the connection is Lua's.
+        if ctx.output.buffering {
+            return Err("http 1.0 buffering");
+        }
         // nginx must not send a response header of its own any more.
         r.set_header_sent();
         if ctx.output.raw_socket {
