@@ -158,7 +158,12 @@ impl Tcp {
             return;
         };
         let h = &mut self.req_handlers;
-        h.ours_read = None;
+        // Only while we hold them: a second call (the body's end after a
+        // read that already gave them back) would take them from the
+        // client-abort watcher.
+        if h.ours_read.take().is_none() {
+            return;
+        }
         r.set_read_handler(h.saved_read.take().or(downstream::block_reading()));
     }
 
