@@ -635,3 +635,47 @@ GET /t
 1.1 something-else: at once timeout, then timeout, HTTP/1.1 200, body: hello world
 --- no_error_log
 [error]
+
+
+
+=== TEST 23: ngx.req.socket(true): refused with "http 1.0 buffering" while an HTTP/1.0 response's output is held back
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say("hello")
+            local sock, err = ngx.req.socket(true)
+            ngx.log(ngx.WARN, "raw socket: ", sock and "got" or "nil", " ", err)
+        }
+    }
+--- raw_request eval
+"GET /t HTTP/1.0\r\nHost: localhost\r\n\r\n"
+--- response_body
+hello
+--- error_log
+raw socket: nil http 1.0 buffering
+--- no_error_log
+[error]
+
+
+
+=== TEST 24: ngx.req.socket(true): with lua_http10_buffering off, an HTTP/1.0 request's raw socket is taken after output
+--- config
+    location = /t {
+        lua_http10_buffering off;
+        content_by_lua_block {
+            ngx.say("hello")
+            ngx.flush(true)
+            local sock, err = ngx.req.socket(true)
+            ngx.log(ngx.WARN, "raw socket: ", sock and "got" or "nil", " ", err)
+            sock:send("raw bytes\n")
+        }
+    }
+--- raw_request eval
+"GET /t HTTP/1.0\r\nHost: localhost\r\n\r\n"
+--- response_body
+hello
+raw bytes
+--- error_log
+raw socket: got nil
+--- no_error_log
+[error]
