@@ -260,6 +260,7 @@ fn emptied(mut buf: Vec<u8>) -> Vec<u8> {
 
 /// What a socket is made with: the timeouts (connect, send, read) and
 /// the `lua_socket_*` settings of the location that made it.
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct Settings {
     timeouts: [ngx_msec_t; 3],
     keepalive_timeout: ngx_msec_t,
@@ -268,94 +269,102 @@ struct Settings {
     log_errors: bool,
 }
 
-/// [`Settings`] in the few bytes a socket's Lua object holds once its
-/// request ended: the values in 32 bits (a timeout from `settimeout` is
-/// below 2^31 ms; one that does not fit keeps the whole record instead).
-#[derive(Clone, Copy, Default)]
-struct Kept {
-    timeouts: [u32; 3],
-    keepalive_timeout: u32,
-    pool_size: u32,
-    udp: bool,
-    log_errors: bool,
-}
+/// The settings of sockets whose request ended, each distinct value once
+/// (a worker's sockets mostly share one or two): a released [`Handle`]
+/// names one by its index, so the handle stays one word.
+static KEPT: Worker<Vec<Settings>> = Worker::new();
 
-impl Kept {
-    fn pack(s: Settings) -> Option<Kept> {
-        let [c, w, r] = s.timeouts;
-        Some(Kept {
-            timeouts: [c.try_into().ok()?, w.try_into().ok()?, r.try_into().ok()?],
-            keepalive_timeout: s.keepalive_timeout.try_into().ok()?,
-            pool_size: s.pool_size.try_into().ok()?,
-            udp: s.udp,
-            log_errors: s.log_errors,
-        })
-    }
+/// Distinct settings kept at most; a socket with new ones beyond that
+/// keeps its whole record until its Lua object is collected.
+const KEPT_SETTINGS: usize = 256;
 
-    fn unpack(self) -> Settings {
-        let [c, w, r] = self.timeouts;
-        Settings {
-            timeouts: [c as ngx_msec_t, w as ngx_msec_t, r as ngx_msec_t],
-            keepalive_timeout: self.keepalive_timeout as ngx_msec_t,
-            pool_size: self.pool_size as usize,
-            udp: self.udp,
-            log_errors: self.log_errors,
+/// The index of `s` among the kept settings.
+fn keep(s: Settings) -> Option<usize> {
+    KEPT.with(|k| match k.iter().position(|x| *x == s) {
+        Some(i) => Some(i),
+        None if k.len() < KEPT_SETTINGS => {
+            k.push(s);
+            Some(k.len() - 1)
         }
-    }
+        None => None,
+    })
 }
 
 /// A socket as its Lua object holds it: the payload of the object's
 /// anchor (a userdata in Lua's heap, whose `__gc` calls
 /// [`Handle::collect`]), whose address is the handle lua-lib passes to
-/// every call. It points at the socket's record while the socket may be
-/// in use; when the socket's request ends, the record (the connection
-/// state, ~600 bytes) goes back to a worker spare list and the handle
-/// keeps only the socket's [`Kept`] settings: the memory of sockets
+/// every call. One word: the address of the socket's record while the
+/// socket may be in use; once the socket's request ended, the record
+/// (the connection state, ~600 bytes) went back to a worker spare list and
+/// the word names the socket's [`Settings`] among the kept ones
+/// (`RELEASED`, the index above the tag bits). So the memory of sockets
 /// outside Lua's heap is bounded by the sockets of live requests, where a
 /// record freed by the GC waited for a cycle (a handler that makes little
-/// garbage has few). A later use brings a record back with those
-/// settings, in the state the ended request left it: closed, tied to no
-/// request (the next one that uses it takes it). `Copy`: LuaJIT frees it
-/// without dropping it.
+/// garbage has few), and the anchor is no larger in Lua's heap (a larger
+/// one makes GC cycles more frequent). A later use brings a record back
+/// with those settings, in the state the ended request left it: closed,
+/// tied to no request (the next one that uses it takes it). `Copy`:
+/// LuaJIT frees it without dropping it.
 #[derive(Clone, Copy)]
-pub struct Handle {
-    tcp: *mut Tcp,
-    kept: Kept,
-}
+pub struct Handle(usize);
+
+/// Tag bits of a handle without a record (records are 8-aligned).
+const RELEASED: usize = 1;
+/// The Lua object was collected (a finalizer of another object may still
+/// reach it): a record brought back is not tied to the handle, whose
+/// memory LuaJIT frees at its next cycle.
+const DEAD: usize = 2;
+const TAGS: u32 = 2;
 
 impl Handle {
-    /// The handle of the new record `tcp`; the caller binds the record to
+    /// The handle of the new record `tcp`; the caller ties the record to
     /// the handle's final address ([`Tcp::tie`]).
     pub fn new(tcp: NonNull<Tcp>) -> Handle {
-        Handle {
-            tcp: tcp.as_ptr(),
-            kept: Kept::default(),
-        }
+        Handle(tcp.as_ptr() as usize)
     }
 
     /// The socket, its record brought back if its request ended.
     #[inline]
     pub fn tcp(&mut self) -> &mut Tcp {
-        if self.tcp.is_null() {
-            let t = record(Tcp::with(ptr::null_mut(), self.kept.unpack()));
-            self.tcp = t.as_ptr();
-            // SAFETY: the record was just made and nothing else holds it.
-            unsafe { (*self.tcp).handle = self };
+        if self.0 & RELEASED != 0 {
+            self.revive();
         }
-        // SAFETY: a non-null record is live and this handle's (it is set
-        // to null before the record goes back to the spare list).
-        unsafe { &mut *self.tcp }
+        // SAFETY: an untagged word is the address of a live record, this
+        // handle's (it is retagged before the record goes back to the
+        // spare list).
+        unsafe { &mut *(self.0 as *mut Tcp) }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn revive(&mut self) {
+        let settings = KEPT.with(|k| k[self.0 >> TAGS]);
+        let dead = self.0 & DEAD != 0;
+        let t = record(Tcp::with(ptr::null_mut(), settings));
+        self.0 = t.as_ptr() as usize;
+        if !dead {
+            // SAFETY: the record was just made and nothing else holds it.
+            unsafe { (*t.as_ptr()).handle = self };
+        }
     }
 
     /// The Lua object was collected: the socket goes (closed as on any
     /// way out), its record back to the spare list.
     pub fn collect(&mut self) {
-        let t = core::mem::replace(&mut self.tcp, ptr::null_mut());
-        if let Some(t) = NonNull::new(t) {
-            // SAFETY: the record is this handle's (see tcp()); nothing but
-            // the handle refers to it once its Lua object is gone.
-            unsafe { free_record(t) };
-        }
+        let index = if self.0 & RELEASED != 0 {
+            self.0 >> TAGS
+        } else {
+            let t = self.0 as *mut Tcp;
+            // SAFETY: an untagged word is this handle's live record (see
+            // tcp()); nothing but the handle refers to it once its Lua
+            // object is gone.
+            let s = unsafe { &*t };
+            let index = keep(s.settings()).unwrap_or(0);
+            // SAFETY: as above.
+            unsafe { free_record(NonNull::new_unchecked(t)) };
+            index
+        };
+        self.0 = index << TAGS | DEAD | RELEASED;
     }
 }
 
@@ -495,26 +504,27 @@ impl Tcp {
         }
     }
 
-    /// The settings that outlive the socket's request (see [`Handle`]),
-    /// or `None` when its record must stay with the Lua object: a request
-    /// socket, a `bind()` address or a trusted store for the next
-    /// handshake, which the settings do not hold.
-    fn kept(&self) -> Option<Kept> {
-        if self.kind != Kind::Upstream || !self.target.local.is_empty() || self.tls.store.is_some()
-        {
-            return None;
-        }
-        Kept::pack(Settings {
-            timeouts: [
-                self.timeouts.connect,
-                self.timeouts.send,
-                self.timeouts.read,
-            ],
+    fn settings(&self) -> Settings {
+        Settings {
+            timeouts: [self.timeouts.connect, self.timeouts.send, self.timeouts.read],
             keepalive_timeout: self.keepalive_timeout,
             pool_size: self.default_pool_size,
             udp: self.udp,
             log_errors: self.log_errors,
-        })
+        }
+    }
+
+    /// What a socket whose request ended leaves its Lua object (see
+    /// [`Handle`]): the index of its kept settings, or `None` when the
+    /// record must stay: a request socket, a `bind()` address or a
+    /// trusted store for the next handshake, which the settings do not
+    /// hold.
+    fn kept(&self) -> Option<usize> {
+        if self.kind != Kind::Upstream || !self.target.local.is_empty() || self.tls.store.is_some()
+        {
+            return None;
+        }
+        keep(self.settings())
     }
 
     pub fn connected(&self) -> bool {
@@ -955,18 +965,19 @@ static REQUEST_SOCKET: AttachKind = AttachKind { end: orphan };
 /// whole (see [`Handle`]).
 unsafe fn orphan(data: *mut c_void) {
     let t = data as *mut Tcp;
-    // SAFETY: attached by Tcp::attach, detached by its Drop; the request
-    // ends after its Lua code ran, so no call on the socket is under way.
+    // SAFETY: attached by Tcp::attach, detached by its Drop. The request
+    // ends after its Lua code ran, or inside the resume of a thread that
+    // a socket event handler woke as its last step: nothing touches the
+    // socket after this call.
     let s = unsafe { &mut *t };
     s.orphan();
-    // SAFETY: a bound record's handle is its live Lua object's anchor
-    // payload (collect() takes the record before the anchor goes).
+    // SAFETY: a record's handle is its live Lua object's anchor payload
+    // (the anchor's __gc takes the record before the anchor goes).
     let Some(h) = (unsafe { s.handle.as_mut() }) else {
         return;
     };
-    if let Some(kept) = s.kept() {
-        h.kept = kept;
-        h.tcp = ptr::null_mut();
+    if let Some(index) = s.kept() {
+        h.0 = index << TAGS | RELEASED;
         // SAFETY: the record came from record(); the handle no longer
         // points at it, and the request's end was the last thing that did.
         unsafe { free_record(NonNull::new_unchecked(t)) };
