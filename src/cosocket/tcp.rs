@@ -246,6 +246,7 @@ const KEEP_ROOM: usize = 16 * 1024;
 pub fn on_exit() {
     drop(SPARE.take());
     drop(RECORDS.take());
+    drop(KEPT.take());
     super::recv::on_exit();
 }
 
@@ -506,7 +507,11 @@ impl Tcp {
 
     fn settings(&self) -> Settings {
         Settings {
-            timeouts: [self.timeouts.connect, self.timeouts.send, self.timeouts.read],
+            timeouts: [
+                self.timeouts.connect,
+                self.timeouts.send,
+                self.timeouts.read,
+            ],
             keepalive_timeout: self.keepalive_timeout,
             pool_size: self.default_pool_size,
             udp: self.udp,
