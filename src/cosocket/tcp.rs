@@ -304,9 +304,8 @@ fn keep(s: Settings) -> Option<usize> {
 /// garbage has few), and the anchor is no larger in Lua's heap (a larger
 /// one makes GC cycles more frequent). A later use brings a record back
 /// with those settings, in the state the ended request left it: closed,
-/// tied to no request (the next one that uses it takes it). `Copy`:
-/// LuaJIT frees it without dropping it.
-#[derive(Clone, Copy)]
+/// tied to no request (the next one that uses it takes it). Not `Copy`:
+/// the record points back at the handle's place in the anchor.
 pub struct Handle(usize);
 
 /// Tag bits of a handle without a record (records are 8-aligned).
@@ -412,7 +411,7 @@ unsafe fn free_record(t: NonNull<Tcp>) {
 
 impl Tcp {
     /// A socket for the request of `ctx`, not attached to it yet (its
-    /// address must be final first: see [`Tcp::attach`]).
+    /// address must be final first: see [`Tcp::tie`]).
     pub fn new(ctx: &mut LuaCtx) -> Tcp {
         let mut s = Tcp::fresh(ctx);
         if let Some(b) = SPARE.with(|spare| spare.pop()) {

@@ -73,8 +73,9 @@ impl State {
     /// metatable kept in the registry at `mt_key`, costs far less than
     /// `ffi.gc` on a cdata, which goes through a weak table. LuaJIT's GC
     /// does not move objects: the address holds until the `__gc` call.
-    pub fn push_anchor<T: Copy>(self, v: T, gc: lua_CFunction, mt_key: c_int) -> NonNull<T> {
-        const { assert!(core::mem::align_of::<T>() <= 8) };
+    pub fn push_anchor<T>(self, v: T, gc: lua_CFunction, mt_key: c_int) -> NonNull<T> {
+        // LuaJIT frees the payload without dropping it.
+        const { assert!(core::mem::align_of::<T>() <= 8 && !core::mem::needs_drop::<T>()) };
         let L = self.as_ptr();
         // SAFETY: a live state with LUA_MINSTACK free slots (three are
         // used); the userdata's payload has room for a T and LuaJIT aligns
