@@ -63,9 +63,10 @@ local NULL = ffi_new("void *")
 
 -- Slots of the socket object: its anchor (1), the userdata that holds the
 -- socket (collected, it closes it); its handle (a light userdata: the
--- socket's address, which the C functions of ngx_lua.socket and the FFI
--- functions take, valid while the anchor lives); what setclientcert and
--- settrustedstore keep alive for the next sslhandshake.
+-- address of the anchor's payload, which the C functions of
+-- ngx_lua.socket and the FFI functions take, valid while the anchor
+-- lives); what setclientcert and settrustedstore keep alive for the next
+-- sslhandshake.
 local HANDLE, CLIENT_CERT, CLIENT_PKEY, TRUSTED_STORE = 2, 3, 4, 5
 
 -- What c_result returns after a yield: as connect, send or receive.
