@@ -330,3 +330,24 @@ GET /t
 4 open() "nosuchfile" failed
 --- error_log
 open()
+
+
+
+=== TEST 14: lua_capture_error_log: nginx's start-up notices are not captured, as upstream's hook on the running cycle
+--- http_config
+    lua_capture_error_log 4k;
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.log(ngx.ERR, "the only line")
+            local res = require("ngx.errlog").get_logs()
+            ngx.say(#res / 3, " ", res[1], " ", res[3]:match("the only line"))
+        }
+    }
+--- log_level: info
+--- request
+GET /t
+--- response_body
+1 4 the only line
+--- error_log
+getrlimit(RLIMIT_NOFILE)
