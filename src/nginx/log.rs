@@ -93,6 +93,24 @@ impl Log {
     }
 }
 
+/// A pointer as nginx's `%p` prints it (upper-case hex, zero-padded to
+/// the pointer's width, no `0x`), for log lines suites match with
+/// `[0-9A-F]+`.
+#[derive(Clone, Copy)]
+pub struct Ptr(pub usize);
+
+impl Ptr {
+    pub fn of<T>(p: *const T) -> Ptr {
+        Ptr(p as usize)
+    }
+}
+
+impl core::fmt::Display for Ptr {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{:01$X}", self.0, 2 * core::mem::size_of::<usize>())
+    }
+}
+
 /// Writes upstream's debug-level trace line to a [`Log`] when, and only
 /// when, that log takes debug lines: the level check comes before any
 /// formatting, so a log at `info` or above pays one comparison.
