@@ -111,6 +111,10 @@ unsafe fn cancel(
     t: *mut CoCtx,
     _force: bool,
 ) -> Result<(), &'static core::ffi::CStr> {
+    crate::debug!(
+        crate::nginx::log::Log::cycle(),
+        "http lua semaphore cleanup"
+    );
     // SAFETY: data is the semaphore the thread queued on (enqueue); a
     // semaphore clears its waiters' slots before it is dropped.
     unsafe { (*(data as *mut Sema)).forget(t) };

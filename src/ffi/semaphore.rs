@@ -3,6 +3,7 @@ use core::ffi::c_int;
 
 use super::*;
 use crate::lua::phase::YIELDABLE;
+use crate::nginx::log::{Log, Ptr};
 use crate::semaphore::{Sema, GOT_IT};
 
 export! {
@@ -14,6 +15,7 @@ export! {
 export! {
     /// The semaphore's `ffi.gc` finalizer.
     fn ngx_lua_ffi_sema_gc(s: *mut Sema) {
+        crate::debug!(Log::cycle(), "in lua gc, semaphore {}", Ptr::of(s));
         drop(lua_box!(s));
     }
 }

@@ -273,3 +273,32 @@ second: true nil
 left: 1 true
 --- no_error_log
 [error]
+
+
+
+=== TEST 12: semaphore: upstream's debug lines when a waiting thread goes and when the semaphore is collected
+--- config
+    location = /t {
+        content_by_lua_block {
+            local semaphore = require "ngx.semaphore"
+            local waited = semaphore.new(0)
+            local th = ngx.thread.spawn(function() return waited:wait(1) end)
+            ngx.thread.kill(th)
+            ngx.say(waited:count())
+            local sem = semaphore.new(1)
+            sem = nil
+            collectgarbage("collect")
+        }
+    }
+--- log_level: debug
+--- request
+GET /t
+--- response_body
+0
+--- error_log eval
+[
+"http lua semaphore cleanup",
+qr/in lua gc, semaphore [0-9A-F]+/,
+]
+--- no_error_log
+[error]
