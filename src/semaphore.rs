@@ -52,6 +52,12 @@ impl Sema {
         }
     }
 
+    /// Whether resources a post handed over wait for their threads to
+    /// resume (upstream's "event posted").
+    pub fn handing_over(&self) -> bool {
+        !self.woken.is_empty()
+    }
+
     /// Queues `t` until a post or `ms` pass.
     pub fn enqueue(&mut self, t: &mut CoCtx, ms: ngx_msec_t) {
         t.wait_result = 0;
