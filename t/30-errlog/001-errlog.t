@@ -339,15 +339,27 @@ open()
 --- config
     location = /t {
         content_by_lua_block {
-            ngx.log(ngx.ERR, "the only line")
+            ngx.log(ngx.ERR, "the request's line")
             local res = require("ngx.errlog").get_logs()
-            ngx.say(#res / 3, " ", res[1], " ", res[3]:match("the only line"))
+            local startup, mine = 0, 0
+            for i = 1, #res, 3 do
+                local line = res[i + 2]
+                if line:find("getrlimit(", 1, true) or line:find(": OS: ", 1, true)
+                   or line:find("#%d+: nginx/%d")
+                then
+                    startup = startup + 1
+                end
+                if line:find("the request's line", 1, true) then
+                    mine = mine + 1
+                end
+            end
+            ngx.say("start-up notices: ", startup, ", the request's: ", mine)
         }
     }
 --- log_level: info
 --- request
 GET /t
 --- response_body
-1 4 the only line
---- error_log
-getrlimit(RLIMIT_NOFILE)
+start-up notices: 0, the request's: 1
+--- no_error_log
+[crit]
