@@ -30,7 +30,8 @@ unsafe fn release(data: *mut c_void) {
 
 fn held_slot(c: Connection) -> Option<c_int> {
     // SAFETY: KEY's data is a Held (ssl_slot), alive while attached.
-    c.attached(&KEY).map(|h| unsafe { (*(h as *const Held)).slot })
+    c.attached(&KEY)
+        .map(|h| unsafe { (*(h as *const Held)).slot })
 }
 
 /// In a TLS handler (`phase`), the slot of its connection's table and

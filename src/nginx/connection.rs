@@ -257,7 +257,8 @@ impl Connection {
         unsafe {
             let mut cln = (*pool).cleanup;
             while !cln.is_null() {
-                if (*cln).handler.map(|f| f as usize) == Some(end_attachment as *const () as usize) {
+                if (*cln).handler.map(|f| f as usize) == Some(end_attachment as *const () as usize)
+                {
                     let a = &*((*cln).data as *const ConnAttachment);
                     if ptr::eq(a.key, key) {
                         return Some(a.data);

@@ -115,7 +115,11 @@ impl Log {
 
 /// The handler of [`Log::write_in_context`]'s copy: appends the C string
 /// its data points at.
-unsafe extern "C" fn context_handler(log: *mut ngx_log_t, buf: *mut u_char, len: usize) -> *mut u_char {
+unsafe extern "C" fn context_handler(
+    log: *mut ngx_log_t,
+    buf: *mut u_char,
+    len: usize,
+) -> *mut u_char {
     super::panic::guard(buf, || {
         // SAFETY: nginx's arguments (room for len bytes at buf); the log is
         // write_in_context's copy, whose data is a 'static C string.

@@ -12,9 +12,7 @@
 use core::ffi::c_void;
 use core::ptr;
 
-use nginx_sys::{
-    ngx_add_timer, ngx_del_timer, ngx_event_t, ngx_msec_t, NGX_LOG_NOTICE,
-};
+use nginx_sys::{ngx_add_timer, ngx_del_timer, ngx_event_t, ngx_msec_t, NGX_LOG_NOTICE};
 
 use crate::lua::ctx::{CoCtx, WaitKind};
 use crate::lua::sched::{arm_sleep, resume_from_event};
@@ -201,7 +199,11 @@ impl Stream {
                         os_text(&e)
                     );
                     // As upstream: a reader that went away is "closed".
-                    let text = if errno == Some(libc::EPIPE) { "closed".into() } else { os_text(&e) };
+                    let text = if errno == Some(libc::EPIPE) {
+                        "closed".into()
+                    } else {
+                        os_text(&e)
+                    };
                     return Some(Err((text, None)));
                 }
             }
@@ -469,7 +471,11 @@ impl Proc {
             wait_timed_out: false,
         });
         let me: *mut Proc = &mut *p;
-        let who = |dir| Who { proc_: me as usize, pid: child.pid, dir };
+        let who = |dir| Who {
+            proc_: me as usize,
+            pid: child.pid,
+            dir,
+        };
         REGISTRY.with(|r| {
             if r.by_slot.len() <= slot {
                 r.by_slot.resize(slot + 1, ptr::null_mut());
