@@ -382,8 +382,7 @@ impl Vm {
     pub fn ctx_ref_free(&mut self, r: c_int) {
         crate::debug!(
             crate::nginx::log::Log::cycle(),
-            "lua release ngx.ctx at ref {}",
-            r
+            "lua release ngx.ctx at ref {r}"
         );
         self.ctx_slot_clear(r);
         self.ctx_free.push(r);

@@ -1509,6 +1509,18 @@ fn clear_errors() {
     unsafe { ERR_clear_error() };
 }
 
+/// Whether the newest error of this thread's queue is PEM's "no start
+/// line" (what reading past the last PEM block reports).
+fn pem_no_start_line() -> bool {
+    // SAFETY: reads this thread's OpenSSL error queue.
+    let e = unsafe { ERR_peek_last_error() } as u64;
+    // OpenSSL 3's ERR_GET_LIB and ERR_GET_REASON (macros); bit 31 marks a
+    // system error, whose library is ERR_LIB_SYS.
+    e & (1 << 31) == 0
+        && (e >> ERR_LIB_OFFSET) & ERR_LIB_MASK as u64 == ERR_LIB_PEM as u64
+        && e & ERR_REASON_MASK as u64 == PEM_R_NO_START_LINE as u64
+}
+
 impl CertChain {
     fn empty() -> Option<CertChain> {
         // SAFETY: a new empty stack.
@@ -1557,9 +1569,14 @@ impl CertChain {
             loop {
                 let x = PEM_read_bio_X509(bio.raw(), ptr::null_mut(), None, ptr::null_mut());
                 if x.is_null() {
-                    // The end of the input is a "no start line" error.
+                    // The end of the input is a "no start line" error;
+                    // anything else is a bad certificate, as upstream.
+                    let end = pem_no_start_line();
                     clear_errors();
-                    break;
+                    if end {
+                        break;
+                    }
+                    return Err("PEM_read_bio_X509() failed");
                 }
                 if !chain.push(x) {
                     return Err("sk_X509_push() failed");
