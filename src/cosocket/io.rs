@@ -108,15 +108,15 @@ impl Tcp {
         );
     }
 
-    /// The pattern of the `receiveuntil` receives to come.
-    pub fn set_until(&mut self, pat: &[u8]) {
-        self.rx.until_pat.clear();
-        self.rx.until_pat.extend_from_slice(pat);
+    /// The receiveuntil iterator `owner` (lua-lib's number for it) with
+    /// pattern `pat` receives next.
+    pub fn set_until(&mut self, owner: u64, pat: &[u8]) {
+        self.rx.set_until(owner, pat);
     }
 
     /// Receives per `mode`, waiting if not enough data arrived yet.
     pub fn receive(&mut self, mode: RecvMode, me: *mut CoCtx) -> Step {
-        self.rx.new_search();
+        self.rx.start(mode);
         if self.downstream() {
             self.watch_reads();
         }
@@ -194,7 +194,7 @@ impl Tcp {
                     }
                     return Some(());
                 }
-                let partial = self.rx.take_all();
+                let partial = self.rx.take_partial(mode);
                 self.shut_read();
                 self.fail("closed", partial);
                 return Some(());
@@ -204,7 +204,7 @@ impl Tcp {
             } else {
                 Some(errno())
             };
-            let partial = self.rx.take_all();
+            let partial = self.rx.take_partial(mode);
             self.shut_read();
             self.fail(
                 match e {
@@ -266,7 +266,7 @@ impl Tcp {
                 };
                 rev.log().write(NGX_LOG_ERR, msg);
             }
-            let partial = self.rx.take_all();
+            let partial = self.rx.take_partial(mode);
             if self.downstream() {
                 self.unwatch_reads();
             }

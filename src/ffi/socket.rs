@@ -145,7 +145,8 @@ fn receive_op(s: &mut Tcp, mode: RecvMode, err: &mut ErrOut) -> c_int {
 
 export! {
     /// `mode`: 0 line, 1 all, 2 exactly `n` bytes, 3 at most `n` bytes,
-    /// 4 until `pat` (at most `n` bytes a call when n > 0; `inclusive`).
+    /// 4 until `pat` (at most `n` bytes a call when n > 0; `inclusive`)
+    /// for the receiveuntil iterator numbered `iter` (from 1).
     #[allow(clippy::too_many_arguments)]
     fn ngx_lua_ffi_socket_tcp_receive(
         s: &mut Tcp,
@@ -154,6 +155,7 @@ export! {
         pat: *const u8,
         pat_len: usize,
         inclusive: c_int,
+        iter: u64,
         err: *mut u8,
         errlen: *mut usize,
     ) -> c_int {
@@ -168,7 +170,11 @@ export! {
                 if let Some(e) = refusal(s, true, true, false) {
                     return refuse(s, e, &mut err);
                 }
-                s.set_until(lua_bytes!(pat, pat_len));
+                let pat = lua_bytes!(pat, pat_len);
+                if pat.is_empty() || iter == 0 {
+                    return refuse(s, b"pattern is empty", &mut err);
+                }
+                s.set_until(iter, pat);
                 RecvMode::Until {
                     size: n,
                     inclusive: inclusive != 0,

@@ -782,3 +782,156 @@ GET /t
 6: nil closed 
 --- no_error_log
 [error]
+
+
+
+=== TEST 26: tcp: receiveuntil with a size hands out a failed partial match in one piece, past the size
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:send("hi\n"))
+            -- "xy1xy" matches, then "1" leaves "xy1" as a shorter partial
+            -- match: the call asked for 2 bytes and gets "xy1".
+            local it = sock:receiveuntil("xy1xy2")
+            ngx.say("chunk: ", it(2))
+            -- The held "xy1" comes back to the next plain read.
+            ngx.say("three: ", sock:receive(3))
+            ngx.say("rest: ", sock:receive("*a"))
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply: xy1xy1!
+--- request
+GET /t
+--- response_body
+chunk: xy1
+three: xy1
+rest: !
+--- no_error_log
+[error]
+
+
+
+=== TEST 27: tcp: a read between receiveuntil calls gets the bytes the iterator held as a partial match
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:send("hi\n"))
+            local it = sock:receiveuntil("==end")
+            local out = {}
+            for i = 1, 6 do
+                local data, err, partial = it(2)
+                if not data then
+                    out[#out + 1] = "it: " .. tostring(err)
+                    break
+                end
+                out[#out + 1] = "it: [" .. data .. "]"
+                local b, err = sock:receive(1)
+                if not b then
+                    out[#out + 1] = "byte: " .. err
+                    break
+                end
+                out[#out + 1] = "byte: [" .. b .. "]"
+            end
+            ngx.say(table.concat(out, "\n"))
+            ngx.say("rest: ", sock:receive("*a"))
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply: ====end====end=.
+--- request
+GET /t
+--- response_body
+it: [==]
+byte: [=]
+it: [=e]
+byte: [n]
+it: [d=]
+byte: [=]
+it: []
+byte: [=]
+it: nil
+rest: .
+--- no_error_log
+[error]
+
+
+
+=== TEST 28: tcp: a second receiveuntil iterator starts from the bytes the first held as a partial match
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:send("hi\n"))
+            local first = sock:receiveuntil("ppq")
+            -- "p" goes out, the next "pp" is held as a partial match.
+            ngx.say("first: ", first(1))
+            ngx.say("first: ", first(1))
+            local second = sock:receiveuntil("p!")
+            ngx.say("second: ", second())
+            ngx.say("rest: ", sock:receive("*a"))
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply: xppp!z
+--- request
+GET /t
+--- response_body
+first: x
+first: p
+second: p
+rest: z
+--- no_error_log
+[error]
+
+
+
+=== TEST 29: tcp: receiveuntil refuses an inclusive option that is not a boolean, and an options argument that is not a table
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            ngx.say(pcall(sock.receiveuntil, sock, "--", { inclusive = "true" }))
+            ngx.say(pcall(sock.receiveuntil, sock, "--", "yes"))
+            ngx.say(type(sock:receiveuntil("--", { inclusive = false })))
+        }
+    }
+--- request
+GET /t
+--- response_body
+falsebad "inclusive" option value type: string
+falsebad argument #2 to 'receiveuntil' (table expected, got string)
+function
+--- no_error_log
+[error]
+
+
+
+=== TEST 30: tcp: receiveuntil's iterator returns the data alone, and nil, err, partial on failure
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:send("hi\n"))
+            local it = sock:receiveuntil("|")
+            ngx.say("found: ", select("#", it()))
+            ngx.say("sized: ", select("#", it(2)))
+            ngx.say("closed: ", select("#", it()))
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply: one|twothree
+--- request
+GET /t
+--- response_body
+found: 1
+sized: 1
+closed: 3
+--- no_error_log
+[error]

@@ -18,7 +18,7 @@ local type, tostring, tonumber, error, setmetatable, concat, select =
 ffi.cdef [[
     typedef struct ngx_lua_tcp_s ngx_lua_tcp_t;
     int ngx_lua_ffi_socket_tcp_receive(ngx_lua_tcp_t *s, int mode, size_t n,
-        const char *pat, size_t pat_len, int inclusive,
+        const char *pat, size_t pat_len, int inclusive, uint64_t iter,
         u_char *err, size_t *errlen);
     int ngx_lua_ffi_socket_tcp_result(ngx_lua_tcp_t *s, const u_char **data,
         size_t *len, size_t *sent, int *found, const u_char **err,
@@ -259,13 +259,13 @@ function tcp.send(self, data)
     return finished(h, OUT_SEND, c_send(h, data))
 end
 
-local function receive(self, mode, n, pat, inclusive)
+local function receive(self, mode, n, pat, inclusive, iter)
     local s = sock_of(self)
     data_len[0] = 0
     found[0] = 0
     local err, errlen = get_errbuf()
     local rc = C.ngx_lua_ffi_socket_tcp_receive(s, mode, n, pat, pat and #pat or 0,
-                                                inclusive and 1 or 0, err, errlen)
+                                                inclusive and 1 or 0, iter or 0, err, errlen)
     if rc == FFI_NO_REQ_CTX or rc == FFI_DECLINED then
         error(ffi_str(err, errlen[0]), 3)
     end
@@ -300,20 +300,41 @@ function tcp.receive(self, pat)
     error("bad argument #1 to 'receive' (bad pattern argument: " .. tostring(pat) .. ")", 2)
 end
 
+-- Numbers the receiveuntil iterators: the socket keeps the partial match
+-- of the iterator that read last and gives its bytes back when any other
+-- read comes.
+local last_iter = 0
+
 -- receiveuntil(pattern, {inclusive = bool}): an iterator returning the
--- data before the pattern; with a size argument, chunks of at most size
+-- data before the pattern; with a size argument, chunks of about size
 -- bytes (the last one "" when the pattern follows a full chunk), then nil
 -- (and the iterator starts over).
 function tcp.receiveuntil(self, pat, opts)
     sock_of(self)
-    if type(pat) ~= "string" then
+    -- The options first, as upstream checks them.
+    local inclusive = false
+    if opts ~= nil then
+        if type(opts) ~= "table" then
+            error("bad argument #2 to 'receiveuntil' (table expected, got " .. type(opts) .. ")", 2)
+        end
+        local v = opts.inclusive
+        if type(v) == "boolean" then
+            inclusive = v
+        elseif v ~= nil then
+            error("bad \"inclusive\" option value type: " .. type(v), 2)
+        end
+    end
+    if type(pat) == "number" then
+        pat = tostring(pat)
+    elseif type(pat) ~= "string" then
         error("bad argument #1 to 'receiveuntil' (string expected, got " .. type(pat) .. ")", 2)
     end
     if #pat == 0 then
         return nil, "pattern is empty"
     end
-    local inclusive = opts and opts.inclusive and true or false
     local finished = false
+    last_iter = last_iter + 1
+    local iter = last_iter
     return function(size)
         if finished then
             finished = false
@@ -326,11 +347,15 @@ function tcp.receiveuntil(self, pat, opts)
                 error("bad argument #1 to iterator (bad size)", 2)
             end
         end
-        local data, err, partial = receive(self, 4, n, pat, inclusive)
+        local data, err, partial = receive(self, 4, n, pat, inclusive, iter)
         if data and n > 0 and found[0] == 1 then
             -- Even "" (the pattern at the cursor): the end shows as nil
             -- at the next call, as upstream's.
             finished = true
+        end
+        if data then
+            -- One value, as upstream's: ngx.say(it()) prints no "nil"s.
+            return data
         end
         return data, err, partial
     end
