@@ -108,6 +108,32 @@ impl Tcp {
         );
     }
 
+    /// Upstream's error line for a send or receive (`op`) refused with
+    /// "closed", under `lua_socket_log_errors`: the socket's and its
+    /// connection's addresses, and for TCP the kind of the last failure
+    /// (upstream's `ft_type` bits: 1 error, 2 timeout, 4 closed) and
+    /// whether the peer closed.
+    pub fn log_closed_use(&self, op: &str) {
+        if !self.log_errors {
+            return;
+        }
+        let u = self as *const Tcp as usize;
+        let c = self.c.map_or(0, |c| c.as_ptr() as usize);
+        let msg = if self.udp {
+            format!("attempt to {op} data on a closed socket: u:{u:016X}, c:{c:016X}")
+        } else {
+            let ft = match (self.done.ok, self.done.err.as_str()) {
+                (true, _) | (false, "") => 0,
+                (false, "timeout") => 2,
+                (false, "closed") => 4,
+                _ => 1,
+            };
+            let eof = u8::from(ft == 4);
+            format!("attempt to {op} data on a closed socket: u:{u:016X}, c:{c:016X}, ft:{ft} eof:{eof}")
+        };
+        self.log_of().write(NGX_LOG_ERR, msg.as_bytes());
+    }
+
     /// The receiveuntil iterator `owner` (lua-lib's number for it) with
     /// pattern `pat` receives next.
     pub fn set_until(&mut self, owner: u64, pat: &[u8]) {

@@ -118,6 +118,9 @@ fn send_op(s: &mut Tcp, data: &[u8], err: &mut ErrOut) -> c_int {
         Err(rc) => return rc,
     };
     if let Some(e) = refusal(s, true, false, true) {
+        if e == b"closed" {
+            s.log_closed_use("send");
+        }
         return refuse(s, e, err);
     }
     if s.kind == Kind::Body {
@@ -137,6 +140,11 @@ fn receive_op(s: &mut Tcp, mode: RecvMode, err: &mut ErrOut) -> c_int {
     // `*a` again on a body socket that read the whole body: "".
     let at_body_end = s.at_body_end(mode == RecvMode::All);
     if let Some(e) = refusal(s, !at_body_end, true, false) {
+        // receiveuntil's iterator says "closed" without a word, as
+        // upstream's.
+        if e == b"closed" && !matches!(mode, RecvMode::Until { .. }) {
+            s.log_closed_use("receive");
+        }
         return refuse(s, e, err);
     }
     let st = s.receive(mode, me);

@@ -41,7 +41,7 @@ close again: nilclosed
 
 
 
-=== TEST 2: tcp: connection refused
+=== TEST 2: tcp: connection refused, logged as nginx's connect() failure with upstream's peer context; send and receive on the closed socket are logged
 --- config
     location = /t {
         content_by_lua_block {
@@ -49,6 +49,7 @@ close again: nilclosed
             local ok, err = sock:connect("127.0.0.1", 1)
             ngx.say(ok, " ", err)
             ngx.say(sock:send("x"))
+            ngx.say(sock:receive())
         }
     }
 --- request
@@ -56,6 +57,13 @@ GET /t
 --- response_body
 nil connection refused
 nilclosed
+nilclosed
+--- error_log eval
+[
+qr/\[error\] .*connect\(\) failed \(111: Connection refused\), upstream: 127\.0\.0\.1:1\(127\.0\.0\.1\), client: 127\.0\.0\.1, server: /,
+qr/\[error\] .*attempt to send data on a closed socket: u:[0-9A-F]{16}, c:0{16}, ft:\d+ eof:\d, client: /,
+qr/\[error\] .*attempt to receive data on a closed socket: u:[0-9A-F]{16}, c:0{16}, ft:\d+ eof:\d, client: /,
+]
 
 
 
@@ -727,8 +735,10 @@ again: closed
 send: 1
 close: 1
 close again: closed
+--- error_log eval
+qr/\[error\] .*attempt to receive data on a closed socket: u:[0-9A-F]{16}, c:[0-9A-F]{16}, ft:4 eof:1, client: /
 --- no_error_log
-[error]
+attempt to send data on a closed socket
 
 
 
@@ -933,5 +943,71 @@ GET /t
 found: 1
 sized: 1
 closed: 3
+--- no_error_log
+[error]
+
+
+
+=== TEST 31: tcp: send walks tables as upstream: nested arrays, and upstream's errors for holes, booleans, ngx.null and non-array keys
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            ngx.say(sock:send({ "a", { "b", { 1, 2.5 } }, "\n" }))
+            for _, v in ipairs({
+                { "x", nil, "y" },
+                { "x", true },
+                { "x", ngx.null },
+                { "x", k = "v" },
+                { { 0.5 } },
+            }) do
+                ngx.say(pcall(sock.send, sock, v))
+            end
+            ngx.say(sock:send(nil), " ", sock:send(false))
+            ngx.say(sock:receive("*a"))
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_query eval
+"ab12.5\n0.5nilfalse"
+--- tcp_reply: ok
+--- request
+GET /t
+--- response_body
+7
+falsebad argument #1 to 'send' (bad data type nil found)
+falsebad argument #1 to 'send' (bad data type boolean found)
+falsebad argument #1 to 'send' (bad data type userdata found)
+falsebad argument #1 to 'send' (non-array table found)
+true3
+3 5
+ok
+--- no_error_log
+[error]
+
+
+
+=== TEST 32: tcp: connecting a socket again writes upstream's debug traces
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            ngx.say("ok")
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_no_close
+--- log_level: debug
+--- request
+GET /t
+--- response_body
+ok
+--- grep_error_log eval: qr/lua (?:tcp socket reconnect without shutting down|reuse socket upstream ctx)/
+--- grep_error_log_out
+lua tcp socket reconnect without shutting down
+lua reuse socket upstream ctx
 --- no_error_log
 [error]

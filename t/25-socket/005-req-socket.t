@@ -31,8 +31,10 @@ hello
  wo
 nil closed [rld]
 nilclosed
+--- error_log
+attempt to receive data on a closed socket: u:
 --- no_error_log
-[error]
+[alert]
 
 
 
@@ -581,8 +583,10 @@ hello
 nil closed []
 nil closed []
 nilclosed
+--- error_log
+attempt to receive data on a closed socket: u:
 --- no_error_log
-[error]
+[alert]
 
 
 

@@ -12,8 +12,8 @@ local yield_to_scheduler = base.yield_to_scheduler
 local FFI_OK, FFI_AGAIN, FFI_NO_REQ_CTX, FFI_DECLINED, FFI_BUSY, FFI_DONE, FFI_ERROR =
     base.FFI_OK, base.FFI_AGAIN, base.FFI_NO_REQ_CTX, base.FFI_DECLINED, base.FFI_BUSY,
     base.FFI_DONE, base.FFI_ERROR
-local type, tostring, tonumber, error, setmetatable, concat, select =
-    type, tostring, tonumber, error, setmetatable, table.concat, select
+local type, tostring, tonumber, error, setmetatable, concat, select, pairs, floor =
+    type, tostring, tonumber, error, setmetatable, table.concat, select, pairs, math.floor
 
 ffi.cdef [[
     typedef struct ngx_lua_tcp_s ngx_lua_tcp_t;
@@ -206,55 +206,73 @@ function tcp.connect(self, host, port, opts)
     return finished(h, OUT_CONNECT, c_connect(h, host, p, pool, size, backlog))
 end
 
--- Appends v's pieces to out after its first n; returns the new count.
+-- Appends the pieces of the table v to out after its first n, walking it
+-- as upstream does a table it sends: up to its largest integer key, only
+-- strings, numbers and such tables inside ("bad data type nil found" for
+-- a hole, as for a boolean or ngx.null); returns the new count. The
+-- errors carry no position, as upstream's from its C function.
 local function flatten(v, out, n)
-    local t = type(v)
-    if t == "string" then
-        n = n + 1
-        out[n] = v
-    elseif t == "number" then
-        n = n + 1
-        out[n] = tostring(v)
-    elseif t == "table" then
-        for i = 1, #v do
-            n = flatten(v[i], out, n)
+    local max = 0
+    for k in pairs(v) do
+        if type(k) ~= "number" or k < 1 or floor(k) ~= k then
+            error("bad argument #1 to 'send' (non-array table found)", 0)
         end
-    elseif t == "boolean" then
-        n = n + 1
-        out[n] = tostring(v)
-    elseif v == nil then
-        n = n + 1
-        out[n] = "nil"
-    else
-        error("bad argument #1 to 'send' (string, number, boolean, nil, or array table expected, got " .. t .. ")", 4)
+        if k > max then
+            max = k
+        end
+    end
+    for i = 1, max do
+        local e = v[i]
+        local t = type(e)
+        if t == "string" then
+            n = n + 1
+            out[n] = e
+        elseif t == "number" then
+            n = n + 1
+            out[n] = tostring(e)
+        elseif t == "table" then
+            n = flatten(e, out, n)
+        else
+            error("bad argument #1 to 'send' (bad data type " .. t .. " found)", 0)
+        end
     end
     return n
 end
 
--- Whether table.concat gives the bytes flatten would: an array of
--- strings and numbers only (concat formats numbers as tostring does).
+-- Whether table.concat gives the bytes flatten would: a proper array
+-- (keys 1 to #v, none missing, no others) of strings and numbers only
+-- (concat formats numbers as tostring does).
 local function flat_array(v)
-    for i = 1, #v do
-        local t = type(v[i])
-        if t ~= "string" and t ~= "number" then
+    local m, n = #v, 0
+    for k, e in pairs(v) do
+        local t = type(e)
+        if t ~= "string" and t ~= "number" or type(k) ~= "number" or k < 1 or k > m
+            or floor(k) ~= k
+        then
             return false
         end
+        n = n + 1
     end
-    return true
+    return n == m
 end
 
 function tcp.send(self, data)
     local h = handle_of(self)
-    if type(data) ~= "string" then
+    local t = type(data)
+    if t == "table" then
         -- lua-resty-redis and the like send an array of strings and
         -- numbers: joined at once, without the copy of its pieces.
-        if type(data) == "table" and flat_array(data) then
+        if flat_array(data) then
             data = concat(data)
         else
             local out = {}
             flatten(data, out, 0)
             data = concat(out)
         end
+    elseif t == "number" or t == "boolean" or t == "nil" then
+        data = tostring(data)
+    elseif t ~= "string" then
+        error("bad argument #1 to 'send' (string, number, boolean, nil, or array table expected, got " .. t .. ")", 2)
     end
     return finished(h, OUT_SEND, c_send(h, data))
 end
