@@ -174,6 +174,11 @@ pub fn ntop(sa: &[u8]) -> String {
     String::new()
 }
 
+/// Whether a socket address made by [`sockaddr`] is a unix-domain one.
+pub fn is_unix_sockaddr(sa: &[u8]) -> bool {
+    sa.len() >= 2 && i32::from(u16::from_ne_bytes([sa[0], sa[1]])) == libc::AF_UNIX
+}
+
 /// Sets the port of an IPv4 or IPv6 socket address (as
 /// `ngx_inet_set_port`; other families have none).
 pub fn set_port(sa: &mut [u8], port: u16) {

@@ -31,10 +31,17 @@ impl Tcp {
         opts: PoolOpts,
         me: *mut CoCtx,
     ) -> Step {
+        let log = self.log_of().log();
+        if !self.udp {
+            crate::debug!(
+                log,
+                "lua tcp socket connect timeout: {}",
+                self.timeouts.connect
+            );
+        }
         if self.ever_connected() {
             // Upstream's traces of a connect on a socket object that
             // connected before.
-            let log = self.log_of().log();
             if self.c.is_some() {
                 let what = if self.udp { "udp" } else { "tcp" };
                 crate::debug!(log, "lua {what} socket reconnect without shutting down");
@@ -143,10 +150,19 @@ impl Tcp {
     /// Connects to `target.sockaddr`.
     fn connect_sockaddr(&mut self, me: *mut CoCtx) -> Step {
         let t = &self.target;
+        let local_name = addr::ntop(&t.local);
+        let mut local = (!t.local.is_empty()).then_some((&t.local[..], local_name.as_bytes()));
+        // A unix datagram socket gets an address of its own (Linux's
+        // autobind: a bare family), as upstream's, so the peer can answer.
+        let autobind = (libc::AF_UNIX as u16).to_ne_bytes();
+        if self.udp && local.is_none() && addr::is_unix_sockaddr(&t.sockaddr) {
+            crate::debug!(self.log_of().log(), "datagram unix domain socket autobind");
+            local = Some((&autobind[..], b""));
+        }
         let peer = peer::Peer {
             sockaddr: &t.sockaddr,
             name: &t.name,
-            local: (!t.local.is_empty()).then_some(&t.local[..]),
+            local,
             datagram: self.udp,
             log: self.log_of(),
         };

@@ -671,6 +671,11 @@ impl Tcp {
         match super::addr::parse(address, Some(port)) {
             Ok(peer @ super::addr::Peer::Inet(_)) => {
                 self.target.local = super::addr::sockaddr(&peer);
+                crate::debug!(
+                    self.log_of().log(),
+                    "lua tcp socket bind ip: {}",
+                    String::from_utf8_lossy(address)
+                );
                 Ok(())
             }
             _ => Err("bad address".into()),

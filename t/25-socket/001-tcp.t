@@ -1011,3 +1011,73 @@ lua tcp socket reconnect without shutting down
 lua reuse socket upstream ctx
 --- no_error_log
 [error]
+
+
+
+=== TEST 33: tcp: upstream's debug traces of connect, bind, send and receives
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            sock:settimeouts(1234, 2345, 3456)
+            assert(sock:bind("127.0.0.1"))
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:send("hi\n"))
+            ngx.say(sock:receiveany(7))
+            ngx.say(sock:receive())
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_query_len: 3
+--- tcp_reply eval
+"abcdefgh\n"
+--- log_level: debug
+--- request
+GET /t
+--- response_body
+abcdefg
+h
+--- grep_error_log eval
+qr/lua (?:tcp socket (?:connect timeout|send timeout|read timeout|bind ip|calling receiveany\(\) method to read at most|read any)|socket tcp_nodelay)[^,\n]*/
+--- grep_error_log_out
+lua tcp socket bind ip: 127.0.0.1
+lua tcp socket connect timeout: 1234
+lua tcp socket send timeout: 2345
+lua socket tcp_nodelay
+lua tcp socket calling receiveany() method to read at most 7 bytes
+lua tcp socket read timeout: 3456
+lua tcp socket read any
+lua tcp socket read timeout: 3456
+--- no_error_log
+[error]
+
+
+
+=== TEST 34: tcp: the first send turns TCP_NODELAY on where tcp_nodelay is on (nginx's default), as upstream
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            ngx.say("before: ", sock:getoption("tcp-nodelay"))
+            assert(sock:send("hi\n"))
+            ngx.say("after: ", sock:getoption("tcp-nodelay"))
+        }
+    }
+    location = /off {
+        tcp_nodelay off;
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:send("hi\n"))
+            ngx.say("off: ", sock:getoption("tcp-nodelay"))
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply: ok
+--- request eval
+["GET /t", "GET /off"]
+--- response_body eval
+["before: 0\nafter: 1\n", "off: 0\n"]
+--- no_error_log
+[error]

@@ -623,6 +623,12 @@ function tcp.setoption(self, name, value)
     if value == nil then
         return nil, 'missing the "value" argument'
     end
+    if name == "ip-transparent" then
+        -- Upstream's lua-resty-core keeps the value for the stream
+        -- module's connect; the http module never reads it: accepted
+        -- (even before any connect) and without effect.
+        return true
+    end
     local v
     if type(value) == "boolean" then
         v = value and 1 or 0
@@ -698,16 +704,17 @@ function udp.send(self, data)
     return nil, err
 end
 
--- As upstream, a datagram is read into at most 8192 bytes.
+-- As upstream since v0.10.23, a datagram is read into at most 65536
+-- bytes.
 function udp.receive(self, size)
-    local n = 8192
+    local n = 65536
     if size ~= nil then
         n = tonumber(size)
         if not n or n <= 0 then
             error("bad argument #1 to 'receive' (bad size)", 2)
         end
-        if n > 8192 then
-            n = 8192
+        if n > 65536 then
+            n = 65536
         end
     end
     local data, err = receive(self, 3, n)
@@ -734,6 +741,8 @@ local req_sock = {
     settimeout = tcp.settimeout,
     settimeouts = tcp.settimeouts,
     getfd = tcp.getfd,
+    getoption = tcp.getoption,
+    setoption = tcp.setoption,
 }
 local req_sock_mt = { __index = req_sock }
 local raw_req_sock = {
@@ -744,6 +753,8 @@ local raw_req_sock = {
     settimeout = tcp.settimeout,
     settimeouts = tcp.settimeouts,
     getfd = tcp.getfd,
+    getoption = tcp.getoption,
+    setoption = tcp.setoption,
 }
 local raw_req_sock_mt = { __index = raw_req_sock }
 
