@@ -463,6 +463,9 @@ impl Tcp {
     /// connection.
     pub(super) fn close_conn(&mut self) {
         if let Some(c) = self.c.take() {
+            // Upstream's trace of its finalizer (close, failure, request
+            // end, collected socket).
+            crate::debug!(self.log_of().log(), "lua finalize socket");
             if self.downstream() {
                 self.finish_reading(c);
             } else {

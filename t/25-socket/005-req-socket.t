@@ -639,3 +639,34 @@ GET /t
 1.1 something-else: at once timeout, then timeout, HTTP/1.1 200, body: hello world
 --- no_error_log
 [error]
+
+
+
+=== TEST 23: ngx.req.socket: a request socket the GC collects writes upstream's finalizer trace, before the code after the collection runs
+--- config
+    location = /t {
+        content_by_lua_block {
+            do
+                local sock = assert(ngx.req.socket())
+                ngx.say(sock:receive(3))
+            end
+            collectgarbage()
+            collectgarbage()
+            ngx.log(ngx.WARN, "collected")
+            ngx.say("done")
+        }
+    }
+--- request
+POST /t
+hello
+--- log_level: debug
+--- response_body
+hel
+done
+--- grep_error_log eval
+qr/lua finalize socket|collected/
+--- grep_error_log_out
+lua finalize socket
+collected
+--- no_error_log
+[error]
