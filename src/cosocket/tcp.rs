@@ -52,6 +52,9 @@ pub struct Done {
     pub found: bool,
     /// The OpenSSL verify result of a failed handshake (0: none).
     pub ssl_code: i64,
+    /// Refused before it started ("closed", "socket busy ..."): a receive
+    /// then returns no partial data, as upstream's.
+    pub refused: bool,
 }
 
 impl Done {
@@ -64,6 +67,7 @@ impl Done {
         self.sent = 0;
         self.found = false;
         self.ssl_code = 0;
+        self.refused = false;
     }
 
     pub fn ok() -> Done {
@@ -74,6 +78,7 @@ impl Done {
             sent: 0,
             found: false,
             ssl_code: 0,
+            refused: false,
         }
     }
 }
@@ -408,6 +413,7 @@ impl Tcp {
             sent: 0,
             found: false,
             ssl_code: 0,
+            refused: false,
         };
     }
 

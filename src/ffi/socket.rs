@@ -56,6 +56,7 @@ fn refuse(s: &mut Tcp, e: &[u8], err: &mut ErrOut) -> c_int {
     s.done = Done {
         ok: false,
         err: String::from_utf8_lossy(e).into_owned(),
+        refused: true,
         ..Done::ok()
     };
     err.set(e);
@@ -138,7 +139,20 @@ fn receive_op(s: &mut Tcp, mode: RecvMode, err: &mut ErrOut) -> c_int {
         Err(rc) => return rc,
     };
     // `*a` again on a body socket that read the whole body: "".
+    let was_at_body_end = s.at_body_end(true);
     let at_body_end = s.at_body_end(mode == RecvMode::All);
+    if was_at_body_end && !at_body_end {
+        // Any other read there is upstream's read that finds the body's
+        // end: it fails with "closed" and "" as partial data, and only
+        // the reads after it are refused (and logged).
+        s.done = Done {
+            ok: false,
+            err: "closed".into(),
+            ..Done::ok()
+        };
+        err.set(b"closed");
+        return FFI_ERROR;
+    }
     if let Some(e) = refusal(s, !at_body_end, true, false) {
         // receiveuntil's iterator says "closed" without a word, as
         // upstream's.
@@ -195,7 +209,8 @@ export! {
 
 export! {
     /// The outcome of the last operation: FFI_OK with data (received bytes)
-    /// and `sent`, or FFI_ERROR with the error text and partial data. Both
+    /// and `sent`, or FFI_ERROR with the error text and partial data
+    /// (`*found` -1: refused, no partial data). Both
     /// point into the socket (no length limit) and stay until its next
     /// operation.
     #[allow(clippy::too_many_arguments)]
@@ -212,7 +227,8 @@ export! {
         *data = d.data.as_ptr();
         *len = d.data.len();
         *sent = d.sent;
-        *found = d.found as c_int;
+        // -1: refused before it started (no partial data to return).
+        *found = if d.refused { -1 } else { c_int::from(d.found) };
         *err = d.err.as_ptr();
         *errlen = d.err.len();
         if d.ok {
@@ -587,7 +603,9 @@ fn push_outcome(L: State, s: &Tcp, kind: c_int) -> c_int {
     }
     L.push_nil();
     L.push_str(d.err.as_bytes());
-    if kind == OUT_RECEIVE && (!d.data.is_empty() || d.err == "timeout" || d.err == "closed") {
+    // A receive that failed returns what it got, "" too, as upstream's;
+    // one refused before it started does not.
+    if kind == OUT_RECEIVE && !d.refused {
         L.push_str(&d.data);
         return 3;
     }

@@ -1081,3 +1081,32 @@ lua tcp socket read timeout: 3456
 ["before: 0\nafter: 1\n", "off: 0\n"]
 --- no_error_log
 [error]
+
+
+
+=== TEST 35: tcp: a receive that fails returns its partial data ("" too); one refused on a closed socket returns none, as upstream
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:send("hi\n"))
+            ngx.say("read: ", sock:receive())
+            local n = select("#", sock:receive())
+            local data, err, partial = sock:receive()
+            ngx.say("failed: ", n, " refused: ", select("#", sock:receive()), " ", err, " ", partial)
+            local it = sock:receiveuntil("x")
+            ngx.say("iterator refused: ", select("#", it()))
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval
+"line\n"
+--- request
+GET /t
+--- response_body
+read: line
+failed: 3 refused: 2 closed nil
+iterator refused: 2
+--- error_log
+attempt to receive data on a closed socket

@@ -560,7 +560,7 @@ body:
 
 
 
-=== TEST 21: req.socket: after *a read the whole body, *a again gives "", until another read failed with "closed"
+=== TEST 21: req.socket: after *a read the whole body, *a again gives "", until another read failed with "closed" (and "" as partial data; the reads after it are refused, without partial data, as upstream's)
 --- config
     location = /t {
         content_by_lua_block {
@@ -581,7 +581,7 @@ hello
 [hello]
 []
 nil closed []
-nil closed []
+nil closed [nil]
 nilclosed
 --- error_log
 attempt to receive data on a closed socket: u:

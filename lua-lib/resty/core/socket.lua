@@ -292,7 +292,9 @@ local function receive(self, mode, n, pat, inclusive, iter)
         return ffi_str(data_ptr[0], data_len[0])
     end
     local e = ffi_str(err, errlen[0])
-    if data_len[0] > 0 or e == "timeout" or e == "closed" then
+    -- A receive that failed returns what it got ("" too), one refused
+    -- before it started nothing more, as upstream's.
+    if found[0] ~= -1 then
         return nil, e, ffi_str(data_ptr[0], data_len[0])
     end
     return nil, e
@@ -375,7 +377,10 @@ function tcp.receiveuntil(self, pat, opts)
             -- One value, as upstream's: ngx.say(it()) prints no "nil"s.
             return data
         end
-        return data, err, partial
+        if partial then
+            return nil, err, partial
+        end
+        return nil, err
     end
 end
 
