@@ -53,6 +53,9 @@ pub struct Done {
     pub found: bool,
     /// The OpenSSL verify result of a failed handshake (0: none).
     pub ssl_code: i64,
+    /// Refused before it started ("closed", "socket busy ..."): a receive
+    /// then returns no partial data, as upstream's.
+    pub refused: bool,
 }
 
 impl Done {
@@ -65,6 +68,7 @@ impl Done {
         self.sent = 0;
         self.found = false;
         self.ssl_code = 0;
+        self.refused = false;
     }
 
     pub fn ok() -> Done {
@@ -75,6 +79,7 @@ impl Done {
             sent: 0,
             found: false,
             ssl_code: 0,
+            refused: false,
         }
     }
 }
@@ -612,6 +617,7 @@ impl Tcp {
             sent: 0,
             found: false,
             ssl_code: 0,
+            refused: false,
         };
     }
 
@@ -673,6 +679,9 @@ impl Tcp {
     /// connection.
     pub(super) fn close_conn(&mut self) {
         if let Some(c) = self.c.take() {
+            // Upstream's trace of its finalizer (close, failure, request
+            // end, collected socket).
+            crate::debug!(self.log_of().log(), "lua finalize socket");
             if self.downstream() {
                 self.finish_reading(c);
             } else {
@@ -881,6 +890,11 @@ impl Tcp {
         match super::addr::parse(address, Some(port)) {
             Ok(peer @ super::addr::Peer::Inet(_)) => {
                 self.target.local = super::addr::sockaddr(&peer);
+                crate::debug!(
+                    self.log_of().log(),
+                    "lua tcp socket bind ip: {}",
+                    String::from_utf8_lossy(address)
+                );
                 Ok(())
             }
             _ => Err("bad address".into()),

@@ -56,6 +56,7 @@ fn refuse(s: &mut Tcp, e: &[u8], err: &mut ErrOut) -> c_int {
     s.done = Done {
         ok: false,
         err: String::from_utf8_lossy(e).into_owned(),
+        refused: true,
         ..Done::ok()
     };
     err.set(e);
@@ -118,6 +119,9 @@ fn send_op(s: &mut Tcp, data: &[u8], err: &mut ErrOut) -> c_int {
         Err(rc) => return rc,
     };
     if let Some(e) = refusal(s, true, false, true) {
+        if e == b"closed" {
+            s.log_closed_use("send");
+        }
         return refuse(s, e, err);
     }
     if s.kind == Kind::Body {
@@ -135,8 +139,26 @@ fn receive_op(s: &mut Tcp, mode: RecvMode, err: &mut ErrOut) -> c_int {
         Err(rc) => return rc,
     };
     // `*a` again on a body socket that read the whole body: "".
+    let was_at_body_end = s.at_body_end(true);
     let at_body_end = s.at_body_end(mode == RecvMode::All);
+    if was_at_body_end && !at_body_end {
+        // Any other read there is upstream's read that finds the body's
+        // end: it fails with "closed" and "" as partial data, and only
+        // the reads after it are refused (and logged).
+        s.done = Done {
+            ok: false,
+            err: "closed".into(),
+            ..Done::ok()
+        };
+        err.set(b"closed");
+        return FFI_ERROR;
+    }
     if let Some(e) = refusal(s, !at_body_end, true, false) {
+        // receiveuntil's iterator says "closed" without a word, as
+        // upstream's.
+        if e == b"closed" && !matches!(mode, RecvMode::Until { .. }) {
+            s.log_closed_use("receive");
+        }
         return refuse(s, e, err);
     }
     let st = s.receive(mode, me);
@@ -145,7 +167,8 @@ fn receive_op(s: &mut Tcp, mode: RecvMode, err: &mut ErrOut) -> c_int {
 
 export! {
     /// `mode`: 0 line, 1 all, 2 exactly `n` bytes, 3 at most `n` bytes,
-    /// 4 until `pat` (at most `n` bytes a call when n > 0; `inclusive`).
+    /// 4 until `pat` (at most `n` bytes a call when n > 0; `inclusive`)
+    /// for the receiveuntil iterator numbered `iter` (from 1).
     #[allow(clippy::too_many_arguments)]
     fn ngx_lua_ffi_socket_tcp_receive(
         s: &mut Handle,
@@ -154,6 +177,7 @@ export! {
         pat: *const u8,
         pat_len: usize,
         inclusive: c_int,
+        iter: u64,
         err: *mut u8,
         errlen: *mut usize,
     ) -> c_int {
@@ -169,7 +193,11 @@ export! {
                 if let Some(e) = refusal(s, true, true, false) {
                     return refuse(s, e, &mut err);
                 }
-                s.set_until(lua_bytes!(pat, pat_len));
+                let pat = lua_bytes!(pat, pat_len);
+                if pat.is_empty() || iter == 0 {
+                    return refuse(s, b"pattern is empty", &mut err);
+                }
+                s.set_until(iter, pat);
                 RecvMode::Until {
                     size: n,
                     inclusive: inclusive != 0,
@@ -182,7 +210,8 @@ export! {
 
 export! {
     /// The outcome of the last operation: FFI_OK with data (received bytes)
-    /// and `sent`, or FFI_ERROR with the error text and partial data. Both
+    /// and `sent`, or FFI_ERROR with the error text and partial data
+    /// (`*found` -1: refused, no partial data). Both
     /// point into the socket (no length limit) and stay until its next
     /// operation.
     #[allow(clippy::too_many_arguments)]
@@ -200,7 +229,8 @@ export! {
         *data = d.data.as_ptr();
         *len = d.data.len();
         *sent = d.sent;
-        *found = d.found as c_int;
+        // -1: refused before it started (no partial data to return).
+        *found = if d.refused { -1 } else { c_int::from(d.found) };
         *err = d.err.as_ptr();
         *errlen = d.err.len();
         if d.ok {
@@ -588,7 +618,9 @@ fn push_outcome(L: State, s: &Tcp, kind: c_int) -> c_int {
     }
     L.push_nil();
     L.push_str(d.err.as_bytes());
-    if kind == OUT_RECEIVE && (!d.data.is_empty() || d.err == "timeout" || d.err == "closed") {
+    // A receive that failed returns what it got, "" too, as upstream's;
+    // one refused before it started does not.
+    if kind == OUT_RECEIVE && !d.refused {
         L.push_str(&d.data);
         return 3;
     }

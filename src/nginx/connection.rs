@@ -362,6 +362,23 @@ impl Connection {
         }
     }
 
+    /// Turns TCP_NODELAY on, once per connection, as nginx's upstream
+    /// module does when `tcp_nodelay` is on: `None` when it was already
+    /// set or cannot be (a unix-domain socket, which nginx marks so when
+    /// it connects), else whether `setsockopt` took it (the errno if not).
+    pub fn enable_nodelay(self) -> Option<Result<(), i32>> {
+        let state = self.get().tcp_nodelay();
+        if state != ngx_connection_tcp_nodelay_e_NGX_TCP_NODELAY_UNSET as _ {
+            return None;
+        }
+        let r = self.set_option(libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
+        if r.is_ok() {
+            self.get_mut()
+                .set_tcp_nodelay(ngx_connection_tcp_nodelay_e_NGX_TCP_NODELAY_SET as _);
+        }
+        Some(r)
+    }
+
     /// `getsockopt(level, opt)` of a C int option; the errno on failure.
     pub fn get_option(self, level: i32, opt: i32) -> Result<i32, i32> {
         let mut value: i32 = 0;

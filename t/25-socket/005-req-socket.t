@@ -31,8 +31,10 @@ hello
  wo
 nil closed [rld]
 nilclosed
+--- error_log
+attempt to receive data on a closed socket: u:
 --- no_error_log
-[error]
+[alert]
 
 
 
@@ -558,7 +560,7 @@ body:
 
 
 
-=== TEST 21: req.socket: after *a read the whole body, *a again gives "", until another read failed with "closed"
+=== TEST 21: req.socket: after *a read the whole body, *a again gives "", until another read failed with "closed" (and "" as partial data; the reads after it are refused, without partial data, as upstream's)
 --- config
     location = /t {
         content_by_lua_block {
@@ -579,10 +581,12 @@ hello
 [hello]
 []
 nil closed []
-nil closed []
+nil closed [nil]
 nilclosed
+--- error_log
+attempt to receive data on a closed socket: u:
 --- no_error_log
-[error]
+[alert]
 
 
 
@@ -638,7 +642,36 @@ GET /t
 
 
 
-=== TEST 23: ngx.req.socket(true): refused with "http 1.0 buffering" while an HTTP/1.0 response's output is held back
+=== TEST 23: ngx.req.socket: a request socket the GC collects writes upstream's finalizer trace, before the code after the collection runs
+--- config
+    location = /t {
+        content_by_lua_block {
+            do
+                local sock = assert(ngx.req.socket())
+                ngx.say(sock:receive(3))
+            end
+            collectgarbage()
+            collectgarbage()
+            ngx.log(ngx.WARN, "collected")
+            ngx.say("done")
+        }
+    }
+--- request
+POST /t
+hello
+--- log_level: debug
+--- response_body
+hel
+done
+--- grep_error_log eval
+qr/lua finalize socket|collected/
+--- grep_error_log_out
+lua finalize socket
+collected
+
+
+
+=== TEST 24: ngx.req.socket(true): refused with "http 1.0 buffering" while an HTTP/1.0 response's output is held back
 --- config
     location = /t {
         content_by_lua_block {
@@ -658,7 +691,7 @@ raw socket: nil http 1.0 buffering
 
 
 
-=== TEST 24: ngx.req.socket(true): with lua_http10_buffering off, an HTTP/1.0 request's raw socket is taken after output
+=== TEST 25: ngx.req.socket(true): with lua_http10_buffering off, an HTTP/1.0 request's raw socket is taken after output
 --- config
     location = /t {
         lua_http10_buffering off;
