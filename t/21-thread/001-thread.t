@@ -606,3 +606,44 @@ true true
 slept
 --- no_error_log
 [error]
+
+
+
+=== TEST 25: thread.spawn: coroutine.yield in the entry thread and a light thread slices time between them in turn, as upstream's manual time-slicing example prints
+--- config
+    location = /t {
+        content_by_lua_block {
+            local yield = coroutine.yield
+            local function f()
+                local self = coroutine.running()
+                ngx.say("f 1")
+                yield(self)
+                ngx.say("f 2")
+                yield(self)
+                ngx.say("f 3")
+            end
+            local self = coroutine.running()
+            ngx.say("0")
+            yield(self)
+            ngx.say("1")
+            ngx.thread.spawn(f)
+            ngx.say("2")
+            yield(self)
+            ngx.say("3")
+            yield(self)
+            ngx.say("4")
+        }
+    }
+--- request
+GET /t
+--- response_body
+0
+1
+f 1
+2
+f 2
+3
+f 3
+4
+--- no_error_log
+[error]
