@@ -247,8 +247,16 @@ export! {
         if !s.connected() || s.both_closed() {
             return FFI_ERROR;
         }
-        if s.busy_connecting() || s.busy_reading() || s.busy_writing() {
-            return FFI_BUSY;
+        // Which operation keeps it busy, for upstream's "socket busy
+        // connecting/reading/writing" (lua-lib's close maps 1-3).
+        if s.busy_connecting() {
+            return 1;
+        }
+        if s.busy_reading() {
+            return 2;
+        }
+        if s.busy_writing() {
+            return 3;
         }
         if s.downstream() {
             return FFI_DECLINED;

@@ -1110,3 +1110,39 @@ failed: 3 refused: 2 closed nil
 iterator refused: 2
 --- error_log
 attempt to receive data on a closed socket
+
+
+
+=== TEST 36: tcp: close while another light thread waits in a receive gives upstream's "socket busy reading" and leaves the receive alone
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            sock:settimeout(1000)
+            local ok, err = sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1)
+            ngx.say("connect: ", ok, " ", err)
+            ngx.say("sent: ", sock:send("ping\r\n"))
+            local reader = ngx.thread.spawn(function()
+                return sock:receive()
+            end)
+            ngx.say("close: ", sock:close())
+            ngx.say("received: ", select(2, ngx.thread.wait(reader)))
+            ngx.say("close after: ", sock:close())
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_query eval
+"ping\r\n"
+--- tcp_reply_delay: 100ms
+--- tcp_reply eval
+"pong\r\n"
+--- request
+GET /t
+--- response_body
+connect: 1 nil
+sent: 6
+close: nilsocket busy reading
+received: pong
+close after: 1
+--- no_error_log
+[error]

@@ -9,9 +9,9 @@ local c_new, c_connect, c_send, c_receive, c_result, c_setkeepalive, c_req_socke
 local c_settimeouts = c.settimeouts
 local get_errbuf = base.get_errbuf
 local yield_to_scheduler = base.yield_to_scheduler
-local FFI_OK, FFI_AGAIN, FFI_NO_REQ_CTX, FFI_DECLINED, FFI_BUSY, FFI_DONE, FFI_ERROR =
-    base.FFI_OK, base.FFI_AGAIN, base.FFI_NO_REQ_CTX, base.FFI_DECLINED, base.FFI_BUSY,
-    base.FFI_DONE, base.FFI_ERROR
+local FFI_OK, FFI_AGAIN, FFI_NO_REQ_CTX, FFI_DECLINED, FFI_DONE, FFI_ERROR =
+    base.FFI_OK, base.FFI_AGAIN, base.FFI_NO_REQ_CTX, base.FFI_DECLINED, base.FFI_DONE,
+    base.FFI_ERROR
 local type, tostring, tonumber, error, setmetatable, concat, select, pairs, next, floor =
     type, tostring, tonumber, error, setmetatable, table.concat, select, pairs, next, math.floor
 
@@ -397,13 +397,15 @@ function tcp.receiveany(self, max)
     return received(h, c_receive(h, 3, n))
 end
 
+local close_busy = { "socket busy connecting", "socket busy reading", "socket busy writing" }
+
 function tcp.close(self)
     local rc = C.ngx_lua_ffi_socket_tcp_close(sock_of(self))
     if rc == FFI_OK then
         return 1
     end
-    if rc == FFI_BUSY then
-        return nil, "socket busy"
+    if rc > 0 then
+        return nil, close_busy[rc]
     end
     if rc == FFI_DECLINED then
         return nil, "attempt to close a request socket"
