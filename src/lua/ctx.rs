@@ -207,6 +207,15 @@ impl LuaCtx {
             t.state = CoState::Dead;
         }
         SPARE.with(|s| {
+            if self.threads.len() == 1 {
+                // A handler without light threads: its entry thread alone.
+                if s.records.len() < SPARE_RECORDS {
+                    if let Some(t) = self.threads.pop() {
+                        s.records.push(t);
+                    }
+                }
+                return;
+            }
             while s.records.len() < SPARE_RECORDS {
                 match self.threads.pop() {
                     Some(t) => s.records.push(t),
