@@ -19,10 +19,11 @@ const MAX_DELAY_MS: f64 = (1u64 << 62) as f64;
 
 /// A delay in ms from Lua as a timer offset (NaN as 0).
 fn delay(ms: f64) -> ngx_msec_t {
-    if ms.is_nan() {
-        0
+    // NaN compares false: 0, as a negative delay.
+    if ms > 0.0 {
+        ms.min(MAX_DELAY_MS) as ngx_msec_t
     } else {
-        ms.clamp(0.0, MAX_DELAY_MS) as ngx_msec_t
+        0
     }
 }
 
