@@ -41,6 +41,10 @@ pub struct Vm {
     code_refs: Vec<c_int>,
     /// `lua_max_memory`'s counting allocator, when set.
     budget: Option<Box<super::limits::Budget>>,
+    /// A registry ref of `pcall`'s message handler too: a small positive
+    /// key, found in the registry's array part (the fixed negative slot
+    /// is hashed, a chain walk in a registry holding many refs).
+    traceback_ref: c_int,
 }
 
 /// A module of C functions for lua-lib: its `package.loaded` name and its
@@ -183,7 +187,7 @@ impl Vm {
             if L.is_null() {
                 return Err("failed to create the Lua VM".into());
             }
-            let vm = Vm {
+            let mut vm = Vm {
                 state: L,
                 ctx_free: Vec::new(),
                 ctx_next: 1,
@@ -191,6 +195,7 @@ impl Vm {
                 thread_cache_max: THREAD_CACHE_DEFAULT,
                 code_refs: Vec::new(),
                 budget: None,
+                traceback_ref: LUA_NOREF,
             };
             luaL_openlibs(L);
 
@@ -220,6 +225,8 @@ impl Vm {
             lua_newtable(L);
             lua_rawseti_(L, LUA_REGISTRYINDEX, CODE_CACHE);
             lua_pushcfunction(L, traceback);
+            lua_pushvalue(L, -1);
+            vm.traceback_ref = luaL_ref(L, LUA_REGISTRYINDEX);
             lua_rawseti_(L, LUA_REGISTRYINDEX, TRACEBACK);
             lua_newtable(L);
             lua_setfield(L, LUA_REGISTRYINDEX, CTX_TABLES.as_ptr());
@@ -281,6 +288,16 @@ impl Vm {
 
     /// The main state, as a handle for the stack operations of
     /// [`State`](super::cfunction::State).
+    /// [`push_traceback`] through the VM's own ref of the handler.
+    ///
+    /// # Safety
+    /// `L` is a state of this VM, with room on its stack.
+    #[inline]
+    pub unsafe fn push_traceback(&self, L: *mut lua_State) {
+        // SAFETY: the caller's promise; the ref was made with the VM.
+        unsafe { lua_rawgeti_(L, LUA_REGISTRYINDEX, self.traceback_ref) }
+    }
+
     pub fn main_state(&self) -> super::cfunction::State {
         // SAFETY: the VM owns its live state until it is dropped.
         unsafe { super::cfunction::State::from_raw(self.state) }
