@@ -45,6 +45,12 @@ pub struct Vm {
     /// key, found in the registry's array part (the fixed negative slot
     /// is hashed, a chain walk in a registry holding many refs).
     traceback_ref: c_int,
+    /// Registry refs of what the [`TIMERS`] and [`TIMER_RUN`] slots hold
+    /// once lua-lib is loaded (the same objects, found in the array part;
+    /// `LUA_NOREF` in a VM without ngx.timer): a timer's creation and run
+    /// look them up.
+    timers_ref: c_int,
+    timer_run_ref: c_int,
 }
 
 /// A module of C functions for lua-lib: its `package.loaded` name and its
@@ -196,6 +202,8 @@ impl Vm {
                 code_refs: Vec::new(),
                 budget: None,
                 traceback_ref: LUA_NOREF,
+                timers_ref: LUA_NOREF,
+                timer_run_ref: LUA_NOREF,
             };
             luaL_openlibs(L);
 
@@ -253,6 +261,8 @@ impl Vm {
             lua_pop(L, 2);
 
             vm.run_string(init, c"=ngx_lua_init")?;
+            vm.timers_ref = vm.slot_ref(TIMERS);
+            vm.timer_run_ref = vm.slot_ref(TIMER_RUN);
             Ok(vm)
         }
     }
@@ -288,6 +298,41 @@ impl Vm {
 
     /// The main state, as a handle for the stack operations of
     /// [`State`](super::cfunction::State).
+    /// A registry ref of the value in the fixed slot `slot`, or
+    /// `LUA_NOREF` when the slot is empty.
+    ///
+    /// # Safety
+    /// Outside any running Lua code of this VM.
+    unsafe fn slot_ref(&self, slot: c_int) -> c_int {
+        let L = self.state;
+        // SAFETY: the VM's live main state; balanced: the value is pushed,
+        // then popped by luaL_ref or lua_pop.
+        unsafe {
+            lua_rawgeti_(L, LUA_REGISTRYINDEX, slot);
+            if lua_type(L, -1) == LUA_TNIL {
+                lua_pop(L, 1);
+                return LUA_NOREF;
+            }
+            luaL_ref(L, LUA_REGISTRYINDEX)
+        }
+    }
+
+    /// The registry key to read the fixed slot `slot` ([`TIMERS`] or
+    /// [`TIMER_RUN`]) by: the VM's ref of its value when it has one.
+    #[inline]
+    pub fn slot_key(&self, slot: c_int) -> c_int {
+        let r = match slot {
+            TIMERS => self.timers_ref,
+            TIMER_RUN => self.timer_run_ref,
+            _ => LUA_NOREF,
+        };
+        if r > 0 {
+            r
+        } else {
+            slot
+        }
+    }
+
     /// [`push_traceback`] through the VM's own ref of the handler.
     ///
     /// # Safety
