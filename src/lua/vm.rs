@@ -121,6 +121,34 @@ pub fn expand_path(spec: &[u8], default: &[u8], prefix: &[u8]) -> Vec<u8> {
     out
 }
 
+/// How many small registry refs [`reserve_registry_refs`] sets aside.
+const RESERVED_REFS: usize = 64;
+
+/// Takes refs 1..=RESERVED_REFS and frees them again, so they wait on
+/// `luaL_ref`'s free list while the registry's array part holds their
+/// slots (a table grows its array part when integer keys fill it; it
+/// does not shrink it). The refs taken first and looked up on every run
+/// (pcall's message handler, handler chunks, the timer slots, entry
+/// coroutines) then cost an array index instead of a walk of the hash
+/// part, which the registry's many string keys make long: about 60
+/// instructions a lookup.
+///
+/// # Safety
+/// `L` is a fresh state: no ref taken yet.
+unsafe fn reserve_registry_refs(L: *mut lua_State) {
+    let mut refs = [0; RESERVED_REFS];
+    // SAFETY: balanced: each pushed value is popped by luaL_ref.
+    unsafe {
+        for r in refs.iter_mut() {
+            lua_pushboolean(L, 1);
+            *r = luaL_ref(L, LUA_REGISTRYINDEX);
+        }
+        for &r in refs.iter().rev() {
+            luaL_unref(L, LUA_REGISTRYINDEX, r);
+        }
+    }
+}
+
 impl Vm {
     /// A coroutine for an entry thread, anchored in the registry: a cached
     /// one when there is one, else a new one. Saves the allocation of a
@@ -206,6 +234,7 @@ impl Vm {
                 timer_run_ref: LUA_NOREF,
             };
             luaL_openlibs(L);
+            reserve_registry_refs(L);
 
             lua_getglobal(L, c"package".as_ptr());
             for (field, spec) in [(c"path", path), (c"cpath", cpath)] {
