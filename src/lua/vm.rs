@@ -121,8 +121,13 @@ pub fn expand_path(spec: &[u8], default: &[u8], prefix: &[u8]) -> Vec<u8> {
     out
 }
 
-/// How many small registry refs [`reserve_registry_refs`] sets aside.
-const RESERVED_REFS: usize = 64;
+/// How many small registry refs [`reserve_registry_refs`] sets aside:
+/// room for the message handler, the timer slots and the first handler
+/// chunks and entry coroutines. (64 measured the same everywhere but in
+/// capture-multi, where the other layout of the registry made LuaJIT
+/// compile other traces, about 800 instructions more with two seeds of
+/// three.)
+const RESERVED_REFS: usize = 16;
 
 /// Takes refs 1..=RESERVED_REFS and frees them again, so they wait on
 /// `luaL_ref`'s free list while the registry's array part holds their
