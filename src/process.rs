@@ -74,6 +74,19 @@ pub unsafe fn commit(cycle: *mut ngx_cycle_t) {
     if wanted == 0 || !unsafe { process::master_enabled_in(cycle) } {
         return;
     }
+    if wanted == 1 {
+        // No connection for it: upstream's patched master refuses to
+        // spawn it, with this alert.
+        WANTED.store(0, Ordering::Relaxed);
+        // SAFETY: the caller's contract: a live cycle.
+        if let Some(c) = unsafe { crate::nginx::cycle::Cycle::from_raw(cycle) } {
+            c.new_log().write(
+                NGX_LOG_ALERT,
+                b"0 worker_connection is not enough, privileged agent process cannot be spawned",
+            );
+        }
+        return;
+    }
     ATFORK.call_once(|| {
         // SAFETY: plain function pointers; glibc drops them if the module
         // is unloaded (registered with our DSO handle).

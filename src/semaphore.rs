@@ -52,6 +52,12 @@ impl Sema {
         }
     }
 
+    /// Whether resources a post handed over wait for their threads to
+    /// resume (upstream's "event posted").
+    pub fn handing_over(&self) -> bool {
+        !self.woken.is_empty()
+    }
+
     /// Queues `t` until a post or `ms` pass.
     pub fn enqueue(&mut self, t: &mut CoCtx, ms: ngx_msec_t) {
         t.wait_result = 0;
@@ -111,6 +117,10 @@ unsafe fn cancel(
     t: *mut CoCtx,
     _force: bool,
 ) -> Result<(), &'static core::ffi::CStr> {
+    crate::debug!(
+        crate::nginx::log::Log::cycle(),
+        "http lua semaphore cleanup"
+    );
     // SAFETY: data is the semaphore the thread queued on (enqueue); a
     // semaphore clears its waiters' slots before it is dropped.
     unsafe { (*(data as *mut Sema)).forget(t) };

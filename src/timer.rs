@@ -76,7 +76,11 @@ pub fn add(
     confs: HttpConfs,
     origin: &Origin,
 ) -> Result<(), &'static str> {
-    if process::exiting() {
+    // A worker that is shutting down still takes zero-delay timers (a
+    // premature callback's clean-up work), as upstream: they fire normally
+    // and, not being cancelable, keep the worker until they have run.
+    let exiting = process::exiting();
+    if exiting && delay > 0 {
         return Err("process exiting");
     }
     let mcf = MainConf::of_confs(confs);
@@ -84,7 +88,9 @@ pub fn add(
         if st.pending.len() >= mcf.max_pending_timers {
             return Err("too many pending timers");
         }
-        if st.watcher.is_none() {
+        // Once exiting, nginx has closed its idle connections: a new
+        // watcher would never be told to abort anything.
+        if st.watcher.is_none() && !exiting {
             crate::debug!(log::Log::cycle(), "lua creating fake watcher connection");
             let c = FakeConnection::new().ok_or("no memory")?;
             c.watch_shutdown(abort_pending);

@@ -110,10 +110,12 @@ local function read(proc, from_stderr, mode, len)
     return nil, ffi_str(err, errlen[0])
 end
 
+-- The proc methods tail-call these, so level 2 is the method's caller
+-- (none when pcall calls the method, as upstream's message then shows).
 local function read_bytes(proc, from_stderr, len)
     if len <= 0 then
         if len < 0 then
-            error("bad len argument", 3)
+            error("bad len argument", 2)
         end
         return ""
     end
@@ -125,7 +127,7 @@ local function read_any(proc, from_stderr, max)
         max = tonumber(max)
     end
     if not max or max <= 0 then
-        error("bad max argument", 3)
+        error("bad max argument", 2)
     end
     return read(proc, from_stderr, READ_ANY, max)
 end

@@ -11,7 +11,7 @@ local sub, type, tostring, tonumber, error = string.sub, type, tostring, tonumbe
 
 -- ngx_lua_ffi_re_exec is declared by resty.core.regex
 ffi.cdef [[
-    int ngx_lua_ffi_re_jit_stack_size(int size, u_char *err, size_t *errlen);
+    int ngx_lua_ffi_re_jit_stack_size(int size, int cached, u_char *err, size_t *errlen);
 ]]
 
 local re_exec = C.ngx_lua_ffi_re_exec
@@ -95,7 +95,7 @@ end
 function _M.opt(option, value)
     if option == "jit_stack_size" then
         local err, errlen = get_errbuf()
-        if C.ngx_lua_ffi_re_jit_stack_size(tonumber(value) or -1, err, errlen) ~= 0 then
+        if C.ngx_lua_ffi_re_jit_stack_size(tonumber(value) or -1, regex.cached(), err, errlen) ~= 0 then
             error(ffi_str(err, errlen[0]), 2)
         end
         return

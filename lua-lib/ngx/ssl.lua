@@ -4,6 +4,8 @@
 local ffi = require "ffi"
 local base = require "resty.core.base"
 local C = ffi.C
+local c = require "ngx_lua.ssl"
+local c_clear_certs, c_server_name = c.clear_certs, c.server_name
 local ffi_str = ffi.string
 local ffi_gc = ffi.gc
 local get_errbuf = base.get_errbuf
@@ -13,15 +15,12 @@ local FFI_OK, FFI_DECLINED, FFI_NO_REQ_CTX = base.FFI_OK, base.FFI_DECLINED, bas
 local type, tonumber, error = type, tonumber, error
 
 ffi.cdef [[
-    int ngx_lua_ffi_ssl_clear_certs(u_char *err, size_t *errlen);
     int ngx_lua_ffi_ssl_set_der_certificate(const u_char *data, size_t len,
         u_char *err, size_t *errlen);
     int ngx_lua_ffi_ssl_set_der_private_key(const u_char *data, size_t len,
         u_char *err, size_t *errlen);
     int ngx_lua_ffi_ssl_set_cert(void *cdata, u_char *err, size_t *errlen);
     int ngx_lua_ffi_ssl_set_priv_key(void *cdata, u_char *err, size_t *errlen);
-    int ngx_lua_ffi_ssl_server_name(u_char *out, size_t cap, size_t *len,
-        u_char *err, size_t *errlen);
     int ngx_lua_ffi_ssl_raw_addr(int peer, u_char *out, size_t cap,
         size_t *len, int *typ, u_char *err, size_t *errlen);
     int ngx_lua_ffi_ssl_server_port(unsigned short *port, u_char *err,
@@ -73,9 +72,24 @@ local function ok_or_fail(rc, err, errlen)
     return failed(rc, err, errlen)
 end
 
+-- As failed and ok_or_fail, for the C functions of ngx_lua.ssl, which
+-- give the error text as a string.
+local function failed_text(rc, err)
+    if rc == FFI_NO_REQ_CTX then
+        error("no request found", 3)
+    end
+    return nil, err
+end
+
+local function ok_or_fail_text(rc, err)
+    if rc == FFI_OK then
+        return true
+    end
+    return failed_text(rc, err)
+end
+
 function _M.clear_certs()
-    local err, errlen = get_errbuf()
-    return ok_or_fail(C.ngx_lua_ffi_ssl_clear_certs(err, errlen), err, errlen)
+    return ok_or_fail_text(c_clear_certs())
 end
 
 function _M.set_der_cert(data)
@@ -105,17 +119,14 @@ function _M.set_priv_key(key)
 end
 
 function _M.server_name()
-    local err, errlen = get_errbuf()
-    local buf = get_string_buf(256)
-    local sizep = get_size_ptr()
-    local rc = C.ngx_lua_ffi_ssl_server_name(buf, 256, sizep, err, errlen)
+    local rc, v = c_server_name()
     if rc == FFI_OK then
-        return ffi_str(buf, sizep[0])
+        return v
     end
     if rc == FFI_DECLINED then
         return nil
     end
-    return failed(rc, err, errlen)
+    return failed_text(rc, v)
 end
 
 local addr_types = { [0] = "unix", [1] = "inet", [2] = "inet6" }

@@ -7,7 +7,10 @@
 /// when `buf` is not a TLS handshake.
 pub fn client_hello_end(buf: &[u8]) -> Option<Result<usize, ()>> {
     let mut at = 0;
-    // The handshake message's bytes seen so far (header first).
+    // The handshake message's header (type, length), which may itself be
+    // split over records; only its bytes are looked at, the body's are
+    // counted (a byte at a time, that was a tenth of what the module
+    // added to a handshake).
     let mut header = [0u8; 4];
     let mut seen = 0usize;
     let mut need: Option<usize> = None;
@@ -26,22 +29,21 @@ pub fn client_hello_end(buf: &[u8]) -> Option<Result<usize, ()>> {
         if buf.len() < at + 5 + len {
             return None;
         }
-        for &b in &buf[at + 5..at + 5 + len] {
-            if seen < 4 {
-                header[seen] = b;
-                if seen == 3 {
-                    if header[0] != 1 {
-                        return Some(Err(()));
-                    }
-                    need = Some(
-                        4 + ((usize::from(header[1]) << 16)
-                            | (usize::from(header[2]) << 8)
-                            | usize::from(header[3])),
-                    );
+        if seen < 4 {
+            let k = (4 - seen).min(len);
+            header[seen..seen + k].copy_from_slice(&buf[at + 5..at + 5 + k]);
+            if seen + k == 4 {
+                if header[0] != 1 {
+                    return Some(Err(()));
                 }
+                need = Some(
+                    4 + ((usize::from(header[1]) << 16)
+                        | (usize::from(header[2]) << 8)
+                        | usize::from(header[3])),
+                );
             }
-            seen += 1;
         }
+        seen += len;
         at += 5 + len;
         if let Some(n) = need {
             if seen >= n {
@@ -221,6 +223,18 @@ mod tests {
         two.extend(record(&hello[5..]));
         assert_eq!(client_hello_end(&two), Some(Ok(two.len())));
         assert_eq!(client_hello_end(&two[..two.len() - 1]), None);
+        // The header itself split, one byte a record.
+        let mut bytes = Vec::new();
+        for b in &hello {
+            bytes.extend(record(&[*b]));
+        }
+        assert_eq!(client_hello_end(&bytes), Some(Ok(bytes.len())));
+        assert_eq!(client_hello_end(&bytes[..bytes.len() - 1]), None);
+        assert_eq!(client_hello_end(&bytes[..12]), None);
+        let mut bad = record(&[2]);
+        bad.extend(record(&[0, 0, 0]));
+        assert_eq!(client_hello_end(&bad), Some(Err(())));
+        assert_eq!(client_hello_end(&bad[..6]), None);
         // Bytes after the hello are not counted.
         let mut more = one.clone();
         more.extend_from_slice(&[0x17, 3, 3]);

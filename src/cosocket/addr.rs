@@ -150,6 +150,35 @@ pub fn sockaddr(peer: &Peer) -> Vec<u8> {
     }
 }
 
+/// The address of a socket address made by [`sockaddr`], as nginx's
+/// `ngx_sock_ntop` writes it without the port: "127.0.0.1", "::1",
+/// "unix:/path"; empty for anything else.
+pub fn ntop(sa: &[u8]) -> String {
+    if sa.len() < 2 {
+        return String::new();
+    }
+    let family = i32::from(u16::from_ne_bytes([sa[0], sa[1]]));
+    if family == libc::AF_INET && sa.len() >= 8 {
+        return std::net::Ipv4Addr::new(sa[4], sa[5], sa[6], sa[7]).to_string();
+    }
+    if family == libc::AF_INET6 && sa.len() >= 24 {
+        let mut a = [0u8; 16];
+        a.copy_from_slice(&sa[8..24]);
+        return std::net::Ipv6Addr::from(a).to_string();
+    }
+    if family == libc::AF_UNIX {
+        let path = &sa[2..];
+        let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+        return format!("unix:{}", String::from_utf8_lossy(&path[..end]));
+    }
+    String::new()
+}
+
+/// Whether a socket address made by [`sockaddr`] is a unix-domain one.
+pub fn is_unix_sockaddr(sa: &[u8]) -> bool {
+    sa.len() >= 2 && i32::from(u16::from_ne_bytes([sa[0], sa[1]])) == libc::AF_UNIX
+}
+
 /// Sets the port of an IPv4 or IPv6 socket address (as
 /// `ngx_inet_set_port`; other families have none).
 pub fn set_port(sa: &mut [u8], port: u16) {
@@ -239,5 +268,16 @@ mod tests {
         let mut sa = un.clone();
         set_port(&mut sa, 53);
         assert_eq!(sa, un);
+    }
+
+    #[test]
+    fn ntop_without_port() {
+        let v4 = sockaddr(&Peer::Inet("127.0.0.2:80".parse().unwrap()));
+        assert_eq!(ntop(&v4), "127.0.0.2");
+        let v6 = sockaddr(&Peer::Inet("[::1]:80".parse().unwrap()));
+        assert_eq!(ntop(&v6), "::1");
+        let un = sockaddr(&Peer::Unix(b"/tmp/x.sock".to_vec()));
+        assert_eq!(ntop(&un), "unix:/tmp/x.sock");
+        assert_eq!(ntop(&[]), "");
     }
 }

@@ -2,7 +2,7 @@
 //! `backlog` queue), nginx's resolver for host names, the TCP connect.
 use std::io::Write;
 
-use nginx_sys::{NGX_LOG_DEBUG, NGX_LOG_ERR};
+use nginx_sys::{NGX_LOG_ALERT, NGX_LOG_DEBUG, NGX_LOG_ERR};
 
 use super::addr::{self, Peer};
 use super::pool::{self, Admit, Sizing};
@@ -31,6 +31,23 @@ impl Tcp {
         opts: PoolOpts,
         me: *mut CoCtx,
     ) -> Step {
+        let log = self.log_of().log();
+        if !self.udp {
+            crate::debug!(
+                log,
+                "lua tcp socket connect timeout: {}",
+                self.timeouts.connect
+            );
+        }
+        if self.ever_connected() {
+            // Upstream's traces of a connect on a socket object that
+            // connected before.
+            if self.c.is_some() {
+                let what = if self.udp { "udp" } else { "tcp" };
+                crate::debug!(log, "lua {what} socket reconnect without shutting down");
+            }
+            crate::debug!(log, "lua reuse socket upstream ctx");
+        }
         self.close();
         let t = &mut self.target;
         t.host.clear();
@@ -133,10 +150,19 @@ impl Tcp {
     /// Connects to `target.sockaddr`.
     fn connect_sockaddr(&mut self, me: *mut CoCtx) -> Step {
         let t = &self.target;
+        let local_name = addr::ntop(&t.local);
+        let mut local = (!t.local.is_empty()).then_some((&t.local[..], local_name.as_bytes()));
+        // A unix datagram socket gets an address of its own (Linux's
+        // autobind: a bare family), as upstream's, so the peer can answer.
+        let autobind = (libc::AF_UNIX as u16).to_ne_bytes();
+        if self.udp && local.is_none() && addr::is_unix_sockaddr(&t.sockaddr) {
+            crate::debug!(self.log_of().log(), "datagram unix domain socket autobind");
+            local = Some((&autobind[..], b""));
+        }
         let peer = peer::Peer {
             sockaddr: &t.sockaddr,
             name: &t.name,
-            local: (!t.local.is_empty()).then_some(&t.local[..]),
+            local,
             datagram: self.udp,
             log: self.log_of(),
         };
@@ -227,8 +253,8 @@ impl Tcp {
                 c.log().write(
                     NGX_LOG_ERR,
                     format!(
-                        "lua tcp socket connect timed out, when connecting to {}",
-                        String::from_utf8_lossy(&self.target.name)
+                        "lua tcp socket connect timed out{}",
+                        self.target.upstream_ctx()
                     )
                     .as_bytes(),
                 );
@@ -240,12 +266,31 @@ impl Tcp {
         let err = c.so_error();
         if err != 0 {
             if self.log_errors {
+                // As nginx's ngx_connection_error, which upstream calls:
+                // the errno and its text, `error` for a peer that is down
+                // or unreachable, `alert` for anything stranger.
+                let level = match err {
+                    libc::ECONNRESET
+                    | libc::EPIPE
+                    | libc::ENOTCONN
+                    | libc::ETIMEDOUT
+                    | libc::ECONNREFUSED
+                    | libc::ENETDOWN
+                    | libc::ENETUNREACH
+                    | libc::EHOSTDOWN
+                    | libc::EHOSTUNREACH => NGX_LOG_ERR,
+                    _ => NGX_LOG_ALERT,
+                };
                 c.log().write(
-                    NGX_LOG_ERR,
+                    level,
                     format!(
-                        "lua tcp socket connect() failed ({}), when connecting to {}",
-                        errno_str(err),
-                        String::from_utf8_lossy(&self.target.name)
+                        "connect() failed ({err}: {}){}",
+                        std::io::Error::from_raw_os_error(err)
+                            .to_string()
+                            .split(" (os error")
+                            .next()
+                            .unwrap_or_default(),
+                        self.target.upstream_ctx()
                     )
                     .as_bytes(),
                 );
@@ -271,6 +316,24 @@ impl Target {
                 None
             }
         };
+    }
+
+    /// What upstream's peer log adds to a connect's error line:
+    /// ", upstream: HOST:PORT(ADDRESS)" (the host as given, the address
+    /// once known, without its port; a `unix:` host has no port).
+    fn upstream_ctx(&self) -> String {
+        let mut s = String::from(", upstream: ");
+        s.push_str(&String::from_utf8_lossy(&self.host));
+        if !matches!(self.peer, Some(Peer::Unix(_))) {
+            let _ = core::fmt::Write::write_fmt(&mut s, format_args!(":{}", self.port));
+        }
+        let a = addr::ntop(&self.sockaddr);
+        if !a.is_empty() {
+            s.push('(');
+            s.push_str(&a);
+            s.push(')');
+        }
+        s
     }
 
     /// The peer's name for logs and its socket address, or the host name

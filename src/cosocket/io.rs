@@ -22,6 +22,16 @@ impl Tcp {
             self.fail("closed", Vec::new());
             return Step::Now;
         };
+        if !self.udp {
+            crate::debug!(
+                self.log_of().log(),
+                "lua tcp socket send timeout: {}",
+                self.timeouts.send
+            );
+        }
+        if self.kind == Kind::Upstream && !self.udp && !self.nodelay() {
+            return Step::Now;
+        }
         let mut off = 0;
         match write_out(c, data, &mut off) {
             Ok(true) => {
@@ -56,6 +66,39 @@ impl Tcp {
             return Step::Now;
         }
         Step::Wait
+    }
+
+    /// TCP_NODELAY for the connection before its first send when the
+    /// location has `tcp_nodelay on` (nginx's default), as upstream does,
+    /// mimicking nginx's upstream module; false (the send's outcome set)
+    /// when `setsockopt` failed.
+    fn nodelay(&mut self) -> bool {
+        let Some(c) = self.c else {
+            return true;
+        };
+        if !self
+            .request()
+            .is_some_and(|r| r.core_loc_conf().tcp_nodelay != 0)
+        {
+            return true;
+        }
+        match c.enable_nodelay() {
+            None => true,
+            Some(Ok(())) => {
+                crate::debug!(c.log(), "lua socket tcp_nodelay");
+                true
+            }
+            Some(Err(e)) => {
+                if self.log_errors {
+                    c.log().write(
+                        NGX_LOG_ERR,
+                        format!("setsockopt(TCP_NODELAY) failed ({e}: {})", sys_text(e)).as_bytes(),
+                    );
+                }
+                self.fail("setsocketopt tcp_nodelay failed", Vec::new());
+                false
+            }
+        }
     }
 
     /// Writes what is left of a send that waited; `Some` when done (ok or
@@ -108,15 +151,61 @@ impl Tcp {
         );
     }
 
-    /// The pattern of the `receiveuntil` receives to come.
-    pub fn set_until(&mut self, pat: &[u8]) {
-        self.rx.until_pat.clear();
-        self.rx.until_pat.extend_from_slice(pat);
+    /// Upstream's error line for a send or receive (`op`) refused with
+    /// "closed", under `lua_socket_log_errors`: the socket's and its
+    /// connection's addresses, and for TCP the kind of the last failure
+    /// (upstream's `ft_type` bits: 1 error, 2 timeout, 4 closed) and
+    /// whether the peer closed.
+    pub fn log_closed_use(&self, op: &str) {
+        if !self.log_errors {
+            return;
+        }
+        let u = self as *const Tcp as usize;
+        let c = self.c.map_or(0, |c| c.as_ptr() as usize);
+        let msg = if self.udp {
+            format!("attempt to {op} data on a closed socket: u:{u:016X}, c:{c:016X}")
+        } else {
+            let ft = match (self.done.ok, self.done.err.as_str()) {
+                (true, _) | (false, "") => 0,
+                (false, "timeout") => 2,
+                (false, "closed") => 4,
+                _ => 1,
+            };
+            let eof = u8::from(ft == 4);
+            format!("attempt to {op} data on a closed socket: u:{u:016X}, c:{c:016X}, ft:{ft} eof:{eof}")
+        };
+        self.log_of().write(NGX_LOG_ERR, msg.as_bytes());
+    }
+
+    /// The receiveuntil iterator `owner` (lua-lib's number for it) with
+    /// pattern `pat` receives next.
+    pub fn set_until(&mut self, owner: u64, pat: &[u8]) {
+        self.rx.set_until(owner, pat);
     }
 
     /// Receives per `mode`, waiting if not enough data arrived yet.
     pub fn receive(&mut self, mode: RecvMode, me: *mut CoCtx) -> Step {
-        self.rx.new_search();
+        let log = self.log_of().log();
+        if log.debugs() {
+            // Upstream's traces of a receive.
+            if self.udp {
+                let size = match mode {
+                    RecvMode::Any(n) => n.min(65536),
+                    _ => 65536,
+                };
+                crate::debug!(log, "lua udp socket read timeout: {}", self.timeouts.read);
+                crate::debug!(log, "lua udp socket receive buffer size: {size}");
+            } else {
+                if let RecvMode::Any(n) = mode {
+                    crate::debug!(
+                        log,
+                        "lua tcp socket calling receiveany() method to read at most {n} bytes"
+                    );
+                }
+                crate::debug!(log, "lua tcp socket read timeout: {}", self.timeouts.read);
+            }
+        }
+        self.rx.start(mode);
         if self.downstream() {
             self.watch_reads();
         }
@@ -154,6 +243,11 @@ impl Tcp {
             return Some(());
         }
         loop {
+            if let RecvMode::Any(_) = mode {
+                if self.rx.pending() > 0 {
+                    crate::debug!(self.log_of().log(), "lua tcp socket read any");
+                }
+            }
             if self.answered(mode, false) {
                 return Some(());
             }
@@ -194,7 +288,7 @@ impl Tcp {
                     }
                     return Some(());
                 }
-                let partial = self.rx.take_all();
+                let partial = self.rx.take_partial(mode);
                 self.shut_read();
                 self.fail("closed", partial);
                 return Some(());
@@ -204,7 +298,7 @@ impl Tcp {
             } else {
                 Some(errno())
             };
-            let partial = self.rx.take_all();
+            let partial = self.rx.take_partial(mode);
             self.shut_read();
             self.fail(
                 match e {
@@ -266,7 +360,7 @@ impl Tcp {
                 };
                 rev.log().write(NGX_LOG_ERR, msg);
             }
-            let partial = self.rx.take_all();
+            let partial = self.rx.take_partial(mode);
             if self.downstream() {
                 self.unwatch_reads();
             }
@@ -338,6 +432,15 @@ impl ConnHandler for Tcp {
             Pending::Send => self.on_writable(ev),
             _ => {}
         }
+    }
+}
+
+/// The system's text for errno `e`, as nginx writes it after the number.
+fn sys_text(e: i32) -> String {
+    let s = std::io::Error::from_raw_os_error(e).to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_owned(),
+        None => s,
     }
 }
 

@@ -40,14 +40,96 @@ pub struct RecvBuf {
     buf: Vec<u8>,
     /// Start of the bytes not handed out yet.
     pos: usize,
-    /// Bytes after `pos` that a line or pattern receive already searched
-    /// without a match: the next search starts there instead of at `pos`,
-    /// which made a long stream without a delimiter quadratic.
+    /// Bytes after `pos` that a line receive already searched without a
+    /// match: the next search starts there instead of at `pos`, which
+    /// made a long stream without a newline quadratic.
     scanned: usize,
-    /// The receiveuntil pattern of the receive under way.
-    pub until_pat: Vec<u8>,
+    /// The receiveuntil iterator that read last, and its match state.
+    until: Until,
     /// The last answer ended at the pattern.
     pub until_found: bool,
+}
+
+/// A receiveuntil iterator's matcher: upstream's automaton, whose
+/// observable behaviour its test suite pins byte for byte (how many bytes
+/// a sized call hands out when a partial match fails, which bytes another
+/// read sees after one), so it is reproduced rather than replaced by a
+/// search over the buffer. Bytes that may start the pattern are consumed
+/// into `state`; when the match fails they are handed out as the
+/// pattern's first bytes, in one piece, even past the call's size.
+#[derive(Default)]
+struct Until {
+    /// The iterator (lua-lib numbers them from 1; 0: a plain receive).
+    owner: u64,
+    pat: Vec<u8>,
+    /// For a mismatch in state `s >= 2`, `recover[s - 2]` lists the bytes
+    /// that continue a shorter partial match, with the state they lead
+    /// to; any other byte falls back to state 0.
+    recover: Vec<Vec<(u8, usize)>>,
+    /// Bytes of the pattern matched so far (consumed from the buffer).
+    state: usize,
+    /// What this call hands out, gathered over the reads it waits for.
+    out: Vec<u8>,
+    /// What a sized call may still hand out.
+    rest: usize,
+}
+
+impl Until {
+    /// Upstream's recovery edges for `pat`: for each shift `i`, the longest
+    /// prefix that repeats at `i` and then differs gives the state `i +
+    /// len` a way back to `len + 1` on the pattern's byte after that
+    /// prefix.
+    fn compile(&mut self, pat: &[u8]) {
+        self.pat.clear();
+        self.pat.extend_from_slice(pat);
+        self.recover.iter_mut().for_each(Vec::clear);
+        let n = pat.len();
+        if n <= 2 {
+            return;
+        }
+        self.recover.resize_with(n - 2, Vec::new);
+        for i in 1..n {
+            let mut len = 1;
+            while len < n - i && pat[..len] == pat[i..i + len] {
+                if pat[len] == pat[i + len] {
+                    len += 1;
+                    continue;
+                }
+                let (from, to, chr) = (i + len, len + 1, pat[len]);
+                let edges = &mut self.recover[from - 2];
+                match edges.iter_mut().find(|e| e.0 == chr) {
+                    Some(e) => e.1 = e.1.max(to),
+                    None => edges.push((chr, to)),
+                }
+                break;
+            }
+        }
+    }
+}
+
+/// The state a mismatch on `c` in state `s` leads to, if a shorter partial
+/// match goes on.
+fn recover(edges: &[Vec<(u8, usize)>], s: usize, c: u8) -> Option<usize> {
+    if s < 2 {
+        return None;
+    }
+    edges[s - 2].iter().find(|e| e.0 == c).map(|e| e.1)
+}
+
+/// Hands out `n` more bytes of a call with `rest` left of its size
+/// (`sized`); true when that was the last of it (all `n` go out, as
+/// upstream's do).
+#[inline]
+fn spend(sized: bool, rest: &mut usize, n: usize) -> bool {
+    if !sized {
+        return false;
+    }
+    if *rest <= n {
+        *rest = 0;
+        return true;
+    }
+    *rest -= n;
+    false
 }
 
 impl RecvBuf {
@@ -57,10 +139,56 @@ impl RecvBuf {
         self.buf.len() - self.pos
     }
 
-    /// A new receive (maybe with another pattern) searches afresh.
-    #[inline]
-    pub fn new_search(&mut self) {
+    /// A new receive in `mode` starts. Any other read than the
+    /// receiveuntil iterator that read last first gets back the bytes
+    /// that iterator held as a partial match, as upstream does since
+    /// v0.10.26.
+    pub fn start(&mut self, mode: RecvMode) {
         self.scanned = 0;
+        if let RecvMode::Until { size, .. } = mode {
+            self.until.out.clear();
+            self.until.rest = size;
+        } else {
+            self.give_back();
+            self.until.owner = 0;
+        }
+    }
+
+    /// The receiveuntil iterator `owner` (never 0) with pattern `pat` reads
+    /// next.
+    pub fn set_until(&mut self, owner: u64, pat: &[u8]) {
+        if owner == self.until.owner && pat == self.until.pat {
+            return;
+        }
+        self.give_back();
+        self.until.owner = owner;
+        self.until.compile(pat);
+    }
+
+    /// Puts the bytes the last iterator holds as a partial match back in
+    /// front of the unread ones.
+    fn give_back(&mut self) {
+        let k = core::mem::take(&mut self.until.state);
+        if k == 0 {
+            return;
+        }
+        let held = &self.until.pat[..k];
+        if self.pos >= k {
+            self.pos -= k;
+            self.buf[self.pos..self.pos + k].copy_from_slice(held);
+        } else {
+            self.buf.splice(self.pos..self.pos, held.iter().copied());
+        }
+    }
+
+    /// What a receive in `mode` that failed hands out: what it gathered
+    /// (a receiveuntil call: not the bytes held as a partial match, which
+    /// stay with the iterator), or everything buffered.
+    pub fn take_partial(&mut self, mode: RecvMode) -> Vec<u8> {
+        if let RecvMode::Until { .. } = mode {
+            return core::mem::take(&mut self.until.out);
+        }
+        self.take_all()
     }
 
     /// Forgets everything (the read half failed).
@@ -68,6 +196,8 @@ impl RecvBuf {
         self.buf.clear();
         self.pos = 0;
         self.scanned = 0;
+        self.until.state = 0;
+        self.until.owner = 0;
     }
 
     /// Forgets everything and gives the buffer back for another
@@ -75,6 +205,8 @@ impl RecvBuf {
     pub fn release(&mut self) {
         self.pos = 0;
         self.scanned = 0;
+        self.until.state = 0;
+        self.until.owner = 0;
         let mut buf = core::mem::take(&mut self.buf);
         if buf.capacity() == 0 || buf.capacity() > KEEP_ROOM {
             return;
@@ -177,54 +309,103 @@ impl RecvBuf {
                 eof
             }
             RecvMode::Until { size, inclusive } => {
-                let avail = &self.buf[self.pos..];
-                let pat = &self.until_pat;
-                let plen = pat.len();
-                // A match may start in the last plen - 1 bytes searched.
-                let from = self.scanned.saturating_sub(plen.saturating_sub(1));
-                let found = find(&avail[from..], pat).map(|i| from + i);
-                if found.is_none() {
-                    self.scanned = avail.len();
+                if !self.feed_until(size > 0, inclusive) {
+                    return false;
                 }
-                match found {
-                    Some(i) if size == 0 || i <= size => {
-                        self.until_found = true;
-                        if inclusive {
-                            self.take_into(i + plen, 0, out)
-                        } else {
-                            self.take_into(i, plen, out)
-                        }
-                        true
-                    }
-                    Some(_) => {
-                        self.take_into(size, 0, out);
-                        true
-                    }
-                    None => {
-                        // Keep back a tail that could start the pattern.
-                        let keep = (1..plen.min(avail.len() + 1))
-                            .rev()
-                            .find(|&k| avail.ends_with(&pat[..k]))
-                            .unwrap_or(0);
-                        let safe = avail.len() - keep;
-                        let ok = size > 0 && safe >= size;
-                        if ok {
-                            self.take_into(size, 0, out);
-                        }
-                        ok
-                    }
-                }
+                core::mem::swap(out, &mut self.until.out);
+                self.until.out.clear();
+                true
             }
         }
     }
-}
 
-/// First index of `pat` in `hay`.
-fn find(hay: &[u8], pat: &[u8]) -> Option<usize> {
-    if pat.is_empty() || hay.len() < pat.len() {
-        return None;
+    /// Runs the buffered bytes through the receiveuntil matcher (as
+    /// upstream's `ngx_http_lua_socket_read_until`): true when the call
+    /// has its answer in `until.out` (the pattern, or a sized call's
+    /// size), false when every byte was consumed and more must be read.
+    fn feed_until(&mut self, sized: bool, inclusive: bool) -> bool {
+        let Until {
+            pat,
+            recover: edges,
+            state,
+            out,
+            rest,
+            ..
+        } = &mut self.until;
+        let avail = &self.buf[self.pos..];
+        let pat = &pat[..];
+        if pat.is_empty() {
+            return false;
+        }
+        let mut s = *state;
+        let mut i = 0;
+        let mut answered = false;
+        while i < avail.len() {
+            let c = avail[i];
+            if c == pat[s] {
+                i += 1;
+                s += 1;
+                if s == pat.len() {
+                    if inclusive {
+                        out.extend_from_slice(pat);
+                    }
+                    self.until_found = true;
+                    s = 0;
+                    answered = true;
+                    break;
+                }
+                continue;
+            }
+            if s == 0 {
+                // A run of bytes that cannot start the pattern.
+                let end = avail[i..]
+                    .iter()
+                    .position(|&b| b == pat[0])
+                    .map_or(avail.len(), |k| i + k);
+                let mut n = end - i;
+                if sized && n >= *rest {
+                    n = *rest;
+                    answered = true;
+                }
+                out.extend_from_slice(&avail[i..i + n]);
+                i += n;
+                if answered {
+                    *rest = 0;
+                    break;
+                }
+                if sized {
+                    *rest -= n;
+                }
+                continue;
+            }
+            match recover(edges, s, c) {
+                // The partial match goes out; `c` is looked at again.
+                None => {
+                    out.extend_from_slice(&pat[..s]);
+                    answered = spend(sized, rest, s);
+                    s = 0;
+                }
+                // A shorter partial match goes on with `c`.
+                Some(to) => {
+                    let n = s + 1 - to;
+                    out.extend_from_slice(&pat[..n]);
+                    i += 1;
+                    s = to;
+                    answered = spend(sized, rest, n);
+                }
+            }
+            if answered {
+                break;
+            }
+        }
+        *state = s;
+        self.pos += i;
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
+        answered
     }
-    hay.windows(pat.len()).position(|w| w == pat)
 }
 
 #[cfg(test)]
@@ -272,17 +453,28 @@ mod tests {
         );
     }
 
+    fn until(size: usize) -> RecvMode {
+        RecvMode::Until {
+            size,
+            inclusive: false,
+        }
+    }
+
+    /// One iterator call: its answer and whether it ended at the pattern.
+    fn call(b: &mut RecvBuf, m: RecvMode) -> Option<(Vec<u8>, bool)> {
+        b.until_found = false;
+        b.start(m);
+        b.answer(m, false).map(|d| (d, b.until_found))
+    }
+
     #[test]
     fn until_keeps_a_partial_pattern_back() {
         let mut b = fed(&[b"abc--"]);
-        b.until_pat = b"--x".to_vec();
-        let m = RecvMode::Until {
-            size: 3,
-            inclusive: false,
-        };
+        b.set_until(1, b"--x");
+        let m = until(3);
         // "abc" is safe to hand out; "--" may start the pattern.
-        assert_eq!(b.answer(m, false).as_deref(), Some(&b"abc"[..]));
-        assert_eq!(b.answer(m, false), None);
+        assert_eq!(call(&mut b, m), Some((b"abc".to_vec(), false)));
+        assert_eq!(call(&mut b, m), None);
         b.space(m).0.extend_from_slice(b"xtail");
         assert_eq!(b.answer(m, false).as_deref(), Some(&b""[..]));
         assert!(b.until_found);
@@ -292,16 +484,105 @@ mod tests {
     #[test]
     fn until_inclusive_across_reads() {
         let mut b = fed(&[b"12\r"]);
-        b.until_pat = b"\r\n".to_vec();
+        b.set_until(1, b"\r\n");
         let m = RecvMode::Until {
             size: 0,
             inclusive: true,
         };
-        b.new_search();
+        b.start(m);
         assert_eq!(b.answer(m, false), None);
         b.space(m).0.extend_from_slice(b"\n3");
         assert_eq!(b.answer(m, false).as_deref(), Some(&b"12\r\n"[..]));
         assert_eq!(b.pending(), 1);
+    }
+
+    #[test]
+    fn until_sized_hands_out_a_failed_partial_match_whole() {
+        // "ab1ab" matched, then '1' leaves "ab1" as the partial match:
+        // "ab1" goes out in one piece although the call asked for 2.
+        let mut b = fed(&[b"ab1ab1\n"]);
+        b.set_until(1, b"ab1ab2");
+        assert_eq!(call(&mut b, until(2)), Some((b"ab1".to_vec(), false)));
+        // Another read gets the held "ab1" back.
+        b.start(RecvMode::Size(3));
+        assert_eq!(
+            b.answer(RecvMode::Size(3), false).as_deref(),
+            Some(&b"ab1"[..])
+        );
+        assert_eq!(b.take_all(), b"\n");
+    }
+
+    #[test]
+    fn until_other_reads_see_held_bytes() {
+        let mut b = fed(&[b"----abc----abc-\n"]);
+        b.set_until(7, b"--abc");
+        let one = RecvMode::Size(1);
+        let mut got = Vec::new();
+        for _ in 0..4 {
+            let (d, found) = call(&mut b, until(2)).unwrap();
+            got.push(d);
+            if found {
+                break;
+            }
+            b.start(one);
+            got.push(b.answer(one, false).unwrap());
+            b.set_until(7, b"--abc");
+        }
+        let got: Vec<&[u8]> = got.iter().map(|v| &v[..]).collect();
+        let want: [&[u8]; 7] = [b"--", b"-", b"-a", b"b", b"c-", b"-", b""];
+        assert_eq!(got, want);
+        assert_eq!(b.take_all(), b"-\n");
+    }
+
+    #[test]
+    fn until_another_iterator_starts_from_held_bytes() {
+        let mut b = fed(&[b"xaa"]);
+        b.set_until(1, b"aac");
+        assert_eq!(call(&mut b, until(1)), Some((b"x".to_vec(), false)));
+        // "aa" is held as a partial match.
+        assert_eq!(call(&mut b, until(0)), None);
+        assert_eq!(b.pending(), 0);
+        b.set_until(2, b"ab");
+        assert_eq!(call(&mut b, until(0)), None);
+        b.space(until(0)).0.push(b'b');
+        assert_eq!(b.answer(until(0), false).as_deref(), Some(&b"a"[..]));
+        assert!(b.until_found);
+    }
+
+    #[test]
+    fn until_matches_the_naive_split() {
+        // Every pattern and stream over {a, b} up to 5 and 9 bytes, fed
+        // one byte at a time: the pieces between the pattern's
+        // non-overlapping occurrences.
+        for plen in 1..=5u32 {
+            for p in 0..1u32 << plen {
+                let pat: Vec<u8> = (0..plen).map(|k| b'a' + (p >> k & 1) as u8).collect();
+                for tlen in 0..=9u32 {
+                    for t in 0..1u32 << tlen {
+                        let text: Vec<u8> = (0..tlen).map(|k| b'a' + (t >> k & 1) as u8).collect();
+                        let mut want = Vec::new();
+                        let mut q = 0;
+                        while let Some(i) = text[q..].windows(pat.len()).position(|w| w == &pat[..])
+                        {
+                            want.push(text[q..q + i].to_vec());
+                            q += i + pat.len();
+                        }
+                        let mut b = RecvBuf::default();
+                        b.set_until(1, &pat);
+                        b.start(until(0));
+                        let mut got = Vec::new();
+                        for &c in &text {
+                            b.space(until(0)).0.push(c);
+                            if let Some(d) = b.answer(until(0), false) {
+                                got.push(d);
+                                b.start(until(0));
+                            }
+                        }
+                        assert_eq!(got, want, "{pat:?} in {text:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

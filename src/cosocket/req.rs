@@ -35,6 +35,11 @@ pub fn open(ctx: &mut RequestCtx, raw: bool) -> Result<Tcp, &'static str> {
         if c.lowlevel_buffered() {
             return Err("pending data to write");
         }
+        // Output held back for an HTTP/1.0 response's length would be
+        // lost once the connection is Lua's.
+        if ctx.output.buffering {
+            return Err("http 1.0 buffering");
+        }
         // nginx must not send a response header of its own any more.
         r.set_header_sent();
         if ctx.output.raw_socket {
@@ -153,7 +158,12 @@ impl Tcp {
             return;
         };
         let h = &mut self.req_handlers;
-        h.ours_read = None;
+        // Only while we hold them: a second call (the body's end after a
+        // read that already gave them back) would take them from the
+        // client-abort watcher.
+        if h.ours_read.take().is_none() {
+            return;
+        }
         r.set_read_handler(h.saved_read.take().or(downstream::block_reading()));
     }
 

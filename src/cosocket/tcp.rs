@@ -3,7 +3,8 @@
 //! receive buffer in `recv.rs`), TLS in `ssl.rs`, the request sockets of
 //! `ngx.req.socket` in `req.rs`.
 use core::ffi::c_void;
-use core::ptr;
+use core::mem::MaybeUninit;
+use core::ptr::{self, NonNull};
 
 use nginx_sys::{ngx_msec_t, NGX_LOG_DEBUG};
 
@@ -52,6 +53,9 @@ pub struct Done {
     pub found: bool,
     /// The OpenSSL verify result of a failed handshake (0: none).
     pub ssl_code: i64,
+    /// Refused before it started ("closed", "socket busy ..."): a receive
+    /// then returns no partial data, as upstream's.
+    pub refused: bool,
 }
 
 impl Done {
@@ -64,6 +68,7 @@ impl Done {
         self.sent = 0;
         self.found = false;
         self.ssl_code = 0;
+        self.refused = false;
     }
 
     pub fn ok() -> Done {
@@ -74,6 +79,7 @@ impl Done {
             sent: 0,
             found: false,
             ssl_code: 0,
+            refused: false,
         }
     }
 }
@@ -164,6 +170,9 @@ pub(super) const CLIENT_ABORTED: isize = -100;
 pub struct Tcp {
     /// The connection: our own, or the client's for a request socket.
     pub(super) c: Option<Connection>,
+    /// The socket's Lua object (its anchor's payload), which points back
+    /// here until this record goes back to the spare list.
+    handle: *mut Handle,
     /// The request the socket serves (null once it ended).
     pub ctx: *mut LuaCtx,
     pub kind: Kind,
@@ -241,6 +250,8 @@ const KEEP_ROOM: usize = 16 * 1024;
 /// The worker exits: the spare buffers go.
 pub fn on_exit() {
     drop(SPARE.take());
+    drop(RECORDS.take());
+    drop(KEPT.take());
     super::recv::on_exit();
 }
 
@@ -253,9 +264,159 @@ fn emptied(mut buf: Vec<u8>) -> Vec<u8> {
     buf
 }
 
+/// What a socket is made with: the timeouts (connect, send, read) and
+/// the `lua_socket_*` settings of the location that made it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Settings {
+    timeouts: [ngx_msec_t; 3],
+    keepalive_timeout: ngx_msec_t,
+    pool_size: usize,
+    udp: bool,
+    log_errors: bool,
+}
+
+/// The settings of sockets whose request ended, each distinct value once
+/// (a worker's sockets mostly share one or two): a released [`Handle`]
+/// names one by its index, so the handle stays one word.
+static KEPT: Worker<Vec<Settings>> = Worker::new();
+
+/// Distinct settings kept at most; a socket with new ones beyond that
+/// keeps its whole record until its Lua object is collected.
+const KEPT_SETTINGS: usize = 256;
+
+/// The index of `s` among the kept settings.
+fn keep(s: Settings) -> Option<usize> {
+    KEPT.with(|k| match k.iter().position(|x| *x == s) {
+        Some(i) => Some(i),
+        None if k.len() < KEPT_SETTINGS => {
+            k.push(s);
+            Some(k.len() - 1)
+        }
+        None => None,
+    })
+}
+
+/// A socket as its Lua object holds it: the payload of the object's
+/// anchor (a userdata in Lua's heap, whose `__gc` calls
+/// [`Handle::collect`]), whose address is the handle lua-lib passes to
+/// every call. One word: the address of the socket's record while the
+/// socket may be in use; once the socket's request ended, the record
+/// (the connection state, ~600 bytes) went back to a worker spare list and
+/// the word names the socket's [`Settings`] among the kept ones
+/// (`RELEASED`, the index above the tag bits). So the memory of sockets
+/// outside Lua's heap is bounded by the sockets of live requests, where a
+/// record freed by the GC waited for a cycle (a handler that makes little
+/// garbage has few), and the anchor is no larger in Lua's heap (a larger
+/// one makes GC cycles more frequent). A later use brings a record back
+/// with those settings, in the state the ended request left it: closed,
+/// tied to no request (the next one that uses it takes it). Not `Copy`:
+/// the record points back at the handle's place in the anchor.
+pub struct Handle(usize);
+
+/// Tag bits of a handle without a record (records are 8-aligned).
+const RELEASED: usize = 1;
+/// The Lua object was collected (a finalizer of another object may still
+/// reach it): a record brought back is not tied to the handle, whose
+/// memory LuaJIT frees at its next cycle.
+const DEAD: usize = 2;
+const TAGS: u32 = 2;
+
+impl Handle {
+    /// The handle of the new record `tcp`; the caller ties the record to
+    /// the handle's final address ([`Tcp::tie`]).
+    pub fn new(tcp: NonNull<Tcp>) -> Handle {
+        Handle(tcp.as_ptr() as usize)
+    }
+
+    /// The socket, its record brought back if its request ended.
+    #[inline]
+    pub fn tcp(&mut self) -> &mut Tcp {
+        if self.0 & RELEASED != 0 {
+            self.revive();
+        }
+        // SAFETY: an untagged word is the address of a live record, this
+        // handle's (it is retagged before the record goes back to the
+        // spare list).
+        unsafe { &mut *(self.0 as *mut Tcp) }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn revive(&mut self) {
+        let settings = KEPT.with(|k| k[self.0 >> TAGS]);
+        let dead = self.0 & DEAD != 0;
+        let t = record(Tcp::with(ptr::null_mut(), settings));
+        self.0 = t.as_ptr() as usize;
+        if !dead {
+            // SAFETY: the record was just made and nothing else holds it.
+            unsafe { (*t.as_ptr()).handle = self };
+        }
+    }
+
+    /// The Lua object was collected: the socket goes (closed as on any
+    /// way out), its record back to the spare list.
+    pub fn collect(&mut self) {
+        let index = if self.0 & RELEASED != 0 {
+            self.0 >> TAGS
+        } else {
+            let t = self.0 as *mut Tcp;
+            // SAFETY: an untagged word is this handle's live record (see
+            // tcp()); nothing but the handle refers to it once its Lua
+            // object is gone.
+            let s = unsafe { &*t };
+            let index = keep(s.settings()).unwrap_or(0);
+            // SAFETY: as above.
+            unsafe { free_record(NonNull::new_unchecked(t)) };
+            index
+        };
+        self.0 = index << TAGS | DEAD | RELEASED;
+    }
+}
+
+/// Socket records that went back (their request ended, their Lua object
+/// was collected), for the next sockets: a malloc/free pair less per
+/// socket.
+#[allow(clippy::vec_box)]
+static RECORDS: Worker<Vec<Box<MaybeUninit<Tcp>>>> = Worker::new();
+
+/// Records kept at most (the spare list's peak after a burst).
+const SPARE_RECORDS: usize = 64;
+
+/// `t` in a record of its own (from the spare list when one is there).
+pub fn record(t: Tcp) -> NonNull<Tcp> {
+    let b = RECORDS
+        .with(|r| r.pop())
+        .unwrap_or_else(|| Box::new(MaybeUninit::uninit()));
+    let p = Box::into_raw(b).cast::<Tcp>();
+    // SAFETY: a record's memory, uninitialised and ours alone.
+    unsafe {
+        p.write(t);
+        NonNull::new_unchecked(p)
+    }
+}
+
+/// Drops the socket of record `t` and keeps the record for the next one.
+///
+/// # Safety
+/// `t` was made by [`record`] and nothing refers to it any more.
+unsafe fn free_record(t: NonNull<Tcp>) {
+    let p = t.as_ptr();
+    // SAFETY: the caller's promise; once dropped, the memory is a bare
+    // record again, the Box of MaybeUninit it came from.
+    let b = unsafe {
+        ptr::drop_in_place(p);
+        Box::from_raw(p.cast::<MaybeUninit<Tcp>>())
+    };
+    RECORDS.with(|r| {
+        if r.len() < SPARE_RECORDS {
+            r.push(b);
+        }
+    });
+}
+
 impl Tcp {
     /// A socket for the request of `ctx`, not attached to it yet (its
-    /// address must be final first: see [`Tcp::attach`]).
+    /// address must be final first: see [`Tcp::tie`]).
     pub fn new(ctx: &mut LuaCtx) -> Tcp {
         let mut s = Tcp::fresh(ctx);
         if let Some(b) = SPARE.with(|spare| spare.pop()) {
@@ -296,19 +457,40 @@ impl Tcp {
 
     fn fresh(ctx: &mut LuaCtx) -> Tcp {
         let lcf = LocConf::of(ctx.req());
+        Tcp::with(
+            ctx,
+            Settings {
+                timeouts: [
+                    lcf.socket_connect_timeout(),
+                    lcf.socket_send_timeout(),
+                    lcf.socket_read_timeout(),
+                ],
+                keepalive_timeout: lcf.socket_keepalive_timeout(),
+                pool_size: lcf.socket_pool_size(),
+                udp: false,
+                log_errors: lcf.socket_log_errors(),
+            },
+        )
+    }
+
+    /// A socket with these settings and nothing else: a new one, or one
+    /// whose request ended, as its Lua object brings it back.
+    #[inline(always)]
+    fn with(ctx: *mut LuaCtx, k: Settings) -> Tcp {
         Tcp {
             c: None,
+            handle: ptr::null_mut(),
             ctx,
             kind: Kind::Upstream,
-            udp: false,
+            udp: k.udp,
             timeouts: Timeouts {
-                connect: lcf.socket_connect_timeout(),
-                send: lcf.socket_send_timeout(),
-                read: lcf.socket_read_timeout(),
+                connect: k.timeouts[0],
+                send: k.timeouts[1],
+                read: k.timeouts[2],
             },
-            log_errors: lcf.socket_log_errors(),
-            default_pool_size: lcf.socket_pool_size(),
-            keepalive_timeout: lcf.socket_keepalive_timeout(),
+            log_errors: k.log_errors,
+            default_pool_size: k.pool_size,
+            keepalive_timeout: k.keepalive_timeout,
             rx: RecvBuf::default(),
             tx: Vec::new(),
             tx_off: 0,
@@ -325,6 +507,33 @@ impl Tcp {
             body_read_all: false,
             write_closed: false,
         }
+    }
+
+    fn settings(&self) -> Settings {
+        Settings {
+            timeouts: [
+                self.timeouts.connect,
+                self.timeouts.send,
+                self.timeouts.read,
+            ],
+            keepalive_timeout: self.keepalive_timeout,
+            pool_size: self.default_pool_size,
+            udp: self.udp,
+            log_errors: self.log_errors,
+        }
+    }
+
+    /// What a socket whose request ended leaves its Lua object (see
+    /// [`Handle`]): the index of its kept settings, or `None` when the
+    /// record must stay: a request socket, a `bind()` address or a
+    /// trusted store for the next handshake, which the settings do not
+    /// hold.
+    fn kept(&self) -> Option<usize> {
+        if self.kind != Kind::Upstream || !self.target.local.is_empty() || self.tls.store.is_some()
+        {
+            return None;
+        }
+        keep(self.settings())
     }
 
     pub fn connected(&self) -> bool {
@@ -408,13 +617,20 @@ impl Tcp {
             sent: 0,
             found: false,
             ssl_code: 0,
+            refused: false,
         };
     }
 
+    /// Ties the record to its Lua object's handle (at its final address)
+    /// and the socket to its request.
+    pub fn tie(&mut self, h: NonNull<Handle>) {
+        self.handle = h.as_ptr();
+        self.attach();
+    }
+
     /// Registers this socket with its request so the request's end closes
-    /// it and forgets the request (the socket itself lives as long as its
-    /// Lua object).
-    pub fn attach(&mut self) {
+    /// it and forgets the request.
+    fn attach(&mut self) {
         let kind = if self.downstream() {
             &REQUEST_SOCKET
         } else {
@@ -463,6 +679,9 @@ impl Tcp {
     /// connection.
     pub(super) fn close_conn(&mut self) {
         if let Some(c) = self.c.take() {
+            // Upstream's trace of its finalizer (close, failure, request
+            // end, collected socket).
+            crate::debug!(self.log_of().log(), "lua finalize socket");
             if self.downstream() {
                 self.finish_reading(c);
             } else {
@@ -671,6 +890,11 @@ impl Tcp {
         match super::addr::parse(address, Some(port)) {
             Ok(peer @ super::addr::Peer::Inet(_)) => {
                 self.target.local = super::addr::sockaddr(&peer);
+                crate::debug!(
+                    self.log_of().log(),
+                    "lua tcp socket bind ip: {}",
+                    String::from_utf8_lossy(address)
+                );
                 Ok(())
             }
             _ => Err("bad address".into()),
@@ -754,10 +978,28 @@ static SOCKET: AttachKind = AttachKind { end: orphan };
 /// The request socket, found among the request's attachments by its kind.
 static REQUEST_SOCKET: AttachKind = AttachKind { end: orphan };
 
-/// The request of a socket ended.
+/// The request of a socket ended: the socket is closed and forgets it;
+/// its record goes back to the spare list unless its Lua object needs it
+/// whole (see [`Handle`]).
 unsafe fn orphan(data: *mut c_void) {
-    // SAFETY: attached by Tcp::attach, detached by its Drop.
-    unsafe { (*(data as *mut Tcp)).orphan() }
+    let t = data as *mut Tcp;
+    // SAFETY: attached by Tcp::attach, detached by its Drop. The request
+    // ends after its Lua code ran, or inside the resume of a thread that
+    // a socket event handler woke as its last step: nothing touches the
+    // socket after this call.
+    let s = unsafe { &mut *t };
+    s.orphan();
+    // SAFETY: a record's handle is its live Lua object's anchor payload
+    // (the anchor's __gc takes the record before the anchor goes).
+    let Some(h) = (unsafe { s.handle.as_mut() }) else {
+        return;
+    };
+    if let Some(index) = s.kept() {
+        h.0 = index << TAGS | RELEASED;
+        // SAFETY: the record came from record(); the handle no longer
+        // points at it, and the request's end was the last thing that did.
+        unsafe { free_record(NonNull::new_unchecked(t)) };
+    }
 }
 
 impl Drop for Tcp {

@@ -17,6 +17,7 @@ use nginx_sys::*;
 use ngx::core::Pool;
 
 use crate::conf::MainConf;
+use crate::nginx::cycle::Cycle;
 use crate::nginx::log::conf_log;
 use crate::nginx::log_writer;
 use crate::nginx::panic::guard;
@@ -29,6 +30,12 @@ pub struct Capture {
     inner: Mutex<Inner>,
     /// Lines above this level are not kept (`set_filter_level`).
     filter: AtomicUsize,
+    /// The cycle whose logs carry our writer. Lines are kept only while
+    /// it is nginx's running cycle, as upstream's hook hangs off
+    /// `ngx_cycle`: nginx's start-up notices (`nginx/1.x`, `OS:`,
+    /// `getrlimit`), written before nginx switches to the new cycle, stay
+    /// out of the buffer.
+    cycle: AtomicPtr<ngx_cycle_t>,
 }
 
 struct Inner {
@@ -116,6 +123,7 @@ pub unsafe fn prepare(cf: *mut ngx_conf_t, mcf: &MainConf) -> bool {
             last: Vec::new(),
         }),
         filter: AtomicUsize::new(NGX_LOG_DEBUG as usize),
+        cycle: AtomicPtr::new(ptr::null_mut()),
     });
     if cap.is_null() {
         return false;
@@ -133,6 +141,8 @@ pub unsafe fn install(cycle: *mut ngx_cycle_t) -> bool {
     if cap.is_null() {
         return true;
     }
+    // SAFETY: cap is the Capture prepare() put in this cycle's pool.
+    unsafe { (*cap).cycle.store(cycle, Ordering::Release) };
     // SAFETY: the capture lives in this cycle's pool, as its logs do.
     unsafe { log_writer::add_to_cycle(cycle, writer, cap as *mut c_void) }
 }
@@ -147,7 +157,9 @@ unsafe extern "C" fn writer(log: *mut ngx_log_t, level: ngx_uint_t, buf: *mut u_
                 core::slice::from_raw_parts(buf, len),
             )
         };
-        if level > cap.filter.load(Ordering::Relaxed) {
+        if level > cap.filter.load(Ordering::Relaxed)
+            || Cycle::current().as_ptr() != cap.cycle.load(Ordering::Relaxed)
+        {
             return;
         }
         let line = line.strip_suffix(b"\n").unwrap_or(line);

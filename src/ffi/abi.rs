@@ -85,10 +85,9 @@ macro_rules! lua_handle {
     ($L:expr, $idx:expr, $t:ty) => {
         $L.light_at($idx).map(|p| {
             // SAFETY: lua-lib's contract (see ffi/abi.rs): a handle it
-            // passes is the address of a boxed object of this type, and
-            // the Lua object holding it also holds the anchor whose
-            // collection frees the box, so the box is alive during the
-            // call.
+            // passes is the address of an object of this type in the
+            // payload of the anchor that the Lua object holding the
+            // handle also holds, so it is alive during the call.
             unsafe { &mut *(p.as_ptr() as *mut $t) }
         })
     };

@@ -4,6 +4,7 @@ use core::ffi::c_int;
 use nginx_sys::{NGX_LOG_DEBUG, NGX_LOG_STDERR};
 
 use super::{FFI_ERROR, FFI_OK};
+use crate::lua::phase::Phase;
 use crate::lua::sched::current;
 use crate::nginx::log;
 
@@ -29,7 +30,18 @@ export! {
             return FFI_ERROR;
         }
         let lvl = if level == 0 { NGX_LOG_STDERR } else { level as u32 };
-        current_log().write(lvl, lua_bytes!(msg, len));
+        let cur = current();
+        match cur.lua_ctx() {
+            Some(ctx) => ctx.req().log_handle().write(lvl, lua_bytes!(msg, len)),
+            // Upstream's init_worker_by_lua* runs in a fake request whose
+            // log lines end with the context.
+            None if cur.phase == Phase::InitWorker => log::Log::cycle().write_in_context(
+                lvl,
+                lua_bytes!(msg, len),
+                c", context: init_worker_by_lua*",
+            ),
+            None => log::Log::cycle().write(lvl, lua_bytes!(msg, len)),
+        }
         FFI_OK
     }
 }

@@ -130,6 +130,7 @@ pub const PRELOAD: &[crate::lua::vm::Preload] = &[
     (c"ngx_lua.var", var::CFUNCS),
     (c"ngx_lua.socket", socket::CFUNCS),
     (c"ngx_lua.timer", timer::CFUNCS),
+    (c"ngx_lua.ssl", ssl::CFUNCS),
     (c"ngx_lua.thread", thread::CFUNCS),
     (c"ngx_lua.worker_thread", worker_thread::CFUNCS),
 ];

@@ -9,7 +9,7 @@ use core::ffi::{c_int, CStr};
 
 use crate::http::RequestCtx;
 use crate::lua::cfunction::{Raise, State};
-use crate::lua::phase::HANDLER_PHASES;
+use crate::lua::phase::{Phase, HANDLER_PHASES};
 use crate::lua::raw::lua_CFunction;
 use crate::lua::sched::current;
 use crate::phase::output::{self, failed};
@@ -18,17 +18,21 @@ use crate::phase::output::{self, failed};
 /// user's call site as upstream's `luaL_error` puts it: the caller of this
 /// C function, or its caller's caller when lua-lib wraps it (`wrapped`).
 fn output_ctx(wrapped: bool) -> Result<&'static mut RequestCtx, Raise> {
-    let Some(ctx) = RequestCtx::running() else {
-        return Err(Raise::Error(c"no request object found"));
-    };
     let phase = current().phase;
+    // Upstream runs init_worker/exit_worker handlers on a fake request,
+    // so they get the context refusal rather than "no request".
+    let worker = matches!(phase, Phase::InitWorker | Phase::ExitWorker);
+    let ctx = RequestCtx::running();
+    if ctx.is_none() && !worker {
+        return Err(Raise::Error(c"no request object found"));
+    }
     if HANDLER_PHASES & phase.bit() == 0 {
         if wrapped {
             return Err(Raise::MessageUp(super::disabled(phase).into_bytes()));
         }
         return Err(Raise::DisabledHere(phase));
     }
-    Ok(ctx)
+    ctx.ok_or(Raise::Error(c"no request object found"))
 }
 
 /// The usual failure return, `nil, msg`.

@@ -3,6 +3,7 @@ use core::ffi::{c_char, c_int, CStr};
 
 use super::*;
 use crate::lua::phase::YIELDABLE;
+use crate::nginx::log::{Log, Ptr};
 use crate::nginx::spawn::Command;
 use crate::pipe::{running_thread, Exit, Handle, Proc, ReadMode, Step};
 
@@ -52,12 +53,13 @@ export! {
         match Proc::spawn(&cmd, buffer_size.max(1)) {
             Ok(p) => {
                 let (pid, merged) = (p.pid, p.merged());
-                h.set(p);
-                crate::nginx::log::cycle(
-                    nginx_sys::NGX_LOG_DEBUG,
-                    format!("lua pipe spawn process:{:p} pid:{pid} merge_stderr:{} buffer_size:{buffer_size}",
-                        h as *const Handle, merged as u8).as_bytes(),
+                crate::debug!(
+                    Log::cycle(),
+                    "lua pipe spawn process:{} pid:{pid} merge_stderr:{} buffer_size:{buffer_size}",
+                    Ptr::of(&*p as *const Proc),
+                    merged as u8
                 );
+                h.set(p);
                 FFI_OK
             }
             Err(e) => {
@@ -136,6 +138,7 @@ export! {
             err.set(b"closed");
             return FFI_ERROR;
         };
+        crate::debug!(Log::cycle(), "lua pipe read process:{} pid:{}", Ptr::of(p as *const Proc), p.pid);
         if p.finished {
             err.set(b"closed");
             return FFI_ERROR;
@@ -321,10 +324,7 @@ export! {
             err.set(b"no co ctx found");
             return FFI_ERROR;
         };
-        crate::nginx::log::cycle(
-            nginx_sys::NGX_LOG_DEBUG,
-            format!("lua pipe wait process:{:p} pid:{}", p as *const Proc, p.pid).as_bytes(),
-        );
+        crate::debug!(Log::cycle(), "lua pipe wait process:{} pid:{}", Ptr::of(p as *const Proc), p.pid);
         match p.wait(timeout, me) {
             Ok(Step::Wait) => FFI_AGAIN,
             Ok(Step::Done) => match p.exit() {

@@ -116,9 +116,10 @@ export! {
 }
 
 export! {
-    /// `ngx.re.opt("jit_stack_size", size)`; 0, or -1 with the message.
-    fn ngx_lua_ffi_re_jit_stack_size(size: c_int, err: *mut u8, errlen: *mut usize) -> c_int {
-        match regex::set_jit_stack_size(size.max(0) as usize) {
+    /// `ngx.re.opt("jit_stack_size", size)`, with `cached` regexes in
+    /// the "o" cache; 0, or -1 with the message.
+    fn ngx_lua_ffi_re_jit_stack_size(size: c_int, cached: c_int, err: *mut u8, errlen: *mut usize) -> c_int {
+        match regex::set_jit_stack_size(size.max(0) as usize, cached > 0) {
             Ok(()) => FFI_OK,
             Err(msg) => {
                 err_out!(err, errlen).set(msg.as_bytes());

@@ -3,17 +3,21 @@ use core::ffi::c_int;
 
 use super::*;
 use crate::lua::phase::YIELDABLE;
+use crate::nginx::log::{Log, Ptr};
 use crate::semaphore::{Sema, GOT_IT};
 
 export! {
     fn ngx_lua_ffi_sema_new(n: c_int) -> *mut Sema {
-        Box::into_raw(Box::new(Sema::new(n as i64)))
+        let s = Box::into_raw(Box::new(Sema::new(n as i64)));
+        crate::debug!(Log::cycle(), "http lua semaphore new: {}, resources: {n}", Ptr::of(s));
+        s
     }
 }
 
 export! {
     /// The semaphore's `ffi.gc` finalizer.
     fn ngx_lua_ffi_sema_gc(s: *mut Sema) {
+        crate::debug!(Log::cycle(), "in lua gc, semaphore {}", Ptr::of(s));
         drop(lua_box!(s));
     }
 }
@@ -29,6 +33,12 @@ export! {
         let Some(s) = lua_mut!(s) else {
             return FFI_ERROR;
         };
+        crate::debug!(
+            Log::cycle(),
+            "http lua semaphore post: {}, n: {n}, resources: {}",
+            Ptr::of(s as *const Sema),
+            s.count()
+        );
         s.post(n as i64);
         FFI_OK
     }
@@ -45,6 +55,13 @@ export! {
         let Some(s) = lua_mut!(s) else {
             return FFI_ERROR;
         };
+        crate::debug!(
+            Log::cycle(),
+            "http lua semaphore wait: {}, timeout: {ms}, resources: {}, event posted: {}",
+            Ptr::of(s as *const Sema),
+            s.count(),
+            s.handing_over() as u8
+        );
         if s.try_take() {
             return FFI_OK;
         }
@@ -56,6 +73,7 @@ export! {
             return FFI_ERROR;
         };
         s.enqueue(t, ms as nginx_sys::ngx_msec_t);
+        crate::debug!(Log::cycle(), "http lua semaphore wait yielding");
         FFI_AGAIN
     }
 }

@@ -1,7 +1,7 @@
 //! ngx.socket.tcp/udp and ngx.req.socket through FFI. Operations that must
 //! wait return FFI_AGAIN; the Lua side yields and then reads the outcome
-//! with `..._result`. A socket is the `Tcp` lua-lib holds (`ffi.gc` frees
-//! it), passed back to every call.
+//! with `..._result`. A socket is the [`Handle`] in its Lua object's
+//! anchor, whose address lua-lib passes to every call.
 use core::ffi::{c_int, c_void};
 use core::ptr::NonNull;
 
@@ -13,7 +13,7 @@ use crate::cosocket::connect::PoolOpts;
 use crate::cosocket::recv::RecvMode;
 use crate::cosocket::req;
 use crate::cosocket::ssl::{Handshake, HandshakeOpts};
-use crate::cosocket::tcp::{Done, Kind, Step, Tcp};
+use crate::cosocket::tcp::{self, Done, Handle, Kind, Step, Tcp};
 use crate::lua::cfunction::{lua_cfunction, Raise, State};
 use crate::lua::ctx::CoCtx;
 use crate::lua::vm::SOCKET_ANCHOR_MT;
@@ -56,6 +56,7 @@ fn refuse(s: &mut Tcp, e: &[u8], err: &mut ErrOut) -> c_int {
     s.done = Done {
         ok: false,
         err: String::from_utf8_lossy(e).into_owned(),
+        refused: true,
         ..Done::ok()
     };
     err.set(e);
@@ -118,6 +119,9 @@ fn send_op(s: &mut Tcp, data: &[u8], err: &mut ErrOut) -> c_int {
         Err(rc) => return rc,
     };
     if let Some(e) = refusal(s, true, false, true) {
+        if e == b"closed" {
+            s.log_closed_use("send");
+        }
         return refuse(s, e, err);
     }
     if s.kind == Kind::Body {
@@ -135,8 +139,26 @@ fn receive_op(s: &mut Tcp, mode: RecvMode, err: &mut ErrOut) -> c_int {
         Err(rc) => return rc,
     };
     // `*a` again on a body socket that read the whole body: "".
+    let was_at_body_end = s.at_body_end(true);
     let at_body_end = s.at_body_end(mode == RecvMode::All);
+    if was_at_body_end && !at_body_end {
+        // Any other read there is upstream's read that finds the body's
+        // end: it fails with "closed" and "" as partial data, and only
+        // the reads after it are refused (and logged).
+        s.done = Done {
+            ok: false,
+            err: "closed".into(),
+            ..Done::ok()
+        };
+        err.set(b"closed");
+        return FFI_ERROR;
+    }
     if let Some(e) = refusal(s, !at_body_end, true, false) {
+        // receiveuntil's iterator says "closed" without a word, as
+        // upstream's.
+        if e == b"closed" && !matches!(mode, RecvMode::Until { .. }) {
+            s.log_closed_use("receive");
+        }
         return refuse(s, e, err);
     }
     let st = s.receive(mode, me);
@@ -145,18 +167,21 @@ fn receive_op(s: &mut Tcp, mode: RecvMode, err: &mut ErrOut) -> c_int {
 
 export! {
     /// `mode`: 0 line, 1 all, 2 exactly `n` bytes, 3 at most `n` bytes,
-    /// 4 until `pat` (at most `n` bytes a call when n > 0; `inclusive`).
+    /// 4 until `pat` (at most `n` bytes a call when n > 0; `inclusive`)
+    /// for the receiveuntil iterator numbered `iter` (from 1).
     #[allow(clippy::too_many_arguments)]
     fn ngx_lua_ffi_socket_tcp_receive(
-        s: &mut Tcp,
+        s: &mut Handle,
         mode: c_int,
         n: usize,
         pat: *const u8,
         pat_len: usize,
         inclusive: c_int,
+        iter: u64,
         err: *mut u8,
         errlen: *mut usize,
     ) -> c_int {
+        let s = s.tcp();
         let mut err = err_out!(err, errlen);
         let mode = match recv_mode(mode, n) {
             Some(m) => m,
@@ -168,7 +193,11 @@ export! {
                 if let Some(e) = refusal(s, true, true, false) {
                     return refuse(s, e, &mut err);
                 }
-                s.set_until(lua_bytes!(pat, pat_len));
+                let pat = lua_bytes!(pat, pat_len);
+                if pat.is_empty() || iter == 0 {
+                    return refuse(s, b"pattern is empty", &mut err);
+                }
+                s.set_until(iter, pat);
                 RecvMode::Until {
                     size: n,
                     inclusive: inclusive != 0,
@@ -181,12 +210,13 @@ export! {
 
 export! {
     /// The outcome of the last operation: FFI_OK with data (received bytes)
-    /// and `sent`, or FFI_ERROR with the error text and partial data. Both
+    /// and `sent`, or FFI_ERROR with the error text and partial data
+    /// (`*found` -1: refused, no partial data). Both
     /// point into the socket (no length limit) and stay until its next
     /// operation.
     #[allow(clippy::too_many_arguments)]
     fn ngx_lua_ffi_socket_tcp_result(
-        s: &mut Tcp,
+        s: &mut Handle,
         data: &mut *const u8,
         len: &mut usize,
         sent: &mut usize,
@@ -194,11 +224,13 @@ export! {
         err: &mut *const u8,
         errlen: &mut usize,
     ) -> c_int {
+        let s = s.tcp();
         let d = &s.done;
         *data = d.data.as_ptr();
         *len = d.data.len();
         *sent = d.sent;
-        *found = d.found as c_int;
+        // -1: refused before it started (no partial data to return).
+        *found = if d.refused { -1 } else { c_int::from(d.found) };
         *err = d.err.as_ptr();
         *errlen = d.err.len();
         if d.ok {
@@ -210,7 +242,8 @@ export! {
 }
 
 export! {
-    fn ngx_lua_ffi_socket_tcp_close(s: &mut Tcp) -> c_int {
+    fn ngx_lua_ffi_socket_tcp_close(s: &mut Handle) -> c_int {
+        let s = s.tcp();
         if !s.connected() || s.both_closed() {
             return FFI_ERROR;
         }
@@ -246,20 +279,22 @@ fn set_timeouts(s: &mut Tcp, connect: f64, send: f64, read: f64) {
 
 export! {
     /// How often the connection came from a pool; -1 when closed.
-    fn ngx_lua_ffi_socket_tcp_getreusedtimes(s: &mut Tcp) -> c_int {
+    fn ngx_lua_ffi_socket_tcp_getreusedtimes(s: &mut Handle) -> c_int {
+        let s = s.tcp();
         s.reused().map_or(-1, |n| n as c_int)
     }
 }
 
 export! {
     fn ngx_lua_ffi_socket_tcp_setoption(
-        s: &mut Tcp,
+        s: &mut Handle,
         name: *const u8,
         name_len: usize,
         value: c_int,
         err: *mut u8,
         errlen: *mut usize,
     ) -> c_int {
+        let s = s.tcp();
         let mut err = err_out!(err, errlen);
         if !s.ever_connected() {
             return FFI_DECLINED;
@@ -278,13 +313,14 @@ export! {
     /// getoption: `*value` is the option's value. `FFI_DECLINED`: the
     /// socket never connected (lua-lib raises upstream's error).
     fn ngx_lua_ffi_socket_tcp_getoption(
-        s: &mut Tcp,
+        s: &mut Handle,
         name: *const u8,
         name_len: usize,
         value: &mut c_int,
         err: *mut u8,
         errlen: *mut usize,
     ) -> c_int {
+        let s = s.tcp();
         let mut err = err_out!(err, errlen);
         if !s.ever_connected() {
             return FFI_DECLINED;
@@ -306,11 +342,12 @@ export! {
     /// getfd: the connection's descriptor, or -1 with the reason.
     /// `FFI_DECLINED`: the socket never connected.
     fn ngx_lua_ffi_socket_tcp_getfd(
-        s: &mut Tcp,
+        s: &mut Handle,
         fd: &mut c_int,
         err: *mut u8,
         errlen: *mut usize,
     ) -> c_int {
+        let s = s.tcp();
         let mut err = err_out!(err, errlen);
         if !s.ever_connected() {
             return FFI_DECLINED;
@@ -330,13 +367,14 @@ export! {
 
 export! {
     fn ngx_lua_ffi_socket_tcp_bind(
-        s: &mut Tcp,
+        s: &mut Handle,
         addr: *const u8,
         len: usize,
         port: c_int,
         err: *mut u8,
         errlen: *mut usize,
     ) -> c_int {
+        let s = s.tcp();
         let mut err = err_out!(err, errlen);
         match s.bind(lua_bytes!(addr, len), port as u16) {
             Ok(()) => FFI_OK,
@@ -355,7 +393,7 @@ export! {
     /// or `FFI_ERROR` with the reason. `sess` stays the caller's.
     #[allow(clippy::too_many_arguments)]
     fn ngx_lua_ffi_socket_tcp_sslhandshake(
-        s: &mut Tcp,
+        s: &mut Handle,
         sess: Option<&SSL_SESSION>,
         want_session: c_int,
         name: *const u8,
@@ -367,6 +405,7 @@ export! {
         err: *mut u8,
         errlen: *mut usize,
     ) -> c_int {
+        let s = s.tcp();
         let mut err = err_out!(err, errlen);
         let me = match owner(s, &mut err) {
             Ok(me) => me,
@@ -410,12 +449,13 @@ export! {
     /// reason and OpenSSL's verify code (0 when the failure was not a
     /// verification).
     fn ngx_lua_ffi_socket_tcp_sslhandshake_result(
-        s: &mut Tcp,
+        s: &mut Handle,
         sess: *mut Option<Session>,
         code: &mut c_int,
         err: *mut u8,
         errlen: *mut usize,
     ) -> c_int {
+        let s = s.tcp();
         let mut err = err_out!(err, errlen);
         *code = s.done.ssl_code as c_int;
         if !s.done.ok {
@@ -434,11 +474,12 @@ export! {
     /// `settrustedstore`: the `X509_STORE` (null: none) for the next
     /// handshake; lua-lib keeps the cdata alive with the socket object.
     fn ngx_lua_ffi_socket_tcp_settrustedstore(
-        s: &mut Tcp,
+        s: &mut Handle,
         store: *mut c_void,
         err: *mut u8,
         errlen: *mut usize,
     ) -> c_int {
+        let s = s.tcp();
         let mut err = err_out!(err, errlen);
         if let Err(rc) = owner(s, &mut err) {
             return rc;
@@ -475,11 +516,12 @@ fn ptr_out(r: Result<NonNull<c_void>, &str>, out: *mut *mut c_void, err: &mut Er
 export! {
     /// `getsslpointer`: the connection's `SSL *`.
     fn ngx_lua_ffi_socket_tcp_getsslpointer(
-        s: &mut Tcp,
+        s: &mut Handle,
         out: *mut *mut c_void,
         err: *mut u8,
         errlen: *mut usize,
     ) -> c_int {
+        let s = s.tcp();
         let mut err = err_out!(err, errlen);
         ptr_out(s.ssl_pointer(), out, &mut err)
     }
@@ -488,11 +530,12 @@ export! {
 export! {
     /// `getsslctx`: the `SSL_CTX *` of the connection's TLS.
     fn ngx_lua_ffi_socket_tcp_getsslctx(
-        s: &mut Tcp,
+        s: &mut Handle,
         out: *mut *mut c_void,
         err: *mut u8,
         errlen: *mut usize,
     ) -> c_int {
+        let s = s.tcp();
         let mut err = err_out!(err, errlen);
         ptr_out(s.ssl_ctx(), out, &mut err)
     }
@@ -502,11 +545,12 @@ export! {
     /// `getsslsession`: a new reference to the connection's session, for
     /// lua-lib to own (freed by `ngx_lua_ffi_ssl_free_session`).
     fn ngx_lua_ffi_socket_tcp_getsslsession(
-        s: &mut Tcp,
+        s: &mut Handle,
         sess: *mut Option<Session>,
         err: *mut u8,
         errlen: *mut usize,
     ) -> c_int {
+        let s = s.tcp();
         let mut err = err_out!(err, errlen);
         match s.ssl_session() {
             Ok(v) => {
@@ -556,7 +600,8 @@ const OUT_SEND: c_int = 1;
 const OUT_RECEIVE: c_int = 2;
 
 fn socket_at(L: State, idx: c_int) -> Result<&'static mut Tcp, Raise> {
-    lua_handle!(L, idx, Tcp)
+    lua_handle!(L, idx, Handle)
+        .map(Handle::tcp)
         .ok_or_else(|| Raise::MessageUp(b"bad argument #1 (cosocket object expected)".to_vec()))
 }
 
@@ -573,7 +618,9 @@ fn push_outcome(L: State, s: &Tcp, kind: c_int) -> c_int {
     }
     L.push_nil();
     L.push_str(d.err.as_bytes());
-    if kind == OUT_RECEIVE && (!d.data.is_empty() || d.err == "timeout" || d.err == "closed") {
+    // A receive that failed returns what it got, "" too, as upstream's;
+    // one refused before it started does not.
+    if kind == OUT_RECEIVE && !d.refused {
         L.push_str(&d.data);
         return 3;
     }
@@ -605,19 +652,21 @@ cfunction! {
     }
 }
 
-/// Pushes the anchor of the socket `s` (a userdata whose collection frees
-/// it) and its handle (its address), and attaches it to its request. The
-/// socket is boxed rather than held by the anchor: a small userdata keeps
-/// the GC's cycles as rare as they were (its size counts towards the
-/// next cycle, and each cycle sweeps every string), and a pooled request
-/// then costs fewer instructions than with the socket in Lua's heap.
+/// Pushes the anchor of the socket `s` (a userdata holding its
+/// [`Handle`], whose collection frees it) and its handle (the handle's
+/// address), and attaches it to its request. The socket's record is
+/// outside the userdata: a small userdata keeps the GC's cycles as rare
+/// as they were (its size counts towards the next cycle, and each cycle
+/// sweeps every string), and a pooled request then costs fewer
+/// instructions than with the socket in Lua's heap; the record goes back
+/// to a spare list when the request ends (see `Handle`).
 fn push_socket(L: State, s: Tcp) -> c_int {
-    let p = NonNull::from(Box::leak(Box::new(s)));
-    // SAFETY: the box just made stays at this address until the anchor's
-    // __gc frees it; single-threaded, nothing else borrows it now.
-    unsafe { &mut *p.as_ptr() }.attach();
-    L.push_anchor(p.cast(), gc, SOCKET_ANCHOR_MT);
-    L.push_light(p.cast());
+    let t = tcp::record(s);
+    let h = L.push_anchor(Handle::new(t), gc, SOCKET_ANCHOR_MT);
+    // SAFETY: the record just made, which only the handle refers to;
+    // single-threaded, nothing else borrows it now.
+    unsafe { &mut *t.as_ptr() }.tie(h);
+    L.push_light(h.cast());
     2
 }
 
@@ -626,11 +675,13 @@ lua_cfunction! {
     /// closes after nginx tore down the cycle at process exit: nothing of
     /// nginx may be touched then, so the socket is only forgotten.
     fn gc(L) {
-        let Some(p) = L.take_anchor(1, SOCKET_ANCHOR_MT) else {
+        let Some(h) = L.anchor_at::<Handle>(1, SOCKET_ANCHOR_MT) else {
             return Ok(0);
         };
         if !crate::phase::exit_worker::process_exiting() {
-            drop(lua_box!(p.as_ptr() as *mut Tcp));
+            // SAFETY: the payload of a live anchor (its __gc runs before
+            // LuaJIT frees it), a Handle written by push_socket.
+            unsafe { &mut *h.as_ptr() }.collect();
         }
         Ok(0)
     }

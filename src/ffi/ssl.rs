@@ -6,7 +6,8 @@
 //! need no request.
 use core::ffi::{c_int, c_void};
 
-use super::{ErrOut, FFI_BUSY, FFI_DECLINED, FFI_ERROR, FFI_NO_REQ, FFI_OK};
+use super::{ErrBuf, ErrOut, FFI_BUSY, FFI_DECLINED, FFI_ERROR, FFI_NO_REQ, FFI_OK};
+use crate::lua::cfunction::State;
 use crate::lua::sched::current;
 use crate::nginx::ssl_server::{with_chain, with_key, CertChain, Handshake, PKey, Tls};
 
@@ -74,13 +75,72 @@ pub(super) fn copy_out(v: &[u8], out: *mut u8, cap: usize, len: *mut usize) -> b
     true
 }
 
-export! {
-    fn ngx_lua_ffi_ssl_clear_certs(err: *mut u8, errlen: *mut usize) -> c_int {
-        let mut err = err_out!(err, errlen);
-        hs!(err).clear_certs();
-        FFI_OK
+/// A status and, unless it is ok, the text `e` holds: what the C
+/// functions below give lua-lib.
+fn push_status(L: State, rc: c_int, e: &ErrBuf) -> c_int {
+    L.push_int(rc as isize);
+    if rc == FFI_OK {
+        return 1;
+    }
+    L.push_str(e.text());
+    2
+}
+
+cfunction! {
+    /// `clear_certs()`: the status (and the error text). A C function, as
+    /// `server_name`: certificate handlers call both from interpreted
+    /// chunks, where an FFI call converted each pointer argument through
+    /// LuaJIT's C type machinery. `set_cert` and `set_priv_key` take
+    /// cdata and stay FFI.
+    fn ssl_clear_certs(L) {
+        let mut e = ErrBuf::new();
+        let rc = e.run(|err| match handshake(err) {
+            Ok(t) => {
+                t.clear_certs();
+                FFI_OK
+            }
+            Err(rc) => rc,
+        });
+        Ok(push_status(L, rc, &e))
     }
 }
+
+cfunction! {
+    /// `server_name()`: ok and the name, declined (the client sent none),
+    /// or the status and the error text.
+    fn ssl_server_name(L) {
+        let mut e = ErrBuf::new();
+        let r = e.run(|err| {
+            let name = handshake(err)?.server_name();
+            match name {
+                // As the FFI version, whose buffer held 256 bytes.
+                Some(n) if n.len() > 256 => {
+                    err.set(b"buffer too small");
+                    Err(FFI_ERROR)
+                }
+                n => Ok(n),
+            }
+        });
+        Ok(match r {
+            Ok(Some(name)) => {
+                L.push_int(FFI_OK as isize);
+                L.push_str(&name);
+                2
+            }
+            Ok(None) => {
+                L.push_int(FFI_DECLINED as isize);
+                1
+            }
+            Err(rc) => push_status(L, rc, &e),
+        })
+    }
+}
+
+/// Installed into `package.loaded["ngx_lua.ssl"]` for lua-lib.
+pub const CFUNCS: &[(&core::ffi::CStr, crate::lua::raw::lua_CFunction)] = &[
+    (c"clear_certs", ssl_clear_certs),
+    (c"server_name", ssl_server_name),
+];
 
 export! {
     fn ngx_lua_ffi_ssl_set_der_certificate(
@@ -92,7 +152,7 @@ export! {
         let mut err = err_out!(err, errlen);
         let t = hs!(err);
         let r = CertChain::from_der(lua_bytes!(data, len), "d2i_X509_bio() failed")
-            .and_then(|chain| t.set_cert(&chain));
+            .and_then(|chain| t.set_cert(&chain, false));
         answer(r, &mut err)
     }
 }
@@ -106,7 +166,7 @@ export! {
     ) -> c_int {
         let mut err = err_out!(err, errlen);
         let t = hs!(err);
-        let r = PKey::from_der(lua_bytes!(data, len)).and_then(|k| t.set_key(&k));
+        let r = PKey::from_der(lua_bytes!(data, len)).and_then(|k| t.set_key(&k, false));
         answer(r, &mut err)
     }
 }
@@ -117,7 +177,7 @@ export! {
         let t = hs!(err);
         // SAFETY: lua-lib's contract: a chain parse_*_cert returned, kept
         // alive by the cdata passed in.
-        let r = unsafe { with_chain(cdata, |c| t.set_cert(c)) };
+        let r = unsafe { with_chain(cdata, |c| t.set_cert(c, true)) };
         answer(r.unwrap_or(Err("invalid certificate chain")), &mut err)
     }
 }
@@ -127,29 +187,8 @@ export! {
         let mut err = err_out!(err, errlen);
         let t = hs!(err);
         // SAFETY: as set_cert, for a key.
-        let r = unsafe { with_key(cdata, |k| t.set_key(k)) };
+        let r = unsafe { with_key(cdata, |k| t.set_key(k, true)) };
         answer(r.unwrap_or(Err("invalid private key")), &mut err)
-    }
-}
-
-export! {
-    /// `FFI_DECLINED` when the client sent no name.
-    fn ngx_lua_ffi_ssl_server_name(
-        out: *mut u8,
-        cap: usize,
-        len: *mut usize,
-        err: *mut u8,
-        errlen: *mut usize,
-    ) -> c_int {
-        let mut err = err_out!(err, errlen);
-        match hs!(err).server_name() {
-            Some(name) if copy_out(&name, out, cap, len) => FFI_OK,
-            Some(_) => {
-                err.set(b"buffer too small");
-                FFI_ERROR
-            }
-            None => FFI_DECLINED,
-        }
     }
 }
 

@@ -67,6 +67,12 @@ export! {
     /// Whether the running code may capture: `FFI_OK`, or the error text.
     fn ngx_lua_ffi_subreq_check(err: *mut u8, errlen: *mut usize) -> c_int {
         let mut err = err_out!(err, errlen);
+        let phase = current().phase;
+        if matches!(phase, Phase::InitWorker | Phase::ExitWorker) {
+            // Upstream runs these on a fake request: the context refusal.
+            err.set(disabled(phase).as_bytes());
+            return FFI_ERROR;
+        }
         if current().lua_ctx().is_none() {
             // Upstream's wording for this API.
             err.set(b"no request object found");

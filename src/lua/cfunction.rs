@@ -67,18 +67,22 @@ impl State {
         NonNull::new(unsafe { lua_touserdata(self.as_ptr(), idx) })
     }
 
-    /// Pushes a full userdata holding `p` whose `__gc` is `gc`: it ties
-    /// the life of what `p` points at to a Lua value (the userdata, with
-    /// its metatable kept in the registry at `mt_key`, costs far less than
-    /// `ffi.gc` on a cdata, which goes through a weak table).
-    pub fn push_anchor(self, p: NonNull<core::ffi::c_void>, gc: lua_CFunction, mt_key: c_int) {
+    /// Pushes a full userdata holding `v` whose `__gc` is `gc`, and
+    /// returns the address of `v` in it: it ties the life of `v` (and of
+    /// what it points at) to a Lua value. The userdata, with its
+    /// metatable kept in the registry at `mt_key`, costs far less than
+    /// `ffi.gc` on a cdata, which goes through a weak table. LuaJIT's GC
+    /// does not move objects: the address holds until the `__gc` call.
+    pub fn push_anchor<T>(self, v: T, gc: lua_CFunction, mt_key: c_int) -> NonNull<T> {
+        // LuaJIT frees the payload without dropping it.
+        const { assert!(core::mem::align_of::<T>() <= 8 && !core::mem::needs_drop::<T>()) };
         let L = self.as_ptr();
         // SAFETY: a live state with LUA_MINSTACK free slots (three are
-        // used); the userdata's payload has room for one pointer, written
-        // before anything else can see it.
+        // used); the userdata's payload has room for a T and LuaJIT aligns
+        // it to 8 bytes; it is written before anything else can see it.
         unsafe {
-            let ud = lua_newuserdata(L, core::mem::size_of::<*mut core::ffi::c_void>());
-            (ud as *mut *mut core::ffi::c_void).write(p.as_ptr());
+            let ud = lua_newuserdata(L, core::mem::size_of::<T>()) as *mut T;
+            ud.write(v);
             lua_rawgeti_(L, LUA_REGISTRYINDEX, mt_key as _);
             if lua_type(L, -1) != LUA_TTABLE {
                 lua_pop(L, 1);
@@ -92,16 +96,17 @@ impl State {
                 lua_rawseti_(L, LUA_REGISTRYINDEX, mt_key as _);
             }
             lua_setmetatable(L, -2);
+            NonNull::new_unchecked(ud)
         }
     }
 
-    /// The pointer of the anchor at `idx` (made by [`State::push_anchor`]
-    /// with the metatable at `mt_key`), taken out: a second `__gc` call
-    /// finds none.
-    pub fn take_anchor(self, idx: c_int, mt_key: c_int) -> Option<NonNull<core::ffi::c_void>> {
+    /// The payload of the anchor at `idx` (made by [`State::push_anchor`]
+    /// with a `T` and the metatable at `mt_key`), for its `__gc`.
+    pub fn anchor_at<T>(self, idx: c_int, mt_key: c_int) -> Option<NonNull<T>> {
         let L = self.as_ptr();
         // SAFETY: a live state; the metatable check makes the value one of
-        // our anchors, whose payload is one pointer; the stack is put back.
+        // our anchors of that key, whose payload is a T; the stack is put
+        // back.
         unsafe {
             if lua_type(L, idx) != LUA_TUSERDATA || lua_getmetatable(L, idx) == 0 {
                 return None;
@@ -112,8 +117,7 @@ impl State {
             if !ours {
                 return None;
             }
-            let slot = lua_touserdata(L, idx) as *mut *mut core::ffi::c_void;
-            NonNull::new(core::mem::replace(&mut *slot, core::ptr::null_mut()))
+            NonNull::new(lua_touserdata(L, idx) as *mut T)
         }
     }
 

@@ -1,5 +1,6 @@
 //! The runtime: per-cycle VM, handler code, request context and scheduler.
 pub mod cfunction;
+pub mod conn_ctx;
 pub mod ctx;
 pub mod handler;
 pub mod limits;

@@ -476,6 +476,10 @@ impl Vm {
 
     /// Drops the `ngx.ctx` table of a finished request.
     pub fn ctx_ref_free(&mut self, r: c_int) {
+        crate::debug!(
+            crate::nginx::log::Log::cycle(),
+            "lua release ngx.ctx at ref {r}"
+        );
         self.ctx_slot_clear(r);
         self.ctx_free.push(r);
     }

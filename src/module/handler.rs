@@ -19,13 +19,18 @@ pub enum Form {
     File,
 }
 
+/// Longest tag, path and line upstream puts in a chunk name, so that
+/// LuaJIT (which cuts names at 60 bytes) shows the end of a long path.
+const CHUNK_NAME_MAX: usize = 56;
+
 /// Chunk name as upstream builds it: `=tag(nginx.conf:LINE)`, with the conf
 /// file's path relative to the conf prefix (or its base name for
-/// `nginx.conf`).
+/// `nginx.conf`); a path too long to fit keeps its end, after "...".
 fn chunk_name(cf: Conf, tag: &str, line: usize) -> Vec<u8> {
     let (file, _) = cf.file();
     let cycle = cf.cycle();
     let prefix = cycle.conf_prefix();
+    let line = line.to_string();
     let shown: &[u8] = if file.ends_with(b"/nginx.conf") {
         b"nginx.conf"
     } else if file.len() > prefix.len() && file.starts_with(prefix) {
@@ -33,9 +38,18 @@ fn chunk_name(cf: Conf, tag: &str, line: usize) -> Vec<u8> {
     } else {
         file
     };
+    let room = CHUNK_NAME_MAX.saturating_sub(tag.len() + line.len());
     let mut name = format!("={tag}(").into_bytes();
-    name.extend_from_slice(shown);
-    name.extend_from_slice(format!(":{line})").as_bytes());
+    if shown.len() > room && shown != b"nginx.conf" {
+        let keep = room.saturating_sub(3);
+        name.extend_from_slice(b"...");
+        name.extend_from_slice(&shown[shown.len() - keep.min(shown.len())..]);
+    } else {
+        name.extend_from_slice(shown);
+    }
+    name.push(b':');
+    name.extend_from_slice(line.as_bytes());
+    name.push(b')');
     name
 }
 

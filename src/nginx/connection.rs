@@ -63,6 +63,29 @@ impl LogOf {
     }
 }
 
+/// Identifies what an owner keeps with a connection until it closes (a
+/// static of the owner's, recognised by its address): `end` runs with the
+/// attached data when the connection's pool goes.
+pub struct ConnKey {
+    pub end: unsafe fn(*mut c_void),
+}
+
+struct ConnAttachment {
+    key: &'static ConnKey,
+    data: *mut c_void,
+}
+
+/// The pool cleanup of every [`Connection::attach`]ment.
+unsafe extern "C" fn end_attachment(data: *mut c_void) {
+    guard((), || {
+        // SAFETY: the box attach() put in this cleanup record; nginx runs a
+        // cleanup once.
+        let a = unsafe { Box::from_raw(data as *mut ConnAttachment) };
+        // SAFETY: the owner's end function, given the data it attached.
+        unsafe { (a.key.end)(a.data) };
+    })
+}
+
 /// What an object that owns a connection does on its events.
 pub trait ConnHandler {
     fn on_read(&mut self, c: Connection, ev: EventRef);
@@ -202,6 +225,51 @@ impl Connection {
         self.write().set_log(log);
     }
 
+    /// Keeps `data` with the connection until its pool goes (the
+    /// connection closes), when `key.end(data)` runs; false when the
+    /// connection has no pool or it is out of memory.
+    pub fn attach(self, key: &'static ConnKey, data: *mut c_void) -> bool {
+        let pool = self.get().pool;
+        if pool.is_null() {
+            return false;
+        }
+        // SAFETY: the live connection's pool; the record's data is a box
+        // end_attachment frees.
+        unsafe {
+            let cln = ngx_pool_cleanup_add(pool, 0);
+            if cln.is_null() {
+                return false;
+            }
+            (*cln).handler = Some(end_attachment);
+            (*cln).data = Box::into_raw(Box::new(ConnAttachment { key, data })) as *mut c_void;
+        }
+        true
+    }
+
+    /// The data attached with `key`, if any.
+    pub fn attached(self, key: &'static ConnKey) -> Option<*mut c_void> {
+        let pool = self.get().pool;
+        if pool.is_null() {
+            return None;
+        }
+        // SAFETY: the live connection's pool and its cleanup list; records
+        // with our handler hold a ConnAttachment (attach).
+        unsafe {
+            let mut cln = (*pool).cleanup;
+            while !cln.is_null() {
+                if (*cln).handler.map(|f| f as usize) == Some(end_attachment as *const () as usize)
+                {
+                    let a = &*((*cln).data as *const ConnAttachment);
+                    if ptr::eq(a.key, key) {
+                        return Some(a.data);
+                    }
+                }
+                cln = (*cln).next;
+            }
+        }
+        None
+    }
+
     /// Gives the connection a pool of its own (TLS state lives there, and
     /// a pooled connection outlives the request that made it).
     pub fn create_pool(self, size: usize, log: LogOf) -> bool {
@@ -292,6 +360,23 @@ impl Connection {
         } else {
             Ok(())
         }
+    }
+
+    /// Turns TCP_NODELAY on, once per connection, as nginx's upstream
+    /// module does when `tcp_nodelay` is on: `None` when it was already
+    /// set or cannot be (a unix-domain socket, which nginx marks so when
+    /// it connects), else whether `setsockopt` took it (the errno if not).
+    pub fn enable_nodelay(self) -> Option<Result<(), i32>> {
+        let state = self.get().tcp_nodelay();
+        if state != ngx_connection_tcp_nodelay_e_NGX_TCP_NODELAY_UNSET as _ {
+            return None;
+        }
+        let r = self.set_option(libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
+        if r.is_ok() {
+            self.get_mut()
+                .set_tcp_nodelay(ngx_connection_tcp_nodelay_e_NGX_TCP_NODELAY_SET as _);
+        }
+        Some(r)
     }
 
     /// `getsockopt(level, opt)` of a C int option; the errno on failure.

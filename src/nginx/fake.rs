@@ -265,6 +265,18 @@ impl Request {
     pub unsafe fn fake_connection(self) -> FakeConnection {
         FakeConnection(NonNull::new(self.connection()).expect("a request has a connection"))
     }
+
+    /// The client connection whose TLS state was lent to this fake
+    /// request (an `ssl_*_by_lua*` handler's), None when none was.
+    ///
+    /// # Safety
+    /// As [`Request::fake_connection`].
+    pub unsafe fn tls_client(self) -> Option<super::connection::Connection> {
+        // SAFETY: the caller's contract; tls_client gives the live client
+        // connection lend_tls recorded (or null), which outlives the fake
+        // request.
+        unsafe { super::connection::Connection::from_raw(self.fake_connection().tls_client()) }
+    }
 }
 
 /// Appends upstream's ", context: ngx.timer" to timer log lines.

@@ -1,4 +1,7 @@
 //! nginx error-log output.
+use core::ffi::c_void;
+use core::ptr;
+
 use nginx_sys::*;
 
 /// Writes `msg` to `log` at `level` if the log is that verbose; nginx's
@@ -71,6 +74,23 @@ impl Log {
         unsafe { log_error(level, self.0, msg) }
     }
 
+    /// Writes `msg` as [`Log::write`] does, the line ending with
+    /// `context` (upstream's ", context: init_worker_by_lua*", which its
+    /// fake connection's log handler appends there).
+    pub fn write_in_context(self, level: u32, msg: &[u8], context: &'static core::ffi::CStr) {
+        // SAFETY: null or a live log (see from_raw); the copy lives for
+        // the call, its chain is the original's.
+        unsafe {
+            let Some(orig) = self.0.as_ref() else {
+                return;
+            };
+            let mut copy = *orig;
+            copy.handler = Some(context_handler);
+            copy.data = context.as_ptr() as *mut c_void;
+            log_error(level, &mut copy, msg)
+        }
+    }
+
     /// Whether the log takes debug lines (the check [`debug!`](crate::debug)
     /// makes before it formats anything).
     #[inline(always)]
@@ -90,6 +110,43 @@ impl Log {
             None => std::borrow::Cow::Owned(args.to_string()),
         };
         self.write(NGX_LOG_DEBUG, msg.as_bytes());
+    }
+}
+
+/// The handler of [`Log::write_in_context`]'s copy: appends the C string
+/// its data points at.
+unsafe extern "C" fn context_handler(
+    log: *mut ngx_log_t,
+    buf: *mut u_char,
+    len: usize,
+) -> *mut u_char {
+    super::panic::guard(buf, || {
+        // SAFETY: nginx's arguments (room for len bytes at buf); the log is
+        // write_in_context's copy, whose data is a 'static C string.
+        unsafe {
+            let ctx = core::ffi::CStr::from_ptr((*log).data as *const core::ffi::c_char).to_bytes();
+            let n = ctx.len().min(len);
+            ptr::copy_nonoverlapping(ctx.as_ptr(), buf, n);
+            buf.add(n)
+        }
+    })
+}
+
+/// A pointer as nginx's `%p` prints it (upper-case hex, zero-padded to
+/// the pointer's width, no `0x`), for log lines suites match with
+/// `[0-9A-F]+`.
+#[derive(Clone, Copy)]
+pub struct Ptr(pub usize);
+
+impl Ptr {
+    pub fn of<T>(p: *const T) -> Ptr {
+        Ptr(p as usize)
+    }
+}
+
+impl core::fmt::Display for Ptr {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{:01$X}", self.0, 2 * core::mem::size_of::<usize>())
     }
 }
 

@@ -13,8 +13,9 @@ pub struct Peer<'a> {
     pub sockaddr: &'a [u8],
     /// How nginx's log lines name the peer.
     pub name: &'a [u8],
-    /// A local address to bind first (the same kind of bytes).
-    pub local: Option<&'a [u8]>,
+    /// A local address to bind first (the same kind of bytes), and how
+    /// nginx's "bind(...) failed" line names it.
+    pub local: Option<(&'a [u8], &'a [u8])>,
     /// A datagram socket (UDP, or a unix datagram socket).
     pub datagram: bool,
     pub log: LogOf,
@@ -49,9 +50,13 @@ impl Peer<'_> {
         if self.datagram {
             pc.type_ = libc::SOCK_DGRAM;
         }
-        if let Some(sa) = self.local {
+        if let Some((sa, text)) = self.local {
             local.sockaddr = sa.as_ptr() as *mut sockaddr;
             local.socklen = sa.len() as socklen_t;
+            local.name = ngx_str_t {
+                len: text.len(),
+                data: text.as_ptr() as *mut u8,
+            };
             pc.local = &mut local;
         }
         pc.log = self.log.raw();

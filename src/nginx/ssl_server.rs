@@ -34,10 +34,12 @@ use nginx_sys::*;
 use super::conf::{Conf, HttpConfs};
 use super::cycle::Cycle;
 use super::event::EventRef;
-use super::global::Global;
+use super::global::{Global, Worker};
 use super::log;
 use super::openssl::{openssl_copy, MemBio, Session};
 use super::panic::guard;
+
+mod checked;
 
 /// What the feature does at the probe's pause: start the handler of the
 /// virtual server `confs` for the TLS connection `c`, whose probe's
@@ -173,6 +175,9 @@ pub(super) struct Pending {
     /// `clear_certs` came first (probe-less path): the state the
     /// certificate and key checks start from is known (empty).
     cleared: Cell<bool>,
+    /// Every setting since `clear_certs` was of objects Lua keeps (not
+    /// parsed for the call), so later handshakes may set them again.
+    kept: Cell<bool>,
 }
 
 impl Drop for Pending {
@@ -446,6 +451,7 @@ fn new_pending(c: *mut ngx_connection_t) -> Option<&'static Pending> {
             sni: RefCell::new(None),
             chosen_ctx: Cell::new(ptr::null_mut()),
             cleared: Cell::new(false),
+            kept: Cell::new(true),
         }));
         (*cln).handler = Some(drop_pending);
         (*cln).data = p as *mut c_void;
@@ -515,7 +521,8 @@ unsafe extern "C" fn pre_handshake(rev: *mut ngx_event_t) {
         // Not zeroed: clearing 32 KiB was a tenth of what a handshake
         // costs us (scripts/bench --icount tls-handshake); only the bytes
         // recv wrote are ever read.
-        let mut buf: Vec<u8> = Vec::with_capacity(PEEK_MAX);
+        let mut peek = PeekBuf::lend();
+        let buf = &mut peek.0;
         // SAFETY: the connection's socket; the data stays for nginx. recv
         // writes at most PEEK_MAX bytes into the capacity.
         let n = unsafe {
@@ -582,6 +589,31 @@ unsafe extern "C" fn pre_handshake(rev: *mut ngx_event_t) {
         }
         advance(c, p, rev)
     })
+}
+
+/// The worker's peek buffer (PEEK_MAX bytes of capacity), lent to one
+/// [`pre_handshake`] at a time: allocating and freeing 32 KiB for each
+/// connection cost about 500 instructions (and a trim of the heap now
+/// and then). A handler that somehow reached another connection's
+/// [`pre_handshake`] while the buffer is lent would get a new one.
+static PEEK_BUF: Worker<Vec<u8>> = Worker::new();
+
+struct PeekBuf(Vec<u8>);
+
+impl PeekBuf {
+    fn lend() -> PeekBuf {
+        let mut v = PEEK_BUF.with(core::mem::take);
+        v.clear();
+        v.reserve(PEEK_MAX);
+        PeekBuf(v)
+    }
+}
+
+impl Drop for PeekBuf {
+    fn drop(&mut self) {
+        let v = core::mem::take(&mut self.0);
+        PEEK_BUF.with(|b| *b = v);
+    }
 }
 
 /// Waits for the next read event (the rest of the ClientHello).
@@ -826,6 +858,8 @@ pub fn on_exit() {
     let s = SCRATCH.get();
     SCRATCH.set(ptr::null_mut());
     SCRATCH_OWNER.set(ptr::null());
+    checked::on_exit();
+    drop(PEEK_BUF.take());
     if !s.is_null() {
         // SAFETY: ours; lent connections are closed by now.
         unsafe { SSL_free(s) };
@@ -900,7 +934,12 @@ fn choose_server(
         (*hc).ssl_servername = saved_name;
         *(*c).log = saved_log;
         SSL_set_ex_data(s, ngx_ssl_connection_index, ptr::null_mut());
-        ERR_clear_error();
+        // Clearing an empty queue costs four times a look at it (about
+        // 840 instructions against 200), and the callback rarely leaves
+        // an error.
+        if ERR_peek_error() != 0 {
+            ERR_clear_error();
+        }
         if rc != SSL_TLSEXT_ERR_OK as c_int {
             return Ok(None);
         }
@@ -959,6 +998,23 @@ fn light_probe(p: &Pending, client: *mut ngx_connection_t) -> Option<Tls> {
         let _ = t.apply(op);
     }
     Some(t)
+}
+
+/// The settings from the last `clear_certs` on.
+fn since_clear(ops: &[Op]) -> &[Op] {
+    let at = ops
+        .iter()
+        .rposition(|op| matches!(op, Op::ClearCerts))
+        .unwrap_or(0);
+    &ops[at..]
+}
+
+/// The scratch object no longer holds `p`'s settings (they changed
+/// without it): the next check on it puts them there again.
+fn disown_scratch(p: &Pending) {
+    if ptr::eq(SCRATCH_OWNER.get(), p) {
+        SCRATCH_OWNER.set(ptr::null());
+    }
 }
 
 /// Puts the handler's certificates and keys so far on the scratch object
@@ -1023,20 +1079,25 @@ impl Handshake {
     pub fn clear_certs(&self) {
         match self.0 {
             Hs::Light(p, _) => {
-                if let Some(t) = sync_scratch(p) {
-                    let _ = t.apply(&Op::ClearCerts);
-                }
+                // Nothing to check: the scratch object gets the settings
+                // when a later one must be checked on it.
+                disown_scratch(p);
                 p.ops.borrow_mut().push(Op::ClearCerts);
                 p.cleared.set(true);
+                p.kept.set(true);
             }
             Hs::Tls(t) => t.clear_certs(),
         }
     }
 
-    /// `op` checked on the scratch object and recorded, when the state it
-    /// applies to is known; else on the probe.
+    /// `op` checked on the scratch object (unless it accepted the same
+    /// settings before) and recorded, when the state it applies to is
+    /// known; else on the probe. `kept`: its objects are Lua's, which may
+    /// set them again on later handshakes (the settings are then worth
+    /// remembering); not those parsed for the call (`set_der_cert`).
     fn light_op(
         &self,
+        kept: bool,
         op: impl FnOnce() -> Result<Op, &'static str>,
     ) -> Option<Result<(), &'static str>> {
         let Hs::Light(p, _) = self.0 else {
@@ -1045,25 +1106,47 @@ impl Handshake {
         if !p.cleared.get() {
             return None;
         }
+        let op = match op() {
+            Ok(op) => op,
+            Err(e) => return Some(Err(e)),
+        };
+        let ctx = p.chosen_ctx.get();
+        let known = {
+            let ops = p.ops.borrow();
+            checked::known(ctx, since_clear(&ops), &op)
+        };
+        if known {
+            disown_scratch(p);
+            p.kept.set(kept && p.kept.get());
+            p.ops.borrow_mut().push(op);
+            return Some(Ok(()));
+        }
         let Some(t) = sync_scratch(p) else {
             return Some(Err("no memory"));
         };
-        Some(op().and_then(|op| {
-            t.apply(&op)?;
-            p.ops.borrow_mut().push(op);
-            Ok(())
-        }))
+        if let Err(e) = t.apply(&op) {
+            return Some(Err(e));
+        }
+        let mut ops = p.ops.borrow_mut();
+        if kept && p.kept.get() {
+            checked::remember(ctx, since_clear(&ops), &op);
+        }
+        p.kept.set(kept && p.kept.get());
+        ops.push(op);
+        Some(Ok(()))
     }
 
-    pub fn set_cert(&self, chain: &CertChain) -> Result<(), &'static str> {
-        if let Some(r) = self.light_op(|| chain.dup().map(Op::Cert).ok_or("no memory")) {
+    /// `kept`: see [`Handshake::light_op`].
+    pub fn set_cert(&self, chain: &CertChain, kept: bool) -> Result<(), &'static str> {
+        if let Some(r) = self.light_op(kept, || chain.dup().map(Op::Cert).ok_or("no memory")) {
             return r;
         }
         self.tls().ok_or("no ssl connection")?.set_cert(chain)
     }
 
-    pub fn set_key(&self, key: &PKey) -> Result<(), &'static str> {
-        if let Some(r) = self.light_op(|| Ok(Op::Key(key.dup()))) {
+    /// `kept`: see [`Handshake::light_op`].
+    pub fn set_key(&self, key: &PKey, kept: bool) -> Result<(), &'static str> {
+        if let Some(r) = self.light_op(kept, || Ok(Op::Key(key.dup()))) {
             return r;
         }
         self.tls().ok_or("no ssl connection")?.set_key(key)
@@ -1259,12 +1342,9 @@ unsafe extern "C" fn cert_cb(ssl: *mut SSL, arg: *mut c_void) -> c_int {
                     Stage::Done(ok) => {
                         let tls = Tls(NonNull::new_unchecked(ssl));
                         let ops = p.ops.borrow();
-                        let cert_ops = ops.iter().filter(|op| !matches!(op, Op::Protocols(..)));
-                        for op in cert_ops {
-                            if tls.apply(op).is_err() {
-                                ERR_clear_error();
-                                return 0;
-                            }
+                        if !tls.replay_cert_ops(&ops) {
+                            ERR_clear_error();
+                            return 0;
                         }
                         c_int::from(ok)
                     }
@@ -1429,6 +1509,18 @@ fn clear_errors() {
     unsafe { ERR_clear_error() };
 }
 
+/// Whether the newest error of this thread's queue is PEM's "no start
+/// line" (what reading past the last PEM block reports).
+fn pem_no_start_line() -> bool {
+    // SAFETY: reads this thread's OpenSSL error queue.
+    let e = unsafe { ERR_peek_last_error() } as u64;
+    // OpenSSL 3's ERR_GET_LIB and ERR_GET_REASON (macros); bit 31 marks a
+    // system error, whose library is ERR_LIB_SYS.
+    e & (1 << 31) == 0
+        && (e >> ERR_LIB_OFFSET) & ERR_LIB_MASK as u64 == ERR_LIB_PEM as u64
+        && e & ERR_REASON_MASK as u64 == PEM_R_NO_START_LINE as u64
+}
+
 impl CertChain {
     fn empty() -> Option<CertChain> {
         // SAFETY: a new empty stack.
@@ -1477,9 +1569,14 @@ impl CertChain {
             loop {
                 let x = PEM_read_bio_X509(bio.raw(), ptr::null_mut(), None, ptr::null_mut());
                 if x.is_null() {
-                    // The end of the input is a "no start line" error.
+                    // The end of the input is a "no start line" error;
+                    // anything else is a bad certificate, as upstream.
+                    let end = pem_no_start_line();
                     clear_errors();
-                    break;
+                    if end {
+                        break;
+                    }
+                    return Err("PEM_read_bio_X509() failed");
                 }
                 if !chain.push(x) {
                     return Err("sk_X509_push() failed");
@@ -1792,6 +1889,73 @@ impl Tls {
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// The handler's settings but its protocols (applied at the client
+    /// hello), on the real handshake: false when one fails.
+    ///
+    /// The usual handler's `clear_certs`, `set_cert`, `set_priv_key` go in
+    /// one `SSL_use_cert_and_key`: each of `SSL_use_certificate` and
+    /// `SSL_use_PrivateKey` looks the key's type up by name in OpenSSL 3
+    /// (about 12,000 instructions each, a third of the whole setting), and
+    /// that call does it once. The result is the same: the certificate,
+    /// its chain and the key in the type's slot, which becomes the current
+    /// one, and nothing in the others. The pair was accepted in this order
+    /// on the scratch object or the probe already; if OpenSSL disagrees
+    /// now, the settings are made one by one as before.
+    fn replay_cert_ops(self, ops: &[Op]) -> bool {
+        let mut cert_ops = ops.iter().filter(|op| !matches!(op, Op::Protocols(..)));
+        if let (Some(Op::ClearCerts), Some(Op::Cert(chain)), Some(Op::Key(key)), None) = (
+            cert_ops.next(),
+            cert_ops.next(),
+            cert_ops.next(),
+            cert_ops.next(),
+        ) {
+            // SAFETY: the live SSL object.
+            unsafe { SSL_certs_clear(self.ptr()) };
+            if self.use_cert_and_key(chain, key) {
+                return true;
+            }
+            clear_errors();
+        }
+        ops.iter()
+            .filter(|op| !matches!(op, Op::Protocols(..)))
+            .all(|op| self.apply(op).is_ok())
+    }
+
+    /// `SSL_use_cert_and_key` of `chain` (leaf first) and `key`.
+    fn use_cert_and_key(self, chain: &CertChain, key: &PKey) -> bool {
+        let n = chain.len();
+        if n == 0 {
+            return false;
+        }
+        // SAFETY: the live SSL object and objects we hold; OpenSSL takes
+        // its own references (the chain's stack is copied), so the stack
+        // of the intermediates is ours to free, without their references.
+        unsafe {
+            let mut rest: *mut OPENSSL_STACK = ptr::null_mut();
+            if n > 1 {
+                rest = OPENSSL_sk_new_reserve(None, (n - 1) as c_int);
+                if rest.is_null() {
+                    return false;
+                }
+                for i in 1..n {
+                    if OPENSSL_sk_push(rest, chain.get(i) as *const c_void) == 0 {
+                        OPENSSL_sk_free(rest);
+                        return false;
+                    }
+                }
+            }
+            let rc = SSL_use_cert_and_key(
+                self.ptr(),
+                chain.get(0),
+                key.as_ptr(),
+                rest as *mut stack_st_X509,
+                1,
+            );
+            OPENSSL_sk_free(rest);
+            rc == 1
         }
     }
 

@@ -5,6 +5,7 @@ use nginx_sys::{ngx_http_request_t, NGX_HTTP_CLIENT_CLOSED_REQUEST, NGX_LOG_INFO
 use crate::conf::LocConf;
 use crate::http::RequestCtx;
 use crate::lua::ctx::{CoCtx, CoState};
+use crate::nginx::downstream::Downstream;
 use crate::nginx::panic::guard;
 use crate::nginx::phase_engine::Client;
 use crate::nginx::request::Request;
@@ -13,6 +14,16 @@ use crate::nginx::request::Request;
 pub fn watch(r: Request) {
     if LocConf::of(r).check_client_abort.unwrap_or(false) {
         r.set_read_handler(Some(read_handler));
+        let d = Downstream::of(r);
+        if !d.is_http2() {
+            // A close that came with the request was seen while nginx read
+            // it; an edge-triggered event method reports it only once, so
+            // the watcher would never hear of it.
+            let rev = d.connection().read();
+            if rev.eof() {
+                rev.post();
+            }
+        }
     }
 }
 

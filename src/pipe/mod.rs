@@ -12,15 +12,13 @@
 use core::ffi::c_void;
 use core::ptr;
 
-use nginx_sys::{
-    ngx_add_timer, ngx_del_timer, ngx_event_t, ngx_msec_t, NGX_LOG_DEBUG, NGX_LOG_NOTICE,
-};
+use nginx_sys::{ngx_add_timer, ngx_del_timer, ngx_event_t, ngx_msec_t, NGX_LOG_NOTICE};
 
 use crate::lua::ctx::{CoCtx, WaitKind};
 use crate::lua::sched::{arm_sleep, resume_from_event};
 use crate::nginx::fd_conn::FdConn;
 use crate::nginx::global::Worker;
-use crate::nginx::log;
+use crate::nginx::log::{self, Ptr};
 use crate::nginx::panic::guard;
 use crate::nginx::{sigchld, spawn};
 pub use sigchld::Exit;
@@ -59,6 +57,25 @@ pub struct Stream {
     /// The last operation's outcome, for the thread to collect.
     pub result: Option<Outcome>,
     chunk: usize,
+    /// Whose pipe this is, for upstream's debug lines.
+    who: Who,
+}
+
+/// A stream's process (its address and pid) and direction, as upstream's
+/// debug lines name them.
+#[derive(Clone, Copy, Default)]
+struct Who {
+    proc_: usize,
+    pid: i32,
+    dir: Dir,
+}
+
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+enum Dir {
+    #[default]
+    Stdin,
+    Stdout,
+    Stderr,
 }
 
 impl Stream {
@@ -73,6 +90,7 @@ impl Stream {
             waiter: ptr::null_mut(),
             result: None,
             chunk,
+            who: Who::default(),
         });
         let data = &mut *s as *mut Stream as *mut c_void;
         match FdConn::new(fd, data, on_readable, on_writable) {
@@ -172,7 +190,22 @@ impl Stream {
             match e.raw_os_error() {
                 Some(libc::EAGAIN) => return None,
                 Some(libc::EINTR) => continue,
-                _ => return Some(Err((os_text(&e), None))),
+                errno => {
+                    crate::debug!(
+                        log::Log::cycle(),
+                        "lua pipe write data error pipe:{} ({}: {})",
+                        Ptr::of(self as *const Stream),
+                        errno.unwrap_or(0),
+                        os_text(&e)
+                    );
+                    // As upstream: a reader that went away is "closed".
+                    let text = if errno == Some(libc::EPIPE) {
+                        "closed".into()
+                    } else {
+                        os_text(&e)
+                    };
+                    return Some(Err((text, None)));
+                }
             }
         }
         Some(Ok(Vec::new()))
@@ -220,6 +253,24 @@ impl Stream {
         }
         self.waiter = me;
         me.wait_on(self as *mut Stream as *mut c_void, &STREAM_WAIT);
+        let (what, w) = (if write { "writing" } else { "reading" }, self.who);
+        if timeout > 0 {
+            crate::debug!(
+                log::Log::cycle(),
+                "lua pipe add timer for {what}: {timeout}(ms) process:{} pid:{} pipe:{}",
+                Ptr(w.proc_),
+                w.pid,
+                Ptr::of(self as *const Stream)
+            );
+        }
+        crate::debug!(
+            log::Log::cycle(),
+            "lua pipe {} yielding process:{} pid:{} pipe:{}",
+            if write { "write" } else { "read" },
+            Ptr(w.proc_),
+            w.pid,
+            Ptr::of(self as *const Stream)
+        );
         Step::Wait
     }
 
@@ -279,6 +330,15 @@ unsafe fn cancel_stream(
     // SAFETY: the stream registered itself; it clears the slot before it
     // goes away.
     let s = unsafe { &mut *(data as *mut Stream) };
+    crate::debug!(
+        log::Log::cycle(),
+        "lua pipe proc {} cleanup",
+        match s.who.dir {
+            Dir::Stdin => "write",
+            Dir::Stdout => "read stdout",
+            Dir::Stderr => "read stderr",
+        }
+    );
     s.waiter = ptr::null_mut();
     s.reading = None;
     s.to_write = Vec::new();
@@ -411,6 +471,11 @@ impl Proc {
             wait_timed_out: false,
         });
         let me: *mut Proc = &mut *p;
+        let who = |dir| Who {
+            proc_: me as usize,
+            pid: child.pid,
+            dir,
+        };
         REGISTRY.with(|r| {
             if r.by_slot.len() <= slot {
                 r.by_slot.resize(slot + 1, ptr::null_mut());
@@ -419,11 +484,16 @@ impl Proc {
             r.all.push(me);
         });
         match streams {
-            (Ok(i), Ok(o), e) => {
+            (Ok(mut i), Ok(mut o), e) => {
+                i.who = who(Dir::Stdin);
+                o.who = who(Dir::Stdout);
                 p.stdin = i;
                 p.stdout = o;
                 match e {
-                    Some(Ok(e)) => p.stderr = Some(e),
+                    Some(Ok(mut e)) => {
+                        e.who = who(Dir::Stderr);
+                        p.stderr = Some(e)
+                    }
                     Some(Err(m)) => return Err(p.fail(m)),
                     None => {}
                 }
@@ -513,9 +583,21 @@ impl Proc {
             // SAFETY: the event lives in the boxed Proc, which deletes the
             // timer before it goes away.
             unsafe { ngx_add_timer(&mut self.wait_ev, timeout as ngx_msec_t) };
+            crate::debug!(
+                log::Log::cycle(),
+                "lua pipe add timer for waiting: {timeout}(ms) process:{} pid:{}",
+                Ptr::of(self as *const Proc),
+                self.pid
+            );
         }
         self.waiter = me;
         me.wait_on(self as *mut Proc as *mut c_void, &PROC_WAIT);
+        crate::debug!(
+            log::Log::cycle(),
+            "lua pipe wait yielding process:{} pid:{}",
+            Ptr::of(self as *const Proc),
+            self.pid
+        );
         Ok(Step::Wait)
     }
 
@@ -572,9 +654,11 @@ impl Proc {
     /// upstream) and reaped later; the pipes are closed.
     pub fn destroy(&mut self) {
         self.refresh();
-        log::cycle(
-            NGX_LOG_DEBUG,
-            format!("lua pipe destroy process:{:p} pid:{}", self, self.pid).as_bytes(),
+        crate::debug!(
+            log::Log::cycle(),
+            "lua pipe destroy process:{} pid:{}",
+            Ptr::of(self as *const Proc),
+            self.pid
         );
         if let Some(slot) = self.slot.take() {
             REGISTRY.with(|r| {
@@ -583,9 +667,11 @@ impl Proc {
                 }
             });
             if self.exit.is_none() && matches!(sigchld::kill(slot, libc::SIGKILL), Ok(true)) {
-                log::cycle(
-                    NGX_LOG_DEBUG,
-                    format!("lua pipe kill process:{:p} pid:{}", self, self.pid).as_bytes(),
+                crate::debug!(
+                    log::Log::cycle(),
+                    "lua pipe kill process:{} pid:{}",
+                    Ptr::of(self as *const Proc),
+                    self.pid
                 );
             }
         }
@@ -613,6 +699,7 @@ impl Stream {
             waiter: ptr::null_mut(),
             result: None,
             chunk: 0,
+            who: Who::default(),
         }
     }
 }
@@ -629,6 +716,7 @@ unsafe fn cancel_wait(
     // SAFETY: the Proc registered itself; it clears the slot first when it
     // goes away.
     let p = unsafe { &mut *(data as *mut Proc) };
+    crate::debug!(log::Log::cycle(), "lua pipe proc wait cleanup");
     p.stop_wait_timer();
     p.waiter = ptr::null_mut();
     Ok(())

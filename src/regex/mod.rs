@@ -53,9 +53,14 @@ static JIT_STACK: AtomicPtr<pcre2::pcre2_jit_stack> = AtomicPtr::new(ptr::null_m
 
 /// `ngx.re.opt("jit_stack_size", size)`: a JIT stack of up to `size`
 /// bytes (at least 32K) for every later match of this process.
-pub fn set_jit_stack_size(size: usize) -> Result<(), &'static str> {
+pub fn set_jit_stack_size(size: usize, cached: bool) -> Result<(), &'static str> {
     const MIN: usize = 32 * 1024;
     let size = size.max(MIN);
+    // As upstream: a stack set before may not change under cached
+    // regexes (the first setting is allowed whatever the cache holds).
+    if cached && !JIT_STACK.load(Ordering::Relaxed).is_null() {
+        return Err("changing jit stack size is not allowed when some regexs have already been compiled and cached");
+    }
     let ctx = match_context();
     if ctx.is_null() {
         return Err("no memory");

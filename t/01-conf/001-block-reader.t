@@ -173,3 +173,41 @@ qr/\[emerg\] .*Lua code block missing the closing long bracket "\]==\]", the inl
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*Lua code block missing the closing long bracket "\]\]", the inlined Lua code may be too long in .*nginx\.conf:\d+/
+
+
+
+=== TEST 12: chunk names: a conf file path too long for LuaJIT's chunk names keeps its end after "...", as upstream
+--- config
+    location = /long {
+        content_by_lua_block { ngx.say("long") }
+        include ../html/abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij.conf;
+    }
+--- user_files
+>>> abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij.conf
+    header_filter_by_lua_block {
+        'for end';
+    }
+--- request
+GET /long
+--- ignore_response
+--- error_log eval
+qr/failed to load inlined Lua code: header_filter_by_lua\(\.\.\.defghijabcdefghijabcdefghij\.conf:1\):2: unexpected symbol near ''for end''/
+
+
+
+=== TEST 13: chunk names: a short conf file path is shown whole, relative to the conf prefix
+--- config
+    location = /short {
+        content_by_lua_block { ngx.say("short") }
+        include ../html/s.conf;
+    }
+--- user_files
+>>> s.conf
+    header_filter_by_lua_block {
+        'for end';
+    }
+--- request
+GET /short
+--- ignore_response
+--- error_log eval
+qr/failed to load inlined Lua code: header_filter_by_lua\(\.\.\/html\/s\.conf:1\):2: unexpected symbol near ''for end''/

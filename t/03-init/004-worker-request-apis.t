@@ -1,5 +1,6 @@
 # init_worker_by_lua* and exit_worker_by_lua*: request APIs refuse with
-# upstream's fake-request wording, "API disabled in the current context".
+# upstream's fake-request wording ("API disabled in the current context",
+# or for the output and capture APIs "in the context of init_worker_by_lua*").
 use Test::Nginx::Socket::Lua;
 
 plan tests => blocks() * 3;
@@ -129,3 +130,44 @@ GET /t
 ^timer is_subrequest: false .*API disabled in the current context
 --- shutdown_error_log eval
 qr/exit ctx: nil 7 is_subrequest: false .*API disabled in the current context/
+
+
+
+=== TEST 5: init_worker_by_lua and exit_worker_by_lua: output and capture APIs say "API disabled in the context of init_worker_by_lua*" (exit_worker_by_lua*), as upstream's fake request answers
+--- http_config
+    init_worker_by_lua_block {
+        local probes = {
+            { "ngx.say", function() ngx.say("hello") end },
+            { "ngx.print", function() ngx.print("hello") end },
+            { "ngx.flush", function() ngx.flush() end },
+            { "ngx.eof", function() ngx.eof() end },
+            { "ngx.send_headers", function() ngx.send_headers() end },
+            { "ngx.location.capture", function() ngx.location.capture("/t") end },
+        }
+        local out = {}
+        for _, p in ipairs(probes) do
+            local ok, err = pcall(p[2])
+            out[#out + 1] = p[1] .. ": " .. tostring(ok) .. " " .. tostring(err)
+        end
+        package.loaded.worker_probes = table.concat(out, "\n")
+    }
+    exit_worker_by_lua_block {
+        local ok, err = pcall(ngx.say, "bye")
+        ngx.log(ngx.WARN, "exit say: ", ok, " ", err)
+    }
+--- config
+    location = /t {
+        content_by_lua_block { ngx.say(package.loaded.worker_probes) }
+    }
+--- request
+GET /t
+--- response_body_like chomp
+\Angx\.say: false init_worker_by_lua\(nginx\.conf:\d+\):3: API disabled in the context of init_worker_by_lua\*
+ngx\.print: false init_worker_by_lua\(nginx\.conf:\d+\):4: API disabled in the context of init_worker_by_lua\*
+ngx\.flush: false init_worker_by_lua\(nginx\.conf:\d+\):5: API disabled in the context of init_worker_by_lua\*
+ngx\.eof: false init_worker_by_lua\(nginx\.conf:\d+\):6: API disabled in the context of init_worker_by_lua\*
+ngx\.send_headers: false init_worker_by_lua\(nginx\.conf:\d+\):7: API disabled in the context of init_worker_by_lua\*
+ngx\.location\.capture: false init_worker_by_lua\(nginx\.conf:\d+\):8: API disabled in the context of init_worker_by_lua\*
+\z
+--- shutdown_error_log
+exit say: false API disabled in the context of exit_worker_by_lua*

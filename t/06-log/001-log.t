@@ -124,3 +124,31 @@ GET /t
 ok
 --- error_log eval
 qr/\[error\] .*\[lua\] logging\.lua:2: helper\(\): from a file/
+
+
+
+=== TEST 7: ngx.log and print in init_worker_by_lua: lines end with upstream's context
+--- http_config
+    init_worker_by_lua_block {
+        ngx.log(ngx.WARN, "from init worker")
+        print("printed in init worker")
+    }
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.log(ngx.WARN, "from a request")
+            ngx.say("ok")
+        }
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- error_log eval
+[
+qr/\[warn\] .*init_worker_by_lua\S*:2: from init worker, context: init_worker_by_lua\*$/m,
+qr/\[notice\] .*init_worker_by_lua\S*:3: printed in init worker, context: init_worker_by_lua\*$/m,
+qr/from a request, client: 127\.0\.0\.1/,
+]
+--- no_error_log
+[error]

@@ -167,3 +167,47 @@ GET /t
 f: nil
 --- no_error_log
 [error]
+
+
+
+=== TEST 10: ngx.ctx: a request and a timer that used it log upstream's debug line "lua release ngx.ctx at ref N" when they end
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.timer.at(0, function()
+                ngx.ctx.s = "timer"
+                ngx.log(ngx.WARN, "timer set ctx")
+            end)
+            ngx.ctx.a = 1
+            ngx.say("ok")
+        }
+        log_by_lua_block { ngx.log(ngx.WARN, "log phase ", ngx.ctx.a) }
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- wait: 0.1
+--- grep_error_log eval: qr/lua release ngx\.ctx at ref \d+|timer set ctx|log phase 1/
+--- grep_error_log_out eval
+qr/\A(?:timer set ctx\nlua release ngx\.ctx at ref \d+\nlog phase 1\nlua release ngx\.ctx at ref \d+\n|log phase 1\nlua release ngx\.ctx at ref \d+\ntimer set ctx\nlua release ngx\.ctx at ref \d+\n)\z/
+--- no_error_log
+[error]
+
+
+
+=== TEST 11: ngx.ctx: a request that never used it logs no release line
+--- config
+    location = /t {
+        content_by_lua_block { ngx.say("none") }
+        log_by_lua_block { ngx.log(ngx.WARN, "logged") }
+    }
+--- request
+GET /t
+--- response_body
+none
+--- error_log
+logged
+--- no_error_log
+lua release ngx.ctx
+[error]

@@ -155,3 +155,42 @@ return n
 ["GET /t", "GET /t"]
 --- response_body eval
 ["x=1 n=1\nn=3\n", "x=1 n=1\nn=3\n"]
+
+
+
+=== TEST 7: code cache off: a module declared with module() and package.seeall is the request's own: require returns it, its global is the request's, and the next request loads it again
+--- no_hup
+--- http_config
+    lua_package_path "$prefix/html/?.lua;;";
+--- config
+    lua_code_cache off;
+    location = /t {
+        content_by_lua_block {
+            local m = require "legacy.mod"
+            ngx.say(type(m), " ", m._NAME, " ", m._PACKAGE, " ", m.go(), " ", legacy.mod == m,
+                    " ", package.loaded["legacy.mod"] == m, " ", rawget(_G, "legacy") ~= nil)
+            m.calls = (m.calls or 0) + 1
+            ngx.say("calls ", m.calls, ", loads ", m.loads)
+        }
+        log_by_lua_block {
+            -- the VM's globals and module table never saw it
+            local G = getmetatable(_G).__index
+            if rawget(G, "legacy") ~= nil or package.loaded["legacy.mod"] == nil then
+                ngx.log(ngx.ERR, "leaked or lost")
+            end
+        }
+    }
+--- user_files
+>>> legacy/mod.lua
+module(..., package.seeall)
+loads = (loads or 0) + 1
+function go()
+    return ngx.var.uri .. " " .. tostring(string.len("abc"))
+end
+--- request eval
+["GET /t", "GET /t"]
+--- response_body eval
+["table legacy.mod legacy. /t 3 true true true\ncalls 1, loads 1\n",
+"table legacy.mod legacy. /t 3 true true true\ncalls 1, loads 1\n"]
+--- no_error_log
+[error]

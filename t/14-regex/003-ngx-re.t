@@ -90,3 +90,26 @@ nil pcre_exec() failed: -46
 falseunrecognized option name
 --- no_error_log
 [error]
+
+
+
+=== TEST 4: ngx.re.opt: the JIT stack size may be set under cached regexes once, not changed again, as upstream
+--- config
+    location = /t {
+        content_by_lua_block {
+            local re = require "ngx.re"
+            ngx.say(ngx.re.find("hello, 1234", "([0-9])", "jo"))
+            ngx.say(pcall(re.opt, "jit_stack_size", 128 * 1024))
+            ngx.say(pcall(re.opt, "jit_stack_size", 256 * 1024))
+            ngx.say(ngx.re.find("hello, 1234", "([0-9])", "jo"))
+        }
+    }
+--- request
+GET /t
+--- response_body
+88
+true
+falsechanging jit stack size is not allowed when some regexs have already been compiled and cached
+88
+--- no_error_log
+[error]

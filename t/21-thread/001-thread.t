@@ -568,3 +568,41 @@ outer: truetrueinner done
 after: inner dead, outer dead, main running
 --- no_error_log
 [error]
+
+
+
+=== TEST 24: coroutine: the table has upstream's 16 entries (the originals under "_", the request-aware versions also under "__", no isyieldable), in every phase
+--- http_config
+    init_by_lua_block {
+        local n = 0
+        for _ in pairs(coroutine) do n = n + 1 end
+        init_count = n
+    }
+--- config
+    location = /t {
+        content_by_lua_block {
+            local names = {}
+            for k in pairs(coroutine) do names[#names + 1] = k end
+            table.sort(names)
+            ngx.say(#names, " ", init_count)
+            ngx.say(table.concat(names, " "))
+            ngx.say(coroutine.__resume == coroutine.resume, " ", coroutine._resume ~= coroutine.resume)
+            -- the original resume runs a coroutine that does not wait
+            local co = coroutine._create(function(a) local b = coroutine._yield(a + 1) return b * 2 end)
+            ngx.say(select(2, coroutine._resume(co, 1)), " ", select(2, coroutine._resume(co, 5)),
+                    " ", coroutine._status(co))
+            -- the request-aware one lets it wait on nginx
+            local co2 = coroutine.__create(function() ngx.sleep(0.001) return "slept" end)
+            ngx.say(select(2, coroutine.__resume(co2)))
+        }
+    }
+--- request
+GET /t
+--- response_body
+16 16
+__create __resume __status __wrap __yield _create _resume _status _wrap _yield create resume running status wrap yield
+true true
+2 10 dead
+slept
+--- no_error_log
+[error]

@@ -407,3 +407,36 @@ qr/\[warn\] .*inner, context: ngx\.timer, client: 127\.0\.0\.1, server: [\d.]+:\
 qr/\[warn\] .*from init_worker, context: ngx\.timer$/]
 --- no_error_log
 [error]
+
+
+
+=== TEST 17: timer: ngx.status, ngx.headers_sent and ngx.is_subrequest raise "API disabled in the current context" at the caller's line
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.timer.at(0, function()
+                local ok, err = pcall(function() return ngx.status end)
+                ngx.log(ngx.WARN, "read status: ", err)
+                ok, err = pcall(function() ngx.status = 200 end)
+                ngx.log(ngx.WARN, "write status: ", err)
+                ok, err = pcall(function() return ngx.headers_sent end)
+                ngx.log(ngx.WARN, "headers_sent: ", err)
+                ok, err = pcall(function() return ngx.is_subrequest end)
+                ngx.log(ngx.WARN, "is_subrequest: ", err)
+            end)
+            local ok, err = pcall(function() ngx.status = {} end)
+            ngx.say(err)
+        }
+    }
+--- request
+GET /t
+--- response_body_like
+^content_by_lua\(nginx\.conf:\d+\):12: attempt to set ngx\.status to a table value$
+--- wait: 0.1
+--- error_log eval
+[qr/read status: content_by_lua\(nginx\.conf:\d+\):3: API disabled in the current context,/,
+qr/write status: content_by_lua\(nginx\.conf:\d+\):5: API disabled in the current context,/,
+qr/headers_sent: content_by_lua\(nginx\.conf:\d+\):7: API disabled in the current context,/,
+qr/is_subrequest: content_by_lua\(nginx\.conf:\d+\):9: API disabled in the current context,/]
+--- no_error_log
+[error]

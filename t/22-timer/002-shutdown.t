@@ -46,13 +46,25 @@ slow timer finished, exiting: true
 
 
 
-=== TEST 3: timer: no new timers once the worker is exiting
+=== TEST 3: timer: an exiting worker takes zero-delay timers, which run normally, and refuses delayed ones
 --- config
     location = /t {
         content_by_lua_block {
             ngx.timer.at(100, function(premature)
-                local ok, err = ngx.timer.at(0, function() end)
-                ngx.log(ngx.WARN, "new timer while exiting: ", ok, " ", err)
+                local ok, err = ngx.timer.at(0, function(p)
+                    ngx.log(ngx.WARN, "zero-delay timer ran, premature: ", p,
+                            ", exiting: ", ngx.worker.exiting())
+                    local ok2, err2 = ngx.timer.at(0, function(p2)
+                        ngx.log(ngx.WARN, "nested zero-delay timer ran, premature: ", p2)
+                    end)
+                    ngx.log(ngx.WARN, "nested zero-delay timer: ", ok2, " ", err2)
+                end)
+                ngx.log(ngx.WARN, "zero-delay timer while exiting: ", ok, " ", err,
+                        " (premature: ", premature, ")")
+                local ok3, err3 = ngx.timer.at(0.001, function() end)
+                ngx.log(ngx.WARN, "delayed timer while exiting: ", ok3, " ", err3)
+                local ok4, err4 = ngx.timer.every(1, function() end)
+                ngx.log(ngx.WARN, "every timer while exiting: ", ok4, " ", err4)
             end)
             ngx.say("ok")
         }
@@ -62,4 +74,9 @@ GET /t
 --- response_body
 ok
 --- shutdown_error_log
-new timer while exiting: nil process exiting
+zero-delay timer while exiting: 1 nil (premature: true)
+delayed timer while exiting: nil process exiting
+every timer while exiting: nil process exiting
+zero-delay timer ran, premature: false, exiting: true
+nested zero-delay timer: 1 nil
+nested zero-delay timer ran, premature: false

@@ -273,3 +273,37 @@ second: true nil
 left: 1 true
 --- no_error_log
 [error]
+
+
+
+=== TEST 12: semaphore: upstream's debug lines for new, wait, post, a waiting thread that goes and the collector
+--- config
+    location = /t {
+        content_by_lua_block {
+            local semaphore = require "ngx.semaphore"
+            local waited = semaphore.new(0)
+            local th = ngx.thread.spawn(function() return waited:wait(1) end)
+            ngx.thread.kill(th)
+            waited:post(1)
+            ngx.say(waited:count())
+            local sem = semaphore.new(1)
+            sem = nil
+            collectgarbage("collect")
+        }
+    }
+--- log_level: debug
+--- request
+GET /t
+--- response_body
+1
+--- error_log eval
+[
+qr/http lua semaphore new: [0-9A-F]+, resources: 0/,
+qr/http lua semaphore wait: [0-9A-F]+, timeout: 1000, resources: 0, event posted: 0/,
+"http lua semaphore wait yielding",
+"http lua semaphore cleanup",
+qr/http lua semaphore post: [0-9A-F]+, n: 1, resources: 0/,
+qr/in lua gc, semaphore [0-9A-F]+/,
+]
+--- no_error_log
+[error]

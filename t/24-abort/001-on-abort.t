@@ -116,3 +116,62 @@ GET /t
 aborted in access
 --- no_error_log
 content reached
+
+
+
+=== TEST 6: lua_check_client_abort: a client that closes right after its request (the close seen while nginx read it) is noticed at the first wait
+--- config
+    location = /t {
+        lua_check_client_abort on;
+        content_by_lua_block {
+            ngx.sleep(0.2)
+            ngx.log(ngx.WARN, "main thread not aborted")
+        }
+        log_by_lua_block { ngx.log(ngx.WARN, "log phase status: ", ngx.status) }
+    }
+--- raw_request eval
+"GET /t HTTP/1.0\r
+Host: localhost\r
+\r
+"
+--- shutdown
+--- ignore_response
+--- wait: 0.3
+--- error_log
+client prematurely closed connection
+log phase status: 499
+--- no_error_log
+main thread not aborted
+[error]
+
+
+
+=== TEST 7: lua_check_client_abort: still watched after the body socket read the whole body
+--- config
+    location = /t {
+        lua_check_client_abort on;
+        content_by_lua_block {
+            local sock = ngx.req.socket()
+            local body, err = sock:receive("*a")
+            ngx.log(ngx.WARN, "body: ", body, " ", err)
+            ngx.sleep(0.2)
+            ngx.log(ngx.WARN, "main thread not aborted")
+        }
+        log_by_lua_block { ngx.log(ngx.WARN, "log phase status: ", ngx.status) }
+    }
+--- raw_request eval
+"POST /t HTTP/1.0\r
+Host: localhost\r
+Content-Length: 5\r
+\r
+hello"
+--- shutdown
+--- ignore_response
+--- wait: 0.3
+--- error_log
+body: hello nil
+client prematurely closed connection
+log phase status: 499
+--- no_error_log
+main thread not aborted
+[error]

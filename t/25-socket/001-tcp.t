@@ -41,7 +41,7 @@ close again: nilclosed
 
 
 
-=== TEST 2: tcp: connection refused
+=== TEST 2: tcp: connection refused, logged as nginx's connect() failure with upstream's peer context; send and receive on the closed socket are logged
 --- config
     location = /t {
         content_by_lua_block {
@@ -49,6 +49,7 @@ close again: nilclosed
             local ok, err = sock:connect("127.0.0.1", 1)
             ngx.say(ok, " ", err)
             ngx.say(sock:send("x"))
+            ngx.say(sock:receive())
         }
     }
 --- request
@@ -56,6 +57,13 @@ GET /t
 --- response_body
 nil connection refused
 nilclosed
+nilclosed
+--- error_log eval
+[
+qr/\[error\] .*connect\(\) failed \(111: Connection refused\), upstream: 127\.0\.0\.1:1\(127\.0\.0\.1\), client: 127\.0\.0\.1, server: /,
+qr/\[error\] .*attempt to send data on a closed socket: u:[0-9A-F]{16}, c:0{16}, ft:\d+ eof:\d, client: /,
+qr/\[error\] .*attempt to receive data on a closed socket: u:[0-9A-F]{16}, c:0{16}, ft:\d+ eof:\d, client: /,
+]
 
 
 
@@ -727,8 +735,10 @@ again: closed
 send: 1
 close: 1
 close again: closed
+--- error_log eval
+qr/\[error\] .*attempt to receive data on a closed socket: u:[0-9A-F]{16}, c:[0-9A-F]{16}, ft:4 eof:1, client: /
 --- no_error_log
-[error]
+attempt to send data on a closed socket
 
 
 
@@ -782,3 +792,321 @@ GET /t
 6: nil closed 
 --- no_error_log
 [error]
+
+
+
+=== TEST 26: tcp: receiveuntil with a size hands out a failed partial match in one piece, past the size
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:send("hi\n"))
+            -- "xy1xy" matches, then "1" leaves "xy1" as a shorter partial
+            -- match: the call asked for 2 bytes and gets "xy1".
+            local it = sock:receiveuntil("xy1xy2")
+            ngx.say("chunk: ", it(2))
+            -- The held "xy1" comes back to the next plain read.
+            ngx.say("three: ", sock:receive(3))
+            ngx.say("rest: ", sock:receive("*a"))
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply: xy1xy1!
+--- request
+GET /t
+--- response_body
+chunk: xy1
+three: xy1
+rest: !
+--- no_error_log
+[error]
+
+
+
+=== TEST 27: tcp: a read between receiveuntil calls gets the bytes the iterator held as a partial match
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:send("hi\n"))
+            local it = sock:receiveuntil("==end")
+            local out = {}
+            for i = 1, 6 do
+                local data, err, partial = it(2)
+                if not data then
+                    out[#out + 1] = "it: " .. tostring(err)
+                    break
+                end
+                out[#out + 1] = "it: [" .. data .. "]"
+                local b, err = sock:receive(1)
+                if not b then
+                    out[#out + 1] = "byte: " .. err
+                    break
+                end
+                out[#out + 1] = "byte: [" .. b .. "]"
+            end
+            ngx.say(table.concat(out, "\n"))
+            ngx.say("rest: ", sock:receive("*a"))
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply: ====end====end=.
+--- request
+GET /t
+--- response_body
+it: [==]
+byte: [=]
+it: [=e]
+byte: [n]
+it: [d=]
+byte: [=]
+it: []
+byte: [=]
+it: nil
+rest: .
+--- no_error_log
+[error]
+
+
+
+=== TEST 28: tcp: a second receiveuntil iterator starts from the bytes the first held as a partial match
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:send("hi\n"))
+            local first = sock:receiveuntil("ppq")
+            -- "p" goes out, the next "pp" is held as a partial match.
+            ngx.say("first: ", first(1))
+            ngx.say("first: ", first(1))
+            local second = sock:receiveuntil("p!")
+            ngx.say("second: ", second())
+            ngx.say("rest: ", sock:receive("*a"))
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply: xppp!z
+--- request
+GET /t
+--- response_body
+first: x
+first: p
+second: p
+rest: z
+--- no_error_log
+[error]
+
+
+
+=== TEST 29: tcp: receiveuntil refuses an inclusive option that is not a boolean, and an options argument that is not a table
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            ngx.say(pcall(sock.receiveuntil, sock, "--", { inclusive = "true" }))
+            ngx.say(pcall(sock.receiveuntil, sock, "--", "yes"))
+            ngx.say(type(sock:receiveuntil("--", { inclusive = false })))
+        }
+    }
+--- request
+GET /t
+--- response_body
+falsebad "inclusive" option value type: string
+falsebad argument #2 to 'receiveuntil' (table expected, got string)
+function
+--- no_error_log
+[error]
+
+
+
+=== TEST 30: tcp: receiveuntil's iterator returns the data alone, and nil, err, partial on failure
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:send("hi\n"))
+            local it = sock:receiveuntil("|")
+            ngx.say("found: ", select("#", it()))
+            ngx.say("sized: ", select("#", it(2)))
+            ngx.say("closed: ", select("#", it()))
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply: one|twothree
+--- request
+GET /t
+--- response_body
+found: 1
+sized: 1
+closed: 3
+--- no_error_log
+[error]
+
+
+
+=== TEST 31: tcp: send walks tables as upstream: nested arrays, and upstream's errors for holes, booleans, ngx.null and non-array keys
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            ngx.say(sock:send({ "a", { "b", { 1, 2.5 } }, "\n" }))
+            for _, v in ipairs({
+                { "x", nil, "y" },
+                { "x", true },
+                { "x", ngx.null },
+                { "x", k = "v" },
+                { { 0.5 } },
+            }) do
+                ngx.say(pcall(sock.send, sock, v))
+            end
+            ngx.say(sock:send(nil), " ", sock:send(false))
+            ngx.say(sock:receive("*a"))
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_query eval
+"ab12.5\n0.5nilfalse"
+--- tcp_reply: ok
+--- request
+GET /t
+--- response_body
+7
+falsebad argument #1 to 'send' (bad data type nil found)
+falsebad argument #1 to 'send' (bad data type boolean found)
+falsebad argument #1 to 'send' (bad data type userdata found)
+falsebad argument #1 to 'send' (non-array table found)
+true3
+3 5
+ok
+--- no_error_log
+[error]
+
+
+
+=== TEST 32: tcp: connecting a socket again writes upstream's debug traces
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            ngx.say("ok")
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_no_close
+--- log_level: debug
+--- request
+GET /t
+--- response_body
+ok
+--- grep_error_log eval: qr/lua (?:tcp socket reconnect without shutting down|reuse socket upstream ctx)/
+--- grep_error_log_out
+lua tcp socket reconnect without shutting down
+lua reuse socket upstream ctx
+--- no_error_log
+[error]
+
+
+
+=== TEST 33: tcp: upstream's debug traces of connect, bind, send and receives
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            sock:settimeouts(1234, 2345, 3456)
+            assert(sock:bind("127.0.0.1"))
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:send("hi\n"))
+            ngx.say(sock:receiveany(7))
+            ngx.say(sock:receive())
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_query_len: 3
+--- tcp_reply eval
+"abcdefgh\n"
+--- log_level: debug
+--- request
+GET /t
+--- response_body
+abcdefg
+h
+--- grep_error_log eval
+qr/lua (?:tcp socket (?:connect timeout|send timeout|read timeout|bind ip|calling receiveany\(\) method to read at most|read any)|socket tcp_nodelay)[^,\n]*/
+--- grep_error_log_out
+lua tcp socket bind ip: 127.0.0.1
+lua tcp socket connect timeout: 1234
+lua tcp socket send timeout: 2345
+lua socket tcp_nodelay
+lua tcp socket calling receiveany() method to read at most 7 bytes
+lua tcp socket read timeout: 3456
+lua tcp socket read any
+lua tcp socket read timeout: 3456
+--- no_error_log
+[error]
+
+
+
+=== TEST 34: tcp: the first send turns TCP_NODELAY on where tcp_nodelay is on (nginx's default), as upstream
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            ngx.say("before: ", sock:getoption("tcp-nodelay"))
+            assert(sock:send("hi\n"))
+            ngx.say("after: ", sock:getoption("tcp-nodelay"))
+        }
+    }
+    location = /off {
+        tcp_nodelay off;
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:send("hi\n"))
+            ngx.say("off: ", sock:getoption("tcp-nodelay"))
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply: ok
+--- request eval
+["GET /t", "GET /off"]
+--- response_body eval
+["before: 0\nafter: 1\n", "off: 0\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 35: tcp: a receive that fails returns its partial data ("" too); one refused on a closed socket returns none, as upstream
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:send("hi\n"))
+            ngx.say("read: ", sock:receive())
+            local n = select("#", sock:receive())
+            local data, err, partial = sock:receive()
+            ngx.say("failed: ", n, " refused: ", select("#", sock:receive()), " ", err, " ", partial)
+            local it = sock:receiveuntil("x")
+            ngx.say("iterator refused: ", select("#", it()))
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval
+"line\n"
+--- request
+GET /t
+--- response_body
+read: line
+failed: 3 refused: 2 closed nil
+iterator refused: 2
+--- error_log
+attempt to receive data on a closed socket

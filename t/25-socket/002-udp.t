@@ -126,7 +126,7 @@ falsebad argument #1 to 'bind' (string expected, got number)
 
 
 
-=== TEST 6: udp: receive reads at most 8192 bytes of a datagram, or the size asked for
+=== TEST 6: udp: receive reads at most 65536 bytes of a datagram (upstream since v0.10.23), or the size asked for
 --- config
     location = /t {
         content_by_lua_block {
@@ -146,8 +146,66 @@ falsebad argument #1 to 'bind' (string expected, got number)
 --- request
 GET /t
 --- response_body
-8192
-8192
+10000
+10000
 10
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: udp: upstream's debug traces of a receive and of a second setpeername
+--- config
+    location = /t {
+        content_by_lua_block {
+            local udp = ngx.socket.udp()
+            udp:settimeout(1234)
+            assert(udp:setpeername("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(udp:setpeername("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(udp:send("q"))
+            ngx.say(udp:receive(1400))
+        }
+    }
+--- udp_listen: $TEST_NGINX_RAND_PORT_1
+--- udp_reply: a
+--- log_level: debug
+--- request
+GET /t
+--- response_body
+a
+--- grep_error_log eval: qr/lua (?:udp socket (?:reconnect without shutting down|read timeout: \d+|receive buffer size: \d+)|reuse socket upstream ctx)/
+--- grep_error_log_out
+lua udp socket reconnect without shutting down
+lua reuse socket upstream ctx
+lua udp socket read timeout: 1234
+lua udp socket receive buffer size: 1400
+--- no_error_log
+[error]
+
+
+
+=== TEST 8: udp: a unix datagram socket gets an address of its own, so its peer's reply arrives
+--- config
+    location = /t {
+        content_by_lua_block {
+            local udp = ngx.socket.udp()
+            udp:settimeout(2000)
+            ngx.say("peer: ", udp:setpeername("unix:$TEST_NGINX_HTML_DIR/dgram.sock"))
+            ngx.say("send: ", udp:send("ping"))
+            ngx.say("receive: ", udp:receive())
+        }
+    }
+--- udp_listen: $TEST_NGINX_HTML_DIR/dgram.sock
+--- udp_query: ping
+--- udp_reply: pong
+--- log_level: debug
+--- request
+GET /t
+--- response_body
+peer: 1
+send: 1
+receive: pong
+--- error_log
+datagram unix domain socket autobind
 --- no_error_log
 [error]

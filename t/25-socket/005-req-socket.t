@@ -31,8 +31,10 @@ hello
  wo
 nil closed [rld]
 nilclosed
+--- error_log
+attempt to receive data on a closed socket: u:
 --- no_error_log
-[error]
+[alert]
 
 
 
@@ -558,7 +560,7 @@ body:
 
 
 
-=== TEST 21: req.socket: after *a read the whole body, *a again gives "", until another read failed with "closed"
+=== TEST 21: req.socket: after *a read the whole body, *a again gives "", until another read failed with "closed" (and "" as partial data; the reads after it are refused, without partial data, as upstream's)
 --- config
     location = /t {
         content_by_lua_block {
@@ -579,10 +581,12 @@ hello
 [hello]
 []
 nil closed []
-nil closed []
+nil closed [nil]
 nilclosed
+--- error_log
+attempt to receive data on a closed socket: u:
 --- no_error_log
-[error]
+[alert]
 
 
 
@@ -633,5 +637,78 @@ GET /t
 1.1 100-Continue: at once timeout, then HTTP/1.1 100 Continue, HTTP/1.1 200, body: hello world
 1.0 100-continue: at once timeout, then timeout, HTTP/1.1 200, body: hello world
 1.1 something-else: at once timeout, then timeout, HTTP/1.1 200, body: hello world
+--- no_error_log
+[error]
+
+
+
+=== TEST 23: ngx.req.socket: a request socket the GC collects writes upstream's finalizer trace, before the code after the collection runs
+--- config
+    location = /t {
+        content_by_lua_block {
+            do
+                local sock = assert(ngx.req.socket())
+                ngx.say(sock:receive(3))
+            end
+            collectgarbage()
+            collectgarbage()
+            ngx.log(ngx.WARN, "collected")
+            ngx.say("done")
+        }
+    }
+--- request
+POST /t
+hello
+--- log_level: debug
+--- response_body
+hel
+done
+--- grep_error_log eval
+qr/lua finalize socket|collected/
+--- grep_error_log_out
+lua finalize socket
+collected
+
+
+
+=== TEST 24: ngx.req.socket(true): refused with "http 1.0 buffering" while an HTTP/1.0 response's output is held back
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say("hello")
+            local sock, err = ngx.req.socket(true)
+            ngx.log(ngx.WARN, "raw socket: ", sock and "got" or "nil", " ", err)
+        }
+    }
+--- raw_request eval
+"GET /t HTTP/1.0\r\nHost: localhost\r\n\r\n"
+--- response_body
+hello
+--- error_log
+raw socket: nil http 1.0 buffering
+--- no_error_log
+[error]
+
+
+
+=== TEST 25: ngx.req.socket(true): with lua_http10_buffering off, an HTTP/1.0 request's raw socket is taken after output
+--- config
+    location = /t {
+        lua_http10_buffering off;
+        content_by_lua_block {
+            ngx.say("hello")
+            ngx.flush(true)
+            local sock, err = ngx.req.socket(true)
+            ngx.log(ngx.WARN, "raw socket: ", sock and "got" or "nil", " ", err)
+            sock:send("raw bytes\n")
+        }
+    }
+--- raw_request eval
+"GET /t HTTP/1.0\r\nHost: localhost\r\n\r\n"
+--- response_body
+hello
+raw bytes
+--- error_log
+raw socket: got nil
 --- no_error_log
 [error]

@@ -46,7 +46,7 @@ GET /t
 --- response_body
 nil timeout true
 --- error_log eval
-qr/\[error\] .*lua tcp socket connect timed out, when connecting to 127\.0\.0\.1:\d+/
+qr/\[error\] .*lua tcp socket connect timed out, upstream: 127\.0\.0\.1:\d+\(127\.0\.0\.1\), client: /
 
 
 

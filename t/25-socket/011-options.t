@@ -3,7 +3,7 @@
 use Test::Nginx::Socket::Lua;
 
 repeat_each(2);
-plan tests => repeat_each() * (blocks() * 3);
+plan tests => repeat_each() * (blocks() * 3 + 3);
 run_tests();
 
 __DATA__
@@ -136,5 +136,56 @@ hello
 --- response_body
 number true true true
 number true
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: getoption/setoption on the request sockets work on the client connection
+--- config
+    location = /body {
+        content_by_lua_block {
+            local rs = assert(ngx.req.socket())
+            ngx.say("set: ", rs:setoption("keepalive", true))
+            ngx.say("get: ", rs:getoption("keepalive"))
+            ngx.say("bad: ", rs:getoption("nodelay"))
+            ngx.say(rs:receive(5))
+        }
+    }
+    location = /raw {
+        content_by_lua_block {
+            ngx.req.read_body()
+            local rs = assert(ngx.req.socket(true))
+            local ok = rs:setoption("rcvbuf", 65536)
+            local n = rs:getoption("rcvbuf")
+            rs:send("HTTP/1.1 200 OK\r\nContent-Length: 15\r\nConnection: close\r\n\r\n")
+            rs:send(ok and n >= 65536 and "raw: true true\n" or "raw: false    \n")
+        }
+    }
+--- request eval
+["POST /body\nhello", "POST /raw\nhello"]
+--- response_body eval
+["set: true\nget: 1\nbad: nilunsupported option nodelay\nhello\n", "raw: true true\n"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: setoption("ip-transparent") is accepted, without effect, even before a connect, as upstream's http module
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            ngx.say(sock:setoption("ip-transparent", true))
+            ngx.say(sock:setoption("ip-transparent"))
+            ngx.say(pcall(sock.getoption, sock, "ip-transparent"))
+        }
+    }
+--- request
+GET /t
+--- response_body
+true
+nilmissing the "value" argument
+falsesocket is never created nor connected
 --- no_error_log
 [error]

@@ -184,7 +184,7 @@ variable "query_string" not changeable
 --- request
 GET /t
 --- response_body
-init_worker: no request object found
+init_worker: API disabled in the context of init_worker_by_lua*
 ok
 --- wait: 0.1
 --- error_log

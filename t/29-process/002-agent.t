@@ -226,3 +226,31 @@ pid \d+
 --- wait: 0.5
 --- error_log eval
 [qr/worker \d+ exits gracefully/, qr/worker process \d+ exited with code 0/]
+
+
+
+=== TEST 7: ngx.process.enable_privileged_agent(0): no agent is spawned, with upstream's alert
+--- http_config
+    lua_shared_dict seen 1m;
+    init_by_lua_block {
+        assert(require("ngx.process").enable_privileged_agent(0))
+    }
+    init_worker_by_lua_block {
+        ngx.shared.seen:set(require("ngx.process").type(), true)
+    }
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.sleep(0.2)
+            ngx.say(ngx.shared.seen:get("worker"), " ", ngx.shared.seen:get("privileged agent"))
+        }
+    }
+--- request
+GET /t
+--- response_body
+true nil
+--- error_log
+0 worker_connection is not enough, privileged agent process cannot be spawned
+--- no_error_log
+[error]
+[emerg]

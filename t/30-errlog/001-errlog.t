@@ -330,3 +330,36 @@ GET /t
 4 open() "nosuchfile" failed
 --- error_log
 open()
+
+
+
+=== TEST 14: lua_capture_error_log: nginx's start-up notices are not captured, as upstream's hook on the running cycle
+--- http_config
+    lua_capture_error_log 4k;
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.log(ngx.ERR, "the request's line")
+            local res = require("ngx.errlog").get_logs()
+            local startup, mine = 0, 0
+            for i = 1, #res, 3 do
+                local line = res[i + 2]
+                if line:find("getrlimit(", 1, true) or line:find(": OS: ", 1, true)
+                   or line:find("#%d+: nginx/%d")
+                then
+                    startup = startup + 1
+                end
+                if line:find("the request's line", 1, true) then
+                    mine = mine + 1
+                end
+            end
+            ngx.say("start-up notices: ", startup, ", the request's: ", mine)
+        }
+    }
+--- log_level: info
+--- request
+GET /t
+--- response_body
+start-up notices: 0, the request's: 1
+--- no_error_log
+[crit]

@@ -585,3 +585,79 @@ from thread
 GET /t
 --- response_body_like
 API disabled in the context of init_worker_by_lua\*
+
+
+
+=== TEST 20: ngx.pipe: writing to a child that closed its stdin fails with "closed", as upstream, and logs the system error
+--- config
+    location = /t {
+        content_by_lua_block {
+            local p = require("ngx.pipe").spawn({"sh", "-c", "exec 0<&-; sleep 1"})
+            ngx.sleep(0.2)
+            ngx.say(p:write("hello"))
+            p:kill(9)
+        }
+    }
+--- request
+GET /t
+--- response_body
+nilclosed
+--- error_log eval
+qr/lua pipe write data error pipe:[0-9A-F]+ \(\d+: Broken pipe\)/
+--- no_error_log
+[error]
+
+
+
+=== TEST 21: ngx.pipe: upstream's debug lines for timers, waits and cleanups (spawn, read, wait, a killed waiting thread)
+--- config
+    location = /t {
+        content_by_lua_block {
+            local p = require("ngx.pipe").spawn({"sleep", "5"}, { buffer_size = 256 })
+            p:set_timeouts(100, 100, 100, 100)
+            ngx.say(p:stdout_read_line())
+            ngx.say(p:wait())
+            local th = ngx.thread.spawn(function() return p:stdout_read_all() end)
+            ngx.thread.kill(th)
+            th = ngx.thread.spawn(function() return p:wait() end)
+            ngx.thread.kill(th)
+            p:kill(9)
+        }
+    }
+--- request
+GET /t
+--- response_body
+niltimeout
+niltimeout
+--- error_log eval
+[
+qr/lua pipe spawn process:[0-9A-F]+ pid:\d+ merge_stderr:0 buffer_size:256/,
+qr/lua pipe read process:[0-9A-F]+ pid:\d+/,
+"lua pipe add timer for reading: 100(ms)",
+"lua pipe read yielding",
+"lua pipe add timer for waiting: 100(ms)",
+"lua pipe wait yielding",
+"lua pipe proc read stdout cleanup",
+"lua pipe proc wait cleanup",
+]
+--- no_error_log
+[error]
+
+
+
+=== TEST 22: ngx.pipe: argument errors of a method called by pcall carry no position, as upstream's
+--- config
+    location = /t {
+        content_by_lua_block {
+            local p = require("ngx.pipe").spawn({"true"})
+            ngx.say(select(2, pcall(p.stdout_read_bytes, p, -1)))
+            ngx.say(select(2, pcall(p.stderr_read_any, p, 0)))
+        }
+    }
+--- request
+GET /t
+--- response_body
+bad len argument
+bad max argument
+--- no_error_log
+[error]

@@ -5,6 +5,9 @@ use Test::Nginx::Socket::Lua;
 use TestSslCerts;
 
 $ENV{TEST_NGINX_SSL_DIR} = TestSslCerts::make_certs(qw(a.test b.test c.test fallback.test));
+# A PKI with an intermediate CA (root.crt signs issuer.crt, which signs
+# ocsp.test; ocsp.test.chain.crt is leaf then issuer); no responder runs.
+$ENV{TEST_NGINX_PKI_DIR} = TestSslCerts::make_ocsp_pki(TestSslCerts::free_port());
 
 # Every block gets a TLS server on RAND_PORT_1 whose handler is the block's
 # `ssl_handler` section, a trust store of a/b/c (not fallback), and
@@ -31,6 +34,7 @@ $handler
     }
     init_by_lua_block {
         DIR = "\$TEST_NGINX_SSL_DIR"
+        PKI = "\$TEST_NGINX_PKI_DIR"
         PORT = \$TEST_NGINX_RAND_PORT_1
         function read_file(path)
             local f = assert(io.open(path, "rb"))
@@ -563,6 +567,63 @@ handler of default.test
 verify=NONE
 --- error_log
 handler for v.test
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 15: ssl_certificate_by_lua_block: certificates and keys parsed once and set on every handshake: each name gets its pair, a chain's issuer is sent, a key of another pair still fails at the call
+--- ssl_handler
+            local ssl = require "ngx.ssl"
+            local pairs = package.loaded.test_pairs
+            if not pairs then
+                pairs = {}
+                for _, n in ipairs({ "a.test", "b.test" }) do
+                    pairs[n] = { assert(ssl.parse_pem_cert(read_file(DIR .. "/" .. n .. ".crt"))),
+                                 assert(ssl.parse_pem_priv_key(read_file(DIR .. "/" .. n .. ".key"))) }
+                end
+                pairs["ocsp.test"] = {
+                    assert(ssl.parse_pem_cert(read_file(PKI .. "/ocsp.test.chain.crt"))),
+                    assert(ssl.parse_pem_priv_key(read_file(PKI .. "/ocsp.test.key"))) }
+                package.loaded.test_pairs = pairs
+            end
+            local name = ssl.server_name()
+            local p = pairs[name]
+            assert(ssl.clear_certs())
+            assert(ssl.set_cert(p[1]))
+            if name == "b.test" then
+                local ok, err = ssl.set_priv_key(pairs["a.test"][2])
+                ngx.log(ngx.WARN, "a.test's key for b.test: ", tostring(ok), " ", err)
+            end
+            assert(ssl.set_priv_key(p[2]))
+--- config
+    lua_ssl_trusted_certificate $TEST_NGINX_SSL_DIR/all.crt;
+    location = /t {
+        content_by_lua_block {
+            for _, name in ipairs({ "a.test", "b.test", "a.test", "b.test" }) do
+                ngx.say(name, ": ", hs(name, true))
+            end
+            -- Trusting only the root, the client verifies the leaf through
+            -- the issuer the server sent.
+            for _ = 1, 2 do
+                local out = s_client("ocsp.test", "-CAfile", PKI .. "/root.crt")
+                ngx.say(out:match("Peer certificate: ([^\n]*)"), "; ",
+                        out:match("Verification[^\n]*"))
+            end
+        }
+    }
+--- response_body
+a.test: sni=a.test proto=TLSv1.3
+b.test: sni=b.test proto=TLSv1.3
+a.test: sni=a.test proto=TLSv1.3
+b.test: sni=b.test proto=TLSv1.3
+CN = ocsp.test; Verification: OK
+CN = ocsp.test; Verification: OK
+--- grep_error_log eval: qr/a.test's key for b.test: .*?failed/
+--- grep_error_log_out
+a.test's key for b.test: nil SSL_use_PrivateKey() failed
+a.test's key for b.test: nil SSL_use_PrivateKey() failed
 --- no_error_log
 [error]
 [alert]

@@ -126,8 +126,11 @@ cdata cdata cdata cdata
     }
 --- http_config
     init_worker_by_lua_block {
-        local ok, err = pcall(require("ngx.ssl").server_name)
-        ngx.log(ngx.WARN, "init_worker: ", ok, " ", err)
+        local ssl = require "ngx.ssl"
+        for _, f in ipairs({ "server_name", "clear_certs" }) do
+            local ok, err = pcall(ssl[f])
+            ngx.log(ngx.WARN, "init_worker ", f, ": ", ok, " ", err)
+        end
     }
 --- response_body
 nilbad request
@@ -137,7 +140,8 @@ nilbad request
 nilbad request
 nilnilbad request
 --- error_log eval
-qr/init_worker: false \S*: no request found/
+[qr/init_worker server_name: false \S*: no request found/,
+ qr/init_worker clear_certs: false \S*: no request found/]
 
 
 
@@ -340,3 +344,27 @@ verify=NONE dn=
 nilAPI disabled in the current context
 --- no_error_log
 [alert]
+
+
+
+=== TEST 10: ngx.ssl PEM chains: a damaged certificate after the first fails with upstream's error, text after the last one is ignored
+--- config
+    location = /t {
+        content_by_lua_block {
+            local ssl = require "ngx.ssl"
+            local a, b = read_file(DIR .. "/a.test.crt"), read_file(DIR .. "/b.test.crt")
+            -- b's PEM block with most of its body cut out
+            local cut = b:sub(1, 100) .. "\n-----END CERTIFICATE-----\n"
+            ngx.say(ssl.parse_pem_cert(a .. cut))
+            ngx.say(ssl.cert_pem_to_der(a .. cut))
+            ngx.say(type(ssl.parse_pem_cert(a .. b .. "trailing words\n")))
+            ngx.say(#ssl.cert_pem_to_der(a .. b) == #ssl.cert_pem_to_der(a) + #ssl.cert_pem_to_der(b))
+        }
+    }
+--- response_body
+nilPEM_read_bio_X509() failed
+nilPEM_read_bio_X509() failed
+cdata
+true
+--- no_error_log
+[error]

@@ -146,11 +146,16 @@ local function status(co)
     return status_of(co)
 end
 
-coroutine._yield = co_yield
-coroutine.create = create
-coroutine.resume = resume
-coroutine.wrap = wrap
-coroutine.yield = yield
-coroutine.status = status
+-- Upstream's table, entry for entry (suites count them): the originals
+-- under one underscore, these versions under their names and under two
+-- underscores, and no isyieldable.
+coroutine._create, coroutine._resume, coroutine._yield = co_create, co_resume, co_yield
+coroutine._status, coroutine._wrap = co_status, co_wrap
+coroutine.create, coroutine.__create = create, create
+coroutine.resume, coroutine.__resume = resume, resume
+coroutine.wrap, coroutine.__wrap = wrap, wrap
+coroutine.yield, coroutine.__yield = yield, yield
+coroutine.status, coroutine.__status = status, status
+coroutine.isyieldable = nil
 
 return { version = base.version }

@@ -20,7 +20,7 @@ base.ngx_getters.status = function()
     local err, errlen = get_errbuf()
     local rc = C.ngx_lua_ffi_get_status(err, errlen)
     if rc == FFI_NO_REQ_CTX or rc == FFI_DECLINED then
-        error(ffi_str(err, errlen[0]), 3)
+        error(ffi_str(err, errlen[0]), 2)
     end
     return rc
 end
@@ -28,12 +28,12 @@ end
 base.ngx_setters.status = function(status)
     local n = tonumber(status)
     if not n then
-        error("attempt to set ngx.status to a " .. type(status) .. " value", 3)
+        error("attempt to set ngx.status to a " .. type(status) .. " value", 2)
     end
     local err, errlen = get_errbuf()
     local rc = C.ngx_lua_ffi_set_status(n, err, errlen)
     if rc ~= base.FFI_OK then
-        error(ffi_str(err, errlen[0]), 3)
+        error(ffi_str(err, errlen[0]), 2)
     end
 end
 
@@ -43,12 +43,12 @@ base.ngx_getters.is_subrequest = function()
         -- upstream's init_worker/exit_worker run on a fake request
         local phase = ngx.get_phase()
         if phase == "init_worker" or phase == "exit_worker" then
-            error("API disabled in the current context", 3)
+            error("API disabled in the current context", 2)
         end
-        error("no request found", 3)
+        error("no request found", 2)
     end
     if rc == FFI_DECLINED then
-        error("API disabled in the current context", 3)
+        error("API disabled in the current context", 2)
     end
     return rc == 1
 end
@@ -59,9 +59,9 @@ base.ngx_getters.headers_sent = function()
         -- upstream's init_worker/exit_worker run on a fake request
         local phase = ngx.get_phase()
         if phase == "init_worker" or phase == "exit_worker" then
-            error("API disabled in the current context", 3)
+            error("API disabled in the current context", 2)
         end
-        error("no request found", 3)
+        error("no request found", 2)
     end
     if rc == FFI_DECLINED then
         error("API disabled in the current context", 2)

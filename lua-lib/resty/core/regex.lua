@@ -355,6 +355,9 @@ end
 _M.get_compiled = get_compiled
 _M.options = options
 _M.step = step
+-- How many compiled regexes the "o" cache holds (ngx.re.opt refuses a
+-- new JIT stack size once there are some).
+_M.cached = function() return cache_count end
 
 -- Substitution with a replacement function: the loop runs in Lua.
 local function sub_func(subj, regex, replace, opts, o, global)

@@ -5,8 +5,8 @@
 local package = package
 local loaded, loaders = package.loaded, package.loaders
 local type, error, concat, select, loadfile = type, error, table.concat, select, loadfile
-local pairs, pcall, setfenv, setmetatable, getmetatable, rawset =
-    pairs, pcall, setfenv, setmetatable, getmetatable, rawset
+local pairs, pcall, setfenv, setmetatable, getmetatable, rawset, rawget =
+    pairs, pcall, setfenv, setmetatable, getmetatable, rawset, rawget
 local co_running = coroutine.running
 local c_dofile = dofile
 local G = _G
@@ -88,6 +88,56 @@ end
 -- the user's code (`resty -j v` shows it).
 jit.off(snapshot)
 
+-- Lua 5.1's `module` and `package.seeall` are C functions that write the
+-- VM's own module table and globals: a module declared with them would be
+-- kept by the VM (the next request's require would get the old one) and
+-- see the VM's globals. These are the same functions over the request's.
+local function make_module(mods, env)
+    local function seeall(m)
+        if type(m) ~= "table" then
+            error("bad argument #1 to 'seeall' (table expected, got " .. type(m) .. ")", 2)
+        end
+        local mt = getmetatable(m)
+        if mt == nil then
+            mt = {}
+            setmetatable(m, mt)
+        end
+        mt.__index = env
+    end
+
+    local function module(name, ...)
+        if type(name) ~= "string" then
+            error("bad argument #1 to 'module' (string expected, got " .. type(name) .. ")", 2)
+        end
+        local m = mods[name]
+        if type(m) ~= "table" then
+            m = env
+            for part in name:gmatch("[^.]+") do
+                local t = rawget(m, part)
+                if t == nil then
+                    t = {}
+                    rawset(m, part, t)
+                elseif type(t) ~= "table" then
+                    error("name conflict for module '" .. name .. "'", 2)
+                end
+                m = t
+            end
+            mods[name] = m
+        end
+        if rawget(m, "_NAME") == nil then
+            m._M = m
+            m._NAME = name
+            m._PACKAGE = name:match("^(.*%.)") or ""
+        end
+        setfenv(2, m)
+        for i = 1, select("#", ...) do
+            (select(i, ...))(m)
+        end
+    end
+
+    return module, seeall
+end
+
 -- lua_code_cache off: upstream runs each request in a VM of its own; here
 -- each request gets globals of its own (writes stay in them, reads fall
 -- back to the VM's) and a module table of its own, holding only the
@@ -98,9 +148,11 @@ local function new_env()
     for k in pairs(baseline) do
         mods[k] = loaded[k]
     end
-    local pkg = setmetatable({ loaded = mods }, { __index = package })
+    local module, seeall = make_module(mods, env)
+    local pkg = setmetatable({ loaded = mods, seeall = seeall }, { __index = package })
     rawset(env, "_G", env)
     rawset(env, "package", pkg)
+    rawset(env, "module", module)
     rawset(env, "require", make_require(mods, env))
     rawset(env, "dofile", function(...)
         if select("#", ...) == 0 then

@@ -12,13 +12,13 @@ local yield_to_scheduler = base.yield_to_scheduler
 local FFI_OK, FFI_AGAIN, FFI_NO_REQ_CTX, FFI_DECLINED, FFI_BUSY, FFI_DONE, FFI_ERROR =
     base.FFI_OK, base.FFI_AGAIN, base.FFI_NO_REQ_CTX, base.FFI_DECLINED, base.FFI_BUSY,
     base.FFI_DONE, base.FFI_ERROR
-local type, tostring, tonumber, error, setmetatable, concat, select =
-    type, tostring, tonumber, error, setmetatable, table.concat, select
+local type, tostring, tonumber, error, setmetatable, concat, select, pairs, next, floor =
+    type, tostring, tonumber, error, setmetatable, table.concat, select, pairs, next, math.floor
 
 ffi.cdef [[
     typedef struct ngx_lua_tcp_s ngx_lua_tcp_t;
     int ngx_lua_ffi_socket_tcp_receive(ngx_lua_tcp_t *s, int mode, size_t n,
-        const char *pat, size_t pat_len, int inclusive,
+        const char *pat, size_t pat_len, int inclusive, uint64_t iter,
         u_char *err, size_t *errlen);
     int ngx_lua_ffi_socket_tcp_result(ngx_lua_tcp_t *s, const u_char **data,
         size_t *len, size_t *sent, int *found, const u_char **err,
@@ -63,9 +63,10 @@ local NULL = ffi_new("void *")
 
 -- Slots of the socket object: its anchor (1), the userdata that holds the
 -- socket (collected, it closes it); its handle (a light userdata: the
--- socket's address, which the C functions of ngx_lua.socket and the FFI
--- functions take, valid while the anchor lives); what setclientcert and
--- settrustedstore keep alive for the next sslhandshake.
+-- address of the anchor's payload, which the C functions of
+-- ngx_lua.socket and the FFI functions take, valid while the anchor
+-- lives); what setclientcert and settrustedstore keep alive for the next
+-- sslhandshake.
 local HANDLE, CLIENT_CERT, CLIENT_PKEY, TRUSTED_STORE = 2, 3, 4, 5
 
 -- What c_result returns after a yield: as connect, send or receive.
@@ -206,66 +207,87 @@ function tcp.connect(self, host, port, opts)
     return finished(h, OUT_CONNECT, c_connect(h, host, p, pool, size, backlog))
 end
 
--- Appends v's pieces to out after its first n; returns the new count.
+-- Appends the pieces of the table v to out after its first n, walking it
+-- as upstream does a table it sends: up to its largest integer key, only
+-- strings, numbers and such tables inside ("bad data type nil found" for
+-- a hole, as for a boolean or ngx.null); returns the new count. The
+-- errors carry no position, as upstream's from its C function.
 local function flatten(v, out, n)
-    local t = type(v)
-    if t == "string" then
-        n = n + 1
-        out[n] = v
-    elseif t == "number" then
-        n = n + 1
-        out[n] = tostring(v)
-    elseif t == "table" then
-        for i = 1, #v do
-            n = flatten(v[i], out, n)
+    local max = 0
+    for k in pairs(v) do
+        if type(k) ~= "number" or k < 1 or floor(k) ~= k then
+            error("bad argument #1 to 'send' (non-array table found)", 0)
         end
-    elseif t == "boolean" then
-        n = n + 1
-        out[n] = tostring(v)
-    elseif v == nil then
-        n = n + 1
-        out[n] = "nil"
-    else
-        error("bad argument #1 to 'send' (string, number, boolean, nil, or array table expected, got " .. t .. ")", 4)
+        if k > max then
+            max = k
+        end
+    end
+    for i = 1, max do
+        local e = v[i]
+        local t = type(e)
+        if t == "string" then
+            n = n + 1
+            out[n] = e
+        elseif t == "number" then
+            n = n + 1
+            out[n] = tostring(e)
+        elseif t == "table" then
+            n = flatten(e, out, n)
+        else
+            error("bad argument #1 to 'send' (bad data type " .. t .. " found)", 0)
+        end
     end
     return n
 end
 
--- Whether table.concat gives the bytes flatten would: an array of
--- strings and numbers only (concat formats numbers as tostring does).
+-- Whether table.concat gives the bytes flatten would: strings and
+-- numbers at 1 to #v (concat formats numbers as tostring does) and
+-- nothing after them (a table with other keys goes to flatten, which
+-- refuses it as upstream does). One next() instead of a pairs() walk:
+-- this runs for every table a client library sends. (An integer key
+-- that LuaJIT keeps in the hash part may hide another key from it.)
 local function flat_array(v)
-    for i = 1, #v do
+    local m = #v
+    for i = 1, m do
         local t = type(v[i])
         if t ~= "string" and t ~= "number" then
             return false
         end
     end
-    return true
+    if m == 0 then
+        return next(v) == nil
+    end
+    return next(v, m) == nil
 end
 
 function tcp.send(self, data)
     local h = handle_of(self)
-    if type(data) ~= "string" then
+    local t = type(data)
+    if t == "table" then
         -- lua-resty-redis and the like send an array of strings and
         -- numbers: joined at once, without the copy of its pieces.
-        if type(data) == "table" and flat_array(data) then
+        if flat_array(data) then
             data = concat(data)
         else
             local out = {}
             flatten(data, out, 0)
             data = concat(out)
         end
+    elseif t == "number" or t == "boolean" or t == "nil" then
+        data = tostring(data)
+    elseif t ~= "string" then
+        error("bad argument #1 to 'send' (string, number, boolean, nil, or array table expected, got " .. t .. ")", 2)
     end
     return finished(h, OUT_SEND, c_send(h, data))
 end
 
-local function receive(self, mode, n, pat, inclusive)
+local function receive(self, mode, n, pat, inclusive, iter)
     local s = sock_of(self)
     data_len[0] = 0
     found[0] = 0
     local err, errlen = get_errbuf()
     local rc = C.ngx_lua_ffi_socket_tcp_receive(s, mode, n, pat, pat and #pat or 0,
-                                                inclusive and 1 or 0, err, errlen)
+                                                inclusive and 1 or 0, iter or 0, err, errlen)
     if rc == FFI_NO_REQ_CTX or rc == FFI_DECLINED then
         error(ffi_str(err, errlen[0]), 3)
     end
@@ -274,7 +296,9 @@ local function receive(self, mode, n, pat, inclusive)
         return ffi_str(data_ptr[0], data_len[0])
     end
     local e = ffi_str(err, errlen[0])
-    if data_len[0] > 0 or e == "timeout" or e == "closed" then
+    -- A receive that failed returns what it got ("" too), one refused
+    -- before it started nothing more, as upstream's.
+    if found[0] ~= -1 then
         return nil, e, ffi_str(data_ptr[0], data_len[0])
     end
     return nil, e
@@ -300,20 +324,41 @@ function tcp.receive(self, pat)
     error("bad argument #1 to 'receive' (bad pattern argument: " .. tostring(pat) .. ")", 2)
 end
 
+-- Numbers the receiveuntil iterators: the socket keeps the partial match
+-- of the iterator that read last and gives its bytes back when any other
+-- read comes.
+local last_iter = 0
+
 -- receiveuntil(pattern, {inclusive = bool}): an iterator returning the
--- data before the pattern; with a size argument, chunks of at most size
+-- data before the pattern; with a size argument, chunks of about size
 -- bytes (the last one "" when the pattern follows a full chunk), then nil
 -- (and the iterator starts over).
 function tcp.receiveuntil(self, pat, opts)
     sock_of(self)
-    if type(pat) ~= "string" then
+    -- The options first, as upstream checks them.
+    local inclusive = false
+    if opts ~= nil then
+        if type(opts) ~= "table" then
+            error("bad argument #2 to 'receiveuntil' (table expected, got " .. type(opts) .. ")", 2)
+        end
+        local v = opts.inclusive
+        if type(v) == "boolean" then
+            inclusive = v
+        elseif v ~= nil then
+            error("bad \"inclusive\" option value type: " .. type(v), 2)
+        end
+    end
+    if type(pat) == "number" then
+        pat = tostring(pat)
+    elseif type(pat) ~= "string" then
         error("bad argument #1 to 'receiveuntil' (string expected, got " .. type(pat) .. ")", 2)
     end
     if #pat == 0 then
         return nil, "pattern is empty"
     end
-    local inclusive = opts and opts.inclusive and true or false
     local finished = false
+    last_iter = last_iter + 1
+    local iter = last_iter
     return function(size)
         if finished then
             finished = false
@@ -326,13 +371,20 @@ function tcp.receiveuntil(self, pat, opts)
                 error("bad argument #1 to iterator (bad size)", 2)
             end
         end
-        local data, err, partial = receive(self, 4, n, pat, inclusive)
+        local data, err, partial = receive(self, 4, n, pat, inclusive, iter)
         if data and n > 0 and found[0] == 1 then
             -- Even "" (the pattern at the cursor): the end shows as nil
             -- at the next call, as upstream's.
             finished = true
         end
-        return data, err, partial
+        if data then
+            -- One value, as upstream's: ngx.say(it()) prints no "nil"s.
+            return data
+        end
+        if partial then
+            return nil, err, partial
+        end
+        return nil, err
     end
 end
 
@@ -580,6 +632,12 @@ function tcp.setoption(self, name, value)
     if value == nil then
         return nil, 'missing the "value" argument'
     end
+    if name == "ip-transparent" then
+        -- Upstream's lua-resty-core keeps the value for the stream
+        -- module's connect; the http module never reads it: accepted
+        -- (even before any connect) and without effect.
+        return true
+    end
     local v
     if type(value) == "boolean" then
         v = value and 1 or 0
@@ -655,16 +713,17 @@ function udp.send(self, data)
     return nil, err
 end
 
--- As upstream, a datagram is read into at most 8192 bytes.
+-- As upstream since v0.10.23, a datagram is read into at most 65536
+-- bytes.
 function udp.receive(self, size)
-    local n = 8192
+    local n = 65536
     if size ~= nil then
         n = tonumber(size)
         if not n or n <= 0 then
             error("bad argument #1 to 'receive' (bad size)", 2)
         end
-        if n > 8192 then
-            n = 8192
+        if n > 65536 then
+            n = 65536
         end
     end
     local data, err = receive(self, 3, n)
@@ -691,6 +750,8 @@ local req_sock = {
     settimeout = tcp.settimeout,
     settimeouts = tcp.settimeouts,
     getfd = tcp.getfd,
+    getoption = tcp.getoption,
+    setoption = tcp.setoption,
 }
 local req_sock_mt = { __index = req_sock }
 local raw_req_sock = {
@@ -701,6 +762,8 @@ local raw_req_sock = {
     settimeout = tcp.settimeout,
     settimeouts = tcp.settimeouts,
     getfd = tcp.getfd,
+    getoption = tcp.getoption,
+    setoption = tcp.setoption,
 }
 local raw_req_sock_mt = { __index = raw_req_sock }
 
