@@ -194,10 +194,11 @@ fn run_callback(t: &Timer) {
     };
     with_state(|st| st.running += 1);
     let (id, premature, every) = (t.id, t.premature, t.every > 0);
+    let run_key = vm.slot_key(TIMER_RUN);
     // SAFETY: ctx is the fake request's live context.
     let outcome = unsafe {
         sched::start_with(ctx, Phase::Timer, after_resume, |co| {
-            co.push_registry(TIMER_RUN);
+            co.push_registry(run_key);
             co.push_number(id);
             co.push_bool(premature);
             co.push_bool(every);

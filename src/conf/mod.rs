@@ -38,6 +38,8 @@ pub struct MainConf {
     pub uses_access: bool,
     pub uses_precontent: bool,
     pub uses_log: bool,
+    /// Some location has `content_by_lua*`.
+    pub uses_content: bool,
     /// Some location has `header_filter_by_lua*` (or `body_filter_by_lua*`,
     /// whose buffers our header filter asks to be in memory) /
     /// `body_filter_by_lua*`: only then are our filters in nginx's chains.
@@ -179,6 +181,7 @@ impl Default for MainConf {
             uses_access: false,
             uses_precontent: false,
             uses_log: false,
+            uses_content: false,
             uses_header_filter: false,
             uses_body_filter: false,
             uses_ssl_cert: false,

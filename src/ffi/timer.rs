@@ -19,10 +19,11 @@ const MAX_DELAY_MS: f64 = (1u64 << 62) as f64;
 
 /// A delay in ms from Lua as a timer offset (NaN as 0).
 fn delay(ms: f64) -> ngx_msec_t {
-    if ms.is_nan() {
-        0
+    // NaN compares false: 0, as a negative delay.
+    if ms > 0.0 {
+        ms.min(MAX_DELAY_MS) as ngx_msec_t
     } else {
-        ms.clamp(0.0, MAX_DELAY_MS) as ngx_msec_t
+        0
     }
 }
 
@@ -128,7 +129,13 @@ fn start(L: State, every: bool) -> Result<c_int, Raise> {
     }
     let id = LAST_ID.get() + 1.0;
     LAST_ID.set(id);
-    if !L.registry_table_set_record(timer::TIMERS, id, 2, n) {
+    // The callbacks table through the VM's ref of it when a request runs
+    // this (init_worker_by_lua* has no request context: the fixed slot).
+    let timers = match current().lua_ctx() {
+        Some(ctx) => ctx.vm().slot_key(timer::TIMERS),
+        None => timer::TIMERS,
+    };
+    if !L.registry_table_set_record(timers, id, 2, n) {
         return Err(plain(L, "no timers table".into()));
     }
     let mut e = ErrBuf::new();
@@ -139,7 +146,7 @@ fn start(L: State, every: bool) -> Result<c_int, Raise> {
             Ok(1)
         }
         rc => {
-            L.registry_table_unset(timer::TIMERS, id);
+            L.registry_table_unset(timers, id);
             if rc == FFI_NO_REQ {
                 return Err(plain(L, String::from_utf8_lossy(e.text()).into_owned()));
             }

@@ -186,26 +186,44 @@ impl LuaCtx {
 
     /// Cancels and unanchors every thread of the previous (or finished)
     /// handler.
+    #[inline]
     pub fn release_threads(&mut self) {
+        // Inlined test, out-of-line work: most calls find no thread (a
+        // handler's start, a context's drop), and the call of the whole
+        // function cost them its register saves.
         if !self.threads.is_empty() {
-            for t in self.threads.iter_mut() {
-                t.cancel_events();
-                t.release();
-                t.state = CoState::Dead;
-            }
-            SPARE.with(|s| {
-                while s.records.len() < SPARE_RECORDS {
-                    match self.threads.pop() {
-                        Some(t) => s.records.push(t),
-                        None => break,
-                    }
-                }
-            });
-            self.threads.clear();
+            self.release_thread_records();
         }
         self.entry = ptr::null_mut();
         self.event_waiter = ptr::null_mut();
         self.entry_failed = false;
+    }
+
+    #[inline(never)]
+    fn release_thread_records(&mut self) {
+        for t in self.threads.iter_mut() {
+            t.cancel_events();
+            t.release();
+            t.state = CoState::Dead;
+        }
+        SPARE.with(|s| {
+            if self.threads.len() == 1 {
+                // A handler without light threads: its entry thread alone.
+                if s.records.len() < SPARE_RECORDS {
+                    if let Some(t) = self.threads.pop() {
+                        s.records.push(t);
+                    }
+                }
+                return;
+            }
+            while s.records.len() < SPARE_RECORDS {
+                match self.threads.pop() {
+                    Some(t) => s.records.push(t),
+                    None => break,
+                }
+            }
+        });
+        self.threads.clear();
     }
 
     /// Ties `data` to the request: `end(data)` runs when the request ends.

@@ -100,7 +100,10 @@ pub unsafe fn run_sync(
     // no request (file paths with variables are only allowed in request
     // phases).
     let r = unsafe {
-        push_traceback(L);
+        match ctx.as_ref() {
+            Some(c) => (*c.vm).push_traceback(L),
+            None => push_traceback(L),
+        }
         let pushed = match ctx.as_mut() {
             Some(c) => h.push_in(&mut *c.vm, L, c.r, cache),
             None => h.push(L, ptr::null_mut(), cache),

@@ -41,6 +41,16 @@ pub struct Vm {
     code_refs: Vec<c_int>,
     /// `lua_max_memory`'s counting allocator, when set.
     budget: Option<Box<super::limits::Budget>>,
+    /// A registry ref of `pcall`'s message handler too: a small positive
+    /// key, found in the registry's array part (the fixed negative slot
+    /// is hashed, a chain walk in a registry holding many refs).
+    traceback_ref: c_int,
+    /// Registry refs of what the [`TIMERS`] and [`TIMER_RUN`] slots hold
+    /// once lua-lib is loaded (the same objects, found in the array part;
+    /// `LUA_NOREF` in a VM without ngx.timer): a timer's creation and run
+    /// look them up.
+    timers_ref: c_int,
+    timer_run_ref: c_int,
 }
 
 /// A module of C functions for lua-lib: its `package.loaded` name and its
@@ -109,6 +119,39 @@ pub fn expand_path(spec: &[u8], default: &[u8], prefix: &[u8]) -> Vec<u8> {
         }
     }
     out
+}
+
+/// How many small registry refs [`reserve_registry_refs`] sets aside:
+/// room for the message handler, the timer slots and the first handler
+/// chunks and entry coroutines. (64 measured the same everywhere but in
+/// capture-multi, where the other layout of the registry made LuaJIT
+/// compile other traces, about 800 instructions more with two seeds of
+/// three.)
+const RESERVED_REFS: usize = 16;
+
+/// Takes refs 1..=RESERVED_REFS and frees them again, so they wait on
+/// `luaL_ref`'s free list while the registry's array part holds their
+/// slots (a table grows its array part when integer keys fill it; it
+/// does not shrink it). The refs taken first and looked up on every run
+/// (pcall's message handler, handler chunks, the timer slots, entry
+/// coroutines) then cost an array index instead of a walk of the hash
+/// part, which the registry's many string keys make long: about 60
+/// instructions a lookup.
+///
+/// # Safety
+/// `L` is a fresh state: no ref taken yet.
+unsafe fn reserve_registry_refs(L: *mut lua_State) {
+    let mut refs = [0; RESERVED_REFS];
+    // SAFETY: balanced: each pushed value is popped by luaL_ref.
+    unsafe {
+        for r in refs.iter_mut() {
+            lua_pushboolean(L, 1);
+            *r = luaL_ref(L, LUA_REGISTRYINDEX);
+        }
+        for &r in refs.iter().rev() {
+            luaL_unref(L, LUA_REGISTRYINDEX, r);
+        }
+    }
 }
 
 impl Vm {
@@ -183,7 +226,7 @@ impl Vm {
             if L.is_null() {
                 return Err("failed to create the Lua VM".into());
             }
-            let vm = Vm {
+            let mut vm = Vm {
                 state: L,
                 ctx_free: Vec::new(),
                 ctx_next: 1,
@@ -191,8 +234,12 @@ impl Vm {
                 thread_cache_max: THREAD_CACHE_DEFAULT,
                 code_refs: Vec::new(),
                 budget: None,
+                traceback_ref: LUA_NOREF,
+                timers_ref: LUA_NOREF,
+                timer_run_ref: LUA_NOREF,
             };
             luaL_openlibs(L);
+            reserve_registry_refs(L);
 
             lua_getglobal(L, c"package".as_ptr());
             for (field, spec) in [(c"path", path), (c"cpath", cpath)] {
@@ -220,6 +267,8 @@ impl Vm {
             lua_newtable(L);
             lua_rawseti_(L, LUA_REGISTRYINDEX, CODE_CACHE);
             lua_pushcfunction(L, traceback);
+            lua_pushvalue(L, -1);
+            vm.traceback_ref = luaL_ref(L, LUA_REGISTRYINDEX);
             lua_rawseti_(L, LUA_REGISTRYINDEX, TRACEBACK);
             lua_newtable(L);
             lua_setfield(L, LUA_REGISTRYINDEX, CTX_TABLES.as_ptr());
@@ -246,6 +295,8 @@ impl Vm {
             lua_pop(L, 2);
 
             vm.run_string(init, c"=ngx_lua_init")?;
+            vm.timers_ref = vm.slot_ref(TIMERS);
+            vm.timer_run_ref = vm.slot_ref(TIMER_RUN);
             Ok(vm)
         }
     }
@@ -281,6 +332,51 @@ impl Vm {
 
     /// The main state, as a handle for the stack operations of
     /// [`State`](super::cfunction::State).
+    /// A registry ref of the value in the fixed slot `slot`, or
+    /// `LUA_NOREF` when the slot is empty.
+    ///
+    /// # Safety
+    /// Outside any running Lua code of this VM.
+    unsafe fn slot_ref(&self, slot: c_int) -> c_int {
+        let L = self.state;
+        // SAFETY: the VM's live main state; balanced: the value is pushed,
+        // then popped by luaL_ref or lua_pop.
+        unsafe {
+            lua_rawgeti_(L, LUA_REGISTRYINDEX, slot);
+            if lua_type(L, -1) == LUA_TNIL {
+                lua_pop(L, 1);
+                return LUA_NOREF;
+            }
+            luaL_ref(L, LUA_REGISTRYINDEX)
+        }
+    }
+
+    /// The registry key to read the fixed slot `slot` ([`TIMERS`] or
+    /// [`TIMER_RUN`]) by: the VM's ref of its value when it has one.
+    #[inline]
+    pub fn slot_key(&self, slot: c_int) -> c_int {
+        let r = match slot {
+            TIMERS => self.timers_ref,
+            TIMER_RUN => self.timer_run_ref,
+            _ => LUA_NOREF,
+        };
+        if r > 0 {
+            r
+        } else {
+            slot
+        }
+    }
+
+    /// [`push_traceback`] through the VM's own ref of the handler.
+    ///
+    /// # Safety
+    /// `L` is a state of this VM, with room on its stack.
+    #[inline]
+    pub unsafe fn push_traceback(&self, L: *mut lua_State) {
+        // SAFETY: the caller's promise; the ref was made with the VM.
+        unsafe { lua_rawgeti_(L, LUA_REGISTRYINDEX, self.traceback_ref) }
+    }
+
     pub fn main_state(&self) -> super::cfunction::State {
         // SAFETY: the VM owns its live state until it is dropped.
         unsafe { super::cfunction::State::from_raw(self.state) }

@@ -477,6 +477,7 @@ fn set_handler(cf: Conf, conf: &mut c_void, phase: Phase, form: Form) -> SetResu
                     &mut lcf.access
                 }
                 Phase::Content => {
+                    mcf.uses_content = true;
                     cf.set_content_handler(Some(crate::phase::content::handler));
                     &mut lcf.content
                 }

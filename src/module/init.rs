@@ -147,8 +147,18 @@ fn configure(cf: Conf) -> bool {
     // them and see subrequest responses too. Those are in the chains only
     // when some location has one: a pass through them cost every response
     // about 150 instructions. (nginx allows one http block, so one call
-    // of this hook per cycle decides for all its locations.)
-    subrequest::install();
+    // of this hook per cycle decides for all its locations.) Likewise the
+    // capture filters: only a handler of a request phase can issue a
+    // capture (timers, filters, log and TLS handlers may not), so without
+    // one there is never a response to capture.
+    if mcf.uses_server_rewrite
+        || mcf.uses_rewrite
+        || mcf.uses_access
+        || mcf.uses_precontent
+        || mcf.uses_content
+    {
+        subrequest::install();
+    }
     if mcf.uses_header_filter {
         header_filter::install();
     }

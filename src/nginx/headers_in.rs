@@ -126,34 +126,60 @@ fn headers_in_table() -> impl Iterator<Item = (&'static [u8], ngx_uint_t)> {
         })
 }
 
+/// The `ngx_http_headers_in` entry of a header name (any case): nginx's
+/// own hash of that table (built lower-cased at configuration time), or
+/// a walk over the table for a name longer than the lookup buffer.
+fn header_in_entry(r: Request, name: &[u8]) -> Option<(&'static [u8], ngx_uint_t)> {
+    let mut lower = [0u8; 32];
+    if name.len() > lower.len() {
+        return headers_in_table().find(|(n, _)| n.eq_ignore_ascii_case(name));
+    }
+    // SAFETY: `lower` has room for name.len() bytes; the core main conf of
+    // a live request holds the headers_in hash nginx built from its
+    // ngx_http_headers_in table, whose values are that table's entries
+    // (static, names in nginx's binary).
+    unsafe {
+        let hash = ngx_hash_strlow(lower.as_mut_ptr(), name.as_ptr() as *mut u8, name.len());
+        let cmcf = r.core_main_conf();
+        let e = ngx_hash_find(
+            &mut (*cmcf).headers_in_hash,
+            hash,
+            lower.as_mut_ptr(),
+            name.len(),
+        ) as *const ngx_http_header_t;
+        let e = e.as_ref()?;
+        Some((
+            core::slice::from_raw_parts(e.name.data, e.name.len),
+            e.offset,
+        ))
+    }
+}
+
 /// One field of `headers_in` being synced with the header list.
 #[derive(Clone, Copy)]
 struct FieldIn {
-    name: &'static [u8],
     offset: ngx_uint_t,
     /// An `ngx_array_t` of element pointers (nginx < 1.23's multi headers).
     #[cfg_attr(ngx_lua_nginx_ge_1_25, allow(dead_code))]
     array: bool,
-    /// The last element given to the field.
-    last: *mut ngx_table_elt_t,
 }
 
 impl FieldIn {
-    const EMPTY: FieldIn = FieldIn {
-        name: &[],
-        offset: 0,
-        array: false,
-        last: ptr::null_mut(),
-    };
-
     fn new(name: &'static [u8], offset: ngx_uint_t) -> FieldIn {
         FieldIn {
-            name,
             offset,
             array: cfg!(not(ngx_lua_nginx_ge_1_25)) && is_array_field(name),
-            last: ptr::null_mut(),
         }
     }
+}
+
+/// The last element given to each field in one sync, for appending to a
+/// field's `next` chain (nginx ≥ 1.23) without walking it: a handful of
+/// fields at most in practice; one past the capacity walks its chain.
+#[cfg(ngx_lua_nginx_ge_1_25)]
+struct Lasts {
+    n: usize,
+    slots: [(ngx_uint_t, *mut ngx_table_elt_t); 16],
 }
 
 impl Request {
@@ -235,68 +261,82 @@ impl Request {
     /// (removal shifts the elements that follow, so every field may be
     /// stale).
     fn sync_fields_in(self, only: Option<&[u8]>) {
-        // Every field at once: one walk over the elements, each element
-        // looked up in the table (a subrequest copies its parent's headers
-        // and syncs them all; a walk per table entry was most of its cost).
-        const MAX: usize = 64;
-        let mut fields = [FieldIn::EMPTY; MAX];
-        let mut n = 0;
-        for (name, offset) in headers_in_table() {
-            if only.is_some_and(|o| !name.eq_ignore_ascii_case(o)) {
-                continue;
-            }
-            if n == MAX {
-                // A table larger than any nginx's: one walk per entry.
-                if only.is_none() {
-                    for (name, _) in headers_in_table() {
-                        self.sync_fields_in(Some(name));
+        // Each element is looked up in nginx's hash of the table, and only
+        // the fields that hold something are emptied first (a subrequest
+        // copies its parent's headers and syncs them all: a walk over the
+        // table per element cost about 2,000 instructions a subrequest).
+        let only = match only {
+            Some(name) => match header_in_entry(self, name) {
+                Some((n, offset)) => {
+                    let f = FieldIn::new(n, offset);
+                    self.reset_field_in(f);
+                    Some((name, f))
+                }
+                None => return,
+            },
+            None => {
+                let mut e = ptr::addr_of!(ngx_http_headers_in) as *const ngx_http_header_t;
+                // SAFETY: nginx's static table ends with an entry whose
+                // name is empty; `offset` is that of a pointer field of
+                // ngx_http_headers_in_t or (the array fields of nginx <
+                // 1.23) of an ngx_array_t, whose first word is its `elts`
+                // pointer; the names are static strings of nginx's binary.
+                unsafe {
+                    while (*e).name.len != 0 {
+                        let offset = (*e).offset;
+                        if !(*(self.field_in(offset) as *const *const u8)).is_null() {
+                            let name = core::slice::from_raw_parts((*e).name.data, (*e).name.len);
+                            self.reset_field_in(FieldIn::new(name, offset));
+                        }
+                        e = e.add(1);
                     }
                 }
-                return;
+                None
             }
-            fields[n] = FieldIn::new(name, offset);
-            self.reset_field_in(&fields[n]);
-            n += 1;
-        }
-        let fields = &mut fields[..n];
+        };
+        #[cfg(ngx_lua_nginx_ge_1_25)]
+        let mut lasts = Lasts {
+            n: 0,
+            slots: [(0, ptr::null_mut()); 16],
+        };
         // SAFETY: the request's header list, which add_to_field_in does
         // not change (it only links elements).
         for h in unsafe { RawElts::new(self.headers_in_list()) } {
             // SAFETY: the list yields live elements of the request pool.
             let key = str_bytes(unsafe { &(*h).key });
-            if let Some(f) = fields.iter_mut().find(|f| f.name.eq_ignore_ascii_case(key)) {
-                self.add_to_field_in(f, h);
+            let field = match only {
+                Some((name, f)) => name.eq_ignore_ascii_case(key).then_some(f),
+                None => header_in_entry(self, key).map(|(n, offset)| FieldIn::new(n, offset)),
+            };
+            if let Some(f) = field {
+                self.add_to_field_in(
+                    f,
+                    h,
+                    #[cfg(ngx_lua_nginx_ge_1_25)]
+                    &mut lasts,
+                );
             }
         }
     }
 
-    /// The address of `f`'s field in the request's `headers_in`.
-    fn field_in(self, f: &FieldIn) -> *mut u8 {
+    /// The address of the field at `offset` in the request's `headers_in`.
+    fn field_in(self, offset: ngx_uint_t) -> *mut u8 {
         // SAFETY: a field of the live request; `offset` comes from nginx's
         // ngx_http_headers_in table, so it lies inside ngx_http_headers_in_t.
-        unsafe { (ptr::addr_of_mut!((*self.as_ptr()).headers_in) as *mut u8).add(f.offset) }
+        unsafe { (ptr::addr_of_mut!((*self.as_ptr()).headers_in) as *mut u8).add(offset) }
     }
 
     /// Empties the field: no element (or an empty array).
-    fn reset_field_in(self, f: &FieldIn) {
+    fn reset_field_in(self, f: FieldIn) {
         // SAFETY: `offset` comes from nginx's ngx_http_headers_in table, so
         // it is the offset of a `ngx_table_elt_t *` field of
         // ngx_http_headers_in_t (for nginx < 1.23's multi headers, an
-        // `ngx_array_t` of such pointers); arrays live in the request pool.
+        // `ngx_array_t` of such pointers, in the request pool or zeroed).
         unsafe {
-            let field = self.field_in(f);
+            let field = self.field_in(f.offset);
             #[cfg(not(ngx_lua_nginx_ge_1_25))]
             if f.array {
-                let arr = field as *mut ngx_array_t;
-                if (*arr).elts.is_null() {
-                    // ngx_array_init is a static inline function in C.
-                    let size = core::mem::size_of::<*mut ngx_table_elt_t>();
-                    (*arr).elts = ngx_palloc(self.pool(), 2 * size);
-                    (*arr).size = size;
-                    (*arr).nalloc = if (*arr).elts.is_null() { 0 } else { 2 };
-                    (*arr).pool = self.pool();
-                }
-                (*arr).nelts = 0;
+                (*(field as *mut ngx_array_t)).nelts = 0;
                 return;
             }
             *(field as *mut *mut ngx_table_elt_t) = ptr::null_mut();
@@ -306,14 +346,29 @@ impl Request {
     /// Adds element `h` (named as the field) to the field: the first one
     /// is the field's; later ones join its array (nginx < 1.23's multi
     /// headers) or its `next` chain (nginx ≥ 1.23).
-    fn add_to_field_in(self, f: &mut FieldIn, h: *mut ngx_table_elt_t) {
+    fn add_to_field_in(
+        self,
+        f: FieldIn,
+        h: *mut ngx_table_elt_t,
+        #[cfg(ngx_lua_nginx_ge_1_25)] lasts: &mut Lasts,
+    ) {
         // SAFETY: as reset_field_in; `h` is a live element of the
         // request's header list.
         unsafe {
-            let field = self.field_in(f);
+            let field = self.field_in(f.offset);
             #[cfg(not(ngx_lua_nginx_ge_1_25))]
             if f.array {
                 let arr = field as *mut ngx_array_t;
+                if (*arr).elts.is_null() {
+                    // A zeroed array (a subrequest's, or never used);
+                    // ngx_array_init is a static inline function in C.
+                    let size = core::mem::size_of::<*mut ngx_table_elt_t>();
+                    (*arr).elts = ngx_palloc(self.pool(), 2 * size);
+                    (*arr).nelts = 0;
+                    (*arr).size = size;
+                    (*arr).nalloc = if (*arr).elts.is_null() { 0 } else { 2 };
+                    (*arr).pool = self.pool();
+                }
                 if (*arr).nalloc == 0 {
                     return;
                 }
@@ -323,15 +378,31 @@ impl Request {
                 }
                 return;
             }
+            let first = field as *mut *mut ngx_table_elt_t;
             #[cfg(ngx_lua_nginx_ge_1_25)]
             {
                 (*h).next = ptr::null_mut();
-                if !f.last.is_null() {
-                    (*f.last).next = h;
+                if !(*first).is_null() {
+                    let slots = &mut lasts.slots[..lasts.n];
+                    let last = match slots.iter_mut().find(|s| s.0 == f.offset) {
+                        Some(s) => core::mem::replace(&mut s.1, h),
+                        None => {
+                            // Past the capacity: the chain's end.
+                            let mut e = *first;
+                            while !(*e).next.is_null() {
+                                e = (*e).next;
+                            }
+                            e
+                        }
+                    };
+                    (*last).next = h;
+                    return;
+                }
+                if lasts.n < lasts.slots.len() {
+                    lasts.slots[lasts.n] = (f.offset, h);
+                    lasts.n += 1;
                 }
             }
-            f.last = h;
-            let first = field as *mut *mut ngx_table_elt_t;
             if (*first).is_null() {
                 *first = h;
             }
@@ -406,7 +477,7 @@ impl Request {
                 return false;
             }
             // The array fields of nginx < 1.23 must not share the parent's
-            // array memory either: sync_fields_in allocates new ones.
+            // array memory either: add_to_field_in allocates new ones.
             #[cfg(not(ngx_lua_nginx_ge_1_25))]
             {
                 (*self.as_ptr()).headers_in.cookies = core::mem::zeroed();

@@ -5,6 +5,9 @@
 local c = require "ngx_lua.arg"
 local base = require "resty.core.base"
 
-ngx.arg = setmetatable({}, { __index = c.index, __newindex = c.newindex })
+-- An array part of two (always empty) slots: LuaJIT finds [1] and [2]
+-- missing there before calling the metamethods, instead of hashing the
+-- number into the empty hash part first.
+ngx.arg = setmetatable(base.new_tab(2, 0), { __index = c.index, __newindex = c.newindex })
 
 return { version = base.version }
