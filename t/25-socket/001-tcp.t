@@ -1146,3 +1146,31 @@ received: pong
 close after: 1
 --- no_error_log
 [error]
+
+
+
+=== TEST 37: tcp: receiveany after the peer shut its writing side gives "closed", and the socket still sends
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            sock:settimeout(1000)
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            local data, err = sock:receiveany(1024)
+            ngx.say("receiveany: ", data, " ", err)
+            ngx.say("send: ", sock:send("sent after the read side closed"))
+            ngx.say("close: ", sock:close())
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_shutdown: 1
+--- tcp_query eval
+"sent after the read side closed"
+--- request
+GET /t
+--- response_body
+receiveany: nil closed
+send: 31
+close: 1
+--- no_error_log
+[error]

@@ -1530,6 +1530,11 @@ sub start_tcp_server {
     }
     my $reply_delay = parse_time(sec($block, 'tcp_reply_delay'));
     my $no_close = has_sec($block, 'tcp_no_close');
+    # Test::Nginx's tcp_shutdown: shut that side of each accepted
+    # connection down at once (1: the server's writing side, so the client
+    # reads EOF), then read the query as usual.
+    my $shut = sec($block, 'tcp_shutdown');
+    $shut =~ s/\s+//g if defined $shut;
     my $srv = listen_target($block, 'tcp_listen', 'tcp');
     my $pid = fork();
     bail_out("fork failed: $!") if !defined $pid;
@@ -1541,6 +1546,7 @@ sub start_tcp_server {
     $SIG{TERM} = sub { POSIX::_exit(0) };
     while (1) {
         my $c = $srv->accept or next;
+        shutdown($c, $shut + 0) if defined $shut && $shut ne '';
         my $buf = '';
         my $sel = IO::Select->new($c);
         my $deadline = time + 10;
