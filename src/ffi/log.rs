@@ -35,7 +35,8 @@ export! {
             Some(ctx) => ctx.req().log_handle().write(lvl, lua_bytes!(msg, len)),
             // Upstream's init_worker_by_lua* runs in a fake request whose
             // log lines end with the context.
-            None if cur.phase == Phase::InitWorker => log::Log::cycle().write_in_context(
+            None if cur.phase == Phase::InitWorker => crate::nginx::log_context::write_in_context(
+                log::Log::cycle(),
                 lvl,
                 lua_bytes!(msg, len),
                 c", context: init_worker_by_lua*",

@@ -1,6 +1,4 @@
 //! nginx error-log output.
-use core::ffi::c_void;
-use core::ptr;
 
 use nginx_sys::*;
 
@@ -74,21 +72,10 @@ impl Log {
         unsafe { log_error(level, self.0, msg) }
     }
 
-    /// Writes `msg` as [`Log::write`] does, the line ending with
-    /// `context` (upstream's ", context: init_worker_by_lua*", which its
-    /// fake connection's log handler appends there).
-    pub fn write_in_context(self, level: u32, msg: &[u8], context: &'static core::ffi::CStr) {
-        // SAFETY: null or a live log (see from_raw); the copy lives for
-        // the call, its chain is the original's.
-        unsafe {
-            let Some(orig) = self.0.as_ref() else {
-                return;
-            };
-            let mut copy = *orig;
-            copy.handler = Some(context_handler);
-            copy.data = context.as_ptr() as *mut c_void;
-            log_error(level, &mut copy, msg)
-        }
+    /// The raw log (null for none).
+    #[inline]
+    pub fn as_ptr(self) -> *mut ngx_log_t {
+        self.0
     }
 
     /// Whether the log takes debug lines (the check [`debug!`](crate::debug)
@@ -111,25 +98,6 @@ impl Log {
         };
         self.write(NGX_LOG_DEBUG, msg.as_bytes());
     }
-}
-
-/// The handler of [`Log::write_in_context`]'s copy: appends the C string
-/// its data points at.
-unsafe extern "C" fn context_handler(
-    log: *mut ngx_log_t,
-    buf: *mut u_char,
-    len: usize,
-) -> *mut u_char {
-    super::panic::guard(buf, || {
-        // SAFETY: nginx's arguments (room for len bytes at buf); the log is
-        // write_in_context's copy, whose data is a 'static C string.
-        unsafe {
-            let ctx = core::ffi::CStr::from_ptr((*log).data as *const core::ffi::c_char).to_bytes();
-            let n = ctx.len().min(len);
-            ptr::copy_nonoverlapping(ctx.as_ptr(), buf, n);
-            buf.add(n)
-        }
-    })
 }
 
 /// A pointer as nginx's `%p` prints it (upper-case hex, zero-padded to

@@ -18,6 +18,7 @@ pub mod headers_in;
 pub mod headers_out;
 pub mod helper;
 pub mod log;
+pub mod log_context;
 pub mod log_writer;
 pub mod module;
 pub mod ndk;
