@@ -27,6 +27,15 @@ pub const SOCKET_ANCHOR_MT: c_int = -0x6e67_0003;
 /// arguments) and of the Lua function that runs a callback by id.
 pub const TIMERS: c_int = -0x6e67_0004;
 pub const TIMER_RUN: c_int = -0x6e67_0005;
+/// Registry slot of `string.dump` as `luaL_openlibs` made it, for
+/// `embedded_searcher` (user code may replace the global later).
+const STRING_DUMP: c_int = -0x6e67_0006;
+
+/// lua-lib modules loaded with their debug information: their code logs
+/// through `ngx.log`, whose "[lua] file:line: function(): " prefix is
+/// read from it ("writing a global Lua variable", the regex cache's
+/// warning, a regex's compile error).
+const KEEP_DEBUG_INFO: [&str; 2] = ["resty.core.globals", "resty.core.regex"];
 
 pub struct Vm {
     state: *mut lua_State,
@@ -82,7 +91,60 @@ lua_cfunction! {
         if rc != 0 {
             return Err(Raise::Value);
         }
+        if !KEEP_DEBUG_INFO.contains(n) {
+            // SAFETY: the chunk luaL_loadbuffer just pushed is on top of
+            // the state we were called with, and a C function has
+            // LUA_MINSTACK slots.
+            unsafe { strip_debug_info(L.as_ptr(), &chunk) };
+        }
         Ok(1)
+    }
+}
+
+/// Replaces the function on top of the stack with a copy without debug
+/// information (line numbers, names of locals and upvalues), the same
+/// function reloaded from `string.dump(f, true)` under the same chunk
+/// name. lua-lib's bytecode stays in every VM for its life: its debug
+/// information was 35 KB of the 270 KB heap a worker starts with. What
+/// changes is only where a frame of lua-lib is shown: an error raised at
+/// level 1 inside lua-lib reads "ngx/balancer.lua:0: ...", a traceback's
+/// lua-lib frames have no line and local functions no name. Errors that
+/// users see point at their own code (level 2) and are unchanged. Left
+/// as it is when anything fails.
+///
+/// # Safety
+/// `L` is a live state with the loaded chunk on top and room for three
+/// values; `chunk` is the NUL-terminated chunk name it was loaded with.
+unsafe fn strip_debug_info(L: *mut lua_State, chunk: &[u8]) {
+    // SAFETY: a live state with the chunk on top (see the contract); the
+    // dump runs protected, its string stays on the stack while it is
+    // loaded, and every path leaves the stack as it found it but for the
+    // function on top.
+    unsafe {
+        lua_rawgeti_(L, LUA_REGISTRYINDEX, STRING_DUMP);
+        lua_pushvalue(L, -2);
+        lua_pushboolean(L, 1);
+        if lua_pcall(L, 2, 1, 0) != 0 {
+            lua_pop(L, 1);
+            return;
+        }
+        let Some(code) = to_bytes(L, -1) else {
+            lua_pop(L, 1);
+            return;
+        };
+        if luaL_loadbuffer(
+            L,
+            code.as_ptr() as *const c_char,
+            code.len(),
+            chunk.as_ptr() as *const c_char,
+        ) != 0
+        {
+            lua_pop(L, 2);
+            return;
+        }
+        // [chunk, dump, stripped] -> [stripped]
+        lua_replace(L, -3);
+        lua_pop(L, 1);
     }
 }
 
@@ -193,6 +255,10 @@ impl Vm {
                 budget: None,
             };
             luaL_openlibs(L);
+            lua_getglobal(L, c"string".as_ptr());
+            lua_getfield(L, -1, c"dump".as_ptr());
+            lua_rawseti_(L, LUA_REGISTRYINDEX, STRING_DUMP);
+            lua_pop(L, 1);
 
             lua_getglobal(L, c"package".as_ptr());
             for (field, spec) in [(c"path", path), (c"cpath", cpath)] {
