@@ -768,7 +768,7 @@ local raw_req_sock = {
 local raw_req_sock_mt = { __index = raw_req_sock }
 
 ngx.req = ngx.req or {}
-ngx.req.socket = function(...)
+base.set_api(ngx.req, "socket", function(...)
     local n = select("#", ...)
     if n > 1 then
         error("expecting 0 or 1 argument, but got " .. n, 2)
@@ -779,19 +779,19 @@ ngx.req.socket = function(...)
         return nil, h
     end
     return socket_object(raw and raw_req_sock_mt or req_sock_mt, anchor, h)
-end
+end)
 
 ngx.socket = ngx.socket or {}
-ngx.socket.udp = new_udp
-ngx.socket.tcp = new_tcp
-ngx.socket.stream = new_tcp
-ngx.socket.connect = function(host, port, opts)
+base.set_api(ngx.socket, "udp", new_udp)
+base.set_api(ngx.socket, "tcp", new_tcp)
+base.set_api(ngx.socket, "stream", new_tcp)
+base.set_api(ngx.socket, "connect", function(host, port, opts)
     local sock = new_tcp()
     local ok, err = sock:connect(host, port, opts)
     if not ok then
         return nil, err
     end
     return sock
-end
+end)
 
 return { version = base.version }
