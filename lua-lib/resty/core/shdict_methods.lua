@@ -1,5 +1,6 @@
--- ngx.shared.DICT: one object per lua_shared_dict zone, every method a
--- call into the module through FFI (src/ffi/shdict.rs).
+-- The methods of ngx.shared.DICT objects, every one a call into the
+-- module through FFI (src/ffi/shdict.rs); resty.core.shdict loads this
+-- at the first method lookup and copies them into the dicts' metatable.
 local ffi = require "ffi"
 local base = require "resty.core.base"
 local C = ffi.C
@@ -10,11 +11,8 @@ local get_errbuf = base.get_errbuf
 local get_string_buf = base.get_string_buf
 local FFI_OK, FFI_DECLINED = base.FFI_OK, base.FFI_DECLINED
 local type, tostring, tonumber, error, select = type, tostring, tonumber, error, select
-local setmetatable = setmetatable
 
 ffi.cdef [[
-    int ngx_lua_ffi_shdict_count(void);
-    void *ngx_lua_ffi_shdict_zone(int i, const unsigned char **name, size_t *len);
     void *ngx_lua_ffi_shdict_find(const unsigned char *name, size_t len);
     void ngx_lua_ffi_shdict_free(void *p);
     int ngx_lua_ffi_shdict_store(void *zone, int op, const unsigned char *key,
@@ -48,8 +46,6 @@ ffi.cdef [[
     size_t ngx_lua_ffi_shdict_free_space(void *zone);
 ]]
 
-local _M = { version = base.version }
-
 local STR_BUF_SIZE = 4096
 local value_type = ffi_new("int[1]")
 local user_flags = ffi_new("int[1]")
@@ -59,7 +55,6 @@ local forcible = ffi_new("int[1]")
 local size_out = ffi_new("size_t[1]")
 local long_out = ffi_new("long[1]")
 local str_ptr = ffi_new("unsigned char *[1]")
-local name_ptr = ffi_new("const unsigned char *[1]")
 local size_ptr_t = ffi.typeof("size_t *")
 
 local OP_ADD, OP_REPLACE, OP_SAFE = 0x1, 0x2, 0x4
@@ -483,17 +478,4 @@ local methods = {
     capacity = shdict_capacity,
     free_space = shdict_free_space,
 }
--- As upstream, the metatable is its own __index, shared by every dict.
-local mt = methods
-mt.__index = mt
-
-local shared = {}
-for i = 0, C.ngx_lua_ffi_shdict_count() - 1 do
-    local zone = C.ngx_lua_ffi_shdict_zone(i, name_ptr, size_out)
-    if zone ~= nil then
-        shared[ffi_str(name_ptr[0], size_out[0])] = setmetatable({ zone }, mt)
-    end
-end
-ngx.shared = shared
-
-return _M
+return methods
