@@ -40,6 +40,10 @@ ngx.socket = {}
 base.lazy("resty.core.socket", ngx.socket, { "tcp", "udp", "connect" })
 base.lazy_alias(ngx.socket, "stream", "tcp")
 base.lazy("resty.core.socket", ngx.req, { "socket" })
+base.lazy("resty.core.request_body", ngx.req, {
+    "read_body", "discard_body", "get_body_data", "get_body_file", "set_body_data",
+    "set_body_file", "init_body", "append_body", "finish_body",
+})
 
 require "resty.core.globals"
 require("resty.core.require").snapshot()

@@ -1,6 +1,6 @@
 # APIs whose lua-lib module is loaded on first use (ngx.location.*,
 # ngx.exec, ngx.redirect, ngx.run_worker_thread, ngx.re.*, ngx.socket.*,
-# ngx.req.socket, the methods of ngx.shared.DICT): present from the start,
+# ngx.req.socket, ngx.req's body functions, the methods of ngx.shared.DICT): present from the start,
 # the same to callers before and after the load. Once: the blocks look at
 # the VM before the first call, which a repeated request would not see.
 use Test::Nginx::Socket::Lua;
@@ -17,7 +17,8 @@ __DATA__
         content_by_lua_block {
             local loaded = package.loaded
             local names = { "resty.core.subrequest", "resty.core.exec", "resty.core.worker_thread",
-                            "resty.core.regex", "resty.core.socket", "resty.core.shdict_methods" }
+                            "resty.core.regex", "resty.core.socket", "resty.core.shdict_methods",
+                            "resty.core.request_body" }
             local out = {}
             for _, m in ipairs(names) do
                 out[#out + 1] = tostring(loaded[m] ~= nil)
@@ -25,7 +26,7 @@ __DATA__
             ngx.say("before: ", table.concat(out, " "))
             ngx.say(type(ngx.location.capture), " ", type(ngx.location.capture_multi), " ",
                     type(ngx.exec), " ", type(ngx.redirect), " ", type(ngx.run_worker_thread), " ",
-                    type(ngx.re.gsub), " ", type(ngx.req.socket), " ",
+                    type(ngx.re.gsub), " ", type(ngx.req.socket), " ", type(ngx.req.init_body), " ",
                     rawequal(ngx.socket.stream, ngx.socket.tcp))
             local match = ngx.re.match
             local m = match("hello 42", [[\d+]], "jo")
@@ -41,8 +42,8 @@ __DATA__
 --- request
 GET /t
 --- response_body
-before: false false false false false false
-function function function function function function function true
+before: false false false false false false false
+function function function function function function function function true
 match: 42 true replaced: true
 kept: b c
 socket: table true true
@@ -81,7 +82,25 @@ false true
 
 
 
-=== TEST 3: lazy APIs: ngx.shared.DICT's metatable is the same table before and after its methods load
+=== TEST 3: lazy APIs: ngx.req.read_body kept before the load reads the body, waiting for it
+--- config
+    location = /t {
+        content_by_lua_block {
+            local read_body = ngx.req.read_body
+            read_body()
+            ngx.say(ngx.req.get_body_data(), " ", rawequal(read_body, ngx.req.read_body))
+        }
+    }
+--- request eval
+[["POST /t\nhel", {value => "lo", delay_before => 0.1}]]
+--- response_body
+hello false
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: lazy APIs: ngx.shared.DICT's metatable is the same table before and after its methods load
 --- http_config
     lua_shared_dict d 1m;
 --- config
@@ -104,7 +123,7 @@ true 3 true function nil
 
 
 
-=== TEST 4: lazy APIs: with lua_code_cache off, the modules load once into the VM, whatever request calls first
+=== TEST 5: lazy APIs: with lua_code_cache off, the modules load once into the VM, whatever request calls first
 --- http_config
     lua_shared_dict d 1m;
 --- config
@@ -125,7 +144,7 @@ true 3 true function nil
 
 
 
-=== TEST 5: lazy APIs: the worker's Lua heap after start stays below what OpenResty's C module starts with (198.5 KB)
+=== TEST 6: lazy APIs: the worker's Lua heap after start stays below what OpenResty's C module starts with (198.5 KB)
 --- config
     location = /t {
         content_by_lua_block {
