@@ -105,7 +105,7 @@ lua_cfunction! {
 /// information (line numbers, names of locals and upvalues), the same
 /// function reloaded from `string.dump(f, true)` under the same chunk
 /// name. lua-lib's bytecode stays in every VM for its life: its debug
-/// information was 35 KB of the 270 KB heap a worker starts with. What
+/// information was 14 KB of the 270 KB heap a worker started with. What
 /// changes is only where a frame of lua-lib is shown: an error raised at
 /// level 1 inside lua-lib reads "ngx/balancer.lua:0: ...", a traceback's
 /// lua-lib frames have no line and local functions no name. Errors that
