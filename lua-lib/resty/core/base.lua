@@ -161,6 +161,55 @@ do
     _M.clear_tab = clear_tab
 end
 
+-- APIs whose module is loaded on first use (resty.core chooses them):
+-- `lazy` puts a stub at tbl[key] that loads the module and then calls the
+-- function the module installed with `set_api`. The module replaces the
+-- stubs still in place, so code that reads ngx.location.capture at each
+-- call gets the function itself after the first; a stub a library kept
+-- in a local goes on forwarding (a tail call: error levels and the
+-- caller's frame are those of a direct call); a value the user stored
+-- over a stub before the first call stays.
+local pending = {} -- tbl -> key -> stub, for modules not loaded yet
+local impls = {} -- stub -> the function its module installed
+
+function _M.lazy(name, tbl, keys)
+    local p = pending[tbl] or {}
+    pending[tbl] = p
+    for i = 1, #keys do
+        local key = keys[i]
+        local impl
+        local function stub(...)
+            if impl == nil then
+                require(name)
+                impl = impls[stub]
+            end
+            return impl(...)
+        end
+        p[key] = stub
+        tbl[key] = stub
+    end
+end
+
+-- tbl[alias] is the same function as tbl[key] (ngx.socket.stream).
+function _M.lazy_alias(tbl, alias, key)
+    local p = pending[tbl]
+    p[alias] = p[key]
+    tbl[alias] = tbl[key]
+end
+
+function _M.set_api(tbl, key, f)
+    local p = pending[tbl]
+    local stub = p and p[key]
+    if stub then
+        impls[stub] = f
+        p[key] = nil
+        if rawget(tbl, key) ~= stub then
+            return
+        end
+    end
+    tbl[key] = f
+end
+
 -- ngx.* fields computed on access (ngx.ctx, ngx.status).
 local getters, setters = {}, {}
 _M.ngx_getters, _M.ngx_setters = getters, setters

@@ -18,7 +18,7 @@ ffi.cdef [[
         u_char *err, size_t *errlen);
 ]]
 
-function ngx.exec(...)
+local function exec(...)
     local n = select("#", ...)
     if n ~= 1 and n ~= 2 then
         error("expecting one or two arguments, but got " .. n, 2)
@@ -51,7 +51,7 @@ function ngx.exec(...)
     return yield_to_scheduler()
 end
 
-function ngx.redirect(...)
+local function redirect(...)
     local n = select("#", ...)
     if n ~= 1 and n ~= 2 then
         error("expecting one or two arguments", 2)
@@ -75,5 +75,8 @@ function ngx.redirect(...)
     end
     return yield_to_scheduler()
 end
+
+base.set_api(ngx, "exec", exec)
+base.set_api(ngx, "redirect", redirect)
 
 return { version = base.version }

@@ -60,7 +60,7 @@ local ERROR_NOMATCH = -1
 
 local _M = { version = base.version }
 
-ngx.re = new_tab(0, 5)
+ngx.re = ngx.re or new_tab(0, 5)
 
 -- option string -> { flags, pcre options }
 local parsed_opts = new_tab(0, 8)
@@ -244,7 +244,7 @@ local function start_pos(ctx)
     return 0
 end
 
-function ngx.re.match(subj, regex, opts, ctx, res)
+local function re_match(subj, regex, opts, ctx, res)
     subj = tostring(subj)
     local c, err = get_compiled(regex, opts, options(opts))
     if not c then
@@ -263,7 +263,7 @@ function ngx.re.match(subj, regex, opts, ctx, res)
     return collect(c, subj, rc, res)
 end
 
-function ngx.re.find(subj, regex, opts, ctx, nth)
+local function re_find(subj, regex, opts, ctx, nth)
     subj = tostring(subj)
     local c, err = get_compiled(regex, opts, options(opts))
     if not c then
@@ -343,7 +343,7 @@ end
 
 local gmatch_mt = { __call = gmatch_next }
 
-function ngx.re.gmatch(subj, regex, opts)
+local function re_gmatch(subj, regex, opts)
     subj = tostring(subj)
     local c, err = get_compiled(regex, opts, options(opts))
     if not c then
@@ -474,14 +474,21 @@ local function re_sub(subj, regex, replace, opts, o, global)
     return sub_str(subj, regex, replace, opts, o, global)
 end
 
-function ngx.re.sub(subj, regex, replace, opts)
+local function ngx_re_sub(subj, regex, replace, opts)
     return re_sub(subj, regex, replace, opts, options(opts), 0)
 end
 
-function ngx.re.gsub(subj, regex, replace, opts)
+local function ngx_re_gsub(subj, regex, replace, opts)
     return re_sub(subj, regex, replace, opts, options(opts), 1)
 end
 
 _M.pcre_version = ffi_str(C.ngx_lua_ffi_pcre_version())
+
+local re = ngx.re
+base.set_api(re, "match", re_match)
+base.set_api(re, "find", re_find)
+base.set_api(re, "gmatch", re_gmatch)
+base.set_api(re, "sub", ngx_re_sub)
+base.set_api(re, "gsub", ngx_re_gsub)
 
 return _M

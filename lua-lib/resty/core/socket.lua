@@ -77,7 +77,10 @@ local mt = { __index = tcp }
 
 -- 2^63: numbers at or beyond it (and NaN, the infinities) are what
 -- upstream's conversion to a 64-bit integer turns into its minimum.
-local INT64_LIMIT = 2 ^ 63
+-- Written as a literal: the parser folds `2 ^ 63` with libm's pow(),
+-- which would map libm's pages into the worker that loads this module
+-- (about 400 KiB of its RSS).
+local INT64_LIMIT = 0x8000000000000000
 local INT_MAX = 2147483647
 
 -- A numeric option as upstream reads it (a 64-bit integer, shown as a C
@@ -770,7 +773,7 @@ local raw_req_sock = {
 local raw_req_sock_mt = { __index = raw_req_sock }
 
 ngx.req = ngx.req or {}
-ngx.req.socket = function(...)
+base.set_api(ngx.req, "socket", function(...)
     local n = select("#", ...)
     if n > 1 then
         error("expecting 0 or 1 argument, but got " .. n, 2)
@@ -781,19 +784,19 @@ ngx.req.socket = function(...)
         return nil, h
     end
     return socket_object(raw and raw_req_sock_mt or req_sock_mt, anchor, h)
-end
+end)
 
 ngx.socket = ngx.socket or {}
-ngx.socket.udp = new_udp
-ngx.socket.tcp = new_tcp
-ngx.socket.stream = new_tcp
-ngx.socket.connect = function(host, port, opts)
+base.set_api(ngx.socket, "udp", new_udp)
+base.set_api(ngx.socket, "tcp", new_tcp)
+base.set_api(ngx.socket, "stream", new_tcp)
+base.set_api(ngx.socket, "connect", function(host, port, opts)
     local sock = new_tcp()
     local ok, err = sock:connect(host, port, opts)
     if not ok then
         return nil, err
     end
     return sock
-end
+end)
 
 return { version = base.version }

@@ -402,9 +402,8 @@ local function capture_one(...)
     return res[1]
 end
 
-ngx.location = {
-    capture = capture_one,
-    capture_multi = capture_multi,
-}
+ngx.location = ngx.location or {}
+base.set_api(ngx.location, "capture", capture_one)
+base.set_api(ngx.location, "capture_multi", capture_multi)
 
 return { version = base.version }

@@ -15,7 +15,7 @@ ffi.cdef [[
     int ngx_lua_ffi_worker_thread_check(u_char *err, size_t *errlen);
 ]]
 
-function ngx.run_worker_thread(...)
+local function run_worker_thread(...)
     local err, errlen = get_errbuf()
     if C.ngx_lua_ffi_worker_thread_check(err, errlen) ~= base.FFI_OK then
         error(ffi_str(err, errlen[0]), 2)
@@ -27,5 +27,7 @@ function ngx.run_worker_thread(...)
     end
     return ok, msg
 end
+
+base.set_api(ngx, "run_worker_thread", run_worker_thread)
 
 return { version = base.version }
