@@ -784,23 +784,6 @@ sub log_offset_after {
     return $found;
 }
 
-# The offset of the first line from $from on that matches $re.
-sub log_offset_before {
-    my ($from, $re) = @_;
-    open my $in, '<', $ErrLogFile or return undef;
-    seek $in, $from, 0;
-    my $at = $from;
-    while (my $l = <$in>) {
-        if ($l =~ $re) {
-            close $in;
-            return $at;
-        }
-        $at = tell($in);
-    }
-    close $in;
-    return undef;
-}
-
 # TEST_NGINX_HUP_EACH_REQUEST: the same configuration under a new version
 # number, so that reload_nginx() can tell when the new workers answer.
 sub hup_between_requests {
@@ -1764,14 +1747,13 @@ sub run_test {
     if (!$NoNginxManager) {
         my ($ok, $err);
         if ($hup) {
-            # the block's log starts with the master's "signal 1 (SIGHUP)
-            # received" notice, as under Test::Nginx (suites grep for it),
-            # so that what its init_by_lua and init_worker_by_lua log is
-            # seen too
+            # the block's log starts where the master begins to load its
+            # configuration, so that what its init_by_lua and
+            # init_worker_by_lua log is seen, but not the previous
+            # configuration's "signal received" notice
             my $pre = -s $ErrLogFile || 0;
             ($ok, $err) = reload_nginx();
-            $ErrLogPos = log_offset_before($pre, qr/ \(SIGHUP\) received/)
-                // log_offset_after($pre, qr/\d: reconfiguring$/) // (-s $ErrLogFile || 0);
+            $ErrLogPos = log_offset_after($pre, qr/\d: reconfiguring$/) // (-s $ErrLogFile || 0);
         } else {
             $ErrLogPos = 0;
             ($ok, $err) = start_nginx($name);
