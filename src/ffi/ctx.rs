@@ -3,7 +3,6 @@ use core::ffi::c_int;
 
 use super::FFI_NO_REQ;
 use crate::lua::conn_ctx;
-use crate::lua::phase::Phase;
 use crate::lua::sched::current;
 use crate::lua::vm::WORKER_CTX_SLOT;
 
@@ -17,7 +16,7 @@ export! {
         let Some(ctx) = cur.lua_ctx() else {
             // Upstream's fake request there has a ctx table; the handler's
             // caller drops it when the handler returns (`worker_ctx_free`).
-            if matches!(cur.phase, Phase::InitWorker | Phase::ExitWorker) {
+            if cur.phase.worker_hook() {
                 out!(is_new, 0);
                 return WORKER_CTX_SLOT;
             }

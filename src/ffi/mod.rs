@@ -339,7 +339,7 @@ pub const CURRENT_CONTEXT: &str = "API disabled in the current context";
 /// request APIs refuse in [`CURRENT_CONTEXT`]'s words; elsewhere there is
 /// no request.
 pub fn no_request(phase: Phase) -> &'static core::ffi::CStr {
-    if matches!(phase, Phase::InitWorker | Phase::ExitWorker) {
+    if phase.worker_hook() {
         c"API disabled in the current context"
     } else {
         c"no request found"

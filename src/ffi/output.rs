@@ -9,7 +9,7 @@ use core::ffi::{c_int, CStr};
 
 use crate::http::RequestCtx;
 use crate::lua::cfunction::{Raise, State};
-use crate::lua::phase::{Phase, HANDLER_PHASES};
+use crate::lua::phase::HANDLER_PHASES;
 use crate::lua::raw::lua_CFunction;
 use crate::lua::sched::current;
 use crate::phase::output::{self, failed};
@@ -19,11 +19,8 @@ use crate::phase::output::{self, failed};
 /// C function, or its caller's caller when lua-lib wraps it (`wrapped`).
 fn output_ctx(wrapped: bool) -> Result<&'static mut RequestCtx, Raise> {
     let phase = current().phase;
-    // Upstream runs init_worker/exit_worker handlers on a fake request,
-    // so they get the context refusal rather than "no request".
-    let worker = matches!(phase, Phase::InitWorker | Phase::ExitWorker);
     let ctx = RequestCtx::running();
-    if ctx.is_none() && !worker {
+    if ctx.is_none() && !phase.worker_hook() {
         return Err(Raise::Error(c"no request object found"));
     }
     if HANDLER_PHASES & phase.bit() == 0 {

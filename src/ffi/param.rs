@@ -58,7 +58,7 @@ cfunction! {
         let Some(ctx) = RequestCtx::running() else {
             // init_worker_by_lua* and exit_worker_by_lua* run with a fake
             // request upstream, so there it is the usual refusal.
-            if matches!(cur.phase, Phase::InitWorker | Phase::ExitWorker) {
+            if cur.phase.worker_hook() {
                 return Err(Raise::DisabledHere(cur.phase));
             }
             return Ok(0);

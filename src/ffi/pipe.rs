@@ -14,7 +14,7 @@ fn yieldable(err: &mut ErrOut) -> Result<(), c_int> {
     let phase = crate::lua::sched::current().phase;
     match running(YIELDABLE, &mut ErrOut::none()) {
         Ok(_) => Ok(()),
-        Err(FFI_NO_REQ) if !matches!(phase, Phase::InitWorker | Phase::ExitWorker) => {
+        Err(FFI_NO_REQ) if !phase.worker_hook() => {
             err.set(b"no request found");
             Err(FFI_NO_REQ)
         }

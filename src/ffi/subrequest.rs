@@ -68,7 +68,7 @@ export! {
     fn ngx_lua_ffi_subreq_check(err: *mut u8, errlen: *mut usize) -> c_int {
         let mut err = err_out!(err, errlen);
         let phase = current().phase;
-        if matches!(phase, Phase::InitWorker | Phase::ExitWorker) {
+        if phase.worker_hook() {
             // Upstream runs these on a fake request: the context refusal.
             err.set(disabled(phase).as_bytes());
             return FFI_ERROR;

@@ -19,7 +19,7 @@ export! {
         match running(YIELDABLE, &mut ErrOut::none()) {
             Ok(_) => FFI_OK,
             // upstream runs these with a fake request: a context refusal
-            Err(FFI_NO_REQ) if !matches!(phase, Phase::InitWorker | Phase::ExitWorker) => {
+            Err(FFI_NO_REQ) if !phase.worker_hook() => {
                 err.set(b"no request found");
                 FFI_NO_REQ
             }

@@ -102,6 +102,13 @@ impl Phase {
 
     /// Phases whose Lua code runs in a fake request of the module's own
     /// (no client request, no posted subrequests).
+    /// `init_worker_by_lua*` and `exit_worker_by_lua*`: no request of ours
+    /// runs them, but upstream's do run on a fake request, so request APIs
+    /// answer there with its context refusals, not "no request found".
+    pub fn worker_hook(self) -> bool {
+        matches!(self, Phase::InitWorker | Phase::ExitWorker)
+    }
+
     pub fn fake_request(self) -> bool {
         matches!(
             self,
