@@ -242,21 +242,13 @@ export! {
 }
 
 export! {
-    fn ngx_lua_ffi_socket_tcp_close(s: &mut Handle) -> c_int {
+    fn ngx_lua_ffi_socket_tcp_close(s: &mut Handle, err: *mut u8, errlen: *mut usize) -> c_int {
         let s = s.tcp();
-        if !s.connected() || s.both_closed() {
+        let mut err = err_out!(err, errlen);
+        // "closed", or which operation keeps it busy, as for the others.
+        if let Some(e) = refusal(s, true, true, true) {
+            err.set(e);
             return FFI_ERROR;
-        }
-        // Which operation keeps it busy, for upstream's "socket busy
-        // connecting/reading/writing" (lua-lib's close maps 1-3).
-        if s.busy_connecting() {
-            return 1;
-        }
-        if s.busy_reading() {
-            return 2;
-        }
-        if s.busy_writing() {
-            return 3;
         }
         if s.downstream() {
             return FFI_DECLINED;

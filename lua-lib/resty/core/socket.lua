@@ -23,7 +23,7 @@ ffi.cdef [[
     int ngx_lua_ffi_socket_tcp_result(ngx_lua_tcp_t *s, const u_char **data,
         size_t *len, size_t *sent, int *found, const u_char **err,
         size_t *errlen);
-    int ngx_lua_ffi_socket_tcp_close(ngx_lua_tcp_t *s);
+    int ngx_lua_ffi_socket_tcp_close(ngx_lua_tcp_t *s, u_char *err, size_t *errlen);
     int ngx_lua_ffi_socket_tcp_getreusedtimes(ngx_lua_tcp_t *s);
     int ngx_lua_ffi_socket_tcp_bind(ngx_lua_tcp_t *s, const char *addr, size_t len,
         int port, u_char *err, size_t *errlen);
@@ -400,20 +400,16 @@ function tcp.receiveany(self, max)
     return received(h, c_receive(h, 3, n))
 end
 
-local close_busy = { "socket busy connecting", "socket busy reading", "socket busy writing" }
-
 function tcp.close(self)
-    local rc = C.ngx_lua_ffi_socket_tcp_close(sock_of(self))
+    local err, errlen = get_errbuf()
+    local rc = C.ngx_lua_ffi_socket_tcp_close(sock_of(self), err, errlen)
     if rc == FFI_OK then
         return 1
-    end
-    if rc > 0 then
-        return nil, close_busy[rc]
     end
     if rc == FFI_DECLINED then
         return nil, "attempt to close a request socket"
     end
-    return nil, "closed"
+    return nil, ffi_str(err, errlen[0])
 end
 
 local function check_timeout(t)
