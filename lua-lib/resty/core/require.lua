@@ -64,16 +64,24 @@ end
 
 require = make_require(loaded)
 
-function dofile(...)
-    if select("#", ...) == 0 then
-        return c_dofile()
+-- `dofile`; with `env`, the file's chunk runs with those globals.
+local function make_dofile(env)
+    return function(...)
+        if select("#", ...) == 0 then
+            return c_dofile()
+        end
+        local f, err = loadfile((...))
+        if not f then
+            error(err, 2)
+        end
+        if env then
+            setfenv(f, env)
+        end
+        return f()
     end
-    local f, err = loadfile((...))
-    if not f then
-        error(err, 2)
-    end
-    return f()
 end
+
+dofile = make_dofile()
 
 -- The modules of a fresh VM: those loaded when the VM was built (the Lua
 -- standard library and lua-lib), recorded by snapshot().
@@ -154,17 +162,7 @@ local function new_env()
     rawset(env, "package", pkg)
     rawset(env, "module", module)
     rawset(env, "require", make_require(mods, env))
-    rawset(env, "dofile", function(...)
-        if select("#", ...) == 0 then
-            return c_dofile()
-        end
-        local f, err = loadfile((...))
-        if not f then
-            error(err, 2)
-        end
-        setfenv(f, env)
-        return f()
-    end)
+    rawset(env, "dofile", make_dofile(env))
     mods._G, mods.package = env, pkg
     return env
 end
