@@ -16,7 +16,7 @@
 //! No function hands out a `&'static mut` to a global. (Code that must
 //! reach the state from a signal handler, like the SIGCHLD table of
 //! `ngx.pipe`, uses atomics instead and says so.)
-use core::cell::{RefCell, UnsafeCell};
+use core::cell::UnsafeCell;
 
 /// A process-global `Copy` value.
 pub struct Global<T>(UnsafeCell<T>);
@@ -45,14 +45,36 @@ impl<T: Copy> Global<T> {
 }
 
 /// A worker's structured state, made on first use.
-pub struct Worker<T>(RefCell<Option<T>>);
+pub struct Worker<T>(Slot<T>);
 
-// SAFETY: as Global: one thread; RefCell catches re-entrant borrows.
+/// nginx gives a worker one thread, but `cargo test` runs unit tests on
+/// several at once, and those that reach a worker's state (a socket's
+/// spare read buffers) would race on a `RefCell`: there a lock stands in
+/// for nginx's single thread. A re-entrant `with` is still a bug; under
+/// test it deadlocks or panics instead of aliasing.
+#[cfg(not(test))]
+type Slot<T> = core::cell::RefCell<Option<T>>;
+#[cfg(test)]
+type Slot<T> = std::sync::Mutex<Option<T>>;
+
+// SAFETY: as Global: one thread, and RefCell catches re-entrant borrows
+// (under test, the Mutex serialises the test threads).
 unsafe impl<T> Sync for Worker<T> {}
 
 impl<T> Worker<T> {
     pub const fn new() -> Self {
-        Worker(RefCell::new(None))
+        Worker(Slot::new(None))
+    }
+
+    #[cfg(not(test))]
+    #[inline]
+    fn slot(&self) -> impl core::ops::DerefMut<Target = Option<T>> + '_ {
+        self.0.borrow_mut()
+    }
+
+    #[cfg(test)]
+    fn slot(&self) -> impl core::ops::DerefMut<Target = Option<T>> + '_ {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Runs `f` on the state. `f` must not reach this global again (it
@@ -63,13 +85,13 @@ impl<T> Worker<T> {
     where
         T: Default,
     {
-        f(self.0.borrow_mut().get_or_insert_with(T::default))
+        f(self.slot().get_or_insert_with(T::default))
     }
 
     /// Removes the state (it is made again on next use): for the worker's
     /// exit, so what it owns is freed while the module is still loaded.
     pub fn take(&self) -> Option<T> {
-        self.0.borrow_mut().take()
+        self.slot().take()
     }
 }
 
