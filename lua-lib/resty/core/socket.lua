@@ -694,8 +694,12 @@ local function socket_object(meta, anchor, h)
     return setmetatable({ anchor, h }, meta)
 end
 
+-- new_tcp and new_udp make the object themselves: a tail call to
+-- socket_object left LuaJIT's trace for it no way back to the handler's
+-- frame, and its recording aborted (unwinding the C stack) again and again.
 local function new_tcp()
-    return socket_object(mt, c_new(false))
+    local anchor, h = c_new(false)
+    return setmetatable({ anchor, h }, mt)
 end
 
 -- ngx.socket.udp: the same machinery over a datagram socket.
@@ -739,7 +743,8 @@ udp.settimeout = tcp.settimeout
 udp.bind = tcp.bind
 
 local function new_udp()
-    return socket_object(udp_mt, c_new(true))
+    local anchor, h = c_new(true)
+    return setmetatable({ anchor, h }, udp_mt)
 end
 
 -- ngx.req.socket(raw?): the request body reader, or (raw) the client
