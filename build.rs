@@ -33,17 +33,26 @@ fn main() {
 
     let mut modules = Vec::new();
     collect(&lib, &lib, &mut modules);
-    let mut src = String::from("pub static EMBEDDED: &[(&str, &[u8])] = &[\n");
-    for (name, path) in &modules {
+    // The sources sit together in a section of their own: the master reads
+    // them all at start, a worker only those it loads lazily, and a worker
+    // maps only the pages (and the 64 KiB around each) it reads. Mixed in
+    // with the code's constants, which every worker reads, they would all
+    // be mapped (docs/design.md, "Code layout").
+    let mut src = String::new();
+    let mut table = String::from("pub static EMBEDDED: &[(&str, &[u8])] = &[\n");
+    for (i, (name, path)) in modules.iter().enumerate() {
         println!("cargo:rerun-if-changed={}", path.display());
+        let len = fs::metadata(path).expect("lua-lib file").len();
         writeln!(
             src,
-            "    ({name:?}, include_bytes!({:?})),",
+            "#[link_section = \".lua_lib\"]\nstatic M{i}: [u8; {len}] = *include_bytes!({:?});",
             path.display().to_string()
         )
         .unwrap();
+        writeln!(table, "    ({name:?}, &M{i}),").unwrap();
     }
-    src.push_str("];\n");
+    table.push_str("];\n");
+    src.push_str(&table);
     fs::write(out_dir.join("lua_lib.rs"), src).unwrap();
 
     // rustc's own version script hides every symbol it did not export;
