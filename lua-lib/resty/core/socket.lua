@@ -697,10 +697,15 @@ end
 -- new_tcp and new_udp make the object themselves: a tail call to
 -- socket_object left LuaJIT's trace for it no way back to the handler's
 -- frame, and its recording aborted (unwinding the C stack) again and again.
+-- And they stay interpreted: their C call makes LuaJIT stitch, and the
+-- stitched trace cannot return into the handler's chunk either (NYI), so
+-- it too would abort when it got hot. Once per socket, the interpreter
+-- costs less than that.
 local function new_tcp()
     local anchor, h = c_new(false)
     return setmetatable({ anchor, h }, mt)
 end
+jit.off(new_tcp)
 
 -- ngx.socket.udp: the same machinery over a datagram socket.
 local udp = {}
@@ -746,6 +751,7 @@ local function new_udp()
     local anchor, h = c_new(true)
     return setmetatable({ anchor, h }, udp_mt)
 end
+jit.off(new_udp)
 
 -- ngx.req.socket(raw?): the request body reader, or (raw) the client
 -- connection for both directions.
