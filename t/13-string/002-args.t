@@ -73,18 +73,33 @@ a=1&a=x%20y&a&a=z
             try()
             local ok, err = pcall(ngx.decode_args)
             ngx.say(ok, " ", (tostring(err):gsub("^.-:%d+: ", "")))
+            -- Named as the caller called it, as luaL_argerror names a C
+            -- function: '?' through pcall, the field or the local's name;
+            -- the position is the caller's line.
+            local function show(err)
+                ngx.say((err:gsub("^content_by_lua%b():(%d+): ", "line %1: ")))
+            end
+            ok, err = pcall(function() local s = ngx.encode_args(true) return s end)
+            show(err)
+            local dec = ngx.decode_args
+            ok, err = pcall(function() local t = dec("a", {}) return t end)
+            show(err)
+            show(select(2, pcall(ngx.decode_args, "a", "x")))
         }
     }
 --- request
 GET /t
 --- response_body
-false bad argument #1 to 'encode_args' (table expected, got string)
+false bad argument #1 to '?' (table expected, got string)
 false attempt to use a non-string key in the "args" option table
 false attempt to use function as query arg value
 false attempt to use table as query arg value
 false expecting 1 argument but seen 2
 false expecting 1 argument but seen 0
 false expecting 1 or 2 arguments but seen 0
+line 20: bad argument #1 to 'encode_args' (table expected, got boolean)
+line 23: bad argument #2 to 'dec' (number expected, got table)
+bad argument #2 to '?' (number expected, got string)
 --- no_error_log
 [error]
 
@@ -186,8 +201,8 @@ table 1
 table 0
 table 1
 table 1
-false bad argument #1 to 'decode_args' (string expected, got nil)
-false bad argument #2 to 'decode_args' (number expected, got string)
+false bad argument #1 to '?' (string expected, got nil)
+false bad argument #2 to '?' (number expected, got string)
 --- no_error_log
 [error]
 

@@ -10,6 +10,7 @@ local clear_tab = base.clear_tab
 local type, tostring, tonumber, error, next, select =
       type, tostring, tonumber, error, next, select
 local concat = table.concat
+local getinfo = debug.getinfo
 local floor = math.floor
 
 ffi.cdef [[
@@ -114,6 +115,16 @@ local function encode_args(t)
 end
 base.encode_args = encode_args
 
+-- Upstream's encode_args/decode_args are C functions, whose argument
+-- errors (luaL_argerror) name the function as its caller called it: '?'
+-- through pcall, the local's name through a local. getinfo(2) is the API
+-- function's own call, which only the error path pays for.
+local function arg_error(narg, expected, got)
+    local ar = getinfo(2, "n")
+    error("bad argument #" .. narg .. " to '" .. (ar and ar.name or "?")
+          .. "' (" .. expected .. " expected, got " .. got .. ")", 3)
+end
+
 function ngx.encode_args(...)
     local nargs = select("#", ...)
     local t = ...
@@ -121,8 +132,7 @@ function ngx.encode_args(...)
         error("expecting 1 argument but seen " .. nargs, 2)
     end
     if type(t) ~= "table" then
-        error("bad argument #1 to 'encode_args' (table expected, got "
-              .. type(t) .. ")", 2)
+        arg_error(1, "table", type(t))
     end
     local s, err = encode_args(t)
     if not s then
@@ -146,14 +156,13 @@ function ngx.decode_args(...)
     if ts == "number" then
         str = tostring(str)
     elseif ts ~= "string" then
-        error("bad argument #1 to 'decode_args' (string expected, got " .. ts .. ")", 2)
+        arg_error(1, "string", ts)
     end
     local max = MAX_ARGS
     if nargs == 2 then
         max = tonumber(max_arg)
         if not max then
-            error("bad argument #2 to 'decode_args' (number expected, got "
-                  .. type(max_arg) .. ")", 2)
+            arg_error(2, "number", type(max_arg))
         end
         max = floor(max)
     end
