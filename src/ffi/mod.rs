@@ -191,6 +191,7 @@ pub const FFI_BUSY: c_int = -3;
 pub const FFI_DONE: c_int = -4;
 pub const FFI_DECLINED: c_int = -5;
 pub const FFI_NO_REQ: c_int = -100;
+pub const FFI_BAD_CONTEXT: c_int = -101;
 
 /// Copies `msg` into the caller's error buffer (`*errlen` is its size on
 /// entry and the message length on return).

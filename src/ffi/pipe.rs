@@ -25,8 +25,6 @@ fn yieldable(err: &mut ErrOut) -> Result<(), c_int> {
     }
 }
 
-pub const FFI_BAD_CONTEXT: c_int = -101;
-
 fn c_str<'a>(p: *const c_char) -> Option<&'a CStr> {
     // SAFETY: lua-lib's contract: NUL-terminated strings (Lua strings).
     (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) })

@@ -34,6 +34,15 @@ fn owner(s: &mut Tcp, err: &mut ErrOut) -> Result<*mut CoCtx, c_int> {
     Ok(current().co)
 }
 
+/// Whether the running request is another than the one `s` serves:
+/// upstream's "bad request" for close and setkeepalive, which, unlike
+/// connect and I/O, never take a socket over. (A socket whose request
+/// ended is closed, and answers "closed" before this is asked.)
+fn foreign(s: &Tcp) -> bool {
+    let cur = current().ctx;
+    !s.ctx.is_null() && !cur.is_null() && !core::ptr::eq(s.ctx, cur)
+}
+
 /// The FFI status of an operation; a waiting thread is marked so the
 /// scheduler keeps it suspended until the socket's event handler resumes it.
 fn step(s: &mut Tcp, st: Step, err: &mut ErrOut) -> c_int {
@@ -245,7 +254,16 @@ export! {
     fn ngx_lua_ffi_socket_tcp_close(s: &mut Handle, err: *mut u8, errlen: *mut usize) -> c_int {
         let s = s.tcp();
         let mut err = err_out!(err, errlen);
-        // "closed", or which operation keeps it busy, as for the others.
+        // Upstream's order: "closed", then another request's socket, then
+        // which operation keeps it busy.
+        if !s.connected() || s.both_closed() {
+            err.set(b"closed");
+            return FFI_ERROR;
+        }
+        if foreign(s) {
+            err.set(b"bad request");
+            return FFI_BAD_CONTEXT;
+        }
         if let Some(e) = refusal(s, true, true, true) {
             err.set(e);
             return FFI_ERROR;
@@ -757,6 +775,9 @@ cfunction! {
         let timeout = L.to_number(2);
         let t = (timeout >= 0.0).then_some(timeout as ngx_msec_t);
         let n = L.truthy(3).then(|| L.to_number(4) as i64);
+        if s.connected() && !s.read_closed() && !s.write_closed() && foreign(s) {
+            return Err(Raise::MessageUp(b"bad request".to_vec()));
+        }
         match s.set_keepalive(t, n) {
             Ok(()) => {
                 L.push_int(1);

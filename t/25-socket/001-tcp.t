@@ -255,15 +255,47 @@ tcp in header filter: API disabled in the context of header_filter_by_lua*
             ngx.say(sock:connect("127.0.0.1", 70000))
             ngx.say(select(2, pcall(sock.receive, sock, "*x")))
             ngx.say(sock:receive())
+            -- Upstream's C methods: named, self not counted, when called
+            -- as methods; the caller's position.
+            local function direct(f)
+                local ok, err = pcall(f)
+                ngx.say((err:gsub("^content_by_lua%b():(%d+): ", "line %1: ")))
+            end
+            direct(function() local r = sock:connect(1) return r end)
+            direct(function() local r = sock:connect("127.0.0.1", 1, 2) return r end)
+            direct(function() local r = sock:connect("127.0.0.1", { pool = true }) return r end)
+            direct(function() local r = sock:receive("*x") return r end)
+            direct(function() local r = sock:receive("line") return r end)
+            direct(function() local r = sock:receive(-1) return r end)
+            direct(function() local r = sock:receive({}) return r end)
+            direct(function() local r = sock:receiveuntil(nil) return r end)
+            direct(function() local r = sock:receiveuntil("x", 1) return r end)
+            direct(function() local r = sock:send(print) return r end)
+            direct(function() local r = sock:setkeepalive("a") return r end)
+            direct(function() local r = sock:setkeepalive(1, "b") return r end)
+            direct(function() local r = sock:bind(1) return r end)
         }
     }
 --- request
 GET /t
---- response_body_like chomp
-bad argument #1 to 'connect' \(string expected, got number\)
+--- response_body
+bad argument #2 to '?' (string expected, got number)
 nilbad port number: 70000
-.*bad pattern argument: \*x\)
+bad argument #2 to '?' (bad pattern argument)
 nilclosed
+line 13: bad argument #1 to 'connect' (string expected, got number)
+line 14: bad argument #3 to 'connect' (table expected, got number)
+line 15: bad argument #2 to 'connect' (bad "pool" option type: boolean)
+line 16: bad argument #1 to 'receive' (bad pattern argument)
+line 17: bad argument #1 to 'receive' (bad pattern argument: line)
+line 18: bad argument #1 to 'receive' (bad number argument)
+line 19: bad argument #1 to 'receive' (bad argument)
+line 20: bad argument #1 to 'receiveuntil' (string expected, got nil)
+line 21: bad argument #2 to 'receiveuntil' (table expected, got number)
+line 22: bad argument #1 to 'send' (string, number, boolean, nil, or array table expected, got function)
+line 23: bad argument #1 to 'setkeepalive' (number expected, got string)
+line 24: bad argument #2 to 'setkeepalive' (number expected, got string)
+line 25: bad argument #1 to 'bind' (string expected, got number)
 
 
 
@@ -461,7 +493,7 @@ nilbad address
 +PONG
 1
 reused: 1
-bad argument #3 to 'connect' (bad "pool_size" option value: 0)
+bad argument #4 to '?' (bad "pool_size" option value: 0)
 
 
 
@@ -628,6 +660,13 @@ nil n... could not be resolved (3: Host not found)
                 ngx.say(k, " receiveany: ", try(s.receiveany, s, v))
                 s:close()
             end
+            -- Called as a method, the error names it and does not count
+            -- self, as luaL_argerror does for upstream's C method.
+            local s = ngx.socket.tcp()
+            local ok, err = pcall(function() local d = s:receiveany(0) return d end)
+            ngx.say((err:gsub("^content_by_lua%b():%d+: ", "")))
+            ok, err = pcall(function() local d = s:receiveany() return d end)
+            ngx.say((err:gsub("^content_by_lua%b():%d+: ", "")))
         }
     }
 --- request
@@ -635,32 +674,34 @@ GET /t
 --- response_body
 nan settimeout: bad timeout value
 nan settimeouts: bad timeout value
-nan pool_size: bad argument #3 to 'connect' (bad "pool_size" option value: 0)
-nan backlog: bad argument #3 to 'connect' (bad "backlog" option value: 0)
+nan pool_size: bad argument #4 to '?' (bad "pool_size" option value: 0)
+nan backlog: bad argument #4 to '?' (bad "backlog" option value: 0)
 nan port: connection refused
-nan receive: bad argument #1 to 'receive' (bad pattern argument)
-nan receiveany: bad argument #1 to 'receiveany' (bad max argument)
+nan receive: bad argument #2 to '?' (bad number argument)
+nan receiveany: bad argument #2 to '?' (bad max argument)
 inf settimeout: bad timeout value
 inf settimeouts: bad timeout value
-inf pool_size: bad argument #3 to 'connect' (bad "pool_size" option value: 0)
-inf backlog: bad argument #3 to 'connect' (bad "backlog" option value: 0)
+inf pool_size: bad argument #4 to '?' (bad "pool_size" option value: 0)
+inf backlog: bad argument #4 to '?' (bad "backlog" option value: 0)
 inf port: connection refused
-inf receive: bad argument #1 to 'receive' (bad pattern argument)
-inf receiveany: bad argument #1 to 'receiveany' (bad max argument)
+inf receive: bad argument #2 to '?' (bad number argument)
+inf receiveany: bad argument #2 to '?' (bad max argument)
 -inf settimeout: bad timeout value
 -inf settimeouts: bad timeout value
--inf pool_size: bad argument #3 to 'connect' (bad "pool_size" option value: 0)
--inf backlog: bad argument #3 to 'connect' (bad "backlog" option value: 0)
+-inf pool_size: bad argument #4 to '?' (bad "pool_size" option value: 0)
+-inf backlog: bad argument #4 to '?' (bad "backlog" option value: 0)
 -inf port: connection refused
--inf receive: bad argument #1 to 'receive' (bad pattern argument)
--inf receiveany: bad argument #1 to 'receiveany' (bad max argument)
+-inf receive: bad argument #2 to '?' (bad number argument)
+-inf receiveany: bad argument #2 to '?' (bad max argument)
 1e300 settimeout: bad timeout value
 1e300 settimeouts: bad timeout value
-1e300 pool_size: bad argument #3 to 'connect' (bad "pool_size" option value: 0)
-1e300 backlog: bad argument #3 to 'connect' (bad "backlog" option value: 0)
+1e300 pool_size: bad argument #4 to '?' (bad "pool_size" option value: 0)
+1e300 backlog: bad argument #4 to '?' (bad "backlog" option value: 0)
 1e300 port: connection refused
-1e300 receive: bad argument #1 to 'receive' (bad pattern argument)
-1e300 receiveany: bad argument #1 to 'receiveany' (bad max argument)
+1e300 receive: bad argument #2 to '?' (bad number argument)
+1e300 receiveany: bad argument #2 to '?' (bad max argument)
+bad argument #1 to 'receiveany' (bad max argument)
+expecting 2 arguments (including the object), but got 1
 --- no_error_log
 [error]
 
@@ -915,7 +956,7 @@ rest: z
 GET /t
 --- response_body
 falsebad "inclusive" option value type: string
-falsebad argument #2 to 'receiveuntil' (table expected, got string)
+falsebad argument #3 to '?' (table expected, got string)
 function
 --- no_error_log
 [error]

@@ -122,7 +122,7 @@ GET /t
 --- response_body
 nilbad address
 nilbad address
-falsebad argument #1 to 'bind' (string expected, got number)
+falsebad argument #2 to '?' (string expected, got number)
 
 
 

@@ -29,10 +29,10 @@ __DATA__
 --- request
 GET /t
 --- response_body
-bad argument #3 to 'connect' (bad "pool_size" option type: string)
-bad argument #3 to 'connect' (bad "pool_size" option value: 0)
-bad argument #3 to 'connect' (bad "backlog" option value: -1)
-bad argument #3 to 'connect' (bad "pool" option type: table)
+bad argument #4 to '?' (bad "pool_size" option type: string)
+bad argument #4 to '?' (bad "pool_size" option value: 0)
+bad argument #4 to '?' (bad "backlog" option value: -1)
+bad argument #4 to '?' (bad "pool" option type: table)
 ok
 ok
 --- no_error_log
@@ -222,7 +222,7 @@ niltoo many waiting connect operations
 GET /t
 --- response_body
 bad argument #3 to '?' (bad "pool_size" option value: 0)
-bad argument #1 to 'setkeepalive' (number expected, got string)
+bad argument #2 to '?' (number expected, got string)
 1
 nilclosed
 --- no_error_log

@@ -175,3 +175,59 @@ GET /t
 peer saw the close: true
 --- no_error_log
 [error]
+
+
+
+=== TEST 5: tcp: close and setkeepalive from another request than the socket's raise "bad request" at the caller's line, after "closed"
+--- config
+    location = /t {
+        content_by_lua_block {
+            local r1 = ngx.location.capture("/sub?open=1")
+            local r2 = ngx.location.capture("/sub")
+            ngx.print(r1.body, r2.body)
+            -- The main request is another one too; the socket made in the
+            -- first subrequest lives until the main request ends.
+            local s = package.loaded.sub_sock
+            local ok, err = pcall(s.close, s)
+            ngx.say("main close: ", ok, " ", err)
+            local closed = package.loaded.closed_sock
+            ngx.say("closed one: ", closed:close())
+            package.loaded.sub_sock = nil
+            package.loaded.closed_sock = nil
+        }
+    }
+    location = /sub {
+        content_by_lua_block {
+            if ngx.var.arg_open then
+                local s = ngx.socket.tcp()
+                assert(s:connect("127.0.0.1", $TEST_NGINX_SERVER_PORT))
+                package.loaded.sub_sock = s
+                local c = ngx.socket.tcp()
+                assert(c:connect("127.0.0.1", $TEST_NGINX_SERVER_PORT))
+                assert(c:close())
+                package.loaded.closed_sock = c
+                ngx.say("opened")
+                return
+            end
+            local s = package.loaded.sub_sock
+            local ok, err = pcall(function() local r = s:close() return r end)
+            ngx.say("close: ", ok, " ", (err:gsub("^content_by_lua%b():(%d+): ", "line %1: ")))
+            ok, err = pcall(function() local r = s:setkeepalive() return r end)
+            ngx.say("setkeepalive: ", ok, " ", (err:gsub("^content_by_lua%b():(%d+): ", "line %1: ")))
+            local c = package.loaded.closed_sock
+            ngx.say("closed one: ", c:close())
+            ngx.say("closed one pooled: ", c:setkeepalive())
+        }
+    }
+--- request
+GET /t
+--- response_body
+opened
+close: false line 14: bad request
+setkeepalive: false line 16: bad request
+closed one: nilclosed
+closed one pooled: nilclosed
+main close: false bad request
+closed one: nilclosed
+--- no_error_log
+[error]

@@ -6,6 +6,7 @@ local ffi = require "ffi"
 local ffi_new = ffi.new
 local co_yield = coroutine._yield or coroutine.yield
 local select, error, ceil, pcall = select, error, math.ceil, pcall
+local getinfo = debug.getinfo
 
 ffi.cdef [[
     typedef unsigned char u_char;
@@ -107,6 +108,22 @@ function _M.get_request()
     if r ~= nil then
         return ffi.cast("ngx_http_request_t *", r)
     end
+end
+
+-- Raises luaL_argerror's text from the API function that calls it, for
+-- APIs that are C functions upstream: the function named as its caller
+-- called it ('?' through pcall), `self` not counted in a method call, and
+-- the caller's position. Only the error path pays for getinfo.
+function _M.arg_error(narg, msg)
+    local ar = getinfo(2, "n")
+    local name = ar and ar.name or "?"
+    if ar and ar.namewhat == "method" then
+        narg = narg - 1
+        if narg == 0 then
+            error("calling '" .. name .. "' on bad self (" .. msg .. ")", 3)
+        end
+    end
+    error("bad argument #" .. narg .. " to '" .. name .. "' (" .. msg .. ")", 3)
 end
 
 function _M.allows_subsystem(...)

@@ -9,11 +9,13 @@ local c_new, c_connect, c_send, c_receive, c_result, c_setkeepalive, c_req_socke
 local c_settimeouts = c.settimeouts
 local get_errbuf = base.get_errbuf
 local yield_to_scheduler = base.yield_to_scheduler
-local FFI_OK, FFI_AGAIN, FFI_NO_REQ_CTX, FFI_DECLINED, FFI_DONE, FFI_ERROR =
+local arg_error = base.arg_error
+local FFI_OK, FFI_AGAIN, FFI_NO_REQ_CTX, FFI_DECLINED, FFI_DONE, FFI_ERROR, FFI_BAD_CONTEXT =
     base.FFI_OK, base.FFI_AGAIN, base.FFI_NO_REQ_CTX, base.FFI_DECLINED, base.FFI_DONE,
-    base.FFI_ERROR
+    base.FFI_ERROR, base.FFI_BAD_CONTEXT
 local type, tostring, tonumber, error, setmetatable, concat, select, pairs, next, floor =
     type, tostring, tonumber, error, setmetatable, table.concat, select, pairs, next, math.floor
+local byte = string.byte
 
 ffi.cdef [[
     typedef struct ngx_lua_tcp_s ngx_lua_tcp_t;
@@ -152,35 +154,35 @@ end
 function tcp.connect(self, host, port, opts)
     local h = handle_of(self)
     if type(host) ~= "string" then
-        error("bad argument #1 to 'connect' (string expected, got " .. type(host) .. ")", 2)
+        arg_error(2, "string expected, got " .. type(host))
     end
     local pool, size, backlog = nil, -1, -1
+    -- The options' argument number, counting self, as upstream's errors
+    -- give it.
+    local nopt = 4
     if type(port) == "table" then
-        opts, port = port, nil
+        opts, port, nopt = port, nil, 3
     end
     if opts ~= nil then
         if type(opts) ~= "table" then
-            error("bad argument #3 to 'connect' (table expected, got " .. type(opts) .. ")", 2)
+            arg_error(nopt, "table expected, got " .. type(opts))
         end
         local v = opts.pool_size
         if v ~= nil then
             size = tonumber(v)
             if not size then
-                error("bad argument #3 to 'connect' (bad \"pool_size\" option type: "
-                      .. type(v) .. ")", 2)
+                arg_error(nopt, "bad \"pool_size\" option type: " .. type(v))
             end
             size = int_option(size)
             if size <= 0 or size > INT_MAX then
-                error("bad argument #3 to 'connect' (bad \"pool_size\" option value: "
-                      .. size .. ")", 2)
+                arg_error(nopt, "bad \"pool_size\" option value: " .. size)
             end
         end
         v = tonumber(opts.backlog)
         if v then
             backlog = int_option(v)
             if not (v >= 0 and v < INT64_LIMIT) then
-                error("bad argument #3 to 'connect' (bad \"backlog\" option value: "
-                      .. backlog .. ")", 2)
+                arg_error(nopt, "bad \"backlog\" option value: " .. backlog)
             end
             -- Upstream's queue has no practical limit there either.
             if backlog > INT_MAX then
@@ -191,8 +193,7 @@ function tcp.connect(self, host, port, opts)
         if type(pool) == "number" then
             pool = tostring(pool)
         elseif pool ~= nil and type(pool) ~= "string" then
-            error("bad argument #3 to 'connect' (bad \"pool\" option type: "
-                  .. type(pool) .. ")", 2)
+            arg_error(nopt, "bad \"pool\" option type: " .. type(pool))
         end
     end
     local p = tonumber(port)
@@ -279,7 +280,7 @@ function tcp.send(self, data)
     elseif t == "number" or t == "boolean" or t == "nil" then
         data = tostring(data)
     elseif t ~= "string" then
-        error("bad argument #1 to 'send' (string, number, boolean, nil, or array table expected, got " .. t .. ")", 2)
+        arg_error(2, "string, number, boolean, nil, or array table expected, got " .. t)
     end
     return finished(h, OUT_SEND, c_send(h, data))
 end
@@ -317,14 +318,22 @@ function tcp.receive(self, pat)
     if pat == "*a" then
         return received(h, c_receive(h, 1, 0))
     end
+    -- Upstream's texts: a number (or numeric string) that is no byte
+    -- count, a string that is no "*" pattern, any other type.
     local n = tonumber(pat)
-    if type(pat) == "number" or n then
-        if not n or not (n >= 0 and n < INT64_LIMIT) then
-            error("bad argument #1 to 'receive' (bad pattern argument)", 2)
+    if n then
+        if not (n >= 0 and n < INT64_LIMIT) then
+            arg_error(2, "bad number argument")
         end
         return received(h, c_receive(h, 2, n))
     end
-    error("bad argument #1 to 'receive' (bad pattern argument: " .. tostring(pat) .. ")", 2)
+    if type(pat) ~= "string" then
+        arg_error(2, "bad argument")
+    end
+    if #pat == 2 and byte(pat) == 42 then -- "*"
+        arg_error(2, "bad pattern argument")
+    end
+    arg_error(2, "bad pattern argument: " .. pat)
 end
 
 -- Numbers the receiveuntil iterators: the socket keeps the partial match
@@ -342,7 +351,7 @@ function tcp.receiveuntil(self, pat, opts)
     local inclusive = false
     if opts ~= nil then
         if type(opts) ~= "table" then
-            error("bad argument #2 to 'receiveuntil' (table expected, got " .. type(opts) .. ")", 2)
+            arg_error(3, "table expected, got " .. type(opts))
         end
         local v = opts.inclusive
         if type(v) == "boolean" then
@@ -354,7 +363,7 @@ function tcp.receiveuntil(self, pat, opts)
     if type(pat) == "number" then
         pat = tostring(pat)
     elseif type(pat) ~= "string" then
-        error("bad argument #1 to 'receiveuntil' (string expected, got " .. type(pat) .. ")", 2)
+        arg_error(2, "string expected, got " .. type(pat))
     end
     if #pat == 0 then
         return nil, "pattern is empty"
@@ -391,11 +400,15 @@ function tcp.receiveuntil(self, pat, opts)
     end
 end
 
-function tcp.receiveany(self, max)
+function tcp.receiveany(self, ...)
     local h = handle_of(self)
-    local n = tonumber(max)
+    local nargs = select("#", ...)
+    if nargs ~= 1 then
+        error("expecting 2 arguments (including the object), but got " .. nargs + 1, 2)
+    end
+    local n = tonumber((...))
     if not n or not (n > 0 and n < INT64_LIMIT) then
-        error("bad argument #1 to 'receiveany' (bad max argument)", 2)
+        arg_error(2, "bad max argument")
     end
     return received(h, c_receive(h, 3, n))
 end
@@ -408,6 +421,9 @@ function tcp.close(self)
     end
     if rc == FFI_DECLINED then
         return nil, "attempt to close a request socket"
+    end
+    if rc == FFI_BAD_CONTEXT then
+        error(ffi_str(err, errlen[0]), 2)
     end
     return nil, ffi_str(err, errlen[0])
 end
@@ -439,16 +455,14 @@ function tcp.setkeepalive(self, timeout, size)
     if timeout ~= nil then
         t = tonumber(timeout)
         if not t then
-            error("bad argument #1 to 'setkeepalive' (number expected, got "
-                  .. type(timeout) .. ")", 2)
+            arg_error(2, "number expected, got " .. type(timeout))
         end
     end
     local n = 0
     if size ~= nil then
         n = tonumber(size)
         if not n then
-            error("bad argument #2 to 'setkeepalive' (number expected, got "
-                  .. type(size) .. ")", 2)
+            arg_error(3, "number expected, got " .. type(size))
         end
     end
     -- Not a tail call: its error names the caller's line, as error(msg, 2)
@@ -459,7 +473,7 @@ end
 function tcp.bind(self, address, port)
     local s = sock_of(self)
     if type(address) ~= "string" then
-        error("bad argument #1 to 'bind' (string expected, got " .. type(address) .. ")", 2)
+        arg_error(2, "string expected, got " .. type(address))
     end
     local p = 0
     if port ~= nil then

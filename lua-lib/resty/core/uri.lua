@@ -10,7 +10,6 @@ local clear_tab = base.clear_tab
 local type, tostring, tonumber, error, next, select =
       type, tostring, tonumber, error, next, select
 local concat = table.concat
-local getinfo = debug.getinfo
 local floor = math.floor
 
 ffi.cdef [[
@@ -115,15 +114,9 @@ local function encode_args(t)
 end
 base.encode_args = encode_args
 
--- Upstream's encode_args/decode_args are C functions, whose argument
--- errors (luaL_argerror) name the function as its caller called it: '?'
--- through pcall, the local's name through a local. getinfo(2) is the API
--- function's own call, which only the error path pays for.
-local function arg_error(narg, expected, got)
-    local ar = getinfo(2, "n")
-    error("bad argument #" .. narg .. " to '" .. (ar and ar.name or "?")
-          .. "' (" .. expected .. " expected, got " .. got .. ")", 3)
-end
+-- encode_args and decode_args are C functions upstream: their argument
+-- errors name them as their caller called them.
+local arg_error = base.arg_error
 
 function ngx.encode_args(...)
     local nargs = select("#", ...)
@@ -132,7 +125,7 @@ function ngx.encode_args(...)
         error("expecting 1 argument but seen " .. nargs, 2)
     end
     if type(t) ~= "table" then
-        arg_error(1, "table", type(t))
+        arg_error(1, "table expected, got " .. type(t))
     end
     local s, err = encode_args(t)
     if not s then
@@ -156,13 +149,13 @@ function ngx.decode_args(...)
     if ts == "number" then
         str = tostring(str)
     elseif ts ~= "string" then
-        arg_error(1, "string", ts)
+        arg_error(1, "string expected, got " .. ts)
     end
     local max = MAX_ARGS
     if nargs == 2 then
         max = tonumber(max_arg)
         if not max then
-            arg_error(2, "number", type(max_arg))
+            arg_error(2, "number expected, got " .. type(max_arg))
         end
         max = floor(max)
     end
