@@ -1215,3 +1215,89 @@ send: 31
 close: 1
 --- no_error_log
 [error]
+
+
+
+=== TEST 39: tcp: ngx.socket.stream is ngx.socket.tcp; ngx.socket.connect returns the connected socket or nil and the error
+--- config
+    location = /t {
+        content_by_lua_block {
+            local s = ngx.socket.stream()
+            ngx.say(getmetatable(s) == getmetatable(ngx.socket.tcp()))
+            ngx.say(ngx.socket.stream == ngx.socket.tcp)
+            assert(s:connect("127.0.0.1", $TEST_NGINX_REDIS_PORT))
+            s:send("PING\r\n")
+            ngx.say(s:receive())
+            s:close()
+            local c, err = ngx.socket.connect("127.0.0.1", $TEST_NGINX_REDIS_PORT)
+            c:send("PING\r\n")
+            ngx.say(c:receive(), " ", err)
+            c:close()
+            ngx.say(ngx.socket.connect("127.0.0.1", 1))
+            ngx.say(ngx.socket.connect("unix:/nonexistent/sock"))
+        }
+    }
+--- request
+GET /t
+--- response_body
+true
+true
++PONG
++PONG nil
+nilconnection refused
+nilno such file or directory
+--- error_log
+connect() to unix:/nonexistent/sock failed (2: No such file or directory)
+
+
+
+=== TEST 40: tcp/udp: settimeout(s) take upstream's argument counts; a timeout that is no number is the location's default, as upstream's lua_tonumber makes it 0
+--- config
+    lua_socket_connect_timeout 1111ms;
+    lua_socket_send_timeout 2222ms;
+    lua_socket_read_timeout 3333ms;
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            local function try(f, ...)
+                local ok, err = pcall(f, ...)
+                ngx.say(ok and "ok" or err)
+            end
+            try(sock.settimeout, sock)
+            try(sock.settimeout, sock, 1, 2)
+            try(sock.settimeouts, sock, 1, 2)
+            try(sock.settimeouts)
+            local u = ngx.socket.udp()
+            try(u.settimeout, u)
+            try(u.settimeout, u, 10)
+            sock:settimeouts(50, 60, 70)
+            -- nil and a non-number string: the location's defaults.
+            sock:settimeouts(1234, nil, "x")
+            assert(sock:connect("127.0.0.1", $TEST_NGINX_RAND_PORT_1))
+            assert(sock:send("hi\n"))
+            ngx.say(sock:receive())
+        }
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_query_len: 3
+--- tcp_reply eval
+"abc\n"
+--- log_level: debug
+--- request
+GET /t
+--- response_body
+ngx.socket settimeout: expecting 2 arguments (including the object) but seen 1
+ngx.socket settimeout: expecting 2 arguments (including the object) but seen 3
+ngx.socket settimeouts: expecting 4 arguments (including the object) but seen 3
+ngx.socket settimeouts: expecting 4 arguments (including the object) but seen 0
+ngx.socket settimeout: expecting at least 2 arguments (including the object) but seen 1
+ok
+abc
+--- grep_error_log eval
+qr/lua tcp socket (?:connect|send|read) timeout: \d+/
+--- grep_error_log_out
+lua tcp socket connect timeout: 1234
+lua tcp socket send timeout: 2222
+lua tcp socket read timeout: 3333
+--- no_error_log
+[error]

@@ -12,19 +12,11 @@
 #
 # Known differences from upstream that these runs show (upstream's C casts
 # a NaN to an integer, which on x86-64 gives the minimum integer):
-#   - tcpsock:settimeout(NaN) / settimeouts(NaN): upstream raises "bad
-#     timeout value"; ours ignores the value. settimeout() with no argument
-#     raises upstream ("expecting 2 arguments"); ours sets the default.
-#   - tcpsock:receiveany(NaN): upstream raises "bad max argument"; ours
-#     reads what has arrived.
 #   - semaphore:post(n) / semaphore.new(n) with NaN, +-inf or n >= 2^31:
 #     the FFI's int conversion gives -2^31, so the count goes negative and
 #     later waits block until their timeout; upstream's lua-resty-core does
 #     the same conversion (shared defect). The fuzzer uses a fresh
 #     semaphore per call because of it.
-#   - udpsock:receive(size): ours caps the size (and defaults) at 8192,
-#     as upstream's README says; upstream's code uses 65536 (its
-#     UDP_MAX_DATAGRAM_SIZE), so a larger datagram is cut short here.
 #   - ngx.timer.every(inf / 2^53 / NaN): upstream's timer key wraps into the
 #     past and the timer fires in a busy loop; ours caps the delay at 2^62
 #     ms and refuses a NaN period (found here, fixed with 003-regressions).

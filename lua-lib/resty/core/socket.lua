@@ -439,14 +439,28 @@ local function check_timeout(t)
     return t
 end
 
-function tcp.settimeout(self, ms)
+-- A timeout that is no number is 0 (the location's default), as
+-- upstream's lua_tonumber makes it; the argument counts are upstream's.
+function tcp.settimeout(...)
+    local n = select("#", ...)
+    if n ~= 2 then
+        error("ngx.socket settimeout: expecting 2 arguments (including the object) but seen "
+              .. n, 2)
+    end
+    local self, ms = ...
     local t = check_timeout(ms) or 0
     c_settimeouts(sock_of(self), t, t, t)
 end
 
-function tcp.settimeouts(self, connect, send, read)
-    c_settimeouts(sock_of(self), check_timeout(connect) or -1, check_timeout(send) or -1,
-                  check_timeout(read) or -1)
+function tcp.settimeouts(...)
+    local n = select("#", ...)
+    if n ~= 4 then
+        error("ngx.socket settimeouts: expecting 4 arguments (including the object) but seen "
+              .. n, 2)
+    end
+    local self, connect, send, read = ...
+    c_settimeouts(sock_of(self), check_timeout(connect) or 0, check_timeout(send) or 0,
+                  check_timeout(read) or 0)
 end
 
 function tcp.setkeepalive(self, timeout, size)
@@ -758,7 +772,16 @@ function udp.receive(self, size)
 end
 
 udp.close = tcp.close
-udp.settimeout = tcp.settimeout
+function udp.settimeout(...)
+    local n = select("#", ...)
+    if n ~= 2 then
+        error("ngx.socket settimeout: expecting at least 2 arguments (including the object) "
+              .. "but seen " .. n, 2)
+    end
+    local self, ms = ...
+    local t = check_timeout(ms) or 0
+    c_settimeouts(sock_of(self), t, t, t)
+end
 udp.bind = tcp.bind
 
 local function new_udp()
