@@ -259,6 +259,7 @@ unsafe extern "C" fn header_filter(r: *mut ngx_http_request_t) -> ngx_int_t {
         let Some(rq) = (unsafe { Request::from_raw(r) }) else {
             return ERROR;
         };
+        rq.trace_hook("capture header filter", false);
         let Some(s) = captured(rq) else {
             return match NEXT_HEADER.get() {
                 // SAFETY: the next filter of nginx's chain, with the
@@ -288,6 +289,9 @@ unsafe extern "C" fn body_filter(r: *mut ngx_http_request_t, input: *mut ngx_cha
     crate::nginx::panic::guard(ERROR, || {
         // SAFETY: nginx runs filters with a live request and its chain.
         let (rq, chain) = unsafe { (Request::from_raw(r), Chain::from_raw(input)) };
+        if let Some(rq) = rq {
+            rq.trace_hook("capture body filter", false);
+        }
         let s = match rq.and_then(captured) {
             Some(s) if !chain.is_empty() => s,
             _ => {

@@ -100,6 +100,25 @@ impl Request {
         unsafe { super::log::Log::from_raw(self.log()) }
     }
 
+    /// Upstream's debug line at the top of each of its phase handlers and
+    /// filters: `lua <what>, uri:"/t" c:1` with the main request's count
+    /// (handlers), `lua <what>, uri "/t"` without it (filters). Upstream's
+    /// tests grep them to see which of its hooks nginx runs; one
+    /// comparison when debug logging is off.
+    #[inline]
+    pub fn trace_hook(self, what: &str, count: bool) {
+        let log = self.log_handle();
+        if log.debugs() {
+            let uri = String::from_utf8_lossy(self.uri());
+            if count {
+                let c = self.main().get().count();
+                log.write_debug(format_args!("lua {what}, uri:\"{uri}\" c:{c}"));
+            } else {
+                log.write_debug(format_args!("lua {what}, uri \"{uri}\""));
+            }
+        }
+    }
+
     /// Whether the request's log takes messages of `level` (to skip
     /// formatting debug lines nobody reads).
     pub fn logs(self, level: u32) -> bool {

@@ -29,6 +29,7 @@ unsafe extern "C" fn filter(r: *mut ngx_http_request_t, input: *mut ngx_chain_t)
 
 #[inline]
 fn body_filter(r: Request, input: Option<Chain>) -> Rc {
+    r.trace_hook("body filter for user lua code", false);
     let lcf = LocConf::of(r);
     let Some(h) = lcf.body_filter.clone() else {
         return NEXT.call(r, input);

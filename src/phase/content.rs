@@ -20,6 +20,7 @@ pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
 
 #[inline]
 fn run(r: Request) -> Rc {
+    r.trace_hook("content handler", true);
     let lcf = LocConf::of(r);
     let Some(h) = lcf.content.clone() else {
         return DECLINED;

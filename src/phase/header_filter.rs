@@ -26,6 +26,7 @@ unsafe extern "C" fn filter(r: *mut ngx_http_request_t) -> ngx_int_t {
 
 #[inline]
 fn header_filter(r: Request) -> Rc {
+    r.trace_hook("header filter for user lua code", false);
     let lcf = LocConf::of(r);
     if lcf.body_filter.is_some() {
         // The body filter must see buffers in memory. Content-Length stays:

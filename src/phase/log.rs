@@ -18,6 +18,7 @@ pub unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
 
 #[inline]
 fn run(r: Request) -> Rc {
+    r.trace_hook("log handler", true);
     let lcf = LocConf::of(r);
     let Some(h) = lcf.log.clone() else {
         return DECLINED;

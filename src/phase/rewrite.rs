@@ -99,6 +99,17 @@ fn go_on(ctx: &mut RequestCtx, grant: bool) -> Rc {
 /// Shared body of the server rewrite, rewrite, access and precontent
 /// handlers, for request `r` in `phase`.
 pub fn run(r: Request, phase: Phase) -> Rc {
+    let name = match phase {
+        Phase::ServerRewrite => "server rewrite handler",
+        Phase::Rewrite => "rewrite handler",
+        Phase::Access => "access handler",
+        _ => "precontent handler",
+    };
+    // Upstream's rewrite handlers leave this line out after a rewrite
+    // changed the URI (nginx will find the location again).
+    if !(matches!(phase, Phase::ServerRewrite | Phase::Rewrite) && r.uri_changed()) {
+        r.trace_hook(name, true);
+    }
     // In the server rewrite phase this is the server's own loc conf.
     let lcf = LocConf::of(r);
     let h = match phase {
