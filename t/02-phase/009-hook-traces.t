@@ -5,6 +5,20 @@
 # request's reference count). Upstream's own suites grep these lines.
 use Test::Nginx::Socket::Lua;
 
+# Every phase hook in use.
+our $AllPhases = q{
+    location = /t {
+        rewrite_by_lua_block { }
+        access_by_lua_block { }
+        content_by_lua_block { ngx.say("hello") }
+        header_filter_by_lua_block { }
+        body_filter_by_lua_block { }
+        log_by_lua_block { }
+    }
+    location = /plain.txt {
+    }
+};
+
 plan 'no_plan';
 run_tests();
 
@@ -33,17 +47,7 @@ lua capture body filter, uri "/t"
 
 
 === TEST 2: every phase in use: each hook traces once per request, in nginx's order
---- config
-    location = /t {
-        rewrite_by_lua_block { }
-        access_by_lua_block { }
-        content_by_lua_block { ngx.say("hello") }
-        header_filter_by_lua_block { }
-        body_filter_by_lua_block { }
-        log_by_lua_block { }
-    }
-    location = /plain.txt {
-    }
+--- config eval: $::AllPhases
 --- user_files
 >>> plain.txt
 plain
@@ -68,17 +72,7 @@ lua log handler, uri:"/t"
 
 
 === TEST 3: the hooks run (and trace) for a location without Lua too, as upstream's
---- config
-    location = /t {
-        rewrite_by_lua_block { }
-        access_by_lua_block { }
-        content_by_lua_block { ngx.say("hello") }
-        header_filter_by_lua_block { }
-        body_filter_by_lua_block { }
-        log_by_lua_block { }
-    }
-    location = /plain.txt {
-    }
+--- config eval: $::AllPhases
 --- user_files
 >>> plain.txt
 plain
