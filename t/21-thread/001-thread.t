@@ -647,3 +647,40 @@ f 3
 4
 --- no_error_log
 [error]
+
+
+
+=== TEST 26: coroutine.wrap: calling a finished wrapper returns false and upstream's "cannot resume dead coroutine" instead of raising; an error inside the coroutine is still raised
+--- config
+    location = /t {
+        content_by_lua_block {
+            local gen = coroutine.wrap(function(a)
+                local b = coroutine.yield(a + 1)
+                return b * 2
+            end)
+            ngx.say(gen(1))
+            ngx.say(gen(5))
+            ngx.say(gen())
+            ngx.say(gen(7))
+            -- Across a real wait inside the coroutine too.
+            local slow = coroutine.wrap(function() ngx.sleep(0.001) return "slept" end)
+            ngx.say(slow())
+            ngx.say(slow())
+            local bad = coroutine.wrap(function() error("boom", 0) end)
+            ngx.say(pcall(bad))
+            ngx.say(pcall(bad))
+        }
+    }
+--- request
+GET /t
+--- response_body
+2
+10
+falsecannot resume dead coroutine
+falsecannot resume dead coroutine
+slept
+falsecannot resume dead coroutine
+falseboom
+truefalsecannot resume dead coroutine
+--- no_error_log
+[error]

@@ -121,9 +121,15 @@ local function wrap(f)
     local co = co_create(f)
     return function(...)
         check()
+        -- Upstream's wrapper refuses a coroutine that cannot be resumed
+        -- (a dead one too) by returning false and the reason, as its
+        -- resume does; only an error inside the coroutine is raised.
         local err = refusal(co)
+        if not err and co_status(co) == "dead" then
+            err = "cannot resume dead coroutine"
+        end
         if err then
-            return wrapped(co, false, err)
+            return false, err
         end
         return wrapped(co, resumed(co, co_resume(co, ...)))
     end
