@@ -59,6 +59,15 @@ pub struct LuaCtx {
     /// phase's continuation, or the timer's).
     pub on_outcome: fn(&mut LuaCtx, Outcome),
     attachments: Vec<Attachment>,
+    /// Threads that run, oldest first, once the running one stops
+    /// (upstream's posted threads): a thread that spawned one, until the
+    /// new thread first yields, and a thread that yielded while others
+    /// were posted. A list through [`CoCtx::posted_next`]: no allocation.
+    posted_head: *mut CoCtx,
+    posted_tail: *mut CoCtx,
+    /// How deeply `sched::run_one` is nested for this context: the
+    /// outermost call runs the posted threads.
+    pub depth: u32,
 }
 
 fn no_continuation(_: &mut LuaCtx, _: Outcome) {}
@@ -131,7 +140,49 @@ impl LuaCtx {
             fresh_env: 0,
             on_outcome: no_continuation,
             attachments: Vec::new(),
+            posted_head: ptr::null_mut(),
+            posted_tail: ptr::null_mut(),
+            depth: 0,
         }
+    }
+
+    /// Appends `t`, a thread record of this context, to the posted
+    /// threads.
+    pub fn post(&mut self, t: &mut CoCtx) {
+        t.posted = true;
+        t.posted_next = ptr::null_mut();
+        let t: *mut CoCtx = t;
+        // SAFETY: the tail is a live record of self.threads (boxed, kept
+        // until release_threads, which empties this list first), and not t.
+        match unsafe { self.posted_tail.as_mut() } {
+            Some(tail) => tail.posted_next = t,
+            None => self.posted_head = t,
+        }
+        self.posted_tail = t;
+    }
+
+    /// The oldest posted thread.
+    #[inline]
+    pub fn first_posted(&self) -> *mut CoCtx {
+        self.posted_head
+    }
+
+    /// Takes the oldest posted thread off the list.
+    pub fn pop_posted(&mut self) -> Option<*mut CoCtx> {
+        // SAFETY: as in post.
+        let h = unsafe { self.posted_head.as_mut() }?;
+        self.posted_head = h.posted_next;
+        if self.posted_head.is_null() {
+            self.posted_tail = ptr::null_mut();
+        }
+        h.posted = false;
+        h.posted_next = ptr::null_mut();
+        Some(h)
+    }
+
+    /// Forgets every posted thread (the handler ended).
+    pub fn clear_posted(&mut self) {
+        while self.pop_posted().is_some() {}
     }
 
     /// With `lua_code_cache off`, the registry ref of the request's own
@@ -188,6 +239,9 @@ impl LuaCtx {
     /// handler.
     #[inline]
     pub fn release_threads(&mut self) {
+        if !self.posted_head.is_null() {
+            self.clear_posted();
+        }
         // Inlined test, out-of-line work: most calls find no thread (a
         // handler's start, a context's drop), and the call of the whole
         // function cost them its register saves.
@@ -369,6 +423,9 @@ pub struct CoCtx {
     /// when it runs again (feature-defined: a semaphore sets 1 when the
     /// thread got a resource).
     pub wait_result: c_int,
+    /// In its context's posted threads (see [`LuaCtx::post`]).
+    pub posted: bool,
+    posted_next: *mut CoCtx,
 }
 
 impl CoCtx {
@@ -392,6 +449,8 @@ impl CoCtx {
             yielded: false,
             wait: None,
             wait_result: 0,
+            posted: false,
+            posted_next: ptr::null_mut(),
         };
         match SPARE.with(|s| s.records.pop()) {
             Some(mut b) => {

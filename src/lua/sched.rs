@@ -329,9 +329,57 @@ unsafe fn log_thread_error(
 /// kill) reaches the same thread and context through CURRENT, so no Rust
 /// reference to them is held across `lua_resume`.
 ///
+/// The outermost call for a context then runs the threads posted
+/// meanwhile, oldest first, as upstream's scheduler does before it goes
+/// back to nginx (see [`LuaCtx::post`]).
+///
 /// # Safety
 /// `tp` is a live thread of its ctx, not currently running.
 pub unsafe fn run_one(tp: *mut CoCtx, nargs: c_int) {
+    // SAFETY: the contract; the context outlives its threads' runs, and
+    // is reached through the raw pointer only, as in run_thread.
+    unsafe {
+        let ctxp = (*tp).ctx;
+        (*ctxp).depth += 1;
+        run_thread(tp, nargs);
+        (*ctxp).depth -= 1;
+        if (*ctxp).depth == 0 && !(*ctxp).first_posted().is_null() {
+            run_posted(ctxp);
+        }
+    }
+}
+
+/// Runs the posted threads in turn until none is left; a thread posted
+/// while they run (it spawned one, or yielded) takes its turn after them.
+/// Out of line: most runs post nothing.
+#[inline(never)]
+unsafe fn run_posted(ctxp: *mut LuaCtx) {
+    // SAFETY: ctxp is the live context of the outermost run_one; posted
+    // records are live records of its threads (release_threads empties the
+    // list before it recycles them).
+    unsafe {
+        // One level deeper, so the runs below leave the list to this loop
+        // instead of recursing once per posted thread.
+        (*ctxp).depth += 1;
+        while let Some(t) = (*ctxp).pop_posted() {
+            if (*ctxp).exit_code.is_some() || (*ctxp).entry_failed {
+                (*ctxp).clear_posted();
+                break;
+            }
+            // Killed, or ended meanwhile: nothing to resume.
+            if (*t).state == CoState::Suspended {
+                run_thread(t, 0);
+            }
+        }
+        (*ctxp).depth -= 1;
+    }
+}
+
+/// One resume of `tp` and its bookkeeping (see [`run_one`]).
+///
+/// # Safety
+/// As [`run_one`].
+unsafe fn run_thread(tp: *mut CoCtx, nargs: c_int) {
     // SAFETY: tp is a live record that is not running (the contract) and its
     // ctx outlives it; no Rust reference to either is held across
     // lua_resume (Lua code reaches them through CURRENT), they are
@@ -363,11 +411,18 @@ pub unsafe fn run_one(tp: *mut CoCtx, nargs: c_int) {
                     t.waiting = true;
                     ctx.event_waiter = t;
                 }
-                if !t.waiting && !t.in_wait {
-                    // A plain coroutine.yield(): give other events a turn
-                    // and continue on the next loop iteration.
-                    arm_sleep(t, 0);
+                if !t.waiting && !t.in_wait && !t.posted {
                     t.yielded = true;
+                    if ctx.first_posted().is_null() {
+                        // A plain coroutine.yield() with nothing posted:
+                        // give other events a turn and continue on the
+                        // next loop iteration. (Upstream continues at once,
+                        // so a yielding loop there never lets nginx run.)
+                        arm_sleep(t, 0);
+                    } else {
+                        // Behind the posted threads, as upstream's.
+                        ctx.post(t);
+                    }
                 }
             }
             0 => {

@@ -33,8 +33,11 @@ fn find(ctx: &mut LuaCtx, co: State) -> *mut CoCtx {
 }
 
 /// `spawn(f, ...)`: runs `f` in a new light thread until it first yields;
-/// pushes the thread and whether the caller must yield (the new thread
-/// ended the handler with `ngx.exit` or an error).
+/// pushes the thread and whether the caller must yield: the new thread
+/// ended the handler with `ngx.exit` or an error, or other threads were
+/// posted before the caller. As upstream's spawn, the caller is posted
+/// when the new thread starts and runs again in its turn; when nothing was
+/// posted before it, that turn is now, and it simply returns.
 pub fn spawn(L: State) -> Result<c_int, Raise> {
     let (ctx, parent) = running()?;
     if L.type_of(1) != LUA_TFUNCTION {
@@ -50,10 +53,23 @@ pub fn spawn(L: State) -> Result<c_int, Raise> {
     t.spawner = L.as_ptr();
     let tp: *mut CoCtx = &mut *t;
     ctx.threads.push(t);
+    // SAFETY: the running thread's record: live, and no other reference to
+    // it is held here.
+    ctx.post(unsafe { &mut *parent });
     // SAFETY: tp is the record just boxed into ctx.threads: live and not
     // running.
     unsafe { run_one(tp, n - 1) };
-    L.push_bool(ctx.exit_code.is_some() || ctx.entry_failed);
+    let must_yield = if ctx.exit_code.is_some() || ctx.entry_failed {
+        ctx.clear_posted();
+        true
+    } else if ctx.first_posted() == parent {
+        ctx.pop_posted();
+        false
+    } else {
+        // Stays posted: the outermost run_one resumes it in turn.
+        true
+    };
+    L.push_bool(must_yield);
     Ok(2)
 }
 

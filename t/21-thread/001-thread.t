@@ -684,3 +684,86 @@ falseboom
 truefalsecannot resume dead coroutine
 --- no_error_log
 [error]
+
+
+
+=== TEST 27: thread.spawn: the spawner waits its turn behind threads posted before it, as upstream's scheduler orders them (nested spawns, with and without a wait)
+--- config
+    location = /t {
+        content_by_lua_block {
+            local function leaf(tag, wait)
+                if wait then ngx.sleep(0.001) end
+                ngx.say(tag, ": leaf")
+            end
+            local function middle(tag, wait)
+                ngx.say(tag, ": middle starts")
+                ngx.thread.spawn(leaf, tag, wait)
+                ngx.say(tag, ": middle goes on")
+            end
+            -- The entry thread waits on the first thread, so that thread's
+            -- end resumes it at once, ahead of the posted middle thread.
+            ngx.thread.wait(ngx.thread.spawn(function()
+                ngx.say("A: entry")
+                ngx.thread.spawn(middle, "A")
+                ngx.say("A: entry goes on")
+            end))
+            -- The same with the leaf waiting: both spawners run before it.
+            ngx.say("B: entry")
+            local t = ngx.thread.spawn(middle, "B", true)
+            ngx.say("B: entry goes on")
+            ngx.thread.wait(t)
+            ngx.sleep(0.01)
+            ngx.say("done")
+        }
+    }
+--- request
+GET /t
+--- response_body
+A: entry
+A: middle starts
+A: leaf
+A: entry goes on
+B: entry
+B: middle starts
+A: middle goes on
+B: entry goes on
+B: middle goes on
+B: leaf
+done
+--- no_error_log
+[error]
+
+
+
+=== TEST 28: thread.spawn and coroutine.yield: threads that yield while others are posted take turns in posting order, the entry thread among them
+--- config
+    location = /t {
+        content_by_lua_block {
+            local function worker(name, n)
+                for i = 1, n do
+                    ngx.say(name, " ", i)
+                    coroutine.yield()
+                end
+                ngx.say(name, " ends")
+            end
+            ngx.thread.spawn(worker, "x", 2)
+            ngx.thread.spawn(worker, "y", 3)
+            ngx.say("entry")
+            coroutine.yield()
+            ngx.say("entry again")
+        }
+    }
+--- request
+GET /t
+--- response_body
+x 1
+y 1
+x 2
+entry
+y 2
+x ends
+entry again
+y 3
+y ends
+--- no_error_log
+[error]

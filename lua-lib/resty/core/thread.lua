@@ -5,9 +5,10 @@ local c_spawn, c_wait = c.spawn, c.wait
 local yield_to_scheduler = base.yield_to_scheduler
 
 local function spawn(...)
-    local t, ended = c_spawn(...)
-    if ended then
-        -- ngx.exit (or an error) in the new thread ended the handler.
+    local t, must_yield = c_spawn(...)
+    if must_yield then
+        -- ngx.exit (or an error) in the new thread ended the handler, or
+        -- other threads were posted before this one: they run first.
         yield_to_scheduler()
     end
     return t
