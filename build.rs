@@ -30,6 +30,14 @@ fn main() {
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
     let lib = root.join("lua-lib");
     println!("cargo:rerun-if-changed={}", lib.display());
+    // scripts/link-gcc lays the module out by these at link time, which
+    // cargo does not know of: a new list must relink the module.
+    for f in ["link-order.txt", "link-order.awk", "link-gcc"] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            root.join("scripts").join(f).display()
+        );
+    }
 
     let mut modules = Vec::new();
     collect(&lib, &lib, &mut modules);
