@@ -1284,3 +1284,36 @@ lua tcp socket send timeout: 2222
 lua tcp socket read timeout: 3333
 --- no_error_log
 [error]
+
+
+
+=== TEST 41: tcp: a method called on something that is no table raises upstream's luaL_checktype error, naming the method as called
+--- config
+    location = /t {
+        content_by_lua_block {
+            local sock = ngx.socket.tcp()
+            local function show(ok, err)
+                ngx.say((err:gsub("^content_by_lua%b():%d+: ", "")))
+            end
+            show(pcall(function() local r = sock.receive("l") return r end))
+            show(pcall(function() local r = sock.receiveuntil(3) return r end))
+            show(pcall(function() local r = sock.close(1) return r end))
+            show(pcall(function() local r = sock.setkeepalive(1) return r end))
+            show(pcall(function() local r = sock.getreusedtimes(1) return r end))
+            show(pcall(sock.send, "x", "y"))
+            -- A table that is no socket: ours names it so.
+            show(pcall(sock.close, {}))
+        }
+    }
+--- request
+GET /t
+--- response_body
+bad argument #1 to 'receive' (table expected, got string)
+bad argument #1 to 'receiveuntil' (table expected, got number)
+bad argument #1 to 'close' (table expected, got number)
+bad argument #1 to 'setkeepalive' (table expected, got number)
+bad argument #1 to 'getreusedtimes' (table expected, got number)
+bad argument #1 to '?' (table expected, got string)
+bad argument #1 (cosocket object expected)
+--- no_error_log
+[error]

@@ -110,20 +110,22 @@ function _M.get_request()
     end
 end
 
--- Raises luaL_argerror's text from the API function that calls it, for
--- APIs that are C functions upstream: the function named as its caller
--- called it ('?' through pcall), `self` not counted in a method call, and
--- the caller's position. Only the error path pays for getinfo.
-function _M.arg_error(narg, msg)
-    local ar = getinfo(2, "n")
+-- Raises luaL_argerror's text from the API function that calls it (or,
+-- with `depth`, the function that many frames further up), for APIs that
+-- are C functions upstream: the function named as its caller called it
+-- ('?' through pcall), `self` not counted in a method call, and the
+-- caller's position. Only the error path pays for getinfo.
+function _M.arg_error(narg, msg, depth)
+    depth = depth or 0
+    local ar = getinfo(2 + depth, "n")
     local name = ar and ar.name or "?"
     if ar and ar.namewhat == "method" then
         narg = narg - 1
         if narg == 0 then
-            error("calling '" .. name .. "' on bad self (" .. msg .. ")", 3)
+            error("calling '" .. name .. "' on bad self (" .. msg .. ")", 3 + depth)
         end
     end
-    error("bad argument #" .. narg .. " to '" .. name .. "' (" .. msg .. ")", 3)
+    error("bad argument #" .. narg .. " to '" .. name .. "' (" .. msg .. ")", 3 + depth)
 end
 
 function _M.allows_subsystem(...)

@@ -95,8 +95,13 @@ local function int_option(v)
     return v
 end
 
+-- The handle of a socket object (the methods' self). Not a table:
+-- upstream's luaL_checktype error, naming the method (one frame up).
 local function sock_of(self)
-    if type(self) ~= "table" or type(self[1]) ~= "userdata" then
+    if type(self) ~= "table" then
+        arg_error(1, "table expected, got " .. type(self), 1)
+    end
+    if type(self[1]) ~= "userdata" then
         error("bad argument #1 (cosocket object expected)", 3)
     end
     return self[HANDLE]
