@@ -82,11 +82,12 @@ impl Request {
             out(str_bytes(&line));
             out(term);
         }
-        for h in mr.headers_in() {
+        let mut client = mr
+            .headers_in()
+            .filter(|h| !h.key().is_empty() && mr.in_client_buffers(h.key().as_ptr()))
+            .peekable();
+        while let Some(h) = client.next() {
             let key = h.key();
-            if key.is_empty() || !mr.in_client_buffers(key.as_ptr()) {
-                continue;
-            }
             let value = h.value();
             // SAFETY: a client's element: its name and value were parsed in
             // place from one header line of a client buffer, so the bytes
@@ -108,11 +109,13 @@ impl Request {
             } else {
                 out(raw);
             }
-            out(if end[0] == b'\r' || (end[0] == 0 && end[1] == b'\n') {
-                b"\r\n"
-            } else {
-                b"\n"
-            });
+            // A NUL then an LF: the NUL took a CR's place, but for the
+            // last header of an LF-only request, where it took the LF's
+            // and the LF after it ends the header; the request line tells
+            // which kind of request this is.
+            let cr = end[0] == b'\r'
+                || (end[0] == 0 && end[1] == b'\n' && (crlf || client.peek().is_some()));
+            out(if cr { b"\r\n" } else { b"\n" });
         }
         out(term);
     }

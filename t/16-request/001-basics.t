@@ -196,7 +196,34 @@ in: true
 
 
 
-=== TEST 12: raw_header: works in log_by_lua, disabled in body_filter_by_lua
+=== TEST 12: raw_header: an LF-only header spread over large header buffers comes back byte for byte (its last line too), with and without the request line
+--- config
+    client_header_buffer_size 128;
+    large_client_header_buffers 4 1k;
+    location = /t {
+        content_by_lua_block {
+            local lines = { "Host: localhost" }
+            for i = 1, 40 do
+                lines[#lines + 1] = "X-" .. i .. ": " .. string.rep("v", 20)
+            end
+            lines[#lines + 1] = "Connection: close"
+            local head = table.concat(lines, "\n") .. "\n\n"
+            local want = "GET /t HTTP/1.1\n" .. head
+            local h = ngx.req.raw_header()
+            ngx.say(#h, " ", h == want, " ", ngx.req.raw_header(true) == head)
+            if h ~= want then ngx.say((h:gsub("\r", "\\r"))) end
+        }
+    }
+--- raw_request eval
+"GET /t HTTP/1.1\nHost: localhost\n" . (join "", map { "X-$_: " . ("v" x 20) . "\n" } 1..40) . "Connection: close\n\n"
+--- response_body
+1122 true true
+--- no_error_log
+[error]
+
+
+
+=== TEST 13: raw_header: works in log_by_lua, disabled in body_filter_by_lua
 --- config
     location = /t {
         content_by_lua_block { ngx.say("ok") }
@@ -218,7 +245,7 @@ log: true
 
 
 
-=== TEST 13: ngx.req: holds exactly upstream's 23 functions (no helper of ours leaks into it)
+=== TEST 14: ngx.req: holds exactly upstream's 23 functions (no helper of ours leaks into it)
 --- config
     location = /t {
         content_by_lua_block {
