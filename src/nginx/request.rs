@@ -285,6 +285,10 @@ impl Request {
         self.get().header_only() != 0
     }
 
+    pub fn set_header_only(self) {
+        self.get_mut().set_header_only(1);
+    }
+
     pub fn status(self) -> ngx_uint_t {
         self.get().headers_out.status
     }

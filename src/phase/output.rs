@@ -1,6 +1,7 @@
 //! Response output shared by the API and the phase handlers.
 use nginx_sys::{
-    NGX_HTTP_NOT_MODIFIED, NGX_HTTP_OK, NGX_HTTP_SPECIAL_RESPONSE, NGX_HTTP_VERSION_11,
+    ngx_uint_t, NGX_HTTP_HEAD, NGX_HTTP_NOT_MODIFIED, NGX_HTTP_OK, NGX_HTTP_SPECIAL_RESPONSE,
+    NGX_HTTP_VERSION_11,
 };
 
 use crate::conf::LocConf;
@@ -52,6 +53,7 @@ fn send_header(ctx: &mut RequestCtx) -> Rc {
 fn start_buffering(ctx: &mut RequestCtx) {
     let r = ctx.req();
     if !ctx.output.buffering
+        && !r.header_only()
         && !r.header_sent()
         && r.http_version() < NGX_HTTP_VERSION_11 as _
         && r.content_length_n() < 0
@@ -89,8 +91,13 @@ fn output_filter(ctx: &mut RequestCtx, cl: Chain) -> Rc {
 /// Passes a chain from `get_buf` down the output filters, sending the
 /// header first.
 pub fn send_chain(ctx: &mut RequestCtx, cl: Chain) -> Rc {
-    start_buffering(ctx);
     let r = ctx.req();
+    // As upstream: a HEAD response is header only from its first output
+    // on, so HTTP/1.0 buffering never holds it nor gives it a length.
+    if r.method() & NGX_HTTP_HEAD as ngx_uint_t != 0 && !r.header_only() {
+        r.set_header_only();
+    }
+    start_buffering(ctx);
     if ctx.output.buffering && !r.header_only() {
         crate::debug!(
             r.log_handle(),

@@ -60,7 +60,28 @@ two
 
 
 
-=== TEST 5: ngx.exit(404) without output gives nginx's error page
+=== TEST 5: HEAD over HTTP/1.0: the header goes out at the first output, without the Content-Length HTTP/1.0 buffering gives a GET
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say("one")
+            ngx.log(ngx.WARN, "header sent after the first output: ", ngx.headers_sent)
+            ngx.say("two")
+        }
+    }
+--- request
+HEAD /t HTTP/1.0
+--- response_headers
+!Content-Length
+--- response_body
+--- error_log
+header sent after the first output: true
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: ngx.exit(404) without output gives nginx's error page
 --- config
     location = /t {
         content_by_lua_block { ngx.exit(404) }
@@ -72,7 +93,7 @@ GET /t
 
 
 
-=== TEST 6: ngx.exit(201) without output sets the status
+=== TEST 7: ngx.exit(201) without output sets the status
 --- config
     location = /t {
         content_by_lua_block { ngx.exit(201) }
@@ -83,7 +104,7 @@ GET /t
 
 
 
-=== TEST 7: ngx.exit after output keeps the output
+=== TEST 8: ngx.exit after output keeps the output
 --- config
     location = /t {
         content_by_lua_block { ngx.say("partial") ngx.exit(200) ngx.say("never") }
@@ -95,7 +116,7 @@ partial
 
 
 
-=== TEST 8: ngx.exit(ngx.ERROR) aborts the request
+=== TEST 9: ngx.exit(ngx.ERROR) aborts the request
 --- config
     location = /t {
         content_by_lua_block { ngx.exit(ngx.ERROR) }
@@ -108,7 +129,7 @@ GET /t
 
 
 
-=== TEST 9: content handler in an "if" block
+=== TEST 10: content handler in an "if" block
 --- config
     location = /t {
         if ($arg_a) {
