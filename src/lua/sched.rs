@@ -14,7 +14,7 @@ use super::phase::Phase;
 use super::raw::*;
 use super::vm::{pcall_over_handler, push_traceback};
 use super::Global;
-use crate::nginx::log::{log_error, Log};
+use crate::nginx::log::{log_error, Log, Ptr};
 use crate::nginx::timer::{EventHandler, TimerEvent};
 
 /// What the FFI layer sees as "the running Lua code": the request (if any)
@@ -223,7 +223,15 @@ pub unsafe fn start_with(
         ctx.phase = phase;
         ctx.on_outcome = on_outcome;
         observe::note(ctx, phase, Event::Run);
-        let (co, co_ref) = ctx.vm().new_thread();
+        let (co, co_ref, reused) = ctx.vm().new_thread();
+        if reused {
+            // Upstream's trace of its thread cache, which its tests grep.
+            crate::debug!(
+                ctx.req().log_handle(),
+                "lua reusing cached lua thread {} (ref {co_ref})",
+                Ptr::of(co)
+            );
+        }
         let nargs = match push(State::from_raw(co)) {
             Ok(n) => n,
             Err(e) => {
@@ -430,6 +438,12 @@ unsafe fn run_thread(tp: *mut CoCtx, nargs: c_int) {
                     t.state = CoState::Dead;
                     // It just returned from lua_resume: reusable.
                     if (*(*t.ctx).vm).recycle_thread(co, t.co_ref) {
+                        crate::debug!(
+                            ctx.req().log_handle(),
+                            "lua caching unused lua thread {} (ref {})",
+                            Ptr::of(co),
+                            t.co_ref
+                        );
                         t.co_ref = LUA_NOREF;
                     }
                     t.release();

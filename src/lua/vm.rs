@@ -155,13 +155,14 @@ unsafe fn reserve_registry_refs(L: *mut lua_State) {
 }
 
 impl Vm {
-    /// A coroutine for an entry thread, anchored in the registry: a cached
-    /// one when there is one, else a new one. Saves the allocation of a
-    /// state and its stack per handler run, and the garbage it becomes.
+    /// A coroutine for an entry thread, anchored in the registry, and
+    /// whether it came from the cache: a cached one when there is one, else
+    /// a new one. Saves the allocation of a state and its stack per handler
+    /// run, and the garbage it becomes.
     ///
     /// # Safety
     /// Called in the worker, outside any running Lua code of this VM.
-    pub unsafe fn new_thread(&mut self) -> (*mut lua_State, c_int) {
+    pub unsafe fn new_thread(&mut self) -> (*mut lua_State, c_int, bool) {
         let L = self.state;
         // SAFETY: our live state; the cached coroutine is anchored, dead
         // and empty (see recycle_thread).
@@ -172,10 +173,10 @@ impl Vm {
                 lua_pushvalue(L, LUA_GLOBALSINDEX);
                 lua_xmove(L, co, 1);
                 lua_replace(co, LUA_GLOBALSINDEX);
-                return (co, co_ref);
+                return (co, co_ref, true);
             }
             let co = lua_newthread(L);
-            (co, luaL_ref(L, LUA_REGISTRYINDEX))
+            (co, luaL_ref(L, LUA_REGISTRYINDEX), false)
         }
     }
 
