@@ -66,6 +66,8 @@ export! {
             status = NGX_HTTP_OK as c_int;
         }
         ctx.exit_code = Some(status as isize);
+        // Upstream's trace, which its suites grep (in TLS handlers too).
+        crate::debug!(r.log_handle(), "lua exit with code {status}");
         if matches!(crate::lua::sched::current().phase, Phase::HeaderFilter | Phase::Balancer | Phase::SslSessStore
         ) {
             FFI_DONE

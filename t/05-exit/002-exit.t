@@ -136,3 +136,44 @@ GET /t
 --- response_body
 --- no_error_log
 [error]
+
+
+
+=== TEST 8: ngx.exit: upstream's debug line with the status it records
+--- config
+    location = /e {
+        content_by_lua_block { ngx.exit(204) }
+    }
+--- log_level: debug
+--- request
+GET /e
+--- error_code: 204
+--- response_body
+--- grep_error_log eval
+qr/lua exit with code \d+/
+--- grep_error_log_out
+lua exit with code 204
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: ngx.exit: after the header went out with another status, the debug line gives the 200 it records instead
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say("body")
+            ngx.exit(503)
+        }
+    }
+--- log_level: debug
+--- request
+GET /t
+--- response_body
+body
+--- grep_error_log eval
+qr/lua exit with code \d+/
+--- grep_error_log_out
+lua exit with code 200
+--- error_log
+attempt to set status 503 via ngx.exit after sending out the response status 200

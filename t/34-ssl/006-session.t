@@ -291,6 +291,9 @@ handler woke
 --- response_body
 1: reused=. proto=TLSv1.2
 2: reused=r proto=TLSv1.2
+--- log_level: debug
+--- error_log
+lua exit with code -1
 --- no_error_log
 [error]
 [alert]
