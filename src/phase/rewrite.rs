@@ -99,25 +99,23 @@ fn go_on(ctx: &mut RequestCtx, grant: bool) -> Rc {
 /// Shared body of the server rewrite, rewrite, access and precontent
 /// handlers, for request `r` in `phase`.
 pub fn run(r: Request, phase: Phase) -> Rc {
-    let name = match phase {
-        Phase::ServerRewrite => "server rewrite handler",
-        Phase::Rewrite => "rewrite handler",
-        Phase::Access => "access handler",
-        _ => "precontent handler",
-    };
-    // Upstream's rewrite handlers leave this line out after a rewrite
-    // changed the URI (nginx will find the location again).
-    if !(matches!(phase, Phase::ServerRewrite | Phase::Rewrite) && r.uri_changed()) {
-        r.trace_hook(name, true);
-    }
     // In the server rewrite phase this is the server's own loc conf.
     let lcf = LocConf::of(r);
-    let h = match phase {
-        Phase::ServerRewrite => &lcf.server_rewrite,
-        Phase::Rewrite => &lcf.rewrite,
-        Phase::Access => &lcf.access,
-        _ => &lcf.precontent,
+    // Upstream's rewrite handlers leave out their trace after a rewrite
+    // changed the URI (nginx will find the location again).
+    let (h, name, traced) = match phase {
+        Phase::ServerRewrite => (
+            &lcf.server_rewrite,
+            "server rewrite handler",
+            !r.uri_changed(),
+        ),
+        Phase::Rewrite => (&lcf.rewrite, "rewrite handler", !r.uri_changed()),
+        Phase::Access => (&lcf.access, "access handler", true),
+        _ => (&lcf.precontent, "precontent handler", true),
     };
+    if traced {
+        r.trace_hook(name, true);
+    }
     let Some(h) = h.clone() else {
         return DECLINED;
     };

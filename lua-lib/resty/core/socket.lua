@@ -442,8 +442,6 @@ local function check_timeout(t)
     return t
 end
 
--- A timeout that is no number is 0 (the location's default), as
--- upstream's lua_tonumber makes it; the argument counts are upstream's.
 -- A timeout that is no number (nil too) is 0, the location's default, as
 -- upstream's lua_tonumber makes it. Upstream also refuses other argument
 -- counts; counting needs a vararg function, which LuaJIT never starts a
